@@ -1,0 +1,191 @@
+package computemw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Config configures a [Kit]. Zero fields take the documented defaults.
+type Config struct {
+	// Providers are registered by their Name. At least one is required.
+	Providers []Provider
+	// DefaultProvider is used when a request names none; default: the
+	// first of Providers.
+	DefaultProvider string
+	// MaxSandboxes caps the sandboxes alive at once (per-request and
+	// sessions together). Past it, creating one fails fast with 503
+	// UNAVAILABLE and Retry-After instead of queueing. Default 64.
+	MaxSandboxes int
+	// MaxBodyBytes caps a request body; past it the answer is 413.
+	// Default 1 MiB.
+	MaxBodyBytes int64
+	// DefaultTimeout is an execution's wall-clock limit when the request
+	// gives none. Default 30s.
+	DefaultTimeout time.Duration
+	// MaxTimeout is the largest timeout a request may ask for; a larger
+	// one is a 400. Default 5m.
+	MaxTimeout time.Duration
+	// DestroyTimeout bounds how long destroying one sandbox may take after
+	// the request that owned it is gone. Default 10s.
+	DestroyTimeout time.Duration
+	// StrictExitCode turns a program's non-zero exit into 400
+	// EXECUTION_ERROR instead of 200 with success:false.
+	StrictExitCode bool
+	// HealthInterval is how long a provider probe result is reused by
+	// /health. Default 10s.
+	HealthInterval time.Duration
+	// HealthTimeout bounds one provider probe. Default 10s.
+	HealthTimeout time.Duration
+	// Logger receives the kit's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxSandboxes <= 0 {
+		c.MaxSandboxes = 64
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.DefaultTimeout <= 0 {
+		c.DefaultTimeout = 30 * time.Second
+	}
+	if c.MaxTimeout <= 0 {
+		c.MaxTimeout = 5 * time.Minute
+	}
+	if c.MaxTimeout < c.DefaultTimeout {
+		c.MaxTimeout = c.DefaultTimeout
+	}
+	if c.DestroyTimeout <= 0 {
+		c.DestroyTimeout = 10 * time.Second
+	}
+	if c.HealthInterval <= 0 {
+		c.HealthInterval = 10 * time.Second
+	}
+	if c.HealthTimeout <= 0 {
+		c.HealthTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Kit is the embeddable engine: it owns providers, live sandboxes and the
+// HTTP contract. Build it once with [New] and share it; all methods are safe
+// for concurrent use.
+type Kit struct {
+	cfg       Config
+	providers Registry
+	log       *slog.Logger
+	health    health
+
+	mu       sync.Mutex
+	live     map[*managed]struct{}
+	reserved int // sandboxes being created plus live ones
+	closed   bool
+	drained  chan struct{} // closed when closed && reserved == 0
+}
+
+// New builds a Kit from cfg.
+func New(cfg Config) (*Kit, error) {
+	cfg.setDefaults()
+	if len(cfg.Providers) == 0 {
+		return nil, errors.New("computemw: config: at least one provider is required")
+	}
+	k := &Kit{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		live:    make(map[*managed]struct{}),
+		drained: make(chan struct{}),
+	}
+	for _, p := range cfg.Providers {
+		if err := k.providers.Register(p); err != nil {
+			return nil, err
+		}
+	}
+	if k.cfg.DefaultProvider == "" {
+		k.cfg.DefaultProvider = cfg.Providers[0].Name()
+	}
+	if _, ok := k.providers.Get(k.cfg.DefaultProvider); !ok {
+		return nil, fmt.Errorf("computemw: config: default provider %q is not registered", k.cfg.DefaultProvider)
+	}
+	k.health.init(k)
+	return k, nil
+}
+
+// Config returns the kit's configuration with defaults applied.
+func (k *Kit) Config() Config { return k.cfg }
+
+// Logger returns the kit's logger.
+func (k *Kit) Logger() *slog.Logger { return k.log }
+
+// Provider returns the provider registered under name; "" is the default.
+func (k *Kit) Provider(name string) (Provider, error) {
+	if name == "" {
+		name = k.cfg.DefaultProvider
+	}
+	p, ok := k.providers.Get(name)
+	if !ok {
+		return nil, Errorf(CodeBadRequest, "unknown provider %q", name)
+	}
+	return p, nil
+}
+
+// Providers returns the registered provider names, sorted.
+func (k *Kit) Providers() []string { return k.providers.Names() }
+
+// LiveSandboxes returns how many sandboxes the kit holds right now.
+func (k *Kit) LiveSandboxes() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.live)
+}
+
+// Close shuts the kit down: new sandboxes are refused with 503 at once,
+// sandboxes in use may finish until ctx is done, then every sandbox left is
+// destroyed and providers holding resources are closed. It returns ctx's
+// error if it had to cut executions short, joined with any destroy error.
+func (k *Kit) Close(ctx context.Context) error {
+	k.mu.Lock()
+	if !k.closed {
+		k.closed = true
+		if k.reserved == 0 {
+			close(k.drained)
+		}
+	}
+	k.mu.Unlock()
+
+	var errs []error
+	select {
+	case <-k.drained:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("computemw: close: %w", ctx.Err()))
+	}
+
+	k.mu.Lock()
+	left := make([]*managed, 0, len(k.live))
+	for m := range k.live {
+		left = append(left, m)
+	}
+	k.mu.Unlock()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.DestroyTimeout)
+	defer cancel()
+	for _, m := range left {
+		if err := m.Destroy(dctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, name := range k.providers.Names() {
+		p, _ := k.providers.Get(name)
+		if c, ok := p.(Closer); ok {
+			if err := c.Close(dctx); err != nil {
+				errs = append(errs, fmt.Errorf("computemw: close provider %q: %w", name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,69 @@
+package computemw
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// JSON builds a JSON response.
+func JSON(status int, v any) (*Response, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	h := make(http.Header, 2)
+	h.Set("Content-Type", "application/json")
+	return &Response{Status: status, Header: h, Body: body}, nil
+}
+
+// ErrorResponse renders err for the client. Its status and code come from
+// [AsError]; an internal error is logged with its cause and sent only as
+// INTERNAL_ERROR with the request ID. Clients whose Accept header asks for
+// application/problem+json get RFC 9457 problem details with the same code.
+func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response {
+	e := AsError(err)
+	id := RequestIDFrom(ctx)
+	status := e.Status()
+	if status >= 500 {
+		k.log.ErrorContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
+	}
+	msg := e.Message
+	if e.Code == CodeInternal {
+		msg = ErrInternal.Message
+	}
+
+	var v any
+	ctype := "application/json"
+	if h != nil && strings.Contains(h.Get("Accept"), "application/problem+json") {
+		ctype = "application/problem+json"
+		v = ProblemBody{
+			Type:      "about:blank",
+			Title:     http.StatusText(status),
+			Status:    status,
+			Detail:    msg,
+			Code:      e.Code,
+			Details:   e.Details,
+			RequestID: id,
+		}
+	} else {
+		v = ErrorBody{Error: msg, Code: e.Code, Details: e.Details, RequestID: id}
+	}
+	body, jerr := json.Marshal(v)
+	if jerr != nil {
+		body, _ = json.Marshal(ErrorBody{Error: ErrInternal.Message, Code: CodeInternal, RequestID: id})
+		status = http.StatusInternalServerError
+	}
+	hdr := make(http.Header, 3)
+	hdr.Set("Content-Type", ctype)
+	if e.RetryAfter > 0 {
+		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
+		hdr.Set("Retry-After", strconv.Itoa(secs))
+	}
+	if id != "" {
+		hdr.Set(RequestIDHeader, id)
+	}
+	return &Response{Status: status, Header: hdr, Body: body}
+}

@@ -1,0 +1,149 @@
+package computemw
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Provider creates sandboxes. Providers are registered on a [Kit] by name
+// ("local", "daytona", "e2b", ...).
+type Provider interface {
+	// Name is the provider's registry name.
+	Name() string
+	// Create makes a new, isolated sandbox. The caller owns it and must
+	// Destroy it.
+	Create(ctx context.Context, opts CreateOptions) (Sandbox, error)
+}
+
+// LanguageLister is implemented by providers that know which languages they
+// run. The kit uses it to reject an unknown language before creating a
+// sandbox.
+type LanguageLister interface {
+	Languages() []string
+}
+
+// HealthChecker is implemented by providers that have a cheaper or more
+// thorough probe than the default (create, echo, destroy).
+type HealthChecker interface {
+	CheckHealth(ctx context.Context) error
+}
+
+// Closer is implemented by providers that hold resources beyond their
+// sandboxes; [Kit.Close] calls it after every sandbox is destroyed.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
+// Sandbox is one isolated execution environment: processes, a filesystem
+// and resource limits. Every method is safe for concurrent use. Destroy is
+// idempotent and safe on a half-created sandbox; after it every other method
+// fails.
+type Sandbox interface {
+	// ID is unique among the provider's sandboxes.
+	ID() string
+	// Provider is the name of the provider that made the sandbox.
+	Provider() string
+	// Exec runs a shell command line (sh -c) in the sandbox's workspace.
+	// A program that runs and exits non-zero is not an error: it returns a
+	// Result with that ExitCode. On a timeout or a resource limit it returns
+	// the partial Result together with an error of class ErrTimeout or
+	// ErrResource.
+	Exec(ctx context.Context, command string, opts ExecOptions) (*Result, error)
+	// RunCode runs source code in the given language, with the same result
+	// and error rules as Exec.
+	RunCode(ctx context.Context, language, code string, opts ExecOptions) (*Result, error)
+
+	// ReadFile returns the content of a file.
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+	// WriteFile creates or replaces a file, creating parent directories.
+	WriteFile(ctx context.Context, path string, data []byte) error
+	// ListFiles lists a directory.
+	ListFiles(ctx context.Context, path string) ([]FileInfo, error)
+	// Stat describes one file or directory.
+	Stat(ctx context.Context, path string) (FileInfo, error)
+	// Mkdir creates a directory and its parents.
+	Mkdir(ctx context.Context, path string) error
+	// Remove deletes a file or a directory tree.
+	Remove(ctx context.Context, path string) error
+
+	// Usage reports the resources the sandbox has used so far.
+	Usage(ctx context.Context) (Usage, error)
+	// Destroy stops every process of the sandbox and removes everything it
+	// left behind.
+	Destroy(ctx context.Context) error
+}
+
+// CreateOptions configure a new sandbox.
+type CreateOptions struct {
+	// Template is a provider-specific template or image; for the local
+	// provider, a language whose runtime must be present.
+	Template string
+	// Env is set in every process of the sandbox.
+	Env map[string]string
+	// Network asks for network access. Providers may refuse it by policy.
+	Network bool
+	// Resources caps the sandbox; zero fields take the provider's defaults,
+	// and providers never exceed their own configured maximum.
+	Resources Resources
+	// Metadata is free-form data kept with the sandbox.
+	Metadata map[string]string
+}
+
+// Resources are the limits of one sandbox.
+type Resources struct {
+	// MemoryMB caps the memory of all processes together.
+	MemoryMB int
+	// CPUCores caps CPU bandwidth, in cores (0.5 = half a core).
+	CPUCores float64
+	// MaxProcesses caps the number of processes and threads.
+	MaxProcesses int
+	// MaxExecutionTime caps the wall-clock time of one execution.
+	MaxExecutionTime time.Duration
+}
+
+// ExecOptions configure one execution.
+type ExecOptions struct {
+	// Cwd is the working directory, relative to the workspace.
+	Cwd string
+	// Env adds environment variables for this execution.
+	Env map[string]string
+	// Stdin is sent to the program's standard input.
+	Stdin io.Reader
+	// Timeout is the wall-clock limit; zero means the provider's default.
+	Timeout time.Duration
+	// MaxOutputBytes caps the captured stdout and stderr each; zero means
+	// the provider's default.
+	MaxOutputBytes int64
+}
+
+// Result is the outcome of a finished (or stopped) execution.
+type Result struct {
+	Stdout        string
+	Stderr        string
+	ExitCode      int
+	ExecutionTime time.Duration
+	// CPUTime is the user+system CPU time, measured by the provider.
+	CPUTime time.Duration
+	// PeakMemory is the highest memory use in bytes, measured by the
+	// provider (0 when the provider cannot measure it).
+	PeakMemory int64
+	// Truncated reports that stdout or stderr exceeded the output cap.
+	Truncated bool
+}
+
+// FileInfo describes a file in a sandbox.
+type FileInfo struct {
+	Name     string    `json:"name"`
+	Path     string    `json:"path"`
+	Type     string    `json:"type"` // "file", "directory" or "symlink"
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+}
+
+// Usage is what a sandbox has consumed so far.
+type Usage struct {
+	CPUTime    time.Duration
+	PeakMemory int64
+	Executions int64
+}

@@ -1,0 +1,288 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// limits are the cgroup limits of one sandbox.
+type limits struct {
+	memoryBytes int64
+	pids        int64
+	cpuCores    float64
+}
+
+// counters are cumulative cgroup readings.
+type counters struct {
+	cpu      time.Duration
+	peak     int64
+	oomKills uint64
+	pidsMax  uint64
+}
+
+// cgroupDriver creates sandbox cgroups on the cgroup version the host has.
+type cgroupDriver interface {
+	// version is 1 or 2.
+	version() int
+	// create makes the cgroup at rel (relative to the hierarchy root).
+	create(rel string, lim limits) (group, error)
+	// paths returns the host directories of rel, one per hierarchy.
+	paths(rel string) []string
+}
+
+// group is one sandbox's cgroup.
+type group interface {
+	add(pid int) error
+	read() counters
+	resetPeak()
+	kill() error
+	remove() error
+}
+
+// newCgroupDriver picks the driver for the host, or an error saying why
+// cgroups cannot be used.
+func newCgroupDriver() (cgroupDriver, error) {
+	switch cgroups.Mode() {
+	case cgroups.Unified:
+		return v2Driver{mount: "/sys/fs/cgroup"}, nil
+	case cgroups.Legacy, cgroups.Hybrid:
+		all, err := cgroup1.Default()
+		if err != nil {
+			return nil, fmt.Errorf("cgroup v1 hierarchy: %w", err)
+		}
+		want := map[cgroup1.Name]bool{cgroup1.Memory: true, cgroup1.Pids: true, cgroup1.Cpu: true, cgroup1.Cpuacct: true, cgroup1.Freezer: true}
+		var subs []cgroup1.Subsystem
+		for _, s := range all {
+			if want[s.Name()] {
+				subs = append(subs, s)
+				delete(want, s.Name())
+			}
+		}
+		if want[cgroup1.Memory] || want[cgroup1.Pids] {
+			return nil, errors.New("cgroup v1: the memory and pids controllers must be mounted")
+		}
+		return v1Driver{subs: subs}, nil
+	default:
+		return nil, errors.New("no cgroup filesystem is mounted at /sys/fs/cgroup")
+	}
+}
+
+// cpuQuota converts cores to a CFS quota for a 100 ms period.
+func cpuQuota(cores float64) (quota int64, period uint64) {
+	period = 100_000
+	return int64(cores * float64(period)), period
+}
+
+// ---- cgroup v1 ----
+
+type v1Driver struct{ subs []cgroup1.Subsystem }
+
+type pather interface{ Path(string) string }
+
+func (d v1Driver) version() int { return 1 }
+
+func (d v1Driver) hierarchy() ([]cgroup1.Subsystem, error) { return d.subs, nil }
+
+func (d v1Driver) paths(rel string) []string {
+	out := make([]string, 0, len(d.subs))
+	for _, s := range d.subs {
+		if p, ok := s.(pather); ok {
+			out = append(out, p.Path(rel))
+		}
+	}
+	return out
+}
+
+func (d v1Driver) path(rel string, name cgroup1.Name) string {
+	for _, s := range d.subs {
+		if s.Name() == name {
+			if p, ok := s.(pather); ok {
+				return p.Path(rel)
+			}
+		}
+	}
+	return ""
+}
+
+func (d v1Driver) create(rel string, lim limits) (group, error) {
+	res := &specs.LinuxResources{}
+	if lim.memoryBytes > 0 {
+		m := lim.memoryBytes
+		res.Memory = &specs.LinuxMemory{Limit: &m}
+	}
+	if lim.pids > 0 {
+		res.Pids = &specs.LinuxPids{Limit: &lim.pids}
+	}
+	if lim.cpuCores > 0 {
+		q, p := cpuQuota(lim.cpuCores)
+		res.CPU = &specs.LinuxCPU{Quota: &q, Period: &p}
+	}
+	cg, err := cgroup1.New(cgroup1.StaticPath(rel), res, cgroup1.WithHierarchy(d.hierarchy))
+	if err != nil {
+		return nil, fmt.Errorf("cgroup v1 create %s: %w", rel, err)
+	}
+	return &v1Group{cg: cg, mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}, nil
+}
+
+type v1Group struct {
+	cg                 cgroup1.Cgroup
+	mem, pids, cpuacct string
+}
+
+func (g *v1Group) add(pid int) error { return g.cg.AddProc(uint64(pid)) }
+
+func (g *v1Group) read() counters {
+	var c counters
+	c.peak = int64(readUint(filepath.Join(g.mem, "memory.max_usage_in_bytes")))
+	c.oomKills = readKey(filepath.Join(g.mem, "memory.oom_control"), "oom_kill")
+	c.pidsMax = readKey(filepath.Join(g.pids, "pids.events"), "max")
+	if g.cpuacct != "" {
+		c.cpu = time.Duration(readUint(filepath.Join(g.cpuacct, "cpuacct.usage")))
+	}
+	return c
+}
+
+func (g *v1Group) resetPeak() {
+	_ = os.WriteFile(filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"), 0)
+}
+
+// kill freezes the group so nothing can fork, kills every process, and
+// thaws it so the kills are delivered.
+func (g *v1Group) kill() error {
+	frozen := g.cg.Freeze() == nil
+	procs, err := g.cg.Processes(cgroup1.Memory, true)
+	for _, p := range procs {
+		_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+	}
+	if frozen {
+		_ = g.cg.Thaw()
+	}
+	return err
+}
+
+func (g *v1Group) remove() error {
+	return removeWhenEmpty(func() (int, error) {
+		procs, err := g.cg.Processes(cgroup1.Memory, true)
+		return len(procs), err
+	}, g.kill, g.cg.Delete)
+}
+
+// ---- cgroup v2 ----
+
+type v2Driver struct{ mount string }
+
+func (d v2Driver) version() int { return 2 }
+
+func (d v2Driver) paths(rel string) []string { return []string{filepath.Join(d.mount, rel)} }
+
+func (d v2Driver) create(rel string, lim limits) (group, error) {
+	res := &cgroup2.Resources{}
+	if lim.memoryBytes > 0 {
+		m := lim.memoryBytes
+		zero := int64(0)
+		res.Memory = &cgroup2.Memory{Max: &m, Swap: &zero}
+	}
+	if lim.pids > 0 {
+		res.Pids = &cgroup2.Pids{Max: lim.pids}
+	}
+	if lim.cpuCores > 0 {
+		q, p := cpuQuota(lim.cpuCores)
+		res.CPU = &cgroup2.CPU{Max: cgroup2.NewCPUMax(&q, &p)}
+	}
+	m, err := cgroup2.NewManager(d.mount, path.Clean("/"+rel), res)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup v2 create %s: %w", rel, err)
+	}
+	return &v2Group{m: m, dir: filepath.Join(d.mount, rel)}, nil
+}
+
+type v2Group struct {
+	m   *cgroup2.Manager
+	dir string
+}
+
+func (g *v2Group) add(pid int) error { return g.m.AddProc(uint64(pid)) }
+
+func (g *v2Group) read() counters {
+	var c counters
+	c.peak = int64(readUint(filepath.Join(g.dir, "memory.peak")))
+	c.oomKills = readKey(filepath.Join(g.dir, "memory.events"), "oom_kill")
+	c.pidsMax = readKey(filepath.Join(g.dir, "pids.events"), "max")
+	c.cpu = time.Duration(readKey(filepath.Join(g.dir, "cpu.stat"), "usage_usec")) * time.Microsecond
+	return c
+}
+
+// resetPeak is a no-op on v2: memory.peak is reported for the sandbox's
+// lifetime (a reset needs a per-descriptor protocol of kernels ≥ 6.12).
+func (g *v2Group) resetPeak() {}
+
+func (g *v2Group) kill() error { return g.m.Kill() }
+
+func (g *v2Group) remove() error {
+	return removeWhenEmpty(func() (int, error) {
+		procs, err := g.m.Procs(true)
+		return len(procs), err
+	}, g.kill, g.m.Delete)
+}
+
+// removeWhenEmpty kills what is left in a group, waits (bounded) for the
+// kernel to finish tearing the processes down, then deletes the group.
+func removeWhenEmpty(count func() (int, error), kill, del func() error) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for backoff := time.Millisecond; ; backoff = min(backoff*2, 50*time.Millisecond) {
+		n, err := count()
+		if err != nil && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup still has %d processes after kill", n)
+		}
+		_ = kill()
+		time.Sleep(backoff)
+	}
+	return del()
+}
+
+func readUint(file string) uint64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
+	return v
+}
+
+// readKey reads "key value" lines (memory.events, cpu.stat, ...).
+func readKey(file, key string) uint64 {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == key {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,181 @@
+package local
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+)
+
+// pipeSet holds the descriptors of bwrap's start-up handshake: bwrap
+// reports the sandbox's PID 1 on the info pipe, then waits on the block pipe
+// until the PID is in the cgroup and its rlimits are set, so that no
+// sandboxed instruction runs outside its limits.
+type pipeSet struct {
+	infoR, infoW   *os.File
+	blockR, blockW *os.File
+	argsR          *os.File
+}
+
+func (ps *pipeSet) close() {
+	for _, f := range []*os.File{ps.infoR, ps.infoW, ps.blockR, ps.blockW, ps.argsR} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// bwrapOptions is the isolation profile of one execution. It reaches bwrap
+// through a pipe (--args), so that host paths in it do not show in the
+// sandbox's /proc/1/cmdline.
+func (s *sandbox) bwrapOptions(cwd string) []string {
+	args := make([]string, 0, 64)
+	args = append(args,
+		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+	)
+	if !s.network {
+		args = append(args, "--unshare-net")
+	}
+	args = append(args,
+		"--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxGID),
+		"--disable-userns",
+		"--hostname", "sandbox",
+		"--die-with-parent", "--new-session",
+		"--cap-drop", "ALL",
+	)
+	args = append(args, s.p.binds...)
+	args = append(args,
+		"--proc", "/proc",
+		"--dev", "/dev",
+		"--size", strconv.Itoa(s.p.cfg.TmpSizeMB<<20), "--tmpfs", "/tmp",
+		"--bind", s.ws, workspaceDir,
+		"--chdir", cwd,
+		"--info-fd", "3",
+		"--block-fd", "4",
+	)
+	return args
+}
+
+// command builds the exec.Cmd of one execution with its handshake pipes.
+func (s *sandbox) command(argv []string, cwd string, env []string) (*exec.Cmd, *pipeSet, error) {
+	if s.p.cfg.InsecureNoNamespaces {
+		argv = s.withRlimits(argv)
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = env
+		cmd.Dir = cwd
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		return cmd, &pipeSet{}, nil
+	}
+	ps := &pipeSet{}
+	var err error
+	if ps.infoR, ps.infoW, err = os.Pipe(); err != nil {
+		return nil, nil, fmt.Errorf("local: pipe: %w", err)
+	}
+	if ps.blockR, ps.blockW, err = os.Pipe(); err != nil {
+		ps.close()
+		return nil, nil, fmt.Errorf("local: pipe: %w", err)
+	}
+	if err := ps.writeArgs(s.bwrapOptions(cwd)); err != nil {
+		ps.close()
+		return nil, nil, err
+	}
+	cmd := exec.Command(s.p.bwrap, append([]string{"--args", "5", "--"}, s.withRlimits(argv)...)...)
+	cmd.Env = env
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{ps.infoW, ps.blockR, ps.argsR} // fds 3, 4 and 5
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if s.p.rootUser {
+		cmd.SysProcAttr.Credential = &syscall.Credential{
+			Uid: uint32(s.p.cfg.HostUID), Gid: uint32(s.p.cfg.HostGID), NoSetGroups: false,
+		}
+	}
+	return cmd, ps, nil
+}
+
+// writeArgs puts NUL-separated arguments into a pipe for bwrap's --args.
+// The profile is a few KiB, well within a pipe's buffer.
+func (ps *pipeSet) writeArgs(args []string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("local: pipe: %w", err)
+	}
+	ps.argsR = r
+	defer w.Close()
+	var buf []byte
+	for _, a := range args {
+		buf = append(buf, a...)
+		buf = append(buf, 0)
+	}
+	if _, err := w.Write(buf); err != nil {
+		return fmt.Errorf("local: bwrap args: %w", err)
+	}
+	return nil
+}
+
+// start starts cmd and completes the handshake: cgroup, rlimits, go.
+func (s *sandbox) start(cmd *exec.Cmd, ps *pipeSet) error {
+	defer ps.close()
+	closeInheritedFDs()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("local: start: %w", err)
+	}
+	if s.p.cfg.InsecureNoNamespaces {
+		return s.confine(cmd.Process.Pid)
+	}
+	_ = ps.infoW.Close()
+	_ = ps.blockR.Close()
+	ps.infoW, ps.blockR = nil, nil
+
+	var info struct {
+		ChildPID int `json:"child-pid"`
+	}
+	if err := json.NewDecoder(ps.infoR).Decode(&info); err != nil || info.ChildPID <= 0 {
+		killTree(cmd)
+		_ = cmd.Wait()
+		return fmt.Errorf("local: bwrap failed to start the sandbox (exit %d): %s",
+			exitCode(cmd.ProcessState, nil), stderrOf(cmd))
+	}
+	if err := s.confine(info.ChildPID); err != nil {
+		killTree(cmd)
+		_ = cmd.Wait()
+		return err
+	}
+	if _, err := ps.blockW.Write([]byte{'g'}); err != nil {
+		killTree(cmd)
+		_ = cmd.Wait()
+		return fmt.Errorf("local: release sandbox: %w", err)
+	}
+	return nil
+}
+
+// confine puts a sandbox's PID 1 into the cgroup; every process it starts
+// inherits it.
+func (s *sandbox) confine(pid int) error {
+	if s.cg != nil {
+		if err := s.cg.add(pid); err != nil {
+			return fmt.Errorf("local: cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// withRlimits wraps argv so that rlimits are lowered (soft and hard) by the
+// sandbox's own shell before the program runs. Lowering one's own limits
+// needs no privilege, unlike prlimit(2) on a process of another uid, which
+// a root server lacking CAP_SYS_RESOURCE cannot do. The shell's -f unit is
+// 512-byte blocks (POSIX).
+func (s *sandbox) withRlimits(argv []string) []string {
+	script := fmt.Sprintf("ulimit -f %d && ulimit -n %d && ulimit -c 0 && exec \"$@\"",
+		s.p.cfg.MaxFileBytes/512, s.p.cfg.MaxOpenFiles)
+	return append([]string{"/bin/sh", "-c", script, "sh"}, argv...)
+}
+
+func stderrOf(cmd *exec.Cmd) string {
+	if b, ok := cmd.Stderr.(*cappedBuffer); ok {
+		out, _ := b.result()
+		return out
+	}
+	return ""
+}
