@@ -103,6 +103,20 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// ServeRoute is [Kit.Serve] for a route registered for every method, as
+// adapters do: a method the route does not take is a 405 METHOD_NOT_ALLOWED
+// with an Allow header, identical on every framework.
+func (k *Kit) ServeRoute(ctx context.Context, rt Route, r *Request) *Response {
+	if r.Method != rt.Method && !(rt.Method == http.MethodGet && r.Method == http.MethodHead) {
+		resp := k.Serve(ctx, func(context.Context, *Request) (*Response, error) {
+			return nil, Errorf(CodeMethodNotAllowed, "method %s is not allowed on %s", r.Method, rt.Path)
+		}, r)
+		resp.Header.Set("Allow", rt.Method)
+		return resp
+	}
+	return k.Serve(ctx, rt.Handler, r)
+}
+
 // Serve runs one operation for an adapter: it assigns the request ID,
 // recovers a panic into a 500, and renders an error with the status and code
 // of the table in errors.go. The returned response is never nil.

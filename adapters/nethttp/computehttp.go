@@ -1,0 +1,187 @@
+// Package computehttp is the net/http adapter of computemw: sandbox-per-
+// request middleware, the prebuilt route group as an http.Handler, and the
+// error writer. It works with http.ServeMux and with routers built on
+// net/http such as chi and gorilla/mux.
+//
+//	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+//	mux := http.NewServeMux()
+//	computehttp.Mount(mux, "/api", kit)                  // POST /api/execute, ...
+//	mux.Handle("/mine", computehttp.Middleware(kit)(h))  // computehttp.Sandbox(r) in h
+package computehttp
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// Option configures [Middleware].
+type Option func(*config)
+
+type config struct {
+	opts computemw.MiddlewareOptions
+	skip func(*http.Request) bool
+}
+
+// WithProvider selects the provider of the request's sandbox.
+func WithProvider(name string) Option { return func(c *config) { c.opts.Provider = name } }
+
+// WithCreateOptions configures the request's sandbox.
+func WithCreateOptions(o computemw.CreateOptions) Option {
+	return func(c *config) { c.opts.Create = o }
+}
+
+// WithSkipper skips sandbox creation for requests it returns true for.
+func WithSkipper(skip func(*http.Request) bool) Option { return func(c *config) { c.skip = skip } }
+
+// Middleware creates a sandbox before the next handler and destroys it
+// after the handler returns — also when it panics or the client goes away.
+// The handler reaches it with [Sandbox]. If the sandbox cannot be created,
+// the error is written with the kit's status and code and next is not
+// called.
+func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Handler {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cfg.skip != nil && cfg.skip(r) {
+				ctx, id := computemw.BeginRequest(r.Context(), r.Header)
+				w.Header().Set(computemw.RequestIDHeader, id)
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
+			ctx, id, release, err := kit.EnterRequest(r.Context(), r.Header, cfg.opts)
+			defer release()
+			w.Header().Set(computemw.RequestIDHeader, id)
+			if err != nil {
+				write(w, kit.ErrorResponse(ctx, err, r.Header))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// Sandbox returns the request's sandbox created by [Middleware], or nil.
+// It is the Go form of the seed's req.sandbox.
+func Sandbox(r *http.Request) computemw.Sandbox { return computemw.SandboxFrom(r.Context()) }
+
+// Handler serves the prebuilt route group at paths relative to where it is
+// mounted: /execute, /exec, /files, /health. Mount it under a prefix with
+// [Mount], http.StripPrefix, or chi's Mount.
+func Handler(kit *computemw.Kit) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range kit.Routes() {
+		mux.Handle(rt.Path, routeHandler(kit, rt))
+	}
+	return mux
+}
+
+// Mounter is the part of http.ServeMux (and of many routers) that Mount
+// needs.
+type Mounter interface {
+	Handle(pattern string, handler http.Handler)
+}
+
+// Mount registers the route group on mux under prefix ("/api" serves
+// POST /api/execute).
+func Mount(mux Mounter, prefix string, kit *computemw.Kit) {
+	prefix = "/" + strings.Trim(prefix, "/")
+	if prefix == "/" {
+		mux.Handle("/", Handler(kit))
+		return
+	}
+	mux.Handle(prefix+"/", http.StripPrefix(prefix, Handler(kit)))
+}
+
+func routeHandler(kit *computemw.Kit, rt computemw.Route) http.Handler {
+	params := paramNames(rt.Path)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := &computemw.Request{Method: r.Method, Header: r.Header, Body: r.Body, RemoteAddr: r.RemoteAddr}
+		if len(params) > 0 {
+			req.Params = make(map[string]string, len(params))
+			for _, p := range params {
+				req.Params[p] = r.PathValue(p)
+			}
+		}
+		write(w, kit.ServeRoute(r.Context(), rt, req))
+	})
+}
+
+// paramNames lists the {name} segments of a route path.
+func paramNames(path string) []string {
+	var out []string
+	for _, seg := range strings.Split(path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "}"))
+		}
+	}
+	return out
+}
+
+// Error writes err with the kit's status, code and body shape (the Go form
+// of the seed's computeErrorHandler).
+func Error(w http.ResponseWriter, r *http.Request, kit *computemw.Kit, err error) {
+	write(w, kit.ErrorResponse(r.Context(), err, r.Header))
+}
+
+// HandlerFunc is a handler that returns its error instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle adapts fn: an error it returns is written with [Error], unless the
+// handler already started its response, in which case it is only logged.
+func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		if err := fn(tw, r); err != nil {
+			if tw.wrote {
+				kit.Logger().ErrorContext(r.Context(), "computehttp: error after the response started", "error", err)
+				return
+			}
+			Error(w, r, kit, err)
+		}
+	})
+}
+
+func write(w http.ResponseWriter, resp *computemw.Response) {
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+}
+
+// trackingWriter records whether the response started. It keeps Flush,
+// Hijack and Unwrap working so streaming and WebSocket upgrades pass.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *trackingWriter) Flush() {
+	t.wrote = true
+	_ = http.NewResponseController(t.ResponseWriter).Flush()
+}
+
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+func (t *trackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	t.wrote = true
+	return http.NewResponseController(t.ResponseWriter).Hijack()
+}

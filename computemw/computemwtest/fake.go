@@ -1,0 +1,348 @@
+package computemwtest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// FakeProvider is an in-memory [computemw.Provider] whose sandboxes run a
+// tiny script language instead of programs, so that adapter and core tests
+// exercise the contract and the lifecycle without process costs.
+//
+// A command (for Exec) or a program (for RunCode, in any of the languages
+// python, node or bash) is one of:
+//
+//	echo TEXT      prints TEXT and a newline; exit 0
+//	stderr TEXT    prints TEXT to stderr
+//	exit N         exits with status N
+//	true           exits 0 silently
+//	sleep          prints "started\n", then waits for the timeout (TIMEOUT
+//	               with that partial output) or the context
+//	block          waits for the context only (a client disconnect)
+//	oom            fails with RESOURCE_ERROR
+//	big            prints output flagged as truncated
+//	fail           fails with an internal error
+//	panic          panics
+type FakeProvider struct {
+	name string
+
+	// CreateErr, when set, makes Create fail with it.
+	CreateErr error
+
+	created   atomic.Int64
+	destroyed atomic.Int64
+	events    chan struct{}
+	started   chan struct{}
+
+	mu   sync.Mutex
+	live map[string]*FakeSandbox
+}
+
+// NewFakeProvider returns a FakeProvider registered as name ("fake" if
+// empty).
+func NewFakeProvider(name string) *FakeProvider {
+	if name == "" {
+		name = "fake"
+	}
+	return &FakeProvider{
+		name:    name,
+		events:  make(chan struct{}, 1),
+		started: make(chan struct{}, 1024),
+		live:    map[string]*FakeSandbox{},
+	}
+}
+
+// Name implements computemw.Provider.
+func (p *FakeProvider) Name() string { return p.name }
+
+// Languages implements computemw.LanguageLister.
+func (p *FakeProvider) Languages() []string { return []string{"bash", "node", "python"} }
+
+// Created is the number of sandboxes created so far.
+func (p *FakeProvider) Created() int64 { return p.created.Load() }
+
+// Destroyed is the number of sandboxes destroyed so far.
+func (p *FakeProvider) Destroyed() int64 { return p.destroyed.Load() }
+
+// Live is the number of sandboxes created and not yet destroyed.
+func (p *FakeProvider) Live() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.live)
+}
+
+// Started receives a value each time a sleep or block command begins, so
+// a test can act while one is running.
+func (p *FakeProvider) Started() <-chan struct{} { return p.started }
+
+func (p *FakeProvider) signalStarted() {
+	select {
+	case p.started <- struct{}{}:
+	default:
+	}
+}
+
+// WaitLive waits until Live() == n or the timeout passes, and reports
+// whether it got there. It wakes on each destroy, without polling.
+func (p *FakeProvider) WaitLive(n int, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for p.Live() != n {
+		select {
+		case <-p.events:
+		case <-deadline.C:
+			return p.Live() == n
+		}
+	}
+	return true
+}
+
+// Create implements computemw.Provider.
+func (p *FakeProvider) Create(ctx context.Context, opts computemw.CreateOptions) (computemw.Sandbox, error) {
+	if p.CreateErr != nil {
+		return nil, p.CreateErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := p.created.Add(1)
+	sb := &FakeSandbox{p: p, id: fmt.Sprintf("%s-%d", p.name, n), env: maps.Clone(opts.Env), files: map[string][]byte{}}
+	p.mu.Lock()
+	p.live[sb.id] = sb
+	p.mu.Unlock()
+	return sb, nil
+}
+
+// FakeSandbox is a sandbox of a [FakeProvider].
+type FakeSandbox struct {
+	p   *FakeProvider
+	id  string
+	env map[string]string
+
+	mu        sync.Mutex
+	files     map[string][]byte
+	destroyed bool
+	execs     int64
+}
+
+// ID implements computemw.Sandbox.
+func (s *FakeSandbox) ID() string { return s.id }
+
+// Provider implements computemw.Sandbox.
+func (s *FakeSandbox) Provider() string { return s.p.name }
+
+func (s *FakeSandbox) alive() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
+	}
+	return nil
+}
+
+// Exec implements computemw.Sandbox by interpreting the script language.
+func (s *FakeSandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.execs++
+	s.mu.Unlock()
+	start := time.Now()
+	verb, arg, _ := strings.Cut(strings.TrimSpace(command), " ")
+	res := &computemw.Result{}
+	done := func() (*computemw.Result, error) {
+		res.ExecutionTime = time.Since(start)
+		return res, nil
+	}
+	switch verb {
+	case "echo":
+		res.Stdout = arg + "\n"
+	case "stderr":
+		res.Stderr = arg + "\n"
+	case "exit":
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			return nil, computemw.Errorf(computemw.CodeExecution, "exit: bad status %q", arg)
+		}
+		res.ExitCode = n
+	case "true":
+	case "sleep":
+		res.Stdout = "started\n"
+		s.p.signalStarted()
+		timeout := opts.Timeout
+		if timeout <= 0 {
+			timeout = time.Minute
+		}
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			res.ExitCode = 137
+			res.ExecutionTime = time.Since(start)
+			return res, &computemw.Error{Code: computemw.CodeTimeout, Message: "execution exceeded its time limit"}
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	case "block":
+		s.p.signalStarted()
+		<-ctx.Done()
+		return res, ctx.Err()
+	case "oom":
+		res.ExitCode = 137
+		return res, &computemw.Error{Code: computemw.CodeResource, Message: "memory limit exceeded"}
+	case "big":
+		res.Stdout = strings.Repeat("x", 1024)
+		res.Truncated = true
+	case "fail":
+		return nil, fmt.Errorf("fake: secret internal detail /var/lib/fake")
+	case "panic":
+		panic("fake: panic requested")
+	default:
+		res.Stderr = verb + ": command not found\n"
+		res.ExitCode = 127
+	}
+	return done()
+}
+
+// RunCode implements computemw.Sandbox: the code is a script command.
+func (s *FakeSandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if !slices.Contains(s.p.Languages(), language) {
+		return nil, computemw.Errorf(computemw.CodeExecution, "unsupported language %q", language)
+	}
+	return s.Exec(ctx, code, opts)
+}
+
+func fakePath(p string) (string, error) {
+	if strings.HasPrefix(p, "/workspace/") {
+		p = strings.TrimPrefix(p, "/workspace/")
+	} else if path.IsAbs(p) {
+		return "", computemw.Errorf(computemw.CodeBadRequest, "path %q is outside the workspace", p)
+	}
+	c := path.Clean(p)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", computemw.Errorf(computemw.CodeBadRequest, "path %q escapes the workspace", p)
+	}
+	return c, nil
+}
+
+// ReadFile implements computemw.Sandbox.
+func (s *FakeSandbox) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	c, err := fakePath(p)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.files[c]
+	if !ok {
+		return nil, computemw.Errorf(computemw.CodeNotFound, "no such file or directory: %s", p)
+	}
+	return slices.Clone(b), nil
+}
+
+// WriteFile implements computemw.Sandbox.
+func (s *FakeSandbox) WriteFile(ctx context.Context, p string, data []byte) error {
+	if err := s.alive(); err != nil {
+		return err
+	}
+	c, err := fakePath(p)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[c] = slices.Clone(data)
+	return nil
+}
+
+// ListFiles implements computemw.Sandbox: files directly in dir.
+func (s *FakeSandbox) ListFiles(ctx context.Context, p string) ([]computemw.FileInfo, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	dir, err := fakePath(p)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []computemw.FileInfo
+	for _, name := range slices.Sorted(maps.Keys(s.files)) {
+		if path.Dir(name) == dir {
+			out = append(out, computemw.FileInfo{Name: path.Base(name), Path: "/workspace/" + name, Type: "file", Size: int64(len(s.files[name]))})
+		}
+	}
+	return out, nil
+}
+
+// Stat implements computemw.Sandbox.
+func (s *FakeSandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, error) {
+	b, err := s.ReadFile(ctx, p)
+	if err != nil {
+		return computemw.FileInfo{}, err
+	}
+	c, _ := fakePath(p)
+	return computemw.FileInfo{Name: path.Base(c), Path: "/workspace/" + c, Type: "file", Size: int64(len(b))}, nil
+}
+
+// Mkdir implements computemw.Sandbox (directories are implicit).
+func (s *FakeSandbox) Mkdir(ctx context.Context, p string) error {
+	if err := s.alive(); err != nil {
+		return err
+	}
+	_, err := fakePath(p)
+	return err
+}
+
+// Remove implements computemw.Sandbox.
+func (s *FakeSandbox) Remove(ctx context.Context, p string) error {
+	if _, err := s.ReadFile(ctx, p); err != nil {
+		return err
+	}
+	c, _ := fakePath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.files, c)
+	return nil
+}
+
+// Usage implements computemw.Sandbox.
+func (s *FakeSandbox) Usage(ctx context.Context) (computemw.Usage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return computemw.Usage{Executions: s.execs}, nil
+}
+
+// Destroy implements computemw.Sandbox; it is idempotent.
+func (s *FakeSandbox) Destroy(ctx context.Context) error {
+	s.mu.Lock()
+	if s.destroyed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.destroyed = true
+	s.mu.Unlock()
+	s.p.mu.Lock()
+	delete(s.p.live, s.id)
+	s.p.mu.Unlock()
+	s.p.destroyed.Add(1)
+	select {
+	case s.p.events <- struct{}{}:
+	default:
+	}
+	return nil
+}
