@@ -87,9 +87,9 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+		return e.Message + ": " + e.Err.Error()
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	return e.Message
 }
 
 // Unwrap returns the cause.
@@ -102,7 +102,7 @@ func (e *Error) Status() int { return e.Code.Status() }
 // errors.Is(err, computemw.ErrTimeout) holds for every timeout error.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && t.Err == nil && t.Details == nil
+	return ok && isSentinel(t) && t.Code == e.Code
 }
 
 // Class sentinels. Compare with errors.Is; wrap them with
@@ -123,6 +123,20 @@ var (
 	ErrUnavailable   = &Error{Code: CodeUnavailable, Message: "service unavailable"}
 	ErrInternal      = &Error{Code: CodeInternal, Message: "internal server error"}
 )
+
+var sentinels = []*Error{
+	ErrTimeout, ErrExecution, ErrResource, ErrBadRequest, ErrUnauthorized, ErrForbidden,
+	ErrNotFound, ErrTooLarge, ErrRateLimited, ErrQuotaExceeded, ErrUnavailable, ErrInternal,
+}
+
+func isSentinel(e *Error) bool {
+	for _, s := range sentinels {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
 
 // Errorf builds an *Error with a formatted client message. A %w verb in
 // format records the cause in Err (logged only).
@@ -145,7 +159,7 @@ func AsError(err error) *Error {
 	}
 	var e *Error
 	if errors.As(err, &e) && e != nil {
-		if e.Err == nil && e.Details == nil && err != error(e) {
+		if isSentinel(e) && err != error(e) {
 			// A wrapped sentinel: keep its class and show the wrapping
 			// message (callers write client-safe text around a sentinel),
 			// except for internal errors, whose text is only logged.

@@ -163,6 +163,9 @@ func (g *v1Group) resetPeak() {
 // kill freezes the group so nothing can fork, kills every process, and
 // thaws it so the kills are delivered.
 func (g *v1Group) kill() error {
+	if procs, err := g.cg.Processes(cgroup1.Memory, true); err == nil && len(procs) == 0 {
+		return nil
+	}
 	frozen := g.cg.Freeze() == nil
 	procs, err := g.cg.Processes(cgroup1.Memory, true)
 	for _, p := range procs {

@@ -1,0 +1,30 @@
+# computemw — see README.md.
+GO      ?= go
+TESTFLAGS ?= -race -count=1 -timeout 25m
+
+.PHONY: all setup run test bench lint
+
+all: test
+
+## setup: install bubblewrap if missing (or say how to)
+setup:
+	@bash scripts/setup.sh
+
+## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
+run: setup
+	$(GO) run ./examples/nethttp
+
+## test: vet, then every test with the race detector
+test: setup
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+
+## bench: time-to-interactive and HTTP ratios, then the Go benchmarks
+bench: setup
+	$(GO) run ./internal/benchreport
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...

@@ -1,0 +1,124 @@
+// Command nethttp is the net/http starter of computemw: the seed's Express
+// quick start, the prebuilt route group, a sandbox-per-request middleware
+// and a global error handler, on the embedded local provider.
+//
+//	go run ./examples/nethttp
+//	curl -s localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/computemw/kit/adapters/nethttp"
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local"
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("computemw example", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	prov, err := local.New(local.Config{})
+	if err != nil {
+		return err
+	}
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+
+	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
+	// GET /api/health.
+	computehttp.Mount(mux, "/api", kit)
+
+	// The seed's quick start: a sandbox per request, destroyed when done.
+	mux.Handle("POST /execute", computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {
+		var body struct {
+			Command string `json:"command"`
+		}
+		if err := computemw.DecodeJSON(r.Body, 1<<20, &body); err != nil {
+			return err
+		}
+		if body.Command == "" {
+			return computemw.Errorf(computemw.CodeBadRequest, "field %q is required", "command")
+		}
+		sb, release, err := kit.Acquire(r.Context(), "", computemw.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		defer release()
+		res, err := sb.Exec(r.Context(), body.Command, computemw.ExecOptions{})
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, map[string]any{"output": res.Stdout, "success": res.ExitCode == 0})
+	}))
+
+	// The seed's sandbox middleware: every request under /api/compute/ gets
+	// its own sandbox, reachable with computehttp.Sandbox(r).
+	compute := computehttp.Middleware(kit)
+	mux.Handle("POST /api/compute/python", compute(computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {
+		var body struct {
+			Code string `json:"code"`
+		}
+		if err := computemw.DecodeJSON(r.Body, 1<<20, &body); err != nil {
+			return err
+		}
+		res, err := computehttp.Sandbox(r).RunCode(r.Context(), "python", body.Code, computemw.ExecOptions{})
+		if err != nil {
+			return err // rendered by the kit: 408 TIMEOUT, 507 RESOURCE_ERROR, ...
+		}
+		return writeJSON(w, map[string]any{"stdout": res.Stdout, "stderr": res.Stderr, "exitCode": res.ExitCode})
+	})))
+
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("computemw example ready", "url", "http://"+ln.Addr().String(), "provider", prov.Name(), "cgroups", prov.CgroupVersion())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	return errors.Join(err, kit.Close(sctx))
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
