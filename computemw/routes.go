@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"strings"
 )
 
 // Header reads request headers; http.Header satisfies it, and the Fiber
@@ -43,24 +44,42 @@ type Response struct {
 // response or an error that [Kit.Serve] renders.
 type HandlerFunc func(ctx context.Context, r *Request) (*Response, error)
 
-// Route is one operation of the prebuilt route group. Path is relative to
-// the group's prefix and writes parameters as {name}.
+// Route is one path of the prebuilt route group with the operations it
+// answers, by method. Path is relative to the group's prefix and writes
+// parameters as {name}. Adapters register each route for every method and
+// serve it with [Kit.ServeRoute], which dispatches on the method — so a
+// wrong method is the same 405 on every framework.
 type Route struct {
-	Method  string
-	Path    string
-	Handler HandlerFunc
+	Path string
+	// Methods lists the methods the route answers (HEAD is implied by GET).
+	Methods  []string
+	handlers map[string]HandlerFunc
+}
+
+// routeTable collects operations into one Route per path, in order.
+type routeTable []Route
+
+func (t *routeTable) add(method, path string, h HandlerFunc) {
+	for i := range *t {
+		if (*t)[i].Path == path {
+			(*t)[i].Methods = append((*t)[i].Methods, method)
+			(*t)[i].handlers[method] = h
+			return
+		}
+	}
+	*t = append(*t, Route{Path: path, Methods: []string{method}, handlers: map[string]HandlerFunc{method: h}})
 }
 
 // Routes returns the prebuilt route group. Adapters register each route on
 // their framework's router (translating {name} to the router's syntax) and
-// serve it with [Kit.Serve].
+// serve it with [Kit.ServeRoute].
 func (k *Kit) Routes() []Route {
-	return []Route{
-		{http.MethodPost, "/execute", k.handleExecute},
-		{http.MethodPost, "/exec", k.handleExec},
-		{http.MethodPost, "/files", k.handleFiles},
-		{http.MethodGet, "/health", k.handleHealth},
-	}
+	var t routeTable
+	t.add(http.MethodPost, "/execute", k.handleExecute)
+	t.add(http.MethodPost, "/exec", k.handleExec)
+	t.add(http.MethodPost, "/files", k.handleFiles)
+	t.add(http.MethodGet, "/health", k.handleHealth)
+	return t
 }
 
 // RequestIDHeader is the header that carries the request ID both ways.
@@ -103,18 +122,22 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ServeRoute is [Kit.Serve] for a route registered for every method, as
-// adapters do: a method the route does not take is a 405 METHOD_NOT_ALLOWED
-// with an Allow header, identical on every framework.
+// ServeRoute serves a request on a route registered for every method, as
+// adapters do: it runs the route's operation for r.Method, or answers 405
+// METHOD_NOT_ALLOWED with an Allow header, identically on every framework.
 func (k *Kit) ServeRoute(ctx context.Context, rt Route, r *Request) *Response {
-	if r.Method != rt.Method && !(rt.Method == http.MethodGet && r.Method == http.MethodHead) {
+	h, ok := rt.handlers[r.Method]
+	if !ok && r.Method == http.MethodHead {
+		h, ok = rt.handlers[http.MethodGet]
+	}
+	if !ok {
 		resp := k.Serve(ctx, func(context.Context, *Request) (*Response, error) {
 			return nil, Errorf(CodeMethodNotAllowed, "method %s is not allowed on %s", r.Method, rt.Path)
 		}, r)
-		resp.Header.Set("Allow", rt.Method)
+		resp.Header.Set("Allow", strings.Join(rt.Methods, ", "))
 		return resp
 	}
-	return k.Serve(ctx, rt.Handler, r)
+	return k.Serve(ctx, h, r)
 }
 
 // Serve runs one operation for an adapter: it assigns the request ID,

@@ -100,28 +100,14 @@ func Mount(mux Mounter, prefix string, kit *computemw.Kit) {
 }
 
 func routeHandler(kit *computemw.Kit, rt computemw.Route) http.Handler {
-	params := paramNames(rt.Path)
+	names := rt.ParamNames()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := &computemw.Request{Method: r.Method, Header: r.Header, Body: r.Body, RemoteAddr: r.RemoteAddr}
-		if len(params) > 0 {
-			req.Params = make(map[string]string, len(params))
-			for _, p := range params {
-				req.Params[p] = r.PathValue(p)
-			}
+		req := &computemw.Request{
+			Method: r.Method, Header: r.Header, Body: r.Body, RemoteAddr: r.RemoteAddr,
+			Params: computemw.PathParams(names, r.PathValue),
 		}
 		write(w, kit.ServeRoute(r.Context(), rt, req))
 	})
-}
-
-// paramNames lists the {name} segments of a route path.
-func paramNames(path string) []string {
-	var out []string
-	for _, seg := range strings.Split(path, "/") {
-		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-			out = append(out, strings.TrimSuffix(strings.TrimPrefix(seg, "{"), "}"))
-		}
-	}
-	return out
 }
 
 // Error writes err with the kit's status, code and body shape (the Go form
@@ -140,7 +126,7 @@ func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
 		tw := &trackingWriter{ResponseWriter: w}
 		if err := fn(tw, r); err != nil {
 			if tw.wrote {
-				kit.Logger().ErrorContext(r.Context(), "computehttp: error after the response started", "error", err)
+				kit.LogLateError(r.Context(), err)
 				return
 			}
 			Error(w, r, kit, err)

@@ -1,0 +1,129 @@
+// Package exampletest builds and runs an example server the way a user
+// would (go build, then the binary with PORT set), for the examples' tests.
+package exampletest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw/computemwtest"
+)
+
+// Server is a running example.
+type Server struct {
+	// URL is the base URL, http://127.0.0.1:PORT.
+	URL string
+	// TempDir is the example's TMPDIR, which holds its sandboxes.
+	TempDir string
+	cmd     *exec.Cmd
+	exited  chan error
+	logs    *strings.Builder
+}
+
+// Start builds the example package (an import path such as
+// "github.com/computemw/kit/examples/nethttp") and runs it on a free
+// loopback port, with its own TMPDIR, until it logs that it is ready. The
+// server is killed at cleanup if the test did not stop it.
+func Start(t *testing.T, pkg string, env ...string) *Server {
+	t.Helper()
+	_, err := exec.LookPath("bwrap")
+	computemwtest.Require(t, err == nil, "bubblewrap (bwrap) is not installed")
+
+	bin := filepath.Join(t.TempDir(), "example")
+	build := exec.Command("go", "build", "-o", bin, pkg)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+
+	// Sandboxes run as an unprivileged uid that must reach the workspaces:
+	// the example's TMPDIR is searchable by everyone.
+	tmp, err := os.MkdirTemp("", "computemw-example-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+
+	s := &Server{URL: "http://127.0.0.1:" + port, TempDir: tmp, exited: make(chan error, 1), logs: &strings.Builder{}}
+	s.cmd = exec.Command(bin)
+	s.cmd.Env = append(os.Environ(), append([]string{"PORT=" + port, "ADDR=", "TMPDIR=" + tmp}, env...)...)
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stdout = s.cmd.Stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			s.logs.WriteString(line + "\n")
+			if !signalled && strings.Contains(line, "ready") {
+				signalled = true
+				close(ready)
+			}
+		}
+		s.exited <- s.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-s.exited:
+		t.Fatalf("example exited before it was ready: %v\n%s", err, s.logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("example not ready after 60s\n%s", s.logs)
+	}
+	return s
+}
+
+// Stop sends SIGTERM and waits for a clean exit, then checks that the
+// example left no sandbox workspace behind.
+func (s *Server) Stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("example did not exit cleanly: %v\n%s", err, s.logs)
+		}
+	case <-ctx.Done():
+		t.Fatalf("example did not stop after SIGTERM\n%s", s.logs)
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.TempDir, "computemw-local"))
+	if len(entries) != 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("example left %v behind", names)
+	}
+}
