@@ -9,7 +9,16 @@ type contextKey struct{ name string }
 var (
 	sandboxKey   = &contextKey{"sandbox"}
 	requestIDKey = &contextKey{"request-id"}
+	opKey        = &contextKey{"op"}
 )
+
+func withOp(ctx context.Context, op Op) context.Context { return context.WithValue(ctx, opKey, op) }
+
+// OpFrom returns the operation the request performs, or "".
+func OpFrom(ctx context.Context) Op {
+	op, _ := ctx.Value(opKey).(Op)
+	return op
+}
 
 // WithSandbox returns a context carrying sb; adapters' middleware use it.
 func WithSandbox(ctx context.Context, sb Sandbox) context.Context {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -45,7 +46,11 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 	if err := checkLanguage(p, req.Language); err != nil {
 		return nil, err
 	}
-	sb, release, err := k.sandboxFor(ctx, p.Name(), req.SandboxID)
+	a := &Action{Op: OpExecute, Provider: p.Name(), Language: req.Language, Timeout: timeout, SandboxID: req.SandboxID}
+	if err := k.authorize(ctx, a); err != nil {
+		return nil, err
+	}
+	sb, release, err := k.sandboxFor(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +60,12 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 			return nil, fmt.Errorf("files[%q]: %w", f.path, err)
 		}
 	}
-	res, err := sb.RunCode(ctx, req.Language, req.Code, ExecOptions{
-		Env:     req.Env,
-		Stdin:   strings.NewReader(req.Stdin),
-		Timeout: timeout,
+	res, err := k.run(ctx, a, func() (*Result, error) {
+		return sb.RunCode(ctx, req.Language, req.Code, ExecOptions{
+			Env:     req.Env,
+			Stdin:   strings.NewReader(req.Stdin),
+			Timeout: a.Timeout,
+		})
 	})
 	return k.executionResponse(sb, res, err)
 }
@@ -83,16 +90,22 @@ func (k *Kit) handleExec(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb, release, err := k.sandboxFor(ctx, p.Name(), req.SandboxID)
+	a := &Action{Op: OpExec, Provider: p.Name(), Timeout: timeout, SandboxID: req.SandboxID}
+	if err := k.authorize(ctx, a); err != nil {
+		return nil, err
+	}
+	sb, release, err := k.sandboxFor(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	res, err := sb.Exec(ctx, req.Command, ExecOptions{
-		Cwd:     req.Cwd,
-		Env:     req.Env,
-		Stdin:   strings.NewReader(req.Stdin),
-		Timeout: timeout,
+	res, err := k.run(ctx, a, func() (*Result, error) {
+		return sb.Exec(ctx, req.Command, ExecOptions{
+			Cwd:     req.Cwd,
+			Env:     req.Env,
+			Stdin:   strings.NewReader(req.Stdin),
+			Timeout: a.Timeout,
+		})
 	})
 	return k.executionResponse(sb, res, err)
 }
@@ -126,17 +139,32 @@ func (k *Kit) executionResponse(sb Sandbox, res *Result, err error) (*Response, 
 	})
 }
 
-// sandboxFor returns the sandbox a stateless operation runs in: the named
+// sandboxFor returns the sandbox an authorized action runs in: the named
 // session, the request's sandbox from middleware, or a new one destroyed by
 // the returned release function.
-func (k *Kit) sandboxFor(ctx context.Context, provider, sandboxID string) (Sandbox, func(), error) {
-	if sandboxID != "" {
-		return nil, nil, Errorf(CodeNotFound, "sandbox %q not found", sandboxID)
+func (k *Kit) sandboxFor(ctx context.Context, a *Action) (Sandbox, func(), error) {
+	if a.SandboxID != "" {
+		return nil, nil, Errorf(CodeNotFound, "sandbox %q not found", a.SandboxID)
 	}
-	if sb := SandboxFrom(ctx); sb != nil && sb.Provider() == provider {
+	if sb := SandboxFrom(ctx); sb != nil && sb.Provider() == a.Provider {
 		return sb, func() {}, nil
 	}
-	return k.Acquire(ctx, provider, CreateOptions{})
+	return k.Acquire(ctx, a.Provider, a.Create)
+}
+
+// run performs one execution between the hooks' started and finished
+// calls.
+func (k *Kit) run(ctx context.Context, a *Action, exec func() (*Result, error)) (*Result, error) {
+	for _, h := range k.cfg.Hooks {
+		h.ExecutionStarted(ctx, a)
+	}
+	start := time.Now()
+	res, err := exec()
+	took := time.Since(start)
+	for _, h := range k.cfg.Hooks {
+		h.ExecutionFinished(ctx, a, res, err, took)
+	}
+	return res, err
 }
 
 func checkLanguage(p Provider, language string) error {
@@ -232,7 +260,11 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb, release, err := k.sandboxFor(ctx, p.Name(), req.SandboxID)
+	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: req.SandboxID}
+	if err := k.authorize(ctx, a); err != nil {
+		return nil, err
+	}
+	sb, release, err := k.sandboxFor(ctx, a)
 	if err != nil {
 		return nil, err
 	}

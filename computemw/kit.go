@@ -42,6 +42,10 @@ type Config struct {
 	HealthTimeout time.Duration
 	// Logger receives the kit's logs; default slog.Default().
 	Logger *slog.Logger
+	// Policies guard every operation, in order (authentication first).
+	Policies []Policy
+	// Hooks observe sandboxes and executions, in order.
+	Hooks []Hooks
 }
 
 func (c *Config) setDefaults() {

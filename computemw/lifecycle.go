@@ -20,8 +20,10 @@ func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (
 		return nil, err
 	}
 	if err := k.reserve(); err != nil {
+		k.rejected(ctx, OpFrom(ctx), err)
 		return nil, err
 	}
+	start := time.Now()
 	sb, err := p.Create(ctx, opts)
 	if err != nil {
 		k.unreserve()
@@ -30,10 +32,14 @@ func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (
 		}
 		return nil, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), err)
 	}
+	took := time.Since(start)
 	m := &managed{Sandbox: sb, kit: k}
 	k.mu.Lock()
 	k.live[m] = struct{}{}
 	k.mu.Unlock()
+	for _, h := range k.cfg.Hooks {
+		h.SandboxCreated(ctx, m, took)
+	}
 	return m, nil
 }
 
@@ -94,6 +100,9 @@ func (m *managed) Destroy(ctx context.Context) error {
 		delete(m.kit.live, m)
 		m.kit.mu.Unlock()
 		m.kit.unreserve()
+		for _, h := range m.kit.cfg.Hooks {
+			h.SandboxDestroyed(ctx, m, m.err)
+		}
 	})
 	return m.err
 }

@@ -19,9 +19,28 @@ type MiddlewareOptions struct {
 // release function that destroys the sandbox. The adapter calls release
 // with defer, so it runs after the handler however it ends: normal return,
 // error, panic, or client disconnect.
+//
+// Policies run first (Admit on the headers, then Authorize for an
+// [OpMiddleware] action), so an unauthenticated request creates nothing.
+// The response headers the kit wants set (X-Request-ID, rate-limit
+// headers) are in [ResponseHeader] of the returned context, also on error.
 func (k *Kit) EnterRequest(ctx context.Context, h Header, opts MiddlewareOptions) (context.Context, string, func(), error) {
 	ctx, id := BeginRequest(ctx, h)
-	sb, release, err := k.Acquire(ctx, opts.Provider, opts.Create)
+	ctx = withOp(ctx, OpMiddleware)
+	nop := func() {}
+	ctx, err := k.admit(ctx, OpMiddleware, &Request{Header: h})
+	if err != nil {
+		return ctx, id, nop, err
+	}
+	p, err := k.Provider(opts.Provider)
+	if err != nil {
+		return ctx, id, nop, err
+	}
+	a := &Action{Op: OpMiddleware, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, Create: opts.Create}
+	if err := k.authorize(ctx, a); err != nil {
+		return ctx, id, nop, err
+	}
+	sb, release, err := k.Acquire(ctx, a.Provider, a.Create)
 	if err != nil {
 		return ctx, id, release, err
 	}

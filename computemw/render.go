@@ -57,6 +57,9 @@ func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response 
 		status = http.StatusInternalServerError
 	}
 	hdr := make(http.Header, 3)
+	for k, v := range ResponseHeader(ctx) {
+		hdr[k] = v
+	}
 	hdr.Set("Content-Type", ctype)
 	if e.RetryAfter > 0 {
 		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)

@@ -51,6 +51,8 @@ type HandlerFunc func(ctx context.Context, r *Request) (*Response, error)
 // wrong method is the same 405 on every framework.
 type Route struct {
 	Path string
+	// Op is the operation the route serves.
+	Op Op
 	// Methods lists the methods the route answers (HEAD is implied by GET).
 	Methods  []string
 	handlers map[string]HandlerFunc
@@ -59,7 +61,7 @@ type Route struct {
 // routeTable collects operations into one Route per path, in order.
 type routeTable []Route
 
-func (t *routeTable) add(method, path string, h HandlerFunc) {
+func (t *routeTable) add(method, path string, op Op, h HandlerFunc) {
 	for i := range *t {
 		if (*t)[i].Path == path {
 			(*t)[i].Methods = append((*t)[i].Methods, method)
@@ -67,7 +69,7 @@ func (t *routeTable) add(method, path string, h HandlerFunc) {
 			return
 		}
 	}
-	*t = append(*t, Route{Path: path, Methods: []string{method}, handlers: map[string]HandlerFunc{method: h}})
+	*t = append(*t, Route{Path: path, Op: op, Methods: []string{method}, handlers: map[string]HandlerFunc{method: h}})
 }
 
 // Routes returns the prebuilt route group. Adapters register each route on
@@ -75,10 +77,10 @@ func (t *routeTable) add(method, path string, h HandlerFunc) {
 // serve it with [Kit.ServeRoute].
 func (k *Kit) Routes() []Route {
 	var t routeTable
-	t.add(http.MethodPost, "/execute", k.handleExecute)
-	t.add(http.MethodPost, "/exec", k.handleExec)
-	t.add(http.MethodPost, "/files", k.handleFiles)
-	t.add(http.MethodGet, "/health", k.handleHealth)
+	t.add(http.MethodPost, "/execute", OpExecute, k.handleExecute)
+	t.add(http.MethodPost, "/exec", OpExec, k.handleExec)
+	t.add(http.MethodPost, "/files", OpFiles, k.handleFiles)
+	t.add(http.MethodGet, "/health", OpHealth, k.handleHealth)
 	return t
 }
 
@@ -100,6 +102,8 @@ func BeginRequest(ctx context.Context, h Header) (context.Context, string) {
 	if !validRequestID(id) {
 		id = newRequestID()
 	}
+	ctx, hdr := withResponseHeader(ctx)
+	hdr.Set(RequestIDHeader, id)
 	return WithRequestID(ctx, id), id
 }
 
@@ -137,7 +141,14 @@ func (k *Kit) ServeRoute(ctx context.Context, rt Route, r *Request) *Response {
 		resp.Header.Set("Allow", strings.Join(rt.Methods, ", "))
 		return resp
 	}
-	return k.Serve(ctx, h, r)
+	return k.Serve(ctx, func(ctx context.Context, r *Request) (*Response, error) {
+		ctx = withOp(ctx, rt.Op)
+		ctx, err := k.admit(ctx, rt.Op, r)
+		if err != nil {
+			return nil, err
+		}
+		return h(ctx, r)
+	}, r)
 }
 
 // Serve runs one operation for an adapter: it assigns the request ID,
@@ -155,6 +166,9 @@ func (k *Kit) Serve(ctx context.Context, h HandlerFunc, r *Request) (resp *Respo
 		}
 		if resp.Header == nil {
 			resp.Header = make(http.Header, 2)
+		}
+		for k, v := range ResponseHeader(ctx) {
+			resp.Header[k] = v
 		}
 		resp.Header.Set(RequestIDHeader, id)
 	}()

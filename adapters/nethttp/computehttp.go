@@ -55,9 +55,9 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			ctx, id, release, err := kit.EnterRequest(r.Context(), r.Header, cfg.opts)
+			ctx, _, release, err := kit.EnterRequest(r.Context(), r.Header, cfg.opts)
 			defer release()
-			w.Header().Set(computemw.RequestIDHeader, id)
+			copyHeader(w.Header(), computemw.ResponseHeader(ctx))
 			if err != nil {
 				write(w, kit.ErrorResponse(ctx, err, r.Header))
 				return
@@ -134,11 +134,14 @@ func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
 	})
 }
 
-func write(w http.ResponseWriter, resp *computemw.Response) {
-	h := w.Header()
-	for k, v := range resp.Header {
-		h[k] = v
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
 	}
+}
+
+func write(w http.ResponseWriter, resp *computemw.Response) {
+	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
 }
