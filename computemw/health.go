@@ -106,3 +106,20 @@ func (k *Kit) handleHealth(ctx context.Context, _ *Request) (*Response, error) {
 	}
 	return JSON(status, rep)
 }
+
+// Ready reports whether the kit accepts new sandboxes: false once Close has
+// begun, so a load balancer stops sending traffic during shutdown.
+func (k *Kit) Ready() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !k.closed
+}
+
+// handleReady serves GET /ready: 200 {"status":"ready"}, or 503 UNAVAILABLE
+// during shutdown.
+func (k *Kit) handleReady(ctx context.Context, _ *Request) (*Response, error) {
+	if !k.Ready() {
+		return nil, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
+	}
+	return JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a [Kit]. Zero fields take the documented defaults.
@@ -44,8 +46,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Policies guard every operation, in order (authentication first).
 	Policies []Policy
-	// Hooks observe sandboxes and executions, in order.
+	// Hooks observe sandboxes and executions, in order, after the kit's
+	// own metrics and execution log.
 	Hooks []Hooks
+	// Registry receives the kit's Prometheus metrics; default: a new
+	// registry (not the global one) with the Go and process collectors.
+	Registry *prometheus.Registry
 }
 
 func (c *Config) setDefaults() {
@@ -86,6 +92,7 @@ type Kit struct {
 	providers Registry
 	log       *slog.Logger
 	health    health
+	metrics   *metrics
 
 	mu       sync.Mutex
 	live     map[*managed]struct{}
@@ -118,6 +125,12 @@ func New(cfg Config) (*Kit, error) {
 		return nil, fmt.Errorf("computemw: config: default provider %q is not registered", k.cfg.DefaultProvider)
 	}
 	k.health.init(k)
+	reg := cfg.Registry
+	if reg == nil {
+		reg = newRegistry()
+	}
+	k.metrics = newMetrics(k, reg)
+	k.cfg.Hooks = append([]Hooks{k.metrics, execLog{k}}, cfg.Hooks...)
 	return k, nil
 }
 

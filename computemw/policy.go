@@ -15,6 +15,8 @@ const (
 	OpExec       Op = "exec"       // POST /exec
 	OpFiles      Op = "files"      // POST /files
 	OpHealth     Op = "health"     // GET /health
+	OpReady      Op = "ready"      // GET /ready
+	OpMetrics    Op = "metrics"    // GET /metrics
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware
 )
 

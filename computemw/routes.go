@@ -81,6 +81,8 @@ func (k *Kit) Routes() []Route {
 	t.add(http.MethodPost, "/exec", OpExec, k.handleExec)
 	t.add(http.MethodPost, "/files", OpFiles, k.handleFiles)
 	t.add(http.MethodGet, "/health", OpHealth, k.handleHealth)
+	t.add(http.MethodGet, "/ready", OpReady, k.handleReady)
+	t.add(http.MethodGet, "/metrics", OpMetrics, k.handleMetrics)
 	return t
 }
 

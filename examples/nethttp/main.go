@@ -46,8 +46,10 @@ func run() error {
 	mux := http.NewServeMux()
 
 	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
-	// GET /api/health.
+	// GET /api/health, /api/ready, /api/metrics.
 	computehttp.Mount(mux, "/api", kit)
+	// Prometheus metrics at the root too, where scrapers look.
+	mux.Handle("GET /metrics", kit.MetricsHandler())
 
 	// The seed's quick start: a sandbox per request, destroyed when done.
 	mux.Handle("POST /execute", computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {

@@ -1,0 +1,180 @@
+package computemw_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// serve runs one request through the kit's route group, as an adapter does.
+func serve(t testing.TB, kit *computemw.Kit, method, path, body string) *computemw.Response {
+	t.Helper()
+	for _, rt := range kit.Routes() {
+		if rt.Path == path {
+			return kit.ServeRoute(context.Background(), rt, &computemw.Request{
+				Method: method, Header: http.Header{}, Body: strings.NewReader(body),
+			})
+		}
+	}
+	t.Fatalf("no route %s", path)
+	return nil
+}
+
+func counter(t *testing.T, kit *computemw.Kit, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := kit.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if labels[lp.GetName()] != lp.GetValue() {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+func TestMetricsMoveWithRequests(t *testing.T) {
+	kit, _ := newKit(t, computemw.Config{MaxSandboxes: 1})
+	exec := func(status string, lang string) float64 {
+		return counter(t, kit, "compute_executions_total", map[string]string{"provider": "fake", "language": lang, "status": status})
+	}
+	steps := []struct {
+		path, body string
+		status     string
+		lang       string
+		code       int
+	}{
+		{"/execute", `{"language":"python","code":"echo 1"}`, "success", "python", 200},
+		{"/execute", `{"language":"python","code":"echo 2"}`, "success", "python", 200},
+		{"/exec", `{"command":"exit 1"}`, "failure", "command", 200},
+		{"/execute", `{"language":"bash","code":"sleep","timeout":10}`, "timeout", "bash", 408},
+		{"/execute", `{"language":"node","code":"oom"}`, "resource", "node", 507},
+		{"/exec", `{"command":"fail"}`, "error", "command", 500},
+	}
+	want := map[[2]string]float64{}
+	for _, s := range steps {
+		resp := serve(t, kit, "POST", s.path, s.body)
+		if resp.Status != s.code {
+			t.Fatalf("%s %s: %d %s", s.path, s.body, resp.Status, resp.Body)
+		}
+		want[[2]string{s.status, s.lang}]++
+		for k, v := range want {
+			if got := exec(k[0], k[1]); got != v {
+				t.Fatalf("after %s: executions{%s,%s} = %v, want %v", s.body, k[0], k[1], got, v)
+			}
+		}
+	}
+	if got := counter(t, kit, "compute_execution_duration_seconds", map[string]string{"provider": "fake", "language": "python"}); got != 2 {
+		t.Errorf("duration samples for python: %v", got)
+	}
+	if got := counter(t, kit, "compute_sandbox_create_duration_seconds", map[string]string{"provider": "fake"}); got != 6 {
+		t.Errorf("create samples: %v", got)
+	}
+	// Validation failures are not executions and not rejections.
+	serve(t, kit, "POST", "/execute", `{"language":"python"}`)
+	if got := counter(t, kit, "compute_rejections_total", map[string]string{"reason": "capacity"}); got != 0 {
+		t.Errorf("rejections after a validation error: %v", got)
+	}
+	// An unknown language from a client never becomes a label value.
+	serve(t, kit, "POST", "/execute", `{"language":"brainfuck-`+strings.Repeat("x", 10)+`","code":"echo"}`)
+	if n := testutil.CollectAndCount(kit.Registry(), "compute_executions_total"); n != 5 {
+		t.Errorf("%d series, want 5", n)
+	}
+
+	// Capacity rejections and the active gauge.
+	sb, rel, err := kit.Acquire(context.Background(), "", computemw.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sb
+	if got := counter(t, kit, "compute_active_sandboxes", nil); got != 1 {
+		t.Errorf("active sandboxes %v, want 1", got)
+	}
+	if resp := serve(t, kit, "POST", "/exec", `{"command":"echo x"}`); resp.Status != 503 {
+		t.Fatalf("capacity: %d", resp.Status)
+	}
+	if got := counter(t, kit, "compute_rejections_total", map[string]string{"reason": "capacity"}); got != 1 {
+		t.Errorf("capacity rejections %v, want 1", got)
+	}
+	rel()
+	if got := counter(t, kit, "compute_active_sandboxes", nil); got != 0 {
+		t.Errorf("active sandboxes %v, want 0", got)
+	}
+	done := kit.TrackConnection()
+	if got := counter(t, kit, "compute_active_connections", nil); got != 1 {
+		t.Errorf("connections %v", got)
+	}
+	done()
+	if got := counter(t, kit, "compute_active_connections", nil); got != 0 {
+		t.Errorf("connections %v", got)
+	}
+}
+
+func TestMetricsEndpointParsesAndLints(t *testing.T) {
+	kit, _ := newKit(t, computemw.Config{})
+	serve(t, kit, "POST", "/execute", `{"language":"python","code":"echo 1"}`)
+	resp := serve(t, kit, "GET", "/metrics", "")
+	if resp.Status != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("metrics: %d %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(resp.Body))
+	if err != nil {
+		t.Fatalf("metrics output does not parse: %v", err)
+	}
+	for _, name := range []string{"compute_executions_total", "compute_execution_duration_seconds", "compute_active_sandboxes",
+		"compute_active_connections", "compute_sandbox_create_duration_seconds", "go_goroutines", "process_cpu_seconds_total"} {
+		if _, ok := mfs[name]; !ok && name != "compute_rejections_total" {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
+	problems, err := promlint.New(bytes.NewReader(resp.Body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestReadyDuringShutdown(t *testing.T) {
+	kit, _ := newKit(t, computemw.Config{})
+	if resp := serve(t, kit, "GET", "/ready", ""); resp.Status != 200 {
+		t.Fatalf("ready: %d", resp.Status)
+	}
+	_, rel, err := kit.Acquire(context.Background(), "", computemw.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = kit.Close(context.Background()) })
+	waitFor(t, func() bool { return serve(t, kit, "GET", "/ready", "").Status == 503 })
+	rel()
+	wg.Wait()
+}
