@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/computemw/kit/computemw/computemwtest"
@@ -38,4 +40,43 @@ func TestExample(t *testing.T) {
 		t.Errorf("timeout: %d %s", r.Status, r.Raw)
 	}
 	srv.Stop(t)
+}
+
+// TestGracefulShutdown sends SIGTERM while executions run: each finishes
+// (or gets a clean error), and nothing is left behind.
+func TestGracefulShutdown(t *testing.T) {
+	srv := exampletest.Start(t, "github.com/computemw/kit/examples/nethttp")
+	const n = 3
+	replies := make(chan *computemwtest.Reply, n)
+	for range n {
+		go func() {
+			replies <- computemwtest.Do(t, context.Background(), "POST", srv.URL+"/api/execute",
+				`{"language":"python","code":"import time\ntime.sleep(1.5)\nprint('done')","timeout":20000}`, nil)
+		}()
+	}
+	// Wait until all n executions hold a sandbox, reading the server's own
+	// gauge: each try is a real request, bounded in number.
+	running := false
+	for range 2000 {
+		r := computemwtest.Do(t, context.Background(), "GET", srv.URL+"/metrics", "", nil)
+		if strings.Contains(string(r.Raw), "\ncompute_active_sandboxes 3\n") {
+			running = true
+			break
+		}
+	}
+	if !running {
+		t.Fatal("executions never started")
+	}
+	srv.Signal(t, syscall.SIGTERM)
+	for range n {
+		r := <-replies
+		switch {
+		case r.Status == 200 && r.Body["output"] == "done\n":
+		case r.Status >= 400 && r.Code() != "":
+			t.Logf("execution ended with a clean error: %d %s", r.Status, r.Code())
+		default:
+			t.Errorf("in-flight request: %d %s", r.Status, r.Raw)
+		}
+	}
+	srv.Wait(t)
 }

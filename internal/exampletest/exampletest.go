@@ -105,9 +105,24 @@ func Start(t *testing.T, pkg string, env ...string) *Server {
 // example left no sandbox workspace behind.
 func (s *Server) Stop(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	s.Signal(t, syscall.SIGTERM)
+	s.Wait(t)
+}
+
+// Signal sends sig to the example.
+func (s *Server) Signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Wait waits for the example to exit cleanly, then checks that it left no
+// sandbox workspace behind. The local provider removes a sandbox's cgroup
+// only once no process is left in it, and fails Close otherwise, so a clean
+// exit with nothing left also means no sandboxed process survived.
+func (s *Server) Wait(t *testing.T) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	select {
