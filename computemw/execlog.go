@@ -18,7 +18,7 @@ func (l execLog) RequestRejected(context.Context, Op, error)             {}
 
 func (l execLog) ExecutionFinished(ctx context.Context, a *Action, res *Result, err error, took time.Duration) {
 	level := slog.LevelInfo
-	if err != nil && AsError(err).Status() >= 500 {
+	if err != nil && AsError(err).Code == CodeInternal {
 		level = slog.LevelError
 	}
 	if !l.k.log.Enabled(ctx, level) {

@@ -46,7 +46,7 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 	if err := checkLanguage(p, req.Language); err != nil {
 		return nil, err
 	}
-	a := &Action{Op: OpExecute, Provider: p.Name(), Language: req.Language, Timeout: timeout, SandboxID: req.SandboxID}
+	a := &Action{Op: OpExecute, Provider: p.Name(), Language: req.Language, Timeout: timeout, SandboxID: targetID(ctx, req.SandboxID)}
 	if err := k.authorize(ctx, a); err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (k *Kit) handleExec(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Action{Op: OpExec, Provider: p.Name(), Timeout: timeout, SandboxID: req.SandboxID}
+	a := &Action{Op: OpExec, Provider: p.Name(), Timeout: timeout, SandboxID: targetID(ctx, req.SandboxID)}
 	if err := k.authorize(ctx, a); err != nil {
 		return nil, err
 	}
@@ -144,7 +144,15 @@ func (k *Kit) executionResponse(sb Sandbox, res *Result, err error) (*Response, 
 // the returned release function.
 func (k *Kit) sandboxFor(ctx context.Context, a *Action) (Sandbox, func(), error) {
 	if a.SandboxID != "" {
-		return nil, nil, Errorf(CodeNotFound, "sandbox %q not found", a.SandboxID)
+		s, release, err := k.session(ctx, a.SandboxID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s.sb.Provider() != a.Provider {
+			release()
+			return nil, nil, Errorf(CodeBadRequest, "sandbox %q runs on provider %q, not %q", a.SandboxID, s.sb.Provider(), a.Provider)
+		}
+		return s.sb, release, nil
 	}
 	if sb := SandboxFrom(ctx); sb != nil && sb.Provider() == a.Provider {
 		return sb, func() {}, nil
@@ -260,7 +268,7 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: req.SandboxID}
+	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: targetID(ctx, req.SandboxID)}
 	if err := k.authorize(ctx, a); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,16 @@ type Config struct {
 	// StrictExitCode turns a program's non-zero exit into 400
 	// EXECUTION_ERROR instead of 200 with success:false.
 	StrictExitCode bool
+	// SessionTTL is a session sandbox's lifetime after its last use when
+	// POST /sandboxes gives none (default 15m); MaxSessionTTL the longest
+	// one may ask for (default 24h).
+	SessionTTL    time.Duration
+	MaxSessionTTL time.Duration
+	// MaxSessions caps live sessions in total (default MaxSandboxes/2,
+	// so stateless requests keep room); MaxSessionsPerPrincipal per
+	// caller (default 10).
+	MaxSessions             int
+	MaxSessionsPerPrincipal int
 	// HealthInterval is how long a provider probe result is reused by
 	// /health. Default 10s.
 	HealthInterval time.Duration
@@ -70,6 +80,21 @@ func (c *Config) setDefaults() {
 	if c.MaxTimeout < c.DefaultTimeout {
 		c.MaxTimeout = c.DefaultTimeout
 	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 15 * time.Minute
+	}
+	if c.MaxSessionTTL <= 0 {
+		c.MaxSessionTTL = 24 * time.Hour
+	}
+	if c.MaxSessionTTL < c.SessionTTL {
+		c.MaxSessionTTL = c.SessionTTL
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = max(1, c.MaxSandboxes/2)
+	}
+	if c.MaxSessionsPerPrincipal <= 0 {
+		c.MaxSessionsPerPrincipal = 10
+	}
 	if c.DestroyTimeout <= 0 {
 		c.DestroyTimeout = 10 * time.Second
 	}
@@ -93,6 +118,7 @@ type Kit struct {
 	log       *slog.Logger
 	health    health
 	metrics   *metrics
+	sessions  sessions
 
 	mu       sync.Mutex
 	live     map[*managed]struct{}
@@ -113,6 +139,7 @@ func New(cfg Config) (*Kit, error) {
 		live:    make(map[*managed]struct{}),
 		drained: make(chan struct{}),
 	}
+	k.sessions.byID = make(map[string]*session)
 	for _, p := range cfg.Providers {
 		if err := k.providers.Register(p); err != nil {
 			return nil, err
@@ -175,6 +202,7 @@ func (k *Kit) Close(ctx context.Context) error {
 		}
 	}
 	k.mu.Unlock()
+	k.closeSessions(ctx)
 
 	var errs []error
 	select {

@@ -17,6 +17,7 @@ const (
 	OpHealth     Op = "health"     // GET /health
 	OpReady      Op = "ready"      // GET /ready
 	OpMetrics    Op = "metrics"    // GET /metrics
+	OpSessions   Op = "sessions"   // /sandboxes: create, list, get, delete, keepalive
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware
 )
 

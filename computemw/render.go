@@ -27,8 +27,11 @@ func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response 
 	e := AsError(err)
 	id := RequestIDFrom(ctx)
 	status := e.Status()
-	if status >= 500 {
+	switch {
+	case e.Code == CodeInternal:
 		k.log.ErrorContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
+	case status >= 500:
+		k.log.WarnContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	}
 	msg := e.Message
 	if e.Code == CodeInternal {

@@ -83,6 +83,14 @@ func (k *Kit) Routes() []Route {
 	t.add(http.MethodGet, "/health", OpHealth, k.handleHealth)
 	t.add(http.MethodGet, "/ready", OpReady, k.handleReady)
 	t.add(http.MethodGet, "/metrics", OpMetrics, k.handleMetrics)
+	t.add(http.MethodPost, "/sandboxes", OpSessions, k.handleCreateSession)
+	t.add(http.MethodGet, "/sandboxes", OpSessions, k.handleListSessions)
+	t.add(http.MethodGet, "/sandboxes/{id}", OpSessions, k.handleGetSession)
+	t.add(http.MethodDelete, "/sandboxes/{id}", OpSessions, k.handleDeleteSession)
+	t.add(http.MethodPost, "/sandboxes/{id}/keepalive", OpSessions, k.handleKeepalive)
+	t.add(http.MethodPost, "/sandboxes/{id}/execute", OpExecute, k.sessionRoute(k.handleExecute))
+	t.add(http.MethodPost, "/sandboxes/{id}/exec", OpExec, k.sessionRoute(k.handleExec))
+	t.add(http.MethodPost, "/sandboxes/{id}/files", OpFiles, k.sessionRoute(k.handleFiles))
 	return t
 }
 
