@@ -47,6 +47,8 @@ type Config struct {
 	// caller (default 10).
 	MaxSessions             int
 	MaxSessionsPerPrincipal int
+	// WebSocket tunes the WebSocket protocol of GET /ws.
+	WebSocket WSConfig
 	// HealthInterval is how long a provider probe result is reused by
 	// /health. Default 10s.
 	HealthInterval time.Duration

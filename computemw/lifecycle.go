@@ -106,3 +106,15 @@ func (m *managed) Destroy(ctx context.Context) error {
 	})
 	return m.err
 }
+
+// OpenTerminal forwards to the provider's sandbox when it has terminals.
+func (m *managed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Terminal, error) {
+	to, ok := m.Sandbox.(TerminalOpener)
+	if !ok {
+		return nil, Errorf(CodeExecution, "provider %q has no terminals", m.Provider())
+	}
+	return to.OpenTerminal(ctx, opts)
+}
+
+// Unwrap returns the provider's own sandbox.
+func (m *managed) Unwrap() Sandbox { return m.Sandbox }

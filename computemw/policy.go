@@ -18,6 +18,7 @@ const (
 	OpReady      Op = "ready"      // GET /ready
 	OpMetrics    Op = "metrics"    // GET /metrics
 	OpSessions   Op = "sessions"   // /sandboxes: create, list, get, delete, keepalive
+	OpWebSocket  Op = "websocket"  // GET /ws
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware
 )
 

@@ -38,6 +38,12 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// Stream, when set, writes the body as it is produced (Server-Sent
+	// Events): the adapter writes Status and Header, then calls Stream
+	// once with a context that ends when the client is gone (or
+	// context.Background() where the framework cannot tell), the body
+	// writer, and a flush function pushing what was written to the client.
+	Stream func(ctx context.Context, w io.Writer, flush func() error) error
 }
 
 // HandlerFunc is a framework-neutral operation: it returns either a
@@ -91,6 +97,7 @@ func (k *Kit) Routes() []Route {
 	t.add(http.MethodPost, "/sandboxes/{id}/execute", OpExecute, k.sessionRoute(k.handleExecute))
 	t.add(http.MethodPost, "/sandboxes/{id}/exec", OpExec, k.sessionRoute(k.handleExec))
 	t.add(http.MethodPost, "/sandboxes/{id}/files", OpFiles, k.sessionRoute(k.handleFiles))
+	t.add(http.MethodPost, "/sandboxes/{id}/exec/stream", OpExec, k.handleExecStream)
 	return t
 }
 

@@ -115,6 +115,37 @@ type ExecOptions struct {
 	// MaxOutputBytes caps the captured stdout and stderr each; zero means
 	// the provider's default.
 	MaxOutputBytes int64
+	// Stdout and Stderr, when set, receive the output as it is produced
+	// (streaming), besides the capture in the Result. A writer that
+	// blocks slows the program down (backpressure) rather than buffering
+	// without bound; a writer's error stops the program.
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// TerminalOpener is implemented by sandboxes that can run an interactive
+// program on a pseudo-terminal.
+type TerminalOpener interface {
+	// OpenTerminal starts opts.Command (a login shell when empty) on a new
+	// pseudo-terminal in the sandbox.
+	OpenTerminal(ctx context.Context, opts TerminalOptions) (Terminal, error)
+}
+
+// TerminalOptions configure a terminal.
+type TerminalOptions struct {
+	Command    string
+	Cols, Rows uint16
+	Env        map[string]string
+}
+
+// Terminal is a program running on a pseudo-terminal: Read returns its
+// output, Write types into it.
+type Terminal interface {
+	io.ReadWriteCloser
+	// Resize changes the window size (the program sees SIGWINCH).
+	Resize(cols, rows uint16) error
+	// Wait waits for the program to exit and returns its exit code.
+	Wait() (int, error)
 }
 
 // Result is the outcome of a finished (or stopped) execution.

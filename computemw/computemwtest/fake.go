@@ -1,8 +1,10 @@
 package computemwtest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"path"
 	"slices"
@@ -33,6 +35,12 @@ import (
 //	big            prints output flagged as truncated
 //	fail           fails with an internal error
 //	panic          panics
+//	lines N        streams N lines ("line 1\n" ...) as N separate writes
+//	readline       reads one line of stdin and prints it
+//
+// With ExecOptions.Stdout or Stderr set, output is also written to them,
+// as it is produced. Sandboxes also open fake terminals that echo input
+// ("echo:" + input) and report a resize ("size ROWS COLS\n").
 type FakeProvider struct {
 	name string
 
@@ -163,6 +171,16 @@ func (s *FakeSandbox) Exec(ctx context.Context, command string, opts computemw.E
 	res := &computemw.Result{}
 	done := func() (*computemw.Result, error) {
 		res.ExecutionTime = time.Since(start)
+		if opts.Stdout != nil && res.Stdout != "" && verb != "lines" && verb != "readline" {
+			if _, err := io.WriteString(opts.Stdout, res.Stdout); err != nil {
+				return res, err
+			}
+		}
+		if opts.Stderr != nil && res.Stderr != "" {
+			if _, err := io.WriteString(opts.Stderr, res.Stderr); err != nil {
+				return res, err
+			}
+		}
 		return res, nil
 	}
 	switch verb {
@@ -206,6 +224,36 @@ func (s *FakeSandbox) Exec(ctx context.Context, command string, opts computemw.E
 		res.Truncated = true
 	case "fail":
 		return nil, fmt.Errorf("fake: secret internal detail /var/lib/fake")
+	case "lines":
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			return nil, computemw.Errorf(computemw.CodeExecution, "lines: bad count %q", arg)
+		}
+		var all strings.Builder
+		for i := 1; i <= n; i++ {
+			line := fmt.Sprintf("line %d\n", i)
+			all.WriteString(line)
+			if opts.Stdout != nil {
+				if _, err := io.WriteString(opts.Stdout, line); err != nil {
+					return res, err
+				}
+			}
+		}
+		res.Stdout = all.String()
+	case "readline":
+		if opts.Stdin == nil {
+			break
+		}
+		line, err := bufio.NewReader(opts.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			break
+		}
+		res.Stdout = line
+		if opts.Stdout != nil {
+			if _, err := io.WriteString(opts.Stdout, line); err != nil {
+				return res, err
+			}
+		}
 	case "panic":
 		panic("fake: panic requested")
 	default:
@@ -346,3 +394,39 @@ func (s *FakeSandbox) Destroy(ctx context.Context) error {
 	}
 	return nil
 }
+
+// OpenTerminal implements computemw.TerminalOpener with an echoing fake.
+func (s *FakeSandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptions) (computemw.Terminal, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	r, w := io.Pipe()
+	return &fakeTerminal{r: r, w: w}, nil
+}
+
+type fakeTerminal struct {
+	r    *io.PipeReader
+	w    *io.PipeWriter
+	once sync.Once
+}
+
+func (t *fakeTerminal) Read(p []byte) (int, error) { return t.r.Read(p) }
+
+func (t *fakeTerminal) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(t.w, "echo:"+string(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (t *fakeTerminal) Resize(cols, rows uint16) error {
+	_, err := fmt.Fprintf(t.w, "size %d %d\n", rows, cols)
+	return err
+}
+
+func (t *fakeTerminal) Close() error {
+	t.once.Do(func() { t.w.Close() })
+	return nil
+}
+
+func (t *fakeTerminal) Wait() (int, error) { return 0, nil }

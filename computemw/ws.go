@@ -1,0 +1,514 @@
+package computemw
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Conn is a WebSocket connection as the kit needs it. Adapters wrap their
+// WebSocket library's connection in it (text frames only); the protocol
+// itself lives once, in [Kit.ServeConn].
+type Conn interface {
+	// Read blocks until the next message or an error (closed connection).
+	Read(ctx context.Context) ([]byte, error)
+	// Write sends one text message.
+	Write(ctx context.Context, msg []byte) error
+	// Ping sends a ping and waits for the pong.
+	Ping(ctx context.Context) error
+	// Close closes the connection with a WebSocket status code and reason.
+	Close(code int, reason string) error
+}
+
+// WebSocket close codes used by the kit.
+const (
+	CloseNormal      = 1000
+	ClosePolicy      = 1008 // stalled or misbehaving client
+	CloseInternalErr = 1011
+)
+
+// WSMessage is one JSON message of the WebSocket protocol, both ways.
+type WSMessage struct {
+	Type string `json:"type"`
+	// create-sandbox
+	Provider string `json:"provider,omitempty"`
+	Template string `json:"template,omitempty"`
+	// execute: Code is the program; error: Code is the error code
+	Command  string `json:"command,omitempty"`
+	Language string `json:"language,omitempty"`
+	Code     string `json:"code,omitempty"`
+	// stdin, terminal-input, output, terminal-output
+	Data string `json:"data,omitempty"`
+	// terminal-start, terminal-resize
+	Cols uint16 `json:"cols,omitempty"`
+	Rows uint16 `json:"rows,omitempty"`
+	// server: sandbox-ready, output, execution-complete, error
+	SandboxID string `json:"sandboxId,omitempty"`
+	Stream    string `json:"stream,omitempty"`
+	ExitCode  *int   `json:"exitCode,omitempty"`
+	Message   string `json:"message,omitempty"`
+}
+
+// WSConfig tunes the WebSocket protocol; zero fields take the defaults.
+type WSConfig struct {
+	// SendQueue is how many outgoing messages may wait for a slow client
+	// (default 64). When it is full, producers wait: the sandboxed program
+	// blocks on its output pipe instead of the server buffering.
+	SendQueue int
+	// WriteTimeout disconnects a client that accepts no message for this
+	// long (default 10s); its sandbox is destroyed.
+	WriteTimeout time.Duration
+	// PingInterval pings idle clients (default 30s); one that does not
+	// answer within WriteTimeout is disconnected.
+	PingInterval time.Duration
+	// MaxMessageBytes caps an incoming message (default 1 MiB).
+	MaxMessageBytes int
+}
+
+func (c *WSConfig) setDefaults() {
+	if c.SendQueue <= 0 {
+		c.SendQueue = 64
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+}
+
+// AdmitWebSocket runs the policies for a WebSocket upgrade, before it
+// happens, so that a refused client gets a plain HTTP error (401, 429 ...).
+// Adapters call it, upgrade on success, then call [Kit.ServeConn] with the
+// returned context.
+func (k *Kit) AdmitWebSocket(ctx context.Context, r *Request) (context.Context, error) {
+	ctx, _ = BeginRequest(ctx, r.Header)
+	ctx = withOp(ctx, OpWebSocket)
+	return k.admit(ctx, OpWebSocket, r)
+}
+
+// wsSession is the state of one WebSocket connection.
+type wsSession struct {
+	k      *Kit
+	conn   Conn
+	cfg    WSConfig
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	out    chan []byte
+
+	mu      sync.Mutex
+	sb      Sandbox
+	release func()
+	stdin   *io.PipeWriter // of the running execution
+	running bool
+	term    Terminal
+	wg      sync.WaitGroup // executions and terminal pumps
+}
+
+// ServeConn runs the WebSocket protocol on conn until the client closes it,
+// stalls, or the kit shuts down. It owns the sandbox the client creates and
+// destroys it when the connection ends, however it ends. It blocks; call it
+// on the upgraded connection's goroutine with the context returned by
+// [Kit.AdmitWebSocket].
+func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
+	cfg := k.cfg.WebSocket
+	cfg.setDefaults()
+	done := k.TrackConnection()
+	defer done()
+	ctx, cancel := context.WithCancelCause(ctx)
+	s := &wsSession{k: k, conn: conn, cfg: cfg, ctx: ctx, cancel: cancel, out: make(chan []byte, cfg.SendQueue)}
+	var writer sync.WaitGroup
+	writer.Go(s.writeLoop)
+	err := s.readLoop()
+	cancel(err)
+	s.teardown()
+	writer.Wait()
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// readLoop handles client messages until the connection fails.
+func (s *wsSession) readLoop() error {
+	for {
+		msg, err := s.conn.Read(s.ctx)
+		if err != nil {
+			if cause := context.Cause(s.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			return err
+		}
+		if len(msg) > s.cfg.MaxMessageBytes {
+			s.sendError(Errorf(CodeBadRequest, "message exceeds %d bytes", s.cfg.MaxMessageBytes))
+			continue
+		}
+		var m WSMessage
+		if err := json.Unmarshal(msg, &m); err != nil {
+			s.sendError(Errorf(CodeBadRequest, "malformed JSON message"))
+			continue
+		}
+		if err := s.handle(&m); err != nil {
+			s.sendError(err)
+		}
+	}
+}
+
+// writeLoop sends queued messages, and pings when idle. A client that
+// stalls past WriteTimeout is disconnected.
+func (s *wsSession) writeLoop() {
+	ping := time.NewTicker(s.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			s.flush()
+			return
+		case msg := <-s.out:
+			if err := s.write(msg); err != nil {
+				s.fail(fmt.Errorf("computemw: websocket client stalled or gone: %w", err), ClosePolicy)
+				return
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(s.ctx, s.cfg.WriteTimeout)
+			err := s.conn.Ping(pctx)
+			cancel()
+			if err != nil && s.ctx.Err() == nil {
+				s.fail(fmt.Errorf("computemw: websocket ping: %w", err), ClosePolicy)
+				return
+			}
+		}
+	}
+}
+
+func (s *wsSession) write(msg []byte) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.WriteTimeout)
+	defer cancel()
+	return s.conn.Write(wctx, msg)
+}
+
+// flush sends what is queued (the last output, a final error) before the
+// connection closes, each write bounded by WriteTimeout.
+func (s *wsSession) flush() {
+	for {
+		select {
+		case msg := <-s.out:
+			if s.write(msg) != nil {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (s *wsSession) fail(err error, code int) {
+	s.cancel(err)
+	_ = s.conn.Close(code, "")
+}
+
+// send queues a message; it waits while the queue is full (backpressure)
+// and gives up when the connection ends.
+func (s *wsSession) send(m WSMessage) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	select {
+	case s.out <- b:
+	case <-s.ctx.Done():
+	}
+}
+
+func (s *wsSession) sendError(err error) {
+	e := AsError(err)
+	msg := e.Message
+	if e.Code == CodeInternal {
+		s.k.log.ErrorContext(s.ctx, "computemw: websocket", "requestId", RequestIDFrom(s.ctx), "error", err)
+		msg = ErrInternal.Message
+	}
+	s.send(WSMessage{Type: "error", Message: msg, Code: string(e.Code)})
+}
+
+func (s *wsSession) handle(m *WSMessage) error {
+	switch m.Type {
+	case "create-sandbox":
+		return s.create(m)
+	case "execute":
+		return s.execute(m)
+	case "stdin":
+		return s.writeStdin(m.Data)
+	case "terminal-start":
+		return s.startTerminal(m)
+	case "terminal-input":
+		return s.terminalInput(m.Data)
+	case "terminal-resize":
+		return s.resize(m)
+	case "destroy-sandbox":
+		s.destroy()
+		return nil
+	case "":
+		return Errorf(CodeBadRequest, "message has no type")
+	default:
+		return Errorf(CodeBadRequest, "unknown message type %q", m.Type)
+	}
+}
+
+func (s *wsSession) create(m *WSMessage) error {
+	s.mu.Lock()
+	has := s.sb != nil
+	s.mu.Unlock()
+	if has {
+		return Errorf(CodeBadRequest, "a sandbox is already active on this connection")
+	}
+	p, err := s.k.Provider(m.Provider)
+	if err != nil {
+		return err
+	}
+	if m.Template != "" {
+		if err := checkLanguage(p, m.Template); err != nil {
+			return err
+		}
+	}
+	a := &Action{Op: OpWebSocket, Provider: p.Name(), Language: m.Template, Timeout: s.k.cfg.DefaultTimeout,
+		Create: CreateOptions{Template: m.Template}}
+	if err := s.k.authorize(s.ctx, a); err != nil {
+		return err
+	}
+	sb, release, err := s.k.Acquire(s.ctx, a.Provider, a.Create)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.sb, s.release = sb, release
+	s.mu.Unlock()
+	s.send(WSMessage{Type: "sandbox-ready", SandboxID: sb.ID(), Provider: sb.Provider()})
+	return nil
+}
+
+func (s *wsSession) sandbox() (Sandbox, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sb == nil {
+		return nil, Errorf(CodeBadRequest, "No active sandbox")
+	}
+	return s.sb, nil
+}
+
+// execute starts a command or a program; its output streams as it is
+// produced, then execution-complete. One at a time per connection.
+func (s *wsSession) execute(m *WSMessage) error {
+	sb, err := s.sandbox()
+	if err != nil {
+		return err
+	}
+	if m.Command == "" && (m.Language == "" || m.Code == "") {
+		return Errorf(CodeBadRequest, "execute needs a command, or a language and code")
+	}
+	a := &Action{Op: OpExec, Provider: sb.Provider(), Timeout: s.k.cfg.DefaultTimeout, SandboxID: sb.ID()}
+	if m.Command == "" {
+		a.Op, a.Language = OpExecute, m.Language
+		if p, err := s.k.Provider(sb.Provider()); err == nil {
+			if err := checkLanguage(p, m.Language); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.k.authorize(s.ctx, a); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return Errorf(CodeBadRequest, "an execution is already running on this connection")
+	}
+	stdinR, stdinW := io.Pipe()
+	s.running, s.stdin = true, stdinW
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	go func() {
+		defer s.wg.Done()
+		opts := ExecOptions{
+			Timeout: a.Timeout,
+			Stdin:   stdinR,
+			Stdout:  &streamWriter{s: s, stream: "stdout"},
+			Stderr:  &streamWriter{s: s, stream: "stderr"},
+		}
+		res, err := s.k.run(s.ctx, a, func() (*Result, error) {
+			if m.Command != "" {
+				return sb.Exec(s.ctx, m.Command, opts)
+			}
+			return sb.RunCode(s.ctx, m.Language, m.Code, opts)
+		})
+		stdinR.Close()
+		opts.Stdout.(*streamWriter).flush()
+		opts.Stderr.(*streamWriter).flush()
+		s.mu.Lock()
+		s.running, s.stdin = false, nil
+		s.mu.Unlock()
+		if err != nil {
+			s.sendError(err)
+		}
+		if res != nil {
+			code := res.ExitCode
+			s.send(WSMessage{Type: "execution-complete", ExitCode: &code})
+		}
+	}()
+	return nil
+}
+
+func (s *wsSession) writeStdin(data string) error {
+	s.mu.Lock()
+	w := s.stdin
+	s.mu.Unlock()
+	if w == nil {
+		return Errorf(CodeBadRequest, "no execution is running")
+	}
+	// The pipe blocks until the program reads: a separate goroutine keeps
+	// the read loop responsive.
+	go func() { _, _ = io.WriteString(w, data) }()
+	return nil
+}
+
+func (s *wsSession) startTerminal(m *WSMessage) error {
+	sb, err := s.sandbox()
+	if err != nil {
+		return err
+	}
+	to, ok := sb.(TerminalOpener)
+	if !ok {
+		return Errorf(CodeExecution, "provider %q has no terminals", sb.Provider())
+	}
+	if err := s.k.authorize(s.ctx, &Action{Op: OpExec, Provider: sb.Provider(), Timeout: s.k.cfg.DefaultTimeout, SandboxID: sb.ID()}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.term != nil {
+		s.mu.Unlock()
+		return Errorf(CodeBadRequest, "a terminal is already open on this connection")
+	}
+	s.mu.Unlock()
+	cols, rows := m.Cols, m.Rows
+	if cols == 0 {
+		cols = 80
+	}
+	if rows == 0 {
+		rows = 24
+	}
+	term, err := to.OpenTerminal(s.ctx, TerminalOptions{Command: m.Command, Cols: cols, Rows: rows})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.term = term
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		w := &streamWriter{s: s, stream: "terminal"}
+		_, _ = io.Copy(w, term)
+		w.flush()
+		code, err := term.Wait()
+		s.mu.Lock()
+		s.term = nil
+		s.mu.Unlock()
+		if err != nil && s.ctx.Err() == nil {
+			s.sendError(err)
+		}
+		s.send(WSMessage{Type: "terminal-exit", ExitCode: &code})
+	}()
+	return nil
+}
+
+func (s *wsSession) terminal() (Terminal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.term == nil {
+		return nil, Errorf(CodeBadRequest, "no terminal is open")
+	}
+	return s.term, nil
+}
+
+func (s *wsSession) terminalInput(data string) error {
+	t, err := s.terminal()
+	if err != nil {
+		return err
+	}
+	go func() { _, _ = io.WriteString(t, data) }()
+	return nil
+}
+
+func (s *wsSession) resize(m *WSMessage) error {
+	t, err := s.terminal()
+	if err != nil {
+		return err
+	}
+	if m.Cols == 0 || m.Rows == 0 {
+		return Errorf(CodeBadRequest, "terminal-resize needs cols and rows")
+	}
+	return t.Resize(m.Cols, m.Rows)
+}
+
+// destroy ends the terminal and any execution, and destroys the sandbox.
+func (s *wsSession) destroy() {
+	s.mu.Lock()
+	release, term, stdin := s.release, s.term, s.stdin
+	s.sb, s.release = nil, nil
+	s.mu.Unlock()
+	if stdin != nil {
+		stdin.Close()
+	}
+	if term != nil {
+		term.Close()
+	}
+	if release != nil {
+		release() // kills what still runs in it
+	}
+	s.wg.Wait()
+}
+
+// teardown runs when the connection ends, however it ends.
+func (s *wsSession) teardown() {
+	s.destroy()
+	_ = s.conn.Close(CloseNormal, "")
+}
+
+// streamWriter turns output into output (or terminal-output) messages,
+// keeping multi-byte characters whole across chunks.
+type streamWriter struct {
+	s      *wsSession
+	stream string
+	utf8Chunker
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	if err := w.s.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if text := w.next(p); text != "" {
+		w.emit(text)
+	}
+	return len(p), w.s.ctx.Err()
+}
+
+func (w *streamWriter) flush() {
+	if text := w.rest(); text != "" {
+		w.emit(text)
+	}
+}
+
+func (w *streamWriter) emit(data string) {
+	if w.stream == "terminal" {
+		w.s.send(WSMessage{Type: "terminal-output", Data: data})
+		return
+	}
+	w.s.send(WSMessage{Type: "output", Stream: w.stream, Data: data})
+}

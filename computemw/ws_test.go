@@ -1,0 +1,201 @@
+package computemw_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// memConn is an in-memory computemw.Conn: the test plays the client.
+type memConn struct {
+	in      chan []byte // client → server
+	out     chan []byte // server → client
+	closed  chan struct{}
+	once    sync.Once
+	stalled bool // Write blocks until the context ends: a client that reads nothing
+}
+
+func newMemConn() *memConn {
+	return &memConn{in: make(chan []byte, 16), out: make(chan []byte, 1024), closed: make(chan struct{})}
+}
+
+func (c *memConn) Read(ctx context.Context) ([]byte, error) {
+	select {
+	case m := <-c.in:
+		return m, nil
+	case <-c.closed:
+		return nil, io.EOF
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *memConn) Write(ctx context.Context, msg []byte) error {
+	if c.stalled {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	select {
+	case c.out <- msg:
+		return nil
+	case <-c.closed:
+		return errors.New("closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *memConn) Ping(ctx context.Context) error { return nil }
+
+func (c *memConn) Close(int, string) error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+func (c *memConn) send(t *testing.T, m computemw.WSMessage) {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	c.in <- b
+}
+
+// next returns the next server message, failing after a bound.
+func (c *memConn) next(t *testing.T) computemw.WSMessage {
+	t.Helper()
+	select {
+	case b := <-c.out:
+		var m computemw.WSMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("server sent %s: %v", b, err)
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message from the server")
+		return computemw.WSMessage{}
+	}
+}
+
+func (c *memConn) expect(t *testing.T, typ string) computemw.WSMessage {
+	t.Helper()
+	m := c.next(t)
+	if m.Type != typ {
+		t.Fatalf("got %+v, want a %q message", m, typ)
+	}
+	return m
+}
+
+func startConn(t *testing.T, kit *computemw.Kit) (*memConn, chan error) {
+	conn := newMemConn()
+	done := make(chan error, 1)
+	go func() { done <- kit.ServeConn(context.Background(), conn) }()
+	return conn, done
+}
+
+func TestWebSocketProtocol(t *testing.T) {
+	kit, fake := newKit(t, computemw.Config{})
+	conn, done := startConn(t, kit)
+
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "echo x"})
+	if m := conn.expect(t, "error"); m.Message != "No active sandbox" || m.Code != "BAD_REQUEST" {
+		t.Errorf("execute without sandbox: %+v", m)
+	}
+	conn.in <- []byte(`{"type":`)
+	if m := conn.expect(t, "error"); m.Code != "BAD_REQUEST" {
+		t.Errorf("malformed: %+v", m)
+	}
+	conn.send(t, computemw.WSMessage{Type: "launch-missiles"})
+	conn.expect(t, "error")
+
+	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	ready := conn.expect(t, "sandbox-ready")
+	if ready.SandboxID == "" || fake.Live() != 1 {
+		t.Fatalf("sandbox-ready %+v, live %d", ready, fake.Live())
+	}
+	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.expect(t, "error") // one per connection
+
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "lines 3"})
+	for i := 1; i <= 3; i++ {
+		m := conn.expect(t, "output")
+		if m.Stream != "stdout" || m.Data != "line "+string(rune('0'+i))+"\n" {
+			t.Fatalf("chunk %d: %+v", i, m)
+		}
+	}
+	if m := conn.expect(t, "execution-complete"); m.ExitCode == nil || *m.ExitCode != 0 {
+		t.Fatalf("complete: %+v", m)
+	}
+
+	conn.send(t, computemw.WSMessage{Type: "execute", Language: "python", Code: "readline"})
+	conn.send(t, computemw.WSMessage{Type: "stdin", Data: "typed\n"})
+	if m := conn.expect(t, "output"); m.Data != "typed\n" {
+		t.Fatalf("stdin echo: %+v", m)
+	}
+	conn.expect(t, "execution-complete")
+
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "exit 4"})
+	if m := conn.expect(t, "execution-complete"); *m.ExitCode != 4 {
+		t.Fatalf("exit code: %+v", m)
+	}
+
+	conn.send(t, computemw.WSMessage{Type: "terminal-start", Cols: 100, Rows: 30})
+	conn.send(t, computemw.WSMessage{Type: "terminal-input", Data: "ls\n"})
+	if m := conn.expect(t, "terminal-output"); m.Data != "echo:ls\n" {
+		t.Fatalf("terminal: %+v", m)
+	}
+	conn.send(t, computemw.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
+	if m := conn.expect(t, "terminal-output"); m.Data != "size 40 120\n" {
+		t.Fatalf("resize: %+v", m)
+	}
+
+	conn.send(t, computemw.WSMessage{Type: "destroy-sandbox"})
+	conn.expect(t, "terminal-exit")
+	if !fake.WaitLive(0, 10*time.Second) {
+		t.Fatal("destroy-sandbox left the sandbox")
+	}
+	conn.Close(computemw.CloseNormal, "")
+	if err := <-done; err != nil {
+		t.Errorf("ServeConn: %v", err)
+	}
+}
+
+func TestWebSocketCloseMidRunDestroys(t *testing.T) {
+	kit, fake := newKit(t, computemw.Config{})
+	conn, done := startConn(t, kit)
+	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.expect(t, "sandbox-ready")
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "block"})
+	<-fake.Started()
+	conn.Close(computemw.CloseNormal, "")
+	if err := <-done; err != nil {
+		t.Errorf("ServeConn: %v", err)
+	}
+	if fake.Live() != 0 {
+		t.Errorf("%d sandboxes left after the client went away", fake.Live())
+	}
+}
+
+func TestWebSocketStalledClientIsDropped(t *testing.T) {
+	kit, fake := newKit(t, computemw.Config{WebSocket: computemw.WSConfig{WriteTimeout: 100 * time.Millisecond, SendQueue: 4}})
+	conn := newMemConn()
+	conn.stalled = true
+	done := make(chan error, 1)
+	go func() { done <- kit.ServeConn(context.Background(), conn) }()
+	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "lines 100000"})
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a stalled client ended without an error")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("stalled client never dropped")
+	}
+	if fake.Live() != 0 {
+		t.Errorf("%d sandboxes left after dropping a stalled client", fake.Live())
+	}
+}
