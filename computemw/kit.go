@@ -109,6 +109,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.WebSocket.setDefaults()
 }
 
 // Kit is the embeddable engine: it owns providers, live sandboxes and the

@@ -11,6 +11,7 @@ package computehttp
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -72,13 +73,16 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 func Sandbox(r *http.Request) computemw.Sandbox { return computemw.SandboxFrom(r.Context()) }
 
 // Handler serves the prebuilt route group at paths relative to where it is
-// mounted: /execute, /exec, /files, /health. Mount it under a prefix with
+// mounted: /execute, /exec, /files, /health, /ready, /metrics, the
+// /sandboxes session routes, and the WebSocket endpoint /ws (same-origin
+// only; mount [WebSocket] with your own options for other origins). Mount it under a prefix with
 // [Mount], http.StripPrefix, or chi's Mount.
 func Handler(kit *computemw.Kit) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range kit.Routes() {
 		mux.Handle(rt.Path, routeHandler(kit, rt))
 	}
+	mux.Handle("GET /ws", WebSocket(kit, nil))
 	return mux
 }
 
@@ -106,7 +110,7 @@ func routeHandler(kit *computemw.Kit, rt computemw.Route) http.Handler {
 			Method: r.Method, Header: r.Header, Body: r.Body, RemoteAddr: r.RemoteAddr,
 			Params: computemw.PathParams(names, r.PathValue),
 		}
-		write(w, kit.ServeRoute(r.Context(), rt, req))
+		writeCtx(r.Context(), w, kit.ServeRoute(r.Context(), rt, req))
 	})
 }
 
@@ -141,8 +145,19 @@ func copyHeader(dst, src http.Header) {
 }
 
 func write(w http.ResponseWriter, resp *computemw.Response) {
+	writeCtx(context.Background(), w, resp)
+}
+
+// writeCtx writes a response; a streaming one runs until it ends or ctx
+// (the client's) is done.
+func writeCtx(ctx context.Context, w http.ResponseWriter, resp *computemw.Response) {
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.Status)
+	if resp.Stream != nil {
+		rc := http.NewResponseController(w)
+		_ = resp.Stream(ctx, w, rc.Flush)
+		return
+	}
 	_, _ = w.Write(resp.Body)
 }
 

@@ -1,0 +1,54 @@
+package computehttp
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/coder/websocket"
+	"github.com/computemw/kit/computemw"
+)
+
+// WebSocket serves the kit's WebSocket protocol (GET /ws): policies run
+// before the upgrade, so a refused client gets a plain HTTP error; then the
+// connection owns one sandbox at a time, destroyed when it closes. opts may
+// be nil (same-origin clients only).
+func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := kit.AdmitWebSocket(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+		if err != nil {
+			write(w, kit.ErrorResponse(ctx, err, r.Header))
+			return
+		}
+		c, err := websocket.Accept(w, r, opts)
+		if err != nil {
+			return // Accept has answered the client
+		}
+		c.SetReadLimit(int64(kit.Config().WebSocket.MaxMessageBytes) + 1)
+		_ = kit.ServeConn(ctx, wsConn{c})
+	})
+}
+
+// wsConn adapts a coder/websocket connection to computemw.Conn.
+type wsConn struct{ c *websocket.Conn }
+
+func (w wsConn) Read(ctx context.Context) ([]byte, error) {
+	for {
+		typ, msg, err := w.c.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if typ == websocket.MessageText {
+			return msg, nil
+		}
+	}
+}
+
+func (w wsConn) Write(ctx context.Context, msg []byte) error {
+	return w.c.Write(ctx, websocket.MessageText, msg)
+}
+
+func (w wsConn) Ping(ctx context.Context) error { return w.c.Ping(ctx) }
+
+func (w wsConn) Close(code int, reason string) error {
+	return w.c.Close(websocket.StatusCode(code), reason)
+}
