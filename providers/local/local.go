@@ -215,6 +215,11 @@ func New(cfg Config) (*Provider, error) {
 	if err := os.Chmod(cfg.BaseDir, 0o711); err != nil {
 		return nil, fmt.Errorf("local: base dir: %w", err)
 	}
+	if p.rootUser && !cfg.InsecureNoNamespaces {
+		if err := checkSearchable(cfg.BaseDir, cfg.HostUID, cfg.HostGID); err != nil {
+			return nil, err
+		}
+	}
 	p.reclaimOrphans()
 
 	p.instance = newID("i")
@@ -379,6 +384,37 @@ func newID(prefix string) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// checkSearchable verifies that uid:gid (with no supplementary groups, as
+// sandboxes run) can search every directory from / down to dir. bwrap runs
+// as that uid and binds workspaces below dir: a directory it cannot search
+// would make every execution fail inside bwrap, after start.
+func checkSearchable(dir string, uid, gid int) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("local: base dir: %w", err)
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("local: base dir: %w", err)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			bit := os.FileMode(0o001)
+			if int(st.Uid) == uid {
+				bit = 0o100
+			} else if int(st.Gid) == gid {
+				bit = 0o010
+			}
+			if fi.Mode().Perm()&bit == 0 {
+				return fmt.Errorf("local: base dir %s: the sandboxes' uid %d cannot search %s (mode %s); make it searchable (chmod o+x) or choose another BaseDir", dir, uid, d, fi.Mode().Perm())
+			}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 // lockInstance takes an exclusive flock that marks the instance as alive.

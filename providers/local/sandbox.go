@@ -293,6 +293,13 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 		if after.peak > 0 {
 			res.PeakMemory = after.peak
 		}
+		// bwrap's monitor learns the exit status from the sandbox's init
+		// through an eventfd and exits without reaping it, so cmd's rusage
+		// misses the program's CPU time; the cgroup counts it (including
+		// executions of the same sandbox running concurrently).
+		if d := after.cpu - before.cpu; d > res.CPUTime {
+			res.CPUTime = d
+		}
 	}
 	s.executions.Add(1)
 	s.cpu.Add(int64(res.CPUTime))
@@ -391,6 +398,13 @@ func (s *sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 		CPUTime:    time.Duration(s.cpu.Load()),
 		PeakMemory: s.peak.Load(),
 		Executions: s.executions.Load(),
+	}
+	if s.cg != nil {
+		// The cgroup's counter is exact even when executions overlapped
+		// (their Results' CPU times then count each other's).
+		if c := s.cg.read().cpu; c > 0 {
+			u.CPUTime = c
+		}
 	}
 	return u, nil
 }

@@ -51,6 +51,10 @@ func (s *sandbox) bwrapOptions(cwd string) []string {
 		"--dev", "/dev",
 		"--size", strconv.Itoa(s.p.cfg.TmpSizeMB<<20), "--tmpfs", "/tmp",
 		"--bind", s.ws, workspaceDir,
+		// The root is bwrap's tmpfs, writable by the sandbox's uid, and
+		// /etc a directory in it: make it read-only once every mount point
+		// exists. Not recursive: /workspace and /tmp stay writable.
+		"--remount-ro", "/",
 		"--chdir", cwd,
 		"--info-fd", "3",
 		"--block-fd", "4",
