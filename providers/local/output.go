@@ -2,6 +2,9 @@ package local
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"sync"
 )
 
@@ -38,4 +41,32 @@ func (c *cappedBuffer) result() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.buf.String(), c.truncated
+}
+
+// tee captures output and, when stream is set, passes it on as it comes.
+// The first error of stream calls stop and ends the streaming; the capture
+// goes on, so the pipe is always drained.
+func tee(capture *cappedBuffer, stream io.Writer, stop context.CancelCauseFunc) io.Writer {
+	if stream == nil {
+		return capture
+	}
+	return &teeWriter{capture: capture, stream: stream, stop: stop}
+}
+
+type teeWriter struct {
+	capture *cappedBuffer
+	stream  io.Writer
+	stop    context.CancelCauseFunc
+	failed  bool
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	_, _ = t.capture.Write(p)
+	if !t.failed {
+		if _, err := t.stream.Write(p); err != nil {
+			t.failed = true
+			t.stop(fmt.Errorf("output stream: %w", err))
+		}
+	}
+	return len(p), nil
 }

@@ -235,9 +235,13 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	if err != nil {
 		return nil, err
 	}
+	// A streaming client that fails (gone, too slow) stops the program:
+	// runCtx ends the run like a cancelled request.
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
 	cmd.Stdin = opts.Stdin
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
+	cmd.Stdout = tee(stdout, opts.Stdout, cancelRun)
+	cmd.Stderr = tee(stderr, opts.Stderr, cancelRun)
 	if err := s.begin(cmd); err != nil {
 		ps.close()
 		return nil, err
@@ -271,7 +275,7 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 		timedOut = true
 		killTree(cmd)
 		waitErr = <-done
-	case <-ctx.Done():
+	case <-runCtx.Done():
 		killTree(cmd)
 		waitErr = <-done
 	}
@@ -317,8 +321,8 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.pids)}
 	case timedOut:
 		return res, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
-	case ctx.Err() != nil:
-		return res, fmt.Errorf("local: execution stopped: %w", ctx.Err())
+	case runCtx.Err() != nil:
+		return res, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
 	case res.ExitCode == 128+int(syscall.SIGXFSZ):
 		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file size limit of %d bytes exceeded", s.p.cfg.MaxFileBytes)}
 	}

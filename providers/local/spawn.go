@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // pipeSet holds the descriptors of bwrap's start-up handshake: bwrap
@@ -42,6 +43,8 @@ func (s *sandbox) bwrapOptions(cwd string) []string {
 		"--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxGID),
 		"--disable-userns",
 		"--hostname", "sandbox",
+		// A new session: no program can push input into a terminal it
+		// shares with the host (TIOCSTI).
 		"--die-with-parent", "--new-session",
 		"--cap-drop", "ALL",
 	)
@@ -69,7 +72,8 @@ func (s *sandbox) command(argv []string, cwd string, env []string) (*exec.Cmd, *
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = env
 		cmd.Dir = cwd
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = procAttr()
+		cmd.WaitDelay = waitDelay
 		return cmd, &pipeSet{}, nil
 	}
 	ps := &pipeSet{}
@@ -89,13 +93,25 @@ func (s *sandbox) command(argv []string, cwd string, env []string) (*exec.Cmd, *
 	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{ps.infoW, ps.blockR, ps.argsR} // fds 3, 4 and 5
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
+	cmd.WaitDelay = waitDelay
 	if s.p.rootUser {
 		cmd.SysProcAttr.Credential = &syscall.Credential{
 			Uid: uint32(s.p.cfg.HostUID), Gid: uint32(s.p.cfg.HostGID), NoSetGroups: false,
 		}
 	}
 	return cmd, ps, nil
+}
+
+// waitDelay bounds how long Wait waits for output pipes after the program
+// is gone: a second line of defence should a process outlive its PID
+// namespace while holding a pipe.
+const waitDelay = 2 * time.Second
+
+// procAttr starts bwrap in its own process group (killTree kills it) and
+// kills it if the server dies.
+func procAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
 // writeArgs puts NUL-separated arguments into a pipe for bwrap's --args.
