@@ -1,0 +1,183 @@
+// Package computeecho is the Echo (v4) adapter of computemw: sandbox-per-
+// request middleware, the prebuilt route group, and an HTTPErrorHandler that
+// renders the kit's errors.
+//
+//	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+//	e := echo.New()
+//	e.HTTPErrorHandler = computeecho.HTTPErrorHandler(kit, nil)
+//	computeecho.Register(e.Group("/api"), kit)           // POST /api/execute, ...
+//	e.POST("/mine", h, computeecho.Middleware(kit))      // computeecho.Sandbox(c) in h
+//
+// Errors follow Echo's rule: handlers and middleware return them, and the
+// app's HTTPErrorHandler writes them. Install [HTTPErrorHandler] so that
+// errors of the kit are written with its status, code and JSON body. The
+// middleware returns a failure to create the sandbox as an *echo.HTTPError
+// carrying the status and client-safe message, with the kit's error as its
+// Internal: Echo's DefaultHTTPErrorHandler then still answers with the right
+// status (and {"message": ...}), while [HTTPErrorHandler] renders the full
+// contract from the Internal error.
+package computeecho
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+
+	computehttp "github.com/computemw/kit/adapters/nethttp"
+	"github.com/computemw/kit/computemw"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// MiddlewareConfig configures [MiddlewareWithConfig].
+type MiddlewareConfig struct {
+	// Skipper skips sandbox creation for requests it returns true for;
+	// they still get a request ID. Default: middleware.DefaultSkipper.
+	Skipper middleware.Skipper
+	// Provider names the provider of the request's sandbox; "" is the
+	// kit's default.
+	Provider string
+	// Create configures the request's sandbox.
+	Create computemw.CreateOptions
+}
+
+// DefaultMiddlewareConfig is the configuration of [Middleware].
+var DefaultMiddlewareConfig = MiddlewareConfig{Skipper: middleware.DefaultSkipper}
+
+// Middleware is [MiddlewareWithConfig] with [DefaultMiddlewareConfig].
+func Middleware(kit *computemw.Kit) echo.MiddlewareFunc {
+	return MiddlewareWithConfig(kit, DefaultMiddlewareConfig)
+}
+
+// MiddlewareWithConfig creates a sandbox before the next handler and
+// destroys it after the handler returns — also when it returns an error,
+// panics (under Echo's Recover middleware) or the client goes away. The
+// handler reaches it with [Sandbox]. If the sandbox cannot be created, the
+// middleware returns an *echo.HTTPError wrapping the kit's error (see the
+// package documentation) and next is not called.
+func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.MiddlewareFunc {
+	if cfg.Skipper == nil {
+		cfg.Skipper = DefaultMiddlewareConfig.Skipper
+	}
+	opts := computemw.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if cfg.Skipper(c) {
+				ctx, _ := computemw.BeginRequest(r.Context(), r.Header)
+				maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
+				c.SetRequest(r.WithContext(ctx))
+				return next(c)
+			}
+			ctx, _, release, err := kit.EnterRequest(r.Context(), r.Header, opts)
+			defer release()
+			maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
+			c.SetRequest(r.WithContext(ctx))
+			if err != nil {
+				return HTTPError(err)
+			}
+			return next(c)
+		}
+	}
+}
+
+// Sandbox returns the request's sandbox created by the middleware, or nil.
+// It is the Go form of the seed's req.sandbox.
+func Sandbox(c echo.Context) computemw.Sandbox {
+	return computemw.SandboxFrom(c.Request().Context())
+}
+
+// Router is the part of *echo.Echo and *echo.Group that [Register] needs.
+type Router interface {
+	Any(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) []*echo.Route
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// Register adds the prebuilt route group, every route of kit.Routes(), to
+// r at paths relative to it: /execute, /exec, /files, /health, /ready,
+// /metrics, the /sandboxes session routes and their event stream. Each
+// route is registered for every method, so that a wrong method gets the
+// kit's 405 METHOD_NOT_ALLOWED. The routes write the kit's response
+// themselves, errors included: they never return an error to Echo. It
+// also adds the WebSocket endpoint GET /ws, served by the net/http
+// adapter's computehttp.WebSocket for same-origin clients; for other
+// origins, add your own:
+//
+//	e.GET("/api/ws", echo.WrapHandler(computehttp.WebSocket(kit, &websocket.AcceptOptions{...})))
+func Register(r Router, kit *computemw.Kit) {
+	for _, rt := range kit.Routes() {
+		names := rt.ParamNames()
+		r.Any(rt.ColonPath(), func(c echo.Context) error {
+			hr := c.Request()
+			req := &computemw.Request{
+				Method:     hr.Method,
+				Params:     computemw.PathParams(names, c.Param),
+				Header:     hr.Header,
+				Body:       hr.Body,
+				RemoteAddr: hr.RemoteAddr,
+			}
+			write(c, kit.ServeRoute(hr.Context(), rt, req))
+			return nil
+		})
+	}
+	r.GET("/ws", echo.WrapHandler(computehttp.WebSocket(kit, nil)))
+}
+
+// HTTPError converts err into an *echo.HTTPError with the kit's status and
+// client-safe message and the kit's error as Internal, for Echo's default
+// error handler. An err that already is an *echo.HTTPError is returned as
+// it is.
+func HTTPError(err error) error {
+	var he *echo.HTTPError
+	if err == nil || errors.As(err, &he) {
+		return err
+	}
+	status, msg := computemw.PublicError(err)
+	return &echo.HTTPError{Code: status, Message: msg, Internal: computemw.AsError(err)}
+}
+
+// HTTPErrorHandler returns an echo.HTTPErrorHandler that writes every error
+// holding a *computemw.Error (found with errors.As, also as the Internal of
+// an *echo.HTTPError) with the kit's status, code and JSON body — the Go form
+// of the seed's computeErrorHandler. Other errors go to next, or to Echo's
+// DefaultHTTPErrorHandler when next is nil. If the response was already
+// committed, a kit error is logged instead.
+func HTTPErrorHandler(kit *computemw.Kit, next echo.HTTPErrorHandler) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		var ke *computemw.Error
+		if !errors.As(err, &ke) {
+			if next != nil {
+				next(err, c)
+			} else {
+				c.Echo().DefaultHTTPErrorHandler(err, c)
+			}
+			return
+		}
+		// Render the kit's error, not the text of an HTTPError around it.
+		if he, ok := err.(*echo.HTTPError); ok && he.Internal != nil {
+			err = he.Internal
+		}
+		r := c.Request()
+		ctx, _ := computemw.BeginRequest(r.Context(), r.Header)
+		if c.Response().Committed {
+			kit.LogLateError(ctx, err)
+			return
+		}
+		write(c, kit.ErrorResponse(ctx, err, r.Header))
+	}
+}
+
+// write sends a response of the kit; a streaming one runs until it ends or
+// the client is gone.
+func write(c echo.Context, resp *computemw.Response) {
+	w := c.Response()
+	maps.Copy(w.Header(), resp.Header)
+	w.WriteHeader(resp.Status)
+	if resp.Stream != nil {
+		// Flush the writer under echo's Response: echo's own Flush panics
+		// where flushing is not supported.
+		_ = resp.Stream(c.Request().Context(), w, http.NewResponseController(w.Writer).Flush)
+		return
+	}
+	_, _ = w.Write(resp.Body)
+}

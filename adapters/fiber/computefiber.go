@@ -1,0 +1,220 @@
+// Package computefiber is the Fiber (v2) adapter of computemw: sandbox-per-
+// request middleware, the prebuilt route group, and an ErrorHandler that
+// renders the kit's errors. It is native fasthttp, with no net/http bridge.
+//
+//	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+//	app := fiber.New(fiber.Config{ErrorHandler: computefiber.ErrorHandler(kit)})
+//	app.Use(recover.New())
+//	computefiber.Register(app.Group("/api"), kit)          // POST /api/execute, ...
+//	app.Post("/mine", computefiber.New(kit), h)            // computefiber.Sandbox(c) in h
+//
+// Handlers return errors and the app's ErrorHandler writes them; install
+// [ErrorHandler] so that errors of the kit get its status, code and JSON
+// body. The middleware returns a failure to create the sandbox as an error
+// that also holds a *fiber.Error, so that fiber.DefaultErrorHandler still
+// answers with the right status and a client-safe message.
+//
+// Fiber reuses its Ctx and the strings it returns once the handler is done:
+// the adapter copies the header values and path parameters it hands to the
+// kit, and handlers must not keep the *fiber.Ctx either. Use [Context] for a
+// context.Context that carries the request's sandbox and ID. Fasthttp does
+// not cancel a request when its client goes away, so a request's sandbox is
+// destroyed when its handler returns (at the latest when the execution's
+// timeout ends it), never earlier.
+package computefiber
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+)
+
+// Config configures [New].
+type Config struct {
+	// Next skips sandbox creation for requests it returns true for; they
+	// still get a request ID. Default: nil (never skip).
+	Next func(c *fiber.Ctx) bool
+	// Provider names the provider of the request's sandbox; "" is the
+	// kit's default.
+	Provider string
+	// Create configures the request's sandbox.
+	Create computemw.CreateOptions
+}
+
+// ConfigDefault is the configuration of New(kit).
+var ConfigDefault = Config{}
+
+type localKey int
+
+const (
+	sandboxKey localKey = iota
+	requestIDKey
+)
+
+// New returns the sandbox middleware: it creates a sandbox before the next
+// handlers and destroys it after they return — also when one returns an
+// error or panics (under Fiber's recover middleware). Handlers reach it with
+// [Sandbox], and the request's context with [Context]. If the sandbox
+// cannot be created, the middleware returns the kit's error (see [Error])
+// and the next handlers are not called.
+func New(kit *computemw.Kit, config ...Config) fiber.Handler {
+	cfg := ConfigDefault
+	if len(config) > 0 {
+		cfg = config[0]
+	}
+	opts := computemw.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
+	return func(c *fiber.Ctx) error {
+		if cfg.Next != nil && cfg.Next(c) {
+			ctx, id := computemw.BeginRequest(c.UserContext(), header{c})
+			enter(c, ctx, id)
+			return c.Next()
+		}
+		ctx, id, release, err := kit.EnterRequest(c.UserContext(), header{c}, opts)
+		defer release()
+		enter(c, ctx, id)
+		if err != nil {
+			return Error(err)
+		}
+		c.Locals(sandboxKey, computemw.SandboxFrom(ctx))
+		return c.Next()
+	}
+}
+
+// enter keeps the request's context and ID for the next handlers and sets
+// the response headers the kit asks for (X-Request-ID, rate limits).
+func enter(c *fiber.Ctx, ctx context.Context, id string) {
+	setHeader(c, computemw.ResponseHeader(ctx))
+	c.SetUserContext(ctx)
+	c.Locals(requestIDKey, id)
+}
+
+// Sandbox returns the request's sandbox created by [New], or nil. It is the
+// Go form of the seed's req.sandbox.
+func Sandbox(c *fiber.Ctx) computemw.Sandbox {
+	sb, _ := c.Locals(sandboxKey).(computemw.Sandbox)
+	return sb
+}
+
+// RequestID returns the request's ID assigned by [New], or "".
+func RequestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestIDKey).(string)
+	return id
+}
+
+// Context returns the request's context: c.UserContext(), which [New]
+// extends with the sandbox and the request ID. Pass it to the sandbox's
+// methods; unlike the *fiber.Ctx it may be kept after the handler returns.
+func Context(c *fiber.Ctx) context.Context { return c.UserContext() }
+
+// Register adds the prebuilt route group, every route of kit.Routes(), to
+// router at paths relative to it: /execute, /exec, /files, /health, /ready,
+// /metrics, the /sandboxes session routes and their event stream. Each
+// route is registered for every method, so that a wrong method gets the
+// kit's 405 METHOD_NOT_ALLOWED. The routes write the kit's response
+// themselves, errors included. It also adds the WebSocket endpoint GET /ws
+// for same-origin clients (see [WebSocket] for other origins).
+func Register(router fiber.Router, kit *computemw.Kit) {
+	for _, rt := range kit.Routes() {
+		names := rt.ParamNames()
+		router.All(rt.ColonPath(), func(c *fiber.Ctx) error {
+			req := &computemw.Request{
+				Method: c.Method(),
+				Params: computemw.PathParams(names, func(n string) string {
+					return utils.CopyString(c.Params(n))
+				}),
+				Header: header{c},
+				// The kit reads the body before the handler returns.
+				Body:       bytes.NewReader(c.Body()),
+				RemoteAddr: c.Context().RemoteAddr().String(),
+			}
+			return write(c, kit.ServeRoute(c.UserContext(), rt, req))
+		})
+	}
+	router.Get("/ws", WebSocket(kit, nil))
+}
+
+// kitError is a kit error that is also a *fiber.Error: errors.As finds
+// either, and its text is the client-safe message.
+type kitError struct {
+	fe  *fiber.Error
+	err *computemw.Error
+}
+
+func (e *kitError) Error() string   { return e.fe.Message }
+func (e *kitError) Unwrap() []error { return []error{e.fe, e.err} }
+
+// Error converts err into an error that fiber.DefaultErrorHandler answers
+// with the kit's status and client-safe message, and that [ErrorHandler]
+// renders with the kit's full JSON body. Return it from a handler when the
+// app may not use [ErrorHandler].
+func Error(err error) error {
+	if w := (*kitError)(nil); err == nil || errors.As(err, &w) {
+		return err
+	}
+	status, msg := computemw.PublicError(err)
+	return &kitError{fe: &fiber.Error{Code: status, Message: msg}, err: computemw.AsError(err)}
+}
+
+// ErrorHandler returns a fiber.ErrorHandler that writes every error holding
+// a *computemw.Error (found with errors.As) with the kit's status, code and
+// JSON body — the Go form of the seed's computeErrorHandler. Fiber's own
+// errors (a *fiber.Error such as the router's 404) go to
+// fiber.DefaultErrorHandler. Any other error, a recovered panic included,
+// is a 500 INTERNAL_ERROR whose cause is logged, not sent: fiber's default
+// handler would send its text to the client.
+func ErrorHandler(kit *computemw.Kit) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var ke *computemw.Error
+		var fe *fiber.Error
+		if !errors.As(err, &ke) && errors.As(err, &fe) {
+			return fiber.DefaultErrorHandler(c, err)
+		}
+		// Render the kit's error, not the text of a wrapper around it.
+		if w := (*kitError)(nil); errors.As(err, &w) {
+			err = w.err
+		}
+		ctx, _ := computemw.BeginRequest(c.UserContext(), header{c})
+		return write(c, kit.ErrorResponse(ctx, err, header{c}))
+	}
+}
+
+// header is the kit's view of the request headers. Values are copied:
+// fasthttp reuses its buffers once the handler returns.
+type header struct{ c *fiber.Ctx }
+
+func (h header) Get(key string) string { return utils.CopyString(h.c.Get(key)) }
+
+// write sends a response of the kit. A streaming one is handed to fasthttp,
+// which runs it after the handler has returned: it holds nothing of c, and
+// it learns that the client is gone only when a write fails.
+func write(c *fiber.Ctx, resp *computemw.Response) error {
+	setHeader(c, resp.Header)
+	c.Status(resp.Status)
+	if stream := resp.Stream; stream != nil {
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			_ = stream(context.Background(), w, w.Flush)
+		})
+		return nil
+	}
+	return c.Send(resp.Body)
+}
+
+// setHeader sets the response headers of src, replacing earlier values.
+func setHeader(c *fiber.Ctx, src http.Header) {
+	h := &c.Response().Header
+	for k, vs := range src {
+		for i, v := range vs {
+			if i == 0 {
+				h.Set(k, v)
+			} else {
+				h.Add(k, v)
+			}
+		}
+	}
+}

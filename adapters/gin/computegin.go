@@ -1,0 +1,152 @@
+// Package computegin is the Gin adapter of computemw: sandbox-per-request
+// middleware, the prebuilt route group, and the error writer and error
+// middleware.
+//
+//	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+//	r := gin.New()
+//	r.Use(gin.Recovery(), computegin.ErrorHandler(kit))
+//	computegin.Register(r.Group("/api"), kit)           // POST /api/execute, ...
+//	mine := r.Group("/mine", computegin.Middleware(kit)) // computegin.Sandbox(c) in handlers
+//
+// Handlers reach the request's context with c.Request.Context(), never with
+// the *gin.Context itself: Gin pools its contexts, so a *gin.Context must not
+// be used after the handler returns or from another goroutine.
+package computegin
+
+import (
+	"maps"
+	"net/http"
+
+	computehttp "github.com/computemw/kit/adapters/nethttp"
+	"github.com/computemw/kit/computemw"
+	"github.com/gin-gonic/gin"
+)
+
+// Option configures [Middleware].
+type Option func(*config)
+
+type config struct {
+	opts computemw.MiddlewareOptions
+	skip func(*gin.Context) bool
+}
+
+// WithProvider selects the provider of the request's sandbox.
+func WithProvider(name string) Option { return func(c *config) { c.opts.Provider = name } }
+
+// WithCreateOptions configures the request's sandbox.
+func WithCreateOptions(o computemw.CreateOptions) Option {
+	return func(c *config) { c.opts.Create = o }
+}
+
+// WithSkipper skips sandbox creation for requests it returns true for; they
+// still get a request ID.
+func WithSkipper(skip func(*gin.Context) bool) Option { return func(c *config) { c.skip = skip } }
+
+// Middleware creates a sandbox before the next handlers and destroys it
+// after they return — also when one panics (under gin.Recovery) or the
+// client goes away. Handlers reach it with [Sandbox]. If the sandbox cannot
+// be created, the error is written with the kit's status and code and the
+// chain is aborted.
+func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return func(c *gin.Context) {
+		r := c.Request
+		if cfg.skip != nil && cfg.skip(c) {
+			ctx, _ := computemw.BeginRequest(r.Context(), r.Header)
+			maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
+			c.Request = r.WithContext(ctx)
+			c.Next()
+			return
+		}
+		ctx, _, release, err := kit.EnterRequest(r.Context(), r.Header, cfg.opts)
+		defer release()
+		maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
+		c.Request = r.WithContext(ctx)
+		if err != nil {
+			write(c, kit.ErrorResponse(ctx, err, r.Header))
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// Sandbox returns the request's sandbox created by [Middleware], or nil.
+// It is the Go form of the seed's req.sandbox.
+func Sandbox(c *gin.Context) computemw.Sandbox {
+	return computemw.SandboxFrom(c.Request.Context())
+}
+
+// Register adds the prebuilt route group, every route of kit.Routes(), to
+// r (an engine or a group) at paths relative to it: /execute, /exec,
+// /files, /health, /ready, /metrics, the /sandboxes session routes and
+// their event stream. Each route is registered for every method, so that a
+// wrong method gets the kit's 405 METHOD_NOT_ALLOWED rather than the
+// router's 404. It also adds the WebSocket endpoint GET /ws, served by the
+// net/http adapter's computehttp.WebSocket for same-origin clients; for
+// other origins, add your own:
+//
+//	r.GET("/ws", gin.WrapH(computehttp.WebSocket(kit, &websocket.AcceptOptions{...})))
+func Register(r gin.IRoutes, kit *computemw.Kit) {
+	for _, rt := range kit.Routes() {
+		names := rt.ParamNames()
+		r.Any(rt.ColonPath(), func(c *gin.Context) {
+			req := &computemw.Request{
+				Method:     c.Request.Method,
+				Params:     computemw.PathParams(names, c.Param),
+				Header:     c.Request.Header,
+				Body:       c.Request.Body,
+				RemoteAddr: c.Request.RemoteAddr,
+			}
+			write(c, kit.ServeRoute(c.Request.Context(), rt, req))
+		})
+	}
+	r.GET("/ws", gin.WrapH(computehttp.WebSocket(kit, nil)))
+}
+
+// Error writes err with the kit's status, code and body shape and aborts
+// the chain (the Go form of the seed's computeErrorHandler). If the
+// response already started, err is logged instead. Return from the handler
+// after calling it.
+func Error(c *gin.Context, kit *computemw.Kit, err error) {
+	c.Abort()
+	ctx, _ := computemw.BeginRequest(c.Request.Context(), c.Request.Header)
+	if c.Writer.Written() {
+		kit.LogLateError(ctx, err)
+		return
+	}
+	write(c, kit.ErrorResponse(ctx, err, c.Request.Header))
+}
+
+// ErrorHandler is a middleware that renders, after the handlers ran, the
+// last error they pushed with c.Error(err), unless they already wrote a
+// response (gin's Logger reports those errors). Install it with Use before
+// the routes whose errors it renders:
+//
+//	r.Use(computegin.ErrorHandler(kit))
+//	r.GET("/x", func(c *gin.Context) { c.Error(err); return })
+func ErrorHandler(kit *computemw.Kit) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		if len(c.Errors) == 0 || c.Writer.Written() {
+			return
+		}
+		Error(c, kit, c.Errors.Last().Err)
+	}
+}
+
+// write sends a response of the kit; a streaming one runs until it ends or
+// the client is gone.
+func write(c *gin.Context, resp *computemw.Response) {
+	maps.Copy(c.Writer.Header(), resp.Header)
+	c.Status(resp.Status)
+	c.Writer.WriteHeaderNow()
+	if resp.Stream != nil {
+		_ = resp.Stream(c.Request.Context(), c.Writer, http.NewResponseController(c.Writer).Flush)
+		return
+	}
+	_, _ = c.Writer.Write(resp.Body)
+}

@@ -1,0 +1,154 @@
+// Command fiber is the Fiber starter of computemw: the prebuilt route group,
+// the seed's sandbox middleware on a custom group, a global error handler,
+// and a route whose body is validated like the seed's Fastify schema, on the
+// embedded local provider. Fiber runs on fasthttp, not net/http.
+//
+//	go run ./examples/fiber
+//	curl -s localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	computefiber "github.com/computemw/kit/adapters/fiber"
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("computemw example", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	prov, err := local.New(local.Config{})
+	if err != nil {
+		return err
+	}
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	if err != nil {
+		return err
+	}
+
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		ReadTimeout:           time.Minute,
+		IdleTimeout:           time.Minute,
+		// The seed's global error handler: errors that handlers return are
+		// written with the kit's status and code (408 TIMEOUT, 507 ...);
+		// other errors go to fiber.DefaultErrorHandler.
+		ErrorHandler: computefiber.ErrorHandler(kit),
+	})
+	app.Use(recover.New())
+
+	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
+	// GET /api/health, /api/ready, /api/metrics, and the /api/sandboxes
+	// sessions. (Prometheus metrics are at /api/metrics: the kit's root
+	// /metrics handler is a net/http one, and this app is fasthttp.)
+	computefiber.Register(app.Group("/api"), kit)
+
+	// The seed's Fastify route: the body is validated before any sandbox
+	// is created, then a sandbox runs the code and is destroyed.
+	app.Post("/execute", func(c *fiber.Ctx) error {
+		ctx := computefiber.Context(c)
+		body, err := validate(bytes.NewReader(c.Body()), kit.Config().MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+		sb, release, err := kit.Acquire(ctx, body.Provider, computemw.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		defer release()
+		res, err := sb.RunCode(ctx, body.Language, body.Code, computemw.ExecOptions{})
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"success": res.ExitCode == 0, "output": res.Stdout})
+	})
+
+	// The seed's sandbox middleware: requests of the /api/compute group get
+	// their own sandbox, reachable with computefiber.Sandbox(c). It is set
+	// on the routes rather than on the group, which would also run it (and
+	// create a sandbox) for paths of the group that match no route.
+	compute := app.Group("/api/compute")
+	compute.Post("/python", computefiber.New(kit), func(c *fiber.Ctx) error {
+		var body struct {
+			Code string `json:"code"`
+		}
+		if err := computemw.DecodeJSON(bytes.NewReader(c.Body()), kit.Config().MaxBodyBytes, &body); err != nil {
+			return err
+		}
+		res, err := computefiber.Sandbox(c).RunCode(computefiber.Context(c), "python", body.Code, computemw.ExecOptions{})
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"stdout": res.Stdout, "stderr": res.Stderr, "exitCode": res.ExitCode})
+	})
+
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	slog.Info("computemw example ready", "url", "http://"+ln.Addr().String(), "framework", "fiber", "provider", prov.Name())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = app.ShutdownWithContext(sctx)
+	return errors.Join(err, kit.Close(sctx))
+}
+
+// executeBody is the body of POST /execute.
+type executeBody struct {
+	Code     string `json:"code"`
+	Language string `json:"language"`
+	Provider string `json:"provider"`
+}
+
+// validate reads and checks an executeBody like the seed's Fastify schema
+// (an object; code and language required; all strings): anything else is a
+// 400 BAD_REQUEST.
+func validate(r io.Reader, limit int64) (executeBody, error) {
+	var b executeBody
+	if err := computemw.DecodeJSON(r, limit, &b); err != nil {
+		return b, err
+	}
+	for _, f := range []struct{ name, value string }{{"code", b.Code}, {"language", b.Language}} {
+		if f.value == "" {
+			return b, computemw.Errorf(computemw.CodeBadRequest, "body must have required property %q", f.name)
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,154 @@
+// Command gin is the Gin starter of computemw: the prebuilt route group,
+// the seed's sandbox middleware on a custom group, a global error handler,
+// and a route whose body is validated like the seed's Fastify schema, on the
+// embedded local provider.
+//
+//	go run ./examples/gin
+//	curl -s localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	computegin "github.com/computemw/kit/adapters/gin"
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local"
+	"github.com/gin-gonic/gin"
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("computemw example", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	prov, err := local.New(local.Config{})
+	if err != nil {
+		return err
+	}
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	if err != nil {
+		return err
+	}
+
+	if os.Getenv(gin.EnvGinMode) == "" {
+		gin.SetMode(gin.ReleaseMode)
+	}
+	r := gin.New()
+	// The seed's global error handler: errors pushed with c.Error are
+	// written with the kit's status and code (408 TIMEOUT, 507 ...).
+	r.Use(gin.Recovery(), computegin.ErrorHandler(kit))
+
+	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
+	// GET /api/health, /api/ready, /api/metrics, and the /api/sandboxes
+	// sessions.
+	computegin.Register(r.Group("/api"), kit)
+	// Prometheus metrics at the root too, where scrapers look.
+	r.GET("/metrics", gin.WrapH(kit.MetricsHandler()))
+
+	// The seed's Fastify route: the body is validated before any sandbox
+	// is created, then a sandbox runs the code and is destroyed.
+	r.POST("/execute", func(c *gin.Context) {
+		body, err := validate(c.Request.Body, kit.Config().MaxBodyBytes)
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		sb, release, err := kit.Acquire(c.Request.Context(), body.Provider, computemw.CreateOptions{})
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		defer release()
+		res, err := sb.RunCode(c.Request.Context(), body.Language, body.Code, computemw.ExecOptions{})
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"success": res.ExitCode == 0, "output": res.Stdout})
+	})
+
+	// The seed's sandbox middleware: every request of the /api/compute
+	// group gets its own sandbox, reachable with computegin.Sandbox(c).
+	compute := r.Group("/api/compute", computegin.Middleware(kit))
+	compute.POST("/python", func(c *gin.Context) {
+		var body struct {
+			Code string `json:"code"`
+		}
+		if err := computemw.DecodeJSON(c.Request.Body, kit.Config().MaxBodyBytes, &body); err != nil {
+			_ = c.Error(err)
+			return
+		}
+		res, err := computegin.Sandbox(c).RunCode(c.Request.Context(), "python", body.Code, computemw.ExecOptions{})
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"stdout": res.Stdout, "stderr": res.Stderr, "exitCode": res.ExitCode})
+	})
+
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("computemw example ready", "url", "http://"+ln.Addr().String(), "framework", "gin", "provider", prov.Name())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	return errors.Join(err, kit.Close(sctx))
+}
+
+// executeBody is the body of POST /execute.
+type executeBody struct {
+	Code     string `json:"code"`
+	Language string `json:"language"`
+	Provider string `json:"provider"`
+}
+
+// validate reads and checks an executeBody like the seed's Fastify schema
+// (an object; code and language required; all strings): anything else is a
+// 400 BAD_REQUEST.
+func validate(r io.Reader, limit int64) (executeBody, error) {
+	var b executeBody
+	if err := computemw.DecodeJSON(r, limit, &b); err != nil {
+		return b, err
+	}
+	for _, f := range []struct{ name, value string }{{"code", b.Code}, {"language", b.Language}} {
+		if f.value == "" {
+			return b, computemw.Errorf(computemw.CodeBadRequest, "body must have required property %q", f.name)
+		}
+	}
+	return b, nil
+}
