@@ -17,6 +17,7 @@ const (
 	OpHealth     Op = "health"     // GET /health
 	OpReady      Op = "ready"      // GET /ready
 	OpMetrics    Op = "metrics"    // GET /metrics
+	OpUsage      Op = "usage"      // GET /usage: the caller's own quota usage
 	OpSessions   Op = "sessions"   // /sandboxes: create, list, get, delete, keepalive
 	OpWebSocket  Op = "websocket"  // GET /ws
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware

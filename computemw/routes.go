@@ -89,6 +89,7 @@ func (k *Kit) Routes() []Route {
 	t.add(http.MethodGet, "/health", OpHealth, k.handleHealth)
 	t.add(http.MethodGet, "/ready", OpReady, k.handleReady)
 	t.add(http.MethodGet, "/metrics", OpMetrics, k.handleMetrics)
+	t.add(http.MethodGet, "/usage", OpUsage, k.handleUsage)
 	t.add(http.MethodPost, "/sandboxes", OpSessions, k.handleCreateSession)
 	t.add(http.MethodGet, "/sandboxes", OpSessions, k.handleListSessions)
 	t.add(http.MethodGet, "/sandboxes/{id}", OpSessions, k.handleGetSession)

@@ -1,0 +1,179 @@
+package computemw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// AuthConfig configures [NewAuthenticator]. At least one scheme, JWT or
+// APIKeys, is required.
+type AuthConfig struct {
+	// JWT verifies bearer tokens (Authorization: Bearer <jwt>).
+	JWT *JWTConfig
+	// APIKeys authenticates server-to-server callers that send
+	// "X-API-Key: <key>" or "Authorization: ApiKey <key>". It maps the
+	// hex SHA-256 of each key (see [HashAPIKey]) to its principal, so the
+	// server never holds the keys themselves.
+	APIKeys map[string]Principal
+	// PublicOps need no credentials. Nil means [DefaultPublicOps]; an
+	// empty, non-nil slice makes every operation require credentials.
+	PublicOps []Op
+	// Realm is the realm of the WWW-Authenticate challenge sent with a
+	// 401; default "computemw".
+	Realm string
+}
+
+// DefaultPublicOps are the operations that need no credentials unless
+// AuthConfig.PublicOps says otherwise: the health and readiness probes.
+// /metrics is not among them; add [OpMetrics] to expose it to a scraper
+// without credentials, or give the scraper an API key.
+var DefaultPublicOps = []Op{OpHealth, OpReady}
+
+// Authenticator is the [Policy] that establishes who the caller is: its
+// Admit verifies a JWT or an API key and puts the caller's [Principal] in
+// the context, where [PrincipalFrom] finds it. Missing or invalid
+// credentials are 401 UNAUTHORIZED with a WWW-Authenticate challenge.
+// Put it first in Config.Policies: RBAC, rate limits and quotas read the
+// principal it sets.
+//
+// A request whose context already carries a principal (an app that
+// authenticated the caller itself and called [WithPrincipal]) is admitted
+// as that principal.
+type Authenticator struct {
+	jwt       *jwtVerifier
+	apiKeys   apiKeys
+	public    []Op
+	challenge string
+}
+
+// NewAuthenticator builds an Authenticator from cfg.
+func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
+	if cfg.JWT == nil && len(cfg.APIKeys) == 0 {
+		return nil, errors.New("computemw: auth: configure JWT or APIKeys")
+	}
+	a := &Authenticator{public: cfg.PublicOps}
+	if a.public == nil {
+		a.public = DefaultPublicOps
+	}
+	realm := cfg.Realm
+	if realm == "" {
+		realm = "computemw"
+	}
+	if strings.ContainsAny(realm, "\"\\\r\n") {
+		return nil, fmt.Errorf("computemw: auth: realm %q contains a quote, backslash or newline", realm)
+	}
+	a.challenge = `Bearer realm="` + realm + `"`
+	if cfg.JWT != nil {
+		v, err := newJWTVerifier(*cfg.JWT)
+		if err != nil {
+			return nil, fmt.Errorf("computemw: auth: %w", err)
+		}
+		a.jwt = v
+	}
+	keys, err := newAPIKeys(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("computemw: auth: %w", err)
+	}
+	a.apiKeys = keys
+	return a, nil
+}
+
+// Admit implements [Policy]: it authenticates the caller of every
+// operation that is not public.
+func (a *Authenticator) Admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
+	if _, ok := PrincipalFrom(ctx); ok {
+		return ctx, nil
+	}
+	if slices.Contains(a.public, op) {
+		return ctx, nil
+	}
+	scheme, cred := credentials(r.Header)
+	var (
+		p   Principal
+		err error
+	)
+	switch {
+	case scheme == schemeNone:
+		return ctx, a.unauthorized(ctx, "", "authentication required")
+	case scheme == schemeBearer && a.jwt != nil:
+		p, err = a.jwt.verify(ctx, cred)
+	case scheme == schemeAPIKey && a.apiKeys != nil:
+		p, err = a.apiKeys.lookup(cred)
+	default:
+		return ctx, a.unauthorized(ctx, "invalid_request", "unsupported authentication scheme")
+	}
+	if err != nil {
+		if AsError(err).Code == CodeUnauthorized {
+			a.challengeOn(ctx, "invalid_token")
+		}
+		return ctx, err
+	}
+	return WithPrincipal(ctx, p), nil
+}
+
+// Authorize implements [Policy]; authentication has nothing to add there.
+func (a *Authenticator) Authorize(context.Context, *Action) error { return nil }
+
+// unauthorized sets the challenge and returns a 401 with msg.
+func (a *Authenticator) unauthorized(ctx context.Context, code, msg string) error {
+	a.challengeOn(ctx, code)
+	return &Error{Code: CodeUnauthorized, Message: msg}
+}
+
+// challengeOn puts the WWW-Authenticate challenge (RFC 6750) on the
+// response, with an error code when the client sent something wrong.
+func (a *Authenticator) challengeOn(ctx context.Context, code string) {
+	h := ResponseHeader(ctx)
+	if h == nil {
+		return
+	}
+	if code == "" {
+		h.Set("WWW-Authenticate", a.challenge)
+		return
+	}
+	h.Set("WWW-Authenticate", a.challenge+`, error="`+code+`"`)
+}
+
+type authScheme int
+
+const (
+	schemeNone authScheme = iota
+	schemeBearer
+	schemeAPIKey
+	schemeOther
+)
+
+// credentials finds the caller's credentials: an Authorization header
+// (Bearer or ApiKey), else an X-API-Key header.
+func credentials(h Header) (authScheme, string) {
+	if h == nil {
+		return schemeNone, ""
+	}
+	if v := h.Get("Authorization"); v != "" {
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(v), " ")
+		cred = strings.TrimSpace(cred)
+		if cred == "" {
+			return schemeOther, ""
+		}
+		switch {
+		case strings.EqualFold(scheme, "Bearer"):
+			return schemeBearer, cred
+		case strings.EqualFold(scheme, "ApiKey"):
+			return schemeAPIKey, cred
+		}
+		return schemeOther, ""
+	}
+	if v := strings.TrimSpace(h.Get("X-API-Key")); v != "" {
+		return schemeAPIKey, v
+	}
+	return schemeNone, ""
+}
+
+// errInvalidToken is the 401 for any token that does not verify; the
+// reason is kept as the hidden cause.
+func errInvalidToken(cause error) error {
+	return &Error{Code: CodeUnauthorized, Message: "invalid token", Err: cause}
+}

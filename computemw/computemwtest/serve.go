@@ -1,0 +1,32 @@
+package computemwtest
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// RouteOf returns the kit's route at path ("/exec"), or panics: tests and
+// benchmarks that drive the kit without HTTP look routes up once.
+func RouteOf(kit *computemw.Kit, path string) computemw.Route {
+	for _, rt := range kit.Routes() {
+		if rt.Path == path {
+			return rt
+		}
+	}
+	panic("computemwtest: no route " + path)
+}
+
+// ServePath serves one request on the kit's route at path through
+// [computemw.Kit.ServeRoute], as an adapter would, and returns the
+// response. ctx may carry a principal ([computemw.WithPrincipal]).
+func ServePath(ctx context.Context, kit *computemw.Kit, method, path, body string, header http.Header) *computemw.Response {
+	if header == nil {
+		header = http.Header{}
+	}
+	return kit.ServeRoute(ctx, RouteOf(kit, path), &computemw.Request{
+		Method: method, Header: header, Body: strings.NewReader(body), RemoteAddr: "127.0.0.1:40000",
+	})
+}

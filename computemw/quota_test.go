@@ -1,0 +1,294 @@
+package computemw_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
+)
+
+func TestMemoryQuotaStore(t *testing.T) {
+	stores := map[string]computemw.QuotaStore{}
+	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+		if s, ok := stores[ns]; ok {
+			return s
+		}
+		s := computemw.NewMemoryQuotaStore()
+		stores[ns] = s
+		return s
+	})
+}
+
+func TestMemoryQuotaShared(t *testing.T) {
+	// One memory store shared by two kits in one process.
+	stores := map[string]computemw.QuotaStore{}
+	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+		if _, ok := stores[ns]; !ok {
+			stores[ns] = computemw.NewMemoryQuotaStore()
+		}
+		return stores[ns]
+	})
+}
+
+// quotaFixture is a kit guarded by a Quota whose executions report
+// computemwtest.Measured.
+type quotaFixture struct {
+	kit   *computemw.Kit
+	fake  *computemwtest.FakeProvider
+	quota *computemw.Quota
+	ctx   context.Context
+}
+
+func newQuotaFixture(t *testing.T, limits computemw.QuotaLimits, cfg computemw.Config, qcfg computemw.QuotaConfig) *quotaFixture {
+	t.Helper()
+	qcfg.Plans = map[string]computemw.QuotaLimits{"free": limits}
+	if qcfg.Logger == nil {
+		qcfg.Logger = discardLogger()
+	}
+	q, err := computemw.NewQuota(qcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Policies = append(cfg.Policies, q)
+	cfg.Hooks = append(cfg.Hooks, q)
+	kit, fake := computemwtest.MeteredKit(t, cfg, computemwtest.Measured)
+	return &quotaFixture{kit: kit, fake: fake, quota: q,
+		ctx: computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice", Plan: "free"})}
+}
+
+func (f *quotaFixture) exec(command string) *computemw.Response {
+	return post(f.ctx, f.kit, "/exec", `{"command":"`+command+`","timeout":100}`, nil)
+}
+
+func (f *quotaFixture) usage(t *testing.T) computemw.QuotaUsage {
+	t.Helper()
+	u, _, err := f.quota.Usage(context.Background(), computemw.Principal{ID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestQuotaRecordsMeasuredUsage(t *testing.T) {
+	f := newQuotaFixture(t, computemw.QuotaLimits{}, computemw.Config{}, computemw.QuotaConfig{})
+	steps := []struct {
+		command string
+		status  int
+		want    computemw.QuotaUsage
+	}{
+		{"echo hi", 200, computemw.QuotaUsage{Executions: 1, CPUSeconds: 0.25, MemoryMBSeconds: 1}},
+		{"exit 3", 200, computemw.QuotaUsage{Executions: 2, CPUSeconds: 0.5, MemoryMBSeconds: 2}},
+		// Stopped executions count, with what they used until stopped.
+		{"sleep", 408, computemw.QuotaUsage{Executions: 3, CPUSeconds: 0.75, MemoryMBSeconds: 3}},
+		{"oom", 507, computemw.QuotaUsage{Executions: 4, CPUSeconds: 1, MemoryMBSeconds: 4}},
+		// An execution that could not run at all gives its reservation back.
+		{"fail", 500, computemw.QuotaUsage{Executions: 4, CPUSeconds: 1, MemoryMBSeconds: 4}},
+	}
+	for _, s := range steps {
+		resp := f.exec(s.command)
+		if resp.Status != s.status {
+			t.Fatalf("%s: %d %s", s.command, resp.Status, resp.Body)
+		}
+		if u := f.usage(t); u != s.want {
+			t.Errorf("after %s: %+v, want %+v", s.command, u, s.want)
+		}
+	}
+}
+
+func TestQuotaRefusesBeforeCreating(t *testing.T) {
+	cases := []struct {
+		name     string
+		limits   computemw.QuotaLimits
+		admitted int
+	}{
+		{"executions", computemw.QuotaLimits{Executions: 3}, 3},
+		{"cpu seconds", computemw.QuotaLimits{CPUSeconds: 0.5}, 2},
+		{"memory MB-seconds", computemw.QuotaLimits{MemoryMBSeconds: 3}, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newQuotaFixture(t, c.limits, computemw.Config{}, computemw.QuotaConfig{Period: computemw.Every(time.Hour)})
+			for i := range c.admitted {
+				if resp := f.exec("echo hi"); resp.Status != 200 {
+					t.Fatalf("execution %d: %d %s", i+1, resp.Status, resp.Body)
+				}
+			}
+			created := f.fake.Created()
+			resp := f.exec("echo hi")
+			if resp.Status != 429 || !json.Valid(resp.Body) {
+				t.Fatalf("over quota: %d %s", resp.Status, resp.Body)
+			}
+			var body computemw.ErrorBody
+			_ = json.Unmarshal(resp.Body, &body)
+			if body.Code != computemw.CodeQuotaExceeded {
+				t.Errorf("code %s", body.Code)
+			}
+			ra := resp.Header.Get("Retry-After")
+			if d, err := time.ParseDuration(ra + "s"); err != nil || d < time.Second || d > time.Hour {
+				t.Errorf("Retry-After %q, want the time to the end of the hour", ra)
+			}
+			// Files are refused too once a quota is spent.
+			if resp := post(f.ctx, f.kit, "/files", `{"action":"list","path":"."}`, nil); resp.Status != 429 {
+				t.Errorf("files: %d %s", resp.Status, resp.Body)
+			}
+			if f.fake.Created() != created {
+				t.Error("a refused request created a sandbox")
+			}
+			if u := f.usage(t); u.Executions != int64(c.admitted) {
+				t.Errorf("recorded %d executions, want %d", u.Executions, c.admitted)
+			}
+		})
+	}
+}
+
+func TestQuotaRollsBackRefusedReservations(t *testing.T) {
+	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 10}, computemw.Config{MaxSandboxes: 1}, computemw.QuotaConfig{})
+	done := make(chan *computemw.Response, 1)
+	go func() {
+		done <- post(f.ctx, f.kit, "/exec", `{"command":"sleep","timeout":2000}`, nil)
+	}()
+	select {
+	case <-f.fake.Started():
+	case <-time.After(10 * time.Second):
+		t.Fatal("execution never started")
+	}
+	// The sandbox cap refuses the second execution after its reservation.
+	if resp := f.exec("echo hi"); resp.Status != 503 {
+		t.Fatalf("capacity: %d %s", resp.Status, resp.Body)
+	}
+	if u := f.usage(t); u.Executions != 1 {
+		t.Errorf("executions %d after a capacity refusal, want 1", u.Executions)
+	}
+	<-done
+}
+
+func TestQuotaPolicyOrder(t *testing.T) {
+	// A policy after the quota refuses: the reservation is given back.
+	refuse := refusePolicy{}
+	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 10}, computemw.Config{}, computemw.QuotaConfig{})
+	kit := newPolicyKit(t, computemw.Config{
+		Providers: []computemw.Provider{f.fake}, Policies: []computemw.Policy{f.quota, refuse}, Hooks: []computemw.Hooks{f.quota},
+	})
+	if resp := post(f.ctx, kit, "/exec", `{"command":"echo hi"}`, nil); resp.Status != 403 {
+		t.Fatalf("%d %s", resp.Status, resp.Body)
+	}
+	if u := f.usage(t); u.Executions != 0 {
+		t.Errorf("executions %d, want 0", u.Executions)
+	}
+}
+
+type refusePolicy struct{}
+
+func (refusePolicy) Admit(ctx context.Context, _ computemw.Op, _ *computemw.Request) (context.Context, error) {
+	return ctx, nil
+}
+func (refusePolicy) Authorize(context.Context, *computemw.Action) error {
+	return &computemw.Error{Code: computemw.CodeForbidden, Message: "no"}
+}
+
+// brokenQuotaStore is a quota store whose backend is down.
+type brokenQuotaStore struct{}
+
+func (brokenQuotaStore) Add(context.Context, string, computemw.Period, computemw.QuotaUsage) (computemw.QuotaUsage, error) {
+	return computemw.QuotaUsage{}, errStoreDown
+}
+func (brokenQuotaStore) Get(context.Context, string, computemw.Period) (computemw.QuotaUsage, error) {
+	return computemw.QuotaUsage{}, errStoreDown
+}
+
+func TestQuotaStoreFailure(t *testing.T) {
+	closed := newQuotaFixture(t, computemw.QuotaLimits{Executions: 5}, computemw.Config{}, computemw.QuotaConfig{Store: brokenQuotaStore{}})
+	if resp := closed.exec("echo hi"); resp.Status != 503 {
+		t.Errorf("fail closed: %d %s", resp.Status, resp.Body)
+	}
+	if closed.fake.Created() != 0 {
+		t.Error("created a sandbox with the quota store down")
+	}
+	if resp := computemwtest.ServePath(closed.ctx, closed.kit, http.MethodGet, "/usage", "", nil); resp.Status != 503 {
+		t.Errorf("usage: %d %s", resp.Status, resp.Body)
+	}
+	open := newQuotaFixture(t, computemw.QuotaLimits{Executions: 5}, computemw.Config{}, computemw.QuotaConfig{Store: brokenQuotaStore{}, FailOpen: true})
+	if resp := open.exec("echo hi"); resp.Status != 200 {
+		t.Errorf("fail open: %d %s", resp.Status, resp.Body)
+	}
+}
+
+func TestQuotaNeedsPrincipal(t *testing.T) {
+	f := newQuotaFixture(t, computemw.QuotaLimits{}, computemw.Config{}, computemw.QuotaConfig{})
+	if resp := post(context.Background(), f.kit, "/exec", `{"command":"echo hi"}`, nil); resp.Status != 401 {
+		t.Errorf("%d %s", resp.Status, resp.Body)
+	}
+}
+
+func TestUsageRoute(t *testing.T) {
+	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 7, CPUSeconds: 100}, computemw.Config{}, computemw.QuotaConfig{})
+	f.exec("echo hi")
+	resp := computemwtest.ServePath(f.ctx, f.kit, http.MethodGet, "/usage", "", nil)
+	if resp.Status != 200 {
+		t.Fatalf("%d %s", resp.Status, resp.Body)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(resp.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"principal": "alice", "plan": "free", "period": "month",
+		"usage":  map[string]any{"executions": 1.0, "cpuSeconds": 0.25, "memoryMBSeconds": 1.0},
+		"limits": map[string]any{"executions": 7.0, "cpuSeconds": 100.0, "memoryMBSeconds": nil},
+	}
+	for k, v := range want {
+		got, _ := json.Marshal(body[k])
+		exp, _ := json.Marshal(v)
+		if string(got) != string(exp) {
+			t.Errorf("%s: %s, want %s", k, got, exp)
+		}
+	}
+	p := computemw.Monthly(time.Now())
+	if body["periodStart"] != p.Start.Format(time.RFC3339) || body["periodEnd"] != p.End.Format(time.RFC3339) {
+		t.Errorf("period %v – %v", body["periodStart"], body["periodEnd"])
+	}
+
+	t.Run("no principal", func(t *testing.T) {
+		resp := computemwtest.ServePath(context.Background(), f.kit, http.MethodGet, "/usage", "", nil)
+		if resp.Status != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%d %v", resp.Status, resp.Header)
+		}
+	})
+	t.Run("no quota", func(t *testing.T) {
+		kit, _ := computemwtest.SuiteKit(t, computemw.Config{})
+		if resp := computemwtest.ServePath(f.ctx, kit, http.MethodGet, "/usage", "", nil); resp.Status != 404 {
+			t.Errorf("%d %s", resp.Status, resp.Body)
+		}
+	})
+}
+
+func TestPeriods(t *testing.T) {
+	at := time.Date(2025, time.December, 31, 23, 59, 0, 0, time.FixedZone("x", 3600))
+	cases := []struct {
+		name       string
+		p          computemw.Period
+		start, end string
+	}{
+		{"month", computemw.Monthly(at), "2025-12-01T00:00:00Z", "2026-01-01T00:00:00Z"},
+		{"day", computemw.Daily(at), "2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z"},
+		{"6h0m0s", computemw.Every(6 * time.Hour)(at), "2025-12-31T18:00:00Z", "2026-01-01T00:00:00Z"},
+	}
+	for _, c := range cases {
+		if c.p.Name != c.name || c.p.Start.Format(time.RFC3339) != c.start || c.p.End.Format(time.RFC3339) != c.end {
+			t.Errorf("%s: got %s %v – %v", c.name, c.p.Name, c.p.Start, c.p.End)
+		}
+	}
+}
+
+func TestQuotaConfigErrors(t *testing.T) {
+	if _, err := computemw.NewQuota(computemw.QuotaConfig{Plans: map[string]computemw.QuotaLimits{"pro": {}}}); err == nil {
+		t.Error("missing default plan accepted")
+	}
+	if _, err := computemw.NewRBAC(computemw.RBACConfig{DefaultRole: "wizard"}); err == nil {
+		t.Error("unknown default role accepted")
+	}
+}

@@ -1,0 +1,186 @@
+package computemw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/textproto"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+)
+
+// Rate-limit response headers, set on every limited response.
+const (
+	HeaderRateLimitLimit     = "X-RateLimit-Limit"
+	HeaderRateLimitRemaining = "X-RateLimit-Remaining"
+	HeaderRateLimitReset     = "X-RateLimit-Reset" // Unix time, in seconds
+)
+
+// The header names in canonical form, computed once: they are set on
+// every response.
+var (
+	canonicalLimit     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitLimit)
+	canonicalRemaining = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitRemaining)
+	canonicalReset     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitReset)
+)
+
+// DefaultTiers returns the default rate limits by plan, the seed's: free
+// 10, pro 100 and enterprise 1000 requests per 15 minutes.
+func DefaultTiers() map[string]limiter.Rate {
+	const window = 15 * time.Minute
+	return map[string]limiter.Rate{
+		"free":       {Period: window, Limit: 10},
+		"pro":        {Period: window, Limit: 100},
+		"enterprise": {Period: window, Limit: 1000},
+	}
+}
+
+// DefaultExemptOps are the operations that RateLimitConfig.ExemptOps
+// leaves unlimited unless it says otherwise: the health and readiness
+// probes.
+var DefaultExemptOps = []Op{OpHealth, OpReady}
+
+// RateLimitConfig configures [NewRateLimiter].
+type RateLimitConfig struct {
+	// Tiers are the rates by [Principal].Plan; nil means [DefaultTiers].
+	Tiers map[string]limiter.Rate
+	// DefaultTier is the tier of anonymous callers and of plans missing
+	// from Tiers; default "free".
+	DefaultTier string
+	// Store counts requests; nil means [NewMemoryRateStore], which counts
+	// for this instance only. Several instances share limits through a
+	// shared store, such as limiter's Redis store (see
+	// stores/redisstore.NewRateStore).
+	Store limiter.Store
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// when an anonymous caller is keyed by address (see [ClientIP]).
+	TrustedProxies []netip.Prefix
+	// ExemptOps are not limited. Nil means [DefaultExemptOps]; an empty,
+	// non-nil slice limits every operation.
+	ExemptOps []Op
+	// FailOpen admits requests when the store fails. By default the kit
+	// fails closed: 503 UNAVAILABLE.
+	FailOpen bool
+	// Logger receives store failures; default slog.Default().
+	Logger *slog.Logger
+}
+
+// RateLimiter is the [Policy] of request rate limits: each caller gets the
+// rate of its plan's tier per fixed window, keyed by principal ID, or by
+// client address for anonymous callers. Every limited response carries
+// X-RateLimit-Limit, -Remaining and -Reset; past the limit the answer is
+// 429 RATE_LIMITED with Retry-After. Put it after the [Authenticator].
+type RateLimiter struct {
+	limiters    map[string]*limiter.Limiter
+	defaultTier string
+	trusted     []netip.Prefix
+	exempt      []Op
+	failOpen    bool
+	log         *slog.Logger
+}
+
+// NewRateLimiter builds a RateLimiter from cfg.
+func NewRateLimiter(cfg RateLimitConfig) (*RateLimiter, error) {
+	tiers := cfg.Tiers
+	if tiers == nil {
+		tiers = DefaultTiers()
+	}
+	rl := &RateLimiter{
+		limiters:    make(map[string]*limiter.Limiter, len(tiers)),
+		defaultTier: cfg.DefaultTier,
+		trusted:     slices.Clone(cfg.TrustedProxies),
+		exempt:      cfg.ExemptOps,
+		failOpen:    cfg.FailOpen,
+		log:         cfg.Logger,
+	}
+	if rl.defaultTier == "" {
+		rl.defaultTier = "free"
+	}
+	if rl.exempt == nil {
+		rl.exempt = DefaultExemptOps
+	}
+	if rl.log == nil {
+		rl.log = slog.Default()
+	}
+	store := cfg.Store
+	if store == nil {
+		store = NewMemoryRateStore()
+	}
+	for name, rate := range tiers {
+		if rate.Limit <= 0 || rate.Period <= 0 {
+			return nil, fmt.Errorf("computemw: rate limit: tier %q: limit and period must be positive", name)
+		}
+		rl.limiters[name] = limiter.New(store, rate)
+	}
+	if _, ok := rl.limiters[rl.defaultTier]; !ok {
+		return nil, fmt.Errorf("computemw: rate limit: default tier %q is not in Tiers", rl.defaultTier)
+	}
+	for _, p := range rl.trusted {
+		if !p.IsValid() {
+			return nil, errors.New("computemw: rate limit: invalid trusted proxy prefix")
+		}
+	}
+	return rl, nil
+}
+
+// Admit implements [Policy]: it counts the request against its caller's
+// limit.
+func (rl *RateLimiter) Admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
+	if slices.Contains(rl.exempt, op) {
+		return ctx, nil
+	}
+	tier, key := rl.identify(ctx, r)
+	lim := rl.limiters[tier]
+	lc, err := lim.Get(ctx, key)
+	if err != nil {
+		if rl.failOpen {
+			rl.log.WarnContext(ctx, "computemw: rate limiter store failed; admitting (fail open)", "requestId", RequestIDFrom(ctx), "error", err)
+			return ctx, nil
+		}
+		return ctx, &Error{Code: CodeUnavailable, Message: "rate limiter unavailable", RetryAfter: time.Second,
+			Err: fmt.Errorf("rate limiter store: %w", err)}
+	}
+	if h := ResponseHeader(ctx); h != nil {
+		h[canonicalLimit] = []string{strconv.FormatInt(lc.Limit, 10)}
+		h[canonicalRemaining] = []string{strconv.FormatInt(lc.Remaining, 10)}
+		h[canonicalReset] = []string{strconv.FormatInt(lc.Reset, 10)}
+	}
+	if lc.Reached {
+		wait := time.Until(time.Unix(lc.Reset, 0))
+		if wait < time.Second {
+			wait = time.Second
+		}
+		return ctx, &Error{Code: CodeRateLimited, Message: "rate limit exceeded, retry later", RetryAfter: wait}
+	}
+	return ctx, nil
+}
+
+// Authorize implements [Policy]; requests are counted in Admit.
+func (rl *RateLimiter) Authorize(context.Context, *Action) error { return nil }
+
+// identify returns the caller's tier and counting key: the principal's ID,
+// else its client address (an IPv6 client by its /64, which one host
+// usually has whole).
+func (rl *RateLimiter) identify(ctx context.Context, r *Request) (tier, key string) {
+	if p, ok := PrincipalFrom(ctx); ok && p.ID != "" {
+		tier = p.Plan
+		if _, ok := rl.limiters[tier]; !ok {
+			tier = rl.defaultTier
+		}
+		return tier, tier + ":p:" + p.ID
+	}
+	ip := ClientIP(ctx, r, rl.trusted)
+	switch {
+	case !ip.IsValid():
+		return rl.defaultTier, rl.defaultTier + ":ip:unknown"
+	case ip.Is6():
+		pfx, _ := ip.Prefix(64)
+		return rl.defaultTier, rl.defaultTier + ":ip:" + pfx.String()
+	}
+	return rl.defaultTier, rl.defaultTier + ":ip:" + ip.String()
+}

@@ -1,0 +1,195 @@
+package computemw_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ulule/limiter/v3"
+
+	"github.com/computemw/kit/computemw"
+)
+
+func newRateLimiter(t testing.TB, cfg computemw.RateLimitConfig) *computemw.RateLimiter {
+	t.Helper()
+	rl, err := computemw.NewRateLimiter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rl
+}
+
+// hit runs the rate limiter for one request and returns its error and
+// response headers.
+func hit(rl *computemw.RateLimiter, op computemw.Op, p *computemw.Principal, r *computemw.Request) (error, http.Header) {
+	ctx, _ := computemw.BeginRequest(context.Background(), nil)
+	if p != nil {
+		ctx = computemw.WithPrincipal(ctx, *p)
+	}
+	if r == nil {
+		r = &computemw.Request{Header: http.Header{}}
+	}
+	_, err := rl.Admit(ctx, op, r)
+	return err, computemw.ResponseHeader(ctx)
+}
+
+func TestRateLimitTiers(t *testing.T) {
+	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{
+		"free": {Period: time.Hour, Limit: 2},
+		"pro":  {Period: time.Hour, Limit: 3},
+	}})
+	cases := []struct {
+		principal computemw.Principal
+		admitted  int
+	}{
+		{computemw.Principal{ID: "alice", Plan: "free"}, 2},
+		{computemw.Principal{ID: "bob", Plan: "pro"}, 3},
+		{computemw.Principal{ID: "carol", Plan: "platinum"}, 2}, // unknown plan: the default tier
+		{computemw.Principal{ID: "dave"}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.principal.ID, func(t *testing.T) {
+			for i := range c.admitted {
+				err, h := hit(rl, computemw.OpExec, &c.principal, nil)
+				if err != nil {
+					t.Fatalf("request %d: %v", i+1, err)
+				}
+				if h.Get(computemw.HeaderRateLimitLimit) != strconv.Itoa(c.admitted) ||
+					h.Get(computemw.HeaderRateLimitRemaining) != strconv.Itoa(c.admitted-i-1) {
+					t.Errorf("request %d: headers %v", i+1, h)
+				}
+				reset, _ := strconv.ParseInt(h.Get(computemw.HeaderRateLimitReset), 10, 64)
+				if until := time.Until(time.Unix(reset, 0)); until <= 0 || until > time.Hour+time.Second {
+					t.Errorf("reset in %v", until)
+				}
+			}
+			err, h := hit(rl, computemw.OpExec, &c.principal, nil)
+			wantStatus(t, err, 429)
+			if e := computemw.AsError(err); e.Code != computemw.CodeRateLimited || e.RetryAfter < time.Second || e.RetryAfter > time.Hour {
+				t.Errorf("got %v Retry-After %v", e.Code, e.RetryAfter)
+			}
+			if h.Get(computemw.HeaderRateLimitRemaining) != "0" {
+				t.Errorf("429 headers %v", h)
+			}
+		})
+	}
+}
+
+func TestRateLimitAnonymousByAddress(t *testing.T) {
+	rl := newRateLimiter(t, computemw.RateLimitConfig{
+		Tiers:          map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+	})
+	req := func(remote, xff string) *computemw.Request {
+		h := http.Header{}
+		if xff != "" {
+			h.Set("X-Forwarded-For", xff)
+		}
+		return &computemw.Request{RemoteAddr: remote, Header: h}
+	}
+	steps := []struct {
+		name   string
+		r      *computemw.Request
+		status int
+	}{
+		{"first client", req("203.0.113.1:1", ""), 200},
+		{"first client again", req("203.0.113.1:2", ""), 429},
+		{"spoofing from an untrusted peer does not help", req("203.0.113.1:3", "9.9.9.9"), 429},
+		{"second client", req("203.0.113.2:1", ""), 200},
+		{"client behind the proxy", req("10.1.1.1:1", "198.51.100.4"), 200},
+		{"same client behind the proxy", req("10.1.1.2:1", "6.6.6.6, 198.51.100.4"), 429},
+		{"ipv6 client", req("[2001:db8:1:2::1]:1", ""), 200},
+		{"same ipv6 /64", req("[2001:db8:1:2::ffff]:1", ""), 429},
+	}
+	for _, s := range steps {
+		err, _ := hit(rl, computemw.OpExec, nil, s.r)
+		if got := computemw.StatusOf(err); got != s.status {
+			t.Errorf("%s: status %d, want %d", s.name, got, s.status)
+		}
+	}
+}
+
+func TestRateLimitExemptOps(t *testing.T) {
+	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}}})
+	p := &computemw.Principal{ID: "alice"}
+	for range 3 {
+		if err, h := hit(rl, computemw.OpHealth, p, nil); err != nil || h.Get(computemw.HeaderRateLimitLimit) != "" {
+			t.Fatalf("health limited: %v %v", err, h)
+		}
+	}
+	all := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}}, ExemptOps: []computemw.Op{}})
+	hit(all, computemw.OpHealth, p, nil)
+	err, _ := hit(all, computemw.OpHealth, p, nil)
+	wantStatus(t, err, 429)
+}
+
+// brokenStore is a limiter store whose backend is down.
+type brokenStore struct{ calls atomic.Int64 }
+
+var errStoreDown = errors.New("dial tcp 127.0.0.1:1: connection refused")
+
+func (s *brokenStore) Get(context.Context, string, limiter.Rate) (limiter.Context, error) {
+	s.calls.Add(1)
+	return limiter.Context{}, errStoreDown
+}
+func (s *brokenStore) Peek(context.Context, string, limiter.Rate) (limiter.Context, error) {
+	return limiter.Context{}, errStoreDown
+}
+func (s *brokenStore) Reset(context.Context, string, limiter.Rate) (limiter.Context, error) {
+	return limiter.Context{}, errStoreDown
+}
+func (s *brokenStore) Increment(context.Context, string, int64, limiter.Rate) (limiter.Context, error) {
+	return limiter.Context{}, errStoreDown
+}
+
+func TestRateLimitStoreFailure(t *testing.T) {
+	p := &computemw.Principal{ID: "alice"}
+	closed := newRateLimiter(t, computemw.RateLimitConfig{Store: &brokenStore{}})
+	err, _ := hit(closed, computemw.OpExec, p, nil)
+	wantStatus(t, err, 503)
+	if e := computemw.AsError(err); e.Code != computemw.CodeUnavailable || !errors.Is(err, errStoreDown) {
+		t.Errorf("got %v", err)
+	}
+	open := newRateLimiter(t, computemw.RateLimitConfig{Store: &brokenStore{}, FailOpen: true, Logger: discardLogger()})
+	if err, _ := hit(open, computemw.OpExec, p, nil); err != nil {
+		t.Errorf("fail open: %v", err)
+	}
+}
+
+func TestRateLimitExactUnderConcurrency(t *testing.T) {
+	const limit, requests = 50, 400
+	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: limit}}})
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for range requests {
+		wg.Go(func() {
+			if err, _ := hit(rl, computemw.OpExec, &computemw.Principal{ID: "alice"}, nil); err == nil {
+				admitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := admitted.Load(); n != limit {
+		t.Errorf("admitted %d, want %d", n, limit)
+	}
+}
+
+func TestRateLimitConfigErrors(t *testing.T) {
+	cases := map[string]computemw.RateLimitConfig{
+		"zero limit":        {Tiers: map[string]limiter.Rate{"free": {Period: time.Hour}}},
+		"zero period":       {Tiers: map[string]limiter.Rate{"free": {Limit: 1}}},
+		"missing default":   {Tiers: map[string]limiter.Rate{"pro": {Period: time.Hour, Limit: 1}}},
+		"bad trusted proxy": {TrustedProxies: []netip.Prefix{{}}},
+	}
+	for name, cfg := range cases {
+		if _, err := computemw.NewRateLimiter(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

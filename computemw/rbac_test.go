@@ -1,0 +1,145 @@
+package computemw_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
+)
+
+func rbacRoles() map[string]computemw.Permissions {
+	limits := computemw.ResourceLimits{MaxCPUCores: 1, MaxMemoryMB: 512, MaxExecutionTime: 10 * time.Second}
+	return map[string]computemw.Permissions{
+		"all":        {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: []string{"*"}, ResourceLimits: limits},
+		"no-exec":    {CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: []string{"*"}},
+		"no-files":   {CanExecuteCode: true, CanCreateSandbox: true, AllowedProviders: []string{"*"}},
+		"no-create":  {CanExecuteCode: true, CanAccessFiles: true, AllowedProviders: []string{"*"}},
+		"local-only": {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: []string{"local"}},
+		"none":       {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true},
+	}
+}
+
+func TestRBACPermissions(t *testing.T) {
+	r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		role   string
+		action computemw.Action
+		status int
+	}{
+		{"execute", "all", computemw.Action{Op: computemw.OpExecute, Provider: "fake"}, 200},
+		{"exec without permission", "no-exec", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
+		{"execute without permission", "no-exec", computemw.Action{Op: computemw.OpExecute, Provider: "fake"}, 403},
+		{"files", "no-exec", computemw.Action{Op: computemw.OpFiles, Provider: "fake"}, 200},
+		{"files without permission", "no-files", computemw.Action{Op: computemw.OpFiles, Provider: "fake"}, 403},
+		{"stateless exec creates a sandbox", "no-create", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
+		{"exec in a session creates none", "no-create", computemw.Action{Op: computemw.OpExec, Provider: "fake", SandboxID: "s-1"}, 200},
+		{"middleware creates a sandbox", "no-create", computemw.Action{Op: computemw.OpMiddleware, Provider: "fake"}, 403},
+		{"session creates a sandbox", "no-create", computemw.Action{Op: computemw.OpSessions, Provider: "fake"}, 403},
+		{"listing sessions creates none", "no-create", computemw.Action{Op: computemw.OpSessions}, 200},
+		{"provider allowed", "local-only", computemw.Action{Op: computemw.OpExec, Provider: "local"}, 200},
+		{"provider not allowed", "local-only", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
+		{"no provider allowed", "none", computemw.Action{Op: computemw.OpExec, Provider: "local"}, 403},
+		{"unknown role", "wizard", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
+		{"no role", "", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: c.role})
+			a := c.action
+			err := r.Authorize(ctx, &a)
+			if got := computemw.StatusOf(err); got != c.status {
+				t.Errorf("status %d (%v), want %d", got, err, c.status)
+			}
+		})
+	}
+	t.Run("no principal", func(t *testing.T) {
+		wantStatus(t, r.Authorize(context.Background(), &computemw.Action{Op: computemw.OpExec, Provider: "fake"}), 401)
+	})
+	t.Run("default role", func(t *testing.T) {
+		r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles(), DefaultRole: "all"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p"})
+		if err := r.Authorize(ctx, &computemw.Action{Op: computemw.OpExec, Provider: "fake"}); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestRBACLimits(t *testing.T) {
+	const max = 10 * time.Second
+	big := computemw.Resources{MemoryMB: 4096, CPUCores: 8, MaxExecutionTime: time.Minute}
+	cases := []struct {
+		name    string
+		mode    computemw.LimitMode
+		timeout time.Duration
+		res     computemw.Resources
+		status  int
+		want    computemw.Action
+	}{
+		{"zero takes the limits", computemw.LimitClamp, 0, computemw.Resources{}, 200,
+			computemw.Action{Timeout: max, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 512, CPUCores: 1, MaxExecutionTime: max}}}},
+		{"within is kept", computemw.LimitClamp, 2 * time.Second, computemw.Resources{MemoryMB: 128, CPUCores: 0.5, MaxExecutionTime: time.Second}, 200,
+			computemw.Action{Timeout: 2 * time.Second, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 128, CPUCores: 0.5, MaxExecutionTime: time.Second}}}},
+		{"above is clamped", computemw.LimitClamp, time.Hour, big, 200,
+			computemw.Action{Timeout: max, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 512, CPUCores: 1, MaxExecutionTime: max}}}},
+		{"above timeout is refused", computemw.LimitRefuse, time.Hour, computemw.Resources{}, 403, computemw.Action{}},
+		{"above memory is refused", computemw.LimitRefuse, time.Second, computemw.Resources{MemoryMB: 4096}, 403, computemw.Action{}},
+		{"above cpu is refused", computemw.LimitRefuse, time.Second, computemw.Resources{CPUCores: 8}, 403, computemw.Action{}},
+		{"refuse mode fills zeros", computemw.LimitRefuse, 0, computemw.Resources{}, 200,
+			computemw.Action{Timeout: max, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 512, CPUCores: 1, MaxExecutionTime: max}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles(), Mode: c.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: "all"})
+			a := computemw.Action{Op: computemw.OpExec, Provider: "fake", Timeout: c.timeout, Create: computemw.CreateOptions{Resources: c.res}}
+			err = r.Authorize(ctx, &a)
+			if got := computemw.StatusOf(err); got != c.status {
+				t.Fatalf("status %d (%v), want %d", got, err, c.status)
+			}
+			if c.status == 200 && (a.Timeout != c.want.Timeout || a.Create.Resources != c.want.Create.Resources) {
+				t.Errorf("got timeout %v resources %+v, want %v %+v", a.Timeout, a.Create.Resources, c.want.Timeout, c.want.Create.Resources)
+			}
+		})
+	}
+}
+
+// recordingProvider remembers the options of the sandboxes it creates.
+type recordingProvider struct {
+	*computemwtest.FakeProvider
+	opts chan computemw.CreateOptions
+}
+
+func (p *recordingProvider) Create(ctx context.Context, o computemw.CreateOptions) (computemw.Sandbox, error) {
+	p.opts <- o
+	return p.FakeProvider.Create(ctx, o)
+}
+
+func TestRBACLimitsReachTheSandbox(t *testing.T) {
+	r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := &recordingProvider{FakeProvider: computemwtest.NewFakeProvider("fake"), opts: make(chan computemw.CreateOptions, 1)}
+	kit := newPolicyKit(t, computemw.Config{Providers: []computemw.Provider{prov}, Policies: []computemw.Policy{r}})
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: "all"})
+	resp := post(ctx, kit, "/exec", `{"command":"echo hi","timeout":60000}`, nil)
+	if resp.Status != 200 {
+		t.Fatalf("%d %s", resp.Status, resp.Body)
+	}
+	got := <-prov.opts
+	if got.Resources != (computemw.Resources{MemoryMB: 512, CPUCores: 1, MaxExecutionTime: 10 * time.Second}) {
+		t.Errorf("sandbox created with %+v", got.Resources)
+	}
+}
