@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"sync"
 )
 
@@ -69,4 +71,34 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// feedStdin connects r to the program's standard input through a pipe
+// that the caller closes once the program is gone. Unlike exec.Cmd's own
+// copying, the run never waits for r: a reader that blocks (a WebSocket
+// client that types nothing) cannot hold the execution open, and its
+// goroutine ends when r returns or the pipe is closed.
+func feedStdin(cmd *exec.Cmd, r io.Reader) (io.Closer, error) {
+	if r == nil {
+		return io.NopCloser(nil), nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("local: stdin pipe: %w", err)
+	}
+	cmd.Stdin = pr
+	go func() {
+		_, _ = io.Copy(pw, r)
+		pw.Close()
+	}()
+	return closers{pr, pw}, nil
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	for _, x := range c {
+		_ = x.Close()
+	}
+	return nil
 }

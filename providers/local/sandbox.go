@@ -40,7 +40,7 @@ type sandbox struct {
 
 	mu        sync.Mutex
 	destroyed bool
-	runs      map[*exec.Cmd]struct{}
+	runs      map[*exec.Cmd]bool // true once started: Destroy may kill it
 	wg        sync.WaitGroup
 
 	once       sync.Once
@@ -75,7 +75,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		env:     maps.Clone(opts.Env),
 		network: opts.Network,
 		lim:     p.limitsFor(opts.Resources),
-		runs:    map[*exec.Cmd]struct{}{},
+		runs:    map[*exec.Cmd]bool{},
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -196,9 +196,21 @@ func (s *sandbox) begin(cmd *exec.Cmd) error {
 	if s.destroyed {
 		return computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
 	}
-	s.runs[cmd] = struct{}{}
+	s.runs[cmd] = false
 	s.wg.Add(1)
 	return nil
+}
+
+// started records that cmd runs, so that Destroy kills it; when Destroy
+// came first, it kills cmd at once.
+func (s *sandbox) started(cmd *exec.Cmd) {
+	s.mu.Lock()
+	s.runs[cmd] = true
+	dead := s.destroyed
+	s.mu.Unlock()
+	if dead {
+		killTree(cmd)
+	}
 }
 
 func (s *sandbox) end(cmd *exec.Cmd) {
@@ -239,7 +251,12 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	// runCtx ends the run like a cancelled request.
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
-	cmd.Stdin = opts.Stdin
+	stdin, err := feedStdin(cmd, opts.Stdin)
+	if err != nil {
+		ps.close()
+		return nil, err
+	}
+	defer stdin.Close()
 	cmd.Stdout = tee(stdout, opts.Stdout, cancelRun)
 	cmd.Stderr = tee(stderr, opts.Stderr, cancelRun)
 	if err := s.begin(cmd); err != nil {
@@ -419,8 +436,10 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.destroyed = true
-		for cmd := range s.runs {
-			killTree(cmd)
+		for cmd, started := range s.runs {
+			if started {
+				killTree(cmd)
+			}
 		}
 		s.mu.Unlock()
 		var errs []error

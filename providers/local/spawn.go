@@ -141,6 +141,7 @@ func (s *sandbox) start(cmd *exec.Cmd, ps *pipeSet) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("local: start: %w", err)
 	}
+	s.started(cmd)
 	if s.p.cfg.InsecureNoNamespaces {
 		return s.confine(cmd.Process.Pid)
 	}

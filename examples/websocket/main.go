@@ -1,0 +1,80 @@
+// Command websocket serves the kit's WebSocket protocol and a small page
+// that uses it: type a command, watch its output arrive as it is produced,
+// or open a terminal. The sandbox lives as long as the page's connection.
+//
+//	go run ./examples/websocket     # then open http://127.0.0.1:8080/
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/computemw/kit/adapters/nethttp"
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local"
+)
+
+//go:embed index.html
+var page embed.FS
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("computemw websocket example", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	prov, err := local.New(local.Config{})
+	if err != nil {
+		return err
+	}
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	computehttp.Mount(mux, "/api", kit) // includes GET /api/ws
+	mux.Handle("GET /metrics", kit.MetricsHandler())
+	mux.Handle("GET /{$}", http.FileServerFS(page))
+
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// WebSocket connections are hijacked: Shutdown does not wait for them,
+	// so closing the kit is what ends them (and destroys their sandboxes).
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("computemw websocket example ready", "url", "http://"+ln.Addr().String()+"/")
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	return errors.Join(err, kit.Close(sctx))
+}
