@@ -82,9 +82,9 @@ func TestPathParams(t *testing.T) {
 // the request's sandbox on the fake provider, then release it.
 func BenchmarkCore(b *testing.B) {
 	kit, _ := computemwtest.SuiteKit(b, computemw.Config{})
-	h := http.Header{}
+	req := &computemw.Request{Method: http.MethodGet, Header: http.Header{}, RemoteAddr: "127.0.0.1:40000"}
 	enter := func() {
-		_, _, release, err := kit.EnterRequest(context.Background(), h, computemw.MiddlewareOptions{})
+		_, release, err := kit.EnterRequest(context.Background(), req, computemw.MiddlewareOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -23,9 +23,12 @@ func JSON(status int, v any) (*Response, error) {
 // [AsError]; an internal error is logged with its cause and sent only as
 // INTERNAL_ERROR with the request ID. Clients whose Accept header asks for
 // application/problem+json get RFC 9457 problem details with the same code.
+//
+// A request that has no ID yet (an error raised outside the kit's routes
+// and middleware) gets one here, so every error can be traced.
 func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response {
+	ctx, id := BeginRequest(ctx, h)
 	e := AsError(err)
-	id := RequestIDFrom(ctx)
 	status := e.Status()
 	switch {
 	case e.Code == CodeInternal:
@@ -33,10 +36,7 @@ func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response 
 	case status >= 500:
 		k.log.WarnContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	}
-	msg := e.Message
-	if e.Code == CodeInternal {
-		msg = ErrInternal.Message
-	}
+	_, msg := PublicError(e)
 
 	var v any
 	ctype := "application/json"
@@ -69,7 +69,7 @@ func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response 
 		hdr.Set("Retry-After", strconv.Itoa(secs))
 	}
 	if id != "" {
-		hdr.Set(RequestIDHeader, id)
+		hdr[requestIDCanonical] = []string{id}
 	}
 	return &Response{Status: status, Header: hdr, Body: body}
 }

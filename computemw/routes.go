@@ -105,6 +105,10 @@ func (k *Kit) Routes() []Route {
 // RequestIDHeader is the header that carries the request ID both ways.
 const RequestIDHeader = "X-Request-ID"
 
+// requestIDCanonical is RequestIDHeader in canonical form, for setting it
+// without canonicalizing on every request.
+var requestIDCanonical = http.CanonicalHeaderKey(RequestIDHeader)
+
 // BeginRequest returns ctx carrying the request's ID: the client's
 // X-Request-ID when it is a sane token, else a new one. Adapters call it once
 // per request, before any middleware of the kit, and echo the ID in the
@@ -121,7 +125,7 @@ func BeginRequest(ctx context.Context, h Header) (context.Context, string) {
 		id = newRequestID()
 	}
 	ctx, hdr := withResponseHeader(ctx)
-	hdr.Set(RequestIDHeader, id)
+	hdr[requestIDCanonical] = []string{id}
 	return WithRequestID(ctx, id), id
 }
 
@@ -188,7 +192,7 @@ func (k *Kit) Serve(ctx context.Context, h HandlerFunc, r *Request) (resp *Respo
 		for k, v := range ResponseHeader(ctx) {
 			resp.Header[k] = v
 		}
-		resp.Header.Set(RequestIDHeader, id)
+		resp.Header[requestIDCanonical] = []string{id}
 	}()
 	res, err := h(ctx, r)
 	if err != nil {

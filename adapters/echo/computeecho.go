@@ -69,7 +69,7 @@ func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.Middlew
 				c.SetRequest(r.WithContext(ctx))
 				return next(c)
 			}
-			ctx, _, release, err := kit.EnterRequest(r.Context(), r.Header, opts)
+			ctx, release, err := kit.EnterRequest(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr}, opts)
 			defer release()
 			maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
 			c.SetRequest(r.WithContext(ctx))

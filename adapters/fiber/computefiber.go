@@ -75,7 +75,8 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 			enter(c, ctx, id)
 			return c.Next()
 		}
-		ctx, id, release, err := kit.EnterRequest(c.UserContext(), header{c}, opts)
+		ctx, release, err := kit.EnterRequest(c.UserContext(), &computemw.Request{Method: c.Method(), Header: header{c}, RemoteAddr: c.Context().RemoteAddr().String()}, opts)
+		id := computemw.RequestIDFrom(ctx)
 		defer release()
 		enter(c, ctx, id)
 		if err != nil {

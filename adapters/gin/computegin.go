@@ -61,7 +61,7 @@ func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		ctx, _, release, err := kit.EnterRequest(r.Context(), r.Header, cfg.opts)
+		ctx, release, err := kit.EnterRequest(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr}, cfg.opts)
 		defer release()
 		maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
 		c.Request = r.WithContext(ctx)

@@ -56,7 +56,7 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			ctx, _, release, err := kit.EnterRequest(r.Context(), r.Header, cfg.opts)
+			ctx, release, err := kit.EnterRequest(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr}, cfg.opts)
 			defer release()
 			copyHeader(w.Header(), computemw.ResponseHeader(ctx))
 			if err != nil {
