@@ -17,14 +17,6 @@ func TestAdapterSuite(t *testing.T) {
 	computemwtest.AdapterSuite(t, computemwtest.Harness{Name: "echo", Start: harness.Echo})
 }
 
-func TestPolicySuite(t *testing.T) {
-	computemwtest.PolicySuite(t, computemwtest.Harness{Name: "echo", Start: harness.Echo})
-}
-
-func TestStreamingSuite(t *testing.T) {
-	computemwtest.StreamingSuite(t, computemwtest.Harness{Name: "echo", Start: harness.Echo})
-}
-
 // With echo's own error handler instead of computeecho.HTTPErrorHandler, a
 // failure to create the request's sandbox still has the kit's status, and
 // its message is the client-safe one.

@@ -19,14 +19,6 @@ func TestAdapterSuite(t *testing.T) {
 	computemwtest.AdapterSuite(t, computemwtest.Harness{Name: "fiber", Start: harness.Fiber})
 }
 
-func TestPolicySuite(t *testing.T) {
-	computemwtest.PolicySuite(t, computemwtest.Harness{Name: "fiber", Start: harness.Fiber})
-}
-
-func TestStreamingSuite(t *testing.T) {
-	computemwtest.StreamingSuite(t, computemwtest.Harness{Name: "fiber", Start: harness.Fiber})
-}
-
 // With fiber's own error handler instead of computefiber.ErrorHandler, a
 // failure to create the request's sandbox still has the kit's status, and
 // its message is the client-safe one.

@@ -19,14 +19,6 @@ func TestAdapterSuite(t *testing.T) {
 	computemwtest.AdapterSuite(t, computemwtest.Harness{Name: "gin", Start: harness.Gin})
 }
 
-func TestPolicySuite(t *testing.T) {
-	computemwtest.PolicySuite(t, computemwtest.Harness{Name: "gin", Start: harness.Gin})
-}
-
-func TestStreamingSuite(t *testing.T) {
-	computemwtest.StreamingSuite(t, computemwtest.Harness{Name: "gin", Start: harness.Gin})
-}
-
 // computegin.Error writes the kit's error directly, and ErrorHandler never
 // writes a second response over one a handler already started.
 func TestErrorWriters(t *testing.T) {

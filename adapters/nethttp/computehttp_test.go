@@ -40,7 +40,3 @@ func BenchmarkRouteExec(b *testing.B) {
 	kit, _ := computemwtest.SuiteKit(b, computemw.Config{})
 	harness.BenchHTTP(b, harness.NetHTTPHandler(kit), http.MethodPost, computemwtest.Prefix+"/exec", harness.ExecBody)
 }
-
-func TestStreamingSuite(t *testing.T) {
-	computemwtest.StreamingSuite(t, computemwtest.Harness{Name: "net/http", Start: harness.NetHTTP})
-}

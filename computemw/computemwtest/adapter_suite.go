@@ -168,8 +168,11 @@ func expectError(t testing.TB, r *Reply, status int, code computemw.Code) {
 // AdapterSuite runs the HTTP contract against an adapter's real server:
 // statuses, codes and JSON shapes of the route group, the middleware's
 // sandbox-per-request lifecycle (also on panic, handler error and client
-// disconnect), the capacity cap, and error rendering.
+// disconnect), the capacity cap, and error rendering; then [PolicySuite]
+// and [StreamingSuite].
 func AdapterSuite(t *testing.T, h Harness) {
+	t.Run("policies", func(t *testing.T) { PolicySuite(t, h) })
+	t.Run("streaming", func(t *testing.T) { StreamingSuite(t, h) })
 	t.Run("execute", func(t *testing.T) {
 		kit, fake := SuiteKit(t, computemw.Config{})
 		base := h.Start(t, kit)
