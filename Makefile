@@ -2,7 +2,7 @@
 GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all setup run test bench lint
+.PHONY: all setup setup-test run test bench lint
 
 all: test
 
@@ -10,12 +10,17 @@ all: test
 setup:
 	@bash scripts/setup.sh
 
+## setup-test: setup, plus the Node.js ws client that the WebSocket
+## interoperability test drives (installed into .cache/ with npm)
+setup-test: setup
+	@bash scripts/setup-node-ws.sh
+
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
 run: setup
 	$(GO) run ./examples/nethttp
 
 ## test: vet, then every test with the race detector
-test: setup
+test: setup-test
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 

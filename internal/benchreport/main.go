@@ -171,7 +171,7 @@ func run() error {
 			rps/brps, float64(s.s.pct(.5))/float64(bh.pct(.5)))
 	}
 	tw.Flush()
-	return nil
+	return wsReport(ctx, tw, base)
 }
 
 // measure runs fn total times with the given concurrency and records the

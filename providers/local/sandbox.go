@@ -345,7 +345,10 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	}
 	if waitErr != nil {
 		var ee *exec.ExitError
-		if !errors.As(waitErr, &ee) {
+		// ErrWaitDelay: the program exited (its status is known) but a
+		// pipe stayed open past waitDelay while the kernel tore the
+		// sandbox's namespaces down; what it wrote has been read.
+		if !errors.As(waitErr, &ee) && !errors.Is(waitErr, exec.ErrWaitDelay) {
 			return res, fmt.Errorf("local: wait: %w", waitErr)
 		}
 	}

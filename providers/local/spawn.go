@@ -103,10 +103,13 @@ func (s *sandbox) command(argv []string, cwd string, env []string) (*exec.Cmd, *
 	return cmd, ps, nil
 }
 
-// waitDelay bounds how long Wait waits for output pipes after the program
-// is gone: a second line of defence should a process outlive its PID
-// namespace while holding a pipe.
-const waitDelay = 2 * time.Second
+// waitDelay bounds how long Wait waits for output pipes after bwrap is
+// gone. bwrap exits as soon as the sandbox's PID 1 reports the program's
+// status, while the kernel may still be tearing the namespaces down (it
+// serializes that work: seconds when hundreds of sandboxes end at once),
+// so the pipes close late. It is also a second line of defence should a
+// process outlive its PID namespace while holding a pipe.
+const waitDelay = 10 * time.Second
 
 // procAttr starts bwrap in its own process group (killTree kills it) and
 // kills it if the server dies.
