@@ -81,3 +81,11 @@ func benchExec(b *testing.B, k *Kit) {
 // of metrics, hooks and the execution log: their difference.
 func BenchmarkObserved(b *testing.B)   { benchExec(b, benchKit(b, true)) }
 func BenchmarkUnobserved(b *testing.B) { benchExec(b, benchKit(b, false)) }
+
+// BenchmarkObservedNoLog is BenchmarkObserved with the log at Warn: the
+// cost of metrics and hooks alone.
+func BenchmarkObservedNoLog(b *testing.B) {
+	k := benchKit(b, true)
+	k.log = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	benchExec(b, k)
+}
