@@ -70,20 +70,27 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 	return k.executionResponse(sb, res, err)
 }
 
-// handleExec serves POST /exec: run a shell command line.
-func (k *Kit) handleExec(ctx context.Context, r *Request) (*Response, error) {
+// decodeExec reads and validates the body of an exec: POST /exec and its
+// event-stream form.
+func (k *Kit) decodeExec(r *Request) (ExecRequest, time.Duration, error) {
 	var req ExecRequest
 	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
-		return nil, err
+		return req, 0, err
 	}
 	if err := required("command", req.Command); err != nil {
-		return nil, err
+		return req, 0, err
 	}
 	timeout, err := k.timeoutFrom(req.Timeout)
 	if err != nil {
-		return nil, err
+		return req, 0, err
 	}
-	if err := checkEnv(req.Env); err != nil {
+	return req, timeout, checkEnv(req.Env)
+}
+
+// handleExec serves POST /exec: run a shell command line.
+func (k *Kit) handleExec(ctx context.Context, r *Request) (*Response, error) {
+	req, timeout, err := k.decodeExec(r)
+	if err != nil {
 		return nil, err
 	}
 	p, err := k.Provider(req.Provider)

@@ -15,18 +15,8 @@ import (
 // whose data is a JSON string, then one "exit" event {"exitCode":N}, or an
 // "error" event with the error body.
 func (k *Kit) handleExecStream(ctx context.Context, r *Request) (*Response, error) {
-	var req ExecRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
-		return nil, err
-	}
-	if err := required("command", req.Command); err != nil {
-		return nil, err
-	}
-	timeout, err := k.timeoutFrom(req.Timeout)
+	req, timeout, err := k.decodeExec(r)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkEnv(req.Env); err != nil {
 		return nil, err
 	}
 	s, release, err := k.session(ctx, r.Param("id"))
