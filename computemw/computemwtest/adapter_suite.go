@@ -75,7 +75,14 @@ type Harness struct {
 func SuiteKit(t testing.TB, cfg computemw.Config) (*computemw.Kit, *FakeProvider) {
 	t.Helper()
 	fake := NewFakeProvider("fake")
-	cfg.Providers = []computemw.Provider{fake}
+	return kitOver(t, cfg, fake, fake), fake
+}
+
+// kitOver builds a kit over prov (fake itself, or a wrapper of it) that is
+// closed at cleanup, failing the test if any of fake's sandboxes is left.
+func kitOver(t testing.TB, cfg computemw.Config, fake *FakeProvider, prov computemw.Provider) *computemw.Kit {
+	t.Helper()
+	cfg.Providers = []computemw.Provider{prov}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +103,7 @@ func SuiteKit(t testing.TB, cfg computemw.Config) (*computemw.Kit, *FakeProvider
 			t.Errorf("created %d sandboxes, destroyed %d", fake.Created(), fake.Destroyed())
 		}
 	})
-	return kit, fake
+	return kit
 }
 
 // Reply is a decoded HTTP response.

@@ -2,9 +2,7 @@ package computemwtest
 
 import (
 	"context"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/computemw/kit/computemw"
 )
@@ -60,23 +58,5 @@ func (s *meteredSandbox) RunCode(ctx context.Context, language, code string, opt
 func MeteredKit(t testing.TB, cfg computemw.Config, measured computemw.Result) (*computemw.Kit, *FakeProvider) {
 	t.Helper()
 	fake := NewFakeProvider("fake")
-	cfg.Providers = []computemw.Provider{Metered(fake, measured)}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	kit, err := computemw.New(cfg)
-	if err != nil {
-		t.Fatalf("computemw.New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := kit.Close(ctx); err != nil {
-			t.Errorf("kit.Close: %v", err)
-		}
-		if !fake.WaitLive(0, 10*time.Second) {
-			t.Errorf("%d sandboxes still live after the test", fake.Live())
-		}
-	})
-	return kit, fake
+	return kitOver(t, cfg, fake, Metered(fake, measured)), fake
 }
