@@ -29,3 +29,7 @@ func CgroupParentDirs(p *Provider) []string {
 // InstanceName returns the provider's instance name (its directory under
 // BaseDir and its cgroup under CgroupParent).
 func InstanceName(p *Provider) string { return p.instance }
+
+// TmpfsWorkspaces reports whether the provider's workspaces are tmpfs
+// mounts of their own.
+func TmpfsWorkspaces(p *Provider) bool { return p.tmpfsWS }

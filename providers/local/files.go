@@ -144,6 +144,8 @@ func (s *sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
 		return s.fsError(p, err)
 	}
 	if _, err := f.Write(data); err != nil {
+		// Leave no partial file to hold the space a full workspace lacks.
+		_ = f.Truncate(0)
 		return s.fsError(p, err)
 	}
 	if err := s.own(rel); err != nil {

@@ -74,6 +74,9 @@ type Config struct {
 	MaxOpenFiles uint64
 	// TmpSizeMB caps the tmpfs at /tmp (default 64).
 	TmpSizeMB int
+	// WorkspaceSizeMB caps a workspace (default 256) where the server may
+	// mount: each workspace is then its own tmpfs.
+	WorkspaceSizeMB int
 	// AllowNetwork lets sandboxes that ask for it share the host network.
 	// Default false: every sandbox has only its own loopback.
 	AllowNetwork bool
@@ -130,6 +133,9 @@ func (c *Config) setDefaults() {
 	if c.TmpSizeMB <= 0 {
 		c.TmpSizeMB = 64
 	}
+	if c.WorkspaceSizeMB <= 0 {
+		c.WorkspaceSizeMB = 256
+	}
 	if c.HostUID == 0 {
 		c.HostUID = 65534
 	}
@@ -168,6 +174,7 @@ type Provider struct {
 	etcDir   string       // generated passwd, group, hosts
 	lock     *os.File     // flock held for the provider's lifetime
 	rootUser bool
+	tmpfsWS  bool     // workspaces are size-capped tmpfs mounts
 	binds    []string // bwrap arguments for the system directories
 
 	mu        sync.Mutex
@@ -235,6 +242,13 @@ func New(cfg Config) (*Provider, error) {
 		p.cleanupInstance()
 		return nil, err
 	}
+	if err := p.probeTmpfsWorkspaces(); err != nil {
+		if !cfg.InsecureNoNamespaces {
+			p.log.Warn("computemw/local: workspaces are plain directories with no size cap (only the file-size rlimit bounds a file); run as root to give each its own tmpfs", "reason", err)
+		}
+	} else {
+		p.tmpfsWS = true
+	}
 	p.binds = p.systemBinds()
 	p.rt, err = newRuntimeTable(cfg.Runtimes, p.visible)
 	if err != nil {
@@ -298,6 +312,7 @@ func (p *Provider) cleanupInstance() error {
 			}
 		}
 	}
+	unmountUnder(p.dir)
 	if err := removeAll(p.dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -472,6 +487,7 @@ func (p *Provider) reclaimInstance(inst string) {
 	}
 	dir := filepath.Join(p.cfg.BaseDir, inst)
 	if _, err := os.Stat(dir); err == nil {
+		unmountUnder(dir)
 		_ = removeAll(dir)
 	}
 	p.log.Info("computemw/local: reclaimed an orphaned instance", "instance", inst, "cgroups", n)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"golang.org/x/sys/unix"
 )
 
 // The uid and gid of sandboxed processes, as seen inside the sandbox.
@@ -32,6 +33,7 @@ type sandbox struct {
 	p       *Provider
 	id      string
 	ws      string // host path of the workspace
+	mounted bool   // ws is a tmpfs of its own
 	root    *os.Root
 	cg      group // nil without cgroups
 	env     map[string]string
@@ -98,6 +100,12 @@ func (s *sandbox) provision() error {
 	s.ws = filepath.Join(s.p.dir, s.id)
 	if err := os.Mkdir(s.ws, 0o700); err != nil {
 		return fmt.Errorf("local: workspace: %w", err)
+	}
+	if s.p.tmpfsWS {
+		if err := s.p.mountWorkspace(s.ws); err != nil {
+			return fmt.Errorf("local: workspace: %w", err)
+		}
+		s.mounted = true
 	}
 	if s.p.rootUser && !s.p.cfg.InsecureNoNamespaces {
 		if err := os.Chown(s.ws, s.p.cfg.HostUID, s.p.cfg.HostGID); err != nil {
@@ -463,6 +471,11 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 		}
 		if s.root != nil {
 			_ = s.root.Close()
+		}
+		if s.mounted {
+			if err := unix.Unmount(s.ws, unix.MNT_DETACH); err != nil {
+				errs = append(errs, fmt.Errorf("local: destroy %s: unmount workspace: %w", s.id, err))
+			}
 		}
 		if s.ws != "" {
 			if err := removeAll(s.ws); err != nil {
