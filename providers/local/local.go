@@ -88,6 +88,9 @@ type Config struct {
 	// /bin, /lib, /lib32, /lib64, /libx32, /sbin (those present), plus
 	// the few files of /etc that programs need.
 	SystemDirs []string
+	// DisableSeccomp turns off the system-call filter (see deniedSyscalls).
+	// Default false: every sandbox runs under it.
+	DisableSeccomp bool
 	// InsecureNoNamespaces runs processes without bwrap: no namespaces,
 	// no filesystem isolation. For development machines only; logged
 	// loudly at start. Default false.
@@ -175,6 +178,7 @@ type Provider struct {
 	lock     *os.File     // flock held for the provider's lifetime
 	rootUser bool
 	tmpfsWS  bool     // workspaces are size-capped tmpfs mounts
+	seccomp  []byte   // compiled system-call filter, or nil
 	binds    []string // bwrap arguments for the system directories
 
 	mu        sync.Mutex
@@ -250,6 +254,12 @@ func New(cfg Config) (*Provider, error) {
 		p.tmpfsWS = true
 	}
 	p.binds = p.systemBinds()
+	if !cfg.DisableSeccomp && !cfg.InsecureNoNamespaces {
+		if p.seccomp, err = seccompProgram(); err != nil {
+			p.cleanupInstance()
+			return nil, err
+		}
+	}
 	p.rt, err = newRuntimeTable(cfg.Runtimes, p.visible)
 	if err != nil {
 		p.cleanupInstance()

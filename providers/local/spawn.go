@@ -18,10 +18,11 @@ type pipeSet struct {
 	infoR, infoW   *os.File
 	blockR, blockW *os.File
 	argsR          *os.File
+	seccompR       *os.File
 }
 
 func (ps *pipeSet) close() {
-	for _, f := range []*os.File{ps.infoR, ps.infoW, ps.blockR, ps.blockW, ps.argsR} {
+	for _, f := range []*os.File{ps.infoR, ps.infoW, ps.blockR, ps.blockW, ps.argsR, ps.seccompR} {
 		if f != nil {
 			_ = f.Close()
 		}
@@ -62,6 +63,9 @@ func (s *sandbox) bwrapOptions(cwd string) []string {
 		"--info-fd", "3",
 		"--block-fd", "4",
 	)
+	if s.p.seccomp != nil {
+		args = append(args, "--seccomp", "6")
+	}
 	return args
 }
 
@@ -93,6 +97,13 @@ func (s *sandbox) command(argv []string, cwd string, env []string) (*exec.Cmd, *
 	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{ps.infoW, ps.blockR, ps.argsR} // fds 3, 4 and 5
+	if s.p.seccomp != nil {
+		if ps.seccompR, err = pipeWith(s.p.seccomp); err != nil {
+			ps.close()
+			return nil, nil, err
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, ps.seccompR) // fd 6
+	}
 	cmd.SysProcAttr = procAttr()
 	cmd.WaitDelay = waitDelay
 	if s.p.rootUser {
@@ -118,23 +129,31 @@ func procAttr() *syscall.SysProcAttr {
 }
 
 // writeArgs puts NUL-separated arguments into a pipe for bwrap's --args.
-// The profile is a few KiB, well within a pipe's buffer.
 func (ps *pipeSet) writeArgs(args []string) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("local: pipe: %w", err)
-	}
-	ps.argsR = r
-	defer w.Close()
 	var buf []byte
 	for _, a := range args {
 		buf = append(buf, a...)
 		buf = append(buf, 0)
 	}
-	if _, err := w.Write(buf); err != nil {
-		return fmt.Errorf("local: bwrap args: %w", err)
+	r, err := pipeWith(buf)
+	ps.argsR = r
+	return err
+}
+
+// pipeWith returns the read end of a pipe holding data, already closed for
+// writing. data (the profile, the filter) is a few KiB, well within a
+// pipe's buffer.
+func pipeWith(data []byte) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("local: pipe: %w", err)
 	}
-	return nil
+	defer w.Close()
+	if _, err := w.Write(data); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("local: pipe: %w", err)
+	}
+	return r, nil
 }
 
 // start starts cmd and completes the handshake: cgroup, rlimits, go.
