@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -89,12 +90,21 @@ func (s *sandbox) command(argv []string, cwd string, env []string) (*exec.Cmd, *
 		ps.close()
 		return nil, nil, fmt.Errorf("local: pipe: %w", err)
 	}
-	if err := ps.writeArgs(s.bwrapOptions(cwd)); err != nil {
+	// The sandbox's environment reaches its processes through bwrap's
+	// --clearenv/--setenv, never bwrap's own environment: the host's
+	// dynamic loader would obey LD_PRELOAD and friends in bwrap itself,
+	// before any namespace exists.
+	opts := append(s.bwrapOptions(cwd), "--clearenv")
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		opts = append(opts, "--setenv", k, v)
+	}
+	if err := ps.writeArgs(opts); err != nil {
 		ps.close()
 		return nil, nil, err
 	}
 	cmd := exec.Command(s.p.bwrap, append([]string{"--args", "5", "--"}, s.withRlimits(argv)...)...)
-	cmd.Env = env
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{ps.infoW, ps.blockR, ps.argsR} // fds 3, 4 and 5
 	if s.p.seccomp != nil {
