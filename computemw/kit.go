@@ -143,6 +143,7 @@ func New(cfg Config) (*Kit, error) {
 		drained: make(chan struct{}),
 	}
 	k.sessions.byID = make(map[string]*session)
+	k.sessions.pending = make(map[string]int)
 	for _, p := range cfg.Providers {
 		if err := k.providers.Register(p); err != nil {
 			return nil, err

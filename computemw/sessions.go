@@ -51,8 +51,9 @@ type session struct {
 }
 
 type sessions struct {
-	mu   sync.Mutex
-	byID map[string]*session
+	mu      sync.Mutex
+	byID    map[string]*session
+	pending map[string]int // sessions being created, by owner
 }
 
 func (s *session) info() SessionInfo {
@@ -111,10 +112,12 @@ func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, e
 	}
 	sb, err := k.Create(ctx, a.Provider, a.Create)
 	if err != nil {
+		k.sessionSlotDone(owner)
 		return nil, err
 	}
 	s := &session{sb: sb, owner: owner, created: time.Now(), ttl: ttl, meta: maps.Clone(req.Metadata)}
 	k.sessions.mu.Lock()
+	k.sessions.dropPending(owner)
 	s.expires = s.created.Add(ttl)
 	s.timer = time.AfterFunc(ttl, func() { k.expireSession(s) })
 	k.sessions.byID[sb.ID()] = s
@@ -123,11 +126,17 @@ func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, e
 	return JSON(http.StatusCreated, info)
 }
 
-// sessionSlot checks the session limits for owner.
+// sessionSlot checks the session limits for owner and holds a place for
+// the session being created (sessions in creation count), so concurrent
+// creates cannot overshoot; the place becomes the session, or is given
+// back with sessionSlotDone.
 func (k *Kit) sessionSlot(owner string) error {
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
-	total, mine := 0, 0
+	total, mine := 0, k.sessions.pending[owner]
+	for _, n := range k.sessions.pending {
+		total += n
+	}
 	for _, s := range k.sessions.byID {
 		if s.dead {
 			continue
@@ -144,7 +153,22 @@ func (k *Kit) sessionSlot(owner string) error {
 		return &Error{Code: CodeRateLimited, Message: fmt.Sprintf("at most %d sessions per caller", k.cfg.MaxSessionsPerPrincipal),
 			RetryAfter: capacityRetryAfter}
 	}
+	k.sessions.pending[owner]++
 	return nil
+}
+
+// sessionSlotDone gives back a place whose session was not created.
+func (k *Kit) sessionSlotDone(owner string) {
+	k.sessions.mu.Lock()
+	defer k.sessions.mu.Unlock()
+	k.sessions.dropPending(owner)
+}
+
+// dropPending ends a creation of owner's; ss.mu is held.
+func (ss *sessions) dropPending(owner string) {
+	if ss.pending[owner]--; ss.pending[owner] <= 0 {
+		delete(ss.pending, owner)
+	}
 }
 
 // session returns the caller's live session id, marked in use; release

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,5 +136,31 @@ func TestSessionLimitsAndValidation(t *testing.T) {
 	}
 	if fake.Created() != 3 {
 		t.Errorf("created %d", fake.Created())
+	}
+}
+
+// Concurrent creates cannot overshoot the limits: places are held while
+// sandboxes are created.
+func TestSessionLimitsUnderConcurrency(t *testing.T) {
+	kit, fake := newKit(t, computemw.Config{MaxSessionsPerPrincipal: 3})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for range 40 {
+		wg.Go(func() {
+			resp, _ := call(t, alice, kit, "POST", "/sandboxes", "", `{}`)
+			mu.Lock()
+			defer mu.Unlock()
+			if resp.Status == 201 {
+				created++
+			} else if resp.Status != 429 {
+				t.Errorf("create: %d %s", resp.Status, resp.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if created != 3 || fake.Live() != 3 {
+		t.Errorf("40 concurrent creates made %d sessions (%d live), limit 3", created, fake.Live())
 	}
 }
