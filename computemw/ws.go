@@ -106,7 +106,8 @@ type wsSession struct {
 	mu      sync.Mutex
 	sb      Sandbox
 	release func()
-	stdin   *io.PipeWriter // of the running execution
+	stdin   *inputQueue // of the running execution
+	termIn  *inputQueue // of the open terminal
 	running bool
 	term    Terminal
 	wg      sync.WaitGroup // executions and terminal pumps
@@ -330,7 +331,8 @@ func (s *wsSession) execute(m *WSMessage) error {
 		return Errorf(CodeBadRequest, "an execution is already running on this connection")
 	}
 	stdinR, stdinW := io.Pipe()
-	s.running, s.stdin = true, stdinW
+	stdin := newInputQueue(stdinW)
+	s.running, s.stdin = true, stdin
 	s.wg.Add(1)
 	s.mu.Unlock()
 
@@ -349,6 +351,7 @@ func (s *wsSession) execute(m *WSMessage) error {
 			return sb.RunCode(s.ctx, m.Language, m.Code, opts)
 		})
 		stdinR.Close()
+		stdin.close()
 		opts.Stdout.(*streamWriter).flush()
 		opts.Stderr.(*streamWriter).flush()
 		s.mu.Lock()
@@ -367,15 +370,12 @@ func (s *wsSession) execute(m *WSMessage) error {
 
 func (s *wsSession) writeStdin(data string) error {
 	s.mu.Lock()
-	w := s.stdin
+	q := s.stdin
 	s.mu.Unlock()
-	if w == nil {
+	if q == nil {
 		return Errorf(CodeBadRequest, "no execution is running")
 	}
-	// The pipe blocks until the program reads: a separate goroutine keeps
-	// the read loop responsive.
-	go func() { _, _ = io.WriteString(w, data) }()
-	return nil
+	return q.push(data)
 }
 
 func (s *wsSession) startTerminal(m *WSMessage) error {
@@ -407,8 +407,9 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	if err != nil {
 		return err
 	}
+	input := newInputQueue(term)
 	s.mu.Lock()
-	s.term = term
+	s.term, s.termIn = term, input
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -418,8 +419,9 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 		w.flush()
 		code, err := term.Wait()
 		s.mu.Lock()
-		s.term = nil
+		s.term, s.termIn = nil, nil
 		s.mu.Unlock()
+		input.close()
 		if err != nil && s.ctx.Err() == nil {
 			s.sendError(err)
 		}
@@ -438,12 +440,13 @@ func (s *wsSession) terminal() (Terminal, error) {
 }
 
 func (s *wsSession) terminalInput(data string) error {
-	t, err := s.terminal()
-	if err != nil {
-		return err
+	s.mu.Lock()
+	q := s.termIn
+	s.mu.Unlock()
+	if q == nil {
+		return Errorf(CodeBadRequest, "no terminal is open")
 	}
-	go func() { _, _ = io.WriteString(t, data) }()
-	return nil
+	return q.push(data)
 }
 
 func (s *wsSession) resize(m *WSMessage) error {
@@ -460,12 +463,9 @@ func (s *wsSession) resize(m *WSMessage) error {
 // destroy ends the terminal and any execution, and destroys the sandbox.
 func (s *wsSession) destroy() {
 	s.mu.Lock()
-	release, term, stdin := s.release, s.term, s.stdin
+	release, term := s.release, s.term
 	s.sb, s.release = nil, nil
 	s.mu.Unlock()
-	if stdin != nil {
-		stdin.Close()
-	}
 	if term != nil {
 		term.Close()
 	}
@@ -511,4 +511,56 @@ func (w *streamWriter) emit(data string) {
 		return
 	}
 	w.s.send(WSMessage{Type: "output", Stream: w.stream, Data: data})
+}
+
+// inputBacklog is how many input messages may wait for a program that is
+// not reading.
+const inputBacklog = 64
+
+// inputQueue writes a client's input (stdin, terminal keys) to a program
+// in arrival order from one goroutine. Its backlog is bounded: input for a
+// program that does not read is refused, not held without bound.
+type inputQueue struct {
+	mu     sync.Mutex
+	ch     chan string
+	closed bool
+}
+
+func newInputQueue(w io.Writer) *inputQueue {
+	q := &inputQueue{ch: make(chan string, inputBacklog)}
+	go func() {
+		var failed bool
+		for data := range q.ch {
+			if !failed {
+				_, err := io.WriteString(w, data)
+				failed = err != nil
+			}
+		}
+	}()
+	return q
+}
+
+func (q *inputQueue) push(data string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return Errorf(CodeBadRequest, "the program has ended")
+	}
+	select {
+	case q.ch <- data:
+		return nil
+	default:
+		return Errorf(CodeBadRequest, "input refused: the program is not reading it")
+	}
+}
+
+// close ends the queue once the program is gone (its writer fails then, so
+// the goroutine drains what is left and exits).
+func (q *inputQueue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
 }

@@ -199,3 +199,27 @@ func TestWebSocketStalledClientIsDropped(t *testing.T) {
 		t.Errorf("%d sandboxes left after dropping a stalled client", fake.Live())
 	}
 }
+
+// Input for a program that does not read is refused past a bounded
+// backlog, instead of piling up on the server.
+func TestWebSocketStdinBacklogIsBounded(t *testing.T) {
+	kit, fake := newKit(t, computemw.Config{})
+	conn, done := startConn(t, kit)
+	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.expect(t, "sandbox-ready")
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "block"})
+	<-fake.Started()
+	for range 200 {
+		conn.send(t, computemw.WSMessage{Type: "stdin", Data: "x\n"})
+	}
+	if m := conn.expect(t, "error"); m.Code != "BAD_REQUEST" {
+		t.Errorf("got %+v", m)
+	}
+	conn.Close(computemw.CloseNormal, "")
+	if err := <-done; err != nil {
+		t.Errorf("ServeConn: %v", err)
+	}
+	if fake.Live() != 0 {
+		t.Errorf("%d sandboxes left", fake.Live())
+	}
+}
