@@ -21,6 +21,10 @@ import (
 // are read or written, so a FIFO planted in the workspace cannot stall the
 // server.
 
+// maxListEntries caps a listing, so that a directory of millions of files
+// made by sandboxed code cannot become one huge response.
+const maxListEntries = 10000
+
 // rel converts a client path to a clean path relative to the workspace.
 func (s *sandbox) rel(p string) (string, error) {
 	if p == "" {
@@ -60,6 +64,10 @@ func (s *sandbox) fsError(p string, err error) error {
 		return computemw.Errorf(computemw.CodeBadRequest, "%q is not a regular file", p)
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EFBIG), errors.Is(err, syscall.EDQUOT):
 		return &computemw.Error{Code: computemw.CodeResource, Message: "disk limit exceeded", Err: err}
+	case errors.Is(err, syscall.EAGAIN):
+		return computemw.Errorf(computemw.CodeBadRequest, "%q is busy (locked or leased by the sandbox)", p)
+	case errors.Is(err, os.ErrClosed):
+		return computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
 	case errors.Is(err, fs.ErrPermission):
 		return computemw.Errorf(computemw.CodeForbidden, "permission denied: %s", p)
 	}
@@ -258,9 +266,12 @@ func (s *sandbox) ListFiles(ctx context.Context, p string) ([]computemw.FileInfo
 		return nil, s.fsError(p, err)
 	}
 	defer d.Close()
-	entries, err := d.ReadDir(-1)
-	if err != nil {
+	entries, err := d.ReadDir(maxListEntries + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, s.fsError(p, err)
+	}
+	if len(entries) > maxListEntries {
+		return nil, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("directory %q has more than %d entries", p, maxListEntries)}
 	}
 	out := make([]computemw.FileInfo, 0, len(entries))
 	for _, e := range entries {

@@ -26,7 +26,8 @@ func (p *Provider) tmpfsOptions() string {
 	if p.rootUser {
 		uid, gid = p.cfg.HostUID, p.cfg.HostGID
 	}
-	return fmt.Sprintf("size=%dm,mode=0700,uid=%d,gid=%d", p.cfg.WorkspaceSizeMB, uid, gid)
+	// One inode per 4 KiB of space, as for a small disk.
+	return fmt.Sprintf("size=%dm,nr_inodes=%d,mode=0700,uid=%d,gid=%d", p.cfg.WorkspaceSizeMB, p.cfg.WorkspaceSizeMB*256, uid, gid)
 }
 
 // mountWorkspace makes dir a size-capped tmpfs.
