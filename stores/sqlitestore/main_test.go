@@ -1,0 +1,10 @@
+package sqlitestore_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// No test leaves a goroutine behind (connection pools are closed).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
