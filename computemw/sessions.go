@@ -115,6 +115,11 @@ func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, e
 		k.sessionSlotDone(owner)
 		return nil, err
 	}
+	if !k.Ready() { // Close began while the sandbox was being created
+		k.sessionSlotDone(owner)
+		_ = sb.Destroy(context.WithoutCancel(ctx))
+		return nil, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
+	}
 	s := &session{sb: sb, owner: owner, created: time.Now(), ttl: ttl, meta: maps.Clone(req.Metadata)}
 	k.sessions.mu.Lock()
 	k.sessions.dropPending(owner)
