@@ -2,7 +2,6 @@ package computemw
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"strings"
 )
@@ -59,15 +58,22 @@ func ClientIP(ctx context.Context, r *Request, trusted []netip.Prefix) netip.Add
 	return ip
 }
 
+// HeaderValues is implemented by a [Header] that can return every line
+// of a repeated header (http.Header does). Without it X-Forwarded-For is
+// not believed: a proxy may add its own line after the client's, and the
+// first line alone would be the client's choice.
+type HeaderValues interface {
+	Values(key string) []string
+}
+
 // forwardedFor returns the X-Forwarded-For hops, the last header line
 // first (the nearest proxy appends to the last one).
 func forwardedFor(h Header) [][]string {
-	var lines []string
-	if hh, ok := h.(http.Header); ok {
-		lines = hh.Values("X-Forwarded-For")
-	} else if v := h.Get("X-Forwarded-For"); v != "" {
-		lines = []string{v}
+	hv, ok := h.(HeaderValues)
+	if !ok {
+		return nil
 	}
+	lines := hv.Values("X-Forwarded-For")
 	out := make([][]string, 0, len(lines))
 	for i := len(lines) - 1; i >= 0; i-- {
 		out = append(out, strings.Split(lines[i], ","))

@@ -52,3 +52,25 @@ func TestClientIP(t *testing.T) {
 		})
 	}
 }
+
+// onlyGet is a Header that cannot list repeated lines.
+type onlyGet map[string]string
+
+func (h onlyGet) Get(k string) string { return h[k] }
+
+// A Header that returns only the first X-Forwarded-For line is not
+// believed: the client may have written that line itself.
+func TestClientIPNeedsEveryForwardedLine(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	r := &computemw.Request{RemoteAddr: "10.0.0.2:4000", Header: onlyGet{"X-Forwarded-For": "6.6.6.6"}}
+	if got := computemw.ClientIP(context.Background(), r, trusted); got.String() != "10.0.0.2" {
+		t.Errorf("client IP %s, want the peer 10.0.0.2", got)
+	}
+	h := http.Header{}
+	h.Add("X-Forwarded-For", "6.6.6.6")
+	h.Add("X-Forwarded-For", "203.0.113.9")
+	r = &computemw.Request{RemoteAddr: "10.0.0.2:4000", Header: h}
+	if got := computemw.ClientIP(context.Background(), r, trusted); got.String() != "203.0.113.9" {
+		t.Errorf("client IP %s, want 203.0.113.9", got)
+	}
+}

@@ -52,12 +52,12 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 	}
 	sb, release, err := k.sandboxFor(ctx, a)
 	if err != nil {
-		return nil, err
+		return nil, k.notRun(ctx, a, err)
 	}
 	defer release()
 	for _, f := range files {
 		if err := sb.WriteFile(ctx, f.path, f.data); err != nil {
-			return nil, fmt.Errorf("files[%q]: %w", f.path, err)
+			return nil, k.notRun(ctx, a, fmt.Errorf("files[%q]: %w", f.path, err))
 		}
 	}
 	res, err := k.run(ctx, a, func() (*Result, error) {
@@ -103,7 +103,7 @@ func (k *Kit) handleExec(ctx context.Context, r *Request) (*Response, error) {
 	}
 	sb, release, err := k.sandboxFor(ctx, a)
 	if err != nil {
-		return nil, err
+		return nil, k.notRun(ctx, a, err)
 	}
 	defer release()
 	res, err := k.run(ctx, a, func() (*Result, error) {
@@ -165,6 +165,15 @@ func (k *Kit) sandboxFor(ctx context.Context, a *Action) (Sandbox, func(), error
 		return sb, func() {}, nil
 	}
 	return k.Acquire(ctx, a.Provider, a.Create)
+}
+
+// notRun reports an authorized action that failed before it could run
+// (unknown session, sandbox creation, input files) to the hooks as a
+// rejection, so that what policies reserved for it (a quota's execution)
+// is given back. It returns err.
+func (k *Kit) notRun(ctx context.Context, a *Action, err error) error {
+	k.rejected(ctx, a.Op, err)
+	return err
 }
 
 // run performs one execution between the hooks' started and finished
@@ -281,7 +290,7 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 	}
 	sb, release, err := k.sandboxFor(ctx, a)
 	if err != nil {
-		return nil, err
+		return nil, k.notRun(ctx, a, err)
 	}
 	defer release()
 

@@ -20,7 +20,6 @@ func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (
 		return nil, err
 	}
 	if err := k.reserve(); err != nil {
-		k.rejected(ctx, OpFrom(ctx), err)
 		return nil, err
 	}
 	start := time.Now()

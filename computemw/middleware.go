@@ -45,7 +45,7 @@ func (k *Kit) EnterRequest(ctx context.Context, r *Request, opts MiddlewareOptio
 	}
 	sb, release, err := k.Acquire(ctx, a.Provider, a.Create)
 	if err != nil {
-		return ctx, release, err
+		return ctx, release, k.notRun(ctx, a, err)
 	}
 	return WithSandbox(ctx, sb), release, nil
 }

@@ -3,6 +3,7 @@ package computemw_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -290,5 +291,29 @@ func TestQuotaConfigErrors(t *testing.T) {
 	}
 	if _, err := computemw.NewRBAC(computemw.RBACConfig{DefaultRole: "wizard"}); err == nil {
 		t.Error("unknown default role accepted")
+	}
+}
+
+// An execution that cannot run after its reservation (an unknown session,
+// a provider that fails to create the sandbox) gives the reservation back.
+func TestQuotaReleasesWhatNeverRan(t *testing.T) {
+	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 3}, computemw.Config{}, computemw.QuotaConfig{})
+	for range 5 {
+		if resp := post(f.ctx, f.kit, "/exec", `{"command":"echo hi","sandboxId":"nope"}`, nil); resp.Status != 404 {
+			t.Fatalf("unknown session: %d %s", resp.Status, resp.Body)
+		}
+	}
+	f.fake.CreateErr = errors.New("provider down")
+	for range 5 {
+		if resp := f.exec("echo hi"); resp.Status != 500 {
+			t.Fatalf("failing provider: %d %s", resp.Status, resp.Body)
+		}
+	}
+	f.fake.CreateErr = nil
+	if u := f.usage(t); u.Executions != 0 {
+		t.Errorf("executions %d after requests that never ran, want 0", u.Executions)
+	}
+	if resp := f.exec("echo hi"); resp.Status != 200 {
+		t.Errorf("quota exhausted by requests that never ran: %d %s", resp.Status, resp.Body)
 	}
 }

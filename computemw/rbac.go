@@ -159,7 +159,8 @@ func createsSandbox(ctx context.Context, a *Action) bool {
 	case a.Op == OpMiddleware || a.Op == OpSessions:
 		return true
 	}
-	return a.SandboxID == "" && SandboxFrom(ctx) == nil
+	sb := SandboxFrom(ctx)
+	return a.SandboxID == "" && (sb == nil || sb.Provider() != a.Provider)
 }
 
 func forbidden(msg string) error { return &Error{Code: CodeForbidden, Message: msg} }

@@ -113,7 +113,7 @@ func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, e
 	sb, err := k.Create(ctx, a.Provider, a.Create)
 	if err != nil {
 		k.sessionSlotDone(owner)
-		return nil, err
+		return nil, k.notRun(ctx, a, err)
 	}
 	if !k.Ready() { // Close began while the sandbox was being created
 		k.sessionSlotDone(owner)

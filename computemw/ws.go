@@ -285,7 +285,7 @@ func (s *wsSession) create(m *WSMessage) error {
 	}
 	sb, release, err := s.k.Acquire(s.ctx, a.Provider, a.Create)
 	if err != nil {
-		return err
+		return s.k.notRun(s.ctx, a, err)
 	}
 	s.mu.Lock()
 	s.sb, s.release = sb, release

@@ -191,6 +191,17 @@ type header struct{ c *fiber.Ctx }
 
 func (h header) Get(key string) string { return utils.CopyString(h.c.Get(key)) }
 
+// Values returns every line of a repeated header (X-Forwarded-For behind
+// several proxies), copied.
+func (h header) Values(key string) []string {
+	lines := h.c.Request().Header.PeekAll(key)
+	out := make([]string, len(lines))
+	for i, v := range lines {
+		out[i] = string(v)
+	}
+	return out
+}
+
 // write sends a response of the kit. A streaming one is handed to fasthttp,
 // which runs it after the handler has returned: it holds nothing of c, and
 // it learns that the client is gone only when a write fails.
