@@ -67,6 +67,9 @@ type WSConfig struct {
 	PingInterval time.Duration
 	// MaxMessageBytes caps an incoming message (default 1 MiB).
 	MaxMessageBytes int
+	// TerminalTimeout ends a terminal after this long (default 30m);
+	// policies may lower it (RBAC's MaxExecutionTime).
+	TerminalTimeout time.Duration
 }
 
 func (c *WSConfig) setDefaults() {
@@ -82,6 +85,9 @@ func (c *WSConfig) setDefaults() {
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 1 << 20
 	}
+	if c.TerminalTimeout <= 0 {
+		c.TerminalTimeout = 30 * time.Minute
+	}
 }
 
 // AdmitWebSocket runs the policies for a WebSocket upgrade, before it
@@ -91,7 +97,19 @@ func (c *WSConfig) setDefaults() {
 func (k *Kit) AdmitWebSocket(ctx context.Context, r *Request) (context.Context, error) {
 	ctx, _ = BeginRequest(ctx, r.Header)
 	ctx = withOp(ctx, OpWebSocket)
+	if r.RemoteAddr != "" {
+		ctx = WithRemoteAddr(ctx, r.RemoteAddr)
+	}
 	return k.admit(ctx, OpWebSocket, r)
+}
+
+// admitMessage runs the policies for one message that creates a sandbox,
+// runs code or opens a terminal, as for a request of its own: rate limits
+// count every such message, not only the upgrade, and a quota reserves
+// each execution separately. The caller was authenticated at the upgrade
+// (its principal is in s.ctx).
+func (s *wsSession) admitMessage(op Op) (context.Context, error) {
+	return s.k.admit(s.ctx, op, &Request{Method: "WS", RemoteAddr: RemoteAddrFrom(s.ctx)})
 }
 
 // wsSession is the state of one WebSocket connection.
@@ -280,12 +298,17 @@ func (s *wsSession) create(m *WSMessage) error {
 	}
 	a := &Action{Op: OpWebSocket, Provider: p.Name(), Language: m.Template, Timeout: s.k.cfg.DefaultTimeout,
 		Create: CreateOptions{Template: m.Template}}
-	if err := s.k.authorize(s.ctx, a); err != nil {
+	ctx, err := s.admitMessage(OpWebSocket)
+	if err != nil {
 		return err
 	}
+	if err := s.k.authorize(ctx, a); err != nil {
+		return err
+	}
+	// The sandbox lives as long as the connection, not this message.
 	sb, release, err := s.k.Acquire(s.ctx, a.Provider, a.Create)
 	if err != nil {
-		return s.k.notRun(s.ctx, a, err)
+		return s.k.notRun(ctx, a, err)
 	}
 	s.mu.Lock()
 	s.sb, s.release = sb, release
@@ -322,13 +345,23 @@ func (s *wsSession) execute(m *WSMessage) error {
 			}
 		}
 	}
-	if err := s.k.authorize(s.ctx, a); err != nil {
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	if running {
+		return Errorf(CodeBadRequest, "an execution is already running on this connection")
+	}
+	ctx, err := s.admitMessage(a.Op)
+	if err != nil {
+		return err
+	}
+	if err := s.k.authorize(ctx, a); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	if s.running {
+	if s.running { // only this read loop starts executions
 		s.mu.Unlock()
-		return Errorf(CodeBadRequest, "an execution is already running on this connection")
+		return s.k.notRun(ctx, a, Errorf(CodeBadRequest, "an execution is already running on this connection"))
 	}
 	stdinR, stdinW := io.Pipe()
 	stdin := newInputQueue(stdinW)
@@ -344,11 +377,11 @@ func (s *wsSession) execute(m *WSMessage) error {
 			Stdout:  &streamWriter{s: s, stream: "stdout"},
 			Stderr:  &streamWriter{s: s, stream: "stderr"},
 		}
-		res, err := s.k.run(s.ctx, a, func() (*Result, error) {
+		res, err := s.k.run(ctx, a, func() (*Result, error) {
 			if m.Command != "" {
-				return sb.Exec(s.ctx, m.Command, opts)
+				return sb.Exec(ctx, m.Command, opts)
 			}
-			return sb.RunCode(s.ctx, m.Language, m.Code, opts)
+			return sb.RunCode(ctx, m.Language, m.Code, opts)
 		})
 		stdinR.Close()
 		stdin.close()
@@ -387,15 +420,22 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	if !ok {
 		return Errorf(CodeExecution, "provider %q has no terminals", sb.Provider())
 	}
-	if err := s.k.authorize(s.ctx, &Action{Op: OpExec, Provider: sb.Provider(), Timeout: s.k.cfg.DefaultTimeout, SandboxID: sb.ID()}); err != nil {
-		return err
-	}
 	s.mu.Lock()
-	if s.term != nil {
-		s.mu.Unlock()
+	open := s.term != nil
+	s.mu.Unlock()
+	if open {
 		return Errorf(CodeBadRequest, "a terminal is already open on this connection")
 	}
-	s.mu.Unlock()
+	// A terminal is one execution for the policies, whose time limit
+	// (lowered to the caller's role by RBAC) ends it.
+	a := &Action{Op: OpExec, Provider: sb.Provider(), Timeout: s.cfg.TerminalTimeout, SandboxID: sb.ID()}
+	ctx, err := s.admitMessage(a.Op)
+	if err != nil {
+		return err
+	}
+	if err := s.k.authorize(ctx, a); err != nil {
+		return err
+	}
 	cols, rows := m.Cols, m.Rows
 	if cols == 0 {
 		cols = 80
@@ -405,8 +445,9 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	}
 	term, err := to.OpenTerminal(s.ctx, TerminalOptions{Command: m.Command, Cols: cols, Rows: rows})
 	if err != nil {
-		return err
+		return s.k.notRun(ctx, a, err)
 	}
+	limit := time.AfterFunc(a.Timeout, func() { term.Close() })
 	input := newInputQueue(term)
 	s.mu.Lock()
 	s.term, s.termIn = term, input
@@ -418,6 +459,7 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 		_, _ = io.Copy(w, term)
 		w.flush()
 		code, err := term.Wait()
+		limit.Stop()
 		s.mu.Lock()
 		s.term, s.termIn = nil, nil
 		s.mu.Unlock()

