@@ -196,8 +196,7 @@ func (d v2Driver) create(rel string, lim limits) (group, error) {
 	res := &cgroup2.Resources{}
 	if lim.memoryBytes > 0 {
 		m := lim.memoryBytes
-		zero := int64(0)
-		res.Memory = &cgroup2.Memory{Max: &m, Swap: &zero}
+		res.Memory = &cgroup2.Memory{Max: &m}
 	}
 	if lim.pids > 0 {
 		res.Pids = &cgroup2.Pids{Max: lim.pids}
@@ -210,7 +209,13 @@ func (d v2Driver) create(rel string, lim limits) (group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup v2 create %s: %w", rel, err)
 	}
-	return &v2Group{m: m, dir: filepath.Join(d.mount, rel)}, nil
+	dir := filepath.Join(d.mount, rel)
+	if lim.memoryBytes > 0 {
+		// No swap, so the memory cap is the cap; best effort, as
+		// memory.swap.max exists only where the kernel accounts swap.
+		_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
+	}
+	return &v2Group{m: m, dir: dir}, nil
 }
 
 type v2Group struct {
