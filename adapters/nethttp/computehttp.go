@@ -12,6 +12,7 @@ package computehttp
 import (
 	"bufio"
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -58,7 +59,7 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 			}
 			ctx, release, err := kit.EnterRequest(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr}, cfg.opts)
 			defer release()
-			copyHeader(w.Header(), computemw.ResponseHeader(ctx))
+			maps.Copy(w.Header(), computemw.ResponseHeader(ctx))
 			if err != nil {
 				write(w, kit.ErrorResponse(ctx, err, r.Header))
 				return
@@ -138,12 +139,6 @@ func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
 	})
 }
 
-func copyHeader(dst, src http.Header) {
-	for k, v := range src {
-		dst[k] = v
-	}
-}
-
 func write(w http.ResponseWriter, resp *computemw.Response) {
 	writeCtx(context.Background(), w, resp)
 }
@@ -151,7 +146,7 @@ func write(w http.ResponseWriter, resp *computemw.Response) {
 // writeCtx writes a response; a streaming one runs until it ends or ctx
 // (the client's) is done.
 func writeCtx(ctx context.Context, w http.ResponseWriter, resp *computemw.Response) {
-	copyHeader(w.Header(), resp.Header)
+	maps.Copy(w.Header(), resp.Header)
 	w.WriteHeader(resp.Status)
 	if resp.Stream != nil {
 		rc := http.NewResponseController(w)
