@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
 )
 
 // activeConnections reads the kit's compute_active_connections gauge: the
 // WebSocket and streaming clients the server is serving right now.
 func activeConnections(t *testing.T, kit *computemw.Kit) float64 {
 	t.Helper()
-	mfs, err := kit.Registry().Gather()
+	mfs, err := computemwtest.Registry(t, kit).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 )
 
@@ -38,6 +39,9 @@ func localKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
 	}
 	cfg.Providers = []computemw.Provider{prov}
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Metrics == nil {
+		cfg.Metrics = prommetrics.New(prommetrics.Options{})
+	}
 	kit, err := computemw.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -20,16 +20,23 @@ func OpFrom(ctx context.Context) Op {
 	return op
 }
 
-// WithSandbox returns a context carrying sb; adapters' middleware use it.
-func WithSandbox(ctx context.Context, sb Sandbox) context.Context {
+// withSandbox returns a context carrying the request's governed sandbox.
+func withSandbox(ctx context.Context, sb *governed) context.Context {
 	return context.WithValue(ctx, sandboxKey, sb)
 }
 
 // SandboxFrom returns the request's sandbox, or nil when no sandbox
 // middleware ran. It is the Go form of the seed's req.sandbox.
 func SandboxFrom(ctx context.Context) Sandbox {
-	sb, _ := ctx.Value(sandboxKey).(Sandbox)
-	return sb
+	if g := governedFrom(ctx); g != nil {
+		return g
+	}
+	return nil
+}
+
+func governedFrom(ctx context.Context) *governed {
+	g, _ := ctx.Value(sandboxKey).(*governed)
+	return g
 }
 
 // WithRequestID returns a context carrying the request ID.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
-	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/fakeprovider"
 )
 
 // usageLog records each execution's measured usage, the way a billing
@@ -35,7 +35,7 @@ func (u *usageLog) ExecutionFinished(ctx context.Context, a *computemw.Action, r
 func ExampleHooks() {
 	usage := &usageLog{}
 	kit, _ := computemw.New(computemw.Config{
-		Providers: []computemw.Provider{computemwtest.NewFakeProvider("fake")},
+		Providers: []computemw.Provider{fakeprovider.New("fake")},
 		Hooks:     []computemw.Hooks{usage},
 	})
 	defer kit.Close(context.Background())

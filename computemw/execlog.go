@@ -9,12 +9,10 @@ import (
 // execLog writes one log line per execution, tying the request to its
 // sandbox's outcome: request ID, provider, language, status, duration and
 // exit code.
-type execLog struct{ k *Kit }
-
-func (l execLog) SandboxCreated(context.Context, Sandbox, time.Duration) {}
-func (l execLog) SandboxDestroyed(context.Context, Sandbox, error)       {}
-func (l execLog) ExecutionStarted(context.Context, *Action)              {}
-func (l execLog) RequestRejected(context.Context, Op, error)             {}
+type execLog struct {
+	NopHooks
+	k *Kit
+}
 
 func (l execLog) ExecutionFinished(ctx context.Context, a *Action, res *Result, err error, took time.Duration) {
 	level := slog.LevelInfo
@@ -34,7 +32,7 @@ func (l execLog) ExecutionFinished(ctx context.Context, a *Action, res *Result, 
 		slog.String("op", string(a.Op)),
 		slog.String("provider", a.Provider),
 		slog.String("language", a.Language),
-		slog.String("status", executionStatus(res, err)),
+		slog.String("status", ExecutionStatus(res, err)),
 		slog.Duration("duration", took),
 		slog.Int("exitCode", exit),
 	}

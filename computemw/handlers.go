@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -32,94 +31,51 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEnv(req.Env); err != nil {
-		return nil, err
-	}
 	files, err := decodeFiles(req.Files)
 	if err != nil {
 		return nil, err
 	}
-	p, err := k.Provider(req.Provider)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkLanguage(p, req.Language); err != nil {
-		return nil, err
-	}
-	a := &Action{Op: OpExecute, Provider: p.Name(), Language: req.Language, Timeout: timeout, SandboxID: targetID(ctx, req.SandboxID)}
-	if err := k.authorize(ctx, a); err != nil {
-		return nil, err
-	}
-	sb, release, err := k.sandboxFor(ctx, a)
-	if err != nil {
-		return nil, k.notRun(ctx, a, err)
-	}
-	defer release()
-	for _, f := range files {
-		if err := sb.WriteFile(ctx, f.path, f.data); err != nil {
-			return nil, k.notRun(ctx, a, fmt.Errorf("files[%q]: %w", f.path, err))
-		}
-	}
-	res, err := k.run(ctx, a, func() (*Result, error) {
-		return sb.RunCode(ctx, req.Language, req.Code, ExecOptions{
-			Env:     req.Env,
-			Stdin:   strings.NewReader(req.Stdin),
-			Timeout: a.Timeout,
-		})
+	res, err := k.Execute(ctx, Run{
+		Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID),
+		Language: req.Language, Code: req.Code, Env: req.Env,
+		Stdin: strings.NewReader(req.Stdin), Timeout: timeout, Files: files,
 	})
-	return k.executionResponse(sb, res, err)
+	return k.executionResponse(res, err)
 }
 
 // decodeExec reads and validates the body of an exec: POST /exec and its
 // event-stream form.
-func (k *Kit) decodeExec(r *Request) (ExecRequest, time.Duration, error) {
+func (k *Kit) decodeExec(ctx context.Context, r *Request) (Run, error) {
 	var req ExecRequest
 	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
-		return req, 0, err
+		return Run{}, err
 	}
 	if err := required("command", req.Command); err != nil {
-		return req, 0, err
+		return Run{}, err
 	}
 	timeout, err := k.timeoutFrom(req.Timeout)
 	if err != nil {
-		return req, 0, err
+		return Run{}, err
 	}
-	return req, timeout, checkEnv(req.Env)
+	return Run{
+		Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID), Command: req.Command,
+		Cwd: req.Cwd, Env: req.Env, Stdin: strings.NewReader(req.Stdin), Timeout: timeout,
+	}, nil
 }
 
 // handleExec serves POST /exec: run a shell command line.
 func (k *Kit) handleExec(ctx context.Context, r *Request) (*Response, error) {
-	req, timeout, err := k.decodeExec(r)
+	run, err := k.decodeExec(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	p, err := k.Provider(req.Provider)
-	if err != nil {
-		return nil, err
-	}
-	a := &Action{Op: OpExec, Provider: p.Name(), Timeout: timeout, SandboxID: targetID(ctx, req.SandboxID)}
-	if err := k.authorize(ctx, a); err != nil {
-		return nil, err
-	}
-	sb, release, err := k.sandboxFor(ctx, a)
-	if err != nil {
-		return nil, k.notRun(ctx, a, err)
-	}
-	defer release()
-	res, err := k.run(ctx, a, func() (*Result, error) {
-		return sb.Exec(ctx, req.Command, ExecOptions{
-			Cwd:     req.Cwd,
-			Env:     req.Env,
-			Stdin:   strings.NewReader(req.Stdin),
-			Timeout: a.Timeout,
-		})
-	})
-	return k.executionResponse(sb, res, err)
+	res, err := k.Execute(ctx, run)
+	return k.executionResponse(res, err)
 }
 
-// executionResponse turns a provider's result into the contract's body, or
-// into an error carrying the partial output.
-func (k *Kit) executionResponse(sb Sandbox, res *Result, err error) (*Response, error) {
+// executionResponse turns a result into the contract's body, or into an
+// error carrying the partial output.
+func (k *Kit) executionResponse(res *Result, err error) (*Response, error) {
 	if err != nil {
 		e := AsError(err)
 		if res != nil && e.Details == nil && (e.Code == CodeTimeout || e.Code == CodeResource) {
@@ -140,55 +96,10 @@ func (k *Kit) executionResponse(sb Sandbox, res *Result, err error) (*Response, 
 		ExecutionTime: res.ExecutionTime.Milliseconds(),
 		CPUTime:       res.CPUTime.Milliseconds(),
 		PeakMemory:    res.PeakMemory,
-		SandboxID:     sb.ID(),
-		Provider:      sb.Provider(),
+		SandboxID:     res.SandboxID,
+		Provider:      res.Provider,
 		Truncated:     res.Truncated,
 	})
-}
-
-// sandboxFor returns the sandbox an authorized action runs in: the named
-// session, the request's sandbox from middleware, or a new one destroyed by
-// the returned release function.
-func (k *Kit) sandboxFor(ctx context.Context, a *Action) (Sandbox, func(), error) {
-	if a.SandboxID != "" {
-		s, release, err := k.session(ctx, a.SandboxID)
-		if err != nil {
-			return nil, nil, err
-		}
-		if s.sb.Provider() != a.Provider {
-			release()
-			return nil, nil, Errorf(CodeBadRequest, "sandbox %q runs on provider %q, not %q", a.SandboxID, s.sb.Provider(), a.Provider)
-		}
-		return s.sb, release, nil
-	}
-	if sb := SandboxFrom(ctx); sb != nil && sb.Provider() == a.Provider {
-		return sb, func() {}, nil
-	}
-	return k.Acquire(ctx, a.Provider, a.Create)
-}
-
-// notRun reports an authorized action that failed before it could run
-// (unknown session, sandbox creation, input files) to the hooks as a
-// rejection, so that what policies reserved for it (a quota's execution)
-// is given back. It returns err.
-func (k *Kit) notRun(ctx context.Context, a *Action, err error) error {
-	k.rejected(ctx, a.Op, err)
-	return err
-}
-
-// run performs one execution between the hooks' started and finished
-// calls.
-func (k *Kit) run(ctx context.Context, a *Action, exec func() (*Result, error)) (*Result, error) {
-	for _, h := range k.cfg.Hooks {
-		h.ExecutionStarted(ctx, a)
-	}
-	start := time.Now()
-	res, err := exec()
-	took := time.Since(start)
-	for _, h := range k.cfg.Hooks {
-		h.ExecutionFinished(ctx, a, res, err, took)
-	}
-	return res, err
 }
 
 func checkLanguage(p Provider, language string) error {
@@ -216,13 +127,8 @@ func firstError(err error) error {
 	return err
 }
 
-type decodedFile struct {
-	path string
-	data []byte
-}
-
-func decodeFiles(specs []FileSpec) ([]decodedFile, error) {
-	out := make([]decodedFile, 0, len(specs))
+func decodeFiles(specs []FileSpec) ([]File, error) {
+	out := make([]File, 0, len(specs))
 	for i, f := range specs {
 		if f.Path == "" {
 			return nil, Errorf(CodeBadRequest, "files[%d]: field \"path\" is required", i)
@@ -231,7 +137,7 @@ func decodeFiles(specs []FileSpec) ([]decodedFile, error) {
 		if err != nil {
 			return nil, Errorf(CodeBadRequest, "files[%d]: %s", i, err.Error())
 		}
-		out = append(out, decodedFile{path: f.Path, data: data})
+		out = append(out, File{Path: f.Path, Data: data})
 	}
 	return out, nil
 }
@@ -280,19 +186,26 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 	} else if req.Encoding != "" && req.Encoding != "utf8" && req.Encoding != "utf-8" && req.Encoding != "base64" {
 		return nil, Errorf(CodeBadRequest, "unknown encoding %q (want utf8 or base64)", req.Encoding)
 	}
-	p, err := k.Provider(req.Provider)
+	id := targetID(ctx, req.SandboxID)
+	provider := req.Provider
+	if provider == "" && id != "" {
+		provider = k.sessionProvider(ctx, id)
+	}
+	p, err := k.provider(provider)
 	if err != nil {
 		return nil, err
 	}
-	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: targetID(ctx, req.SandboxID)}
+	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: id}
+	mw := k.requestSandbox(ctx, a)
 	if err := k.authorize(ctx, a); err != nil {
 		return nil, err
 	}
-	sb, release, err := k.sandboxFor(ctx, a)
+	g, release, err := k.target(ctx, a, mw)
 	if err != nil {
-		return nil, k.notRun(ctx, a, err)
+		return nil, err
 	}
 	defer release()
+	sb := g.raw
 
 	switch req.Action {
 	case "read":

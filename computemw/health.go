@@ -50,21 +50,23 @@ func (h *health) check(ctx context.Context, name string) error {
 }
 
 // probe runs the provider's own health check, or creates a sandbox, runs
-// echo in it and destroys it.
+// echo in it and destroys it. The probe is the kit's own operation, not a
+// caller's: no policy authorizes it and it is not an execution in the
+// metrics, but its sandbox holds a slot of Config.MaxSandboxes like any.
 func (k *Kit) probe(ctx context.Context, name string) error {
-	prov, err := k.Provider(name)
+	prov, err := k.provider(name)
 	if err != nil {
 		return err
 	}
 	if hc, ok := prov.(HealthChecker); ok {
 		return hc.CheckHealth(ctx)
 	}
-	sb, release, err := k.Acquire(ctx, name, CreateOptions{})
+	g, err := k.create(ctx, &Action{Op: OpHealth, Provider: name, Timeout: k.cfg.HealthTimeout, CreatesSandbox: true})
 	if err != nil {
 		return err
 	}
-	defer release()
-	res, err := sb.Exec(ctx, "echo ok", ExecOptions{})
+	defer k.releaser(ctx, g)()
+	res, err := g.raw.Exec(ctx, "echo ok", ExecOptions{Timeout: k.cfg.HealthTimeout})
 	if err != nil {
 		return err
 	}

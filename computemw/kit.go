@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a [Kit]. Zero fields take the documented defaults.
@@ -57,13 +55,16 @@ type Config struct {
 	// Logger receives the kit's logs; default slog.Default().
 	Logger *slog.Logger
 	// Policies guard every operation, in order (authentication first).
+	// A policy that also implements Hooks (a quota) is registered as
+	// hooks as well.
 	Policies []Policy
 	// Hooks observe sandboxes and executions, in order, after the kit's
-	// own metrics and execution log.
+	// execution log and Metrics. A value listed more than once (here, in
+	// Policies, as Metrics) is called once.
 	Hooks []Hooks
-	// Registry receives the kit's Prometheus metrics; default: a new
-	// registry (not the global one) with the Go and process collectors.
-	Registry *prometheus.Registry
+	// Metrics observes the kit and serves GET /metrics of the route group
+	// (prommetrics.New); nil means no metrics (GET /metrics is 404).
+	Metrics MetricsExporter
 }
 
 func (c *Config) setDefaults() {
@@ -120,11 +121,11 @@ type Kit struct {
 	providers Registry
 	log       *slog.Logger
 	health    health
-	metrics   *metrics
+	hooks     []Hooks
 	sessions  sessions
 
 	mu       sync.Mutex
-	live     map[*managed]struct{}
+	live     map[*governed]struct{}
 	reserved int // sandboxes being created plus live ones
 	closed   bool
 	drained  chan struct{} // closed when closed && reserved == 0
@@ -139,7 +140,7 @@ func New(cfg Config) (*Kit, error) {
 	k := &Kit{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		live:    make(map[*managed]struct{}),
+		live:    make(map[*governed]struct{}),
 		drained: make(chan struct{}),
 	}
 	k.sessions.byID = make(map[string]*session)
@@ -156,13 +157,47 @@ func New(cfg Config) (*Kit, error) {
 		return nil, fmt.Errorf("computemw: config: default provider %q is not registered", k.cfg.DefaultProvider)
 	}
 	k.health.init(k)
-	reg := cfg.Registry
-	if reg == nil {
-		reg = newRegistry()
+	k.hooks = []Hooks{execLog{k: k}}
+	seen := map[any]bool{}
+	addHooks := func(h Hooks) {
+		if h == nil || seen[h] {
+			return
+		}
+		seen[h] = true
+		k.hooks = append(k.hooks, h)
 	}
-	k.metrics = newMetrics(k, reg)
-	k.cfg.Hooks = append([]Hooks{k.metrics, execLog{k}}, cfg.Hooks...)
+	if cfg.Metrics != nil {
+		addHooks(cfg.Metrics)
+	}
+	for _, h := range cfg.Hooks {
+		addHooks(h)
+	}
+	for _, p := range cfg.Policies {
+		if p == nil {
+			return nil, errors.New("computemw: config: nil policy")
+		}
+		if h, ok := p.(Hooks); ok {
+			addHooks(h)
+		}
+	}
+	bound := map[any]bool{}
+	for _, v := range append(append([]any{}, anySlice(k.hooks)...), anySlice(cfg.Policies)...) {
+		if b, ok := v.(Binder); ok && !bound[v] {
+			bound[v] = true
+			if err := b.Bind(k); err != nil {
+				return nil, fmt.Errorf("computemw: config: %w", err)
+			}
+		}
+	}
 	return k, nil
+}
+
+func anySlice[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // Config returns the kit's configuration with defaults applied.
@@ -171,8 +206,10 @@ func (k *Kit) Config() Config { return k.cfg }
 // Logger returns the kit's logger.
 func (k *Kit) Logger() *slog.Logger { return k.log }
 
-// Provider returns the provider registered under name; "" is the default.
-func (k *Kit) Provider(name string) (Provider, error) {
+// provider returns the provider registered under name; "" is the default.
+// It is not exported: sandboxes reach applications only through the
+// governed path.
+func (k *Kit) provider(name string) (Provider, error) {
 	if name == "" {
 		name = k.cfg.DefaultProvider
 	}
@@ -185,6 +222,23 @@ func (k *Kit) Provider(name string) (Provider, error) {
 
 // Providers returns the registered provider names, sorted.
 func (k *Kit) Providers() []string { return k.providers.Names() }
+
+// DefaultProvider returns the name of the provider used when a request
+// names none.
+func (k *Kit) DefaultProvider() string { return k.cfg.DefaultProvider }
+
+// Languages returns the languages the named provider runs, or nil when it
+// does not say (it has no LanguageLister) or is unknown.
+func (k *Kit) Languages(provider string) []string {
+	p, ok := k.providers.Get(provider)
+	if !ok {
+		return nil
+	}
+	if ll, ok := p.(LanguageLister); ok {
+		return ll.Languages()
+	}
+	return nil
+}
 
 // LiveSandboxes returns how many sandboxes the kit holds right now.
 func (k *Kit) LiveSandboxes() int {
@@ -216,7 +270,7 @@ func (k *Kit) Close(ctx context.Context) error {
 	}
 
 	k.mu.Lock()
-	left := make([]*managed, 0, len(k.live))
+	left := make([]*governed, 0, len(k.live))
 	for m := range k.live {
 		left = append(left, m)
 	}

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/fakeprovider"
 )
 
-func newKit(t *testing.T, cfg computemw.Config) (*computemw.Kit, *computemwtest.FakeProvider) {
+func newKit(t *testing.T, cfg computemw.Config) (*computemw.Kit, *fakeprovider.Provider) {
 	t.Helper()
 	return computemwtest.SuiteKit(t, cfg)
 }
@@ -21,7 +23,7 @@ func TestNewValidates(t *testing.T) {
 	if _, err := computemw.New(computemw.Config{}); err == nil {
 		t.Error("a kit without providers was accepted")
 	}
-	fake := computemwtest.NewFakeProvider("a")
+	fake := fakeprovider.New("a")
 	if _, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fake, fake}}); err == nil {
 		t.Error("a duplicate provider name was accepted")
 	}
@@ -146,7 +148,7 @@ func TestHealthFloodRunsOneProbe(t *testing.T) {
 }
 
 func TestHealthDegraded(t *testing.T) {
-	fake := computemwtest.NewFakeProvider("down")
+	fake := fakeprovider.New("down")
 	fake.CreateErr = errors.New("no capacity")
 	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fake}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -156,4 +158,23 @@ func TestHealthDegraded(t *testing.T) {
 	if rep.Status != "degraded" || rep.Services["down"] != "unhealthy" {
 		t.Errorf("health: %+v", rep)
 	}
+}
+
+func TestReadyDuringShutdown(t *testing.T) {
+	kit, _ := newKit(t, computemw.Config{})
+	ready := func() int {
+		return computemwtest.ServePath(context.Background(), kit, http.MethodGet, "/ready", "", nil).Status
+	}
+	if s := ready(); s != 200 {
+		t.Fatalf("ready: %d", s)
+	}
+	_, rel, err := kit.Acquire(context.Background(), "", computemw.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = kit.Close(context.Background()) })
+	waitFor(t, func() bool { return ready() == 503 })
+	rel()
+	wg.Wait()
 }

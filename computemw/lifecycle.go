@@ -3,7 +3,6 @@ package computemw
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -14,8 +13,72 @@ const capacityRetryAfter = time.Second
 // kit tracks until it is destroyed. It is the Go form of the seed's
 // compute(provider, opts). The caller must Destroy it; [Kit.Close] destroys
 // whatever is left.
+//
+// Create is governed: the policies authorize an [OpCreate] action first
+// (a context that did not come from [Kit.Admit] is admitted here, on an
+// empty request — so with authentication configured, pass a context from
+// Kit.Admit or one carrying [WithPrincipal]), and every execution, terminal
+// and file operation on the returned sandbox is authorized, limited,
+// observed by the hooks and accounted like a request of its own.
 func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (Sandbox, error) {
-	p, err := k.Provider(provider)
+	return k.createFor(ctx, OpCreate, provider, opts)
+}
+
+// Acquire creates a sandbox, as [Kit.Create] does, for the span of one
+// request and returns a release function that destroys it. Release is
+// idempotent, runs even when the request's context is already cancelled
+// (client gone), and is bounded by Config.DestroyTimeout. Call it with
+// defer right after a nil error.
+func (k *Kit) Acquire(ctx context.Context, provider string, opts CreateOptions) (Sandbox, func(), error) {
+	sb, err := k.createFor(ctx, OpCreate, provider, opts)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	return sb, k.releaser(ctx, sb), nil
+}
+
+// createFor admits the caller if needed, authorizes a sandbox creation of
+// op, and creates the sandbox.
+func (k *Kit) createFor(ctx context.Context, op Op, provider string, opts CreateOptions) (*governed, error) {
+	ctx, err := k.ensureAdmitted(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	p, err := k.provider(provider)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEnv(opts.Env); err != nil {
+		return nil, err
+	}
+	a := &Action{Op: op, Provider: p.Name(), Language: opts.Template, Timeout: k.cfg.DefaultTimeout,
+		Create: opts, CreatesSandbox: true}
+	if err := k.authorize(ctx, a); err != nil {
+		return nil, err
+	}
+	g, err := k.create(ctx, a)
+	if err != nil {
+		return nil, k.notRun(ctx, a, err)
+	}
+	return g, nil
+}
+
+// releaser returns the idempotent, bounded destroy of a request's sandbox.
+func (k *Kit) releaser(ctx context.Context, sb Sandbox) func() {
+	return func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.DestroyTimeout)
+		defer cancel()
+		if err := sb.Destroy(dctx); err != nil {
+			k.log.ErrorContext(ctx, "computemw: destroy sandbox", "sandbox", sb.ID(), "provider", sb.Provider(), "error", err)
+		}
+	}
+}
+
+// create makes the sandbox of an authorized action: the one place where
+// the kit calls a provider's Create. It holds a slot of Config.MaxSandboxes
+// for the sandbox's life and reports the creation to the hooks.
+func (k *Kit) create(ctx context.Context, a *Action) (*governed, error) {
+	p, err := k.provider(a.Provider)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +86,7 @@ func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (
 		return nil, err
 	}
 	start := time.Now()
-	sb, err := p.Create(ctx, opts)
+	sb, err := p.Create(ctx, a.Create)
 	if err != nil {
 		k.unreserve()
 		if ctx.Err() != nil && StatusOf(err) == 500 {
@@ -32,33 +95,14 @@ func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (
 		return nil, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), err)
 	}
 	took := time.Since(start)
-	m := &managed{Sandbox: sb, kit: k}
+	g := &governed{raw: sb, k: k, limit: a.Create.Resources.MaxExecutionTime, defaultTimeout: a.Timeout}
 	k.mu.Lock()
-	k.live[m] = struct{}{}
+	k.live[g] = struct{}{}
 	k.mu.Unlock()
-	for _, h := range k.cfg.Hooks {
-		h.SandboxCreated(ctx, m, took)
+	for _, h := range k.hooks {
+		h.SandboxCreated(ctx, g, took)
 	}
-	return m, nil
-}
-
-// Acquire creates a sandbox for the span of one request and returns a
-// release function that destroys it. Release is idempotent, runs even when
-// the request's context is already cancelled (client gone), and is bounded by
-// Config.DestroyTimeout. Call it with defer right after a nil error.
-func (k *Kit) Acquire(ctx context.Context, provider string, opts CreateOptions) (Sandbox, func(), error) {
-	sb, err := k.Create(ctx, provider, opts)
-	if err != nil {
-		return nil, func() {}, err
-	}
-	release := func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.DestroyTimeout)
-		defer cancel()
-		if err := sb.Destroy(dctx); err != nil {
-			k.log.ErrorContext(ctx, "computemw: destroy sandbox", "sandbox", sb.ID(), "provider", sb.Provider(), "error", err)
-		}
-	}
-	return sb, release, nil
+	return g, nil
 }
 
 func (k *Kit) reserve() error {
@@ -83,37 +127,10 @@ func (k *Kit) unreserve() {
 	}
 }
 
-// managed is a sandbox tracked by the kit: its Destroy frees its slot once.
-type managed struct {
-	Sandbox
-	kit  *Kit
-	once sync.Once
-	err  error
+// notRun reports an authorized action that failed before it could run
+// (unknown session, sandbox creation) to the hooks as a rejection, so that
+// what policies reserved for it is given back. It returns err.
+func (k *Kit) notRun(ctx context.Context, a *Action, err error) error {
+	k.rejected(ctx, a.Op, a, err)
+	return err
 }
-
-// Destroy destroys the sandbox once and frees its slot in the kit.
-func (m *managed) Destroy(ctx context.Context) error {
-	m.once.Do(func() {
-		m.err = m.Sandbox.Destroy(ctx)
-		m.kit.mu.Lock()
-		delete(m.kit.live, m)
-		m.kit.mu.Unlock()
-		m.kit.unreserve()
-		for _, h := range m.kit.cfg.Hooks {
-			h.SandboxDestroyed(ctx, m, m.err)
-		}
-	})
-	return m.err
-}
-
-// OpenTerminal forwards to the provider's sandbox when it has terminals.
-func (m *managed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Terminal, error) {
-	to, ok := m.Sandbox.(TerminalOpener)
-	if !ok {
-		return nil, Errorf(CodeExecution, "provider %q has no terminals", m.Provider())
-	}
-	return to.OpenTerminal(ctx, opts)
-}
-
-// Unwrap returns the provider's own sandbox.
-func (m *managed) Unwrap() Sandbox { return m.Sandbox }

@@ -11,66 +11,156 @@ type Op string
 
 // The kit's operations.
 const (
-	OpExecute    Op = "execute"    // POST /execute
-	OpExec       Op = "exec"       // POST /exec
-	OpFiles      Op = "files"      // POST /files
+	OpExecute    Op = "execute"    // run code in a language: POST /execute, Sandbox.RunCode
+	OpExec       Op = "exec"       // run a command line: POST /exec, Sandbox.Exec, event streams
+	OpFiles      Op = "files"      // a file operation: POST /files, the Sandbox file methods
+	OpTerminal   Op = "terminal"   // open a terminal on a pseudo-terminal
+	OpCreate     Op = "create"     // create a sandbox through Kit.Create or Kit.Acquire
 	OpHealth     Op = "health"     // GET /health
 	OpReady      Op = "ready"      // GET /ready
 	OpMetrics    Op = "metrics"    // GET /metrics
 	OpUsage      Op = "usage"      // GET /usage: the caller's own quota usage
 	OpSessions   Op = "sessions"   // /sandboxes: create, list, get, delete, keepalive
-	OpWebSocket  Op = "websocket"  // GET /ws
+	OpWebSocket  Op = "websocket"  // GET /ws, and a WebSocket's create-sandbox message
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware
 )
 
-// Action is what a request is about to do, decided on by policies before any
-// sandbox is created. Policies may lower Timeout and the Resources of
-// Create, or refuse the action.
+// Ops lists every operation of the kit, in a stable order.
+func Ops() []Op {
+	return []Op{OpExecute, OpExec, OpFiles, OpTerminal, OpCreate, OpHealth, OpReady,
+		OpMetrics, OpUsage, OpSessions, OpWebSocket, OpMiddleware}
+}
+
+// IsExecution reports whether op runs a program: an execute, an exec or
+// a terminal. Quotas count these.
+func (op Op) IsExecution() bool { return op == OpExecute || op == OpExec || op == OpTerminal }
+
+// Action is what a caller is about to do, decided on by policies before it
+// happens: before any sandbox is created for it, and before anything runs.
+// Policies may lower Timeout and the Resources of Create, or refuse the
+// action. The kit builds one Action per sandbox creation, per execution,
+// per terminal and per file operation; the same *Action then reaches the
+// hooks (ExecutionStarted, ExecutionFinished, or RequestRejected), so a
+// policy can keep per-action state in it with [Action.SetValue].
 type Action struct {
 	Op Op
 	// Provider is the provider the action runs on.
 	Provider string
 	// Language is the language of an execute, else "".
 	Language string
-	// Timeout is the execution's wall-clock limit.
+	// Timeout is the execution's wall-clock limit (for a terminal, its
+	// lifetime).
 	Timeout time.Duration
-	// Create configures the sandbox the action will create (when SandboxID
-	// is empty).
+	// Create configures the sandbox the action creates, when
+	// CreatesSandbox is true.
 	Create CreateOptions
-	// SandboxID names an existing sandbox the action targets, or "".
+	// CreatesSandbox is set by the kit: the action creates a new sandbox
+	// (rather than using an existing session, connection or request
+	// sandbox).
+	CreatesSandbox bool
+	// SandboxID names the existing sandbox the action targets, or "".
 	SandboxID string
+
+	values map[any]any
 }
 
+// SetValue keeps a policy's or hook's value with the action, under a key
+// of the caller's own unexported type (as with context keys). An action is
+// handled on one goroutine at a time, from authorization to its last hook.
+func (a *Action) SetValue(key, val any) {
+	if a.values == nil {
+		a.values = make(map[any]any, 1)
+	}
+	a.values[key] = val
+}
+
+// Value returns what [Action.SetValue] kept under key, or nil.
+func (a *Action) Value(key any) any { return a.values[key] }
+
 // Policy guards the kit's operations: authentication, authorization, rate
-// limits, quotas. Every adapter gets them, since they run in the core.
+// limits, quotas. Every entry point runs them — the prebuilt routes, the
+// middleware's sandbox, [Kit.Create] and [Kit.Acquire], [Kit.Execute],
+// event streams, WebSocket messages — since they run in the core. Policies
+// use only this package's exported API, so an application can write its
+// own; the kit's are in the auth, rbac, ratelimit and quota packages.
+//
+// A policy that also implements [Hooks] is registered as hooks too when it
+// is listed in Config.Policies (once, even if it is also in Config.Hooks).
 type Policy interface {
-	// Admit runs first, on the request's headers and address, before the
-	// body is read. It returns the context to continue with (for example
-	// carrying the caller's Principal), or an error that is rendered with
-	// its status and code (401, 403, 429, 503 ...).
+	// Admit runs first, once per request (and once per WebSocket message
+	// that creates or runs something), on the request's headers and
+	// address, before the body is read. r.Header is never nil: WebSocket
+	// messages carry the upgrade request's. It returns the context to
+	// continue with (for example carrying the caller's Principal), or an
+	// error that is rendered with its status and code (401, 403, 429,
+	// 503 ...).
 	Admit(ctx context.Context, op Op, r *Request) (context.Context, error)
-	// Authorize runs after the request is validated and before any sandbox
-	// is created or used.
+	// Authorize runs for each [Action], after the request is validated and
+	// before any sandbox is created or used.
 	Authorize(ctx context.Context, a *Action) error
 }
 
-// admit runs every policy's Admit in order.
-func (k *Kit) admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
+// Challenger is implemented by authentication policies: Challenge returns
+// the WWW-Authenticate value that a 401 of the kit's own (such as GET
+// /usage without credentials) carries.
+type Challenger interface {
+	Challenge() string
+}
+
+var admittedKey = &contextKey{"admitted"}
+
+// admitted reports whether ctx went through [Kit.Admit].
+func admitted(ctx context.Context) bool { return ctx.Value(admittedKey) != nil }
+
+// Admit is the governed entry of a caller: it gives the request an ID,
+// records its address and operation, and runs every policy's Admit
+// (authentication, rate limits ...). The prebuilt routes, the middleware
+// and the WebSocket endpoint call it; a custom transport (a GraphQL
+// resolver, a Socket.IO handler, a job queue) calls it once per request
+// with the caller's headers and address, then uses the returned context
+// with [Kit.Acquire], [Kit.Create] or [Kit.Execute]. A refused caller gets
+// the policy's error (401, 429 ...), which [Kit.ErrorResponse] renders.
+// r may be nil; its Header may be nil (an empty header is used).
+func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
+	if r == nil {
+		r = &Request{}
+	}
+	if r.Header == nil {
+		c := *r
+		c.Header = http.Header{}
+		r = &c
+	}
+	ctx, _ = BeginRequest(ctx, r.Header)
+	ctx = withOp(ctx, op)
+	if r.RemoteAddr != "" {
+		ctx = WithRemoteAddr(ctx, r.RemoteAddr)
+	}
 	for _, p := range k.cfg.Policies {
 		var err error
 		if ctx, err = p.Admit(ctx, op, r); err != nil {
-			k.rejected(ctx, op, err)
+			k.rejected(ctx, op, nil, err)
 			return ctx, err
 		}
 	}
-	return ctx, nil
+	return context.WithValue(ctx, admittedKey, true), nil
 }
 
-// authorize runs every policy's Authorize in order.
+// ensureAdmitted admits a caller that reached a governed call without
+// [Kit.Admit] (an application calling Kit.Create with its own context):
+// the policies still run, on an empty request.
+func (k *Kit) ensureAdmitted(ctx context.Context, op Op) (context.Context, error) {
+	if admitted(ctx) {
+		return ctx, nil
+	}
+	return k.Admit(ctx, op, nil)
+}
+
+// authorize runs every policy's Authorize in order. A refusal is reported
+// to the hooks with the action.
 func (k *Kit) authorize(ctx context.Context, a *Action) error {
 	for _, p := range k.cfg.Policies {
 		if err := p.Authorize(ctx, a); err != nil {
-			k.rejected(ctx, a.Op, err)
+			k.rejected(ctx, a.Op, a, err)
 			return err
 		}
 	}

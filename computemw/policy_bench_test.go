@@ -11,30 +11,35 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/internal/policytest"
+	"github.com/computemw/kit/computemw/quota"
+	"github.com/computemw/kit/computemw/ratelimit"
+	"github.com/computemw/kit/computemw/rbac"
 )
 
 // benchPolicies are the full chain: JWT (HS256) authentication, RBAC,
 // rate limits and quotas in memory, with limits that never trip.
 func benchPolicies(b *testing.B) ([]computemw.Policy, []computemw.Hooks) {
-	auth, err := computemw.NewAuthenticator(computemw.AuthConfig{JWT: &computemw.JWTConfig{
-		Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
+	auth, err := auth.New(auth.Config{JWT: &auth.JWTConfig{
+		Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}},
 		Issuer: "issuer", Audience: "computemw",
 	}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rbac, err := computemw.NewRBAC(computemw.RBACConfig{})
+	rbac, err := rbac.New(rbac.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rl, err := computemw.NewRateLimiter(computemw.RateLimitConfig{
+	rl, err := ratelimit.New(ratelimit.Config{
 		Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1 << 40}},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, err := computemw.NewQuota(computemw.QuotaConfig{Plans: map[string]computemw.QuotaLimits{"free": {}}})
+	q, err := quota.New(quota.Config{Plans: map[string]quota.Limits{"free": {}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,7 +69,7 @@ func benchServe(b *testing.B, kit *computemw.Kit, h http.Header) {
 func BenchmarkPolicyChain(b *testing.B) {
 	policies, hooks := benchPolicies(b)
 	kit, _ := computemwtest.SuiteKit(b, computemw.Config{Policies: policies, Hooks: hooks})
-	tok := sign(b, jwt.SigningMethodHS256, hmacSecret, "", claims(jwt.MapClaims{"plan": "free"}))
+	tok := policytest.Sign(b, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(jwt.MapClaims{"plan": "free"}))
 	benchServe(b, kit, http.Header{"Authorization": {"Bearer " + tok}})
 }
 
@@ -78,7 +83,7 @@ func BenchmarkPolicyChainBare(b *testing.B) {
 func BenchmarkJWTVerify(b *testing.B) {
 	policies, _ := benchPolicies(b)
 	auth := policies[0]
-	tok := sign(b, jwt.SigningMethodHS256, hmacSecret, "", claims(nil))
+	tok := policytest.Sign(b, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(nil))
 	req := &computemw.Request{Header: http.Header{"Authorization": {"Bearer " + tok}}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -91,14 +96,14 @@ func BenchmarkJWTVerify(b *testing.B) {
 // BenchmarkJWTVerifyUncached is BenchmarkJWTVerify with the verified-token
 // cache disabled: the cost of a token's first use.
 func BenchmarkJWTVerifyUncached(b *testing.B) {
-	auth, err := computemw.NewAuthenticator(computemw.AuthConfig{JWT: &computemw.JWTConfig{
-		Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
+	auth, err := auth.New(auth.Config{JWT: &auth.JWTConfig{
+		Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}},
 		Issuer: "issuer", Audience: "computemw", CacheSize: -1,
 	}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok := sign(b, jwt.SigningMethodHS256, hmacSecret, "", claims(nil))
+	tok := policytest.Sign(b, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(nil))
 	req := &computemw.Request{Header: http.Header{"Authorization": {"Bearer " + tok}}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -114,7 +119,7 @@ func BenchmarkJWTVerifyUncached(b *testing.B) {
 // response that BenchmarkPolicyChain also pays for.
 func BenchmarkPolicies(b *testing.B) {
 	policies, hooks := benchPolicies(b)
-	tok := sign(b, jwt.SigningMethodHS256, hmacSecret, "", claims(jwt.MapClaims{"plan": "free"}))
+	tok := policytest.Sign(b, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(jwt.MapClaims{"plan": "free"}))
 	h := http.Header{"Authorization": {"Bearer " + tok}}
 	req := &computemw.Request{Method: http.MethodPost, Header: h, RemoteAddr: "127.0.0.1:5000"}
 	res := &computemw.Result{CPUTime: time.Millisecond, PeakMemory: 1 << 20, ExecutionTime: time.Millisecond}

@@ -36,7 +36,7 @@ func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response 
 	case status >= 500:
 		k.log.WarnContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	}
-	_, msg := PublicError(e)
+	msg := publicMessage(e)
 
 	var v any
 	ctype := "application/json"

@@ -98,7 +98,7 @@ func (k *Kit) Routes() []Route {
 	t.add(http.MethodPost, "/sandboxes/{id}/execute", OpExecute, k.sessionRoute(k.handleExecute))
 	t.add(http.MethodPost, "/sandboxes/{id}/exec", OpExec, k.sessionRoute(k.handleExec))
 	t.add(http.MethodPost, "/sandboxes/{id}/files", OpFiles, k.sessionRoute(k.handleFiles))
-	t.add(http.MethodPost, "/sandboxes/{id}/exec/stream", OpExec, k.handleExecStream)
+	t.add(http.MethodPost, "/sandboxes/{id}/exec/stream", OpExec, k.sessionRoute(k.handleExecStream))
 	return t
 }
 
@@ -164,8 +164,7 @@ func (k *Kit) ServeRoute(ctx context.Context, rt Route, r *Request) *Response {
 		return resp
 	}
 	return k.Serve(ctx, func(ctx context.Context, r *Request) (*Response, error) {
-		ctx = withOp(ctx, rt.Op)
-		ctx, err := k.admit(ctx, rt.Op, r)
+		ctx, err := k.Admit(ctx, rt.Op, r)
 		if err != nil {
 			return nil, err
 		}

@@ -161,6 +161,9 @@ type Result struct {
 	PeakMemory int64
 	// Truncated reports that stdout or stderr exceeded the output cap.
 	Truncated bool
+	// SandboxID and Provider say where it ran; the kit sets them.
+	SandboxID string
+	Provider  string
 }
 
 // FileInfo describes a file in a sandbox.

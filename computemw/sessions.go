@@ -14,8 +14,8 @@ import (
 // by ID, kept alive by use or POST /sandboxes/{id}/keepalive, destroyed by
 // DELETE, by their TTL, or by Close. A session belongs to the principal who
 // created it; to anyone else it does not exist (404). Without
-// authentication every caller is the same anonymous owner, and the random
-// 64-bit IDs are the only protection.
+// authentication, an anonymous caller's sessions belong to its client
+// address.
 
 // SessionInfo describes a session sandbox.
 type SessionInfo struct {
@@ -37,7 +37,7 @@ type CreateSessionRequest struct {
 }
 
 type session struct {
-	sb      Sandbox
+	sb      *governed
 	owner   string
 	created time.Time
 	ttl     time.Duration
@@ -84,51 +84,124 @@ func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, e
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Metadata) > 32 {
-		return nil, Errorf(CodeBadRequest, "field \"metadata\" has more than 32 entries")
-	}
 	template := req.Template
 	if template == "" {
 		template = req.Language
 	}
-	p, err := k.Provider(req.Provider)
+	info, err := k.CreateSession(ctx, SessionOptions{Provider: req.Provider, Template: template, TTL: ttl, Metadata: req.Metadata})
 	if err != nil {
 		return nil, err
 	}
-	if template != "" {
-		if err := checkLanguage(p, template); err != nil {
-			return nil, err
+	return JSON(http.StatusCreated, info)
+}
+
+// SessionOptions configure [Kit.CreateSession].
+type SessionOptions struct {
+	// Provider names the provider; "" is the kit's default.
+	Provider string
+	// Template is the sandbox's template (for the local provider, a
+	// language whose runtime must be present).
+	Template string
+	// TTL is the session's lifetime after its last use; zero is
+	// Config.SessionTTL, and it is at most Config.MaxSessionTTL.
+	TTL time.Duration
+	// Metadata is kept with the session (at most 32 entries).
+	Metadata map[string]string
+}
+
+// CreateSession creates a session sandbox owned by the caller: the
+// governed form of POST /sandboxes, for custom transports. The caller
+// (ctx from [Kit.Admit]) is authorized to create a sandbox, the session
+// limits are held (in total and per caller), and the sandbox then serves
+// [Run]s and file operations that name its ID, from this caller only.
+func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionInfo, error) {
+	switch {
+	case opts.TTL == 0:
+		opts.TTL = k.cfg.SessionTTL
+	case opts.TTL < 0 || opts.TTL > k.cfg.MaxSessionTTL:
+		return SessionInfo{}, Errorf(CodeBadRequest, "session lifetime must be positive and at most %d ms", k.cfg.MaxSessionTTL.Milliseconds())
+	}
+	if len(opts.Metadata) > 32 {
+		return SessionInfo{}, Errorf(CodeBadRequest, "field \"metadata\" has more than 32 entries")
+	}
+	ctx, err := k.ensureAdmitted(ctx, OpSessions)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	p, err := k.provider(opts.Provider)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	if opts.Template != "" {
+		if err := checkLanguage(p, opts.Template); err != nil {
+			return SessionInfo{}, err
 		}
 	}
-	a := &Action{Op: OpSessions, Provider: p.Name(), Language: template, Timeout: k.cfg.DefaultTimeout,
-		Create: CreateOptions{Template: template, Metadata: req.Metadata}}
+	a := &Action{Op: OpSessions, Provider: p.Name(), Language: opts.Template, Timeout: k.cfg.DefaultTimeout,
+		Create: CreateOptions{Template: opts.Template, Metadata: opts.Metadata}, CreatesSandbox: true}
 	if err := k.authorize(ctx, a); err != nil {
-		return nil, err
+		return SessionInfo{}, err
 	}
-	owner := principalID(ctx)
+	owner := k.owner(ctx)
 	if err := k.sessionSlot(owner); err != nil {
-		k.rejected(ctx, OpSessions, err)
-		return nil, err
+		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
-	sb, err := k.Create(ctx, a.Provider, a.Create)
+	sb, err := k.create(ctx, a)
 	if err != nil {
 		k.sessionSlotDone(owner)
-		return nil, k.notRun(ctx, a, err)
+		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
 	if !k.Ready() { // Close began while the sandbox was being created
 		k.sessionSlotDone(owner)
 		_ = sb.Destroy(context.WithoutCancel(ctx))
-		return nil, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
+		return SessionInfo{}, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
 	}
-	s := &session{sb: sb, owner: owner, created: time.Now(), ttl: ttl, meta: maps.Clone(req.Metadata)}
+	s := &session{sb: sb, owner: owner, created: time.Now(), ttl: opts.TTL, meta: maps.Clone(opts.Metadata)}
 	k.sessions.mu.Lock()
 	k.sessions.dropPending(owner)
-	s.expires = s.created.Add(ttl)
-	s.timer = time.AfterFunc(ttl, func() { k.expireSession(s) })
+	s.expires = s.created.Add(opts.TTL)
+	s.timer = time.AfterFunc(opts.TTL, func() { k.expireSession(s) })
 	k.sessions.byID[sb.ID()] = s
 	info := s.info()
 	k.sessions.mu.Unlock()
-	return JSON(http.StatusCreated, info)
+	return info, nil
+}
+
+// DestroySession destroys one of the caller's sessions: the governed form
+// of DELETE /sandboxes/{id}. Another caller's session is NOT_FOUND.
+func (k *Kit) DestroySession(ctx context.Context, id string) error {
+	s, release, err := k.session(ctx, id)
+	if err != nil {
+		return err
+	}
+	release()
+	k.destroySession(ctx, s)
+	return nil
+}
+
+// owner is the key that owns a caller's sessions: the principal's ID, or
+// for an anonymous caller its client address, so that anonymous callers
+// neither see nor use each other's sessions.
+func (k *Kit) owner(ctx context.Context) string {
+	if p, ok := PrincipalFrom(ctx); ok && p.ID != "" {
+		return "p:" + p.ID
+	}
+	if ip := ClientIP(ctx, nil, nil); ip.IsValid() {
+		return "addr:" + ip.String()
+	}
+	return "anonymous"
+}
+
+// sessionProvider returns the provider of the caller's session id, or ""
+// when there is none (the lookup that follows reports it).
+func (k *Kit) sessionProvider(ctx context.Context, id string) string {
+	owner := k.owner(ctx)
+	k.sessions.mu.Lock()
+	defer k.sessions.mu.Unlock()
+	if s, ok := k.sessions.byID[id]; ok && s.owner == owner && !s.dead {
+		return s.sb.Provider()
+	}
+	return ""
 }
 
 // sessionSlot checks the session limits for owner and holds a place for
@@ -179,7 +252,7 @@ func (ss *sessions) dropPending(owner string) {
 // session returns the caller's live session id, marked in use; release
 // ends the use (and destroys a session that expired meanwhile).
 func (k *Kit) session(ctx context.Context, id string) (*session, func(), error) {
-	owner := principalID(ctx)
+	owner := k.owner(ctx)
 	k.sessions.mu.Lock()
 	s, ok := k.sessions.byID[id]
 	if !ok || s.owner != owner || s.dead {
@@ -252,7 +325,7 @@ func (k *Kit) handleListSessions(ctx context.Context, _ *Request) (*Response, er
 	if err := k.authorize(ctx, &Action{Op: OpSessions}); err != nil {
 		return nil, err
 	}
-	owner := principalID(ctx)
+	owner := k.owner(ctx)
 	k.sessions.mu.Lock()
 	list := make([]SessionInfo, 0, len(k.sessions.byID))
 	for _, s := range k.sessions.byID {
@@ -284,12 +357,9 @@ func (k *Kit) handleKeepalive(ctx context.Context, r *Request) (*Response, error
 }
 
 func (k *Kit) handleDeleteSession(ctx context.Context, r *Request) (*Response, error) {
-	s, release, err := k.session(ctx, r.Param("id"))
-	if err != nil {
+	if err := k.DestroySession(ctx, r.Param("id")); err != nil {
 		return nil, err
 	}
-	release()
-	k.destroySession(ctx, s)
 	return &Response{Status: http.StatusNoContent, Header: http.Header{}}, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 )
 
@@ -15,39 +14,31 @@ import (
 // whose data is a JSON string, then one "exit" event {"exitCode":N}, or an
 // "error" event with the error body.
 func (k *Kit) handleExecStream(ctx context.Context, r *Request) (*Response, error) {
-	req, timeout, err := k.decodeExec(r)
+	run, err := k.decodeExec(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	s, release, err := k.session(ctx, r.Param("id"))
+	// Admitted, authorized and with its session in use before the answer
+	// starts, so that a refusal is a plain HTTP error.
+	ctx, p, err := k.prepare(ctx, run)
 	if err != nil {
-		return nil, err
-	}
-	a := &Action{Op: OpExec, Provider: s.sb.Provider(), Timeout: timeout, SandboxID: s.sb.ID()}
-	if err := k.authorize(ctx, a); err != nil {
-		release()
 		return nil, err
 	}
 	h := make(http.Header, 4)
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	done := k.TrackConnection()
 	return &Response{Status: http.StatusOK, Header: h, Stream: func(sctx context.Context, w io.Writer, flush func() error) error {
-		defer release()
-		defer done()
+		defer p.release()
+		defer k.trackConnection(ctx, OpExec)()
 		// The request's values (request ID, principal) with the stream's
 		// lifetime: it ends when the client is gone or a write fails.
 		sctx, cancel := context.WithCancelCause(mergeCancel(ctx, sctx))
 		defer cancel(nil)
 		ev := &sseWriter{w: w, flush: flush, cancel: cancel}
 		stdout, stderr := ev.stream("stdout"), ev.stream("stderr")
-		res, err := k.run(sctx, a, func() (*Result, error) {
-			return s.sb.Exec(sctx, req.Command, ExecOptions{
-				Cwd: req.Cwd, Env: req.Env, Stdin: strings.NewReader(req.Stdin), Timeout: a.Timeout,
-				Stdout: stdout, Stderr: stderr,
-			})
-		})
+		p.opts.Stdout, p.opts.Stderr = stdout, stderr
+		res, err := k.execute(sctx, p.a, p.g, p.opts, p.fn)
 		stdout.close()
 		stderr.close()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -94,14 +95,24 @@ func (c *WSConfig) setDefaults() {
 // happens, so that a refused client gets a plain HTTP error (401, 429 ...).
 // Adapters call it, upgrade on success, then call [Kit.ServeConn] with the
 // returned context.
+//
+// r.Header is kept for the connection's life: every message that creates
+// or runs something is admitted with it (a policy reads the upgrade
+// request's headers there). Adapters whose framework reuses request
+// memory (Fiber) pass a copy.
 func (k *Kit) AdmitWebSocket(ctx context.Context, r *Request) (context.Context, error) {
-	ctx, _ = BeginRequest(ctx, r.Header)
-	ctx = withOp(ctx, OpWebSocket)
-	if r.RemoteAddr != "" {
-		ctx = WithRemoteAddr(ctx, r.RemoteAddr)
+	ctx, err := k.Admit(ctx, OpWebSocket, r)
+	if err != nil {
+		return ctx, err
 	}
-	return k.admit(ctx, OpWebSocket, r)
+	var h Header = http.Header{}
+	if r != nil && r.Header != nil {
+		h = r.Header
+	}
+	return context.WithValue(ctx, wsHeaderKey, h), nil
 }
+
+var wsHeaderKey = &contextKey{"websocket-header"}
 
 // admitMessage runs the policies for one message that creates a sandbox,
 // runs code or opens a terminal, as for a request of its own: rate limits
@@ -109,7 +120,8 @@ func (k *Kit) AdmitWebSocket(ctx context.Context, r *Request) (context.Context, 
 // each execution separately. The caller was authenticated at the upgrade
 // (its principal is in s.ctx).
 func (s *wsSession) admitMessage(op Op) (context.Context, error) {
-	return s.k.admit(s.ctx, op, &Request{Method: "WS", RemoteAddr: RemoteAddrFrom(s.ctx)})
+	h, _ := s.ctx.Value(wsHeaderKey).(Header)
+	return s.k.Admit(s.ctx, op, &Request{Method: "WS", Header: h, RemoteAddr: RemoteAddrFrom(s.ctx)})
 }
 
 // wsSession is the state of one WebSocket connection.
@@ -139,8 +151,7 @@ type wsSession struct {
 func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 	cfg := k.cfg.WebSocket
 	cfg.setDefaults()
-	done := k.TrackConnection()
-	defer done()
+	defer k.trackConnection(ctx, OpWebSocket)()
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &wsSession{k: k, conn: conn, cfg: cfg, ctx: ctx, cancel: cancel, out: make(chan []byte, cfg.SendQueue)}
 	var writer sync.WaitGroup
@@ -287,33 +298,28 @@ func (s *wsSession) create(m *WSMessage) error {
 	if has {
 		return Errorf(CodeBadRequest, "a sandbox is already active on this connection")
 	}
-	p, err := s.k.Provider(m.Provider)
-	if err != nil {
-		return err
-	}
 	if m.Template != "" {
+		p, err := s.k.provider(m.Provider)
+		if err != nil {
+			return err
+		}
 		if err := checkLanguage(p, m.Template); err != nil {
 			return err
 		}
 	}
-	a := &Action{Op: OpWebSocket, Provider: p.Name(), Language: m.Template, Timeout: s.k.cfg.DefaultTimeout,
-		Create: CreateOptions{Template: m.Template}}
 	ctx, err := s.admitMessage(OpWebSocket)
 	if err != nil {
 		return err
 	}
-	if err := s.k.authorize(ctx, a); err != nil {
+	g, err := s.k.createFor(ctx, OpWebSocket, m.Provider, CreateOptions{Template: m.Template})
+	if err != nil {
 		return err
 	}
 	// The sandbox lives as long as the connection, not this message.
-	sb, release, err := s.k.Acquire(s.ctx, a.Provider, a.Create)
-	if err != nil {
-		return s.k.notRun(ctx, a, err)
-	}
 	s.mu.Lock()
-	s.sb, s.release = sb, release
+	s.sb, s.release = g, s.k.releaser(s.ctx, g)
 	s.mu.Unlock()
-	s.send(WSMessage{Type: "sandbox-ready", SandboxID: sb.ID(), Provider: sb.Provider()})
+	s.send(WSMessage{Type: "sandbox-ready", SandboxID: g.ID(), Provider: g.Provider()})
 	return nil
 }
 
@@ -336,53 +342,47 @@ func (s *wsSession) execute(m *WSMessage) error {
 	if m.Command == "" && (m.Language == "" || m.Code == "") {
 		return Errorf(CodeBadRequest, "execute needs a command, or a language and code")
 	}
-	a := &Action{Op: OpExec, Provider: sb.Provider(), Timeout: s.k.cfg.DefaultTimeout, SandboxID: sb.ID()}
+	op := OpExec
 	if m.Command == "" {
-		a.Op, a.Language = OpExecute, m.Language
-		if p, err := s.k.Provider(sb.Provider()); err == nil {
-			if err := checkLanguage(p, m.Language); err != nil {
-				return err
-			}
-		}
-	}
-	s.mu.Lock()
-	running := s.running
-	s.mu.Unlock()
-	if running {
-		return Errorf(CodeBadRequest, "an execution is already running on this connection")
-	}
-	ctx, err := s.admitMessage(a.Op)
-	if err != nil {
-		return err
-	}
-	if err := s.k.authorize(ctx, a); err != nil {
-		return err
+		op = OpExecute
 	}
 	s.mu.Lock()
 	if s.running { // only this read loop starts executions
 		s.mu.Unlock()
-		return s.k.notRun(ctx, a, Errorf(CodeBadRequest, "an execution is already running on this connection"))
+		return Errorf(CodeBadRequest, "an execution is already running on this connection")
+	}
+	s.running = true
+	s.mu.Unlock()
+	ctx, err := s.admitMessage(op)
+	if err != nil {
+		s.mu.Lock()
+		s.running = false
+		s.mu.Unlock()
+		return err
 	}
 	stdinR, stdinW := io.Pipe()
 	stdin := newInputQueue(stdinW)
-	s.running, s.stdin = true, stdin
+	s.mu.Lock()
+	s.stdin = stdin
 	s.wg.Add(1)
 	s.mu.Unlock()
 
 	go func() {
 		defer s.wg.Done()
 		opts := ExecOptions{
-			Timeout: a.Timeout,
-			Stdin:   stdinR,
-			Stdout:  &streamWriter{s: s, stream: "stdout"},
-			Stderr:  &streamWriter{s: s, stream: "stderr"},
+			Stdin:  stdinR,
+			Stdout: &streamWriter{s: s, stream: "stdout"},
+			Stderr: &streamWriter{s: s, stream: "stderr"},
 		}
-		res, err := s.k.run(ctx, a, func() (*Result, error) {
-			if m.Command != "" {
-				return sb.Exec(ctx, m.Command, opts)
-			}
-			return sb.RunCode(ctx, m.Language, m.Code, opts)
-		})
+		var (
+			res *Result
+			err error
+		)
+		if m.Command != "" {
+			res, err = sb.Exec(ctx, m.Command, opts)
+		} else {
+			res, err = sb.RunCode(ctx, m.Language, m.Code, opts)
+		}
 		stdinR.Close()
 		stdin.close()
 		opts.Stdout.(*streamWriter).flush()
@@ -426,14 +426,8 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	if open {
 		return Errorf(CodeBadRequest, "a terminal is already open on this connection")
 	}
-	// A terminal is one execution for the policies, whose time limit
-	// (lowered to the caller's role by RBAC) ends it.
-	a := &Action{Op: OpExec, Provider: sb.Provider(), Timeout: s.cfg.TerminalTimeout, SandboxID: sb.ID()}
-	ctx, err := s.admitMessage(a.Op)
+	ctx, err := s.admitMessage(OpTerminal)
 	if err != nil {
-		return err
-	}
-	if err := s.k.authorize(ctx, a); err != nil {
 		return err
 	}
 	cols, rows := m.Cols, m.Rows
@@ -443,11 +437,12 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	if rows == 0 {
 		rows = 24
 	}
-	term, err := to.OpenTerminal(s.ctx, TerminalOptions{Command: m.Command, Cols: cols, Rows: rows})
+	// A governed terminal: authorized, ended at its time limit (the
+	// caller's role may lower it), and charged when it ends.
+	term, err := to.OpenTerminal(ctx, TerminalOptions{Command: m.Command, Cols: cols, Rows: rows})
 	if err != nil {
-		return s.k.notRun(ctx, a, err)
+		return err
 	}
-	limit := time.AfterFunc(a.Timeout, func() { term.Close() })
 	input := newInputQueue(term)
 	s.mu.Lock()
 	s.term, s.termIn = term, input
@@ -459,7 +454,6 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 		_, _ = io.Copy(w, term)
 		w.flush()
 		code, err := term.Wait()
-		limit.Stop()
 		s.mu.Lock()
 		s.term, s.termIn = nil, nil
 		s.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/ratelimit"
 	"github.com/ulule/limiter/v3"
 )
 
@@ -229,12 +230,15 @@ func TestWebSocketStdinBacklogIsBounded(t *testing.T) {
 // Over a WebSocket every execution is admitted like a request of its own:
 // rate limits count each one, not only the upgrade.
 func TestWebSocketMessagesAreRateLimited(t *testing.T) {
-	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 3}}})
+	rl, err := ratelimit.New(ratelimit.Config{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	kit, _ := newKit(t, computemw.Config{Policies: []computemw.Policy{rl}})
 	conn := newMemConn()
 	done := make(chan error, 1)
 	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice", Plan: "free"})
-	ctx, err := kit.AdmitWebSocket(ctx, &computemw.Request{Method: "GET", Header: http.Header{}})
+	ctx, err = kit.AdmitWebSocket(ctx, &computemw.Request{Method: "GET", Header: http.Header{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,11 +19,12 @@
 package computeecho
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -81,6 +82,22 @@ func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.Middlew
 	}
 }
 
+// Admit admits the request's caller through the kit's policies
+// (authentication, rate limits ...) for op, for a handler of the
+// application's own that then calls kit.Execute, kit.Acquire or
+// kit.CreateSession with the returned context. The kit's response headers
+// (X-Request-ID, X-RateLimit-*) are set, also on error; return the error.
+func Admit(c echo.Context, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
+	r := c.Request()
+	ctx, err := kit.Admit(r.Context(), op, &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+	maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
+	c.SetRequest(r.WithContext(ctx))
+	if err != nil {
+		return ctx, HTTPError(err)
+	}
+	return ctx, nil
+}
+
 // Sandbox returns the request's sandbox created by the middleware, or nil.
 // It is the Go form of the seed's req.sandbox.
 func Sandbox(c echo.Context) computemw.Sandbox {
@@ -100,18 +117,18 @@ type Router interface {
 // kit's 405 METHOD_NOT_ALLOWED. The routes write the kit's response
 // themselves, errors included: they never return an error to Echo. It
 // also adds the WebSocket endpoint GET /ws, served by the net/http
-// adapter's computehttp.WebSocket for same-origin clients; for other
+// adapterkit.WebSocket for same-origin clients; for other
 // origins, add your own:
 //
-//	e.GET("/api/ws", echo.WrapHandler(computehttp.WebSocket(kit, &websocket.AcceptOptions{...})))
+//	e.GET("/api/ws", echo.WrapHandler(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
 func Register(r Router, kit *computemw.Kit) {
 	for _, rt := range kit.Routes() {
-		names := rt.ParamNames()
-		r.Any(rt.ColonPath(), func(c echo.Context) error {
+		names := adapterkit.ParamNames(rt)
+		r.Any(adapterkit.ColonPath(rt), func(c echo.Context) error {
 			hr := c.Request()
 			req := &computemw.Request{
 				Method:     hr.Method,
-				Params:     computemw.PathParams(names, c.Param),
+				Params:     adapterkit.PathParams(names, c.Param),
 				Header:     hr.Header,
 				Body:       hr.Body,
 				RemoteAddr: hr.RemoteAddr,
@@ -120,7 +137,7 @@ func Register(r Router, kit *computemw.Kit) {
 			return nil
 		})
 	}
-	r.GET("/ws", echo.WrapHandler(computehttp.WebSocket(kit, nil)))
+	r.GET("/ws", echo.WrapHandler(adapterkit.WebSocket(kit, nil)))
 }
 
 // HTTPError converts err into an *echo.HTTPError with the kit's status and
@@ -132,7 +149,7 @@ func HTTPError(err error) error {
 	if err == nil || errors.As(err, &he) {
 		return err
 	}
-	status, msg := computemw.PublicError(err)
+	status, msg := adapterkit.PublicError(err)
 	return &echo.HTTPError{Code: status, Message: msg, Internal: computemw.AsError(err)}
 }
 

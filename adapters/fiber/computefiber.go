@@ -30,6 +30,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -87,6 +88,21 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 	}
 }
 
+// Admit admits the request's caller through the kit's policies
+// (authentication, rate limits ...) for op, for a handler of the
+// application's own that then calls kit.Execute, kit.Acquire or
+// kit.CreateSession with the returned context. The kit's response headers
+// (X-Request-ID, X-RateLimit-*) are set, also on error; return the error
+// to have it rendered by [ErrorHandler].
+func Admit(c *fiber.Ctx, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
+	ctx, err := kit.Admit(c.UserContext(), op, &computemw.Request{Method: c.Method(), Header: header{c}, RemoteAddr: c.Context().RemoteAddr().String()})
+	enter(c, ctx, computemw.RequestIDFrom(ctx))
+	if err != nil {
+		return ctx, Error(err)
+	}
+	return ctx, nil
+}
+
 // enter keeps the request's context and ID for the next handlers and sets
 // the response headers the kit asks for (X-Request-ID, rate limits).
 func enter(c *fiber.Ctx, ctx context.Context, id string) {
@@ -122,11 +138,11 @@ func Context(c *fiber.Ctx) context.Context { return c.UserContext() }
 // for same-origin clients (see [WebSocket] for other origins).
 func Register(router fiber.Router, kit *computemw.Kit) {
 	for _, rt := range kit.Routes() {
-		names := rt.ParamNames()
-		router.All(rt.ColonPath(), func(c *fiber.Ctx) error {
+		names := adapterkit.ParamNames(rt)
+		router.All(adapterkit.ColonPath(rt), func(c *fiber.Ctx) error {
 			req := &computemw.Request{
 				Method: c.Method(),
-				Params: computemw.PathParams(names, func(n string) string {
+				Params: adapterkit.PathParams(names, func(n string) string {
 					return utils.CopyString(c.Params(n))
 				}),
 				Header: header{c},
@@ -158,7 +174,7 @@ func Error(err error) error {
 	if w := (*kitError)(nil); err == nil || errors.As(err, &w) {
 		return err
 	}
-	status, msg := computemw.PublicError(err)
+	status, msg := adapterkit.PublicError(err)
 	return &kitError{fe: &fiber.Error{Code: status, Message: msg}, err: computemw.AsError(err)}
 }
 

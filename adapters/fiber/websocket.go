@@ -2,6 +2,7 @@ package computefiber
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/computemw/kit/computemw"
@@ -21,8 +22,10 @@ func WebSocket(kit *computemw.Kit, upgrader *websocket.FastHTTPUpgrader) fiber.H
 	}
 	limit := int64(kit.Config().WebSocket.MaxMessageBytes) + 1
 	return func(c *fiber.Ctx) error {
+		// The header is copied: every message is admitted with it after
+		// this handler has returned and fasthttp has reused c.
 		ctx, err := kit.AdmitWebSocket(c.UserContext(), &computemw.Request{
-			Method: c.Method(), Header: header{c}, RemoteAddr: c.Context().RemoteAddr().String(),
+			Method: c.Method(), Header: copyHeader(c), RemoteAddr: c.Context().RemoteAddr().String(),
 		})
 		if err != nil {
 			return write(c, kit.ErrorResponse(ctx, err, header{c}))
@@ -100,4 +103,13 @@ func (w *wsConn) Close(code int, reason string) error {
 	msg := websocket.FormatCloseMessage(code, reason)
 	_ = w.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 	return w.c.Close()
+}
+
+// copyHeader copies the request's headers into an http.Header.
+func copyHeader(c *fiber.Ctx) http.Header {
+	h := make(http.Header)
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		h.Add(string(k), string(v))
+	})
+	return h
 }

@@ -14,10 +14,11 @@
 package computegin
 
 import (
+	"context"
 	"maps"
 	"net/http"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
 	"github.com/gin-gonic/gin"
 )
@@ -74,6 +75,20 @@ func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
 	}
 }
 
+// Admit admits the request's caller through the kit's policies
+// (authentication, rate limits ...) for op, for a handler of the
+// application's own that then calls kit.Execute, kit.Acquire or
+// kit.CreateSession with the returned context. The kit's response headers
+// (X-Request-ID, X-RateLimit-*) are set, also on error; write the error
+// with [Error].
+func Admit(c *gin.Context, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
+	r := c.Request
+	ctx, err := kit.Admit(r.Context(), op, &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+	maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
+	c.Request = r.WithContext(ctx)
+	return ctx, err
+}
+
 // Sandbox returns the request's sandbox created by [Middleware], or nil.
 // It is the Go form of the seed's req.sandbox.
 func Sandbox(c *gin.Context) computemw.Sandbox {
@@ -86,17 +101,17 @@ func Sandbox(c *gin.Context) computemw.Sandbox {
 // their event stream. Each route is registered for every method, so that a
 // wrong method gets the kit's 405 METHOD_NOT_ALLOWED rather than the
 // router's 404. It also adds the WebSocket endpoint GET /ws, served by the
-// net/http adapter's computehttp.WebSocket for same-origin clients; for
+// adapterkit.WebSocket for same-origin clients; for
 // other origins, add your own:
 //
-//	r.GET("/ws", gin.WrapH(computehttp.WebSocket(kit, &websocket.AcceptOptions{...})))
+//	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
 func Register(r gin.IRoutes, kit *computemw.Kit) {
 	for _, rt := range kit.Routes() {
-		names := rt.ParamNames()
-		r.Any(rt.ColonPath(), func(c *gin.Context) {
+		names := adapterkit.ParamNames(rt)
+		r.Any(adapterkit.ColonPath(rt), func(c *gin.Context) {
 			req := &computemw.Request{
 				Method:     c.Request.Method,
-				Params:     computemw.PathParams(names, c.Param),
+				Params:     adapterkit.PathParams(names, c.Param),
 				Header:     c.Request.Header,
 				Body:       c.Request.Body,
 				RemoteAddr: c.Request.RemoteAddr,
@@ -104,7 +119,7 @@ func Register(r gin.IRoutes, kit *computemw.Kit) {
 			write(c, kit.ServeRoute(c.Request.Context(), rt, req))
 		})
 	}
-	r.GET("/ws", gin.WrapH(computehttp.WebSocket(kit, nil)))
+	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, nil)))
 }
 
 // Error writes err with the kit's status, code and body shape and aborts

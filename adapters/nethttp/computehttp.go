@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/coder/websocket"
+	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
 )
 
@@ -105,13 +107,13 @@ func Mount(mux Mounter, prefix string, kit *computemw.Kit) {
 }
 
 func routeHandler(kit *computemw.Kit, rt computemw.Route) http.Handler {
-	names := rt.ParamNames()
+	names := adapterkit.ParamNames(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := &computemw.Request{
 			Method: r.Method, Header: r.Header, Body: r.Body, RemoteAddr: r.RemoteAddr,
-			Params: computemw.PathParams(names, r.PathValue),
+			Params: adapterkit.PathParams(names, r.PathValue),
 		}
-		writeCtx(r.Context(), w, kit.ServeRoute(r.Context(), rt, req))
+		adapterkit.Write(r.Context(), w, kit.ServeRoute(r.Context(), rt, req))
 	})
 }
 
@@ -140,20 +142,26 @@ func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
 }
 
 func write(w http.ResponseWriter, resp *computemw.Response) {
-	writeCtx(context.Background(), w, resp)
+	adapterkit.Write(context.Background(), w, resp)
 }
 
-// writeCtx writes a response; a streaming one runs until it ends or ctx
-// (the client's) is done.
-func writeCtx(ctx context.Context, w http.ResponseWriter, resp *computemw.Response) {
-	maps.Copy(w.Header(), resp.Header)
-	w.WriteHeader(resp.Status)
-	if resp.Stream != nil {
-		rc := http.NewResponseController(w)
-		_ = resp.Stream(ctx, w, rc.Flush)
-		return
-	}
-	_, _ = w.Write(resp.Body)
+// WebSocket serves the kit's WebSocket protocol (GET /ws): policies run
+// before the upgrade, so a refused client gets a plain HTTP error; then the
+// connection owns one sandbox at a time, destroyed when it closes. opts may
+// be nil (same-origin clients only).
+func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
+	return adapterkit.WebSocket(kit, opts)
+}
+
+// Admit admits r's caller through the kit's policies (authentication, rate
+// limits ...) for op, for a handler of the application's own that then
+// calls kit.Execute, kit.Acquire or kit.CreateSession with the returned
+// context. The kit's response headers (X-Request-ID, X-RateLimit-*) are
+// set on w, also on error; write the error with [Error].
+func Admit(w http.ResponseWriter, r *http.Request, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
+	ctx, err := kit.Admit(r.Context(), op, &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+	maps.Copy(w.Header(), computemw.ResponseHeader(ctx))
+	return ctx, err
 }
 
 // trackingWriter records whether the response started. It keeps Flush,

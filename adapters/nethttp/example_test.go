@@ -11,14 +11,14 @@ import (
 
 	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
-	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/fakeprovider"
 )
 
 // Mount the route group under /api and a handler of your own behind the
 // sandbox middleware. (A real app passes local.New(local.Config{}) or a
 // remote provider; the fake provider keeps the example self-contained.)
 func ExampleMount() {
-	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{computemwtest.NewFakeProvider("fake")}})
+	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("fake")}})
 	defer kit.Close(context.Background())
 
 	mux := http.NewServeMux()

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/prommetrics"
 )
 
 // Paths every adapter harness serves besides the route group.
@@ -69,20 +71,24 @@ type Harness struct {
 	Start func(t *testing.T, kit *computemw.Kit) string
 }
 
-// SuiteKit builds a kit over a fresh [FakeProvider] for adapter tests;
-// cfg's Providers and Logger are set by it. At cleanup it closes the kit
+// SuiteKit builds a kit over a fresh [fakeprovider.Provider] for adapter
+// tests; cfg's Providers are set by it, and its Metrics (Prometheus) and
+// Logger when nil. At cleanup it closes the kit
 // and fails the test if any sandbox is left.
-func SuiteKit(t testing.TB, cfg computemw.Config) (*computemw.Kit, *FakeProvider) {
+func SuiteKit(t testing.TB, cfg computemw.Config) (*computemw.Kit, *fakeprovider.Provider) {
 	t.Helper()
-	fake := NewFakeProvider("fake")
+	fake := fakeprovider.New("fake")
 	return kitOver(t, cfg, fake, fake), fake
 }
 
 // kitOver builds a kit over prov (fake itself, or a wrapper of it) that is
 // closed at cleanup, failing the test if any of fake's sandboxes is left.
-func kitOver(t testing.TB, cfg computemw.Config, fake *FakeProvider, prov computemw.Provider) *computemw.Kit {
+func kitOver(t testing.TB, cfg computemw.Config, fake *fakeprovider.Provider, prov computemw.Provider) *computemw.Kit {
 	t.Helper()
 	cfg.Providers = []computemw.Provider{prov}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prommetrics.New(prommetrics.Options{})
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

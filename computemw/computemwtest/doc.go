@@ -1,7 +1,7 @@
 // Package computemwtest holds the kit's exported conformance suites and
 // test doubles: [AdapterSuite], which every framework adapter's real HTTP
 // server must pass; [ProviderSuite], which every Provider must pass; and
-// [FakeProvider], an in-memory provider for fast tests and benchmarks.
+// [fakeprovider.Provider], an in-memory provider for fast tests and benchmarks.
 //
 // Suites that need a service (bwrap, Redis, PostgreSQL) skip with a reason
 // when it is missing, and fail instead when the CI environment variable is

@@ -14,6 +14,11 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/auth"
+	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/quota"
+	"github.com/computemw/kit/computemw/ratelimit"
+	"github.com/computemw/kit/computemw/rbac"
 )
 
 // PolicySecret is the HS256 secret of the kits built by [PolicyKit].
@@ -37,9 +42,9 @@ type PolicyOptions struct {
 
 // PolicyRoles is the role table of [PolicyKit]: the default roles, plus
 // "local-only", which may do everything but only on the "local" provider.
-func PolicyRoles() map[string]computemw.Permissions {
-	roles := computemw.DefaultRoles()
-	roles["local-only"] = computemw.Permissions{CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true,
+func PolicyRoles() map[string]rbac.Permissions {
+	roles := rbac.DefaultRoles()
+	roles["local-only"] = rbac.Permissions{CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true,
 		AllowedProviders: []string{"local"}}
 	return roles
 }
@@ -48,48 +53,47 @@ func PolicyRoles() map[string]computemw.Permissions {
 // order: JWT (HS256 with PolicySecret, issuer "computemwtest", audience
 // "computemw") and API-key authentication, RBAC with [PolicyRoles], tiered
 // rate limits, and quotas in memory.
-func PolicyKit(t testing.TB, o PolicyOptions) (*computemw.Kit, *FakeProvider) {
+func PolicyKit(t testing.TB, o PolicyOptions) (*computemw.Kit, *fakeprovider.Provider) {
 	t.Helper()
 	if o.RateLimit == 0 {
 		o.RateLimit = 1000
 	}
-	auth, err := computemw.NewAuthenticator(computemw.AuthConfig{
-		JWT: &computemw.JWTConfig{
+	authn, err := auth.New(auth.Config{
+		JWT: &auth.JWTConfig{
 			Algorithms: []string{"HS256"},
-			Keys:       []computemw.JWTKey{{Algorithm: "HS256", Key: PolicySecret}},
+			Keys:       []auth.JWTKey{{Algorithm: "HS256", Key: PolicySecret}},
 			Issuer:     "computemwtest",
 			Audience:   "computemw",
 			Leeway:     5 * time.Second,
 		},
 		APIKeys: map[string]computemw.Principal{
-			computemw.HashAPIKey(PolicyAPIKey): {ID: "service", Role: "user", Plan: "pro"},
+			auth.HashAPIKey(PolicyAPIKey): {ID: "service", Role: "user", Plan: "pro"},
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rbac, err := computemw.NewRBAC(computemw.RBACConfig{Roles: PolicyRoles()})
+	roles, err := rbac.New(rbac.Config{Roles: PolicyRoles()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rate := limiter.Rate{Period: time.Hour, Limit: o.RateLimit}
-	rl, err := computemw.NewRateLimiter(computemw.RateLimitConfig{
+	rl, err := ratelimit.New(ratelimit.Config{
 		Tiers: map[string]limiter.Rate{"free": rate, "pro": rate, "enterprise": rate},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	limits := computemw.QuotaLimits{Executions: o.Executions}
-	q, err := computemw.NewQuota(computemw.QuotaConfig{
-		Plans:  map[string]computemw.QuotaLimits{"free": limits, "pro": limits, "enterprise": limits},
-		Period: computemw.Daily,
+	limits := quota.Limits{Executions: o.Executions}
+	q, err := quota.New(quota.Config{
+		Plans:  map[string]quota.Limits{"free": limits, "pro": limits, "enterprise": limits},
+		Period: quota.Daily,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := o.Config
-	cfg.Policies = append(cfg.Policies, auth, rbac, rl, q)
-	cfg.Hooks = append(cfg.Hooks, q)
+	cfg.Policies = append(cfg.Policies, authn, roles, rl, q)
 	return SuiteKit(t, cfg)
 }
 
@@ -229,11 +233,11 @@ func PolicySuite(t *testing.T, h Harness) {
 			if r.Status != 200 {
 				t.Fatalf("request %d: %d %s", i+1, r.Status, r.Raw)
 			}
-			if r.Header.Get(computemw.HeaderRateLimitLimit) != "3" || r.Header.Get(computemw.HeaderRateLimitRemaining) != strconv.Itoa(2-i) {
+			if r.Header.Get(ratelimit.HeaderRateLimitLimit) != "3" || r.Header.Get(ratelimit.HeaderRateLimitRemaining) != strconv.Itoa(2-i) {
 				t.Errorf("request %d: rate-limit headers %v", i+1, r.Header)
 			}
-			if reset, err := strconv.ParseInt(r.Header.Get(computemw.HeaderRateLimitReset), 10, 64); err != nil || reset < time.Now().Unix() {
-				t.Errorf("request %d: %s %q", i+1, computemw.HeaderRateLimitReset, r.Header.Get(computemw.HeaderRateLimitReset))
+			if reset, err := strconv.ParseInt(r.Header.Get(ratelimit.HeaderRateLimitReset), 10, 64); err != nil || reset < time.Now().Unix() {
+				t.Errorf("request %d: %s %q", i+1, ratelimit.HeaderRateLimitReset, r.Header.Get(ratelimit.HeaderRateLimitReset))
 			}
 		}
 		r := exec(t, base, auth)
@@ -241,7 +245,7 @@ func PolicySuite(t *testing.T, h Harness) {
 		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
 			t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 		}
-		if r.Header.Get(computemw.HeaderRateLimitRemaining) != "0" {
+		if r.Header.Get(ratelimit.HeaderRateLimitRemaining) != "0" {
 			t.Errorf("429 without X-RateLimit-Remaining: 0: %v", r.Header)
 		}
 		// Another caller has its own budget.

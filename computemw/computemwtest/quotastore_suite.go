@@ -14,13 +14,16 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/quota"
+	"github.com/computemw/kit/computemw/ratelimit"
 )
 
 // OpenQuotaStore opens a store of the implementation under test. Stores
 // opened with the same namespace share their data (as instances sharing a
 // database do); different namespaces are isolated. The opener closes what
 // it opened at the test's cleanup.
-type OpenQuotaStore func(t *testing.T, namespace string) computemw.QuotaStore
+type OpenQuotaStore func(t *testing.T, namespace string) quota.Store
 
 // Namespace returns a random name for one test's keys, tables or files.
 func Namespace() string {
@@ -30,9 +33,9 @@ func Namespace() string {
 }
 
 // testPeriod is a period that ends well after any test.
-func testPeriod() computemw.Period { return computemw.Daily(time.Now().Add(time.Hour)) }
+func testPeriod() quota.Period { return quota.Daily(time.Now().Add(time.Hour)) }
 
-// QuotaStoreSuite checks a [computemw.QuotaStore] implementation: adds
+// QuotaStoreSuite checks a [quota.Store] implementation: adds
 // and gets, isolation of keys and periods, negative deltas (rollbacks),
 // and that concurrent adds lose no update.
 func QuotaStoreSuite(t *testing.T, open OpenQuotaStore) {
@@ -40,22 +43,22 @@ func QuotaStoreSuite(t *testing.T, open OpenQuotaStore) {
 	t.Run("add and get", func(t *testing.T) {
 		s := open(t, Namespace())
 		p := testPeriod()
-		if u, err := s.Get(ctx, "alice", p); err != nil || u != (computemw.QuotaUsage{}) {
+		if u, err := s.Get(ctx, "alice", p); err != nil || u != (quota.Usage{}) {
 			t.Fatalf("empty: %+v %v", u, err)
 		}
-		u, err := s.Add(ctx, "alice", p, computemw.QuotaUsage{Executions: 1, CPUSeconds: 0.5, MemoryMBSeconds: 64})
-		if err != nil || u != (computemw.QuotaUsage{Executions: 1, CPUSeconds: 0.5, MemoryMBSeconds: 64}) {
+		u, err := s.Add(ctx, "alice", p, quota.Usage{Executions: 1, CPUSeconds: 0.5, MemoryMBSeconds: 64})
+		if err != nil || u != (quota.Usage{Executions: 1, CPUSeconds: 0.5, MemoryMBSeconds: 64}) {
 			t.Fatalf("first add: %+v %v", u, err)
 		}
-		u, err = s.Add(ctx, "alice", p, computemw.QuotaUsage{Executions: 2, CPUSeconds: 0.25})
-		want := computemw.QuotaUsage{Executions: 3, CPUSeconds: 0.75, MemoryMBSeconds: 64}
+		u, err = s.Add(ctx, "alice", p, quota.Usage{Executions: 2, CPUSeconds: 0.25})
+		want := quota.Usage{Executions: 3, CPUSeconds: 0.75, MemoryMBSeconds: 64}
 		if err != nil || u != want {
 			t.Fatalf("second add: %+v %v, want %+v", u, err, want)
 		}
 		if u, err := s.Get(ctx, "alice", p); err != nil || u != want {
 			t.Fatalf("get: %+v %v, want %+v", u, err, want)
 		}
-		u, err = s.Add(ctx, "alice", p, computemw.QuotaUsage{Executions: -1})
+		u, err = s.Add(ctx, "alice", p, quota.Usage{Executions: -1})
 		if err != nil || u.Executions != 2 {
 			t.Fatalf("rollback: %+v %v", u, err)
 		}
@@ -64,19 +67,19 @@ func QuotaStoreSuite(t *testing.T, open OpenQuotaStore) {
 	t.Run("keys and periods are separate", func(t *testing.T) {
 		s := open(t, Namespace())
 		p := testPeriod()
-		next := computemw.Daily(p.End)
+		next := quota.Daily(p.End)
 		for _, c := range []struct {
 			key string
-			p   computemw.Period
+			p   quota.Period
 			n   int64
 		}{{"alice", p, 1}, {"bob", p, 2}, {"alice", next, 4}, {"alice:x", p, 8}} {
-			if _, err := s.Add(ctx, c.key, c.p, computemw.QuotaUsage{Executions: c.n}); err != nil {
+			if _, err := s.Add(ctx, c.key, c.p, quota.Usage{Executions: c.n}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, c := range []struct {
 			key string
-			p   computemw.Period
+			p   quota.Period
 			n   int64
 		}{{"alice", p, 1}, {"bob", p, 2}, {"alice", next, 4}, {"alice:x", p, 8}, {"carol", p, 0}} {
 			if u, err := s.Get(ctx, c.key, c.p); err != nil || u.Executions != c.n {
@@ -88,10 +91,10 @@ func QuotaStoreSuite(t *testing.T, open OpenQuotaStore) {
 	t.Run("fractions", func(t *testing.T) {
 		s := open(t, Namespace())
 		p := testPeriod()
-		var u computemw.QuotaUsage
+		var u quota.Usage
 		for range 10 {
 			var err error
-			if u, err = s.Add(ctx, "alice", p, computemw.QuotaUsage{CPUSeconds: 0.1, MemoryMBSeconds: 0.001}); err != nil {
+			if u, err = s.Add(ctx, "alice", p, quota.Usage{CPUSeconds: 0.1, MemoryMBSeconds: 0.001}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -108,7 +111,7 @@ func QuotaStoreSuite(t *testing.T, open OpenQuotaStore) {
 		errs := make(chan error, n)
 		for range n {
 			wg.Go(func() {
-				if _, err := s.Add(ctx, "alice", p, computemw.QuotaUsage{Executions: 1, CPUSeconds: 0.25, MemoryMBSeconds: 0.5}); err != nil {
+				if _, err := s.Add(ctx, "alice", p, quota.Usage{Executions: 1, CPUSeconds: 0.25, MemoryMBSeconds: 0.5}); err != nil {
 					errs <- err
 				}
 			})
@@ -118,7 +121,7 @@ func QuotaStoreSuite(t *testing.T, open OpenQuotaStore) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		want := computemw.QuotaUsage{Executions: n, CPUSeconds: n * 0.25, MemoryMBSeconds: n * 0.5}
+		want := quota.Usage{Executions: n, CPUSeconds: n * 0.25, MemoryMBSeconds: n * 0.5}
 		if u, err := s.Get(ctx, "alice", p); err != nil || u != want {
 			t.Errorf("got %+v %v, want %+v", u, err, want)
 		}
@@ -131,9 +134,9 @@ var Measured = computemw.Result{CPUTime: 250 * time.Millisecond, PeakMemory: 2 <
 
 // quotaKit is a kit guarded by a Quota over store only, with room for
 // many sandboxes at once.
-func quotaKit(t testing.TB, store computemw.QuotaStore, limits computemw.QuotaLimits) (*computemw.Kit, *FakeProvider) {
-	q, err := computemw.NewQuota(computemw.QuotaConfig{
-		Store: store, Plans: map[string]computemw.QuotaLimits{"free": limits}, Period: computemw.Daily,
+func quotaKit(t testing.TB, store quota.Store, limits quota.Limits) (*computemw.Kit, *fakeprovider.Provider) {
+	q, err := quota.New(quota.Config{
+		Store: store, Plans: map[string]quota.Limits{"free": limits}, Period: quota.Daily,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,14 +166,14 @@ func spread(principal string, n int, kits ...*computemw.Kit) map[int]int {
 }
 
 // usageOf reads principal's usage through GET /usage of kit.
-func usageOf(t testing.TB, kit *computemw.Kit, principal string) computemw.QuotaUsage {
+func usageOf(t testing.TB, kit *computemw.Kit, principal string) quota.Usage {
 	t.Helper()
 	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: principal, Plan: "free"})
 	resp := ServePath(ctx, kit, http.MethodGet, "/usage", "", nil)
 	if resp.Status != http.StatusOK {
 		t.Fatalf("GET /usage: %d %s", resp.Status, resp.Body)
 	}
-	var rep computemw.UsageReport
+	var rep quota.Report
 	if err := json.Unmarshal(resp.Body, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +187,13 @@ func SharedQuotaSuite(t *testing.T, open OpenQuotaStore) {
 	const n = 1000
 	t.Run("usage is exact", func(t *testing.T) {
 		ns := Namespace()
-		a, fa := quotaKit(t, open(t, ns), computemw.QuotaLimits{})
-		b, fb := quotaKit(t, open(t, ns), computemw.QuotaLimits{})
+		a, fa := quotaKit(t, open(t, ns), quota.Limits{})
+		b, fb := quotaKit(t, open(t, ns), quota.Limits{})
 		st := spread("shared", n, a, b)
 		if st[http.StatusOK] != n {
 			t.Fatalf("statuses %v", st)
 		}
-		want := computemw.QuotaUsage{Executions: n, CPUSeconds: n * 0.25, MemoryMBSeconds: n * 2 * 0.5}
+		want := quota.Usage{Executions: n, CPUSeconds: n * 0.25, MemoryMBSeconds: n * 2 * 0.5}
 		for name, kit := range map[string]*computemw.Kit{"a": a, "b": b} {
 			if u := usageOf(t, kit, "shared"); u != want {
 				t.Errorf("usage seen by %s: %+v, want %+v", name, u, want)
@@ -204,8 +207,8 @@ func SharedQuotaSuite(t *testing.T, open OpenQuotaStore) {
 	t.Run("a quota of N admits exactly N", func(t *testing.T) {
 		const limit = 100
 		ns := Namespace()
-		a, fa := quotaKit(t, open(t, ns), computemw.QuotaLimits{Executions: limit})
-		b, fb := quotaKit(t, open(t, ns), computemw.QuotaLimits{Executions: limit})
+		a, fa := quotaKit(t, open(t, ns), quota.Limits{Executions: limit})
+		b, fb := quotaKit(t, open(t, ns), quota.Limits{Executions: limit})
 		st := spread("capped", n, a, b)
 		if st[http.StatusOK] != limit || st[http.StatusTooManyRequests] != n-limit {
 			t.Errorf("statuses %v, want %d × 200 and %d × 429", st, limit, n-limit)
@@ -223,10 +226,10 @@ func SharedQuotaSuite(t *testing.T, open OpenQuotaStore) {
 // executions, then the kit and its store are closed, and a new kit over a
 // newly opened store reports the same usage. open returns the store and a
 // function that closes it.
-func DurableQuotaSuite(t *testing.T, open func(t *testing.T, namespace string) (computemw.QuotaStore, func() error)) {
+func DurableQuotaSuite(t *testing.T, open func(t *testing.T, namespace string) (quota.Store, func() error)) {
 	ns := Namespace()
 	store, closeStore := open(t, ns)
-	kit, _ := quotaKit(t, store, computemw.QuotaLimits{})
+	kit, _ := quotaKit(t, store, quota.Limits{})
 	if st := spread("durable", 3, kit); st[http.StatusOK] != 3 {
 		t.Fatalf("statuses %v", st)
 	}
@@ -239,8 +242,8 @@ func DurableQuotaSuite(t *testing.T, open func(t *testing.T, namespace string) (
 		t.Fatalf("closing the store: %v", err)
 	}
 	store, _ = open(t, ns)
-	kit, _ = quotaKit(t, store, computemw.QuotaLimits{})
-	want := computemw.QuotaUsage{Executions: 3, CPUSeconds: 0.75, MemoryMBSeconds: 3}
+	kit, _ = quotaKit(t, store, quota.Limits{})
+	want := quota.Usage{Executions: 3, CPUSeconds: 0.75, MemoryMBSeconds: 3}
 	if u := usageOf(t, kit, "durable"); u != want {
 		t.Errorf("after restart: %+v, want %+v", u, want)
 	}
@@ -254,9 +257,9 @@ func SharedRateSuite(t *testing.T, open func(t *testing.T, namespace string) lim
 	const n, limit = 1000, 100
 	ns := Namespace()
 	var kits []*computemw.Kit
-	var created []*FakeProvider
+	var created []*fakeprovider.Provider
 	for range 2 {
-		rl, err := computemw.NewRateLimiter(computemw.RateLimitConfig{
+		rl, err := ratelimit.New(ratelimit.Config{
 			Store: open(t, ns),
 			Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: limit}},
 		})

@@ -21,6 +21,7 @@ import (
 
 	computeecho "github.com/computemw/kit/adapters/echo"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -41,7 +42,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	// Prometheus metrics: served at /api/metrics by the route group.
+	metrics := prommetrics.New(prommetrics.Options{})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -59,22 +62,22 @@ func run() error {
 	// sessions.
 	computeecho.Register(e.Group("/api"), kit)
 	// Prometheus metrics at the root too, where scrapers look.
-	e.GET("/metrics", echo.WrapHandler(kit.MetricsHandler()))
+	e.GET("/metrics", echo.WrapHandler(metrics))
 
 	// The seed's Fastify route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
 	e.POST("/execute", func(c echo.Context) error {
-		ctx := c.Request().Context()
 		body, err := validate(c.Request().Body, kit.Config().MaxBodyBytes)
 		if err != nil {
 			return err
 		}
-		sb, release, err := kit.Acquire(ctx, body.Provider, computemw.CreateOptions{})
+		// The kit's governed path: policies, a sandbox of its own,
+		// metrics, the execution log.
+		ctx, err := computeecho.Admit(c, kit, computemw.OpExecute)
 		if err != nil {
 			return err
 		}
-		defer release()
-		res, err := sb.RunCode(ctx, body.Language, body.Code, computemw.ExecOptions{})
+		res, err := kit.Execute(ctx, computemw.Run{Provider: body.Provider, Language: body.Language, Code: body.Code})
 		if err != nil {
 			return err
 		}

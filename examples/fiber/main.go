@@ -21,6 +21,7 @@ import (
 
 	computefiber "github.com/computemw/kit/adapters/fiber"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -41,7 +42,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	// Prometheus metrics: served at /api/metrics by the route group.
+	metrics := prommetrics.New(prommetrics.Options{})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -66,17 +69,17 @@ func run() error {
 	// The seed's Fastify route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
 	app.Post("/execute", func(c *fiber.Ctx) error {
-		ctx := computefiber.Context(c)
 		body, err := validate(bytes.NewReader(c.Body()), kit.Config().MaxBodyBytes)
 		if err != nil {
 			return err
 		}
-		sb, release, err := kit.Acquire(ctx, body.Provider, computemw.CreateOptions{})
+		// The kit's governed path: policies, a sandbox of its own,
+		// metrics, the execution log.
+		ctx, err := computefiber.Admit(c, kit, computemw.OpExecute)
 		if err != nil {
 			return err
 		}
-		defer release()
-		res, err := sb.RunCode(ctx, body.Language, body.Code, computemw.ExecOptions{})
+		res, err := kit.Execute(ctx, computemw.Run{Provider: body.Provider, Language: body.Language, Code: body.Code})
 		if err != nil {
 			return err
 		}

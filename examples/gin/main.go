@@ -21,6 +21,7 @@ import (
 
 	computegin "github.com/computemw/kit/adapters/gin"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 	"github.com/gin-gonic/gin"
 )
@@ -40,7 +41,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	// Prometheus metrics: served at /api/metrics by the route group.
+	metrics := prommetrics.New(prommetrics.Options{})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -58,7 +61,7 @@ func run() error {
 	// sessions.
 	computegin.Register(r.Group("/api"), kit)
 	// Prometheus metrics at the root too, where scrapers look.
-	r.GET("/metrics", gin.WrapH(kit.MetricsHandler()))
+	r.GET("/metrics", gin.WrapH(metrics))
 
 	// The seed's Fastify route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
@@ -68,13 +71,14 @@ func run() error {
 			_ = c.Error(err)
 			return
 		}
-		sb, release, err := kit.Acquire(c.Request.Context(), body.Provider, computemw.CreateOptions{})
+		// The kit's governed path: policies, a sandbox of its own,
+		// metrics, the execution log.
+		ctx, err := computegin.Admit(c, kit, computemw.OpExecute)
 		if err != nil {
 			_ = c.Error(err)
 			return
 		}
-		defer release()
-		res, err := sb.RunCode(c.Request.Context(), body.Language, body.Code, computemw.ExecOptions{})
+		res, err := kit.Execute(ctx, computemw.Run{Provider: body.Provider, Language: body.Language, Code: body.Code})
 		if err != nil {
 			_ = c.Error(err)
 			return

@@ -18,8 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 )
 
@@ -38,7 +39,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	// Prometheus metrics: served at /api/metrics by the route group.
+	metrics := prommetrics.New(prommetrics.Options{})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -49,7 +52,7 @@ func run() error {
 	// GET /api/health, /api/ready, /api/metrics.
 	computehttp.Mount(mux, "/api", kit)
 	// Prometheus metrics at the root too, where scrapers look.
-	mux.Handle("GET /metrics", kit.MetricsHandler())
+	mux.Handle("GET /metrics", metrics)
 
 	// The seed's quick start: a sandbox per request, destroyed when done.
 	mux.Handle("POST /execute", computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {
@@ -62,12 +65,13 @@ func run() error {
 		if body.Command == "" {
 			return computemw.Errorf(computemw.CodeBadRequest, "field %q is required", "command")
 		}
-		sb, release, err := kit.Acquire(r.Context(), "", computemw.CreateOptions{})
+		// The kit's governed path, as the prebuilt routes take it:
+		// policies, a sandbox of its own, metrics, the execution log.
+		ctx, err := computehttp.Admit(w, r, kit, computemw.OpExec)
 		if err != nil {
 			return err
 		}
-		defer release()
-		res, err := sb.Exec(r.Context(), body.Command, computemw.ExecOptions{})
+		res, err := kit.Execute(ctx, computemw.Run{Command: body.Command})
 		if err != nil {
 			return err
 		}

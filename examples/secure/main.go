@@ -57,8 +57,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 
-	"github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/auth"
+	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/computemw/quota"
+	"github.com/computemw/kit/computemw/ratelimit"
+	"github.com/computemw/kit/computemw/rbac"
 	"github.com/computemw/kit/providers/local"
 	"github.com/computemw/kit/stores/redisstore"
 	"github.com/computemw/kit/stores/sqlitestore"
@@ -84,7 +89,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	policies, hooks, closeStores, err := protections(ctx)
+	policies, closeStores, err := protections(ctx)
 	if err != nil {
 		return err
 	}
@@ -97,7 +102,7 @@ func run() error {
 	kit, err := computemw.New(computemw.Config{
 		Providers: []computemw.Provider{prov},
 		Policies:  policies,
-		Hooks:     hooks,
+		Metrics:   prommetrics.New(prommetrics.Options{}),
 	})
 	if err != nil {
 		return err
@@ -142,9 +147,8 @@ func run() error {
 }
 
 // protections builds the policies, in order — authentication, RBAC, rate
-// limits, quotas — and the hooks that record usage. The returned function
-// closes the stores.
-func protections(ctx context.Context) ([]computemw.Policy, []computemw.Hooks, func(), error) {
+// limits, quotas. The returned function closes the stores.
+func protections(ctx context.Context) ([]computemw.Policy, func(), error) {
 	secret := os.Getenv("COMPUTEMW_JWT_SECRET")
 	if secret == "" {
 		secret = devSecret
@@ -153,12 +157,12 @@ func protections(ctx context.Context) ([]computemw.Policy, []computemw.Hooks, fu
 	}
 	apiKeys := map[string]computemw.Principal{}
 	if key := os.Getenv("COMPUTEMW_METRICS_API_KEY"); key != "" {
-		apiKeys[computemw.HashAPIKey(key)] = computemw.Principal{ID: "metrics-scraper", Role: "viewer", Plan: "enterprise"}
+		apiKeys[auth.HashAPIKey(key)] = computemw.Principal{ID: "metrics-scraper", Role: "viewer", Plan: "enterprise"}
 	}
-	auth, err := computemw.NewAuthenticator(computemw.AuthConfig{
-		JWT: &computemw.JWTConfig{
+	authn, err := auth.New(auth.Config{
+		JWT: &auth.JWTConfig{
 			Algorithms: []string{"HS256"},
-			Keys:       []computemw.JWTKey{{Algorithm: "HS256", Key: []byte(secret)}},
+			Keys:       []auth.JWTKey{{Algorithm: "HS256", Key: []byte(secret)}},
 			Issuer:     issuer,
 			Audience:   audience,
 			Leeway:     30 * time.Second,
@@ -166,18 +170,18 @@ func protections(ctx context.Context) ([]computemw.Policy, []computemw.Hooks, fu
 		APIKeys: apiKeys,
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	rbac, err := computemw.NewRBAC(computemw.RBACConfig{DefaultRole: "user"})
+	roles, err := rbac.New(rbac.Config{DefaultRole: "user"})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 
-	tiers := computemw.DefaultTiers()
+	tiers := ratelimit.DefaultTiers()
 	if v := os.Getenv("COMPUTEMW_RATE_FREE"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
-			return nil, nil, nil, fmt.Errorf("COMPUTEMW_RATE_FREE=%q: want a positive number", v)
+			return nil, nil, fmt.Errorf("COMPUTEMW_RATE_FREE=%q: want a positive number", v)
 		}
 		tiers["free"] = limiter.Rate{Period: tiers["free"].Period, Limit: n}
 	}
@@ -185,34 +189,34 @@ func protections(ctx context.Context) ([]computemw.Policy, []computemw.Hooks, fu
 	for _, s := range strings.FieldsFunc(os.Getenv("COMPUTEMW_TRUSTED_PROXIES"), func(r rune) bool { return r == ',' || r == ' ' }) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("COMPUTEMW_TRUSTED_PROXIES: %w", err)
+			return nil, nil, fmt.Errorf("COMPUTEMW_TRUSTED_PROXIES: %w", err)
 		}
 		trusted = append(trusted, p)
 	}
 
 	rateStore, quotaStore, closeStores, err := stores(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	rl, err := computemw.NewRateLimiter(computemw.RateLimitConfig{Tiers: tiers, Store: rateStore, TrustedProxies: trusted})
+	rl, err := ratelimit.New(ratelimit.Config{Tiers: tiers, Store: rateStore, TrustedProxies: trusted})
 	if err != nil {
 		closeStores()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	// The quota is a policy (it reserves executions) and hooks (it records
-	// what they measured).
-	q, err := computemw.NewQuota(computemw.QuotaConfig{Store: quotaStore})
+	// what they measured): the kit registers it as both.
+	q, err := quota.New(quota.Config{Store: quotaStore})
 	if err != nil {
 		closeStores()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return []computemw.Policy{auth, rbac, rl, q}, []computemw.Hooks{q}, closeStores, nil
+	return []computemw.Policy{authn, roles, rl, q}, closeStores, nil
 }
 
 // stores picks where rate limits and usage live: Redis for several
 // instances, else memory for the rate limits and SQLite (or memory) for
 // usage.
-func stores(ctx context.Context) (limiter.Store, computemw.QuotaStore, func(), error) {
+func stores(ctx context.Context) (limiter.Store, quota.Store, func(), error) {
 	if u := os.Getenv("COMPUTEMW_REDIS_URL"); u != "" {
 		opts, err := redis.ParseURL(u)
 		if err != nil {

@@ -17,8 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 )
 
@@ -40,13 +41,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	// Prometheus metrics: served at /api/metrics by the route group.
+	metrics := prommetrics.New(prommetrics.Options{})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	computehttp.Mount(mux, "/api", kit) // includes GET /api/ws
-	mux.Handle("GET /metrics", kit.MetricsHandler())
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("GET /{$}", http.FileServerFS(page))
 
 	addr := os.Getenv("ADDR")

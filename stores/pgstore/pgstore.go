@@ -1,10 +1,10 @@
 // Package pgstore keeps the kit's quota usage in PostgreSQL: a
-// computemw.QuotaStore shared by every instance that uses the database,
+// quota.Store shared by every instance that uses the database,
 // durable across restarts.
 //
 //	pool, err := pgxpool.New(ctx, "postgres://user@db/app")
 //	store, err := pgstore.New(ctx, pool, pgstore.Options{})
-//	quota, err := computemw.NewQuota(computemw.QuotaConfig{Store: store})
+//	quota, err := quota.New(quota.Config{Store: store})
 //
 // It lives in its own package so that users of the other stores do not
 // compile a PostgreSQL driver.
@@ -19,10 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/computemw/kit/computemw/quota"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/computemw/kit/computemw"
 )
 
 // DefaultTable is the table that holds usage unless Options say otherwise.
@@ -36,7 +35,7 @@ type Options struct {
 	Table string
 }
 
-// Store is a computemw.QuotaStore in PostgreSQL: one row per key and
+// Store is a quota.Store in PostgreSQL: one row per key and
 // period, updated by INSERT ... ON CONFLICT DO UPDATE ... RETURNING, which
 // PostgreSQL runs atomically (no lost update between instances).
 type Store struct {
@@ -46,7 +45,7 @@ type Store struct {
 	get   string
 }
 
-var _ computemw.QuotaStore = (*Store)(nil)
+var _ quota.Store = (*Store)(nil)
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
@@ -115,26 +114,26 @@ func (s *Store) migrate(ctx context.Context, name string) error {
 	return nil
 }
 
-// Add implements computemw.QuotaStore.
-func (s *Store) Add(ctx context.Context, key string, p computemw.Period, d computemw.QuotaUsage) (computemw.QuotaUsage, error) {
-	var u computemw.QuotaUsage
+// Add implements quota.Store.
+func (s *Store) Add(ctx context.Context, key string, p quota.Period, d quota.Usage) (quota.Usage, error) {
+	var u quota.Usage
 	err := s.pool.QueryRow(ctx, s.add, key, p.Start, p.End, d.Executions, d.CPUSeconds, d.MemoryMBSeconds).
 		Scan(&u.Executions, &u.CPUSeconds, &u.MemoryMBSeconds)
 	if err != nil {
-		return computemw.QuotaUsage{}, fmt.Errorf("pgstore: add: %w", err)
+		return quota.Usage{}, fmt.Errorf("pgstore: add: %w", err)
 	}
 	return u, nil
 }
 
-// Get implements computemw.QuotaStore.
-func (s *Store) Get(ctx context.Context, key string, p computemw.Period) (computemw.QuotaUsage, error) {
-	var u computemw.QuotaUsage
+// Get implements quota.Store.
+func (s *Store) Get(ctx context.Context, key string, p quota.Period) (quota.Usage, error) {
+	var u quota.Usage
 	err := s.pool.QueryRow(ctx, s.get, key, p.Start).Scan(&u.Executions, &u.CPUSeconds, &u.MemoryMBSeconds)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return computemw.QuotaUsage{}, nil
+		return quota.Usage{}, nil
 	}
 	if err != nil {
-		return computemw.QuotaUsage{}, fmt.Errorf("pgstore: get: %w", err)
+		return quota.Usage{}, fmt.Errorf("pgstore: get: %w", err)
 	}
 	return u, nil
 }

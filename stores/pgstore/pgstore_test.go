@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/stores/pgstore"
 )
 
@@ -64,7 +64,7 @@ func open(t *testing.T, ns string) (*pgstore.Store, *pgxpool.Pool) {
 }
 
 func TestQuotaStore(t *testing.T) {
-	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) quota.Store {
 		s, _ := open(t, ns)
 		return s
 	})
@@ -73,14 +73,14 @@ func TestQuotaStore(t *testing.T) {
 // TestSharedQuota runs two kits on two connection pools, as two
 // instances.
 func TestSharedQuota(t *testing.T) {
-	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) quota.Store {
 		s, _ := open(t, ns)
 		return s
 	})
 }
 
 func TestDurable(t *testing.T) {
-	computemwtest.DurableQuotaSuite(t, func(t *testing.T, ns string) (computemw.QuotaStore, func() error) {
+	computemwtest.DurableQuotaSuite(t, func(t *testing.T, ns string) (quota.Store, func() error) {
 		s, p := open(t, ns)
 		return s, func() error { p.Close(); return nil }
 	})
@@ -90,10 +90,10 @@ func TestPrune(t *testing.T) {
 	ns := computemwtest.Namespace()
 	s, _ := open(t, ns)
 	ctx := context.Background()
-	old := computemw.Daily(time.Now().AddDate(0, 0, -3))
-	cur := computemw.Daily(time.Now())
-	for _, p := range []computemw.Period{old, cur} {
-		if _, err := s.Add(ctx, "alice", p, computemw.QuotaUsage{Executions: 1}); err != nil {
+	old := quota.Daily(time.Now().AddDate(0, 0, -3))
+	cur := quota.Daily(time.Now())
+	for _, p := range []quota.Period{old, cur} {
+		if _, err := s.Add(ctx, "alice", p, quota.Usage{Executions: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/quota"
+	"github.com/computemw/kit/computemw/ratelimit"
 	"github.com/computemw/kit/stores/redisstore"
 )
 
@@ -50,7 +52,7 @@ func client(t *testing.T, namespace string) *redis.Client {
 }
 
 func TestQuotaStore(t *testing.T) {
-	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) quota.Store {
 		return redisstore.New(client(t, ns), ns)
 	})
 }
@@ -58,7 +60,7 @@ func TestQuotaStore(t *testing.T) {
 // TestSharedQuota runs two kits on two Redis connections, as two
 // instances.
 func TestSharedQuota(t *testing.T) {
-	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) quota.Store {
 		return redisstore.New(client(t, ns), ns)
 	})
 }
@@ -74,7 +76,7 @@ func TestSharedRateLimit(t *testing.T) {
 }
 
 func TestDurable(t *testing.T) {
-	computemwtest.DurableQuotaSuite(t, func(t *testing.T, ns string) (computemw.QuotaStore, func() error) {
+	computemwtest.DurableQuotaSuite(t, func(t *testing.T, ns string) (quota.Store, func() error) {
 		c := client(t, ns)
 		return redisstore.New(c, ns), c.Close
 	})
@@ -156,13 +158,13 @@ func TestRedisDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := computemw.NewRateLimiter(computemw.RateLimitConfig{Store: rates,
+	rl, err := ratelimit.New(ratelimit.Config{Store: rates,
 		Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1000}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := computemw.NewQuota(computemw.QuotaConfig{Store: redisstore.New(rdb, "quota"),
-		Plans: map[string]computemw.QuotaLimits{"free": {Executions: 1000}}})
+	q, err := quota.New(quota.Config{Store: redisstore.New(rdb, "quota"),
+		Plans: map[string]quota.Limits{"free": {Executions: 1000}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@
 //
 //	store, err := sqlitestore.Open("/var/lib/myapp/usage.db")
 //	defer store.Close()
-//	quota, err := computemw.NewQuota(computemw.QuotaConfig{Store: store})
+//	quota, err := quota.New(quota.Config{Store: store})
 //
 // It lives in its own package so that users of the other stores do not
 // compile an SQLite engine.
@@ -20,12 +20,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/computemw/kit/computemw/quota"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
-	"github.com/computemw/kit/computemw"
 )
 
-// Store is a computemw.QuotaStore in SQLite: one row per key and period,
+// Store is a quota.Store in SQLite: one row per key and period,
 // updated by INSERT ... ON CONFLICT DO UPDATE ... RETURNING, one atomic
 // statement. The database runs in WAL mode with a busy timeout, so other
 // processes may share the file.
@@ -33,7 +32,7 @@ type Store struct {
 	db *sql.DB
 }
 
-var _ computemw.QuotaStore = (*Store)(nil)
+var _ quota.Store = (*Store)(nil)
 
 const schema = `CREATE TABLE IF NOT EXISTS quota_usage (
   key TEXT NOT NULL,
@@ -86,26 +85,26 @@ func Open(path string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Add implements computemw.QuotaStore.
-func (s *Store) Add(ctx context.Context, key string, p computemw.Period, d computemw.QuotaUsage) (computemw.QuotaUsage, error) {
-	var u computemw.QuotaUsage
+// Add implements quota.Store.
+func (s *Store) Add(ctx context.Context, key string, p quota.Period, d quota.Usage) (quota.Usage, error) {
+	var u quota.Usage
 	err := s.db.QueryRowContext(ctx, addSQL, key, p.Start.Unix(), p.End.Unix(), d.Executions, d.CPUSeconds, d.MemoryMBSeconds).
 		Scan(&u.Executions, &u.CPUSeconds, &u.MemoryMBSeconds)
 	if err != nil {
-		return computemw.QuotaUsage{}, fmt.Errorf("sqlitestore: add: %w", err)
+		return quota.Usage{}, fmt.Errorf("sqlitestore: add: %w", err)
 	}
 	return u, nil
 }
 
-// Get implements computemw.QuotaStore.
-func (s *Store) Get(ctx context.Context, key string, p computemw.Period) (computemw.QuotaUsage, error) {
-	var u computemw.QuotaUsage
+// Get implements quota.Store.
+func (s *Store) Get(ctx context.Context, key string, p quota.Period) (quota.Usage, error) {
+	var u quota.Usage
 	err := s.db.QueryRowContext(ctx, getSQL, key, p.Start.Unix()).Scan(&u.Executions, &u.CPUSeconds, &u.MemoryMBSeconds)
 	if errors.Is(err, sql.ErrNoRows) {
-		return computemw.QuotaUsage{}, nil
+		return quota.Usage{}, nil
 	}
 	if err != nil {
-		return computemw.QuotaUsage{}, fmt.Errorf("sqlitestore: get: %w", err)
+		return quota.Usage{}, fmt.Errorf("sqlitestore: get: %w", err)
 	}
 	return u, nil
 }

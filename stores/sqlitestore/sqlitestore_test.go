@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/stores/sqlitestore"
 )
 
@@ -27,7 +27,7 @@ func opener(dir string) func(t *testing.T, ns string) (*sqlitestore.Store, func(
 
 func TestQuotaStore(t *testing.T) {
 	open := opener(t.TempDir())
-	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) quota.Store {
 		s, _ := open(t, ns)
 		return s
 	})
@@ -37,7 +37,7 @@ func TestQuotaStore(t *testing.T) {
 // two processes on one host.
 func TestShared(t *testing.T) {
 	open := opener(t.TempDir())
-	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) quota.Store {
 		s, _ := open(t, ns)
 		return s
 	})
@@ -45,7 +45,7 @@ func TestShared(t *testing.T) {
 
 func TestDurable(t *testing.T) {
 	open := opener(t.TempDir())
-	computemwtest.DurableQuotaSuite(t, func(t *testing.T, ns string) (computemw.QuotaStore, func() error) {
+	computemwtest.DurableQuotaSuite(t, func(t *testing.T, ns string) (quota.Store, func() error) {
 		return open(t, ns)
 	})
 }
@@ -53,10 +53,10 @@ func TestDurable(t *testing.T) {
 func TestPrune(t *testing.T) {
 	s, _ := opener(t.TempDir())(t, "prune")
 	ctx := context.Background()
-	old := computemw.Daily(time.Now().AddDate(0, 0, -3))
-	cur := computemw.Daily(time.Now())
-	for _, p := range []computemw.Period{old, cur} {
-		if _, err := s.Add(ctx, "alice", p, computemw.QuotaUsage{Executions: 1}); err != nil {
+	old := quota.Daily(time.Now().AddDate(0, 0, -3))
+	cur := quota.Daily(time.Now())
+	for _, p := range []quota.Period{old, cur} {
+		if _, err := s.Add(ctx, "alice", p, quota.Usage{Executions: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,7 +75,7 @@ func TestOddPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Add(context.Background(), "k", computemw.Daily(time.Now()), computemw.QuotaUsage{Executions: 1}); err != nil {
+	if _, err := s.Add(context.Background(), "k", quota.Daily(time.Now()), quota.Usage{Executions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {

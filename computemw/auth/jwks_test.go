@@ -1,4 +1,4 @@
-package computemw_test
+package auth_test
 
 import (
 	"net/http"
@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/auth"
 )
 
 // keyServer serves a JWKS on loopback and counts the fetches.
@@ -37,8 +38,8 @@ func newKeyServer(t *testing.T, body []byte) *keyServer {
 
 func (s *keyServer) set(body []byte) { s.body.Store(&body) }
 
-func jwksAuth(t *testing.T, url string, minRefresh time.Duration) *computemw.Authenticator {
-	return newAuth(t, computemw.AuthConfig{JWT: &computemw.JWTConfig{
+func jwksAuth(t *testing.T, url string, minRefresh time.Duration) *auth.Authenticator {
+	return newAuth(t, auth.Config{JWT: &auth.JWTConfig{
 		Algorithms: []string{"RS256", "ES256", "EdDSA"}, JWKSURL: url, JWKSMinRefresh: minRefresh,
 		Issuer: "issuer", Audience: "computemw",
 	}})

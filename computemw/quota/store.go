@@ -1,4 +1,4 @@
-package computemw
+package quota
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// QuotaUsage is what one principal consumed in one period, as measured by
+// Usage is what one principal consumed in one period, as measured by
 // the sandboxes: executions, CPU seconds, and memory-MB-seconds (peak
 // memory times duration).
-type QuotaUsage struct {
+type Usage struct {
 	Executions      int64   `json:"executions"`
 	CPUSeconds      float64 `json:"cpuSeconds"`
 	MemoryMBSeconds float64 `json:"memoryMBSeconds"`
@@ -49,29 +49,29 @@ func Every(d time.Duration) PeriodFunc {
 	}
 }
 
-// QuotaStore keeps quota usage per key and period. Add must be atomic —
+// Store keeps quota usage per key and period. Add must be atomic —
 // no lost update under concurrency, across every instance sharing the
 // store — because quotas reserve an execution by adding first and rolling
 // back (adding a negative delta) when the result is over the limit.
 // Stores may drop a period's usage once the period has ended.
 //
-// The kit has an in-memory store ([NewMemoryQuotaStore]); durable and
+// The kit has an in-memory store ([NewMemoryStore]); durable and
 // shared ones are in stores/sqlitestore, stores/redisstore and
 // stores/pgstore.
-type QuotaStore interface {
+type Store interface {
 	// Add adds delta to key's usage in period and returns the new total.
-	Add(ctx context.Context, key string, period Period, delta QuotaUsage) (QuotaUsage, error)
+	Add(ctx context.Context, key string, period Period, delta Usage) (Usage, error)
 	// Get returns key's usage in period (zero if none).
-	Get(ctx context.Context, key string, period Period) (QuotaUsage, error)
+	Get(ctx context.Context, key string, period Period) (Usage, error)
 }
 
-// NewMemoryQuotaStore returns a QuotaStore in memory: for one instance,
+// NewMemoryStore returns a Store in memory: for one instance,
 // and lost at restart. Ended periods are dropped during adds.
-func NewMemoryQuotaStore() QuotaStore {
-	return &memoryQuotaStore{usage: make(map[quotaKey]*quotaEntry)}
+func NewMemoryStore() Store {
+	return &memoryStore{usage: make(map[quotaKey]*quotaEntry)}
 }
 
-type memoryQuotaStore struct {
+type memoryStore struct {
 	mu        sync.Mutex
 	usage     map[quotaKey]*quotaEntry
 	nextSweep time.Time
@@ -83,12 +83,12 @@ type quotaKey struct {
 }
 
 type quotaEntry struct {
-	u   QuotaUsage
+	u   Usage
 	end time.Time
 }
 
-// Add implements QuotaStore.
-func (s *memoryQuotaStore) Add(_ context.Context, key string, period Period, delta QuotaUsage) (QuotaUsage, error) {
+// Add implements Store.
+func (s *memoryStore) Add(_ context.Context, key string, period Period, delta Usage) (Usage, error) {
 	k := quotaKey{key, period.Start.UnixNano()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,18 +104,18 @@ func (s *memoryQuotaStore) Add(_ context.Context, key string, period Period, del
 	return e.u, nil
 }
 
-// Get implements QuotaStore.
-func (s *memoryQuotaStore) Get(_ context.Context, key string, period Period) (QuotaUsage, error) {
+// Get implements Store.
+func (s *memoryStore) Get(_ context.Context, key string, period Period) (Usage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.usage[quotaKey{key, period.Start.UnixNano()}]; ok {
 		return e.u, nil
 	}
-	return QuotaUsage{}, nil
+	return Usage{}, nil
 }
 
 // sweep drops ended periods, at most once a minute.
-func (s *memoryQuotaStore) sweep(now time.Time) {
+func (s *memoryStore) sweep(now time.Time) {
 	if now.Before(s.nextSweep) {
 		return
 	}

@@ -1,4 +1,4 @@
-package computemw_test
+package auth_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/auth"
 )
 
 var hmacSecret = []byte("auth-test-secret-of-at-least-32-bytes-long")
@@ -75,7 +76,7 @@ func sign(t testing.TB, m jwt.SigningMethod, key any, kid string, c jwt.MapClaim
 
 // admit runs the authenticator on a request with header h and returns the
 // principal, the error and the response headers.
-func admit(t testing.TB, a *computemw.Authenticator, op computemw.Op, h http.Header) (computemw.Principal, error, http.Header) {
+func admit(t testing.TB, a *auth.Authenticator, op computemw.Op, h http.Header) (computemw.Principal, error, http.Header) {
 	t.Helper()
 	ctx, _ := computemw.BeginRequest(context.Background(), h)
 	ctx, err := a.Admit(ctx, op, &computemw.Request{Method: http.MethodPost, Header: h})
@@ -85,9 +86,9 @@ func admit(t testing.TB, a *computemw.Authenticator, op computemw.Op, h http.Hea
 
 func bearerHeader(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 
-func newAuth(t testing.TB, cfg computemw.AuthConfig) *computemw.Authenticator {
+func newAuth(t testing.TB, cfg auth.Config) *auth.Authenticator {
 	t.Helper()
-	a, err := computemw.NewAuthenticator(cfg)
+	a, err := auth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,17 +107,17 @@ func TestAuthAlgorithms(t *testing.T) {
 		name    string
 		method  jwt.SigningMethod
 		signKey any
-		key     computemw.JWTKey
+		key     auth.JWTKey
 	}{
-		{"HS256", jwt.SigningMethodHS256, hmacSecret, computemw.JWTKey{Algorithm: "HS256", Key: hmacSecret}},
-		{"RS256", jwt.SigningMethodRS256, testKeys.rsa, computemw.JWTKey{Algorithm: "RS256", Key: &testKeys.rsa.PublicKey}},
-		{"ES256", jwt.SigningMethodES256, testKeys.ec, computemw.JWTKey{Algorithm: "ES256", Key: &testKeys.ec.PublicKey}},
-		{"EdDSA", jwt.SigningMethodEdDSA, testKeys.ed, computemw.JWTKey{Algorithm: "EdDSA", Key: testKeys.ed.Public()}},
+		{"HS256", jwt.SigningMethodHS256, hmacSecret, auth.JWTKey{Algorithm: "HS256", Key: hmacSecret}},
+		{"RS256", jwt.SigningMethodRS256, testKeys.rsa, auth.JWTKey{Algorithm: "RS256", Key: &testKeys.rsa.PublicKey}},
+		{"ES256", jwt.SigningMethodES256, testKeys.ec, auth.JWTKey{Algorithm: "ES256", Key: &testKeys.ec.PublicKey}},
+		{"EdDSA", jwt.SigningMethodEdDSA, testKeys.ed, auth.JWTKey{Algorithm: "EdDSA", Key: testKeys.ed.Public()}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := newAuth(t, computemw.AuthConfig{JWT: &computemw.JWTConfig{
-				Algorithms: []string{c.name}, Keys: []computemw.JWTKey{c.key}, Issuer: "issuer", Audience: "computemw",
+			a := newAuth(t, auth.Config{JWT: &auth.JWTConfig{
+				Algorithms: []string{c.name}, Keys: []auth.JWTKey{c.key}, Issuer: "issuer", Audience: "computemw",
 			}})
 			p, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, c.method, c.signKey, "", claims(nil))))
 			if err != nil {
@@ -137,9 +138,9 @@ func TestAuthTokenAttacks(t *testing.T) {
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 	// The verifier accepts RS256 with the RSA key and HS256 with its own
 	// secret: the setting in which key confusion is a real threat.
-	a := newAuth(t, computemw.AuthConfig{JWT: &computemw.JWTConfig{
+	a := newAuth(t, auth.Config{JWT: &auth.JWTConfig{
 		Algorithms: []string{"RS256", "HS256"},
-		Keys: []computemw.JWTKey{
+		Keys: []auth.JWTKey{
 			{ID: "rsa", Algorithm: "RS256", Key: &testKeys.rsa.PublicKey},
 			{ID: "hmac", Algorithm: "HS256", Key: hmacSecret},
 		},
@@ -207,10 +208,10 @@ func mustRSA(t testing.TB) *rsa.PrivateKey {
 
 func TestAuthCredentials(t *testing.T) {
 	const key = "cmw_live_0123456789abcdef0123456789abcdef"
-	a := newAuth(t, computemw.AuthConfig{
-		JWT: &computemw.JWTConfig{Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}},
+	a := newAuth(t, auth.Config{
+		JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}},
 		APIKeys: map[string]computemw.Principal{
-			computemw.HashAPIKey(key): {ID: "billing-service", Role: "admin", Plan: "enterprise"},
+			auth.HashAPIKey(key): {ID: "billing-service", Role: "admin", Plan: "enterprise"},
 		},
 	})
 	tok := sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(nil))
@@ -256,9 +257,9 @@ func TestAuthCredentials(t *testing.T) {
 
 func TestAuthClaimMapping(t *testing.T) {
 	t.Run("names", func(t *testing.T) {
-		a := newAuth(t, computemw.AuthConfig{JWT: &computemw.JWTConfig{
-			Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
-			Claims: computemw.ClaimNames{ID: "uid", Role: "https://example.com/role", Plan: "tier"},
+		a := newAuth(t, auth.Config{JWT: &auth.JWTConfig{
+			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
+			Claims: auth.ClaimNames{ID: "uid", Role: "https://example.com/role", Plan: "tier"},
 		}})
 		tok := sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(jwt.MapClaims{"uid": "u-7", "https://example.com/role": "admin", "tier": "enterprise"}))
 		p, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok))
@@ -267,8 +268,8 @@ func TestAuthClaimMapping(t *testing.T) {
 		}
 	})
 	t.Run("func", func(t *testing.T) {
-		a := newAuth(t, computemw.AuthConfig{JWT: &computemw.JWTConfig{
-			Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
+		a := newAuth(t, auth.Config{JWT: &auth.JWTConfig{
+			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
 			Principal: func(c jwt.MapClaims) (computemw.Principal, error) {
 				roles, _ := c["roles"].([]any)
 				if len(roles) == 0 {
@@ -288,23 +289,23 @@ func TestAuthClaimMapping(t *testing.T) {
 
 func TestAuthConfigErrors(t *testing.T) {
 	rsaKey := &testKeys.rsa.PublicKey
-	cases := map[string]computemw.AuthConfig{
+	cases := map[string]auth.Config{
 		"no scheme":          {},
-		"no algorithms":      {JWT: &computemw.JWTConfig{Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}}},
-		"alg none":           {JWT: &computemw.JWTConfig{Algorithms: []string{"none"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}}},
-		"no keys":            {JWT: &computemw.JWTConfig{Algorithms: []string{"HS256"}}},
-		"key alg not listed": {JWT: &computemw.JWTConfig{Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "RS256", Key: rsaKey}}}},
-		"RSA key as secret":  {JWT: &computemw.JWTConfig{Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: rsaKey}}}},
-		"short secret":       {JWT: &computemw.JWTConfig{Algorithms: []string{"HS256"}, Keys: []computemw.JWTKey{{Algorithm: "HS256", Key: []byte("short")}}}},
-		"EC key for RS256":   {JWT: &computemw.JWTConfig{Algorithms: []string{"RS256"}, Keys: []computemw.JWTKey{{Algorithm: "RS256", Key: &testKeys.ec.PublicKey}}}},
-		"bad JWKS URL":       {JWT: &computemw.JWTConfig{Algorithms: []string{"RS256"}, JWKSURL: "file:///etc/keys"}},
+		"no algorithms":      {JWT: &auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}}},
+		"alg none":           {JWT: &auth.JWTConfig{Algorithms: []string{"none"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}}},
+		"no keys":            {JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}}},
+		"key alg not listed": {JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "RS256", Key: rsaKey}}}},
+		"RSA key as secret":  {JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: rsaKey}}}},
+		"short secret":       {JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: []byte("short")}}}},
+		"EC key for RS256":   {JWT: &auth.JWTConfig{Algorithms: []string{"RS256"}, Keys: []auth.JWTKey{{Algorithm: "RS256", Key: &testKeys.ec.PublicKey}}}},
+		"bad JWKS URL":       {JWT: &auth.JWTConfig{Algorithms: []string{"RS256"}, JWKSURL: "file:///etc/keys"}},
 		"bad API key hash":   {APIKeys: map[string]computemw.Principal{"plaintext-key": {ID: "x"}}},
-		"API key without ID": {APIKeys: map[string]computemw.Principal{computemw.HashAPIKey("k"): {}}},
-		"bad realm":          {APIKeys: map[string]computemw.Principal{computemw.HashAPIKey("k"): {ID: "x"}}, Realm: `a"b`},
+		"API key without ID": {APIKeys: map[string]computemw.Principal{auth.HashAPIKey("k"): {}}},
+		"bad realm":          {APIKeys: map[string]computemw.Principal{auth.HashAPIKey("k"): {ID: "x"}}, Realm: `a"b`},
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, err := computemw.NewAuthenticator(cfg); err == nil {
+			if _, err := auth.New(cfg); err == nil {
 				t.Error("accepted")
 			}
 		})
@@ -312,8 +313,8 @@ func TestAuthConfigErrors(t *testing.T) {
 }
 
 func TestAuthPublicOps(t *testing.T) {
-	a := newAuth(t, computemw.AuthConfig{
-		APIKeys:   map[string]computemw.Principal{computemw.HashAPIKey("k"): {ID: "x"}},
+	a := newAuth(t, auth.Config{
+		APIKeys:   map[string]computemw.Principal{auth.HashAPIKey("k"): {ID: "x"}},
 		PublicOps: []computemw.Op{},
 	})
 	_, err, _ := admit(t, a, computemw.OpHealth, http.Header{})

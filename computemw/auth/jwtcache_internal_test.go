@@ -1,14 +1,15 @@
-package computemw
+package auth
 
 import (
 	"fmt"
+	"github.com/computemw/kit/computemw"
 	"testing"
 	"time"
 )
 
 func TestTokenCache(t *testing.T) {
 	now := time.Now()
-	alice := Principal{ID: "alice"}
+	alice := computemw.Principal{ID: "alice"}
 	cases := []struct {
 		name  string
 		until time.Time

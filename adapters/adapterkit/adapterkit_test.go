@@ -1,4 +1,4 @@
-package computemw_test
+package adapterkit_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
 )
 
@@ -20,17 +21,17 @@ func TestRoutePatterns(t *testing.T) {
 		{"/odd/{}/x{y}", "/odd/{}/x{y}", nil},
 	} {
 		rt := computemw.Route{Path: c.path}
-		if got := rt.ColonPath(); got != c.colon {
+		if got := adapterkit.ColonPath(rt); got != c.colon {
 			t.Errorf("ColonPath(%q) = %q, want %q", c.path, got, c.colon)
 		}
-		if got := rt.ParamNames(); !slices.Equal(got, c.names) {
+		if got := adapterkit.ParamNames(rt); !slices.Equal(got, c.names) {
 			t.Errorf("ParamNames(%q) = %q, want %q", c.path, got, c.names)
 		}
 	}
-	if m := computemw.PathParams(nil, nil); m != nil {
+	if m := adapterkit.PathParams(nil, nil); m != nil {
 		t.Errorf("PathParams without names = %v, want nil", m)
 	}
-	m := computemw.PathParams([]string{"id"}, func(n string) string { return n + "-value" })
+	m := adapterkit.PathParams([]string{"id"}, func(n string) string { return n + "-value" })
 	if len(m) != 1 || m["id"] != "id-value" {
 		t.Errorf("PathParams = %v", m)
 	}
@@ -48,7 +49,7 @@ func TestPublicError(t *testing.T) {
 		{&computemw.Error{Code: computemw.CodeInternal, Message: "secret path /var/lib"}, 500, "internal server error"},
 		{nil, 200, ""},
 	} {
-		status, msg := computemw.PublicError(c.err)
+		status, msg := adapterkit.PublicError(c.err)
 		if status != c.status || msg != c.msg {
 			t.Errorf("PublicError(%v) = %d %q, want %d %q", c.err, status, msg, c.status, c.msg)
 		}

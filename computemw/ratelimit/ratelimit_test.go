@@ -1,4 +1,4 @@
-package computemw_test
+package ratelimit_test
 
 import (
 	"context"
@@ -14,11 +14,13 @@ import (
 	"github.com/ulule/limiter/v3"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/internal/policytest"
+	"github.com/computemw/kit/computemw/ratelimit"
 )
 
-func newRateLimiter(t testing.TB, cfg computemw.RateLimitConfig) *computemw.RateLimiter {
+func newRateLimiter(t testing.TB, cfg ratelimit.Config) *ratelimit.Limiter {
 	t.Helper()
-	rl, err := computemw.NewRateLimiter(cfg)
+	rl, err := ratelimit.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +29,7 @@ func newRateLimiter(t testing.TB, cfg computemw.RateLimitConfig) *computemw.Rate
 
 // hit runs the rate limiter for one request and returns its error and
 // response headers.
-func hit(rl *computemw.RateLimiter, op computemw.Op, p *computemw.Principal, r *computemw.Request) (error, http.Header) {
+func hit(rl *ratelimit.Limiter, op computemw.Op, p *computemw.Principal, r *computemw.Request) (error, http.Header) {
 	ctx, _ := computemw.BeginRequest(context.Background(), nil)
 	if p != nil {
 		ctx = computemw.WithPrincipal(ctx, *p)
@@ -40,7 +42,7 @@ func hit(rl *computemw.RateLimiter, op computemw.Op, p *computemw.Principal, r *
 }
 
 func TestRateLimitTiers(t *testing.T) {
-	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{
+	rl := newRateLimiter(t, ratelimit.Config{Tiers: map[string]limiter.Rate{
 		"free": {Period: time.Hour, Limit: 2},
 		"pro":  {Period: time.Hour, Limit: 3},
 	}})
@@ -60,21 +62,21 @@ func TestRateLimitTiers(t *testing.T) {
 				if err != nil {
 					t.Fatalf("request %d: %v", i+1, err)
 				}
-				if h.Get(computemw.HeaderRateLimitLimit) != strconv.Itoa(c.admitted) ||
-					h.Get(computemw.HeaderRateLimitRemaining) != strconv.Itoa(c.admitted-i-1) {
+				if h.Get(ratelimit.HeaderRateLimitLimit) != strconv.Itoa(c.admitted) ||
+					h.Get(ratelimit.HeaderRateLimitRemaining) != strconv.Itoa(c.admitted-i-1) {
 					t.Errorf("request %d: headers %v", i+1, h)
 				}
-				reset, _ := strconv.ParseInt(h.Get(computemw.HeaderRateLimitReset), 10, 64)
+				reset, _ := strconv.ParseInt(h.Get(ratelimit.HeaderRateLimitReset), 10, 64)
 				if until := time.Until(time.Unix(reset, 0)); until <= 0 || until > time.Hour+time.Second {
 					t.Errorf("reset in %v", until)
 				}
 			}
 			err, h := hit(rl, computemw.OpExec, &c.principal, nil)
-			wantStatus(t, err, 429)
+			policytest.WantStatus(t, err, 429)
 			if e := computemw.AsError(err); e.Code != computemw.CodeRateLimited || e.RetryAfter < time.Second || e.RetryAfter > time.Hour {
 				t.Errorf("got %v Retry-After %v", e.Code, e.RetryAfter)
 			}
-			if h.Get(computemw.HeaderRateLimitRemaining) != "0" {
+			if h.Get(ratelimit.HeaderRateLimitRemaining) != "0" {
 				t.Errorf("429 headers %v", h)
 			}
 		})
@@ -82,7 +84,7 @@ func TestRateLimitTiers(t *testing.T) {
 }
 
 func TestRateLimitAnonymousByAddress(t *testing.T) {
-	rl := newRateLimiter(t, computemw.RateLimitConfig{
+	rl := newRateLimiter(t, ratelimit.Config{
 		Tiers:          map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 	})
@@ -116,47 +118,45 @@ func TestRateLimitAnonymousByAddress(t *testing.T) {
 }
 
 func TestRateLimitExemptOps(t *testing.T) {
-	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}}})
+	rl := newRateLimiter(t, ratelimit.Config{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}}})
 	p := &computemw.Principal{ID: "alice"}
 	for range 3 {
-		if err, h := hit(rl, computemw.OpHealth, p, nil); err != nil || h.Get(computemw.HeaderRateLimitLimit) != "" {
+		if err, h := hit(rl, computemw.OpHealth, p, nil); err != nil || h.Get(ratelimit.HeaderRateLimitLimit) != "" {
 			t.Fatalf("health limited: %v %v", err, h)
 		}
 	}
-	all := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}}, ExemptOps: []computemw.Op{}})
+	all := newRateLimiter(t, ratelimit.Config{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}}, ExemptOps: []computemw.Op{}})
 	hit(all, computemw.OpHealth, p, nil)
 	err, _ := hit(all, computemw.OpHealth, p, nil)
-	wantStatus(t, err, 429)
+	policytest.WantStatus(t, err, 429)
 }
 
 // brokenStore is a limiter store whose backend is down.
 type brokenStore struct{ calls atomic.Int64 }
 
-var errStoreDown = errors.New("dial tcp 127.0.0.1:1: connection refused")
-
 func (s *brokenStore) Get(context.Context, string, limiter.Rate) (limiter.Context, error) {
 	s.calls.Add(1)
-	return limiter.Context{}, errStoreDown
+	return limiter.Context{}, policytest.ErrStoreDown
 }
 func (s *brokenStore) Peek(context.Context, string, limiter.Rate) (limiter.Context, error) {
-	return limiter.Context{}, errStoreDown
+	return limiter.Context{}, policytest.ErrStoreDown
 }
 func (s *brokenStore) Reset(context.Context, string, limiter.Rate) (limiter.Context, error) {
-	return limiter.Context{}, errStoreDown
+	return limiter.Context{}, policytest.ErrStoreDown
 }
 func (s *brokenStore) Increment(context.Context, string, int64, limiter.Rate) (limiter.Context, error) {
-	return limiter.Context{}, errStoreDown
+	return limiter.Context{}, policytest.ErrStoreDown
 }
 
 func TestRateLimitStoreFailure(t *testing.T) {
 	p := &computemw.Principal{ID: "alice"}
-	closed := newRateLimiter(t, computemw.RateLimitConfig{Store: &brokenStore{}})
+	closed := newRateLimiter(t, ratelimit.Config{Store: &brokenStore{}})
 	err, _ := hit(closed, computemw.OpExec, p, nil)
-	wantStatus(t, err, 503)
-	if e := computemw.AsError(err); e.Code != computemw.CodeUnavailable || !errors.Is(err, errStoreDown) {
+	policytest.WantStatus(t, err, 503)
+	if e := computemw.AsError(err); e.Code != computemw.CodeUnavailable || !errors.Is(err, policytest.ErrStoreDown) {
 		t.Errorf("got %v", err)
 	}
-	open := newRateLimiter(t, computemw.RateLimitConfig{Store: &brokenStore{}, FailOpen: true, Logger: discardLogger()})
+	open := newRateLimiter(t, ratelimit.Config{Store: &brokenStore{}, FailOpen: true, Logger: policytest.DiscardLogger()})
 	if err, _ := hit(open, computemw.OpExec, p, nil); err != nil {
 		t.Errorf("fail open: %v", err)
 	}
@@ -164,7 +164,7 @@ func TestRateLimitStoreFailure(t *testing.T) {
 
 func TestRateLimitExactUnderConcurrency(t *testing.T) {
 	const limit, requests = 50, 400
-	rl := newRateLimiter(t, computemw.RateLimitConfig{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: limit}}})
+	rl := newRateLimiter(t, ratelimit.Config{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: limit}}})
 	var admitted atomic.Int64
 	var wg sync.WaitGroup
 	for range requests {
@@ -181,14 +181,14 @@ func TestRateLimitExactUnderConcurrency(t *testing.T) {
 }
 
 func TestRateLimitConfigErrors(t *testing.T) {
-	cases := map[string]computemw.RateLimitConfig{
+	cases := map[string]ratelimit.Config{
 		"zero limit":        {Tiers: map[string]limiter.Rate{"free": {Period: time.Hour}}},
 		"zero period":       {Tiers: map[string]limiter.Rate{"free": {Limit: 1}}},
 		"missing default":   {Tiers: map[string]limiter.Rate{"pro": {Period: time.Hour, Limit: 1}}},
 		"bad trusted proxy": {TrustedProxies: []netip.Prefix{{}}},
 	}
 	for name, cfg := range cases {
-		if _, err := computemw.NewRateLimiter(cfg); err == nil {
+		if _, err := ratelimit.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

@@ -1,4 +1,8 @@
-package computemw
+// Package ratelimit is the request rate-limit policy of computemw, on
+// github.com/ulule/limiter/v3: tiers by plan, keyed by principal or client
+// address, X-RateLimit-* headers on every limited response, memory or
+// shared (Redis) stores. It uses only computemw's exported Policy API.
+package ratelimit
 
 import (
 	"context"
@@ -11,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/computemw/kit/computemw"
 	"github.com/ulule/limiter/v3"
 )
 
@@ -40,57 +45,61 @@ func DefaultTiers() map[string]limiter.Rate {
 	}
 }
 
-// DefaultExemptOps are the operations that RateLimitConfig.ExemptOps
+// DefaultExemptOps are the operations that Config.ExemptOps
 // leaves unlimited unless it says otherwise: the health and readiness
 // probes.
-var DefaultExemptOps = []Op{OpHealth, OpReady}
+var DefaultExemptOps = []computemw.Op{computemw.OpHealth, computemw.
 
-// RateLimitConfig configures [NewRateLimiter].
-type RateLimitConfig struct {
-	// Tiers are the rates by [Principal].Plan; nil means [DefaultTiers].
+	// Config configures [New].
+	OpReady}
+
+type Config struct {
+	// Tiers are the rates by [computemw.Principal].Plan; nil means [DefaultTiers].
 	Tiers map[string]limiter.Rate
 	// DefaultTier is the tier of anonymous callers and of plans missing
 	// from Tiers; default "free".
 	DefaultTier string
-	// Store counts requests; nil means [NewMemoryRateStore], which counts
+	// Store counts requests; nil means [NewMemoryStore], which counts
 	// for this instance only. Several instances share limits through a
 	// shared store, such as limiter's Redis store (see
 	// stores/redisstore.NewRateStore).
 	Store limiter.Store
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
-	// when an anonymous caller is keyed by address (see [ClientIP]).
+	// when an anonymous caller is keyed by address (see [computemw.ClientIP]).
 	TrustedProxies []netip.Prefix
 	// ExemptOps are not limited. Nil means [DefaultExemptOps]; an empty,
 	// non-nil slice limits every operation.
-	ExemptOps []Op
-	// FailOpen admits requests when the store fails. By default the kit
-	// fails closed: 503 UNAVAILABLE.
+	ExemptOps []computemw.
+		// FailOpen admits requests when the store fails. By default the kit
+		// fails closed: 503 UNAVAILABLE.
+		Op
+
 	FailOpen bool
 	// Logger receives store failures; default slog.Default().
 	Logger *slog.Logger
 }
 
-// RateLimiter is the [Policy] of request rate limits: each caller gets the
+// Limiter is the [computemw.Policy] of request rate limits: each caller gets the
 // rate of its plan's tier per fixed window, keyed by principal ID, or by
 // client address for anonymous callers. Every limited response carries
 // X-RateLimit-Limit, -Remaining and -Reset; past the limit the answer is
-// 429 RATE_LIMITED with Retry-After. Put it after the [Authenticator].
-type RateLimiter struct {
+// 429 RATE_LIMITED with Retry-After. Put it after the auth.Authenticator.
+type Limiter struct {
 	limiters    map[string]*limiter.Limiter
 	defaultTier string
 	trusted     []netip.Prefix
-	exempt      []Op
+	exempt      []computemw.Op
 	failOpen    bool
 	log         *slog.Logger
 }
 
-// NewRateLimiter builds a RateLimiter from cfg.
-func NewRateLimiter(cfg RateLimitConfig) (*RateLimiter, error) {
+// New builds a Limiter from cfg.
+func New(cfg Config) (*Limiter, error) {
 	tiers := cfg.Tiers
 	if tiers == nil {
 		tiers = DefaultTiers()
 	}
-	rl := &RateLimiter{
+	rl := &Limiter{
 		limiters:    make(map[string]*limiter.Limiter, len(tiers)),
 		defaultTier: cfg.DefaultTier,
 		trusted:     slices.Clone(cfg.TrustedProxies),
@@ -109,7 +118,7 @@ func NewRateLimiter(cfg RateLimitConfig) (*RateLimiter, error) {
 	}
 	store := cfg.Store
 	if store == nil {
-		store = NewMemoryRateStore()
+		store = NewMemoryStore()
 	}
 	for name, rate := range tiers {
 		if rate.Limit <= 0 || rate.Period <= 0 {
@@ -128,9 +137,9 @@ func NewRateLimiter(cfg RateLimitConfig) (*RateLimiter, error) {
 	return rl, nil
 }
 
-// Admit implements [Policy]: it counts the request against its caller's
+// Admit implements [computemw.Policy]: it counts the request against its caller's
 // limit.
-func (rl *RateLimiter) Admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
+func (rl *Limiter) Admit(ctx context.Context, op computemw.Op, r *computemw.Request) (context.Context, error) {
 	if slices.Contains(rl.exempt, op) {
 		return ctx, nil
 	}
@@ -139,13 +148,13 @@ func (rl *RateLimiter) Admit(ctx context.Context, op Op, r *Request) (context.Co
 	lc, err := lim.Get(ctx, key)
 	if err != nil {
 		if rl.failOpen {
-			rl.log.WarnContext(ctx, "computemw: rate limiter store failed; admitting (fail open)", "requestId", RequestIDFrom(ctx), "error", err)
+			rl.log.WarnContext(ctx, "computemw: rate limiter store failed; admitting (fail open)", "requestId", computemw.RequestIDFrom(ctx), "error", err)
 			return ctx, nil
 		}
-		return ctx, &Error{Code: CodeUnavailable, Message: "rate limiter unavailable", RetryAfter: time.Second,
+		return ctx, &computemw.Error{Code: computemw.CodeUnavailable, Message: "rate limiter unavailable", RetryAfter: time.Second,
 			Err: fmt.Errorf("rate limiter store: %w", err)}
 	}
-	if h := ResponseHeader(ctx); h != nil {
+	if h := computemw.ResponseHeader(ctx); h != nil {
 		h[canonicalLimit] = []string{strconv.FormatInt(lc.Limit, 10)}
 		h[canonicalRemaining] = []string{strconv.FormatInt(lc.Remaining, 10)}
 		h[canonicalReset] = []string{strconv.FormatInt(lc.Reset, 10)}
@@ -155,26 +164,26 @@ func (rl *RateLimiter) Admit(ctx context.Context, op Op, r *Request) (context.Co
 		if wait < time.Second {
 			wait = time.Second
 		}
-		return ctx, &Error{Code: CodeRateLimited, Message: "rate limit exceeded, retry later", RetryAfter: wait}
+		return ctx, &computemw.Error{Code: computemw.CodeRateLimited, Message: "rate limit exceeded, retry later", RetryAfter: wait}
 	}
 	return ctx, nil
 }
 
-// Authorize implements [Policy]; requests are counted in Admit.
-func (rl *RateLimiter) Authorize(context.Context, *Action) error { return nil }
+// Authorize implements [computemw.Policy]; requests are counted in Admit.
+func (rl *Limiter) Authorize(context.Context, *computemw.Action) error { return nil }
 
 // identify returns the caller's tier and counting key: the principal's ID,
 // else its client address (an IPv6 client by its /64, which one host
 // usually has whole).
-func (rl *RateLimiter) identify(ctx context.Context, r *Request) (tier, key string) {
-	if p, ok := PrincipalFrom(ctx); ok && p.ID != "" {
+func (rl *Limiter) identify(ctx context.Context, r *computemw.Request) (tier, key string) {
+	if p, ok := computemw.PrincipalFrom(ctx); ok && p.ID != "" {
 		tier = p.Plan
 		if _, ok := rl.limiters[tier]; !ok {
 			tier = rl.defaultTier
 		}
 		return tier, tier + ":p:" + p.ID
 	}
-	ip := ClientIP(ctx, r, rl.trusted)
+	ip := computemw.ClientIP(ctx, r, rl.trusted)
 	switch {
 	case !ip.IsValid():
 		return rl.defaultTier, rl.defaultTier + ":ip:unknown"

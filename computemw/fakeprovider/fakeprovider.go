@@ -1,4 +1,7 @@
-package computemwtest
+// Package fakeprovider is an in-memory computemw.Provider for tests of the
+// core, the adapters and policies: sandboxes that run a tiny script
+// language instead of programs, and count what they create and destroy.
+package fakeprovider
 
 import (
 	"bufio"
@@ -17,7 +20,7 @@ import (
 	"github.com/computemw/kit/computemw"
 )
 
-// FakeProvider is an in-memory [computemw.Provider] whose sandboxes run a
+// Provider is an in-memory [computemw.Provider] whose sandboxes run a
 // tiny script language instead of programs, so that adapter and core tests
 // exercise the contract and the lifecycle without process costs.
 //
@@ -41,7 +44,7 @@ import (
 // With ExecOptions.Stdout or Stderr set, output is also written to them,
 // as it is produced. Sandboxes also open fake terminals that echo input
 // ("echo:" + input) and report a resize ("size ROWS COLS\n").
-type FakeProvider struct {
+type Provider struct {
 	name string
 
 	// CreateErr, when set, makes Create fail with it.
@@ -53,37 +56,37 @@ type FakeProvider struct {
 	started   chan struct{}
 
 	mu   sync.Mutex
-	live map[string]*FakeSandbox
+	live map[string]*Sandbox
 }
 
-// NewFakeProvider returns a FakeProvider registered as name ("fake" if
+// New returns a Provider registered as name ("fake" if
 // empty).
-func NewFakeProvider(name string) *FakeProvider {
+func New(name string) *Provider {
 	if name == "" {
 		name = "fake"
 	}
-	return &FakeProvider{
+	return &Provider{
 		name:    name,
 		events:  make(chan struct{}, 1),
 		started: make(chan struct{}, 1024),
-		live:    map[string]*FakeSandbox{},
+		live:    map[string]*Sandbox{},
 	}
 }
 
 // Name implements computemw.Provider.
-func (p *FakeProvider) Name() string { return p.name }
+func (p *Provider) Name() string { return p.name }
 
 // Languages implements computemw.LanguageLister.
-func (p *FakeProvider) Languages() []string { return []string{"bash", "node", "python"} }
+func (p *Provider) Languages() []string { return []string{"bash", "node", "python"} }
 
 // Created is the number of sandboxes created so far.
-func (p *FakeProvider) Created() int64 { return p.created.Load() }
+func (p *Provider) Created() int64 { return p.created.Load() }
 
 // Destroyed is the number of sandboxes destroyed so far.
-func (p *FakeProvider) Destroyed() int64 { return p.destroyed.Load() }
+func (p *Provider) Destroyed() int64 { return p.destroyed.Load() }
 
 // Live is the number of sandboxes created and not yet destroyed.
-func (p *FakeProvider) Live() int {
+func (p *Provider) Live() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.live)
@@ -91,9 +94,9 @@ func (p *FakeProvider) Live() int {
 
 // Started receives a value each time a sleep or block command begins, so
 // a test can act while one is running.
-func (p *FakeProvider) Started() <-chan struct{} { return p.started }
+func (p *Provider) Started() <-chan struct{} { return p.started }
 
-func (p *FakeProvider) signalStarted() {
+func (p *Provider) signalStarted() {
 	select {
 	case p.started <- struct{}{}:
 	default:
@@ -102,7 +105,7 @@ func (p *FakeProvider) signalStarted() {
 
 // WaitLive waits until Live() == n or the timeout passes, and reports
 // whether it got there. It wakes on each destroy, without polling.
-func (p *FakeProvider) WaitLive(n int, timeout time.Duration) bool {
+func (p *Provider) WaitLive(n int, timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for p.Live() != n {
@@ -116,7 +119,7 @@ func (p *FakeProvider) WaitLive(n int, timeout time.Duration) bool {
 }
 
 // Create implements computemw.Provider.
-func (p *FakeProvider) Create(ctx context.Context, opts computemw.CreateOptions) (computemw.Sandbox, error) {
+func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (computemw.Sandbox, error) {
 	if p.CreateErr != nil {
 		return nil, p.CreateErr
 	}
@@ -124,16 +127,16 @@ func (p *FakeProvider) Create(ctx context.Context, opts computemw.CreateOptions)
 		return nil, err
 	}
 	n := p.created.Add(1)
-	sb := &FakeSandbox{p: p, id: fmt.Sprintf("%s-%d", p.name, n), env: maps.Clone(opts.Env), files: map[string][]byte{}}
+	sb := &Sandbox{p: p, id: fmt.Sprintf("%s-%d", p.name, n), env: maps.Clone(opts.Env), files: map[string][]byte{}}
 	p.mu.Lock()
 	p.live[sb.id] = sb
 	p.mu.Unlock()
 	return sb, nil
 }
 
-// FakeSandbox is a sandbox of a [FakeProvider].
-type FakeSandbox struct {
-	p   *FakeProvider
+// Sandbox is a sandbox of a [Provider].
+type Sandbox struct {
+	p   *Provider
 	id  string
 	env map[string]string
 
@@ -144,12 +147,12 @@ type FakeSandbox struct {
 }
 
 // ID implements computemw.Sandbox.
-func (s *FakeSandbox) ID() string { return s.id }
+func (s *Sandbox) ID() string { return s.id }
 
 // Provider implements computemw.Sandbox.
-func (s *FakeSandbox) Provider() string { return s.p.name }
+func (s *Sandbox) Provider() string { return s.p.name }
 
-func (s *FakeSandbox) alive() error {
+func (s *Sandbox) alive() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.destroyed {
@@ -159,7 +162,7 @@ func (s *FakeSandbox) alive() error {
 }
 
 // Exec implements computemw.Sandbox by interpreting the script language.
-func (s *FakeSandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
@@ -264,7 +267,7 @@ func (s *FakeSandbox) Exec(ctx context.Context, command string, opts computemw.E
 }
 
 // RunCode implements computemw.Sandbox: the code is a script command.
-func (s *FakeSandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
 	if !slices.Contains(s.p.Languages(), language) {
 		return nil, computemw.Errorf(computemw.CodeExecution, "unsupported language %q", language)
 	}
@@ -285,7 +288,7 @@ func fakePath(p string) (string, error) {
 }
 
 // ReadFile implements computemw.Sandbox.
-func (s *FakeSandbox) ReadFile(ctx context.Context, p string) ([]byte, error) {
+func (s *Sandbox) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
@@ -303,7 +306,7 @@ func (s *FakeSandbox) ReadFile(ctx context.Context, p string) ([]byte, error) {
 }
 
 // WriteFile implements computemw.Sandbox.
-func (s *FakeSandbox) WriteFile(ctx context.Context, p string, data []byte) error {
+func (s *Sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
 	if err := s.alive(); err != nil {
 		return err
 	}
@@ -318,7 +321,7 @@ func (s *FakeSandbox) WriteFile(ctx context.Context, p string, data []byte) erro
 }
 
 // ListFiles implements computemw.Sandbox: files directly in dir.
-func (s *FakeSandbox) ListFiles(ctx context.Context, p string) ([]computemw.FileInfo, error) {
+func (s *Sandbox) ListFiles(ctx context.Context, p string) ([]computemw.FileInfo, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
@@ -338,7 +341,7 @@ func (s *FakeSandbox) ListFiles(ctx context.Context, p string) ([]computemw.File
 }
 
 // Stat implements computemw.Sandbox.
-func (s *FakeSandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, error) {
+func (s *Sandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, error) {
 	b, err := s.ReadFile(ctx, p)
 	if err != nil {
 		return computemw.FileInfo{}, err
@@ -348,7 +351,7 @@ func (s *FakeSandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, e
 }
 
 // Mkdir implements computemw.Sandbox (directories are implicit).
-func (s *FakeSandbox) Mkdir(ctx context.Context, p string) error {
+func (s *Sandbox) Mkdir(ctx context.Context, p string) error {
 	if err := s.alive(); err != nil {
 		return err
 	}
@@ -357,7 +360,7 @@ func (s *FakeSandbox) Mkdir(ctx context.Context, p string) error {
 }
 
 // Remove implements computemw.Sandbox.
-func (s *FakeSandbox) Remove(ctx context.Context, p string) error {
+func (s *Sandbox) Remove(ctx context.Context, p string) error {
 	if _, err := s.ReadFile(ctx, p); err != nil {
 		return err
 	}
@@ -369,14 +372,14 @@ func (s *FakeSandbox) Remove(ctx context.Context, p string) error {
 }
 
 // Usage implements computemw.Sandbox.
-func (s *FakeSandbox) Usage(ctx context.Context) (computemw.Usage, error) {
+func (s *Sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return computemw.Usage{Executions: s.execs}, nil
 }
 
 // Destroy implements computemw.Sandbox; it is idempotent.
-func (s *FakeSandbox) Destroy(ctx context.Context) error {
+func (s *Sandbox) Destroy(ctx context.Context) error {
 	s.mu.Lock()
 	if s.destroyed {
 		s.mu.Unlock()
@@ -396,7 +399,7 @@ func (s *FakeSandbox) Destroy(ctx context.Context) error {
 }
 
 // OpenTerminal implements computemw.TerminalOpener with an echoing fake.
-func (s *FakeSandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptions) (computemw.Terminal, error) {
+func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptions) (computemw.Terminal, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}

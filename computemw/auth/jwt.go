@@ -1,4 +1,4 @@
-package computemw
+package auth
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/computemw/kit/computemw"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -47,12 +48,12 @@ type JWTConfig struct {
 	// AllowNoExpiration accepts tokens without "exp". By default such a
 	// token, valid forever, is refused.
 	AllowNoExpiration bool
-	// Claims names the claims the [Principal] is read from; see
+	// Claims names the claims the [computemw.Principal] is read from; see
 	// [ClaimNames]. Ignored when Principal is set.
 	Claims ClaimNames
 	// Principal, when set, maps a verified token's claims to the
 	// principal instead of Claims. An error refuses the token (401).
-	Principal func(claims jwt.MapClaims) (Principal, error)
+	Principal func(claims jwt.MapClaims) (computemw.Principal, error)
 	// CacheSize is how many verified tokens are remembered, each for at
 	// most a minute and never past its expiry, so that a client reusing
 	// its token is not verified again on every request. Default 10,000;
@@ -75,7 +76,7 @@ type JWTKey struct {
 	Key any
 }
 
-// ClaimNames name the claims of a token that make its [Principal]. Empty
+// ClaimNames name the claims of a token that make its [computemw.Principal]. Empty
 // fields take the defaults: "sub" for ID, "role" for Role, "plan" for Plan.
 // The ID claim is required; the others may be absent.
 type ClaimNames struct {
@@ -91,7 +92,7 @@ type jwtVerifier struct {
 	keys    []JWTKey
 	jwks    *jwks
 	names   ClaimNames
-	mapping func(jwt.MapClaims) (Principal, error)
+	mapping func(jwt.MapClaims) (computemw.Principal, error)
 	leeway  time.Duration
 	cache   *tokenCache // nil when disabled
 }
@@ -154,9 +155,9 @@ func newJWTVerifier(cfg JWTConfig) (*jwtVerifier, error) {
 
 // verify checks token and returns its principal, or a 401 (a 503 when the
 // key set cannot be fetched).
-func (v *jwtVerifier) verify(ctx context.Context, token string) (Principal, error) {
+func (v *jwtVerifier) verify(ctx context.Context, token string) (computemw.Principal, error) {
 	if len(token) > maxTokenBytes {
-		return Principal{}, errInvalidToken(errors.New("token too large"))
+		return computemw.Principal{}, errInvalidToken(errors.New("token too large"))
 	}
 	now := time.Now()
 	if v.cache != nil {
@@ -169,23 +170,23 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (Principal, erro
 		return v.keyFor(ctx, t)
 	})
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Code == CodeUnavailable {
-			return Principal{}, e
+		var e *computemw.Error
+		if errors.As(err, &e) && e.Code == computemw.CodeUnavailable {
+			return computemw.Principal{}, e
 		}
-		return Principal{}, errInvalidToken(err)
+		return computemw.Principal{}, errInvalidToken(err)
 	}
-	var p Principal
+	var p computemw.Principal
 	if v.mapping != nil {
 		p, err = v.mapping(claims)
 		if err != nil {
-			return Principal{}, errInvalidToken(err)
+			return computemw.Principal{}, errInvalidToken(err)
 		}
 	} else {
-		p = Principal{ID: claimString(claims, v.names.ID), Role: claimString(claims, v.names.Role), Plan: claimString(claims, v.names.Plan)}
+		p = computemw.Principal{ID: claimString(claims, v.names.ID), Role: claimString(claims, v.names.Role), Plan: claimString(claims, v.names.Plan)}
 	}
 	if p.ID == "" {
-		return Principal{}, errInvalidToken(fmt.Errorf("claim %q (the principal's ID) is missing", v.names.ID))
+		return computemw.Principal{}, errInvalidToken(fmt.Errorf("claim %q (the principal's ID) is missing", v.names.ID))
 	}
 	if v.cache != nil {
 		var until time.Time

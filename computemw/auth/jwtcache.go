@@ -1,6 +1,7 @@
-package computemw
+package auth
 
 import (
+	"github.com/computemw/kit/computemw"
 	"sync"
 	"time"
 )
@@ -23,7 +24,7 @@ type tokenCache struct {
 }
 
 type cachedToken struct {
-	p     Principal
+	p     computemw.Principal
 	until time.Time
 }
 
@@ -32,18 +33,18 @@ func newTokenCache(max int) *tokenCache {
 }
 
 // get returns the principal of a token verified before and still valid.
-func (c *tokenCache) get(token string, now time.Time) (Principal, bool) {
+func (c *tokenCache) get(token string, now time.Time) (computemw.Principal, bool) {
 	c.mu.RLock()
 	e, ok := c.tokens[token]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
-		return Principal{}, false
+		return computemw.Principal{}, false
 	}
 	return e.p, true
 }
 
 // put remembers a verified token until until (at most tokenCacheTTL).
-func (c *tokenCache) put(token string, p Principal, now, until time.Time) {
+func (c *tokenCache) put(token string, p computemw.Principal, now, until time.Time) {
 	if limit := now.Add(tokenCacheTTL); until.IsZero() || until.After(limit) {
 		until = limit
 	}

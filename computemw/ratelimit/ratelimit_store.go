@@ -1,4 +1,4 @@
-package computemw
+package ratelimit
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"github.com/ulule/limiter/v3/drivers/store/common"
 )
 
-// NewMemoryRateStore returns an in-memory [limiter.Store] for one
+// NewMemoryStore returns an in-memory [limiter.Store] for one
 // instance: fixed windows per key, as limiter's own stores count. Unlike
 // limiter's memory store it starts no cleaner goroutine: expired windows
 // are swept during increments, at most once per sweep interval.
-func NewMemoryRateStore() limiter.Store {
+func NewMemoryStore() limiter.Store {
 	return &memoryRateStore{windows: make(map[string]*rateWindow)}
 }
 

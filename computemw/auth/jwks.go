@@ -1,4 +1,4 @@
-package computemw
+package auth
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/computemw/kit/computemw"
 	"io"
 	"math/big"
 	"net/http"
@@ -92,7 +93,7 @@ func (j *jwks) key(ctx context.Context, kid string) (JWTKey, error) {
 		return k, nil
 	}
 	if err != nil {
-		return JWTKey{}, &Error{Code: CodeUnavailable, Message: "token keys are unavailable", RetryAfter: j.minRefresh, Err: err}
+		return JWTKey{}, &computemw.Error{Code: computemw.CodeUnavailable, Message: "token keys are unavailable", RetryAfter: j.minRefresh, Err: err}
 	}
 	return JWTKey{}, fmt.Errorf("unknown kid %q", kid)
 }

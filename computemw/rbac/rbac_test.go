@@ -1,4 +1,4 @@
-package computemw_test
+package rbac_test
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
-	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/internal/policytest"
+	"github.com/computemw/kit/computemw/rbac"
 )
 
-func rbacRoles() map[string]computemw.Permissions {
-	limits := computemw.ResourceLimits{MaxCPUCores: 1, MaxMemoryMB: 512, MaxExecutionTime: 10 * time.Second}
-	return map[string]computemw.Permissions{
+func rbacRoles() map[string]rbac.Permissions {
+	limits := rbac.ResourceLimits{MaxCPUCores: 1, MaxMemoryMB: 512, MaxExecutionTime: 10 * time.Second}
+	return map[string]rbac.Permissions{
 		"all":        {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: []string{"*"}, ResourceLimits: limits},
 		"no-exec":    {CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: []string{"*"}},
 		"no-files":   {CanExecuteCode: true, CanCreateSandbox: true, AllowedProviders: []string{"*"}},
@@ -22,7 +24,7 @@ func rbacRoles() map[string]computemw.Permissions {
 }
 
 func TestRBACPermissions(t *testing.T) {
-	r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles()})
+	r, err := rbac.New(rbac.Config{Roles: rbacRoles()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,10 +39,12 @@ func TestRBACPermissions(t *testing.T) {
 		{"execute without permission", "no-exec", computemw.Action{Op: computemw.OpExecute, Provider: "fake"}, 403},
 		{"files", "no-exec", computemw.Action{Op: computemw.OpFiles, Provider: "fake"}, 200},
 		{"files without permission", "no-files", computemw.Action{Op: computemw.OpFiles, Provider: "fake"}, 403},
-		{"stateless exec creates a sandbox", "no-create", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
+		{"stateless exec creates a sandbox", "no-create", computemw.Action{Op: computemw.OpExec, Provider: "fake", CreatesSandbox: true}, 403},
 		{"exec in a session creates none", "no-create", computemw.Action{Op: computemw.OpExec, Provider: "fake", SandboxID: "s-1"}, 200},
-		{"middleware creates a sandbox", "no-create", computemw.Action{Op: computemw.OpMiddleware, Provider: "fake"}, 403},
-		{"session creates a sandbox", "no-create", computemw.Action{Op: computemw.OpSessions, Provider: "fake"}, 403},
+		{"middleware creates a sandbox", "no-create", computemw.Action{Op: computemw.OpMiddleware, Provider: "fake", CreatesSandbox: true}, 403},
+		{"create creates a sandbox", "no-create", computemw.Action{Op: computemw.OpCreate, Provider: "fake", CreatesSandbox: true}, 403},
+		{"terminal without permission", "no-exec", computemw.Action{Op: computemw.OpTerminal, Provider: "fake", SandboxID: "s-1"}, 403},
+		{"session creates a sandbox", "no-create", computemw.Action{Op: computemw.OpSessions, Provider: "fake", CreatesSandbox: true}, 403},
 		{"listing sessions creates none", "no-create", computemw.Action{Op: computemw.OpSessions}, 200},
 		{"provider allowed", "local-only", computemw.Action{Op: computemw.OpExec, Provider: "local"}, 200},
 		{"provider not allowed", "local-only", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
@@ -59,10 +63,10 @@ func TestRBACPermissions(t *testing.T) {
 		})
 	}
 	t.Run("no principal", func(t *testing.T) {
-		wantStatus(t, r.Authorize(context.Background(), &computemw.Action{Op: computemw.OpExec, Provider: "fake"}), 401)
+		policytest.WantStatus(t, r.Authorize(context.Background(), &computemw.Action{Op: computemw.OpExec, Provider: "fake"}), 401)
 	})
 	t.Run("default role", func(t *testing.T) {
-		r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles(), DefaultRole: "all"})
+		r, err := rbac.New(rbac.Config{Roles: rbacRoles(), DefaultRole: "all"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,32 +82,32 @@ func TestRBACLimits(t *testing.T) {
 	big := computemw.Resources{MemoryMB: 4096, CPUCores: 8, MaxExecutionTime: time.Minute}
 	cases := []struct {
 		name    string
-		mode    computemw.LimitMode
+		mode    rbac.LimitMode
 		timeout time.Duration
 		res     computemw.Resources
 		status  int
 		want    computemw.Action
 	}{
-		{"zero takes the limits", computemw.LimitClamp, 0, computemw.Resources{}, 200,
+		{"zero takes the limits", rbac.LimitClamp, 0, computemw.Resources{}, 200,
 			computemw.Action{Timeout: max, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 512, CPUCores: 1, MaxExecutionTime: max}}}},
-		{"within is kept", computemw.LimitClamp, 2 * time.Second, computemw.Resources{MemoryMB: 128, CPUCores: 0.5, MaxExecutionTime: time.Second}, 200,
+		{"within is kept", rbac.LimitClamp, 2 * time.Second, computemw.Resources{MemoryMB: 128, CPUCores: 0.5, MaxExecutionTime: time.Second}, 200,
 			computemw.Action{Timeout: 2 * time.Second, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 128, CPUCores: 0.5, MaxExecutionTime: time.Second}}}},
-		{"above is clamped", computemw.LimitClamp, time.Hour, big, 200,
+		{"above is clamped", rbac.LimitClamp, time.Hour, big, 200,
 			computemw.Action{Timeout: max, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 512, CPUCores: 1, MaxExecutionTime: max}}}},
-		{"above timeout is refused", computemw.LimitRefuse, time.Hour, computemw.Resources{}, 403, computemw.Action{}},
-		{"above memory is refused", computemw.LimitRefuse, time.Second, computemw.Resources{MemoryMB: 4096}, 403, computemw.Action{}},
-		{"above cpu is refused", computemw.LimitRefuse, time.Second, computemw.Resources{CPUCores: 8}, 403, computemw.Action{}},
-		{"refuse mode fills zeros", computemw.LimitRefuse, 0, computemw.Resources{}, 200,
+		{"above timeout is refused", rbac.LimitRefuse, time.Hour, computemw.Resources{}, 403, computemw.Action{}},
+		{"above memory is refused", rbac.LimitRefuse, time.Second, computemw.Resources{MemoryMB: 4096}, 403, computemw.Action{}},
+		{"above cpu is refused", rbac.LimitRefuse, time.Second, computemw.Resources{CPUCores: 8}, 403, computemw.Action{}},
+		{"refuse mode fills zeros", rbac.LimitRefuse, 0, computemw.Resources{}, 200,
 			computemw.Action{Timeout: max, Create: computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 512, CPUCores: 1, MaxExecutionTime: max}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles(), Mode: c.mode})
+			r, err := rbac.New(rbac.Config{Roles: rbacRoles(), Mode: c.mode})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: "all"})
-			a := computemw.Action{Op: computemw.OpExec, Provider: "fake", Timeout: c.timeout, Create: computemw.CreateOptions{Resources: c.res}}
+			a := computemw.Action{Op: computemw.OpExec, Provider: "fake", Timeout: c.timeout, Create: computemw.CreateOptions{Resources: c.res}, CreatesSandbox: true}
 			err = r.Authorize(ctx, &a)
 			if got := computemw.StatusOf(err); got != c.status {
 				t.Fatalf("status %d (%v), want %d", got, err, c.status)
@@ -117,24 +121,24 @@ func TestRBACLimits(t *testing.T) {
 
 // recordingProvider remembers the options of the sandboxes it creates.
 type recordingProvider struct {
-	*computemwtest.FakeProvider
+	*fakeprovider.Provider
 	opts chan computemw.CreateOptions
 }
 
 func (p *recordingProvider) Create(ctx context.Context, o computemw.CreateOptions) (computemw.Sandbox, error) {
 	p.opts <- o
-	return p.FakeProvider.Create(ctx, o)
+	return p.Provider.Create(ctx, o)
 }
 
 func TestRBACLimitsReachTheSandbox(t *testing.T) {
-	r, err := computemw.NewRBAC(computemw.RBACConfig{Roles: rbacRoles()})
+	r, err := rbac.New(rbac.Config{Roles: rbacRoles()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov := &recordingProvider{FakeProvider: computemwtest.NewFakeProvider("fake"), opts: make(chan computemw.CreateOptions, 1)}
-	kit := newPolicyKit(t, computemw.Config{Providers: []computemw.Provider{prov}, Policies: []computemw.Policy{r}})
+	prov := &recordingProvider{Provider: fakeprovider.New("fake"), opts: make(chan computemw.CreateOptions, 1)}
+	kit := policytest.NewKit(t, computemw.Config{Providers: []computemw.Provider{prov}, Policies: []computemw.Policy{r}})
 	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: "all"})
-	resp := post(ctx, kit, "/exec", `{"command":"echo hi","timeout":60000}`, nil)
+	resp := policytest.Post(ctx, kit, "/exec", `{"command":"echo hi","timeout":60000}`, nil)
 	if resp.Status != 200 {
 		t.Fatalf("%d %s", resp.Status, resp.Body)
 	}

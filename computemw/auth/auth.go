@@ -1,56 +1,65 @@
-package computemw
+// Package auth is the authentication policy of computemw: JWT bearer
+// tokens (HS, RS, ES, EdDSA; JWKS with rotation) and hashed API keys. Its
+// [Authenticator] is a computemw.Policy; put it first in Config.Policies,
+// since RBAC, rate limits and quotas read the principal it sets.
+package auth
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/computemw/kit/computemw"
 	"slices"
 	"strings"
 )
 
-// AuthConfig configures [NewAuthenticator]. At least one scheme, JWT or
+// Config configures [New]. At least one scheme, JWT or
 // APIKeys, is required.
-type AuthConfig struct {
+type Config struct {
 	// JWT verifies bearer tokens (Authorization: Bearer <jwt>).
 	JWT *JWTConfig
 	// APIKeys authenticates server-to-server callers that send
 	// "X-API-Key: <key>" or "Authorization: ApiKey <key>". It maps the
 	// hex SHA-256 of each key (see [HashAPIKey]) to its principal, so the
 	// server never holds the keys themselves.
-	APIKeys map[string]Principal
+	APIKeys map[string]computemw.Principal
 	// PublicOps need no credentials. Nil means [DefaultPublicOps]; an
 	// empty, non-nil slice makes every operation require credentials.
-	PublicOps []Op
-	// Realm is the realm of the WWW-Authenticate challenge sent with a
-	// 401; default "computemw".
+	PublicOps []computemw.
+		// Realm is the realm of the WWW-Authenticate challenge sent with a
+		// 401; default "computemw".
+		Op
+
 	Realm string
 }
 
 // DefaultPublicOps are the operations that need no credentials unless
-// AuthConfig.PublicOps says otherwise: the health and readiness probes.
+// Config.PublicOps says otherwise: the health and readiness probes.
 // /metrics is not among them; add [OpMetrics] to expose it to a scraper
 // without credentials, or give the scraper an API key.
-var DefaultPublicOps = []Op{OpHealth, OpReady}
+var DefaultPublicOps = []computemw.Op{computemw.OpHealth, computemw.
 
-// Authenticator is the [Policy] that establishes who the caller is: its
-// Admit verifies a JWT or an API key and puts the caller's [Principal] in
-// the context, where [PrincipalFrom] finds it. Missing or invalid
-// credentials are 401 UNAUTHORIZED with a WWW-Authenticate challenge.
-// Put it first in Config.Policies: RBAC, rate limits and quotas read the
-// principal it sets.
-//
-// A request whose context already carries a principal (an app that
-// authenticated the caller itself and called [WithPrincipal]) is admitted
-// as that principal.
+	// Authenticator is the [computemw.Policy] that establishes who the caller is: its
+	// Admit verifies a JWT or an API key and puts the caller's [computemw.Principal] in
+	// the context, where [computemw.PrincipalFrom] finds it. Missing or invalid
+	// credentials are 401 UNAUTHORIZED with a WWW-Authenticate challenge.
+	// Put it first in Config.Policies: RBAC, rate limits and quotas read the
+	// principal it sets.
+	//
+	// A request whose context already carries a principal (an app that
+	// authenticated the caller itself and called [computemw.WithPrincipal]) is admitted
+	// as that principal.
+	OpReady}
+
 type Authenticator struct {
 	jwt       *jwtVerifier
 	apiKeys   apiKeys
-	public    []Op
+	public    []computemw.Op
 	challenge string
 }
 
-// NewAuthenticator builds an Authenticator from cfg.
-func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
+// New builds an Authenticator from cfg.
+func New(cfg Config) (*Authenticator, error) {
 	if cfg.JWT == nil && len(cfg.APIKeys) == 0 {
 		return nil, errors.New("computemw: auth: configure JWT or APIKeys")
 	}
@@ -81,10 +90,10 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	return a, nil
 }
 
-// Admit implements [Policy]: it authenticates the caller of every
+// Admit implements [computemw.Policy]: it authenticates the caller of every
 // operation that is not public.
-func (a *Authenticator) Admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
-	if _, ok := PrincipalFrom(ctx); ok {
+func (a *Authenticator) Admit(ctx context.Context, op computemw.Op, r *computemw.Request) (context.Context, error) {
+	if _, ok := computemw.PrincipalFrom(ctx); ok {
 		return ctx, nil
 	}
 	if slices.Contains(a.public, op) {
@@ -92,7 +101,7 @@ func (a *Authenticator) Admit(ctx context.Context, op Op, r *Request) (context.C
 	}
 	scheme, cred := credentials(r.Header)
 	var (
-		p   Principal
+		p   computemw.Principal
 		err error
 	)
 	switch {
@@ -106,27 +115,31 @@ func (a *Authenticator) Admit(ctx context.Context, op Op, r *Request) (context.C
 		return ctx, a.unauthorized(ctx, "invalid_request", "unsupported authentication scheme")
 	}
 	if err != nil {
-		if AsError(err).Code == CodeUnauthorized {
+		if computemw.AsError(err).Code == computemw.CodeUnauthorized {
 			a.challengeOn(ctx, "invalid_token")
 		}
 		return ctx, err
 	}
-	return WithPrincipal(ctx, p), nil
+	return computemw.WithPrincipal(ctx, p), nil
 }
 
-// Authorize implements [Policy]; authentication has nothing to add there.
-func (a *Authenticator) Authorize(context.Context, *Action) error { return nil }
+// Challenge implements [computemw.Challenger]: the WWW-Authenticate value
+// of a 401, with this authenticator's realm.
+func (a *Authenticator) Challenge() string { return a.challenge }
+
+// Authorize implements [computemw.Policy]; authentication has nothing to add there.
+func (a *Authenticator) Authorize(context.Context, *computemw.Action) error { return nil }
 
 // unauthorized sets the challenge and returns a 401 with msg.
 func (a *Authenticator) unauthorized(ctx context.Context, code, msg string) error {
 	a.challengeOn(ctx, code)
-	return &Error{Code: CodeUnauthorized, Message: msg}
+	return &computemw.Error{Code: computemw.CodeUnauthorized, Message: msg}
 }
 
 // challengeOn puts the WWW-Authenticate challenge (RFC 6750) on the
 // response, with an error code when the client sent something wrong.
 func (a *Authenticator) challengeOn(ctx context.Context, code string) {
-	h := ResponseHeader(ctx)
+	h := computemw.ResponseHeader(ctx)
 	if h == nil {
 		return
 	}
@@ -148,7 +161,7 @@ const (
 
 // credentials finds the caller's credentials: an Authorization header
 // (Bearer or ApiKey), else an X-API-Key header.
-func credentials(h Header) (authScheme, string) {
+func credentials(h computemw.Header) (authScheme, string) {
 	if h == nil {
 		return schemeNone, ""
 	}
@@ -175,5 +188,5 @@ func credentials(h Header) (authScheme, string) {
 // errInvalidToken is the 401 for any token that does not verify; the
 // reason is kept as the hidden cause.
 func errInvalidToken(cause error) error {
-	return &Error{Code: CodeUnauthorized, Message: "invalid token", Err: cause}
+	return &computemw.Error{Code: computemw.CodeUnauthorized, Message: "invalid token", Err: cause}
 }

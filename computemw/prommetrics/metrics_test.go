@@ -1,14 +1,16 @@
-package computemw_test
+package prommetrics_test
 
 import (
 	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/prometheus/common/expfmt"
@@ -31,32 +33,12 @@ func serve(t testing.TB, kit *computemw.Kit, method, path, body string) *compute
 
 func counter(t *testing.T, kit *computemw.Kit, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := kit.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if labels[lp.GetName()] != lp.GetValue() {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return 0
+	return computemwtest.MetricValue(t, kit, name, labels)
+}
+
+func newKit(t *testing.T, cfg computemw.Config) (*computemw.Kit, *fakeprovider.Provider) {
+	t.Helper()
+	return computemwtest.SuiteKit(t, cfg)
 }
 
 func TestMetricsMoveWithRequests(t *testing.T) {
@@ -101,10 +83,17 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	if got := counter(t, kit, "compute_rejections_total", map[string]string{"reason": "capacity"}); got != 0 {
 		t.Errorf("rejections after a validation error: %v", got)
 	}
-	// An unknown language from a client never becomes a label value.
-	serve(t, kit, "POST", "/execute", `{"language":"brainfuck-`+strings.Repeat("x", 10)+`","code":"echo"}`)
-	if n := testutil.CollectAndCount(kit.Registry(), "compute_executions_total"); n != 5 {
-		t.Errorf("%d series, want 5", n)
+	// An unknown language from a client never becomes a label value: it
+	// is counted as an execution that could not run, under "other".
+	series := testutil.CollectAndCount(computemwtest.Registry(t, kit), "compute_executions_total")
+	if resp := serve(t, kit, "POST", "/execute", `{"language":"brainfuck-`+strings.Repeat("x", 10)+`","code":"echo"}`); resp.Status != 400 {
+		t.Fatalf("unknown language: %d", resp.Status)
+	}
+	if n := testutil.CollectAndCount(computemwtest.Registry(t, kit), "compute_executions_total"); n != series {
+		t.Errorf("%d series after an unknown language, want %d", n, series)
+	}
+	if got := exec("execution", "other"); got != 1 {
+		t.Errorf("executions{execution,other} = %v, want 1", got)
 	}
 
 	// Capacity rejections and the active gauge.
@@ -126,14 +115,6 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	if got := counter(t, kit, "compute_active_sandboxes", nil); got != 0 {
 		t.Errorf("active sandboxes %v, want 0", got)
 	}
-	done := kit.TrackConnection()
-	if got := counter(t, kit, "compute_active_connections", nil); got != 1 {
-		t.Errorf("connections %v", got)
-	}
-	done()
-	if got := counter(t, kit, "compute_active_connections", nil); got != 0 {
-		t.Errorf("connections %v", got)
-	}
 }
 
 func TestMetricsEndpointParsesAndLints(t *testing.T) {
@@ -149,8 +130,9 @@ func TestMetricsEndpointParsesAndLints(t *testing.T) {
 		t.Fatalf("metrics output does not parse: %v", err)
 	}
 	for _, name := range []string{"compute_executions_total", "compute_execution_duration_seconds", "compute_active_sandboxes",
-		"compute_active_connections", "compute_sandbox_create_duration_seconds", "go_goroutines", "process_cpu_seconds_total"} {
-		if _, ok := mfs[name]; !ok && name != "compute_rejections_total" {
+		"compute_active_connections", "compute_sandbox_create_duration_seconds", "compute_rejections_total",
+		"go_goroutines", "process_cpu_seconds_total"} {
+		if _, ok := mfs[name]; !ok {
 			t.Errorf("metrics lack %s", name)
 		}
 	}
@@ -163,18 +145,62 @@ func TestMetricsEndpointParsesAndLints(t *testing.T) {
 	}
 }
 
-func TestReadyDuringShutdown(t *testing.T) {
+// A fresh kit's /metrics has every family and every label value at zero:
+// each provider × language (with command, terminal, other) × status, and
+// each rejection reason.
+func TestMetricsFreshHasEveryLabelValue(t *testing.T) {
 	kit, _ := newKit(t, computemw.Config{})
-	if resp := serve(t, kit, "GET", "/ready", ""); resp.Status != 200 {
-		t.Fatalf("ready: %d", resp.Status)
-	}
-	_, rel, err := kit.Acquire(context.Background(), "", computemw.CreateOptions{})
+	resp := serve(t, kit, "GET", "/metrics", "")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(resp.Body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = kit.Close(context.Background()) })
-	waitFor(t, func() bool { return serve(t, kit, "GET", "/ready", "").Status == 503 })
-	rel()
-	wg.Wait()
+	has := func(family string, labels map[string]string) bool {
+		mf, ok := mfs[family]
+		if !ok {
+			return false
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			return true
+		}
+		return false
+	}
+	langs := append(kit.Languages("fake"), "command", "terminal", "other")
+	for _, l := range langs {
+		for _, s := range computemw.ExecutionStatuses() {
+			if !has("compute_executions_total", map[string]string{"provider": "fake", "language": l, "status": s}) {
+				t.Errorf("no compute_executions_total{fake,%s,%s}", l, s)
+			}
+		}
+		if !has("compute_execution_duration_seconds", map[string]string{"provider": "fake", "language": l}) {
+			t.Errorf("no compute_execution_duration_seconds{fake,%s}", l)
+		}
+	}
+	for _, r := range []string{"auth", "rate_limit", "quota", "capacity", "other"} {
+		if !has("compute_rejections_total", map[string]string{"reason": r}) {
+			t.Errorf("no compute_rejections_total{%s}", r)
+		}
+	}
+	for _, f := range []string{"compute_active_sandboxes", "compute_active_connections", "compute_sandbox_create_duration_seconds"} {
+		if !has(f, nil) {
+			t.Errorf("no %s", f)
+		}
+	}
+}
+
+// One Metrics serves one kit: binding it to a second is an error at New.
+func TestMetricsServeOneKit(t *testing.T) {
+	m := prommetrics.New(prommetrics.Options{})
+	computemwtest.SuiteKit(t, computemw.Config{Metrics: m})
+	_, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("other")}, Metrics: m})
+	if err == nil {
+		t.Fatal("a second kit on the same metrics was accepted")
+	}
 }

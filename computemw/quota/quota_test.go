@@ -1,4 +1,4 @@
-package computemw_test
+package quota_test
 
 import (
 	"context"
@@ -9,16 +9,21 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/internal/policytest"
+	"github.com/computemw/kit/computemw/quota"
+	"github.com/computemw/kit/computemw/rbac"
 )
 
 func TestMemoryQuotaStore(t *testing.T) {
-	stores := map[string]computemw.QuotaStore{}
-	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	stores := map[string]quota.Store{}
+	computemwtest.QuotaStoreSuite(t, func(t *testing.T, ns string) quota.Store {
 		if s, ok := stores[ns]; ok {
 			return s
 		}
-		s := computemw.NewMemoryQuotaStore()
+		s := quota.NewMemoryStore()
 		stores[ns] = s
 		return s
 	})
@@ -26,10 +31,10 @@ func TestMemoryQuotaStore(t *testing.T) {
 
 func TestMemoryQuotaShared(t *testing.T) {
 	// One memory store shared by two kits in one process.
-	stores := map[string]computemw.QuotaStore{}
-	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) computemw.QuotaStore {
+	stores := map[string]quota.Store{}
+	computemwtest.SharedQuotaSuite(t, func(t *testing.T, ns string) quota.Store {
 		if _, ok := stores[ns]; !ok {
-			stores[ns] = computemw.NewMemoryQuotaStore()
+			stores[ns] = quota.NewMemoryStore()
 		}
 		return stores[ns]
 	})
@@ -39,18 +44,18 @@ func TestMemoryQuotaShared(t *testing.T) {
 // computemwtest.Measured.
 type quotaFixture struct {
 	kit   *computemw.Kit
-	fake  *computemwtest.FakeProvider
-	quota *computemw.Quota
+	fake  *fakeprovider.Provider
+	quota *quota.Quota
 	ctx   context.Context
 }
 
-func newQuotaFixture(t *testing.T, limits computemw.QuotaLimits, cfg computemw.Config, qcfg computemw.QuotaConfig) *quotaFixture {
+func newQuotaFixture(t *testing.T, limits quota.Limits, cfg computemw.Config, qcfg quota.Config) *quotaFixture {
 	t.Helper()
-	qcfg.Plans = map[string]computemw.QuotaLimits{"free": limits}
+	qcfg.Plans = map[string]quota.Limits{"free": limits}
 	if qcfg.Logger == nil {
-		qcfg.Logger = discardLogger()
+		qcfg.Logger = policytest.DiscardLogger()
 	}
-	q, err := computemw.NewQuota(qcfg)
+	q, err := quota.New(qcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +67,10 @@ func newQuotaFixture(t *testing.T, limits computemw.QuotaLimits, cfg computemw.C
 }
 
 func (f *quotaFixture) exec(command string) *computemw.Response {
-	return post(f.ctx, f.kit, "/exec", `{"command":"`+command+`","timeout":100}`, nil)
+	return policytest.Post(f.ctx, f.kit, "/exec", `{"command":"`+command+`","timeout":100}`, nil)
 }
 
-func (f *quotaFixture) usage(t *testing.T) computemw.QuotaUsage {
+func (f *quotaFixture) usage(t *testing.T) quota.Usage {
 	t.Helper()
 	u, _, err := f.quota.Usage(context.Background(), computemw.Principal{ID: "alice"})
 	if err != nil {
@@ -75,19 +80,19 @@ func (f *quotaFixture) usage(t *testing.T) computemw.QuotaUsage {
 }
 
 func TestQuotaRecordsMeasuredUsage(t *testing.T) {
-	f := newQuotaFixture(t, computemw.QuotaLimits{}, computemw.Config{}, computemw.QuotaConfig{})
+	f := newQuotaFixture(t, quota.Limits{}, computemw.Config{}, quota.Config{})
 	steps := []struct {
 		command string
 		status  int
-		want    computemw.QuotaUsage
+		want    quota.Usage
 	}{
-		{"echo hi", 200, computemw.QuotaUsage{Executions: 1, CPUSeconds: 0.25, MemoryMBSeconds: 1}},
-		{"exit 3", 200, computemw.QuotaUsage{Executions: 2, CPUSeconds: 0.5, MemoryMBSeconds: 2}},
+		{"echo hi", 200, quota.Usage{Executions: 1, CPUSeconds: 0.25, MemoryMBSeconds: 1}},
+		{"exit 3", 200, quota.Usage{Executions: 2, CPUSeconds: 0.5, MemoryMBSeconds: 2}},
 		// Stopped executions count, with what they used until stopped.
-		{"sleep", 408, computemw.QuotaUsage{Executions: 3, CPUSeconds: 0.75, MemoryMBSeconds: 3}},
-		{"oom", 507, computemw.QuotaUsage{Executions: 4, CPUSeconds: 1, MemoryMBSeconds: 4}},
+		{"sleep", 408, quota.Usage{Executions: 3, CPUSeconds: 0.75, MemoryMBSeconds: 3}},
+		{"oom", 507, quota.Usage{Executions: 4, CPUSeconds: 1, MemoryMBSeconds: 4}},
 		// An execution that could not run at all gives its reservation back.
-		{"fail", 500, computemw.QuotaUsage{Executions: 4, CPUSeconds: 1, MemoryMBSeconds: 4}},
+		{"fail", 500, quota.Usage{Executions: 4, CPUSeconds: 1, MemoryMBSeconds: 4}},
 	}
 	for _, s := range steps {
 		resp := f.exec(s.command)
@@ -103,16 +108,16 @@ func TestQuotaRecordsMeasuredUsage(t *testing.T) {
 func TestQuotaRefusesBeforeCreating(t *testing.T) {
 	cases := []struct {
 		name     string
-		limits   computemw.QuotaLimits
+		limits   quota.Limits
 		admitted int
 	}{
-		{"executions", computemw.QuotaLimits{Executions: 3}, 3},
-		{"cpu seconds", computemw.QuotaLimits{CPUSeconds: 0.5}, 2},
-		{"memory MB-seconds", computemw.QuotaLimits{MemoryMBSeconds: 3}, 3},
+		{"executions", quota.Limits{Executions: 3}, 3},
+		{"cpu seconds", quota.Limits{CPUSeconds: 0.5}, 2},
+		{"memory MB-seconds", quota.Limits{MemoryMBSeconds: 3}, 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newQuotaFixture(t, c.limits, computemw.Config{}, computemw.QuotaConfig{Period: computemw.Every(time.Hour)})
+			f := newQuotaFixture(t, c.limits, computemw.Config{}, quota.Config{Period: quota.Every(time.Hour)})
 			for i := range c.admitted {
 				if resp := f.exec("echo hi"); resp.Status != 200 {
 					t.Fatalf("execution %d: %d %s", i+1, resp.Status, resp.Body)
@@ -133,7 +138,7 @@ func TestQuotaRefusesBeforeCreating(t *testing.T) {
 				t.Errorf("Retry-After %q, want the time to the end of the hour", ra)
 			}
 			// Files are refused too once a quota is spent.
-			if resp := post(f.ctx, f.kit, "/files", `{"action":"list","path":"."}`, nil); resp.Status != 429 {
+			if resp := policytest.Post(f.ctx, f.kit, "/files", `{"action":"list","path":"."}`, nil); resp.Status != 429 {
 				t.Errorf("files: %d %s", resp.Status, resp.Body)
 			}
 			if f.fake.Created() != created {
@@ -147,10 +152,10 @@ func TestQuotaRefusesBeforeCreating(t *testing.T) {
 }
 
 func TestQuotaRollsBackRefusedReservations(t *testing.T) {
-	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 10}, computemw.Config{MaxSandboxes: 1}, computemw.QuotaConfig{})
+	f := newQuotaFixture(t, quota.Limits{Executions: 10}, computemw.Config{MaxSandboxes: 1}, quota.Config{})
 	done := make(chan *computemw.Response, 1)
 	go func() {
-		done <- post(f.ctx, f.kit, "/exec", `{"command":"sleep","timeout":2000}`, nil)
+		done <- policytest.Post(f.ctx, f.kit, "/exec", `{"command":"sleep","timeout":2000}`, nil)
 	}()
 	select {
 	case <-f.fake.Started():
@@ -170,11 +175,11 @@ func TestQuotaRollsBackRefusedReservations(t *testing.T) {
 func TestQuotaPolicyOrder(t *testing.T) {
 	// A policy after the quota refuses: the reservation is given back.
 	refuse := refusePolicy{}
-	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 10}, computemw.Config{}, computemw.QuotaConfig{})
-	kit := newPolicyKit(t, computemw.Config{
+	f := newQuotaFixture(t, quota.Limits{Executions: 10}, computemw.Config{}, quota.Config{})
+	kit := policytest.NewKit(t, computemw.Config{
 		Providers: []computemw.Provider{f.fake}, Policies: []computemw.Policy{f.quota, refuse}, Hooks: []computemw.Hooks{f.quota},
 	})
-	if resp := post(f.ctx, kit, "/exec", `{"command":"echo hi"}`, nil); resp.Status != 403 {
+	if resp := policytest.Post(f.ctx, kit, "/exec", `{"command":"echo hi"}`, nil); resp.Status != 403 {
 		t.Fatalf("%d %s", resp.Status, resp.Body)
 	}
 	if u := f.usage(t); u.Executions != 0 {
@@ -194,15 +199,15 @@ func (refusePolicy) Authorize(context.Context, *computemw.Action) error {
 // brokenQuotaStore is a quota store whose backend is down.
 type brokenQuotaStore struct{}
 
-func (brokenQuotaStore) Add(context.Context, string, computemw.Period, computemw.QuotaUsage) (computemw.QuotaUsage, error) {
-	return computemw.QuotaUsage{}, errStoreDown
+func (brokenQuotaStore) Add(context.Context, string, quota.Period, quota.Usage) (quota.Usage, error) {
+	return quota.Usage{}, policytest.ErrStoreDown
 }
-func (brokenQuotaStore) Get(context.Context, string, computemw.Period) (computemw.QuotaUsage, error) {
-	return computemw.QuotaUsage{}, errStoreDown
+func (brokenQuotaStore) Get(context.Context, string, quota.Period) (quota.Usage, error) {
+	return quota.Usage{}, policytest.ErrStoreDown
 }
 
 func TestQuotaStoreFailure(t *testing.T) {
-	closed := newQuotaFixture(t, computemw.QuotaLimits{Executions: 5}, computemw.Config{}, computemw.QuotaConfig{Store: brokenQuotaStore{}})
+	closed := newQuotaFixture(t, quota.Limits{Executions: 5}, computemw.Config{}, quota.Config{Store: brokenQuotaStore{}})
 	if resp := closed.exec("echo hi"); resp.Status != 503 {
 		t.Errorf("fail closed: %d %s", resp.Status, resp.Body)
 	}
@@ -212,21 +217,21 @@ func TestQuotaStoreFailure(t *testing.T) {
 	if resp := computemwtest.ServePath(closed.ctx, closed.kit, http.MethodGet, "/usage", "", nil); resp.Status != 503 {
 		t.Errorf("usage: %d %s", resp.Status, resp.Body)
 	}
-	open := newQuotaFixture(t, computemw.QuotaLimits{Executions: 5}, computemw.Config{}, computemw.QuotaConfig{Store: brokenQuotaStore{}, FailOpen: true})
+	open := newQuotaFixture(t, quota.Limits{Executions: 5}, computemw.Config{}, quota.Config{Store: brokenQuotaStore{}, FailOpen: true})
 	if resp := open.exec("echo hi"); resp.Status != 200 {
 		t.Errorf("fail open: %d %s", resp.Status, resp.Body)
 	}
 }
 
 func TestQuotaNeedsPrincipal(t *testing.T) {
-	f := newQuotaFixture(t, computemw.QuotaLimits{}, computemw.Config{}, computemw.QuotaConfig{})
-	if resp := post(context.Background(), f.kit, "/exec", `{"command":"echo hi"}`, nil); resp.Status != 401 {
+	f := newQuotaFixture(t, quota.Limits{}, computemw.Config{}, quota.Config{})
+	if resp := policytest.Post(context.Background(), f.kit, "/exec", `{"command":"echo hi"}`, nil); resp.Status != 401 {
 		t.Errorf("%d %s", resp.Status, resp.Body)
 	}
 }
 
 func TestUsageRoute(t *testing.T) {
-	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 7, CPUSeconds: 100}, computemw.Config{}, computemw.QuotaConfig{})
+	f := newQuotaFixture(t, quota.Limits{Executions: 7, CPUSeconds: 100}, computemw.Config{}, quota.Config{})
 	f.exec("echo hi")
 	resp := computemwtest.ServePath(f.ctx, f.kit, http.MethodGet, "/usage", "", nil)
 	if resp.Status != 200 {
@@ -248,14 +253,30 @@ func TestUsageRoute(t *testing.T) {
 			t.Errorf("%s: %s, want %s", k, got, exp)
 		}
 	}
-	p := computemw.Monthly(time.Now())
+	p := quota.Monthly(time.Now())
 	if body["periodStart"] != p.Start.Format(time.RFC3339) || body["periodEnd"] != p.End.Format(time.RFC3339) {
 		t.Errorf("period %v – %v", body["periodStart"], body["periodEnd"])
 	}
 
 	t.Run("no principal", func(t *testing.T) {
 		resp := computemwtest.ServePath(context.Background(), f.kit, http.MethodGet, "/usage", "", nil)
-		if resp.Status != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+		if resp.Status != 401 {
+			t.Errorf("%d %v", resp.Status, resp.Header)
+		}
+	})
+	t.Run("the authenticator's realm", func(t *testing.T) {
+		authn, err := auth.New(auth.Config{APIKeys: map[string]computemw.Principal{auth.HashAPIKey("k"): {ID: "svc"}},
+			Realm: "billing", PublicOps: []computemw.Op{computemw.OpUsage}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := quota.New(quota.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kit, _ := computemwtest.SuiteKit(t, computemw.Config{Policies: []computemw.Policy{authn, q}})
+		resp := computemwtest.ServePath(context.Background(), kit, http.MethodGet, "/usage", "", nil)
+		if resp.Status != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="billing"` {
 			t.Errorf("%d %v", resp.Status, resp.Header)
 		}
 	})
@@ -271,12 +292,12 @@ func TestPeriods(t *testing.T) {
 	at := time.Date(2025, time.December, 31, 23, 59, 0, 0, time.FixedZone("x", 3600))
 	cases := []struct {
 		name       string
-		p          computemw.Period
+		p          quota.Period
 		start, end string
 	}{
-		{"month", computemw.Monthly(at), "2025-12-01T00:00:00Z", "2026-01-01T00:00:00Z"},
-		{"day", computemw.Daily(at), "2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z"},
-		{"6h0m0s", computemw.Every(6 * time.Hour)(at), "2025-12-31T18:00:00Z", "2026-01-01T00:00:00Z"},
+		{"month", quota.Monthly(at), "2025-12-01T00:00:00Z", "2026-01-01T00:00:00Z"},
+		{"day", quota.Daily(at), "2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z"},
+		{"6h0m0s", quota.Every(6 * time.Hour)(at), "2025-12-31T18:00:00Z", "2026-01-01T00:00:00Z"},
 	}
 	for _, c := range cases {
 		if c.p.Name != c.name || c.p.Start.Format(time.RFC3339) != c.start || c.p.End.Format(time.RFC3339) != c.end {
@@ -286,10 +307,10 @@ func TestPeriods(t *testing.T) {
 }
 
 func TestQuotaConfigErrors(t *testing.T) {
-	if _, err := computemw.NewQuota(computemw.QuotaConfig{Plans: map[string]computemw.QuotaLimits{"pro": {}}}); err == nil {
+	if _, err := quota.New(quota.Config{Plans: map[string]quota.Limits{"pro": {}}}); err == nil {
 		t.Error("missing default plan accepted")
 	}
-	if _, err := computemw.NewRBAC(computemw.RBACConfig{DefaultRole: "wizard"}); err == nil {
+	if _, err := rbac.New(rbac.Config{DefaultRole: "wizard"}); err == nil {
 		t.Error("unknown default role accepted")
 	}
 }
@@ -297,9 +318,9 @@ func TestQuotaConfigErrors(t *testing.T) {
 // An execution that cannot run after its reservation (an unknown session,
 // a provider that fails to create the sandbox) gives the reservation back.
 func TestQuotaReleasesWhatNeverRan(t *testing.T) {
-	f := newQuotaFixture(t, computemw.QuotaLimits{Executions: 3}, computemw.Config{}, computemw.QuotaConfig{})
+	f := newQuotaFixture(t, quota.Limits{Executions: 3}, computemw.Config{}, quota.Config{})
 	for range 5 {
-		if resp := post(f.ctx, f.kit, "/exec", `{"command":"echo hi","sandboxId":"nope"}`, nil); resp.Status != 404 {
+		if resp := policytest.Post(f.ctx, f.kit, "/exec", `{"command":"echo hi","sandboxId":"nope"}`, nil); resp.Status != 404 {
 			t.Fatalf("unknown session: %d %s", resp.Status, resp.Body)
 		}
 	}

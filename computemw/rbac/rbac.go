@@ -1,8 +1,14 @@
-package computemw
+// Package rbac is the role-based access control policy of computemw:
+// roles map to [Permissions] (may a caller run code, touch files, create
+// sandboxes, on which providers, within which limits), and a request that
+// asks for more than its role allows is clamped or refused. It uses only
+// computemw's exported Policy API.
+package rbac
 
 import (
 	"context"
 	"fmt"
+	"github.com/computemw/kit/computemw"
 	"maps"
 	"slices"
 	"time"
@@ -33,7 +39,7 @@ type ResourceLimits struct {
 	MaxExecutionTime time.Duration
 }
 
-// LimitMode says what [RBAC] does with a request that asks for more than
+// LimitMode says what [computemw.Policy] does with a request that asks for more than
 // its role allows.
 type LimitMode int
 
@@ -62,8 +68,8 @@ func DefaultRoles() map[string]Permissions {
 	}
 }
 
-// RBACConfig configures [NewRBAC].
-type RBACConfig struct {
+// Config configures [New].
+type Config struct {
 	// Roles maps role names to permissions; nil means [DefaultRoles].
 	Roles map[string]Permissions
 	// DefaultRole is the role of a principal that has none. Empty means
@@ -74,20 +80,20 @@ type RBACConfig struct {
 	Mode LimitMode
 }
 
-// RBAC is the [Policy] of role-based access control. Its Authorize checks
-// the principal's role ([Principal].Role, set by an [Authenticator]) for
+// Policy is the [computemw.Policy] of role-based access control. Its Authorize checks
+// the principal's role ([computemw.Principal].Role, set by an [Authenticator]) for
 // the permission the operation needs, the provider, and the resources
 // asked for: more than the role allows is clamped or refused (see
 // [LimitMode]). A principal with an unknown role is refused (403), and a
 // request without principal is 401.
-type RBAC struct {
+type Policy struct {
 	roles       map[string]Permissions
 	defaultRole string
 	mode        LimitMode
 }
 
-// NewRBAC builds an RBAC policy from cfg.
-func NewRBAC(cfg RBACConfig) (*RBAC, error) {
+// New builds an Policy policy from cfg.
+func New(cfg Config) (*Policy, error) {
 	roles := cfg.Roles
 	if roles == nil {
 		roles = DefaultRoles()
@@ -100,11 +106,11 @@ func NewRBAC(cfg RBACConfig) (*RBAC, error) {
 	if cfg.Mode != LimitClamp && cfg.Mode != LimitRefuse {
 		return nil, fmt.Errorf("computemw: rbac: unknown mode %d", cfg.Mode)
 	}
-	return &RBAC{roles: maps.Clone(roles), defaultRole: cfg.DefaultRole, mode: cfg.Mode}, nil
+	return &Policy{roles: maps.Clone(roles), defaultRole: cfg.DefaultRole, mode: cfg.Mode}, nil
 }
 
 // Permissions returns the permissions of role ("" is the default role).
-func (r *RBAC) Permissions(role string) (Permissions, bool) {
+func (r *Policy) Permissions(role string) (Permissions, bool) {
 	if role == "" {
 		role = r.defaultRole
 	}
@@ -112,33 +118,33 @@ func (r *RBAC) Permissions(role string) (Permissions, bool) {
 	return p, ok
 }
 
-// Admit implements [Policy]; roles are checked in Authorize.
-func (r *RBAC) Admit(ctx context.Context, _ Op, _ *Request) (context.Context, error) {
+// Admit implements [computemw.Policy]; roles are checked in Authorize.
+func (r *Policy) Admit(ctx context.Context, _ computemw.Op, _ *computemw.Request) (context.Context, error) {
 	return ctx, nil
 }
 
-// Authorize implements [Policy]: it refuses what the caller's role does
+// Authorize implements [computemw.Policy]: it refuses what the caller's role does
 // not allow and fits the action into the role's limits.
-func (r *RBAC) Authorize(ctx context.Context, a *Action) error {
-	p, ok := PrincipalFrom(ctx)
+func (r *Policy) Authorize(ctx context.Context, a *computemw.Action) error {
+	p, ok := computemw.PrincipalFrom(ctx)
 	if !ok {
-		return &Error{Code: CodeUnauthorized, Message: "authentication required"}
+		return &computemw.Error{Code: computemw.CodeUnauthorized, Message: "authentication required"}
 	}
 	perm, ok := r.Permissions(p.Role)
 	if !ok {
-		return &Error{Code: CodeForbidden, Message: "insufficient permissions"}
+		return &computemw.Error{Code: computemw.CodeForbidden, Message: "insufficient permissions"}
 	}
 	switch a.Op {
-	case OpExecute, OpExec:
+	case computemw.OpExecute, computemw.OpExec, computemw.OpTerminal:
 		if !perm.CanExecuteCode {
 			return forbidden("insufficient permissions: code execution is not allowed")
 		}
-	case OpFiles:
+	case computemw.OpFiles:
 		if !perm.CanAccessFiles {
 			return forbidden("insufficient permissions: file access is not allowed")
 		}
 	}
-	creates := createsSandbox(ctx, a)
+	creates := a.CreatesSandbox
 	if creates && !perm.CanCreateSandbox {
 		return forbidden("insufficient permissions: creating sandboxes is not allowed")
 	}
@@ -148,26 +154,13 @@ func (r *RBAC) Authorize(ctx context.Context, a *Action) error {
 	return r.fit(a, perm.ResourceLimits, creates)
 }
 
-// createsSandbox reports whether the action will create a sandbox: the
-// middleware and session creation always do, the routes do unless they
-// target a session or run in the request's sandbox from the middleware,
-// and actions on no provider (listing sessions) never do.
-func createsSandbox(ctx context.Context, a *Action) bool {
-	switch {
-	case a.Provider == "":
-		return false
-	case a.Op == OpMiddleware || a.Op == OpSessions:
-		return true
-	}
-	sb := SandboxFrom(ctx)
-	return a.SandboxID == "" && (sb == nil || sb.Provider() != a.Provider)
+func forbidden(msg string) error {
+	return &computemw.Error{Code: computemw.CodeForbidden, Message: msg}
 }
-
-func forbidden(msg string) error { return &Error{Code: CodeForbidden, Message: msg} }
 
 // fit sets what the action leaves open to the role's limits and lowers,
 // or refuses, what exceeds them.
-func (r *RBAC) fit(a *Action, l ResourceLimits, creates bool) error {
+func (r *Policy) fit(a *computemw.Action, l ResourceLimits, creates bool) error {
 	var err error
 	a.Timeout, err = fitLimit(r.mode, "timeout", a.Timeout, l.MaxExecutionTime)
 	if err != nil || !creates {
@@ -198,8 +191,8 @@ func fitLimit[T int | float64 | time.Duration](mode LimitMode, name string, aske
 	case mode == LimitClamp:
 		return limit, nil
 	}
-	return asked, &Error{
-		Code:    CodeForbidden,
+	return asked, &computemw.Error{
+		Code:    computemw.CodeForbidden,
 		Message: fmt.Sprintf("%s %v exceeds the %v your role allows", name, asked, limit),
 		Details: map[string]any{"limit": name, "allowed": fmt.Sprint(limit)},
 	}

@@ -1,4 +1,4 @@
-package computehttp
+package adapterkit
 
 import (
 	"context"
@@ -16,7 +16,7 @@ func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := kit.AdmitWebSocket(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
 		if err != nil {
-			write(w, kit.ErrorResponse(ctx, err, r.Header))
+			Write(ctx, w, kit.ErrorResponse(ctx, err, r.Header))
 			return
 		}
 		c, err := websocket.Accept(w, r, opts)

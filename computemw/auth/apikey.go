@@ -1,14 +1,16 @@
-package computemw
+package auth
 
 import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // HashAPIKey returns the hex SHA-256 of an API key: the form in which
-// AuthConfig.APIKeys holds keys, so that a leaked configuration or
+// Config.APIKeys holds keys, so that a leaked configuration or
 // database does not leak the keys themselves. API keys must be random and
 // long (32 bytes from crypto/rand, say): a plain hash is only safe for keys
 // that cannot be guessed.
@@ -22,10 +24,10 @@ type apiKeys map[[sha256.Size]byte]apiKey
 
 type apiKey struct {
 	hash      [sha256.Size]byte
-	principal Principal
+	principal computemw.Principal
 }
 
-func newAPIKeys(hashed map[string]Principal) (apiKeys, error) {
+func newAPIKeys(hashed map[string]computemw.Principal) (apiKeys, error) {
 	if len(hashed) == 0 {
 		return nil, nil
 	}
@@ -33,7 +35,7 @@ func newAPIKeys(hashed map[string]Principal) (apiKeys, error) {
 	for h, p := range hashed {
 		b, err := hex.DecodeString(h)
 		if err != nil || len(b) != sha256.Size {
-			return nil, fmt.Errorf("API key hash %.12q... is not a hex SHA-256 (use computemw.HashAPIKey)", h)
+			return nil, fmt.Errorf("API key hash %.12q... is not a hex SHA-256 (use auth.HashAPIKey)", h)
 		}
 		if p.ID == "" {
 			return nil, fmt.Errorf("API key %.12s...: principal has no ID", h)
@@ -46,11 +48,11 @@ func newAPIKeys(hashed map[string]Principal) (apiKeys, error) {
 // lookup returns the principal of key. The map is indexed by the key's
 // hash, which reveals nothing about the keys held; the final comparison is
 // constant-time all the same.
-func (k apiKeys) lookup(key string) (Principal, error) {
+func (k apiKeys) lookup(key string) (computemw.Principal, error) {
 	sum := sha256.Sum256([]byte(key))
 	e, ok := k[sum]
 	if !ok || subtle.ConstantTimeCompare(e.hash[:], sum[:]) != 1 {
-		return Principal{}, &Error{Code: CodeUnauthorized, Message: "invalid API key"}
+		return computemw.Principal{}, &computemw.Error{Code: computemw.CodeUnauthorized, Message: "invalid API key"}
 	}
 	return e.principal, nil
 }

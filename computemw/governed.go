@@ -1,0 +1,294 @@
+package computemw
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// governed is the only kind of sandbox the kit hands out: a provider's
+// sandbox whose every execution, terminal and file operation goes through
+// the policies, the hooks (metrics, execution log, quota accounting) and
+// the time limits of the action that created it. Provider authors implement
+// [Sandbox]; application code only ever sees this wrapper.
+type governed struct {
+	raw Sandbox
+	k   *Kit
+	// limit caps every execution's time (the creating action's
+	// Resources.MaxExecutionTime, as the caller's role allows); 0 is none.
+	limit time.Duration
+	// defaultTimeout is an execution's limit when it asks for none.
+	defaultTimeout time.Duration
+
+	mu    sync.Mutex
+	terms map[*governedTerminal]struct{}
+	once  sync.Once
+	err   error
+}
+
+func (g *governed) ID() string       { return g.raw.ID() }
+func (g *governed) Provider() string { return g.raw.Provider() }
+
+// action builds the action of one operation on this sandbox.
+func (g *governed) action(op Op, language string, timeout time.Duration) *Action {
+	return &Action{Op: op, Provider: g.raw.Provider(), Language: language, Timeout: g.timeout(timeout), SandboxID: g.raw.ID()}
+}
+
+// timeout is the limit of an execution that asked for asked: the sandbox's
+// default when zero, never above Config.MaxTimeout.
+func (g *governed) timeout(asked time.Duration) time.Duration {
+	if asked <= 0 {
+		asked = g.defaultTimeout
+	}
+	if asked <= 0 {
+		asked = g.k.cfg.DefaultTimeout
+	}
+	return min(asked, g.k.cfg.MaxTimeout)
+}
+
+// Exec runs a command line as a governed execution.
+func (g *governed) Exec(ctx context.Context, command string, opts ExecOptions) (*Result, error) {
+	return g.run(ctx, g.action(OpExec, "", opts.Timeout), opts, func(ctx context.Context, opts ExecOptions) (*Result, error) {
+		return g.raw.Exec(ctx, command, opts)
+	})
+}
+
+// RunCode runs a program as a governed execution.
+func (g *governed) RunCode(ctx context.Context, language, code string, opts ExecOptions) (*Result, error) {
+	return g.run(ctx, g.action(OpExecute, language, opts.Timeout), opts, func(ctx context.Context, opts ExecOptions) (*Result, error) {
+		return g.raw.RunCode(ctx, language, code, opts)
+	})
+}
+
+// run admits (if needed) and authorizes one execution, then runs it.
+func (g *governed) run(ctx context.Context, a *Action, opts ExecOptions, fn execFunc) (*Result, error) {
+	if err := checkEnv(opts.Env); err != nil {
+		return nil, err
+	}
+	ctx, err := g.k.ensureAdmitted(ctx, a.Op)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.k.authorize(ctx, a); err != nil {
+		return nil, err
+	}
+	return g.k.execute(ctx, a, g, opts, fn)
+}
+
+// execFunc runs one execution on the provider's sandbox.
+type execFunc func(ctx context.Context, opts ExecOptions) (*Result, error)
+
+// execute runs an authorized execution in g: the one place where the kit
+// runs a program. It checks the language, holds the execution to its time
+// limit, and reports it to the hooks (metrics, log, quota) exactly once,
+// whatever happens.
+func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOptions, fn execFunc) (*Result, error) {
+	for _, h := range k.hooks {
+		h.ExecutionStarted(ctx, a)
+	}
+	start := time.Now()
+	var (
+		res *Result
+		err error
+	)
+	if a.Op == OpExecute {
+		if p, perr := k.provider(a.Provider); perr == nil {
+			err = checkLanguage(p, a.Language)
+		}
+	}
+	if err == nil {
+		opts.Timeout = a.Timeout
+		if g.limit > 0 && (opts.Timeout <= 0 || opts.Timeout > g.limit) {
+			opts.Timeout = g.limit
+		}
+		res, err = fn(ctx, opts)
+	}
+	took := time.Since(start)
+	if res != nil {
+		res.SandboxID, res.Provider = g.raw.ID(), g.raw.Provider()
+	}
+	for _, h := range k.hooks {
+		h.ExecutionFinished(ctx, a, res, err, took)
+	}
+	return res, err
+}
+
+// authorizeFile admits (if needed) and authorizes one file operation.
+func (g *governed) authorizeFile(ctx context.Context) (context.Context, error) {
+	ctx, err := g.k.ensureAdmitted(ctx, OpFiles)
+	if err != nil {
+		return ctx, err
+	}
+	return ctx, g.k.authorize(ctx, g.action(OpFiles, "", 0))
+}
+
+func (g *governed) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	ctx, err := g.authorizeFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.raw.ReadFile(ctx, path)
+}
+
+func (g *governed) WriteFile(ctx context.Context, path string, data []byte) error {
+	ctx, err := g.authorizeFile(ctx)
+	if err != nil {
+		return err
+	}
+	return g.raw.WriteFile(ctx, path, data)
+}
+
+func (g *governed) ListFiles(ctx context.Context, path string) ([]FileInfo, error) {
+	ctx, err := g.authorizeFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.raw.ListFiles(ctx, path)
+}
+
+func (g *governed) Stat(ctx context.Context, path string) (FileInfo, error) {
+	ctx, err := g.authorizeFile(ctx)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	return g.raw.Stat(ctx, path)
+}
+
+func (g *governed) Mkdir(ctx context.Context, path string) error {
+	ctx, err := g.authorizeFile(ctx)
+	if err != nil {
+		return err
+	}
+	return g.raw.Mkdir(ctx, path)
+}
+
+func (g *governed) Remove(ctx context.Context, path string) error {
+	ctx, err := g.authorizeFile(ctx)
+	if err != nil {
+		return err
+	}
+	return g.raw.Remove(ctx, path)
+}
+
+func (g *governed) Usage(ctx context.Context) (Usage, error) { return g.raw.Usage(ctx) }
+
+// Destroy destroys the sandbox once: its open terminals are reported
+// finished, its slot in the kit is freed and the hooks are told.
+func (g *governed) Destroy(ctx context.Context) error {
+	g.once.Do(func() {
+		g.err = g.raw.Destroy(ctx)
+		g.mu.Lock()
+		terms := make([]*governedTerminal, 0, len(g.terms))
+		for t := range g.terms {
+			terms = append(terms, t)
+		}
+		g.mu.Unlock()
+		for _, t := range terms {
+			_, _ = t.Wait()
+		}
+		g.k.mu.Lock()
+		delete(g.k.live, g)
+		g.k.mu.Unlock()
+		g.k.unreserve()
+		for _, h := range g.k.hooks {
+			h.SandboxDestroyed(ctx, g, g.err)
+		}
+	})
+	return g.err
+}
+
+// OpenTerminal opens a terminal as a governed execution: authorized as an
+// [OpTerminal] action, ended at the action's Timeout (Config.WebSocket's
+// TerminalTimeout, lowered by policies such as RBAC), and reported to the
+// hooks when it ends with the CPU time its sandbox used meanwhile.
+func (g *governed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Terminal, error) {
+	to, ok := g.raw.(TerminalOpener)
+	if !ok {
+		return nil, Errorf(CodeExecution, "provider %q has no terminals", g.raw.Provider())
+	}
+	if err := checkEnv(opts.Env); err != nil {
+		return nil, err
+	}
+	ctx, err := g.k.ensureAdmitted(ctx, OpTerminal)
+	if err != nil {
+		return nil, err
+	}
+	a := g.action(OpTerminal, "", g.k.cfg.WebSocket.TerminalTimeout)
+	a.Timeout = g.k.cfg.WebSocket.TerminalTimeout
+	if err := g.k.authorize(ctx, a); err != nil {
+		return nil, err
+	}
+	for _, h := range g.k.hooks {
+		h.ExecutionStarted(ctx, a)
+	}
+	before, _ := g.raw.Usage(ctx)
+	start := time.Now()
+	term, err := to.OpenTerminal(ctx, opts)
+	if err != nil {
+		for _, h := range g.k.hooks {
+			h.ExecutionFinished(ctx, a, nil, err, time.Since(start))
+		}
+		return nil, err
+	}
+	t := &governedTerminal{Terminal: term, g: g, a: a, ctx: context.WithoutCancel(ctx), start: start, before: before}
+	t.limit = time.AfterFunc(a.Timeout, func() {
+		t.timedOut.Store(true)
+		_ = term.Close()
+	})
+	g.mu.Lock()
+	if g.terms == nil {
+		g.terms = make(map[*governedTerminal]struct{})
+	}
+	g.terms[t] = struct{}{}
+	g.mu.Unlock()
+	return t, nil
+}
+
+// governedTerminal reports its terminal's end to the hooks, once.
+type governedTerminal struct {
+	Terminal
+	g        *governed
+	a        *Action
+	ctx      context.Context
+	start    time.Time
+	before   Usage
+	limit    *time.Timer
+	timedOut atomic.Bool
+
+	once sync.Once
+	code int
+	err  error
+}
+
+// Wait waits for the program and reports the terminal's end to the hooks.
+func (t *governedTerminal) Wait() (int, error) {
+	t.once.Do(func() {
+		t.code, t.err = t.Terminal.Wait()
+		t.limit.Stop()
+		took := time.Since(t.start)
+		res := &Result{ExitCode: t.code, ExecutionTime: took, SandboxID: t.g.raw.ID(), Provider: t.g.raw.Provider()}
+		uctx, cancel := context.WithTimeout(t.ctx, time.Second)
+		if after, err := t.g.raw.Usage(uctx); err == nil {
+			res.CPUTime = max(0, after.CPUTime-t.before.CPUTime)
+			res.PeakMemory = after.PeakMemory
+		}
+		cancel()
+		err := t.err
+		if t.timedOut.Load() {
+			err = &Error{Code: CodeTimeout, Message: "terminal time limit reached"}
+		}
+		if err != nil && errors.Is(err, io.EOF) {
+			err = nil
+		}
+		for _, h := range t.g.k.hooks {
+			h.ExecutionFinished(t.ctx, t.a, res, err, took)
+		}
+		t.g.mu.Lock()
+		delete(t.g.terms, t)
+		t.g.mu.Unlock()
+	})
+	return t.code, t.err
+}
