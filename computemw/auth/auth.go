@@ -8,9 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/computemw/kit/computemw"
 	"slices"
 	"strings"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // Config configures [New]. At least one scheme, JWT or
@@ -25,32 +26,28 @@ type Config struct {
 	APIKeys map[string]computemw.Principal
 	// PublicOps need no credentials. Nil means [DefaultPublicOps]; an
 	// empty, non-nil slice makes every operation require credentials.
-	PublicOps []computemw.
-		// Realm is the realm of the WWW-Authenticate challenge sent with a
-		// 401; default "computemw".
-		Op
-
+	PublicOps []computemw.Op
+	// Realm is the realm of the WWW-Authenticate challenge sent with a
+	// 401; default "computemw".
 	Realm string
 }
 
 // DefaultPublicOps are the operations that need no credentials unless
 // Config.PublicOps says otherwise: the health and readiness probes.
-// /metrics is not among them; add [OpMetrics] to expose it to a scraper
+// /metrics is not among them; add [computemw.OpMetrics] to expose it to a scraper
 // without credentials, or give the scraper an API key.
-var DefaultPublicOps = []computemw.Op{computemw.OpHealth, computemw.
+var DefaultPublicOps = []computemw.Op{computemw.OpHealth, computemw.OpReady}
 
-	// Authenticator is the [computemw.Policy] that establishes who the caller is: its
-	// Admit verifies a JWT or an API key and puts the caller's [computemw.Principal] in
-	// the context, where [computemw.PrincipalFrom] finds it. Missing or invalid
-	// credentials are 401 UNAUTHORIZED with a WWW-Authenticate challenge.
-	// Put it first in Config.Policies: RBAC, rate limits and quotas read the
-	// principal it sets.
-	//
-	// A request whose context already carries a principal (an app that
-	// authenticated the caller itself and called [computemw.WithPrincipal]) is admitted
-	// as that principal.
-	OpReady}
-
+// Authenticator is the [computemw.Policy] that establishes who the caller is: its
+// Admit verifies a JWT or an API key and puts the caller's [computemw.Principal] in
+// the context, where [computemw.PrincipalFrom] finds it. Missing or invalid
+// credentials are 401 UNAUTHORIZED with a WWW-Authenticate challenge.
+// Put it first in Config.Policies: RBAC, rate limits and quotas read the
+// principal it sets.
+//
+// A request whose context already carries a principal (an app that
+// authenticated the caller itself and called [computemw.WithPrincipal]) is admitted
+// as that principal.
 type Authenticator struct {
 	jwt       *jwtVerifier
 	apiKeys   apiKeys

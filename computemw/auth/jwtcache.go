@@ -1,9 +1,10 @@
 package auth
 
 import (
-	"github.com/computemw/kit/computemw"
 	"sync"
 	"time"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // tokenCacheTTL bounds how long a verified token is trusted without being

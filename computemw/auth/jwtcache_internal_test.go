@@ -2,9 +2,10 @@ package auth
 
 import (
 	"fmt"
-	"github.com/computemw/kit/computemw"
 	"testing"
 	"time"
+
+	"github.com/computemw/kit/computemw"
 )
 
 func TestTokenCache(t *testing.T) {
