@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/computemw/kit/computemw"
 )
@@ -30,6 +31,9 @@ type Config struct {
 	// Realm is the realm of the WWW-Authenticate challenge sent with a
 	// 401; default "computemw".
 	Realm string
+	// Now is the clock that tokens' "exp", "nbf" and "iat" are checked
+	// against; default time.Now. Tests set it.
+	Now func() time.Time
 }
 
 // DefaultPublicOps are the operations that need no credentials unless
@@ -47,12 +51,17 @@ var DefaultPublicOps = []computemw.Op{computemw.OpHealth, computemw.OpReady}
 //
 // A request whose context already carries a principal (an app that
 // authenticated the caller itself and called [computemw.WithPrincipal]) is admitted
-// as that principal.
+// as that principal. When that principal came from a token this
+// Authenticator verified (a WebSocket message is admitted with its
+// connection's context), the token's expiry is checked again: a connection
+// cannot outlive its token.
 type Authenticator struct {
 	jwt       *jwtVerifier
 	apiKeys   apiKeys
 	public    []computemw.Op
 	challenge string
+	now       func() time.Time
+	leeway    time.Duration // of JWTConfig
 }
 
 // New builds an Authenticator from cfg.
@@ -60,9 +69,12 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.JWT == nil && len(cfg.APIKeys) == 0 {
 		return nil, errors.New("computemw: auth: configure JWT or APIKeys")
 	}
-	a := &Authenticator{public: cfg.PublicOps}
+	a := &Authenticator{public: cfg.PublicOps, now: cfg.Now}
 	if a.public == nil {
 		a.public = DefaultPublicOps
+	}
+	if a.now == nil {
+		a.now = time.Now
 	}
 	realm := cfg.Realm
 	if realm == "" {
@@ -73,11 +85,11 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a.challenge = `Bearer realm="` + realm + `"`
 	if cfg.JWT != nil {
-		v, err := newJWTVerifier(*cfg.JWT)
+		v, err := newJWTVerifier(*cfg.JWT, a.now)
 		if err != nil {
 			return nil, fmt.Errorf("computemw: auth: %w", err)
 		}
-		a.jwt = v
+		a.jwt, a.leeway = v, cfg.JWT.Leeway
 	}
 	keys, err := newAPIKeys(cfg.APIKeys)
 	if err != nil {
@@ -90,22 +102,26 @@ func New(cfg Config) (*Authenticator, error) {
 // Admit implements [computemw.Policy]: it authenticates the caller of every
 // operation that is not public.
 func (a *Authenticator) Admit(ctx context.Context, op computemw.Op, r *computemw.Request) (context.Context, error) {
-	if _, ok := computemw.PrincipalFrom(ctx); ok {
+	if slices.Contains(a.public, op) {
 		return ctx, nil
 	}
-	if slices.Contains(a.public, op) {
+	if p, ok := computemw.PrincipalFrom(ctx); ok {
+		if a.expired(ctx, p) {
+			return ctx, a.unauthorized(ctx, "invalid_token", "token expired")
+		}
 		return ctx, nil
 	}
 	scheme, cred := credentials(r.Header)
 	var (
 		p   computemw.Principal
+		exp time.Time
 		err error
 	)
 	switch {
 	case scheme == schemeNone:
 		return ctx, a.unauthorized(ctx, "", "authentication required")
 	case scheme == schemeBearer && a.jwt != nil:
-		p, err = a.jwt.verify(ctx, cred)
+		p, exp, err = a.jwt.verify(ctx, cred)
 	case scheme == schemeAPIKey && a.apiKeys != nil:
 		p, err = a.apiKeys.lookup(cred)
 	default:
@@ -117,7 +133,11 @@ func (a *Authenticator) Admit(ctx context.Context, op computemw.Op, r *computemw
 		}
 		return ctx, err
 	}
-	return computemw.WithPrincipal(ctx, p), nil
+	ctx = computemw.WithPrincipal(ctx, p)
+	if !exp.IsZero() {
+		ctx = a.withExpiry(ctx, p, exp)
+	}
+	return ctx, nil
 }
 
 // Challenge implements [computemw.Challenger]: the WWW-Authenticate value

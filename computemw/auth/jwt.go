@@ -94,10 +94,11 @@ type jwtVerifier struct {
 	names   ClaimNames
 	mapping func(jwt.MapClaims) (computemw.Principal, error)
 	leeway  time.Duration
+	now     func() time.Time
 	cache   *tokenCache // nil when disabled
 }
 
-func newJWTVerifier(cfg JWTConfig) (*jwtVerifier, error) {
+func newJWTVerifier(cfg JWTConfig, now func() time.Time) (*jwtVerifier, error) {
 	if len(cfg.Algorithms) == 0 {
 		return nil, errors.New("jwt: Algorithms (the allow-list) is required")
 	}
@@ -117,7 +118,7 @@ func newJWTVerifier(cfg JWTConfig) (*jwtVerifier, error) {
 			return nil, fmt.Errorf("jwt: key %d (%q): %w", i, k.ID, err)
 		}
 	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods(cfg.Algorithms), jwt.WithLeeway(cfg.Leeway), jwt.WithIssuedAt()}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(cfg.Algorithms), jwt.WithLeeway(cfg.Leeway), jwt.WithIssuedAt(), jwt.WithTimeFunc(now)}
 	if !cfg.AllowNoExpiration {
 		opts = append(opts, jwt.WithExpirationRequired())
 	}
@@ -127,7 +128,7 @@ func newJWTVerifier(cfg JWTConfig) (*jwtVerifier, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	v := &jwtVerifier{parser: jwt.NewParser(opts...), keys: slices.Clone(cfg.Keys), names: cfg.Claims, mapping: cfg.Principal, leeway: cfg.Leeway}
+	v := &jwtVerifier{parser: jwt.NewParser(opts...), keys: slices.Clone(cfg.Keys), names: cfg.Claims, mapping: cfg.Principal, leeway: cfg.Leeway, now: now}
 	switch {
 	case cfg.CacheSize == 0:
 		v.cache = newTokenCache(10_000)
@@ -153,16 +154,17 @@ func newJWTVerifier(cfg JWTConfig) (*jwtVerifier, error) {
 	return v, nil
 }
 
-// verify checks token and returns its principal, or a 401 (a 503 when the
-// key set cannot be fetched).
-func (v *jwtVerifier) verify(ctx context.Context, token string) (computemw.Principal, error) {
+// verify checks token and returns its principal and its expiry (zero for
+// a token without "exp"), or a 401 (a 503 when the key set cannot be
+// fetched).
+func (v *jwtVerifier) verify(ctx context.Context, token string) (computemw.Principal, time.Time, error) {
 	if len(token) > maxTokenBytes {
-		return computemw.Principal{}, errInvalidToken(errors.New("token too large"))
+		return computemw.Principal{}, time.Time{}, errInvalidToken(errors.New("token too large"))
 	}
-	now := time.Now()
+	now := v.now()
 	if v.cache != nil {
-		if p, ok := v.cache.get(token, now); ok {
-			return p, nil
+		if e, ok := v.cache.get(token, now); ok {
+			return e.p, e.exp, nil
 		}
 	}
 	claims := jwt.MapClaims{}
@@ -172,30 +174,30 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (computemw.Princ
 	if err != nil {
 		var e *computemw.Error
 		if errors.As(err, &e) && e.Code == computemw.CodeUnavailable {
-			return computemw.Principal{}, e
+			return computemw.Principal{}, time.Time{}, e
 		}
-		return computemw.Principal{}, errInvalidToken(err)
+		return computemw.Principal{}, time.Time{}, errInvalidToken(err)
 	}
 	var p computemw.Principal
 	if v.mapping != nil {
 		p, err = v.mapping(claims)
 		if err != nil {
-			return computemw.Principal{}, errInvalidToken(err)
+			return computemw.Principal{}, time.Time{}, errInvalidToken(err)
 		}
 	} else {
 		p = computemw.Principal{ID: claimString(claims, v.names.ID), Role: claimString(claims, v.names.Role), Plan: claimString(claims, v.names.Plan)}
 	}
 	if p.ID == "" {
-		return computemw.Principal{}, errInvalidToken(fmt.Errorf("claim %q (the principal's ID) is missing", v.names.ID))
+		return computemw.Principal{}, time.Time{}, errInvalidToken(fmt.Errorf("claim %q (the principal's ID) is missing", v.names.ID))
+	}
+	var exp, until time.Time
+	if e, _ := claims.GetExpirationTime(); e != nil {
+		exp, until = e.Time, e.Add(v.leeway)
 	}
 	if v.cache != nil {
-		var until time.Time
-		if exp, _ := claims.GetExpirationTime(); exp != nil {
-			until = exp.Add(v.leeway)
-		}
-		v.cache.put(token, p, now, until)
+		v.cache.put(token, cachedToken{p: p, exp: exp, until: until}, now)
 	}
-	return p, nil
+	return p, exp, nil
 }
 
 func claimString(c jwt.MapClaims, name string) string {

@@ -26,30 +26,32 @@ type tokenCache struct {
 
 type cachedToken struct {
 	p     computemw.Principal
-	until time.Time
+	exp   time.Time // the token's "exp", or zero
+	until time.Time // when the entry stops serving
 }
 
 func newTokenCache(max int) *tokenCache {
 	return &tokenCache{max: max, tokens: make(map[string]cachedToken)}
 }
 
-// get returns the principal of a token verified before and still valid.
-func (c *tokenCache) get(token string, now time.Time) (computemw.Principal, bool) {
+// get returns the entry of a token verified before and still valid.
+func (c *tokenCache) get(token string, now time.Time) (cachedToken, bool) {
 	c.mu.RLock()
 	e, ok := c.tokens[token]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
-		return computemw.Principal{}, false
+		return cachedToken{}, false
 	}
-	return e.p, true
+	return e, true
 }
 
-// put remembers a verified token until until (at most tokenCacheTTL).
-func (c *tokenCache) put(token string, p computemw.Principal, now, until time.Time) {
-	if limit := now.Add(tokenCacheTTL); until.IsZero() || until.After(limit) {
-		until = limit
+// put remembers a verified token until e.until (zero for no limit), and
+// at most tokenCacheTTL.
+func (c *tokenCache) put(token string, e cachedToken, now time.Time) {
+	if limit := now.Add(tokenCacheTTL); e.until.IsZero() || e.until.After(limit) {
+		e.until = limit
 	}
-	if !now.Before(until) {
+	if !now.Before(e.until) {
 		return
 	}
 	c.mu.Lock()
@@ -57,7 +59,7 @@ func (c *tokenCache) put(token string, p computemw.Principal, now, until time.Ti
 	if len(c.tokens) >= c.max {
 		c.evict(now)
 	}
-	c.tokens[token] = cachedToken{p: p, until: until}
+	c.tokens[token] = e
 }
 
 // evict drops expired tokens, and half of the others if that was not

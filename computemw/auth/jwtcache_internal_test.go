@@ -26,9 +26,9 @@ func TestTokenCache(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cache := newTokenCache(10)
-			cache.put("tok", alice, now, c.until)
-			if p, ok := cache.get("tok", c.at); ok != c.hit || (ok && p != alice) {
-				t.Errorf("got %+v %v, want hit=%v", p, ok, c.hit)
+			cache.put("tok", cachedToken{p: alice, exp: c.until, until: c.until}, now)
+			if e, ok := cache.get("tok", c.at); ok != c.hit || (ok && (e.p != alice || !e.exp.Equal(c.until))) {
+				t.Errorf("got %+v %v, want hit=%v", e, ok, c.hit)
 			}
 			if _, ok := cache.get("other", now); ok {
 				t.Error("hit on a token never verified")
@@ -38,7 +38,7 @@ func TestTokenCache(t *testing.T) {
 	t.Run("bounded", func(t *testing.T) {
 		cache := newTokenCache(100)
 		for i := range 1000 {
-			cache.put(fmt.Sprint(i), alice, now, now.Add(time.Hour))
+			cache.put(fmt.Sprint(i), cachedToken{p: alice, until: now.Add(time.Hour)}, now)
 		}
 		if n := len(cache.tokens); n > 100 {
 			t.Errorf("cache holds %d tokens, max 100", n)
