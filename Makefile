@@ -19,9 +19,12 @@ setup-test: setup
 run: setup
 	$(GO) run ./examples/nethttp
 
-## test: vet, then every test with the race detector
+## test: vet (also for macOS, where the module must build), then every
+## test with the race detector
 test: setup-test
 	$(GO) vet ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 
 ## bench: time-to-interactive and HTTP ratios, then the Go benchmarks

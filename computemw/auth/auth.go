@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type Config struct {
 	// Now is the clock that tokens' "exp", "nbf" and "iat" are checked
 	// against; default time.Now. Tests set it.
 	Now func() time.Time
+	// Logger receives failed fetches of the JWT key set; default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultPublicOps are the operations that need no credentials unless
@@ -85,7 +89,11 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	a.challenge = `Bearer realm="` + realm + `"`
 	if cfg.JWT != nil {
-		v, err := newJWTVerifier(*cfg.JWT, a.now)
+		log := cfg.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		v, err := newJWTVerifier(*cfg.JWT, a.now, log)
 		if err != nil {
 			return nil, fmt.Errorf("computemw: auth: %w", err)
 		}
@@ -93,6 +101,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	keys, err := newAPIKeys(cfg.APIKeys)
 	if err != nil {
+		a.Close(context.Background())
 		return nil, fmt.Errorf("computemw: auth: %w", err)
 	}
 	a.apiKeys = keys
@@ -143,6 +152,18 @@ func (a *Authenticator) Admit(ctx context.Context, op computemw.Op, r *computemw
 // Challenge implements [computemw.Challenger]: the WWW-Authenticate value
 // of a 401, with this authenticator's realm.
 func (a *Authenticator) Challenge() string { return a.challenge }
+
+// Close stops the background refresh of the JWT key set (JWTConfig.JWKSURL)
+// and cancels a fetch in flight; tokens are then verified with the keys
+// held. It is idempotent, returns nil, and does nothing for an
+// Authenticator without a key set. Kit.Close calls it; an application that
+// drops an Authenticator without closing its kit calls it itself.
+func (a *Authenticator) Close(context.Context) error {
+	if a.jwt != nil && a.jwt.jwks != nil {
+		a.jwt.jwks.close()
+	}
+	return nil
+}
 
 // Authorize implements [computemw.Policy]; authentication has nothing to add there.
 func (a *Authenticator) Authorize(context.Context, *computemw.Action) error { return nil }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -88,10 +89,18 @@ func bearerHeader(tok string) http.Header { return http.Header{"Authorization": 
 
 func newAuth(t testing.TB, cfg auth.Config) *auth.Authenticator {
 	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	a, err := auth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := a.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	return a
 }
 

@@ -2,250 +2,274 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/computemw/kit/computemw"
 	"io"
-	"math/big"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/computemw/kit/computemw"
 )
 
-// jwksFetchTimeout bounds one fetch of a key set.
+// jwksFetchTimeout bounds one fetch of a key set made outside a request:
+// the first, which New waits for, and each background refresh.
 const jwksFetchTimeout = 10 * time.Second
 
 // maxJWKSBytes bounds the size of a key set.
 const maxJWKSBytes = 1 << 20
 
-// jwks is a JSON Web Key Set fetched from a URL and cached by kid.
+// jwks is a JSON Web Key Set fetched from a URL by keyfunc and jwkset. The
+// set is fetched by New, then refreshed in the background every maxAge, so
+// a request whose kid is known never waits on the issuer. An unknown kid
+// refetches the set at most once per minRefresh, and waits for it at most
+// refreshWait.
 type jwks struct {
-	url        string
-	client     *http.Client
+	kf         keyfunc.Keyfunc
+	keys       *boundKeys
 	minRefresh time.Duration
-	maxAge     time.Duration
-	allowed    []string
-
-	mu      sync.RWMutex
-	keys    map[string]JWTKey
-	fetched time.Time // last successful fetch
-
-	refreshing sync.Mutex // held during a fetch; guards the fields below
-	attempted  time.Time  // last fetch attempt
-	lastErr    error      // its error
+	stop       context.CancelFunc
+	stopOnce   sync.Once
 }
 
-func newJWKS(cfg JWTConfig) (*jwks, error) {
-	if !strings.HasPrefix(cfg.JWKSURL, "https://") && !strings.HasPrefix(cfg.JWKSURL, "http://") {
+func newJWKS(cfg JWTConfig, log *slog.Logger) (*jwks, error) {
+	u, err := url.Parse(cfg.JWKSURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("jwt: JWKSURL %q is not an http(s) URL", cfg.JWKSURL)
 	}
+	minRefresh, maxAge, refreshWait := cfg.JWKSMinRefresh, cfg.JWKSMaxAge, cfg.JWKSRefreshWait
+	if minRefresh <= 0 {
+		minRefresh = time.Minute
+	}
+	if maxAge <= 0 {
+		maxAge = time.Hour
+	}
+	if refreshWait <= 0 {
+		refreshWait = 2 * time.Second
+	}
 	j := &jwks{
-		url:        cfg.JWKSURL,
-		client:     cfg.HTTPClient,
-		minRefresh: cfg.JWKSMinRefresh,
-		maxAge:     cfg.JWKSMaxAge,
-		allowed:    cfg.Algorithms,
+		keys:       &boundKeys{MemoryJWKSet: jwkset.NewMemoryStorage(), allowed: cfg.Algorithms},
+		minRefresh: minRefresh,
 	}
-	if j.client == nil {
-		j.client = &http.Client{Timeout: jwksFetchTimeout}
+	ctx, stop := context.WithCancel(context.Background())
+	j.stop = stop
+	failed := func(fetchCtx context.Context, err error) {
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+			return // closed, or the request that fetched went away
+		}
+		j.keys.failed(err)
+		log.WarnContext(fetchCtx, "computemw: auth: fetching the JWKS failed", "url", cfg.JWKSURL, "error", err)
 	}
-	if j.minRefresh <= 0 {
-		j.minRefresh = time.Minute
+	// This fetches the set, waiting up to jwksFetchTimeout, and starts
+	// the refresh goroutine, which ends with ctx.
+	fetched, err := jwkset.NewStorageFromHTTP(cfg.JWKSURL, jwkset.HTTPClientStorageOptions{
+		Client:                    jwksClient(cfg.HTTPClient),
+		Ctx:                       ctx,
+		HTTPTimeout:               jwksFetchTimeout,
+		NoErrorReturnFirstHTTPReq: true,
+		RefreshErrorHandler:       failed,
+		RefreshInterval:           maxAge,
+		Storage:                   j.keys,
+	})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("jwt: JWKS: %w", err)
 	}
-	if j.maxAge <= 0 {
-		j.maxAge = time.Hour
+	unknownKid := rate.NewLimiter(rate.Every(minRefresh), 1)
+	if held, _ := j.keys.KeyReadAll(ctx); len(held) > 0 {
+		unknownKid.Allow() // the fetch just made counts as the first
+	}
+	storage, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{cfg.JWKSURL: fetched},
+		RateLimitWaitMax:  refreshWait,
+		RefreshUnknownKID: unknownKid,
+	})
+	if err == nil {
+		j.kf, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage})
+	}
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("jwt: JWKS: %w", err)
 	}
 	return j, nil
 }
 
-// key returns the key for kid, fetching the set when kid is unknown or
-// the set is older than maxAge. It fails with a 503 when the set cannot be
-// fetched and the kid is not cached, and with a plain error (a 401 for the
-// token) when the kid is unknown.
-func (j *jwks) key(ctx context.Context, kid string) (JWTKey, error) {
-	j.mu.RLock()
-	k, ok := j.keys[kid]
-	stale := time.Since(j.fetched) >= j.maxAge
-	j.mu.RUnlock()
-	if ok && !stale {
-		return k, nil
+// key returns the key that verifies t: the set's key for its kid, or the
+// set's keys for its algorithm when it has no kid. It fails with a 503
+// when the set has no such key and the last fetch failed, and with a plain
+// error (a 401 for the token) otherwise.
+func (j *jwks) key(ctx context.Context, t *jwt.Token) (any, error) {
+	k, err := j.kf.KeyfuncCtx(ctx)(t)
+	kid, _ := t.Header["kid"].(string)
+	missing := err != nil && !j.keys.holds(kid)
+	if set, ok := k.(jwt.VerificationKeySet); ok && len(set.Keys) == 0 {
+		err, missing = fmt.Errorf("no key for algorithm %s", t.Method.Alg()), true
 	}
-	if ok {
-		// A stale set still serves while one caller refreshes it, and
-		// while the issuer is unreachable.
-		if j.refreshing.TryLock() {
-			_ = j.refreshLocked(ctx)
-			j.refreshing.Unlock()
+	if missing {
+		if cause := j.keys.lastErr(); cause != nil {
+			return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "token keys are unavailable", RetryAfter: j.minRefresh, Err: cause}
 		}
-		return j.cached(kid, k), nil
 	}
-	j.refreshing.Lock()
-	err := j.refreshLocked(ctx)
-	j.refreshing.Unlock()
-	if k, ok := j.lookup(kid); ok {
-		return k, nil
-	}
-	if err != nil {
-		return JWTKey{}, &computemw.Error{Code: computemw.CodeUnavailable, Message: "token keys are unavailable", RetryAfter: j.minRefresh, Err: err}
-	}
-	return JWTKey{}, fmt.Errorf("unknown kid %q", kid)
+	return k, err
 }
 
-func (j *jwks) lookup(kid string) (JWTKey, bool) {
-	j.mu.RLock()
-	defer j.mu.RUnlock()
-	k, ok := j.keys[kid]
-	return k, ok
+// close stops the background refresh and cancels a fetch in flight.
+func (j *jwks) close() {
+	j.stopOnce.Do(j.stop)
 }
 
-// cached returns the current key for kid, or old if a refresh dropped it
-// while the caller held it. (A key dropped from the set is refused from
-// the next lookup on.)
-func (j *jwks) cached(kid string, old JWTKey) JWTKey {
-	if k, ok := j.lookup(kid); ok {
-		return k
-	}
-	return old
+// boundKeys is the storage of the fetched set. It keeps only public
+// signing keys bound to one algorithm of the allow-list: the JWK's "alg",
+// else the one its type and curve imply (RS256 for RSA). Every key it
+// holds names its algorithm, so that keyfunc refuses a token whose "alg"
+// is another (an HS256 token cannot use an RSA key as its secret). A set
+// with no such key is refused and the previous one is kept.
+type boundKeys struct {
+	*jwkset.MemoryJWKSet
+	allowed []string
+	err     atomic.Pointer[error] // of the last fetch; nil after a success
 }
 
-// refreshLocked fetches the set unless the last attempt was less than
-// minRefresh ago, in which case it returns that attempt's error. The
-// caller holds j.refreshing, so concurrent misses make one fetch.
-func (j *jwks) refreshLocked(ctx context.Context) error {
-	if !j.attempted.IsZero() && time.Since(j.attempted) < j.minRefresh {
-		return j.lastErr
+// KeyReplaceAll implements [jwkset.Storage]; a fetch of the set calls it
+// with the set's keys.
+func (s *boundKeys) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	keys := make([]jwkset.JWK, 0, len(given))
+	for _, k := range given {
+		if b, err := bindKey(k, s.allowed); err == nil {
+			keys = append(keys, b)
+		}
 	}
-	j.attempted = time.Now()
-	keys, err := j.fetch(ctx)
-	j.lastErr = err
-	if err != nil {
+	if len(keys) == 0 {
+		return errors.New("the set holds no usable signing key")
+	}
+	if err := s.MemoryJWKSet.KeyReplaceAll(ctx, keys); err != nil {
 		return err
 	}
-	j.mu.Lock()
-	j.keys, j.fetched = keys, time.Now()
-	j.mu.Unlock()
+	s.err.Store(nil)
 	return nil
 }
 
-// fetch downloads and parses the key set. It is not cut short by the
-// request that triggered it going away.
-func (j *jwks) fetch(ctx context.Context) (map[string]JWTKey, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("jwks: %w", err)
+func (s *boundKeys) failed(err error) { s.err.Store(&err) }
+
+func (s *boundKeys) lastErr() error {
+	if p := s.err.Load(); p != nil {
+		return *p
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := j.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("jwks: fetch: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxJWKSBytes))
-		return nil, fmt.Errorf("jwks: fetch %s: status %d", j.url, resp.StatusCode)
-	}
-	var set struct {
-		Keys []jwk `json:"keys"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJWKSBytes)).Decode(&set); err != nil {
-		return nil, fmt.Errorf("jwks: decode: %w", err)
-	}
-	keys := make(map[string]JWTKey, len(set.Keys))
-	for _, raw := range set.Keys {
-		k, err := raw.parse()
-		if err != nil || !slices.Contains(j.allowed, k.Algorithm) {
-			continue // a key this verifier may not use
-		}
-		keys[k.ID] = k
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("jwks: %s holds no usable signing key", j.url)
-	}
-	return keys, nil
+	return nil
 }
 
-// jwk is one JSON Web Key (RFC 7517) of a public signing key.
-type jwk struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-	Crv string `json:"crv"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
+// holds reports whether the set has a key for kid, without fetching it.
+func (s *boundKeys) holds(kid string) bool {
+	_, err := s.MemoryJWKSet.KeyRead(context.Background(), kid)
+	return err == nil
 }
 
-// parse returns the key bound to its algorithm: the JWK's "alg", else
-// the usual one for its type and curve.
-func (k jwk) parse() (JWTKey, error) {
-	if k.Use != "" && k.Use != "sig" {
-		return JWTKey{}, fmt.Errorf("key %q is for %q, not signatures", k.Kid, k.Use)
+// bindKey returns k's public key with the one algorithm it verifies, or an
+// error if that algorithm is not allowed or k is not a sound key for it.
+// Symmetric keys are never taken from a key set.
+func bindKey(k jwkset.JWK, allowed []string) (jwkset.JWK, error) {
+	m := k.Marshal()
+	if m.USE != "" && m.USE != jwkset.UseSig {
+		return jwkset.JWK{}, fmt.Errorf("key %q is for %q, not signatures", m.KID, m.USE)
 	}
-	out := JWTKey{ID: k.Kid, Algorithm: k.Alg}
-	switch k.Kty {
-	case "RSA":
-		n, err1 := b64(k.N)
-		e, err2 := b64(k.E)
-		if err := errors.Join(err1, err2); err != nil {
-			return JWTKey{}, err
+	key := k.Key()
+	if priv, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		key = priv.Public()
+	}
+	alg := string(m.ALG)
+	switch pub := key.(type) {
+	case *rsa.PublicKey:
+		if alg == "" {
+			alg = "RS256"
 		}
-		if len(e) == 0 || len(e) > 4 {
-			return JWTKey{}, errors.New("bad RSA exponent")
+	case *ecdsa.PublicKey:
+		if alg == "" {
+			alg = map[string]string{"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[pub.Curve.Params().Name]
 		}
-		out.Key = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if out.Algorithm == "" {
-			out.Algorithm = "RS256"
+	case ed25519.PublicKey:
+		if alg == "" || alg == "Ed25519" {
+			alg = "EdDSA"
 		}
-	case "EC":
-		alg := map[string]string{"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}[k.Crv]
-		if alg == "" || (out.Algorithm != "" && out.Algorithm != alg) {
-			return JWTKey{}, fmt.Errorf("EC key on %q for %q", k.Crv, k.Alg)
-		}
-		out.Algorithm = alg
-		curve := ecCurve(alg)
-		size := (curve.Params().BitSize + 7) / 8
-		x, err1 := b64(k.X)
-		y, err2 := b64(k.Y)
-		if err := errors.Join(err1, err2); err != nil {
-			return JWTKey{}, err
-		}
-		if len(x) != size || len(y) != size {
-			return JWTKey{}, errors.New("bad EC coordinates")
-		}
-		pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
-		if err != nil {
-			return JWTKey{}, err
-		}
-		out.Key = pub
-	case "OKP":
-		if k.Crv != "Ed25519" || (out.Algorithm != "" && out.Algorithm != "EdDSA" && out.Algorithm != "Ed25519") {
-			return JWTKey{}, fmt.Errorf("OKP key on %q for %q", k.Crv, k.Alg)
-		}
-		x, err := b64(k.X)
-		if err != nil {
-			return JWTKey{}, err
-		}
-		out.Algorithm, out.Key = "EdDSA", ed25519.PublicKey(x)
 	default:
-		return JWTKey{}, fmt.Errorf("key type %q is not supported", k.Kty)
+		return jwkset.JWK{}, fmt.Errorf("key %q: type %q is not a public signing key", m.KID, m.KTY)
 	}
-	if err := checkKey(out.Algorithm, out.Key); err != nil {
-		return JWTKey{}, err
+	if !slices.Contains(allowed, alg) {
+		return jwkset.JWK{}, fmt.Errorf("key %q: algorithm %q is not allowed", m.KID, alg)
 	}
-	return out, nil
+	if err := checkKey(alg, key); err != nil {
+		return jwkset.JWK{}, fmt.Errorf("key %q: %w", m.KID, err)
+	}
+	return jwkset.NewJWKFromKey(key, jwkset.JWKOptions{
+		Metadata: jwkset.JWKMetadataOptions{ALG: jwkset.ALG(alg), KID: m.KID, USE: m.USE},
+	})
 }
 
-func b64(s string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+// jwksClient returns the client that fetches the set: c, or a client of
+// its own that keeps no idle connection (the set is fetched once in a
+// while, and nothing may outlive Close), with responses cut off past
+// maxJWKSBytes.
+func jwksClient(c *http.Client) *http.Client {
+	if c == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DisableKeepAlives = true
+		return &http.Client{Transport: sizeCapped{t}}
+	}
+	capped := *c
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	capped.Transport = sizeCapped{base}
+	return &capped
+}
+
+// errJWKSTooLarge ends the reading of a key set larger than maxJWKSBytes.
+var errJWKSTooLarge = fmt.Errorf("key set larger than %d bytes", maxJWKSBytes)
+
+// sizeCapped is a transport whose response bodies fail past maxJWKSBytes.
+type sizeCapped struct{ base http.RoundTripper }
+
+func (s sizeCapped) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &cappedBody{ReadCloser: resp.Body, left: maxJWKSBytes}
+	return resp, nil
+}
+
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// At the cap: the body must end here.
+		var one [1]byte
+		n, err := b.ReadCloser.Read(one[:])
+		if n > 0 {
+			return 0, errJWKSTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -25,19 +26,31 @@ type JWTConfig struct {
 	// Keys verify tokens. Each key is bound to one algorithm, so a public
 	// RSA key can never be used as an HMAC secret (key confusion).
 	Keys []JWTKey
-	// JWKSURL, when set, is a JSON Web Key Set fetched for the keys of
-	// tokens whose kid is not among Keys. Keys are cached by kid; an
-	// unknown kid refetches the set, at most once per JWKSMinRefresh, so
-	// tokens with made-up kids cannot turn into a load on the issuer.
+	// JWKSURL, when set, is a JSON Web Key Set (at most 1 MiB) that holds
+	// the keys of tokens whose kid is not among Keys. New fetches it,
+	// waiting up to 10 seconds (if that fails, tokens are refused with
+	// 503 until a fetch succeeds); it is then refreshed in the background
+	// every JWKSMaxAge, so a request whose kid is known never waits on the
+	// issuer. A token with an unknown kid refetches the set, at most once
+	// per JWKSMinRefresh, so tokens with made-up kids cannot turn into a
+	// load on the issuer. Each key is bound to one algorithm of
+	// Algorithms: its "alg", else RS256 for an RSA key, ES256/384/512 by
+	// curve for an EC key, EdDSA for an Ed25519 key; other keys, and
+	// symmetric keys, are ignored. Call [Authenticator.Close] to stop the
+	// refresh.
 	JWKSURL string
-	// JWKSMinRefresh is the least time between two fetches of JWKSURL;
-	// default 1 minute.
+	// JWKSMinRefresh is the least time between two fetches of JWKSURL
+	// for unknown kids; default 1 minute.
 	JWKSMinRefresh time.Duration
-	// JWKSMaxAge is how long a fetched key set is trusted before the next
-	// lookup refetches it (so revoked keys drop out); default 1 hour. If
-	// that fetch fails, the cached set is used until it succeeds.
+	// JWKSMaxAge is how often the key set is refreshed in the background
+	// (so that revoked keys drop out and new ones come in); default 1
+	// hour. If a refresh fails, the cached set is kept.
 	JWKSMaxAge time.Duration
-	// HTTPClient fetches JWKSURL; default a client with a 10s timeout.
+	// JWKSRefreshWait is the longest a request with an unknown kid waits
+	// for the key set to be refetched; default 2 seconds.
+	JWKSRefreshWait time.Duration
+	// HTTPClient fetches JWKSURL; default a client of its own. Each fetch
+	// is bounded by a context deadline.
 	HTTPClient *http.Client
 	// Issuer, when set, must equal the token's "iss".
 	Issuer string
@@ -98,7 +111,7 @@ type jwtVerifier struct {
 	cache   *tokenCache // nil when disabled
 }
 
-func newJWTVerifier(cfg JWTConfig, now func() time.Time) (*jwtVerifier, error) {
+func newJWTVerifier(cfg JWTConfig, now func() time.Time, log *slog.Logger) (*jwtVerifier, error) {
 	if len(cfg.Algorithms) == 0 {
 		return nil, errors.New("jwt: Algorithms (the allow-list) is required")
 	}
@@ -145,7 +158,7 @@ func newJWTVerifier(cfg JWTConfig, now func() time.Time) (*jwtVerifier, error) {
 		v.names.Plan = "plan"
 	}
 	if cfg.JWKSURL != "" {
-		j, err := newJWKS(cfg)
+		j, err := newJWKS(cfg, log)
 		if err != nil {
 			return nil, err
 		}
@@ -234,14 +247,7 @@ func (v *jwtVerifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 		return first, nil
 	}
 	if v.jwks != nil {
-		k, err := v.jwks.key(ctx, kid)
-		if err != nil {
-			return nil, err
-		}
-		if k.Algorithm != alg {
-			return nil, fmt.Errorf("key %q is for %s, token is %s", kid, k.Algorithm, alg)
-		}
-		return k.Key, nil
+		return v.jwks.key(ctx, t)
 	}
 	return nil, fmt.Errorf("no key for kid %q and algorithm %s", kid, alg)
 }

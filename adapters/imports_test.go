@@ -1,0 +1,27 @@
+package adapters_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// No adapter imports another, directly or through a dependency: what they
+// share lives in adapters/adapterkit.
+func TestNoAdapterImportsAnother(t *testing.T) {
+	const module = "github.com/computemw/kit/adapters/"
+	adapters := []string{"nethttp", "gin", "echo", "fiber"}
+	for _, a := range adapters {
+		out, err := exec.Command("go", "list", "-deps", module+a).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", a, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, other := range adapters {
+				if other != a && dep == module+other {
+					t.Errorf("adapter %s imports adapter %s", a, other)
+				}
+			}
+		}
+	}
+}
