@@ -155,9 +155,9 @@ func (a *Authenticator) Challenge() string { return a.challenge }
 
 // Close stops the background refresh of the JWT key set (JWTConfig.JWKSURL)
 // and cancels a fetch in flight; tokens are then verified with the keys
-// held. It is idempotent, returns nil, and does nothing for an
-// Authenticator without a key set. Kit.Close calls it; an application that
-// drops an Authenticator without closing its kit calls it itself.
+// held. Call it once the Authenticator is no longer used, such as after
+// Kit.Close; it has the signature of [computemw.Closer]. It is idempotent,
+// returns nil, and does nothing for an Authenticator without a key set.
 func (a *Authenticator) Close(context.Context) error {
 	if a.jwt != nil && a.jwt.jwks != nil {
 		a.jwt.jwks.close()

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,7 +41,6 @@ type jwks struct {
 	keys       *boundKeys
 	minRefresh time.Duration
 	stop       context.CancelFunc
-	stopOnce   sync.Once
 }
 
 func newJWKS(cfg JWTConfig, log *slog.Logger) (*jwks, error) {
@@ -113,23 +111,22 @@ func newJWKS(cfg JWTConfig, log *slog.Logger) (*jwks, error) {
 // error (a 401 for the token) otherwise.
 func (j *jwks) key(ctx context.Context, t *jwt.Token) (any, error) {
 	k, err := j.kf.KeyfuncCtx(ctx)(t)
+	if set, ok := k.(jwt.VerificationKeySet); ok && err == nil && len(set.Keys) == 0 {
+		k, err = nil, fmt.Errorf("no key for algorithm %s", t.Method.Alg())
+	}
+	if err == nil {
+		return k, nil
+	}
 	kid, _ := t.Header["kid"].(string)
-	missing := err != nil && !j.keys.holds(kid)
-	if set, ok := k.(jwt.VerificationKeySet); ok && len(set.Keys) == 0 {
-		err, missing = fmt.Errorf("no key for algorithm %s", t.Method.Alg()), true
+	if cause := j.keys.lastErr(); cause != nil && !j.keys.holds(kid) {
+		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "token keys are unavailable", RetryAfter: j.minRefresh, Err: cause}
 	}
-	if missing {
-		if cause := j.keys.lastErr(); cause != nil {
-			return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "token keys are unavailable", RetryAfter: j.minRefresh, Err: cause}
-		}
-	}
-	return k, err
+	return nil, err
 }
 
-// close stops the background refresh and cancels a fetch in flight.
-func (j *jwks) close() {
-	j.stopOnce.Do(j.stop)
-}
+// close stops the background refresh and cancels a fetch in flight. It
+// is idempotent.
+func (j *jwks) close() { j.stop() }
 
 // boundKeys is the storage of the fetched set. It keeps only public
 // signing keys bound to one algorithm of the allow-list: the JWK's "alg",

@@ -27,24 +27,26 @@ type JWTConfig struct {
 	// RSA key can never be used as an HMAC secret (key confusion).
 	Keys []JWTKey
 	// JWKSURL, when set, is a JSON Web Key Set (at most 1 MiB) that holds
-	// the keys of tokens whose kid is not among Keys. New fetches it,
-	// waiting up to 10 seconds (if that fails, tokens are refused with
-	// 503 until a fetch succeeds); it is then refreshed in the background
-	// every JWKSMaxAge, so a request whose kid is known never waits on the
-	// issuer. A token with an unknown kid refetches the set, at most once
-	// per JWKSMinRefresh, so tokens with made-up kids cannot turn into a
-	// load on the issuer. Each key is bound to one algorithm of
-	// Algorithms: its "alg", else RS256 for an RSA key, ES256/384/512 by
-	// curve for an EC key, EdDSA for an Ed25519 key; other keys, and
-	// symmetric keys, are ignored. Call [Authenticator.Close] to stop the
-	// refresh.
+	// the keys of tokens whose kid is not among Keys; a token without kid
+	// may be verified by any of its keys for the token's algorithm. New
+	// fetches the set, waiting up to 10 seconds; if that fails, tokens are
+	// refused with 503 until a fetch succeeds. The set is then refreshed
+	// in the background every JWKSMaxAge, so a request whose kid is known
+	// never waits on the issuer. A token with an unknown kid refetches the
+	// set at most once per JWKSMinRefresh, so tokens with made-up kids
+	// cannot turn into a load on the issuer. A failed fetch, or a set with
+	// no usable key, keeps the cached set. Each key is bound to one
+	// algorithm of Algorithms: its "alg", else RS256 for an RSA key,
+	// ES256/384/512 by curve for an EC key, EdDSA for an Ed25519 key;
+	// other keys, and symmetric keys, are ignored. [Authenticator.Close]
+	// stops the refresh.
 	JWKSURL string
 	// JWKSMinRefresh is the least time between two fetches of JWKSURL
 	// for unknown kids; default 1 minute.
 	JWKSMinRefresh time.Duration
 	// JWKSMaxAge is how often the key set is refreshed in the background
 	// (so that revoked keys drop out and new ones come in); default 1
-	// hour. If a refresh fails, the cached set is kept.
+	// hour.
 	JWKSMaxAge time.Duration
 	// JWKSRefreshWait is the longest a request with an unknown kid waits
 	// for the key set to be refetched; default 2 seconds.
