@@ -24,6 +24,14 @@ func serveChi(t *testing.T, kit *computemw.Kit) string {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(computemwtest.SandboxInfoFor(r.Context()))
 		})
+		r.Method(http.MethodPost, computemwtest.RunPath, computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {
+			res, err := computemwtest.RunInRequest(r.Context(), r.Body)
+			if err != nil {
+				return err
+			}
+			w.Header().Set("Content-Type", "application/json")
+			return json.NewEncoder(w).Encode(res)
+		}))
 		r.Get(computemwtest.PanicPath, func(http.ResponseWriter, *http.Request) { panic("handler panic") })
 		r.Method(http.MethodGet, computemwtest.ErrorPath, computehttp.Handle(kit, func(http.ResponseWriter, *http.Request) error {
 			return computemwtest.SuiteError()

@@ -63,8 +63,8 @@ type Harness struct {
 	// Name names the adapter in test output.
 	Name string
 	// Start serves kit on a new server listening on 127.0.0.1: the route
-	// group under Prefix, and SandboxPath, PanicPath and ErrorPath behind
-	// the adapter's middleware. A panic must not stop the server (install
+	// group under Prefix, and SandboxPath, RunPath, PanicPath and ErrorPath
+	// behind the adapter's middleware. A panic must not stop the server (install
 	// the framework's recover middleware where it has one). It returns the
 	// base URL ("http://127.0.0.1:PORT") and stops the server in
 	// t.Cleanup.
@@ -181,10 +181,11 @@ func expectError(t testing.TB, r *Reply, status int, code computemw.Code) {
 // AdapterSuite runs the HTTP contract against an adapter's real server:
 // statuses, codes and JSON shapes of the route group, the middleware's
 // sandbox-per-request lifecycle (also on panic, handler error and client
-// disconnect), the capacity cap, and error rendering; then [PolicySuite]
-// and [StreamingSuite].
+// disconnect), the capacity cap, and error rendering; then [PolicySuite],
+// [GovernanceSuite] and [StreamingSuite].
 func AdapterSuite(t *testing.T, h Harness) {
 	t.Run("policies", func(t *testing.T) { PolicySuite(t, h) })
+	t.Run("governance", func(t *testing.T) { GovernanceSuite(t, h) })
 	t.Run("streaming", func(t *testing.T) { StreamingSuite(t, h) })
 	t.Run("execute", func(t *testing.T) {
 		kit, fake := SuiteKit(t, computemw.Config{})

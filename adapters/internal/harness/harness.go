@@ -12,6 +12,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -67,6 +68,14 @@ func NetHTTPHandler(kit *computemw.Kit) http.Handler {
 		}
 		writeJSON(w, computemwtest.SandboxInfoFor(r.Context()))
 	})))
+	mux.Handle("POST "+computemwtest.RunPath, mw(computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {
+		res, err := computemwtest.RunInRequest(r.Context(), r.Body)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, res)
+		return nil
+	})))
 	mux.Handle("GET "+computemwtest.PanicPath, mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("handler panic")
 	})))
@@ -113,6 +122,14 @@ func GinEngine(kit *computemw.Kit) *gin.Engine {
 		}
 		c.JSON(http.StatusOK, computemwtest.SandboxInfoFor(c.Request.Context()))
 	})
+	r.POST(computemwtest.RunPath, mw, func(c *gin.Context) {
+		res, err := computemwtest.RunInRequest(c.Request.Context(), c.Request.Body)
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		c.JSON(http.StatusOK, res)
+	})
 	r.GET(computemwtest.PanicPath, mw, func(*gin.Context) { panic("handler panic") })
 	r.GET(computemwtest.ErrorPath, mw, func(c *gin.Context) { _ = c.Error(computemwtest.SuiteError()) })
 	bare := func(needSandbox bool) gin.HandlerFunc {
@@ -152,6 +169,13 @@ func EchoApp(kit *computemw.Kit) *echo.Echo {
 		}
 		return c.JSON(http.StatusOK, computemwtest.SandboxInfoFor(c.Request().Context()))
 	}, mw)
+	e.POST(computemwtest.RunPath, func(c echo.Context) error {
+		res, err := computemwtest.RunInRequest(c.Request().Context(), c.Request().Body)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, res)
+	}, mw)
 	e.GET(computemwtest.PanicPath, func(echo.Context) error { panic("handler panic") }, mw)
 	e.GET(computemwtest.ErrorPath, func(echo.Context) error { return computemwtest.SuiteError() }, mw)
 	bare := func(needSandbox bool) echo.HandlerFunc {
@@ -190,6 +214,13 @@ func FiberApp(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App
 			return c.Status(http.StatusInternalServerError).SendString("no sandbox")
 		}
 		return c.JSON(computemwtest.SandboxInfoFor(computefiber.Context(c)))
+	})
+	app.Post(computemwtest.RunPath, mw, func(c *fiber.Ctx) error {
+		res, err := computemwtest.RunInRequest(computefiber.Context(c), bytes.NewReader(c.Body()))
+		if err != nil {
+			return err
+		}
+		return c.JSON(res)
 	})
 	app.Get(computemwtest.PanicPath, mw, func(*fiber.Ctx) error { panic("handler panic") })
 	app.Get(computemwtest.ErrorPath, mw, func(*fiber.Ctx) error { return computemwtest.SuiteError() })
