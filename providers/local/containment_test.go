@@ -1,3 +1,5 @@
+//go:build linux
+
 package local_test
 
 // Containment acceptance: nothing of the host reaches a sandbox. Each test

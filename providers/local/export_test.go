@@ -1,3 +1,5 @@
+//go:build linux
+
 package local
 
 import "github.com/computemw/kit/computemw"
@@ -33,3 +35,12 @@ func InstanceName(p *Provider) string { return p.instance }
 // TmpfsWorkspaces reports whether the provider's workspaces are tmpfs
 // mounts of their own.
 func TmpfsWorkspaces(p *Provider) bool { return p.tmpfsWS }
+
+// SetSpawnHook makes the provider call f at each stage of a process's
+// start-up: "started" (bwrap runs, the sandbox waits to be confined) and
+// "confined" (it is in its cgroup, not yet released).
+func SetSpawnHook(p *Provider, f func(stage string)) { p.hook = f }
+
+// WalkOps returns the number of system calls the sandbox's file API has
+// made walking paths.
+func WalkOps(sb computemw.Sandbox) int64 { return sb.(*sandbox).walkOps.Load() }

@@ -1,6 +1,9 @@
+//go:build linux
+
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,14 +15,24 @@ import (
 	"syscall"
 
 	"github.com/computemw/kit/computemw"
+	"golang.org/x/sys/unix"
 )
 
 // The filesystem methods work from the host side on the workspace through
-// an os.Root, so a path or a symlink planted by sandboxed code can never
-// reach outside the workspace. Paths are relative to the workspace, or
-// absolute under /workspace. Opens are non-blocking and only regular files
-// are read or written, so a FIFO planted in the workspace cannot stall the
+// its descriptor (walk.go), so a path or a symlink planted by sandboxed
+// code can never reach outside the workspace. Paths are relative to the
+// workspace, or absolute under /workspace. Only regular files are read or
+// written, so a FIFO or device planted in the workspace cannot stall the
 // server.
+
+// The caps of a client path: at most maxPathBytes bytes and
+// maxPathComponents components (a directory tree 64 deep is far more than
+// projects use; Linux's own PATH_MAX is 4096). A longer path is a
+// BAD_REQUEST before any work is done.
+const (
+	maxPathBytes      = 4096
+	maxPathComponents = 64
+)
 
 // maxListEntries caps a listing, so that a directory of millions of files
 // made by sandboxed code cannot become one huge response.
@@ -29,6 +42,9 @@ const maxListEntries = 10000
 func (s *sandbox) rel(p string) (string, error) {
 	if p == "" {
 		return "", computemw.Errorf(computemw.CodeBadRequest, "path is empty")
+	}
+	if len(p) > maxPathBytes {
+		return "", computemw.Errorf(computemw.CodeBadRequest, "path is %d bytes long, at most %d", len(p), maxPathBytes)
 	}
 	if strings.ContainsRune(p, 0) {
 		return "", computemw.Errorf(computemw.CodeBadRequest, "path contains a NUL byte")
@@ -43,6 +59,9 @@ func (s *sandbox) rel(p string) (string, error) {
 	if c == ".." || strings.HasPrefix(c, "../") {
 		return "", computemw.Errorf(computemw.CodeBadRequest, "path %q escapes the workspace", p)
 	}
+	if n := strings.Count(c, "/") + 1; n > maxPathComponents {
+		return "", computemw.Errorf(computemw.CodeBadRequest, "path has %d components, at most %d", n, maxPathComponents)
+	}
 	return c, nil
 }
 
@@ -50,10 +69,14 @@ func (s *sandbox) rel(p string) (string, error) {
 // host paths.
 func (s *sandbox) fsError(p string, err error) error {
 	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	case errors.Is(err, fs.ErrNotExist):
 		return computemw.Errorf(computemw.CodeNotFound, "no such file or directory: %s", p)
-	case strings.Contains(err.Error(), "path escapes from parent"):
+	case strings.Contains(err.Error(), "path escapes from parent"), errors.Is(err, syscall.EXDEV):
 		return computemw.Errorf(computemw.CodeBadRequest, "path %q escapes the workspace", p)
+	case errors.Is(err, errSymlinkInPath):
+		return computemw.Errorf(computemw.CodeBadRequest, "a directory of %q is a symbolic link", p)
 	case errors.Is(err, syscall.ENOTDIR):
 		return computemw.Errorf(computemw.CodeBadRequest, "a parent of %q is not a directory", p)
 	case errors.Is(err, syscall.EISDIR):
@@ -83,39 +106,97 @@ func (s *sandbox) alive() error {
 	return nil
 }
 
-// ReadFile implements computemw.Sandbox.
-func (s *sandbox) ReadFile(ctx context.Context, p string) ([]byte, error) {
+// openRegular opens a regular file of the workspace for reading.
+func (s *sandbox) openRegular(ctx context.Context, p string) (*os.File, string, fs.FileInfo, error) {
 	if err := s.alive(); err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
 	rel, err := s.rel(p)
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
-	f, err := s.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := s.openBeneath(ctx, rel)
 	if err != nil {
-		return nil, s.fsError(p, err)
+		return nil, "", nil, s.fsError(p, err)
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, s.fsError(p, err)
+		f.Close()
+		return nil, "", nil, s.fsError(p, err)
 	}
 	if fi.IsDir() {
-		return nil, computemw.Errorf(computemw.CodeBadRequest, "%q is a directory", p)
+		f.Close()
+		return nil, "", nil, computemw.Errorf(computemw.CodeBadRequest, "%q is a directory", p)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, computemw.Errorf(computemw.CodeBadRequest, "%q is not a regular file", p)
+		f.Close()
+		return nil, "", nil, computemw.Errorf(computemw.CodeBadRequest, "%q is not a regular file", p)
 	}
-	limit := int64(s.p.cfg.MaxFileBytes)
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	return f, rel, fi, nil
+}
+
+// ReadFile implements computemw.Sandbox. A file larger than
+// Config.MaxReadBytes is a PAYLOAD_TOO_LARGE error, found from the open
+// file's size before a byte is read (OpenFile streams any size).
+func (s *sandbox) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	f, _, fi, err := s.openRegular(ctx, p)
 	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	limit := s.p.cfg.MaxReadBytes
+	tooLarge := func() error {
+		return &computemw.Error{Code: computemw.CodePayloadTooLarge, Message: fmt.Sprintf("file %q is larger than %d bytes, the most a read returns", p, limit)}
+	}
+	if fi.Size() > limit {
+		return nil, tooLarge()
+	}
+	// The file may grow while it is read: never past the limit.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, s.fsError(p, err)
 	}
-	if int64(len(data)) > limit {
-		return nil, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file %q is larger than %d bytes", p, limit)}
+	if int64(buf.Len()) > limit {
+		return nil, tooLarge()
 	}
-	return data, nil
+	return buf.Bytes(), nil
+}
+
+// OpenFile opens a regular file of the workspace for streaming: the reader
+// holds no more than a read's buffer in memory, whatever the file's size.
+// It is resolved like ReadFile (symlinks that stay inside the workspace
+// are followed, no other). The caller closes the reader; Destroy closes
+// any still open.
+func (s *sandbox) OpenFile(ctx context.Context, p string) (io.ReadCloser, computemw.FileInfo, error) {
+	f, rel, fi, err := s.openRegular(ctx, p)
+	if err != nil {
+		return nil, computemw.FileInfo{}, err
+	}
+	r := &fileReader{File: f, s: s}
+	s.mu.Lock()
+	if s.destroyed {
+		s.mu.Unlock()
+		f.Close()
+		return nil, computemw.FileInfo{}, computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
+	}
+	s.readers[r] = true
+	s.mu.Unlock()
+	return r, fileInfo(path.Join(workspaceDir, rel), fi), nil
+}
+
+// fileReader is a file OpenFile handed out; the sandbox tracks it until
+// it is closed.
+type fileReader struct {
+	*os.File
+	s *sandbox
+}
+
+// Close closes the file and forgets it.
+func (r *fileReader) Close() error {
+	r.s.mu.Lock()
+	delete(r.s.readers, r)
+	r.s.mu.Unlock()
+	return r.File.Close()
 }
 
 // WriteFile implements computemw.Sandbox.
@@ -133,13 +214,21 @@ func (s *sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
 	if uint64(len(data)) > s.p.cfg.MaxFileBytes {
 		return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file is larger than %d bytes", s.p.cfg.MaxFileBytes)}
 	}
-	if err := s.mkdirAll(path.Dir(rel)); err != nil {
-		return s.fsError(p, err)
-	}
-	f, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
+	dirs, last := splitRel(rel)
+	dir, err := s.walkDirs(ctx, dirs, true)
 	if err != nil {
 		return s.fsError(p, err)
 	}
+	defer unix.Close(dir)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.walkOps.Add(1)
+	fd, err := unix.Openat(dir, last, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return s.fsError(p, &os.PathError{Op: "open", Path: rel, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
@@ -156,48 +245,12 @@ func (s *sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
 		_ = f.Truncate(0)
 		return s.fsError(p, err)
 	}
-	if err := s.own(rel); err != nil {
-		return s.fsError(p, err)
+	if s.chown {
+		if err := f.Chown(s.uid, s.gid); err != nil {
+			return s.fsError(p, err)
+		}
 	}
 	return f.Close()
-}
-
-// own gives a host-created file to the sandbox's host uid, so that
-// sandboxed code can change it.
-func (s *sandbox) own(rel string) error {
-	if !s.p.rootUser || s.p.cfg.InsecureNoNamespaces {
-		return nil
-	}
-	return s.root.Lchown(rel, s.p.cfg.HostUID, s.p.cfg.HostGID)
-}
-
-// mkdirAll creates rel and its parents inside the workspace.
-func (s *sandbox) mkdirAll(rel string) error {
-	if rel == "." || rel == "" {
-		return nil
-	}
-	cur := ""
-	for _, part := range strings.Split(rel, "/") {
-		cur = path.Join(cur, part)
-		err := s.root.Mkdir(cur, 0o755)
-		if err == nil {
-			if err := s.own(cur); err != nil {
-				return err
-			}
-			continue
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		fi, serr := s.root.Stat(cur)
-		if serr != nil {
-			return serr
-		}
-		if !fi.IsDir() {
-			return syscall.ENOTDIR
-		}
-	}
-	return nil
 }
 
 // Mkdir implements computemw.Sandbox.
@@ -209,9 +262,14 @@ func (s *sandbox) Mkdir(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.mkdirAll(rel); err != nil {
+	if rel == "." {
+		return nil
+	}
+	dir, err := s.walkDirs(ctx, strings.Split(rel, "/"), true)
+	if err != nil {
 		return s.fsError(p, err)
 	}
+	unix.Close(dir)
 	return nil
 }
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 package local_test
 
 // Resource limits: each test fails if the limit it names is removed.

@@ -1,127 +1,112 @@
+//go:build linux
+
 package local
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
 
-// pipeSet holds the descriptors of bwrap's start-up handshake: bwrap
-// reports the sandbox's PID 1 on the info pipe, then waits on the block pipe
-// until the PID is in the cgroup and its rlimits are set, so that no
-// sandboxed instruction runs outside its limits.
-type pipeSet struct {
-	infoR, infoW   *os.File
-	blockR, blockW *os.File
-	argsR          *os.File
-	seccompR       *os.File
-}
+// spawn starts a prepared process and completes its start-up handshake:
+// the sandbox's first process enters its cgroup before it runs one
+// instruction of the program. Every wait honours ctx: when it ends, the
+// process tree is killed and reaped, and spawn returns ctx's error, so a
+// client that leaves, or a timeout, always frees the execution.
+func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) error {
+	defer l.close()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	closeInheritedFDs()
+	if err := l.cmd.Start(); err != nil {
+		return fmt.Errorf("local: start: %w", err)
+	}
+	s.started(l.cmd)
+	l.closeChild()
+	s.p.stage("started")
 
-func (ps *pipeSet) close() {
-	for _, f := range []*os.File{ps.infoR, ps.infoW, ps.blockR, ps.blockW, ps.argsR, ps.seccompR} {
-		if f != nil {
-			_ = f.Close()
+	fail := func(err error) error {
+		killTree(l.cmd)
+		_ = l.cmd.Wait()
+		return err
+	}
+	pid := l.cmd.Process.Pid
+	if l.info != nil {
+		var err error
+		if pid, err = readChildPID(ctx, l.info, l.cmd); errors.Is(err, errNoChild) {
+			killTree(l.cmd)
+			_ = l.cmd.Wait()
+			return fmt.Errorf("local: bwrap failed to start the sandbox (exit %d): %s",
+				exitCode(l.cmd.ProcessState, nil), stderrOf(l.cmd))
+		} else if err != nil {
+			return fail(err)
 		}
 	}
-}
-
-// bwrapOptions is the isolation profile of one execution. It reaches bwrap
-// through a pipe (--args), so that host paths in it do not show in the
-// sandbox's /proc/1/cmdline.
-func (s *sandbox) bwrapOptions(cwd string) []string {
-	args := make([]string, 0, 64)
-	args = append(args,
-		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-	)
-	if !s.network {
-		args = append(args, "--unshare-net")
+	if err := ctx.Err(); err != nil {
+		return fail(err)
 	}
-	args = append(args,
-		"--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxGID),
-		"--disable-userns",
-		"--hostname", "sandbox",
-		// A new session: no program can push input into a terminal it
-		// shares with the host (TIOCSTI).
-		"--die-with-parent", "--new-session",
-		"--cap-drop", "ALL",
-	)
-	args = append(args, s.p.binds...)
-	args = append(args,
-		"--proc", "/proc",
-		"--dev", "/dev",
-		"--size", strconv.Itoa(s.p.cfg.TmpSizeMB<<20), "--tmpfs", "/tmp",
-		"--bind", s.ws, workspaceDir,
-		// The root is bwrap's tmpfs, writable by the sandbox's uid, and
-		// /etc a directory in it: make it read-only once every mount point
-		// exists. Not recursive: /workspace and /tmp stay writable.
-		"--remount-ro", "/",
-		"--chdir", cwd,
-		"--info-fd", "3",
-		"--block-fd", "4",
-	)
-	if s.p.seccomp != nil {
-		args = append(args, "--seccomp", "6")
-	}
-	return args
-}
-
-// command builds the exec.Cmd of one execution with its handshake pipes.
-func (s *sandbox) command(argv []string, cwd string, env []string) (*exec.Cmd, *pipeSet, error) {
-	if s.p.cfg.InsecureNoNamespaces {
-		argv = s.withRlimits(argv)
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Env = env
-		cmd.Dir = cwd
-		cmd.SysProcAttr = procAttr()
-		cmd.WaitDelay = waitDelay
-		return cmd, &pipeSet{}, nil
-	}
-	ps := &pipeSet{}
-	var err error
-	if ps.infoR, ps.infoW, err = os.Pipe(); err != nil {
-		return nil, nil, fmt.Errorf("local: pipe: %w", err)
-	}
-	if ps.blockR, ps.blockW, err = os.Pipe(); err != nil {
-		ps.close()
-		return nil, nil, fmt.Errorf("local: pipe: %w", err)
-	}
-	// The sandbox's environment reaches its processes through bwrap's
-	// --clearenv/--setenv, never bwrap's own environment: the host's
-	// dynamic loader would obey LD_PRELOAD and friends in bwrap itself,
-	// before any namespace exists.
-	opts := append(s.bwrapOptions(cwd), "--clearenv")
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		opts = append(opts, "--setenv", k, v)
-	}
-	if err := ps.writeArgs(opts); err != nil {
-		ps.close()
-		return nil, nil, err
-	}
-	cmd := exec.Command(s.p.bwrap, append([]string{"--args", "5", "--"}, s.withRlimits(argv)...)...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	cmd.Dir = "/"
-	cmd.ExtraFiles = []*os.File{ps.infoW, ps.blockR, ps.argsR} // fds 3, 4 and 5
-	if s.p.seccomp != nil {
-		if ps.seccompR, err = pipeWith(s.p.seccomp); err != nil {
-			ps.close()
-			return nil, nil, err
-		}
-		cmd.ExtraFiles = append(cmd.ExtraFiles, ps.seccompR) // fd 6
-	}
-	cmd.SysProcAttr = procAttr()
-	cmd.WaitDelay = waitDelay
-	if s.p.rootUser {
-		cmd.SysProcAttr.Credential = &syscall.Credential{
-			Uid: uint32(s.p.cfg.HostUID), Gid: uint32(s.p.cfg.HostGID), NoSetGroups: false,
+	if cg != nil {
+		if err := cg.add(pid); err != nil {
+			return fail(fmt.Errorf("local: cgroup: %w", err))
 		}
 	}
-	return cmd, ps, nil
+	s.p.stage("confined")
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if l.block != nil {
+		// The pipe is empty and bwrap holds its read end: this never
+		// waits.
+		if _, err := l.block.Write([]byte{'g'}); err != nil {
+			return fail(fmt.Errorf("local: release sandbox: %w", err))
+		}
+	}
+	return nil
+}
+
+// errNoChild: bwrap exited without reporting a sandbox process.
+var errNoChild = errors.New("bwrap reported no sandbox process")
+
+// readChildPID reads the PID of the sandbox's first process from bwrap's
+// info pipe. When ctx ends first, it kills bwrap (its death closes the
+// pipe) and returns ctx's error.
+func readChildPID(ctx context.Context, info *os.File, cmd *exec.Cmd) (int, error) {
+	type answer struct {
+		pid int
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		var msg struct {
+			ChildPID int `json:"child-pid"`
+		}
+		err := json.NewDecoder(info).Decode(&msg)
+		ch <- answer{msg.ChildPID, err}
+	}()
+	select {
+	case a := <-ch:
+		if a.err != nil || a.pid <= 0 {
+			return 0, errNoChild
+		}
+		return a.pid, nil
+	case <-ctx.Done():
+		killTree(cmd)
+		<-ch
+		return 0, ctx.Err()
+	}
+}
+
+// stage calls the test hook, if any, at a stage of a process's start-up.
+func (p *Provider) stage(name string) {
+	if p.hook != nil {
+		p.hook(name)
+	}
 }
 
 // waitDelay bounds how long Wait waits for output pipes after bwrap is
@@ -138,91 +123,24 @@ func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// writeArgs puts NUL-separated arguments into a pipe for bwrap's --args.
-func (ps *pipeSet) writeArgs(args []string) error {
-	var buf []byte
-	for _, a := range args {
-		buf = append(buf, a...)
-		buf = append(buf, 0)
+// killTree kills an execution's whole process tree: the bwrap monitor's
+// process group; its death kills the sandbox's PID 1 (--die-with-parent),
+// and with it every process in the PID namespace, detached or stopped.
+func killTree(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	r, err := pipeWith(buf)
-	ps.argsR = r
-	return err
 }
 
-// pipeWith returns the read end of a pipe holding data, already closed for
-// writing. data (the profile, the filter) is a few KiB, well within a
-// pipe's buffer.
-func pipeWith(data []byte) (*os.File, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("local: pipe: %w", err)
+// exitCode is the program's exit status, with 128+signal for a signal.
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return -1
 	}
-	defer w.Close()
-	if _, err := w.Write(data); err != nil {
-		r.Close()
-		return nil, fmt.Errorf("local: pipe: %w", err)
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
 	}
-	return r, nil
-}
-
-// start starts cmd and completes the handshake: cgroup, rlimits, go.
-func (s *sandbox) start(cmd *exec.Cmd, ps *pipeSet) error {
-	defer ps.close()
-	closeInheritedFDs()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("local: start: %w", err)
-	}
-	s.started(cmd)
-	if s.p.cfg.InsecureNoNamespaces {
-		return s.confine(cmd.Process.Pid)
-	}
-	_ = ps.infoW.Close()
-	_ = ps.blockR.Close()
-	ps.infoW, ps.blockR = nil, nil
-
-	var info struct {
-		ChildPID int `json:"child-pid"`
-	}
-	if err := json.NewDecoder(ps.infoR).Decode(&info); err != nil || info.ChildPID <= 0 {
-		killTree(cmd)
-		_ = cmd.Wait()
-		return fmt.Errorf("local: bwrap failed to start the sandbox (exit %d): %s",
-			exitCode(cmd.ProcessState, nil), stderrOf(cmd))
-	}
-	if err := s.confine(info.ChildPID); err != nil {
-		killTree(cmd)
-		_ = cmd.Wait()
-		return err
-	}
-	if _, err := ps.blockW.Write([]byte{'g'}); err != nil {
-		killTree(cmd)
-		_ = cmd.Wait()
-		return fmt.Errorf("local: release sandbox: %w", err)
-	}
-	return nil
-}
-
-// confine puts a sandbox's PID 1 into the cgroup; every process it starts
-// inherits it.
-func (s *sandbox) confine(pid int) error {
-	if s.cg != nil {
-		if err := s.cg.add(pid); err != nil {
-			return fmt.Errorf("local: cgroup: %w", err)
-		}
-	}
-	return nil
-}
-
-// withRlimits wraps argv so that rlimits are lowered (soft and hard) by the
-// sandbox's own shell before the program runs. Lowering one's own limits
-// needs no privilege, unlike prlimit(2) on a process of another uid, which
-// a root server lacking CAP_SYS_RESOURCE cannot do. The shell's -f unit is
-// 512-byte blocks (POSIX).
-func (s *sandbox) withRlimits(argv []string) []string {
-	script := fmt.Sprintf("ulimit -f %d && ulimit -n %d && ulimit -c 0 && exec \"$@\"",
-		s.p.cfg.MaxFileBytes/512, s.p.cfg.MaxOpenFiles)
-	return append([]string{"/bin/sh", "-c", script, "sh"}, argv...)
+	return ps.ExitCode()
 }
 
 func stderrOf(cmd *exec.Cmd) string {

@@ -1,9 +1,12 @@
+//go:build linux
+
 package local
 
 import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"sync"
@@ -21,7 +24,7 @@ func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 		return nil, err
 	}
 	argv := []string{"/bin/sh"}
-	if _, err := lookPathIn("bash", s.p.visible); err == nil {
+	if _, err := lookPathIn("bash", s.p.iso.visible); err == nil {
 		argv = []string{"/bin/bash", "-l"}
 	}
 	if opts.Command != "" {
@@ -30,11 +33,18 @@ func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	// The program leads a session of the sandbox whose controlling
 	// terminal is the pseudo-terminal (util-linux setsid -c), so a shell's
 	// job control works with the sandbox's own process IDs.
-	if _, err := lookPathIn("setsid", s.p.visible); err == nil {
+	if _, err := lookPathIn("setsid", s.p.iso.visible); err == nil {
 		argv = append([]string{"setsid", "-c"}, argv...)
 	}
-	env := s.environ(opts.Env)
-	env = append(env, "TERM=xterm-256color")
+	env := maps.Clone(opts.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["TERM"] = "xterm-256color"
+	pr, err := s.buildProfile(argv, s.inside("."), env)
+	if err != nil {
+		return nil, err
+	}
 
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -45,20 +55,21 @@ func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 		tty.Close()
 		return nil, err
 	}
-	cmd, ps, err := s.command(argv, s.inside("."), env)
+	l, err := s.p.iso.prepare(pr)
 	if err != nil {
 		ptmx.Close()
 		tty.Close()
 		return nil, err
 	}
+	cmd := l.cmd
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	if err := s.begin(cmd); err != nil {
-		ps.close()
+		l.close()
 		ptmx.Close()
 		tty.Close()
 		return nil, err
 	}
-	err = s.start(cmd, ps)
+	err = s.spawn(ctx, l, pr.cgroup)
 	tty.Close() // the sandbox holds the only other end now
 	if err != nil {
 		s.end(cmd)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package local
 
 import (
@@ -20,24 +22,21 @@ import (
 // file-size rlimit bounds what one file can take; the provider says so at
 // start.
 
-// tmpfsOptions are the mount options of a workspace tmpfs.
-func (p *Provider) tmpfsOptions() string {
-	uid, gid := os.Getuid(), os.Getgid()
-	if p.rootUser {
-		uid, gid = p.cfg.HostUID, p.cfg.HostGID
-	}
+// tmpfsOptions are the mount options of a workspace tmpfs owned by
+// uid:gid.
+func (p *Provider) tmpfsOptions(uid, gid int) string {
 	// One inode per 4 KiB of space, as for a small disk.
 	return fmt.Sprintf("size=%dm,nr_inodes=%d,mode=0700,uid=%d,gid=%d", p.cfg.WorkspaceSizeMB, p.cfg.WorkspaceSizeMB*256, uid, gid)
 }
 
-// mountWorkspace makes dir a size-capped tmpfs.
-func (p *Provider) mountWorkspace(dir string) error {
-	return unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, p.tmpfsOptions())
+// mountWorkspace makes dir a size-capped tmpfs owned by uid:gid.
+func (p *Provider) mountWorkspace(dir string, uid, gid int) error {
+	return unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, p.tmpfsOptions(uid, gid))
 }
 
 // probeTmpfsWorkspaces reports whether workspaces can be tmpfs mounts.
 func (p *Provider) probeTmpfsWorkspaces() error {
-	if !p.rootUser || p.cfg.InsecureNoNamespaces {
+	if !p.rootUser {
 		return fmt.Errorf("mounting needs root")
 	}
 	dir, err := os.MkdirTemp(p.dir, "probe-")
@@ -45,7 +44,7 @@ func (p *Provider) probeTmpfsWorkspaces() error {
 		return err
 	}
 	defer os.Remove(dir)
-	if err := p.mountWorkspace(dir); err != nil {
+	if err := p.mountWorkspace(dir, os.Geteuid(), os.Getegid()); err != nil {
 		return err
 	}
 	return unix.Unmount(dir, unix.MNT_DETACH)

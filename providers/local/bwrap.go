@@ -1,0 +1,106 @@
+//go:build linux
+
+package local
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// bwrapIsolation runs every process under bubblewrap with the namespaces,
+// mounts and filter of its profile (profile.go renders the options).
+type bwrapIsolation struct {
+	path       string // the bwrap binary
+	root       bool   // sandboxes run as other host uids
+	uid, gid   int    // the host ids sandboxes run as when root
+	systemDirs []string
+}
+
+// newBwrap finds the bwrap binary.
+func newBwrap(cfg *Config) (*bwrapIsolation, error) {
+	path := cfg.BwrapPath
+	if path == "" {
+		path = "bwrap"
+	}
+	bw, err := exec.LookPath(path)
+	if err != nil {
+		return nil, ErrBwrapMissing
+	}
+	return &bwrapIsolation{path: bw, root: os.Geteuid() == 0, uid: cfg.HostUID, gid: cfg.HostGID, systemDirs: cfg.SystemDirs}, nil
+}
+
+// prepare builds the bwrap command of a profile. Its options reach bwrap
+// through a sealed memory file (--args), not its command line, so that
+// host paths in them do not show in the sandbox's /proc/1/cmdline, and so
+// that writing them never waits for a reader. The descriptors sit at the
+// numbers the options name (fdInfo ... fdEtc).
+func (b *bwrapIsolation) prepare(pr *profile) (*launch, error) {
+	l := &launch{}
+	fail := func(err error) (*launch, error) {
+		l.close()
+		return nil, err
+	}
+	infoR, infoW, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("local: pipe: %w", err))
+	}
+	l.info = infoR
+	l.child = append(l.child, infoW)
+	blockR, blockW, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("local: pipe: %w", err))
+	}
+	l.block = blockW
+	l.child = append(l.child, blockR)
+	args, err := argsFile(pr.bwrapArgs())
+	if err != nil {
+		return fail(err)
+	}
+	l.child = append(l.child, args)
+	var filter *os.File
+	if pr.seccomp != nil {
+		if filter, err = dataFile("computemw-seccomp", pr.seccomp); err != nil {
+			return fail(err)
+		}
+		l.child = append(l.child, filter)
+	}
+
+	cmd := exec.Command(b.path, append([]string{"--args", fdString(fdArgs), "--"}, pr.argv...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Dir = "/"
+	// fds 3 ... in the order of the fd constants; a nil entry is closed.
+	cmd.ExtraFiles = append([]*os.File{infoW, blockR, args, filter, pr.workspace}, pr.etc...)
+	cmd.SysProcAttr = procAttr()
+	cmd.WaitDelay = waitDelay
+	if pr.hostUID != os.Geteuid() {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(pr.hostUID), Gid: uint32(pr.hostGID)}
+	}
+	l.cmd = cmd
+	return l, nil
+}
+
+func (b *bwrapIsolation) inside(ws, rel string) string { return filepath.Join(workspaceDir, rel) }
+
+// visible reports whether a host path is inside a directory bound into
+// every sandbox.
+func (b *bwrapIsolation) visible(path string) bool {
+	for _, d := range b.systemDirs {
+		if path == d || strings.HasPrefix(path, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *bwrapIsolation) otherUIDs() bool { return b.root }
+
+func (b *bwrapIsolation) checkBaseDir(dir string) error {
+	if !b.root {
+		return nil
+	}
+	return checkSearchable(dir, b.uid, b.gid)
+}

@@ -1,0 +1,168 @@
+package local
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Name is the provider's registry name.
+const Name = "local"
+
+// Config configures the local provider. Zero fields take the defaults shown.
+type Config struct {
+	// BwrapPath is the bubblewrap binary; default: "bwrap" from PATH.
+	BwrapPath string
+	// BaseDir holds workspaces. Default: /var/lib/computemw when the
+	// server runs as root, else computemw-local in the user's cache
+	// directory (os.UserCacheDir). New creates it if missing, and refuses
+	// one that is a symbolic link, that another uid owns, or that group or
+	// others may write to (see basedir.go). Several providers (and
+	// processes) of the same uid may share it.
+	BaseDir string
+	// CgroupParent is the cgroup (relative to the hierarchy root) under
+	// which sandbox cgroups are created; default "computemw". It must be
+	// writable by this process (root, or a delegated subtree).
+	CgroupParent string
+	// AllowNoCgroups lets the provider start without cgroups (rlimits and
+	// the timeout remain; memory, process and CPU caps do not). It is
+	// logged as a warning. Default false: no cgroups is a startup error.
+	AllowNoCgroups bool
+	// Runtimes is the language table; default DefaultRuntimes().
+	Runtimes []Runtime
+	// MemoryMB caps a sandbox's memory (default 512); requests may ask for
+	// less, never more.
+	MemoryMB int
+	// MaxProcesses caps a sandbox's processes and threads (default 256).
+	MaxProcesses int
+	// CPUCores caps a sandbox's CPU bandwidth (default 1).
+	CPUCores float64
+	// ExecTimeout is the default wall-clock limit of one execution
+	// (default 30s); MaxExecTimeout the largest allowed (default 10m). A
+	// sandbox created with Resources.MaxExecutionTime lowers both for its
+	// own executions.
+	ExecTimeout    time.Duration
+	MaxExecTimeout time.Duration
+	// MaxOutputBytes caps captured stdout and stderr, each (default 1 MiB).
+	MaxOutputBytes int64
+	// MaxFileBytes is RLIMIT_FSIZE, the largest file a sandbox can write
+	// (default 64 MiB), and the largest file WriteFile accepts.
+	MaxFileBytes uint64
+	// MaxReadBytes is the largest file ReadFile returns (default 8 MiB);
+	// a larger one is a PAYLOAD_TOO_LARGE error, found before a byte is
+	// read. The sandbox's OpenFile streams files of any size.
+	MaxReadBytes int64
+	// MaxOpenFiles is RLIMIT_NOFILE (default 1024).
+	MaxOpenFiles uint64
+	// TmpSizeMB caps the tmpfs at /tmp (default 64).
+	TmpSizeMB int
+	// WorkspaceSizeMB caps a workspace (default 256) where the server may
+	// mount: each workspace is then its own tmpfs.
+	WorkspaceSizeMB int
+	// AllowNetwork lets sandboxes that ask for it share the host network.
+	// Default false: every sandbox has only its own loopback.
+	AllowNetwork bool
+	// HostUID and HostGID are the host ids that sandboxes run as when the
+	// server runs as root (default 65534, nobody). Ignored otherwise: the
+	// sandbox then maps to the server's own uid.
+	HostUID, HostGID int
+	// SystemDirs are bound read-only at the same path; default: /usr,
+	// /bin, /lib, /lib32, /lib64, /libx32, /sbin (those present), plus
+	// the few files of /etc that programs need.
+	SystemDirs []string
+	// DisableSeccomp turns off the system-call filter (see deniedSyscalls).
+	// Default false: every sandbox runs under it.
+	DisableSeccomp bool
+	// InsecureNoNamespaces runs processes without bwrap: no namespaces,
+	// no filesystem isolation, no system-call filter. For development
+	// machines only; logged loudly at start. Default false.
+	InsecureNoNamespaces bool
+	// Logger receives the provider's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.BaseDir == "" {
+		dir, err := defaultBaseDir()
+		if err != nil {
+			return err
+		}
+		c.BaseDir = dir
+	}
+	if c.CgroupParent == "" {
+		c.CgroupParent = "computemw"
+	}
+	if c.Runtimes == nil {
+		c.Runtimes = DefaultRuntimes()
+	}
+	if c.MemoryMB <= 0 {
+		c.MemoryMB = 512
+	}
+	if c.MaxProcesses <= 0 {
+		c.MaxProcesses = 256
+	}
+	if c.CPUCores <= 0 {
+		c.CPUCores = 1
+	}
+	if c.ExecTimeout <= 0 {
+		c.ExecTimeout = 30 * time.Second
+	}
+	if c.MaxExecTimeout <= 0 {
+		c.MaxExecTimeout = 10 * time.Minute
+	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = 1 << 20
+	}
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = 64 << 20
+	}
+	if c.MaxReadBytes <= 0 {
+		c.MaxReadBytes = 8 << 20
+	}
+	if c.MaxOpenFiles == 0 {
+		c.MaxOpenFiles = 1024
+	}
+	if c.TmpSizeMB <= 0 {
+		c.TmpSizeMB = 64
+	}
+	if c.WorkspaceSizeMB <= 0 {
+		c.WorkspaceSizeMB = 256
+	}
+	if c.HostUID == 0 {
+		c.HostUID = 65534
+	}
+	if c.HostGID == 0 {
+		c.HostGID = 65534
+	}
+	if c.SystemDirs == nil {
+		c.SystemDirs = []string{"/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// rootBaseDir is the default BaseDir of a server running as root: outside
+// the shared temporary directory, where no other user can create it first.
+const rootBaseDir = "/var/lib/computemw"
+
+// defaultBaseDir is BaseDir's default: a directory no other user can
+// create or write before this server does.
+func defaultBaseDir() (string, error) {
+	if os.Geteuid() == 0 {
+		return rootBaseDir, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", errors.New("local: no default BaseDir (the user has no cache directory: " + err.Error() + "); set Config.BaseDir")
+	}
+	return filepath.Join(cache, "computemw-local"), nil
+}
+
+// ErrBwrapMissing is returned by New when bubblewrap is not installed.
+var ErrBwrapMissing = errors.New("local: bubblewrap (bwrap) is not installed: install the 'bubblewrap' package " +
+	"(apt-get install bubblewrap / dnf install bubblewrap / apk add bubblewrap), " +
+	"or set Config.InsecureNoNamespaces for development without isolation")

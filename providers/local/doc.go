@@ -1,0 +1,50 @@
+// Package local is computemw's embedded default provider: isolated
+// sandboxes on this Linux host, with no daemon.
+//
+// Each sandbox is a workspace directory plus an isolation profile applied to
+// every process started in it by bubblewrap (bwrap): new user, PID, mount,
+// IPC, UTS, cgroup and network namespaces; read-only system directories; the
+// workspace as the only writable host directory; a size-capped tmpfs /tmp; an
+// unprivileged uid with no capabilities and no further user namespaces. A
+// cgroup per sandbox (v2, or v1 where that is what the host mounts) caps
+// memory, processes and CPU, and measures CPU time and peak memory;
+// rlimits cap file size and open files as a floor. A wall-clock timeout kills
+// the whole process tree, and destroying a sandbox leaves no process,
+// workspace or cgroup. Workspaces and cgroups orphaned by a crashed server
+// are reclaimed when the next provider starts on the same base directory.
+//
+// Where bwrap is missing, [New] fails with an error naming the package to
+// install. [Config.InsecureNoNamespaces] runs without namespaces for
+// development only, and says so loudly in the log. The provider needs
+// Linux: elsewhere the package builds, and New fails saying so.
+//
+// # Where each measure lives
+//
+// The profile of a process is assembled in one place, buildProfile in
+// profile.go, and applied by the isolation New chose (isolation.go). Each
+// measure, the code that makes it (file: functions), and what it protects
+// against:
+//
+//	| measure | where | protects against |
+//	|---|---|---|
+//	| user namespace; uid 1000 inside, an unprivileged host uid outside | profile.go: bwrapArgs; bwrap.go: prepare; sandbox.go: Create | a sandbox acting as root, or as the server's uid, on the host |
+//	| PID namespace, --die-with-parent, process-group kill | profile.go: bwrapArgs; spawn.go: killTree | processes that outlive their execution; signals to host processes |
+//	| mount namespace: read-only system directories, generated /etc, own /workspace, private /tmp, read-only root | profile.go: bwrapArgs, systemBinds; local.go: writeEtc | reading host files or other sandboxes' workspaces; writing outside the workspace |
+//	| network namespace unless the sandbox asks and Config.AllowNetwork | profile.go: bwrapArgs; sandbox.go: Create | reaching the host's loopback services or the network |
+//	| IPC, UTS and cgroup namespaces | profile.go: bwrapArgs | sharing memory or semaphores with the host; renaming the host; seeing host cgroup paths |
+//	| no capabilities, no nested user namespaces, a new session | profile.go: bwrapArgs | regaining privileges; typing into the server's terminal (TIOCSTI) |
+//	| system-call filter | seccomp.go: seccompProgram; profile.go: bwrapArgs | kernel attack surface: keyrings, io_uring, eBPF, perf, userfaultfd, mount APIs, other ABIs |
+//	| cgroup: memory, processes, CPU; joined before the program runs | cgroup.go: create; spawn.go: spawn | memory exhaustion, fork bombs, CPU hogs; it also measures usage |
+//	| rlimits: file size, open files, no core dumps | profile.go: withRlimits | huge files, descriptor exhaustion, core dumps |
+//	| environment: a fixed base plus checked client variables, via --clearenv/--setenv | env.go: checkEnv, environ; profile.go: buildProfile, bwrapArgs | host secrets reaching a sandbox; LD_PRELOAD in bwrap itself; NUL-injected bwrap options; oversized environments |
+//	| bwrap's options in a sealed memory file; NUL refused | args.go: argsFile, dataFile | option injection; a start blocked on a full pipe |
+//	| host descriptors closed before exec | fds.go: closeInheritedFDs | host files reaching a sandbox through inherited descriptors |
+//	| start-up and time limit bounded by the context | spawn.go: spawn, readChildPID; exec.go: run, timeLimit | a hung start or a runaway program holding a slot after its client left |
+//	| output captured up to a cap | output.go: tee | server memory eaten by a chatty program |
+//	| workspace: a size-capped tmpfs where the server may mount | workspace.go: mountWorkspace | filling the host's disk |
+//	| workspace reached by descriptor: bwrap's --bind-fd and --ro-bind-fd, the file API's walk | sandbox.go: provision; profile.go: bwrapArgs; walk.go: workspaceFD | a swapped path leading a sandbox, or the server, elsewhere |
+//	| file API: capped paths, a linear walk, symlinks only beneath the workspace, regular files only | files.go: rel; walk.go: walkDirs, stepDir, openBeneath | quadratic CPU for deep paths; symlink escapes; FIFOs stalling the server |
+//	| reads capped before reading; large files streamed | files.go: ReadFile, OpenFile | server memory spent on one large file |
+//	| BaseDir verified; reclaim acts only on the provider's own names, never through symlinks | basedir.go: prepareBaseDir, verifyBaseDir; reclaim.go: reclaimOrphans, reclaimInstance | other local users planting lock files or instance directories |
+//	| development mode without namespaces (cgroup, rlimits, environment and time limit only) | isolation.go: newIsolation; insecure.go: prepare | nothing else: never for untrusted code |
+package local

@@ -1,0 +1,207 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// Exec implements computemw.Sandbox.
+func (s *sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	return s.run(ctx, []string{"/bin/sh", "-c", command}, opts)
+}
+
+// RunCode implements computemw.Sandbox. The program is written to a hidden
+// file in the workspace (so that it can import files next to it) and
+// removed afterwards.
+func (s *sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	rt, err := s.p.runtime(language)
+	if err != nil {
+		return nil, err
+	}
+	name := newID(".computemw-main") + rt.Ext
+	if err := s.WriteFile(ctx, name, []byte(code)); err != nil {
+		return nil, err
+	}
+	defer func() { _ = s.root.Remove(name) }()
+	argv := append(slices.Clone(rt.Command), s.inside(name))
+	return s.run(ctx, argv, opts)
+}
+
+// timeLimit is the wall-clock limit of one execution: what it asks for,
+// else the provider's default, and never more than the sandbox's
+// Resources.MaxExecutionTime or the provider's MaxExecTimeout.
+func (s *sandbox) timeLimit(asked time.Duration) time.Duration {
+	if asked <= 0 {
+		asked = s.p.cfg.ExecTimeout
+	}
+	return min(asked, s.maxExec)
+}
+
+// errTimeLimit is the cause of an execution's context when its time limit
+// ends it.
+var errTimeLimit = errors.New("time limit")
+
+// run executes argv in the sandbox and waits for it, its time limit, or
+// ctx. The time limit counts from before the process starts, so a start
+// that hangs is bounded too.
+func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	timeout := s.timeLimit(opts.Timeout)
+	cwd, err := s.cwd(opts.Cwd)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.buildProfile(argv, cwd, opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	maxOut := opts.MaxOutputBytes
+	if maxOut <= 0 {
+		maxOut = s.p.cfg.MaxOutputBytes
+	}
+	stdout := &cappedBuffer{max: maxOut}
+	stderr := &cappedBuffer{max: maxOut}
+
+	l, err := s.p.iso.prepare(pr)
+	if err != nil {
+		return nil, err
+	}
+	cmd := l.cmd
+	// A streaming client that fails (gone, too slow) stops the program:
+	// runCtx ends the run like a cancelled request.
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	limitCtx, cancelLimit := context.WithTimeoutCause(runCtx, timeout, errTimeLimit)
+	defer cancelLimit()
+	stdin, err := feedStdin(cmd, opts.Stdin)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	defer stdin.Close()
+	cmd.Stdout = tee(stdout, opts.Stdout, cancelRun)
+	cmd.Stderr = tee(stderr, opts.Stderr, cancelRun)
+	if err := s.begin(cmd); err != nil {
+		l.close()
+		return nil, err
+	}
+	defer s.end(cmd)
+
+	var before counters
+	if s.cg != nil {
+		before = s.cg.read()
+		s.mu.Lock()
+		if len(s.runs) == 1 {
+			s.cg.resetPeak()
+		}
+		s.mu.Unlock()
+	}
+
+	start := time.Now()
+	if err := s.spawn(limitCtx, l, pr.cgroup); err != nil {
+		switch {
+		case errors.Is(context.Cause(limitCtx), errTimeLimit):
+			return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s while starting", timeout)}
+		case runCtx.Err() != nil:
+			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
+		}
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var stopped bool
+	var waitErr error
+	select {
+	case waitErr = <-done:
+	case <-limitCtx.Done():
+		stopped = true
+		killTree(cmd)
+		waitErr = <-done
+	}
+	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
+	elapsed := time.Since(start)
+
+	res := &computemw.Result{ExecutionTime: elapsed}
+	var tOut, tErr bool
+	res.Stdout, tOut = stdout.result()
+	res.Stderr, tErr = stderr.result()
+	res.Truncated = tOut || tErr
+	res.ExitCode = exitCode(cmd.ProcessState, waitErr)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
+		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		res.PeakMemory = ru.Maxrss << 10
+	}
+	var after counters
+	if s.cg != nil {
+		after = s.cg.read()
+		if after.peak > 0 {
+			res.PeakMemory = after.peak
+		}
+		// bwrap's monitor learns the exit status from the sandbox's init
+		// through an eventfd and exits without reaping it, so cmd's rusage
+		// misses the program's CPU time; the cgroup counts it (including
+		// executions of the same sandbox running concurrently).
+		if d := after.cpu - before.cpu; d > res.CPUTime {
+			res.CPUTime = d
+		}
+	}
+	s.executions.Add(1)
+	s.cpu.Add(int64(res.CPUTime))
+	for {
+		old := s.peak.Load()
+		if res.PeakMemory <= old || s.peak.CompareAndSwap(old, res.PeakMemory) {
+			break
+		}
+	}
+
+	switch {
+	case after.oomKills > before.oomKills:
+		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("memory limit of %d MB exceeded", s.lim.memoryBytes>>20)}
+	case after.pidsMax > before.pidsMax:
+		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.pids)}
+	case timedOut:
+		return res, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
+	case stopped || runCtx.Err() != nil:
+		return res, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
+	case res.ExitCode == 128+int(syscall.SIGXFSZ):
+		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file size limit of %d bytes exceeded", s.p.cfg.MaxFileBytes)}
+	}
+	if waitErr != nil {
+		var ee *exec.ExitError
+		// ErrWaitDelay: the program exited (its status is known) but a
+		// pipe stayed open past waitDelay while the kernel tore the
+		// sandbox's namespaces down; what it wrote has been read.
+		if !errors.As(waitErr, &ee) && !errors.Is(waitErr, exec.ErrWaitDelay) {
+			return res, fmt.Errorf("local: wait: %w", waitErr)
+		}
+	}
+	return res, nil
+}
+
+// cwd resolves the working directory of an execution inside the workspace.
+func (s *sandbox) cwd(dir string) (string, error) {
+	if dir == "" {
+		return s.inside("."), nil
+	}
+	rel, err := s.rel(dir)
+	if err != nil {
+		return "", err
+	}
+	fi, err := s.root.Stat(rel)
+	if err != nil {
+		return "", s.fsError(dir, err)
+	}
+	if !fi.IsDir() {
+		return "", computemw.Errorf(computemw.CodeBadRequest, "cwd %q is not a directory", dir)
+	}
+	return s.inside(rel), nil
+}

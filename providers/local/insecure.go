@@ -1,0 +1,32 @@
+//go:build linux
+
+package local
+
+import (
+	"os/exec"
+	"path/filepath"
+)
+
+// hostIsolation is the development mode (Config.InsecureNoNamespaces):
+// processes run directly on the host, as the server's uid, in the
+// workspace's host directory. Only the cgroup, the rlimits, the clean
+// environment and the timeout of the profile apply: no namespace, no
+// mount isolation, no system-call filter.
+type hostIsolation struct{}
+
+func (hostIsolation) prepare(pr *profile) (*launch, error) {
+	cmd := exec.Command(pr.argv[0], pr.argv[1:]...)
+	cmd.Env = pr.env
+	cmd.Dir = pr.cwd
+	cmd.SysProcAttr = procAttr()
+	cmd.WaitDelay = waitDelay
+	return &launch{cmd: cmd}, nil
+}
+
+func (hostIsolation) inside(ws, rel string) string { return filepath.Join(ws, rel) }
+
+func (hostIsolation) visible(string) bool { return true }
+
+func (hostIsolation) otherUIDs() bool { return false }
+
+func (hostIsolation) checkBaseDir(string) error { return nil }

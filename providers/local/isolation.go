@@ -1,0 +1,75 @@
+//go:build linux
+
+package local
+
+import (
+	"log/slog"
+	"os"
+	"os/exec"
+)
+
+// isolation is how a profile is applied to a process. New chooses it once:
+// bubblewrap namespaces (bwrap.go), or, for development only, none at all
+// (insecure.go). Nothing else in the package asks which one it is.
+type isolation interface {
+	// prepare builds the command that runs a profile, with the
+	// descriptors of its start-up handshake.
+	prepare(pr *profile) (*launch, error)
+	// inside maps a workspace-relative path to the path a sandboxed
+	// process sees.
+	inside(ws, rel string) string
+	// visible reports whether a host path can be seen from a sandbox
+	// (the runtime table checks interpreters with it).
+	visible(path string) bool
+	// otherUIDs reports whether sandboxes run as host uids other than the
+	// server's own (their workspaces are then given to those uids).
+	otherUIDs() bool
+	// checkBaseDir verifies that sandboxes can reach their workspaces
+	// below dir.
+	checkBaseDir(dir string) error
+}
+
+// newIsolation is the one place that reads Config.InsecureNoNamespaces.
+func newIsolation(cfg *Config, log *slog.Logger) (isolation, error) {
+	if cfg.InsecureNoNamespaces {
+		log.Warn("computemw/local: INSECURE DEVELOPMENT MODE: sandboxes run WITHOUT namespaces, filesystem isolation or system-call filter; never expose this server to untrusted code")
+		return hostIsolation{}, nil
+	}
+	return newBwrap(cfg)
+}
+
+// launch is a prepared process and the descriptors of its start-up.
+type launch struct {
+	cmd *exec.Cmd
+	// child holds the descriptors that only the child needs; they are
+	// closed once it has started.
+	child []*os.File
+	// info is the read end of bwrap's info pipe, which reports the PID of
+	// the sandbox's first process; nil where the command itself is the
+	// process to confine.
+	info *os.File
+	// block is the write end of the pipe the sandbox waits on until it is
+	// confined; nil where nothing waits.
+	block *os.File
+}
+
+// closeChild closes the child's descriptors in the parent.
+func (l *launch) closeChild() {
+	for _, f := range l.child {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	l.child = nil
+}
+
+// close releases every descriptor of the launch.
+func (l *launch) close() {
+	l.closeChild()
+	for _, f := range []*os.File{l.info, l.block} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	l.info, l.block = nil, nil
+}

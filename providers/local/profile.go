@@ -1,0 +1,190 @@
+//go:build linux
+
+package local
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// profile is the complete isolation profile of one process: every measure
+// that confines it, assembled by one function, buildProfile, and applied
+// by the provider's isolation (bwrap.go; insecure.go applies only the
+// cgroup, rlimits, environment and timeout). The package documentation
+// has a table of the measures and what each protects against.
+type profile struct {
+	// argv is the program, wrapped so that it first lowers its own
+	// rlimits (withRlimits).
+	argv []string
+	// cwd is the working directory, as the process sees it.
+	cwd string
+	// env is the complete environment (KEY=value, sorted): a fixed base,
+	// the sandbox's variables, the execution's; nothing of the host's.
+	env []string
+	// network shares the host's network namespace.
+	network bool
+	// tmpBytes is the size of the sandbox's private /tmp.
+	tmpBytes int
+	// binds are the bwrap options that expose the system directories.
+	binds []string
+	// seccomp is the compiled system-call filter; nil when disabled.
+	seccomp []byte
+	// cgroup receives the process before it runs; nil without cgroups.
+	cgroup group
+	// workspace is a descriptor of the workspace directory, bound at
+	// /workspace; etc are descriptors of the generated /etc files
+	// (etcNames order). Both are owned by the sandbox and the provider.
+	workspace *os.File
+	etc       []*os.File
+	// hostUID and hostGID are the host ids the process runs as.
+	hostUID, hostGID int
+}
+
+// The descriptors of a bwrap process, as its options name them.
+const (
+	fdInfo      = 3 // bwrap reports the sandbox's PID 1 (--info-fd)
+	fdBlock     = 4 // the sandbox waits until it is confined (--block-fd)
+	fdArgs      = 5 // the options themselves (--args)
+	fdSeccomp   = 6 // the system-call filter (--seccomp)
+	fdWorkspace = 7 // the workspace (--bind-fd)
+	fdEtc       = 8 // the generated /etc files (--ro-bind-fd), one each
+)
+
+func fdString(fd int) string { return strconv.Itoa(fd) }
+
+// buildProfile assembles the profile of a process that runs argv in cwd
+// (as the process sees it) with the execution's extra variables. It
+// validates everything a client chose that reaches the profile.
+func (s *sandbox) buildProfile(argv []string, cwd string, extra map[string]string) (*profile, error) {
+	for _, a := range argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, computemw.Errorf(computemw.CodeBadRequest, "the command contains a NUL byte")
+		}
+	}
+	if strings.IndexByte(cwd, 0) >= 0 {
+		return nil, computemw.Errorf(computemw.CodeBadRequest, "cwd contains a NUL byte")
+	}
+	env, err := s.environ(extra)
+	if err != nil {
+		return nil, err
+	}
+	return &profile{
+		argv:      s.withRlimits(argv),
+		cwd:       cwd,
+		env:       env,
+		network:   s.network,
+		tmpBytes:  s.p.cfg.TmpSizeMB << 20,
+		binds:     s.p.binds,
+		seccomp:   s.p.seccomp,
+		cgroup:    s.cg,
+		workspace: s.wsFile,
+		etc:       s.p.etc,
+		hostUID:   s.uid,
+		hostGID:   s.gid,
+	}, nil
+}
+
+// bwrapArgs renders the profile as bwrap options: new user, PID, IPC, UTS,
+// cgroup (and, unless the sandbox has the network, network) namespaces;
+// an unprivileged uid with no capabilities and no nested user namespaces;
+// read-only system directories, the workspace, a size-capped /tmp; the
+// environment; the handshake and filter descriptors.
+func (pr *profile) bwrapArgs() []string {
+	args := make([]string, 0, 64+len(pr.binds)+3*len(pr.env))
+	args = append(args,
+		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+	)
+	if !pr.network {
+		args = append(args, "--unshare-net")
+	}
+	args = append(args,
+		"--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxGID),
+		"--disable-userns",
+		"--hostname", "sandbox",
+		// A new session: no program can push input into a terminal it
+		// shares with the host (TIOCSTI).
+		"--die-with-parent", "--new-session",
+		"--cap-drop", "ALL",
+	)
+	args = append(args, pr.binds...)
+	for i, name := range etcNames {
+		args = append(args, "--ro-bind-fd", fdString(fdEtc+i), "/etc/"+name)
+	}
+	args = append(args,
+		"--proc", "/proc",
+		"--dev", "/dev",
+		"--size", strconv.Itoa(pr.tmpBytes), "--tmpfs", "/tmp",
+		// Bound through the descriptor opened when the workspace was
+		// made: bwrap checks that what it mounted is that directory.
+		"--bind-fd", fdString(fdWorkspace), workspaceDir,
+		// The root is bwrap's tmpfs, writable by the sandbox's uid, and
+		// /etc a directory in it: make it read-only once every mount point
+		// exists. Not recursive: /workspace and /tmp stay writable.
+		"--remount-ro", "/",
+		"--chdir", pr.cwd,
+		"--info-fd", fdString(fdInfo),
+		"--block-fd", fdString(fdBlock),
+	)
+	if pr.seccomp != nil {
+		args = append(args, "--seccomp", fdString(fdSeccomp))
+	}
+	// The environment reaches the sandbox's processes through
+	// --clearenv/--setenv, never bwrap's own environment: the host's
+	// dynamic loader would obey LD_PRELOAD and friends in bwrap itself,
+	// before any namespace exists.
+	args = append(args, "--clearenv")
+	for _, kv := range pr.env {
+		k, v, _ := strings.Cut(kv, "=")
+		args = append(args, "--setenv", k, v)
+	}
+	return args
+}
+
+// etcFiles are the host files of /etc bound read-only when present.
+var etcFiles = []string{
+	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+	"/etc/ssl", "/etc/ca-certificates", "/etc/localtime", "/etc/nsswitch.conf",
+	"/etc/mime.types", "/etc/protocols", "/etc/services",
+}
+
+// systemBinds returns the bwrap options that expose the host's system
+// directories read-only: directories are bound, merged-/usr symlinks are
+// recreated as symlinks.
+func systemBinds(dirs []string) []string {
+	var args []string
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if target, err := os.Readlink(d); err == nil {
+				args = append(args, "--symlink", target, d)
+			}
+			continue
+		}
+		args = append(args, "--ro-bind", d, d)
+	}
+	for _, f := range etcFiles {
+		if _, err := os.Stat(f); err == nil {
+			args = append(args, "--ro-bind", f, f)
+		}
+	}
+	return args
+}
+
+// withRlimits wraps argv so that rlimits are lowered (soft and hard) by the
+// sandbox's own shell before the program runs: file size, open files, no
+// core dumps. Lowering one's own limits needs no privilege, unlike
+// prlimit(2) on a process of another uid, which a root server lacking
+// CAP_SYS_RESOURCE cannot do. The shell's -f unit is 512-byte blocks
+// (POSIX).
+func (s *sandbox) withRlimits(argv []string) []string {
+	script := fmt.Sprintf("ulimit -f %d && ulimit -n %d && ulimit -c 0 && exec \"$@\"",
+		s.p.cfg.MaxFileBytes/512, s.p.cfg.MaxOpenFiles)
+	return append([]string{"/bin/sh", "-c", script, "sh"}, argv...)
+}
