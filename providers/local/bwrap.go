@@ -16,7 +16,9 @@ import (
 type bwrapIsolation struct {
 	path       string // the bwrap binary
 	root       bool   // sandboxes run as other host uids
-	uid, gid   int    // the host ids sandboxes run as when root
+	uid, gid   int    // Config.HostUID and HostGID: one uid for all, when set
+	uidRange   UIDRange
+	uids       *uidPool // a uid per sandbox (root, HostUID unset)
 	systemDirs []string
 }
 
@@ -30,7 +32,11 @@ func newBwrap(cfg *Config) (*bwrapIsolation, error) {
 	if err != nil {
 		return nil, ErrBwrapMissing
 	}
-	return &bwrapIsolation{path: bw, root: os.Geteuid() == 0, uid: cfg.HostUID, gid: cfg.HostGID, systemDirs: cfg.SystemDirs}, nil
+	return &bwrapIsolation{
+		path: bw, root: os.Geteuid() == 0,
+		uid: cfg.HostUID, gid: cfg.HostGID, uidRange: cfg.UIDRange,
+		systemDirs: cfg.SystemDirs,
+	}, nil
 }
 
 // prepare builds the bwrap command of a profile. Its options reach bwrap
@@ -98,9 +104,40 @@ func (b *bwrapIsolation) visible(path string) bool {
 
 func (b *bwrapIsolation) otherUIDs() bool { return b.root }
 
-func (b *bwrapIsolation) checkBaseDir(dir string) error {
+// setup checks that the sandboxes' uids can reach their workspaces, and,
+// unless one HostUID serves all, prepares the uid leases (reclaiming those
+// of crashed servers).
+func (b *bwrapIsolation) setup(baseDir string) error {
 	if !b.root {
 		return nil
 	}
-	return checkSearchable(dir, b.uid, b.gid)
+	if b.uid != 0 {
+		return checkSearchable(baseDir, b.uid, b.gid)
+	}
+	if err := checkSearchable(baseDir, b.uidRange.First, b.uidRange.First); err != nil {
+		return err
+	}
+	pool, err := newUIDPool(baseDir, b.uidRange)
+	if err != nil {
+		return err
+	}
+	pool.reclaim()
+	b.uids = pool
+	return nil
+}
+
+// sandboxIDs: the server's own ids when it is not root; else HostUID, or
+// a uid of the range leased for the sandbox alone (its gid the same).
+func (b *bwrapIsolation) sandboxIDs() (hostIDs, error) {
+	switch {
+	case !b.root:
+		return hostIDs{uid: os.Geteuid(), gid: os.Getegid()}, nil
+	case b.uids == nil:
+		return hostIDs{uid: b.uid, gid: b.gid}, nil
+	}
+	lease, err := b.uids.acquire()
+	if err != nil {
+		return hostIDs{}, err
+	}
+	return hostIDs{uid: lease.uid, gid: lease.uid, lease: lease}, nil
 }

@@ -64,9 +64,22 @@ type Config struct {
 	// AllowNetwork lets sandboxes that ask for it share the host network.
 	// Default false: every sandbox has only its own loopback.
 	AllowNetwork bool
-	// HostUID and HostGID are the host ids that sandboxes run as when the
-	// server runs as root (default 65534, nobody). Ignored otherwise: the
-	// sandbox then maps to the server's own uid.
+	// UIDRange is the range of host uids that sandboxes run as when the
+	// server runs as root: each live sandbox has one of its own (its gid
+	// is the same number), so no sandbox can use up the per-user kernel
+	// limits of the others (inotify instances and watches, epoll watches,
+	// pending signals, message queues, user namespaces). Default: 65536
+	// uids from 1900000000, clear of the ranges useradd gives users in
+	// /etc/subuid (from 100000) and of systemd's container range; New
+	// refuses a range that holds a user of /etc/passwd or overlaps
+	// /etc/subuid or /etc/subgid. Providers that share a BaseDir share the
+	// range; providers on different BaseDirs need disjoint ranges. Ignored
+	// when the server is not root (sandboxes then map to its own uid) or
+	// when HostUID is set.
+	UIDRange UIDRange
+	// HostUID and HostGID, when set, make every sandbox of a root server
+	// run as that one host uid and gid instead of one of UIDRange (the
+	// per-user kernel limits are then shared by all sandboxes).
 	HostUID, HostGID int
 	// SystemDirs are bound read-only at the same path; default: /usr,
 	// /bin, /lib, /lib32, /lib64, /libx32, /sbin (those present), plus
@@ -130,11 +143,11 @@ func (c *Config) setDefaults() error {
 	if c.WorkspaceSizeMB <= 0 {
 		c.WorkspaceSizeMB = 256
 	}
-	if c.HostUID == 0 {
-		c.HostUID = 65534
+	if c.HostUID != 0 && c.HostGID == 0 {
+		c.HostGID = c.HostUID
 	}
-	if c.HostGID == 0 {
-		c.HostGID = 65534
+	if c.UIDRange.Count <= 0 {
+		c.UIDRange = UIDRange{First: 1_900_000_000, Count: 65536}
 	}
 	if c.SystemDirs == nil {
 		c.SystemDirs = []string{"/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"}
@@ -143,6 +156,11 @@ func (c *Config) setDefaults() error {
 		c.Logger = slog.Default()
 	}
 	return nil
+}
+
+// UIDRange is a range of host uids: First, First+1, ... First+Count-1.
+type UIDRange struct {
+	First, Count int
 }
 
 // rootBaseDir is the default BaseDir of a server running as root: outside

@@ -28,6 +28,7 @@
 //	| measure | where | protects against |
 //	|---|---|---|
 //	| user namespace; uid 1000 inside, an unprivileged host uid outside | profile.go: bwrapArgs; bwrap.go: prepare; sandbox.go: Create | a sandbox acting as root, or as the server's uid, on the host |
+//	| a host uid of its own per live sandbox (root server, Config.UIDRange) | bwrap.go: sandboxIDs, setup; uids.go: acquire, release | one sandbox using up the per-user kernel limits of the others, or signalling their processes |
 //	| PID namespace, --die-with-parent, process-group kill | profile.go: bwrapArgs; spawn.go: killTree | processes that outlive their execution; signals to host processes |
 //	| mount namespace: read-only system directories, generated /etc, own /workspace, private /tmp, read-only root | profile.go: bwrapArgs, systemBinds; local.go: writeEtc | reading host files or other sandboxes' workspaces; writing outside the workspace |
 //	| network namespace unless the sandbox asks and Config.AllowNetwork | profile.go: bwrapArgs; sandbox.go: Create | reaching the host's loopback services or the network |
@@ -47,4 +48,29 @@
 //	| reads capped before reading; large files streamed | files.go: ReadFile, OpenFile | server memory spent on one large file |
 //	| BaseDir verified; reclaim acts only on the provider's own names, never through symlinks | basedir.go: prepareBaseDir, verifyBaseDir; reclaim.go: reclaimOrphans, reclaimInstance | other local users planting lock files or instance directories |
 //	| development mode without namespaces (cgroup, rlimits, environment and time limit only) | isolation.go: newIsolation; insecure.go: prepare | nothing else: never for untrusted code |
+//
+// # What sandboxes still share
+//
+// With a host uid of its own (a root server, HostUID unset), a sandbox has
+// its own share of every per-user kernel limit: inotify instances
+// (fs.inotify.max_user_instances, 128 by default) and watches, epoll
+// watches, pending signals (RLIMIT_SIGPENDING), POSIX message queue bytes,
+// user namespaces. What stays shared, because the kernel counts it for
+// the whole host and neither cgroups nor bwrap divide it:
+//
+//   - pseudo-terminals: kernel.pty.max (4096 by default) is one pool for
+//     every devpts instance. bwrap's --dev gives each execution its own
+//     instance, but with no per-instance max, so a sandbox can take ptys
+//     from the others (and from containers on the host) up to its open
+//     files (MaxOpenFiles per process, MaxProcesses processes);
+//     kernel.pty.reserve (1024) keeps the host's own terminals.
+//   - system-wide tables: open files (fs.file-max), asynchronous I/O
+//     contexts (fs.aio-max-nr), PIDs (kernel.pid_max, bounded per sandbox
+//     by its pids cgroup), and, for sandboxes allowed the network, the host's
+//     ports and connection tracking.
+//   - the page cache, disk bandwidth and, for plain-directory workspaces
+//     (a server that is not root), the disk.
+//
+// When the server is not root, or Config.HostUID is set, every sandbox
+// runs as one host uid and shares the per-user limits above too.
 package local

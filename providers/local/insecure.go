@@ -3,6 +3,7 @@
 package local
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 )
@@ -29,4 +30,8 @@ func (hostIsolation) visible(string) bool { return true }
 
 func (hostIsolation) otherUIDs() bool { return false }
 
-func (hostIsolation) checkBaseDir(string) error { return nil }
+func (hostIsolation) setup(string) error { return nil }
+
+func (hostIsolation) sandboxIDs() (hostIDs, error) {
+	return hostIDs{uid: os.Geteuid(), gid: os.Getegid()}, nil
+}

@@ -24,9 +24,18 @@ type isolation interface {
 	// otherUIDs reports whether sandboxes run as host uids other than the
 	// server's own (their workspaces are then given to those uids).
 	otherUIDs() bool
-	// checkBaseDir verifies that sandboxes can reach their workspaces
-	// below dir.
-	checkBaseDir(dir string) error
+	// setup verifies that sandboxes can reach their workspaces below
+	// BaseDir, and prepares what sandboxes will lease there.
+	setup(baseDir string) error
+	// sandboxIDs leases the host uid and gid of a new sandbox's processes.
+	sandboxIDs() (hostIDs, error)
+}
+
+// hostIDs are the host uid and gid of a sandbox's processes, and the lease
+// that holds them (nil where nothing is leased).
+type hostIDs struct {
+	uid, gid int
+	lease    *uidLease
 }
 
 // newIsolation is the one place that reads Config.InsecureNoNamespaces.

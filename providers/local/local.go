@@ -73,7 +73,7 @@ func New(cfg Config) (*Provider, error) {
 	if err := prepareBaseDir(cfg.BaseDir, p.iso.otherUIDs()); err != nil {
 		return nil, err
 	}
-	if err := p.iso.checkBaseDir(cfg.BaseDir); err != nil {
+	if err := p.iso.setup(cfg.BaseDir); err != nil {
 		return nil, err
 	}
 	p.reclaimOrphans()
@@ -174,6 +174,7 @@ func (p *Provider) cleanupInstance() error {
 	if err := removeAll(p.dir); err != nil {
 		errs = append(errs, err)
 	}
+	_ = os.Remove(filepath.Join(p.cfg.BaseDir, uidsDir)) // once no provider leases
 	if p.lock != nil {
 		_ = os.Remove(p.lock.Name())
 		_ = p.lock.Close()

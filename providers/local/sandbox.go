@@ -41,6 +41,7 @@ type sandbox struct {
 	lim      limits
 	maxExec  time.Duration // the longest one execution may run
 	uid, gid int           // the host ids its processes run as
+	lease    *uidLease     // holds uid for this sandbox alone, or nil
 	chown    bool          // host-created files are given to uid:gid
 
 	mu        sync.Mutex
@@ -82,22 +83,24 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		network: opts.Network,
 		lim:     p.limitsFor(opts.Resources),
 		maxExec: p.cfg.MaxExecTimeout,
-		uid:     os.Geteuid(),
-		gid:     os.Getegid(),
 		runs:    map[*exec.Cmd]bool{},
 		readers: map[*fileReader]bool{},
 	}
 	if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
 		sb.maxExec = t
 	}
-	if p.iso.otherUIDs() {
-		sb.uid, sb.gid, sb.chown = p.cfg.HostUID, p.cfg.HostGID, true
-	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "local provider is closed"}
 	}
+	ids, err := p.iso.sandboxIDs()
+	if err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	sb.uid, sb.gid, sb.lease = ids.uid, ids.gid, ids.lease
+	sb.chown = sb.uid != os.Geteuid()
 	p.sandboxes[sb.id] = sb
 	p.mu.Unlock()
 
@@ -289,6 +292,13 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 			if err := removeAll(s.ws); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("local: destroy %s: %w", s.id, err))
 			}
+		}
+		// The uid goes back to the pool only when nothing of the sandbox
+		// can be left running as it.
+		if len(errs) == 0 {
+			s.lease.release()
+		} else if s.lease != nil {
+			s.p.log.Error("computemw/local: a destroyed sandbox's uid stays leased", "sandbox", s.id, "uid", s.uid)
 		}
 		s.p.mu.Lock()
 		delete(s.p.sandboxes, s.id)
