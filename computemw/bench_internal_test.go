@@ -64,7 +64,7 @@ func benchExec(b *testing.B, k *Kit) {
 			route = rt
 		}
 	}
-	hdr := http.Header{}
+	hdr := http.Header{"Content-Type": {"application/json"}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -45,7 +45,7 @@ func ExampleHooks() {
 			for _, code := range []string{"echo hi", "oom"} {
 				kit.ServeRoute(context.Background(), rt, &computemw.Request{
 					Method: http.MethodPost,
-					Header: http.Header{},
+					Header: http.Header{"Content-Type": {"application/json"}},
 					Body:   strings.NewReader(`{"language":"python","code":"` + code + `"}`),
 				})
 			}

@@ -92,6 +92,9 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 			return ctx, nil, Errorf(CodeBadRequest, "field %q is required", "code")
 		}
 	}
+	if len(run.Command) > MaxCommandBytes {
+		return ctx, nil, Errorf(CodeBadRequest, "command exceeds %d bytes", MaxCommandBytes)
+	}
 	if run.Timeout < 0 || run.Timeout > k.cfg.MaxTimeout {
 		return ctx, nil, Errorf(CodeBadRequest, "timeout must be positive and at most %d ms", k.cfg.MaxTimeout.Milliseconds())
 	}

@@ -82,7 +82,7 @@ var entries = map[string]entry{
 		defer computemwtest.ServePath(ctx, g.Kit, http.MethodDelete, "/sandboxes/{id}", "", h)
 		_ = id
 		stream := g.Kit.ServeRoute(ctx, computemwtest.RouteOf(g.Kit, "/sandboxes/{id}/exec/stream"), &computemw.Request{
-			Method: http.MethodPost, Header: h, RemoteAddr: "127.0.0.1:40000", Params: map[string]string{"id": id},
+			Method: http.MethodPost, Header: withJSON(h), RemoteAddr: "127.0.0.1:40000", Params: map[string]string{"id": id},
 			Body: strings.NewReader(fmt.Sprintf(`{"command":%q,"timeout":60000}`, command)),
 		})
 		if stream.Stream == nil {
@@ -164,4 +164,10 @@ func TestEveryEntryIsGoverned(t *testing.T) {
 			g.CheckNothing(t, before)
 		})
 	}
+}
+
+func withJSON(h http.Header) http.Header {
+	h = h.Clone()
+	h.Set("Content-Type", "application/json")
+	return h
 }

@@ -51,6 +51,9 @@ func (g *governed) timeout(asked time.Duration) time.Duration {
 
 // Exec runs a command line as a governed execution.
 func (g *governed) Exec(ctx context.Context, command string, opts ExecOptions) (*Result, error) {
+	if len(command) > MaxCommandBytes {
+		return nil, Errorf(CodeBadRequest, "command exceeds %d bytes", MaxCommandBytes)
+	}
 	return g.run(ctx, g.action(OpExec, "", opts.Timeout), opts, func(ctx context.Context, opts ExecOptions) (*Result, error) {
 		return g.raw.Exec(ctx, command, opts)
 	})

@@ -249,7 +249,8 @@ func (k *Kit) LiveSandboxes() int {
 
 // Close shuts the kit down: new sandboxes are refused with 503 at once,
 // sandboxes in use may finish until ctx is done, then every sandbox left is
-// destroyed and providers holding resources are closed. It returns ctx's
+// destroyed, and providers and policies holding resources (a
+// [Closer], such as an authenticator refreshing keys) are closed. It returns ctx's
 // error if it had to cut executions short, joined with any destroy error.
 func (k *Kit) Close(ctx context.Context) error {
 	k.mu.Lock()
@@ -287,6 +288,13 @@ func (k *Kit) Close(ctx context.Context) error {
 		if c, ok := p.(Closer); ok {
 			if err := c.Close(dctx); err != nil {
 				errs = append(errs, fmt.Errorf("computemw: close provider %q: %w", name, err))
+			}
+		}
+	}
+	for _, p := range k.cfg.Policies {
+		if c, ok := p.(Closer); ok {
+			if err := c.Close(dctx); err != nil {
+				errs = append(errs, fmt.Errorf("computemw: close policy %T: %w", p, err))
 			}
 		}
 	}

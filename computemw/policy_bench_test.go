@@ -120,7 +120,7 @@ func BenchmarkJWTVerifyUncached(b *testing.B) {
 func BenchmarkPolicies(b *testing.B) {
 	policies, hooks := benchPolicies(b)
 	tok := policytest.Sign(b, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(jwt.MapClaims{"plan": "free"}))
-	h := http.Header{"Authorization": {"Bearer " + tok}}
+	h := http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/json"}}
 	req := &computemw.Request{Method: http.MethodPost, Header: h, RemoteAddr: "127.0.0.1:5000"}
 	res := &computemw.Result{CPUTime: time.Millisecond, PeakMemory: 1 << 20, ExecutionTime: time.Millisecond}
 	b.ReportAllocs()

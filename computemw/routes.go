@@ -83,22 +83,22 @@ func (t *routeTable) add(method, path string, op Op, h HandlerFunc) {
 // serve it with [Kit.ServeRoute].
 func (k *Kit) Routes() []Route {
 	var t routeTable
-	t.add(http.MethodPost, "/execute", OpExecute, k.handleExecute)
-	t.add(http.MethodPost, "/exec", OpExec, k.handleExec)
-	t.add(http.MethodPost, "/files", OpFiles, k.handleFiles)
+	t.add(http.MethodPost, "/execute", OpExecute, jsonBody(k.handleExecute))
+	t.add(http.MethodPost, "/exec", OpExec, jsonBody(k.handleExec))
+	t.add(http.MethodPost, "/files", OpFiles, jsonBody(k.handleFiles))
 	t.add(http.MethodGet, "/health", OpHealth, k.handleHealth)
 	t.add(http.MethodGet, "/ready", OpReady, k.handleReady)
 	t.add(http.MethodGet, "/metrics", OpMetrics, k.handleMetrics)
 	t.add(http.MethodGet, "/usage", OpUsage, k.handleUsage)
-	t.add(http.MethodPost, "/sandboxes", OpSessions, k.handleCreateSession)
+	t.add(http.MethodPost, "/sandboxes", OpSessions, jsonBody(k.handleCreateSession))
 	t.add(http.MethodGet, "/sandboxes", OpSessions, k.handleListSessions)
 	t.add(http.MethodGet, "/sandboxes/{id}", OpSessions, k.handleGetSession)
 	t.add(http.MethodDelete, "/sandboxes/{id}", OpSessions, k.handleDeleteSession)
 	t.add(http.MethodPost, "/sandboxes/{id}/keepalive", OpSessions, k.handleKeepalive)
-	t.add(http.MethodPost, "/sandboxes/{id}/execute", OpExecute, k.sessionRoute(k.handleExecute))
-	t.add(http.MethodPost, "/sandboxes/{id}/exec", OpExec, k.sessionRoute(k.handleExec))
-	t.add(http.MethodPost, "/sandboxes/{id}/files", OpFiles, k.sessionRoute(k.handleFiles))
-	t.add(http.MethodPost, "/sandboxes/{id}/exec/stream", OpExec, k.sessionRoute(k.handleExecStream))
+	t.add(http.MethodPost, "/sandboxes/{id}/execute", OpExecute, jsonBody(k.sessionRoute(k.handleExecute)))
+	t.add(http.MethodPost, "/sandboxes/{id}/exec", OpExec, jsonBody(k.sessionRoute(k.handleExec)))
+	t.add(http.MethodPost, "/sandboxes/{id}/files", OpFiles, jsonBody(k.sessionRoute(k.handleFiles)))
+	t.add(http.MethodPost, "/sandboxes/{id}/exec/stream", OpExec, jsonBody(k.sessionRoute(k.handleExecStream)))
 	return t
 }
 
@@ -198,4 +198,30 @@ func (k *Kit) Serve(ctx context.Context, h HandlerFunc, r *Request) (resp *Respo
 		return k.ErrorResponse(ctx, err, r.Header)
 	}
 	return res
+}
+
+// jsonBody guards a route that decodes a JSON body: the body must be
+// declared JSON (a cross-site form or text/plain POST, which browsers send
+// without a preflight, is refused) and must not be compressed (nothing is
+// inflated on the kit's behalf: a small compressed body can inflate
+// without bound). Both refusals are 415 UNSUPPORTED_MEDIA_TYPE.
+func jsonBody(h HandlerFunc) HandlerFunc {
+	return func(ctx context.Context, r *Request) (*Response, error) {
+		if err := checkJSONBody(r.Header); err != nil {
+			return nil, err
+		}
+		return h(ctx, r)
+	}
+}
+
+func checkJSONBody(h Header) error {
+	if enc := strings.TrimSpace(h.Get("Content-Encoding")); enc != "" && !strings.EqualFold(enc, "identity") {
+		return Errorf(CodeUnsupportedMedia, "Content-Encoding %q is not accepted: send the body uncompressed", truncate(enc, 32))
+	}
+	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	if ct != "application/json" && !(strings.HasPrefix(ct, "application/") && strings.HasSuffix(ct, "+json")) {
+		return Errorf(CodeUnsupportedMedia, "Content-Type must be application/json")
+	}
+	return nil
 }

@@ -29,8 +29,9 @@ type HealthChecker interface {
 	CheckHealth(ctx context.Context) error
 }
 
-// Closer is implemented by providers that hold resources beyond their
-// sandboxes; [Kit.Close] calls it after every sandbox is destroyed.
+// Closer is implemented by providers and policies that hold resources
+// beyond a request (a provider's base directory, an authenticator's key
+// refresh); [Kit.Close] calls it after every sandbox is destroyed.
 type Closer interface {
 	Close(ctx context.Context) error
 }

@@ -21,7 +21,7 @@ func call(t *testing.T, ctx context.Context, kit *computemw.Kit, method, pattern
 			continue
 		}
 		resp := kit.ServeRoute(ctx, rt, &computemw.Request{
-			Method: method, Header: http.Header{}, Body: strings.NewReader(body),
+			Method: method, Header: http.Header{"Content-Type": {"application/json"}}, Body: strings.NewReader(body),
 			Params: map[string]string{"id": id},
 		})
 		var m map[string]any

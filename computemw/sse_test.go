@@ -23,7 +23,7 @@ func TestExecStreamEvents(t *testing.T) {
 	stream := func(body string) (*computemw.Response, string, error) {
 		for _, rt := range kit.Routes() {
 			if rt.Path == "/sandboxes/{id}/exec/stream" {
-				resp := kit.ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{},
+				resp := kit.ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{"Content-Type": {"application/json"}},
 					Body: strings.NewReader(body), Params: map[string]string{"id": id}})
 				if resp.Stream == nil {
 					return resp, string(resp.Body), nil
@@ -58,7 +58,7 @@ func TestExecStreamEvents(t *testing.T) {
 	// A client that is gone stops the execution.
 	for _, rt := range kit.Routes() {
 		if rt.Path == "/sandboxes/{id}/exec/stream" {
-			resp := kit.ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{},
+			resp := kit.ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{"Content-Type": {"application/json"}},
 				Body: strings.NewReader(`{"command":"lines 1000"}`), Params: map[string]string{"id": id}})
 			err := resp.Stream(ctx, failingWriter{}, func() error { return nil })
 			if err == nil {

@@ -146,8 +146,10 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 					return utils.CopyString(c.Params(n))
 				}),
 				Header: header{c},
-				// The kit reads the body before the handler returns.
-				Body:       bytes.NewReader(c.Body()),
+				// The raw body, never inflated (c.Body() would decode a
+				// Content-Encoding without bound); the kit refuses an
+				// encoded body. It reads it before the handler returns.
+				Body:       bytes.NewReader(c.Request().Body()),
 				RemoteAddr: c.Context().RemoteAddr().String(),
 			}
 			return write(c, kit.ServeRoute(c.UserContext(), rt, req))

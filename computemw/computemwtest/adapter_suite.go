@@ -2,12 +2,14 @@ package computemwtest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"maps"
+	"runtime"
 	"net/http"
 	"slices"
 	"strings"
@@ -126,7 +128,9 @@ func (r *Reply) Code() string {
 	return s
 }
 
-// Do sends one request and decodes a JSON object body (if any).
+// Do sends one request and decodes a JSON object body (if any). A
+// non-empty body is sent as application/json unless header names a
+// Content-Type (an empty value sends none).
 func Do(t testing.TB, ctx context.Context, method, url, body string, header map[string]string) *Reply {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
@@ -134,9 +138,11 @@ func Do(t testing.TB, ctx context.Context, method, url, body string, header map[
 		t.Fatalf("request: %v", err)
 	}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
-	if body != "" && req.Header.Get("Content-Type") == "" {
+	if _, set := header["Content-Type"]; body != "" && !set {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -158,7 +164,8 @@ func Do(t testing.TB, ctx context.Context, method, url, body string, header map[
 }
 
 func post(t testing.TB, url, body string) *Reply {
-	return Do(t, context.Background(), http.MethodPost, url, body, nil)
+	t.Helper()
+	return Do(t, context.Background(), http.MethodPost, url, body, map[string]string{"Content-Type": "application/json"})
 }
 
 // expectError checks an error reply's status, code and body shape.
@@ -265,6 +272,19 @@ func AdapterSuite(t *testing.T, h Harness) {
 				r := post(t, base+Prefix+c.path, c.body)
 				expectError(t, r, c.status, c.code)
 			})
+		}
+		// A body the JSON routes do not take: 415, before anything is read.
+		for name, hdr := range map[string]map[string]string{
+			"form":           {"Content-Type": "application/x-www-form-urlencoded"},
+			"text/plain":     {"Content-Type": "text/plain;charset=UTF-8"},
+			"no type":        {"Content-Type": ""},
+			"gzip":           {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+			"chained coding": {"Content-Type": "application/json", "Content-Encoding": "deflate, br"},
+		} {
+			r := Do(t, context.Background(), http.MethodPost, base+Prefix+"/exec", `{"command":"echo x"}`, hdr)
+			if r.Status != 415 || r.Code() != string(computemw.CodeUnsupportedMedia) {
+				t.Errorf("%s body: %d %s, want 415 UNSUPPORTED_MEDIA_TYPE", name, r.Status, r.Raw)
+			}
 		}
 		r := post(t, base+Prefix+"/files", `{"action":"chmod","path":"a"}`)
 		if r.Body["error"] != "Invalid action" {
@@ -421,6 +441,34 @@ func AdapterSuite(t *testing.T, h Harness) {
 		expectError(t, r, 503, computemw.CodeUnavailable)
 	})
 
+	t.Run("compressed body bomb", func(t *testing.T) {
+		// 64 MiB of JSON whitespace in a ~64 KiB gzip body: the kit must
+		// refuse it without inflating it, on every framework.
+		kit, fake := SuiteKit(t, computemw.Config{})
+		base := h.Start(t, kit)
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write([]byte(`{"command":"echo x"`))
+		zw.Write(bytes.Repeat([]byte{' '}, 64<<20))
+		zw.Write([]byte(`}`))
+		zw.Close()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r := Do(t, context.Background(), http.MethodPost, base+Prefix+"/exec", buf.String(),
+			map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"})
+		runtime.ReadMemStats(&after)
+		if r.Status != 415 {
+			t.Errorf("gzip bomb: %d %s, want 415", r.Status, r.Raw)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+			t.Errorf("the server allocated %d MiB for a %d KiB compressed body", alloc>>20, buf.Len()>>10)
+		}
+		if fake.Created() != 0 {
+			t.Errorf("a refused body created %d sandboxes", fake.Created())
+		}
+	})
+
 	t.Run("client disconnect", func(t *testing.T) {
 		kit, fake := SuiteKit(t, computemw.Config{})
 		base := h.Start(t, kit)
@@ -429,6 +477,7 @@ func AdapterSuite(t *testing.T, h Harness) {
 		go func() {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+Prefix+"/execute",
 				strings.NewReader(`{"language":"bash","code":"sleep","timeout":1500}`))
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err == nil {
 				resp.Body.Close()

@@ -21,10 +21,16 @@ func RouteOf(kit *computemw.Kit, path string) computemw.Route {
 
 // ServePath serves one request on the kit's route at path through
 // [computemw.Kit.ServeRoute], as an adapter would, and returns the
-// response. ctx may carry a principal ([computemw.WithPrincipal]).
+// response. ctx may carry a principal ([computemw.WithPrincipal]). A
+// non-empty body is sent as application/json unless header says
+// otherwise, as clients of the JSON routes do.
 func ServePath(ctx context.Context, kit *computemw.Kit, method, path, body string, header http.Header) *computemw.Response {
+	header = header.Clone()
 	if header == nil {
 		header = http.Header{}
+	}
+	if body != "" && header.Get("Content-Type") == "" {
+		header.Set("Content-Type", "application/json")
 	}
 	return kit.ServeRoute(ctx, RouteOf(kit, path), &computemw.Request{
 		Method: method, Header: header, Body: strings.NewReader(body), RemoteAddr: "127.0.0.1:40000",

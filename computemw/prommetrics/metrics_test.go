@@ -23,7 +23,7 @@ func serve(t testing.TB, kit *computemw.Kit, method, path, body string) *compute
 	for _, rt := range kit.Routes() {
 		if rt.Path == path {
 			return kit.ServeRoute(context.Background(), rt, &computemw.Request{
-				Method: method, Header: http.Header{}, Body: strings.NewReader(body),
+				Method: method, Header: http.Header{"Content-Type": {"application/json"}}, Body: strings.NewReader(body),
 			})
 		}
 	}
