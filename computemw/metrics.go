@@ -25,6 +25,9 @@ func (k *Kit) handleMetrics(ctx context.Context, r *Request) (*Response, error) 
 	if k.cfg.Metrics == nil {
 		return nil, Errorf(CodeNotFound, "metrics are not configured")
 	}
+	if err := k.authorize(ctx, &Action{Op: OpMetrics}); err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/metrics", nil)
 	if err != nil {
 		return nil, err

@@ -71,6 +71,12 @@ type WSConfig struct {
 	// TerminalTimeout ends a terminal after this long (default 30m);
 	// policies may lower it (RBAC's MaxExecutionTime).
 	TerminalTimeout time.Duration
+	// IdleTimeout closes a connection whose client sent no message for
+	// this long while nothing runs on it (default 15m).
+	IdleTimeout time.Duration
+	// MaxLifetime closes a connection this long after it opened, whatever
+	// it is doing (default 2h).
+	MaxLifetime time.Duration
 }
 
 func (c *WSConfig) setDefaults() {
@@ -88,6 +94,12 @@ func (c *WSConfig) setDefaults() {
 	}
 	if c.TerminalTimeout <= 0 {
 		c.TerminalTimeout = 30 * time.Minute
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 15 * time.Minute
+	}
+	if c.MaxLifetime <= 0 {
+		c.MaxLifetime = 2 * time.Hour
 	}
 }
 
@@ -133,6 +145,8 @@ type wsSession struct {
 	cancel context.CancelCauseFunc
 	out    chan []byte
 
+	idle    *time.Timer
+
 	mu      sync.Mutex
 	sb      Sandbox
 	release func()
@@ -156,6 +170,12 @@ func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 	s := &wsSession{k: k, conn: conn, cfg: cfg, ctx: ctx, cancel: cancel, out: make(chan []byte, cfg.SendQueue)}
 	var writer sync.WaitGroup
 	writer.Go(s.writeLoop)
+	lifetime := time.AfterFunc(cfg.MaxLifetime, func() {
+		s.fail(errLifetime, ClosePolicy)
+	})
+	defer lifetime.Stop()
+	s.idle = time.AfterFunc(cfg.IdleTimeout, s.idleCheck)
+	defer s.idle.Stop()
 	err := s.readLoop()
 	cancel(err)
 	s.teardown()
@@ -164,6 +184,25 @@ func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 		return nil
 	}
 	return err
+}
+
+// Why the kit closes a connection on its own.
+var (
+	errLifetime = &Error{Code: CodeUnavailable, Message: "connection lifetime reached"}
+	errIdle     = &Error{Code: CodeUnavailable, Message: "connection idle"}
+)
+
+// idleCheck closes the connection once its client has been silent for
+// IdleTimeout while nothing runs; with something running it waits again.
+func (s *wsSession) idleCheck() {
+	s.mu.Lock()
+	busy := s.running || s.term != nil
+	s.mu.Unlock()
+	if busy {
+		s.idle.Reset(s.cfg.IdleTimeout)
+		return
+	}
+	s.fail(errIdle, ClosePolicy)
 }
 
 // readLoop handles client messages until the connection fails.
@@ -176,6 +215,7 @@ func (s *wsSession) readLoop() error {
 			}
 			return err
 		}
+		s.idle.Reset(s.cfg.IdleTimeout)
 		if len(msg) > s.cfg.MaxMessageBytes {
 			s.sendError(Errorf(CodeBadRequest, "message exceeds %d bytes", s.cfg.MaxMessageBytes))
 			continue
@@ -241,7 +281,11 @@ func (s *wsSession) flush() {
 
 func (s *wsSession) fail(err error, code int) {
 	s.cancel(err)
-	_ = s.conn.Close(code, "")
+	reason := ""
+	if e, ok := err.(*Error); ok {
+		reason = e.Message
+	}
+	_ = s.conn.Close(code, reason)
 }
 
 // send queues a message; it waits while the queue is full (backpressure)
@@ -311,13 +355,25 @@ func (s *wsSession) create(m *WSMessage) error {
 	if err != nil {
 		return err
 	}
+	// A connection's sandbox counts in the same books as sessions: the
+	// total cap and the caller's own.
+	owner := s.k.owner(ctx)
+	if err := s.k.sessionSlot(owner); err != nil {
+		s.k.rejected(ctx, OpWebSocket, nil, err)
+		return err
+	}
 	g, err := s.k.createFor(ctx, OpWebSocket, m.Provider, CreateOptions{Template: m.Template})
 	if err != nil {
+		s.k.sessionSlotDone(owner)
 		return err
 	}
 	// The sandbox lives as long as the connection, not this message.
+	destroy := s.k.releaser(s.ctx, g)
 	s.mu.Lock()
-	s.sb, s.release = g, s.k.releaser(s.ctx, g)
+	s.sb, s.release = g, func() {
+		destroy()
+		s.k.sessionSlotDone(owner)
+	}
 	s.mu.Unlock()
 	s.send(WSMessage{Type: "sandbox-ready", SandboxID: g.ID(), Provider: g.Provider()})
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/ratelimit"
 	"github.com/ulule/limiter/v3"
 )
@@ -255,4 +256,67 @@ func TestWebSocketMessagesAreRateLimited(t *testing.T) {
 	}
 	conn.Close(computemw.CloseNormal, "")
 	<-done
+}
+
+// A connection's sandbox counts in the session books: one caller cannot
+// hold every sandbox through WebSockets.
+func TestWebSocketSandboxesCountAsSessions(t *testing.T) {
+	kit, fake := newKit(t, computemw.Config{MaxSessionsPerPrincipal: 2})
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	if r := computemwtest.ServePath(ctx, kit, http.MethodPost, "/sandboxes", `{}`, nil); r.Status != 201 {
+		t.Fatalf("session: %d %s", r.Status, r.Body)
+	}
+	open := func() (*memConn, chan error) {
+		wctx, err := kit.AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := newMemConn()
+		done := make(chan error, 1)
+		go func() { done <- kit.ServeConn(wctx, conn) }()
+		conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+		return conn, done
+	}
+	c1, d1 := open()
+	c1.expect(t, "sandbox-ready")
+	c2, d2 := open()
+	if m := c2.expect(t, "error"); m.Code != string(computemw.CodeRateLimited) {
+		t.Errorf("third sandbox of one caller: %+v", m)
+	}
+	if fake.Live() != 2 {
+		t.Errorf("%d sandboxes live, want 2", fake.Live())
+	}
+	c1.Close(computemw.CloseNormal, "")
+	<-d1
+	// The place is given back with the connection.
+	c2.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	c2.expect(t, "sandbox-ready")
+	c2.Close(computemw.CloseNormal, "")
+	<-d2
+}
+
+// A connection ends at its lifetime, and when idle, destroying its sandbox.
+func TestWebSocketLifetimes(t *testing.T) {
+	for name, ws := range map[string]computemw.WSConfig{
+		"lifetime": {MaxLifetime: 50 * time.Millisecond},
+		"idle":     {IdleTimeout: 50 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			kit, fake := newKit(t, computemw.Config{WebSocket: ws})
+			conn, done := startConn(t, kit)
+			conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+			conn.expect(t, "sandbox-ready")
+			select {
+			case err := <-done:
+				if computemw.AsError(err).Code != computemw.CodeUnavailable {
+					t.Errorf("ServeConn: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the connection outlived its limit")
+			}
+			if fake.Live() != 0 {
+				t.Errorf("%d sandboxes left", fake.Live())
+			}
+		})
+	}
 }

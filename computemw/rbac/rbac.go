@@ -24,6 +24,9 @@ type Permissions struct {
 	// the stateless routes (which create one per request), sessions, and
 	// the sandbox middleware.
 	CanCreateSandbox bool
+	// CanReadMetrics allows GET /metrics: what every caller's executions
+	// did is not for every caller.
+	CanReadMetrics bool
 	// AllowedProviders lists the providers the role may use; "*" allows
 	// every registered provider. Empty allows none.
 	AllowedProviders []string
@@ -52,19 +55,21 @@ const (
 	LimitRefuse
 )
 
-// DefaultRoles returns the default role table: "admin" and "developer"
-// may do everything with generous limits, "user" may do everything with
-// modest ones, and "viewer" may create nothing.
+// DefaultRoles returns the default role table: "admin" may do everything
+// with generous limits, metrics included; "developer" and "user" may run
+// code, use files and create sandboxes with smaller limits; "viewer" may
+// create nothing; "monitor" may only read metrics (a scraper's role).
 func DefaultRoles() map[string]Permissions {
 	all := []string{"*"}
 	return map[string]Permissions{
-		"admin": {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: all,
+		"admin": {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, CanReadMetrics: true, AllowedProviders: all,
 			ResourceLimits: ResourceLimits{MaxCPUCores: 4, MaxMemoryMB: 8192, MaxExecutionTime: 5 * time.Minute}},
 		"developer": {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: all,
 			ResourceLimits: ResourceLimits{MaxCPUCores: 2, MaxMemoryMB: 2048, MaxExecutionTime: 2 * time.Minute}},
 		"user": {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: all,
 			ResourceLimits: ResourceLimits{MaxCPUCores: 1, MaxMemoryMB: 512, MaxExecutionTime: 30 * time.Second}},
-		"viewer": {AllowedProviders: all},
+		"viewer":  {AllowedProviders: all},
+		"monitor": {CanReadMetrics: true},
 	}
 }
 
@@ -143,6 +148,11 @@ func (r *Policy) Authorize(ctx context.Context, a *computemw.Action) error {
 		if !perm.CanAccessFiles {
 			return forbidden("insufficient permissions: file access is not allowed")
 		}
+	case computemw.OpMetrics:
+		if !perm.CanReadMetrics {
+			return forbidden("insufficient permissions: reading metrics is not allowed")
+		}
+		return nil
 	}
 	creates := a.CreatesSandbox
 	if creates && !perm.CanCreateSandbox {

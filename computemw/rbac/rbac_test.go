@@ -20,6 +20,7 @@ func rbacRoles() map[string]rbac.Permissions {
 		"no-create":  {CanExecuteCode: true, CanAccessFiles: true, AllowedProviders: []string{"*"}},
 		"local-only": {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true, AllowedProviders: []string{"local"}},
 		"none":       {CanExecuteCode: true, CanAccessFiles: true, CanCreateSandbox: true},
+		"ops":        {CanReadMetrics: true},
 	}
 }
 
@@ -46,6 +47,8 @@ func TestRBACPermissions(t *testing.T) {
 		{"terminal without permission", "no-exec", computemw.Action{Op: computemw.OpTerminal, Provider: "fake", SandboxID: "s-1"}, 403},
 		{"session creates a sandbox", "no-create", computemw.Action{Op: computemw.OpSessions, Provider: "fake", CreatesSandbox: true}, 403},
 		{"listing sessions creates none", "no-create", computemw.Action{Op: computemw.OpSessions}, 200},
+		{"metrics without permission", "all", computemw.Action{Op: computemw.OpMetrics}, 403},
+		{"metrics", "ops", computemw.Action{Op: computemw.OpMetrics}, 200},
 		{"provider allowed", "local-only", computemw.Action{Op: computemw.OpExec, Provider: "local"}, 200},
 		{"provider not allowed", "local-only", computemw.Action{Op: computemw.OpExec, Provider: "fake"}, 403},
 		{"no provider allowed", "none", computemw.Action{Op: computemw.OpExec, Provider: "local"}, 403},

@@ -24,8 +24,10 @@
 //
 // Configuration, from the environment:
 //
-//	COMPUTEMW_JWT_SECRET        HS256 secret, at least 32 bytes. Without it a
-//	                            development secret is used, and logged loudly.
+//	COMPUTEMW_JWT_SECRET        HS256 secret, at least 32 bytes. Without it the
+//	                            server listens on loopback only, with a public
+//	                            development secret, and says so loudly; on any
+//	                            other address it refuses to start.
 //	COMPUTEMW_RATE_FREE         free-tier requests per 15 minutes (default 10;
 //	                            pro 100, enterprise 1000)
 //	COMPUTEMW_QUOTA_DB          SQLite file that keeps usage across restarts
@@ -89,7 +91,15 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	policies, closeStores, err := protections(ctx)
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	policies, closeStores, err := protections(ctx, loopback(addr))
 	if err != nil {
 		return err
 	}
@@ -117,14 +127,6 @@ func run() error {
 	// authenticates with its API key.
 	mux.Handle("GET /metrics", computehttp.Handler(kit))
 
-	addr := os.Getenv("ADDR")
-	if addr == "" {
-		port := os.Getenv("PORT")
-		if port == "" {
-			port = "8080"
-		}
-		addr = net.JoinHostPort("127.0.0.1", port)
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -148,8 +150,11 @@ func run() error {
 
 // protections builds the policies, in order — authentication, RBAC, rate
 // limits, quotas. The returned function closes the stores.
-func protections(ctx context.Context) ([]computemw.Policy, func(), error) {
+func protections(ctx context.Context, onLoopback bool) ([]computemw.Policy, func(), error) {
 	secret := os.Getenv("COMPUTEMW_JWT_SECRET")
+	if secret == "" && !onLoopback {
+		return nil, nil, errors.New("COMPUTEMW_JWT_SECRET is not set: refusing to serve beyond loopback with the public development secret")
+	}
 	if secret == "" {
 		secret = devSecret
 		slog.Warn("!!! COMPUTEMW_JWT_SECRET is not set: using the DEVELOPMENT secret, with which anyone can mint tokens. " +
@@ -157,7 +162,7 @@ func protections(ctx context.Context) ([]computemw.Policy, func(), error) {
 	}
 	apiKeys := map[string]computemw.Principal{}
 	if key := os.Getenv("COMPUTEMW_METRICS_API_KEY"); key != "" {
-		apiKeys[auth.HashAPIKey(key)] = computemw.Principal{ID: "metrics-scraper", Role: "viewer", Plan: "enterprise"}
+		apiKeys[auth.HashAPIKey(key)] = computemw.Principal{ID: "metrics-scraper", Role: "monitor", Plan: "enterprise"}
 	}
 	authn, err := auth.New(auth.Config{
 		JWT: &auth.JWTConfig{
@@ -247,4 +252,17 @@ func closeLogged(c io.Closer) {
 	if err := c.Close(); err != nil {
 		slog.Error("closing the usage store", "error", err)
 	}
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

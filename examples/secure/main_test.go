@@ -83,3 +83,22 @@ func TestExample(t *testing.T) {
 	}
 	srv.Stop(t)
 }
+
+// Without a secret the example serves loopback only: beyond it, the
+// public development secret would let anyone mint an admin token.
+func TestNoSecretOnlyOnLoopback(t *testing.T) {
+	t.Setenv("COMPUTEMW_JWT_SECRET", "")
+	if _, _, err := protections(context.Background(), false); err == nil {
+		t.Fatal("started beyond loopback with the development secret")
+	}
+	_, closeStores, err := protections(context.Background(), true)
+	if err != nil {
+		t.Fatalf("on loopback: %v", err)
+	}
+	closeStores()
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:80": true, "localhost:1": true, ":8080": false, "0.0.0.0:8080": false, "10.0.0.1:80": false} {
+		if got := loopback(addr); got != want {
+			t.Errorf("loopback(%q) = %v", addr, got)
+		}
+	}
+}
