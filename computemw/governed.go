@@ -176,6 +176,19 @@ func (g *governed) Remove(ctx context.Context, path string) error {
 	return g.raw.Remove(ctx, path)
 }
 
+// OpenFile streams a file, as a governed file operation.
+func (g *governed) OpenFile(ctx context.Context, path string) (io.ReadCloser, FileInfo, error) {
+	fo, ok := g.raw.(FileOpener)
+	if !ok {
+		return nil, FileInfo{}, Errorf(CodeBadRequest, "provider %q cannot stream files", g.raw.Provider())
+	}
+	ctx, err := g.authorizeFile(ctx)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	return fo.OpenFile(ctx, path)
+}
+
 func (g *governed) Usage(ctx context.Context) (Usage, error) { return g.raw.Usage(ctx) }
 
 // Destroy destroys the sandbox once: its open terminals are reported

@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -157,7 +160,7 @@ func decodeContent(content, encoding string) ([]byte, error) {
 	}
 }
 
-var fileActions = []string{"read", "write", "list", "stat", "mkdir", "delete"}
+var fileActions = []string{"read", "download", "write", "list", "stat", "mkdir", "delete"}
 
 // handleFiles serves POST /files.
 func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
@@ -200,16 +203,35 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 	if err := k.authorize(ctx, a); err != nil {
 		return nil, err
 	}
+	transfer := req.Action == "read" || req.Action == "download" || req.Action == "write"
+	if transfer {
+		if !k.transfers.TryAcquire() {
+			return nil, k.notRun(ctx, a, &Error{Code: CodeUnavailable, Message: "too many file transfers, retry later", RetryAfter: capacityRetryAfter})
+		}
+	}
 	g, release, err := k.target(ctx, a, mw)
 	if err != nil {
+		if transfer {
+			k.transfers.Release()
+		}
 		return nil, err
 	}
+	if req.Action == "download" {
+		// The sandbox and the transfer slot are held until the stream ends.
+		return k.download(ctx, g, req.Path, func() {
+			release()
+			k.transfers.Release()
+		})
+	}
 	defer release()
+	if transfer {
+		defer k.transfers.Release()
+	}
 	sb := g.raw
 
 	switch req.Action {
 	case "read":
-		b, err := sb.ReadFile(ctx, req.Path)
+		b, err := k.readSmall(ctx, sb, req.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -246,4 +268,71 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 		}
 	}
 	return JSON(http.StatusOK, map[string]bool{"success": true})
+}
+
+// readSmall reads a file for the JSON form of a read, which carries at
+// most Config.MaxReadBytes: a larger file is a 413 that points to the
+// download action, before anything is read when the provider can tell the
+// size first ([FileOpener]).
+func (k *Kit) readSmall(ctx context.Context, sb Sandbox, path string) ([]byte, error) {
+	limit := k.cfg.MaxReadBytes
+	tooLarge := func(size int64) error {
+		return &Error{Code: CodePayloadTooLarge,
+			Message: fmt.Sprintf("file is %d bytes, over the %d the JSON form carries: use the download action", size, limit),
+			Details: map[string]any{"size": size, "limit": limit}}
+	}
+	if fo, ok := sb.(FileOpener); ok {
+		rc, fi, err := fo.OpenFile(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		if fi.Size > limit {
+			return nil, tooLarge(fi.Size)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(b)) > limit {
+			return nil, tooLarge(int64(len(b)))
+		}
+		return b, nil
+	}
+	b, err := sb.ReadFile(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge(int64(len(b)))
+	}
+	return b, nil
+}
+
+// download streams a file as application/octet-stream with its length;
+// done runs when the stream ends.
+func (k *Kit) download(ctx context.Context, g *governed, path string, done func()) (*Response, error) {
+	fo, ok := g.raw.(FileOpener)
+	if !ok {
+		done()
+		return nil, Errorf(CodeBadRequest, "provider %q cannot stream files: use the read action", g.Provider())
+	}
+	rc, fi, err := fo.OpenFile(ctx, path)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	h := make(http.Header, 4)
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(fi.Size, 10))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fi.Name}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	return &Response{Status: http.StatusOK, Header: h, Stream: func(sctx context.Context, w io.Writer, flush func() error) error {
+		defer done()
+		defer rc.Close()
+		stop := context.AfterFunc(sctx, func() { rc.Close() })
+		defer stop()
+		_, err := io.Copy(w, io.LimitReader(rc, fi.Size))
+		return err
+	}}, nil
 }

@@ -45,6 +45,13 @@ type Config struct {
 	// caller (default 10).
 	MaxSessions             int
 	MaxSessionsPerPrincipal int
+	// MaxReadBytes caps the file a read of POST /files returns in its JSON
+	// body (default 1 MiB); larger files are streamed by the download
+	// action.
+	MaxReadBytes int64
+	// MaxFileTransfers caps file reads, downloads and writes in progress at
+	// once (default 16); past it the answer is 503 with Retry-After.
+	MaxFileTransfers int
 	// WebSocket tunes the WebSocket protocol of GET /ws.
 	WebSocket WSConfig
 	// HealthInterval is how long a provider probe result is reused by
@@ -110,6 +117,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.MaxReadBytes <= 0 {
+		c.MaxReadBytes = 1 << 20
+	}
+	if c.MaxFileTransfers <= 0 {
+		c.MaxFileTransfers = 16
+	}
 	c.WebSocket.setDefaults()
 }
 
@@ -123,6 +136,7 @@ type Kit struct {
 	health    health
 	hooks     []Hooks
 	sessions  sessions
+	transfers semaphore
 
 	mu       sync.Mutex
 	live     map[*governed]struct{}
@@ -157,6 +171,7 @@ func New(cfg Config) (*Kit, error) {
 		return nil, fmt.Errorf("computemw: config: default provider %q is not registered", k.cfg.DefaultProvider)
 	}
 	k.health.init(k)
+	k.transfers = make(semaphore, k.cfg.MaxFileTransfers)
 	k.hooks = []Hooks{execLog{k: k}}
 	seen := map[any]bool{}
 	addHooks := func(h Hooks) {
@@ -300,3 +315,19 @@ func (k *Kit) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// semaphore bounds work in progress; its zero value admits nothing.
+type semaphore chan struct{}
+
+// TryAcquire takes a place without waiting.
+func (s semaphore) TryAcquire() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Release gives a place back.
+func (s semaphore) Release() { <-s }

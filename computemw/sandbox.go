@@ -124,6 +124,14 @@ type ExecOptions struct {
 	Stderr io.Writer
 }
 
+// FileOpener is implemented by sandboxes that can stream a file: the kit's
+// download action and reads of the JSON form use it, so that a large file
+// never sits whole in the server's memory.
+type FileOpener interface {
+	// OpenFile opens a regular file for reading and describes it.
+	OpenFile(ctx context.Context, path string) (io.ReadCloser, FileInfo, error)
+}
+
 // TerminalOpener is implemented by sandboxes that can run an interactive
 // program on a pseudo-terminal.
 type TerminalOpener interface {

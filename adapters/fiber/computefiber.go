@@ -28,7 +28,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
@@ -227,6 +229,15 @@ func write(c *fiber.Ctx, resp *computemw.Response) error {
 	setHeader(c, resp.Header)
 	c.Status(resp.Status)
 	if stream := resp.Stream; stream != nil {
+		if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+			// A download of known length: fasthttp sends it with its
+			// Content-Length, reading what the stream writes; it closes the
+			// reader when the client is gone, which ends the stream.
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(stream(context.Background(), pw, func() error { return nil })) }()
+			c.Context().SetBodyStream(pr, int(n))
+			return nil
+		}
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 			_ = stream(context.Background(), w, w.Flush)
 		})
