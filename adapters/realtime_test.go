@@ -190,7 +190,8 @@ func TestManyWebSockets(t *testing.T) {
 	for _, a := range []int{0, 3} { // net/http and fiber: the two server stacks
 		a := adapters[a]
 		t.Run(a.Name, func(t *testing.T) {
-			kit := localKit(t, computemw.Config{MaxSandboxes: 256})
+			// One client holds them all: its own cap is raised to allow it.
+			kit := localKit(t, computemw.Config{MaxSandboxes: 256, MaxSessions: 256, MaxSessionsPerPrincipal: 256})
 			base := a.Start(t, kit)
 			var before, after runtime.MemStats
 			runtime.GC()
