@@ -249,11 +249,13 @@ func (g *governed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Term
 		}
 		return nil, err
 	}
-	t := &governedTerminal{Terminal: term, g: g, a: a, ctx: context.WithoutCancel(ctx), start: start, before: before}
+	t := &governedTerminal{Terminal: term, g: g, a: a, ctx: context.WithoutCancel(ctx), start: start, before: before,
+		stopCheck: make(chan struct{})}
 	t.limit = time.AfterFunc(a.Timeout, func() {
 		t.timedOut.Store(true)
 		_ = term.Close()
 	})
+	go t.checkUsage(g.k.cfg.UsageCheckInterval)
 	g.mu.Lock()
 	if g.terms == nil {
 		g.terms = make(map[*governedTerminal]struct{})
@@ -273,6 +275,9 @@ type governedTerminal struct {
 	before   Usage
 	limit    *time.Timer
 	timedOut atomic.Bool
+	// stopped is why the kit ended the terminal early (a spent quota).
+	stopped   atomic.Pointer[error]
+	stopCheck chan struct{}
 
 	once sync.Once
 	code int
@@ -284,17 +289,16 @@ func (t *governedTerminal) Wait() (int, error) {
 	t.once.Do(func() {
 		t.code, t.err = t.Terminal.Wait()
 		t.limit.Stop()
+		close(t.stopCheck)
 		took := time.Since(t.start)
-		res := &Result{ExitCode: t.code, ExecutionTime: took, SandboxID: t.g.raw.ID(), Provider: t.g.raw.Provider()}
-		uctx, cancel := context.WithTimeout(t.ctx, time.Second)
-		if after, err := t.g.raw.Usage(uctx); err == nil {
-			res.CPUTime = max(0, after.CPUTime-t.before.CPUTime)
-			res.PeakMemory = after.PeakMemory
-		}
-		cancel()
+		res := t.sofar()
+		res.ExitCode, res.ExecutionTime = t.code, took
 		err := t.err
 		if t.timedOut.Load() {
 			err = &Error{Code: CodeTimeout, Message: "terminal time limit reached"}
+		}
+		if stopped := t.stopped.Load(); stopped != nil {
+			err = *stopped
 		}
 		if err != nil && errors.Is(err, io.EOF) {
 			err = nil
@@ -307,4 +311,48 @@ func (t *governedTerminal) Wait() (int, error) {
 		t.g.mu.Unlock()
 	})
 	return t.code, t.err
+}
+
+// sofar is what the terminal's sandbox has used since it opened.
+func (t *governedTerminal) sofar() *Result {
+	res := &Result{ExecutionTime: time.Since(t.start), SandboxID: t.g.raw.ID(), Provider: t.g.raw.Provider()}
+	uctx, cancel := context.WithTimeout(t.ctx, time.Second)
+	defer cancel()
+	if after, err := t.g.raw.Usage(uctx); err == nil {
+		res.CPUTime = max(0, after.CPUTime-t.before.CPUTime)
+		res.PeakMemory = after.PeakMemory
+	}
+	return res
+}
+
+// checkUsage asks the policies that can ([UsageChecker]), every interval,
+// whether the terminal may go on with what it has used so far; the first
+// refusal ends it.
+func (t *governedTerminal) checkUsage(interval time.Duration) {
+	var checkers []UsageChecker
+	for _, p := range t.g.k.cfg.Policies {
+		if c, ok := p.(UsageChecker); ok {
+			checkers = append(checkers, c)
+		}
+	}
+	if len(checkers) == 0 {
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stopCheck:
+			return
+		case <-tick.C:
+		}
+		sofar := t.sofar()
+		for _, c := range checkers {
+			if err := c.CheckUsage(t.ctx, t.a, sofar); err != nil {
+				t.stopped.CompareAndSwap(nil, &err)
+				_ = t.Terminal.Close()
+				return
+			}
+		}
+	}
 }

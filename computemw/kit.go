@@ -52,6 +52,9 @@ type Config struct {
 	// MaxFileTransfers caps file reads, downloads and writes in progress at
 	// once (default 16); past it the answer is 503 with Retry-After.
 	MaxFileTransfers int
+	// UsageCheckInterval is how often an open terminal's usage so far is
+	// checked against the policies (a spent quota ends it); default 5s.
+	UsageCheckInterval time.Duration
 	// WebSocket tunes the WebSocket protocol of GET /ws.
 	WebSocket WSConfig
 	// HealthInterval is how long a provider probe result is reused by
@@ -122,6 +125,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxFileTransfers <= 0 {
 		c.MaxFileTransfers = 16
+	}
+	if c.UsageCheckInterval <= 0 {
+		c.UsageCheckInterval = 5 * time.Second
 	}
 	c.WebSocket.setDefaults()
 }

@@ -100,6 +100,15 @@ type Policy interface {
 	Authorize(ctx context.Context, a *Action) error
 }
 
+// UsageChecker is implemented by policies that can end a long-running
+// execution once its caller's allowance is spent, such as a quota: the kit
+// calls CheckUsage every Config.UsageCheckInterval while a terminal is
+// open, with what it has used so far (not yet recorded anywhere), and
+// ends the terminal with the first error.
+type UsageChecker interface {
+	CheckUsage(ctx context.Context, a *Action, sofar *Result) error
+}
+
 // Challenger is implemented by authentication policies: Challenge returns
 // the WWW-Authenticate value that a 401 of the kit's own (such as GET
 // /usage without credentials) carries.

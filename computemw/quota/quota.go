@@ -281,6 +281,28 @@ func (q *Quota) RequestRejected(ctx context.Context, _ computemw.Op, a *computem
 	q.add(ctx, t.key, t.period, Usage{Executions: -1})
 }
 
+// CheckUsage implements [computemw.UsageChecker]: a terminal goes on only
+// while its caller's usage, with what the terminal has used so far, is
+// within the plan's CPU and memory quotas.
+func (q *Quota) CheckUsage(ctx context.Context, a *computemw.Action, sofar *computemw.Result) error {
+	t, _ := a.Value(ticketKey{}).(*ticket)
+	if t == nil || sofar == nil {
+		return nil
+	}
+	p, _ := computemw.PrincipalFrom(ctx)
+	limits := q.Limits(p.Plan)
+	u, err := q.store.Get(ctx, t.key, t.period)
+	if err != nil {
+		return nil // the store's failure is not the terminal's: it is charged at the end
+	}
+	u.CPUSeconds += sofar.CPUTime.Seconds()
+	u.MemoryMBSeconds += float64(sofar.PeakMemory) / (1 << 20) * sofar.ExecutionTime.Seconds()
+	if spent(u, limits, 1) {
+		return exceeded(t.period, u, limits)
+	}
+	return nil
+}
+
 // ReportUsage implements [UsageReporter] for GET /usage.
 func (q *Quota) ReportUsage(ctx context.Context, p computemw.Principal) (any, error) {
 	u, period, err := q.Usage(ctx, p)
