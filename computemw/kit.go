@@ -62,6 +62,15 @@ type Config struct {
 	HealthInterval time.Duration
 	// HealthTimeout bounds one provider probe. Default 10s.
 	HealthTimeout time.Duration
+	// AllowedHosts are the Host names (name, or name:port) the kit answers
+	// on; any other is 403 FORBIDDEN before any policy runs. Set it when
+	// serving without authentication, so that a DNS-rebound page cannot
+	// reach the kit through a name of its own. Default: any host.
+	AllowedHosts []string
+	// AllowedOrigins are the browser origins ("https://app.example.com",
+	// "*" for any) whose pages may open the WebSocket; empty means pages of
+	// AllowedHosts (or, without that, same-origin pages).
+	AllowedOrigins []string
 	// Logger receives the kit's logs; default slog.Default().
 	Logger *slog.Logger
 	// Policies guard every operation, in order (authentication first).

@@ -144,6 +144,11 @@ func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, er
 	if r.RemoteAddr != "" {
 		ctx = WithRemoteAddr(ctx, r.RemoteAddr)
 	}
+	if r.Host != "" && !k.hostAllowed(r.Host) {
+		err := Errorf(CodeForbidden, "host %q is not served here", truncate(r.Host, 64))
+		k.rejected(ctx, op, nil, err)
+		return ctx, err
+	}
 	for _, p := range k.cfg.Policies {
 		var err error
 		if ctx, err = p.Admit(ctx, op, r); err != nil {

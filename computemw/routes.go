@@ -24,7 +24,10 @@ type Request struct {
 	// Params holds path parameters such as "id" of /sandboxes/{id}.
 	Params map[string]string
 	Header Header
-	Body   io.Reader
+	// Host is the host the client asked for (the Host header, or HTTP/2's
+	// :authority), checked against Config.AllowedHosts.
+	Host string
+	Body io.Reader
 	// RemoteAddr is the client's address as the server saw it.
 	RemoteAddr string
 }

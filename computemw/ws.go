@@ -117,6 +117,11 @@ func (k *Kit) AdmitWebSocket(ctx context.Context, r *Request) (context.Context, 
 	if err != nil {
 		return ctx, err
 	}
+	if r != nil && r.Header != nil && !k.originAllowed(r.Header.Get("Origin")) {
+		err := Errorf(CodeForbidden, "origin %q may not open a WebSocket here", truncate(r.Header.Get("Origin"), 128))
+		k.rejected(ctx, OpWebSocket, nil, err)
+		return ctx, err
+	}
 	var h Header = http.Header{}
 	if r != nil && r.Header != nil {
 		h = r.Header

@@ -92,3 +92,13 @@ func Write(ctx context.Context, w http.ResponseWriter, resp *computemw.Response)
 	}
 	_, _ = w.Write(resp.Body)
 }
+
+// Request is the kit's view of a net/http request (method, headers, host,
+// client address, body), with path parameters read by param for names.
+// param may be nil when names is empty.
+func Request(r *http.Request, names []string, param func(string) string) *computemw.Request {
+	return &computemw.Request{
+		Method: r.Method, Header: r.Header, Host: r.Host, Body: r.Body, RemoteAddr: r.RemoteAddr,
+		Params: PathParams(names, param),
+	}
+}

@@ -11,10 +11,15 @@ import (
 // WebSocket serves the kit's WebSocket protocol (GET /ws): policies run
 // before the upgrade, so a refused client gets a plain HTTP error; then the
 // connection owns one sandbox at a time, destroyed when it closes. opts may
-// be nil (same-origin clients only).
+// be nil: origins are then checked by the kit (Config.AllowedOrigins and
+// AllowedHosts) when it has a list, else same-origin pages only.
 func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
+	if opts == nil && kit.ChecksOrigins() {
+		// The kit has checked the Origin against its own lists.
+		opts = &websocket.AcceptOptions{InsecureSkipVerify: true}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := kit.AdmitWebSocket(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+		ctx, err := kit.AdmitWebSocket(r.Context(), Request(r, nil, nil))
 		if err != nil {
 			Write(ctx, w, kit.ErrorResponse(ctx, err, r.Header))
 			return

@@ -70,7 +70,7 @@ func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.Middlew
 				c.SetRequest(r.WithContext(ctx))
 				return next(c)
 			}
-			ctx, release, err := kit.EnterRequest(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr}, opts)
+			ctx, release, err := kit.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), opts)
 			defer release()
 			maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
 			c.SetRequest(r.WithContext(ctx))
@@ -89,7 +89,7 @@ func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.Middlew
 // (X-Request-ID, X-RateLimit-*) are set, also on error; return the error.
 func Admit(c echo.Context, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
 	r := c.Request()
-	ctx, err := kit.Admit(r.Context(), op, &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+	ctx, err := kit.Admit(r.Context(), op, adapterkit.Request(r, nil, nil))
 	maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
 	c.SetRequest(r.WithContext(ctx))
 	if err != nil {
@@ -126,13 +126,7 @@ func Register(r Router, kit *computemw.Kit) {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c echo.Context) error {
 			hr := c.Request()
-			req := &computemw.Request{
-				Method:     hr.Method,
-				Params:     adapterkit.PathParams(names, c.Param),
-				Header:     hr.Header,
-				Body:       hr.Body,
-				RemoteAddr: hr.RemoteAddr,
-			}
+			req := adapterkit.Request(hr, names, c.Param)
 			write(c, kit.ServeRoute(hr.Context(), rt, req))
 			return nil
 		})

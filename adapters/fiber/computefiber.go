@@ -78,7 +78,7 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 			enter(c, ctx, id)
 			return c.Next()
 		}
-		ctx, release, err := kit.EnterRequest(c.UserContext(), &computemw.Request{Method: c.Method(), Header: header{c}, RemoteAddr: c.Context().RemoteAddr().String()}, opts)
+		ctx, release, err := kit.EnterRequest(c.UserContext(), request(c), opts)
 		id := computemw.RequestIDFrom(ctx)
 		defer release()
 		enter(c, ctx, id)
@@ -97,7 +97,7 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 // (X-Request-ID, X-RateLimit-*) are set, also on error; return the error
 // to have it rendered by [ErrorHandler].
 func Admit(c *fiber.Ctx, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
-	ctx, err := kit.Admit(c.UserContext(), op, &computemw.Request{Method: c.Method(), Header: header{c}, RemoteAddr: c.Context().RemoteAddr().String()})
+	ctx, err := kit.Admit(c.UserContext(), op, request(c))
 	enter(c, ctx, computemw.RequestIDFrom(ctx))
 	if err != nil {
 		return ctx, Error(err)
@@ -153,6 +153,7 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 				// encoded body. It reads it before the handler returns.
 				Body:       bytes.NewReader(c.Request().Body()),
 				RemoteAddr: c.Context().RemoteAddr().String(),
+				Host:       string(c.Request().Host()),
 			}
 			return write(c, kit.ServeRoute(c.UserContext(), rt, req))
 		})
@@ -258,4 +259,10 @@ func setHeader(c *fiber.Ctx, src http.Header) {
 			}
 		}
 	}
+}
+
+// request is the kit's view of c's request, without its body.
+func request(c *fiber.Ctx) *computemw.Request {
+	return &computemw.Request{Method: c.Method(), Header: header{c}, Host: string(c.Request().Host()),
+		RemoteAddr: c.Context().RemoteAddr().String()}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // WebSocket returns the handler of the kit's WebSocket protocol (GET /ws).
@@ -19,6 +20,10 @@ import (
 func WebSocket(kit *computemw.Kit, upgrader *websocket.FastHTTPUpgrader) fiber.Handler {
 	if upgrader == nil {
 		upgrader = &websocket.FastHTTPUpgrader{}
+		if kit.ChecksOrigins() {
+			// The kit has checked the Origin against its own lists.
+			upgrader.CheckOrigin = func(*fasthttp.RequestCtx) bool { return true }
+		}
 	}
 	limit := int64(kit.Config().WebSocket.MaxMessageBytes) + 1
 	return func(c *fiber.Ctx) error {
@@ -26,6 +31,7 @@ func WebSocket(kit *computemw.Kit, upgrader *websocket.FastHTTPUpgrader) fiber.H
 		// this handler has returned and fasthttp has reused c.
 		ctx, err := kit.AdmitWebSocket(c.UserContext(), &computemw.Request{
 			Method: c.Method(), Header: copyHeader(c), RemoteAddr: c.Context().RemoteAddr().String(),
+			Host: string(c.Request().Host()),
 		})
 		if err != nil {
 			return write(c, kit.ErrorResponse(ctx, err, header{c}))

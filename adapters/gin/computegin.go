@@ -62,7 +62,7 @@ func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		ctx, release, err := kit.EnterRequest(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr}, cfg.opts)
+		ctx, release, err := kit.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
 		defer release()
 		maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
 		c.Request = r.WithContext(ctx)
@@ -83,7 +83,7 @@ func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
 // with [Error].
 func Admit(c *gin.Context, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
 	r := c.Request
-	ctx, err := kit.Admit(r.Context(), op, &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+	ctx, err := kit.Admit(r.Context(), op, adapterkit.Request(r, nil, nil))
 	maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
 	c.Request = r.WithContext(ctx)
 	return ctx, err
@@ -109,13 +109,7 @@ func Register(r gin.IRoutes, kit *computemw.Kit) {
 	for _, rt := range kit.Routes() {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c *gin.Context) {
-			req := &computemw.Request{
-				Method:     c.Request.Method,
-				Params:     adapterkit.PathParams(names, c.Param),
-				Header:     c.Request.Header,
-				Body:       c.Request.Body,
-				RemoteAddr: c.Request.RemoteAddr,
-			}
+			req := adapterkit.Request(c.Request, names, c.Param)
 			write(c, kit.ServeRoute(c.Request.Context(), rt, req))
 		})
 	}

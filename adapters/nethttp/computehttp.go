@@ -59,7 +59,7 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			ctx, release, err := kit.EnterRequest(r.Context(), &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr}, cfg.opts)
+			ctx, release, err := kit.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
 			defer release()
 			maps.Copy(w.Header(), computemw.ResponseHeader(ctx))
 			if err != nil {
@@ -109,10 +109,7 @@ func Mount(mux Mounter, prefix string, kit *computemw.Kit) {
 func routeHandler(kit *computemw.Kit, rt computemw.Route) http.Handler {
 	names := adapterkit.ParamNames(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := &computemw.Request{
-			Method: r.Method, Header: r.Header, Body: r.Body, RemoteAddr: r.RemoteAddr,
-			Params: adapterkit.PathParams(names, r.PathValue),
-		}
+		req := adapterkit.Request(r, names, r.PathValue)
 		adapterkit.Write(r.Context(), w, kit.ServeRoute(r.Context(), rt, req))
 	})
 }
@@ -159,7 +156,7 @@ func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
 // context. The kit's response headers (X-Request-ID, X-RateLimit-*) are
 // set on w, also on error; write the error with [Error].
 func Admit(w http.ResponseWriter, r *http.Request, kit *computemw.Kit, op computemw.Op) (context.Context, error) {
-	ctx, err := kit.Admit(r.Context(), op, &computemw.Request{Method: r.Method, Header: r.Header, RemoteAddr: r.RemoteAddr})
+	ctx, err := kit.Admit(r.Context(), op, adapterkit.Request(r, nil, nil))
 	maps.Copy(w.Header(), computemw.ResponseHeader(ctx))
 	return ctx, err
 }

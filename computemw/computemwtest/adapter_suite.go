@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
 	"github.com/computemw/kit/computemw/prommetrics"
@@ -439,6 +440,51 @@ func AdapterSuite(t *testing.T, h Harness) {
 		base := h.Start(t, kit)
 		r := Do(t, context.Background(), http.MethodGet, base+SandboxPath, "", nil)
 		expectError(t, r, 503, computemw.CodeUnavailable)
+	})
+
+	t.Run("hosts and origins", func(t *testing.T) {
+		kit, fake := SuiteKit(t, computemw.Config{AllowedHosts: []string{"127.0.0.1"}, AllowedOrigins: []string{"http://app.test"}})
+		base := h.Start(t, kit)
+		exec := func(host string) int {
+			req, _ := http.NewRequest(http.MethodPost, base+Prefix+"/exec", strings.NewReader(`{"command":"echo x"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if s := exec(strings.TrimPrefix(base, "http://")); s != 200 {
+			t.Errorf("a served host: %d", s)
+		}
+		if s := exec("rebound.example" + base[strings.LastIndex(base, ":"):]); s != 403 {
+			t.Errorf("a DNS-rebound host: %d, want 403", s)
+		}
+		dial := func(origin string) int {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+Prefix+"/ws",
+				&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+			if err != nil {
+				if resp == nil {
+					t.Fatalf("dial: %v", err)
+				}
+				return resp.StatusCode
+			}
+			c.Close(websocket.StatusNormalClosure, "")
+			return 101
+		}
+		if s := dial("http://app.test"); s != 101 {
+			t.Errorf("an allowed origin: %d", s)
+		}
+		if s := dial("http://evil.example"); s != 403 {
+			t.Errorf("another origin: %d, want 403", s)
+		}
+		if fake.Created() != 1 {
+			t.Errorf("created %d sandboxes, want 1", fake.Created())
+		}
 	})
 
 	t.Run("compressed body bomb", func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,7 +45,14 @@ func run() error {
 	}
 	// Prometheus metrics: served at /api/metrics by the route group.
 	metrics := prommetrics.New(prommetrics.Options{})
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
+	kit, err := computemw.New(computemw.Config{
+		Providers: []computemw.Provider{prov},
+		Metrics:   metrics,
+		// No authentication here: answer only the names this server is
+		// reached by, so that a DNS-rebound web page cannot use it, and
+		// WebSocket pages of those names only.
+		AllowedHosts: allowedHosts(),
+	})
 	if err != nil {
 		return err
 	}
@@ -154,4 +162,14 @@ func validate(r io.Reader, limit int64) (executeBody, error) {
 		}
 	}
 	return b, nil
+}
+
+// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
+// (comma-separated), else the loopback names. Set it when exposing the
+// server (after adding authentication: see examples/secure).
+func allowedHosts() []string {
+	if v := os.Getenv("COMPUTEMW_HOSTS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"127.0.0.1", "localhost", "::1"}
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,7 +42,14 @@ func run() error {
 	}
 	// Prometheus metrics: served at /api/metrics by the route group.
 	metrics := prommetrics.New(prommetrics.Options{})
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
+	kit, err := computemw.New(computemw.Config{
+		Providers: []computemw.Provider{prov},
+		Metrics:   metrics,
+		// No authentication here: answer only the names this server is
+		// reached by, so that a DNS-rebound web page cannot use it, and
+		// WebSocket pages of those names only.
+		AllowedHosts: allowedHosts(),
+	})
 	if err != nil {
 		return err
 	}
@@ -127,4 +135,14 @@ func run() error {
 func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(v)
+}
+
+// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
+// (comma-separated), else the loopback names. Set it when exposing the
+// server (after adding authentication: see examples/secure).
+func allowedHosts() []string {
+	if v := os.Getenv("COMPUTEMW_HOSTS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"127.0.0.1", "localhost", "::1"}
 }

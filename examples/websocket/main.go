@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,7 +44,14 @@ func run() error {
 	}
 	// Prometheus metrics: served at /api/metrics by the route group.
 	metrics := prommetrics.New(prommetrics.Options{})
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, Metrics: metrics})
+	kit, err := computemw.New(computemw.Config{
+		Providers: []computemw.Provider{prov},
+		Metrics:   metrics,
+		// No authentication here: answer only the names this server is
+		// reached by, so that a DNS-rebound web page cannot use it, and
+		// WebSocket pages of those names only.
+		AllowedHosts: allowedHosts(),
+	})
 	if err != nil {
 		return err
 	}
@@ -80,4 +88,14 @@ func run() error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	return errors.Join(err, kit.Close(sctx))
+}
+
+// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
+// (comma-separated), else the loopback names. Set it when exposing the
+// server (after adding authentication: see examples/secure).
+func allowedHosts() []string {
+	if v := os.Getenv("COMPUTEMW_HOSTS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"127.0.0.1", "localhost", "::1"}
 }
