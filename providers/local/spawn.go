@@ -31,12 +31,15 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) error {
 	l.closeChild()
 	s.p.stage("started")
 
+	pid := l.cmd.Process.Pid
 	fail := func(err error) error {
 		killTree(l.cmd)
 		_ = l.cmd.Wait()
+		// The sandbox's first process dies with bwrap, but the kernel
+		// tears it down on its own time: wait (bounded) until it is gone.
+		waitGone(pid)
 		return err
 	}
-	pid := l.cmd.Process.Pid
 	if l.info != nil {
 		var err error
 		if pid, err = readChildPID(ctx, l.info, l.cmd); errors.Is(err, errNoChild) {
@@ -68,6 +71,18 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) error {
 		}
 	}
 	return nil
+}
+
+// waitGone waits until no process has the host PID pid, for at most five
+// seconds.
+func waitGone(pid int) {
+	deadline := time.Now().Add(5 * time.Second)
+	for backoff := 100 * time.Microsecond; time.Now().Before(deadline); backoff = min(2*backoff, 20*time.Millisecond) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		time.Sleep(backoff)
+	}
 }
 
 // errNoChild: bwrap exited without reporting a sandbox process.
