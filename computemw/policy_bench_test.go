@@ -49,6 +49,7 @@ func benchPolicies(b *testing.B) ([]computemw.Policy, []computemw.Hooks) {
 // benchServe serves POST /exec through the kit, as an adapter does, b.N
 // times.
 func benchServe(b *testing.B, kit *computemw.Kit, h http.Header) {
+	h.Set("Content-Type", "application/json")
 	route := computemwtest.RouteOf(kit, "/exec")
 	ctx := context.Background()
 	b.ReportAllocs()
