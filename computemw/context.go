@@ -26,7 +26,7 @@ func withSandbox(ctx context.Context, sb *governed) context.Context {
 }
 
 // SandboxFrom returns the request's sandbox, or nil when no sandbox
-// middleware ran. It is the Go form of the seed's req.sandbox.
+// middleware ran: the Go form of Express's req.sandbox.
 func SandboxFrom(ctx context.Context) Sandbox {
 	if g := governedFrom(ctx); g != nil {
 		return g

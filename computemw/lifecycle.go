@@ -10,7 +10,7 @@ import (
 const capacityRetryAfter = time.Second
 
 // Create makes a sandbox on the named provider ("" is the default) that the
-// kit tracks until it is destroyed. It is the Go form of the seed's
+// kit tracks until it is destroyed: the Go form of
 // compute(provider, opts). The caller must Destroy it; [Kit.Close] destroys
 // whatever is left.
 //
