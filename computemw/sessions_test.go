@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
 )
 
 // call runs one request through the route group with path parameters and
@@ -162,5 +163,48 @@ func TestSessionLimitsUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	if created != 3 || fake.Live() != 3 {
 		t.Errorf("40 concurrent creates made %d sessions (%d live), limit 3", created, fake.Live())
+	}
+}
+
+// Without authentication, callers are told apart by address: one cannot
+// list, read, use or delete another's sessions.
+func TestAnonymousSessionsBelongToTheirAddress(t *testing.T) {
+	kit, _ := newKit(t, computemw.Config{})
+	ctx := context.Background()
+	serve := func(addr, method, path, id, body string) *computemw.Response {
+		h := http.Header{}
+		if body != "" {
+			h.Set("Content-Type", "application/json")
+		}
+		return kit.ServeRoute(ctx, computemwtest.RouteOf(kit, path), &computemw.Request{
+			Method: method, Header: h, RemoteAddr: addr, Params: map[string]string{"id": id}, Body: strings.NewReader(body),
+		})
+	}
+	r := serve("192.0.2.1:1000", http.MethodPost, "/sandboxes", "", `{}`)
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var info computemw.SessionInfo
+	if err := json.Unmarshal(r.Body, &info); err != nil {
+		t.Fatal(err)
+	}
+	other := "198.51.100.7:2000"
+	if r := serve(other, http.MethodGet, "/sandboxes", "", ""); strings.Contains(string(r.Body), info.SandboxID) {
+		t.Errorf("another address lists the session: %s", r.Body)
+	}
+	if r := serve(other, http.MethodGet, "/sandboxes/{id}", info.SandboxID, ""); r.Status != 404 {
+		t.Errorf("another address reads the session: %d", r.Status)
+	}
+	if r := serve(other, http.MethodPost, "/sandboxes/{id}/exec", info.SandboxID, `{"command":"echo x"}`); r.Status != 404 {
+		t.Errorf("another address runs in the session: %d", r.Status)
+	}
+	if r := serve(other, http.MethodDelete, "/sandboxes/{id}", info.SandboxID, ""); r.Status != 404 {
+		t.Errorf("another address deletes the session: %d", r.Status)
+	}
+	if r := serve("192.0.2.1:1001", http.MethodGet, "/sandboxes/{id}", info.SandboxID, ""); r.Status != 200 {
+		t.Errorf("the owner (another port) cannot read its session: %d", r.Status)
+	}
+	if r := serve("192.0.2.1:1001", http.MethodDelete, "/sandboxes/{id}", info.SandboxID, ""); r.Status != 204 {
+		t.Errorf("the owner cannot delete its session: %d", r.Status)
 	}
 }
