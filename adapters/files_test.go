@@ -23,17 +23,8 @@ func TestLargeFilesAreStreamed(t *testing.T) {
 		t.Run(a.Name, func(t *testing.T) {
 			kit := localKit(t, computemw.Config{MaxFileTransfers: 64})
 			base := a.Start(t, kit) + computemwtest.Prefix
-			r := computemwtest.Do(t, context.Background(), http.MethodPost, base+"/sandboxes", `{}`, nil)
-			id, _ := r.Body["sandboxId"].(string)
-			if r.Status != 201 {
-				t.Fatalf("session: %d %s", r.Status, r.Raw)
-			}
+			id := bigFileSession(t, base)
 			files := base + "/sandboxes/" + id + "/files"
-			if r := computemwtest.Do(t, context.Background(), http.MethodPost, base+"/sandboxes/"+id+"/exec",
-				`{"command":"truncate -s 64M big && ls -l big"}`, nil); r.Status != 200 || r.Body["exitCode"] != 0.0 {
-				t.Fatalf("truncate: %d %s", r.Status, r.Raw)
-			}
-
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
@@ -66,4 +57,20 @@ func TestLargeFilesAreStreamed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigFileSession creates a session at base (the route group's URL) whose
+// workspace holds "big", a 64 MiB sparse file, and returns its ID.
+func bigFileSession(t *testing.T, base string) string {
+	t.Helper()
+	r := computemwtest.Do(t, context.Background(), http.MethodPost, base+"/sandboxes", `{}`, nil)
+	id, _ := r.Body["sandboxId"].(string)
+	if r.Status != 201 {
+		t.Fatalf("session: %d %s", r.Status, r.Raw)
+	}
+	if r := computemwtest.Do(t, context.Background(), http.MethodPost, base+"/sandboxes/"+id+"/exec",
+		`{"command":"truncate -s 64M big"}`, nil); r.Status != 200 || r.Body["exitCode"] != 0.0 {
+		t.Fatalf("truncate: %d %s", r.Status, r.Raw)
+	}
+	return id
 }

@@ -28,14 +28,7 @@ func TestWorstRequestsUnderLoad(t *testing.T) {
 			kit := localKit(t, computemw.Config{MaxSessionsPerPrincipal: 64})
 			base := a.Start(t, kit) + computemwtest.Prefix
 			ctx := context.Background()
-			r := computemwtest.Do(t, ctx, http.MethodPost, base+"/sandboxes", `{}`, nil)
-			id, _ := r.Body["sandboxId"].(string)
-			if r.Status != 201 {
-				t.Fatalf("session: %d %s", r.Status, r.Raw)
-			}
-			if r := computemwtest.Do(t, ctx, http.MethodPost, base+"/sandboxes/"+id+"/exec", `{"command":"truncate -s 64M big"}`, nil); r.Status != 200 {
-				t.Fatalf("truncate: %d %s", r.Status, r.Raw)
-			}
+			id := bigFileSession(t, base)
 			var bomb bytes.Buffer
 			zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
 			zw.Write([]byte(`{"command":"true"`))

@@ -200,9 +200,12 @@ const (
 	MaxCommandBytes = 128 << 10
 )
 
-// checkEnv validates environment variable names and values, and bounds
-// them: every entry point checks them before anything reaches a provider.
-func checkEnv(env map[string]string) error {
+// ValidateEnv validates environment variables a client sets: names are
+// identifiers ([A-Za-z_][A-Za-z0-9_]*), values hold no NUL, and there are
+// at most MaxEnvVars of them in MaxEnvBytes. Every entry point of the kit
+// checks them before anything reaches a provider; providers may check
+// again with it.
+func ValidateEnv(env map[string]string) error {
 	if len(env) > MaxEnvVars {
 		return Errorf(CodeBadRequest, "env: more than %d variables", MaxEnvVars)
 	}
@@ -214,7 +217,7 @@ func checkEnv(env map[string]string) error {
 		if strings.ContainsRune(val, 0) {
 			return Errorf(CodeBadRequest, "env: value of %q contains a NUL byte", name)
 		}
-		size += len(name) + len(val) + 2
+		size += len(name) + len(val) + 1
 	}
 	if size > MaxEnvBytes {
 		return Errorf(CodeBadRequest, "env: more than %d bytes in all", MaxEnvBytes)

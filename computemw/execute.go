@@ -101,10 +101,10 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 	if run.Timeout == 0 {
 		run.Timeout = k.cfg.DefaultTimeout
 	}
-	if err := checkEnv(run.Env); err != nil {
+	if err := ValidateEnv(run.Env); err != nil {
 		return ctx, nil, err
 	}
-	if err := checkEnv(run.Create.Env); err != nil {
+	if err := ValidateEnv(run.Create.Env); err != nil {
 		return ctx, nil, err
 	}
 	ctx, err := k.ensureAdmitted(ctx, op)

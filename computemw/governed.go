@@ -68,7 +68,7 @@ func (g *governed) RunCode(ctx context.Context, language, code string, opts Exec
 
 // run admits (if needed) and authorizes one execution, then runs it.
 func (g *governed) run(ctx context.Context, a *Action, opts ExecOptions, fn execFunc) (*Result, error) {
-	if err := checkEnv(opts.Env); err != nil {
+	if err := ValidateEnv(opts.Env); err != nil {
 		return nil, err
 	}
 	ctx, err := g.k.ensureAdmitted(ctx, a.Op)
@@ -225,7 +225,7 @@ func (g *governed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Term
 	if !ok {
 		return nil, Errorf(CodeExecution, "provider %q has no terminals", g.raw.Provider())
 	}
-	if err := checkEnv(opts.Env); err != nil {
+	if err := ValidateEnv(opts.Env); err != nil {
 		return nil, err
 	}
 	ctx, err := g.k.ensureAdmitted(ctx, OpTerminal)

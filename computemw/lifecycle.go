@@ -48,7 +48,7 @@ func (k *Kit) createFor(ctx context.Context, op Op, provider string, opts Create
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEnv(opts.Env); err != nil {
+	if err := ValidateEnv(opts.Env); err != nil {
 		return nil, err
 	}
 	a := &Action{Op: op, Provider: p.Name(), Language: opts.Template, Timeout: k.cfg.DefaultTimeout,

@@ -22,9 +22,8 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
+	"github.com/computemw/kit/computemw/internal/policytest"
 )
-
-var hmacSecret = []byte("auth-test-secret-of-at-least-32-bytes-long")
 
 // testKeys are generated once: RSA generation is slow under -race.
 var testKeys = struct {
@@ -44,35 +43,6 @@ func init() {
 	if _, testKeys.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
 		panic(err)
 	}
-}
-
-// claims returns valid claims for alice, with extra merged in (a nil
-// value deletes a claim).
-func claims(extra jwt.MapClaims) jwt.MapClaims {
-	now := time.Now()
-	c := jwt.MapClaims{"sub": "alice", "role": "user", "plan": "pro", "iss": "issuer", "aud": "computemw",
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	for k, v := range extra {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
-}
-
-func sign(t testing.TB, m jwt.SigningMethod, key any, kid string, c jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(m, c)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // admit runs the authenticator on a request with header h and returns the
@@ -104,13 +74,6 @@ func newAuth(t testing.TB, cfg auth.Config) *auth.Authenticator {
 	return a
 }
 
-func wantStatus(t testing.TB, err error, status int) {
-	t.Helper()
-	if got := computemw.StatusOf(err); got != status {
-		t.Fatalf("status %d (%v), want %d", got, err, status)
-	}
-}
-
 func TestAuthAlgorithms(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -118,7 +81,7 @@ func TestAuthAlgorithms(t *testing.T) {
 		signKey any
 		key     auth.JWTKey
 	}{
-		{"HS256", jwt.SigningMethodHS256, hmacSecret, auth.JWTKey{Algorithm: "HS256", Key: hmacSecret}},
+		{"HS256", jwt.SigningMethodHS256, policytest.HMACSecret, auth.JWTKey{Algorithm: "HS256", Key: policytest.HMACSecret}},
 		{"RS256", jwt.SigningMethodRS256, testKeys.rsa, auth.JWTKey{Algorithm: "RS256", Key: &testKeys.rsa.PublicKey}},
 		{"ES256", jwt.SigningMethodES256, testKeys.ec, auth.JWTKey{Algorithm: "ES256", Key: &testKeys.ec.PublicKey}},
 		{"EdDSA", jwt.SigningMethodEdDSA, testKeys.ed, auth.JWTKey{Algorithm: "EdDSA", Key: testKeys.ed.Public()}},
@@ -128,7 +91,7 @@ func TestAuthAlgorithms(t *testing.T) {
 			a := newAuth(t, auth.Config{JWT: &auth.JWTConfig{
 				Algorithms: []string{c.name}, Keys: []auth.JWTKey{c.key}, Issuer: "issuer", Audience: "computemw",
 			}})
-			p, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, c.method, c.signKey, "", claims(nil))))
+			p, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, c.method, c.signKey, "", policytest.Claims(nil))))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,11 +114,11 @@ func TestAuthTokenAttacks(t *testing.T) {
 		Algorithms: []string{"RS256", "HS256"},
 		Keys: []auth.JWTKey{
 			{ID: "rsa", Algorithm: "RS256", Key: &testKeys.rsa.PublicKey},
-			{ID: "hmac", Algorithm: "HS256", Key: hmacSecret},
+			{ID: "hmac", Algorithm: "HS256", Key: policytest.HMACSecret},
 		},
 		Issuer: "issuer", Audience: "computemw", Leeway: time.Second,
 	}})
-	good := sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(nil))
+	good := policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(nil))
 	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(good)); err != nil {
 		t.Fatalf("good token refused: %v", err)
 	}
@@ -170,28 +133,28 @@ func TestAuthTokenAttacks(t *testing.T) {
 	cases := map[string]string{
 		"alg none":               noneHeader + "." + parts[1] + ".",
 		"alg none signed":        noneHeader + "." + parts[1] + "." + parts[2],
-		"HS256 with RSA PEM":     sign(t, jwt.SigningMethodHS256, pubPEM, "rsa", claims(nil)),
-		"HS256 with RSA DER":     sign(t, jwt.SigningMethodHS256, pubDER, "rsa", claims(nil)),
-		"HS256 with PEM, no kid": sign(t, jwt.SigningMethodHS256, pubPEM, "", claims(nil)),
-		"expired":                sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"exp": time.Now().Add(-hour).Unix()})),
-		"not yet valid":          sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"nbf": time.Now().Add(hour).Unix()})),
-		"issued in the future":   sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"iat": time.Now().Add(hour).Unix()})),
-		"no expiry":              sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"exp": nil})),
-		"wrong issuer":           sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"iss": "evil"})),
-		"no issuer":              sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"iss": nil})),
-		"wrong audience":         sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"aud": "other"})),
-		"no subject":             sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", claims(jwt.MapClaims{"sub": nil})),
+		"HS256 with RSA PEM":     policytest.Sign(t, jwt.SigningMethodHS256, pubPEM, "rsa", policytest.Claims(nil)),
+		"HS256 with RSA DER":     policytest.Sign(t, jwt.SigningMethodHS256, pubDER, "rsa", policytest.Claims(nil)),
+		"HS256 with PEM, no kid": policytest.Sign(t, jwt.SigningMethodHS256, pubPEM, "", policytest.Claims(nil)),
+		"expired":                policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"exp": time.Now().Add(-hour).Unix()})),
+		"not yet valid":          policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"nbf": time.Now().Add(hour).Unix()})),
+		"issued in the future":   policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"iat": time.Now().Add(hour).Unix()})),
+		"no expiry":              policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"exp": nil})),
+		"wrong issuer":           policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"iss": "evil"})),
+		"no issuer":              policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"iss": nil})),
+		"wrong audience":         policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"aud": "other"})),
+		"no subject":             policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rsa", policytest.Claims(jwt.MapClaims{"sub": nil})),
 		"tampered payload":       parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(tampered)) + "." + parts[2],
-		"unknown kid":            sign(t, jwt.SigningMethodRS256, testKeys.rsa, "nope", claims(nil)),
-		"other RSA key":          sign(t, jwt.SigningMethodRS256, mustRSA(t), "rsa", claims(nil)),
-		"ES256 not allowed":      sign(t, jwt.SigningMethodES256, testKeys.ec, "rsa", claims(nil)),
+		"unknown kid":            policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "nope", policytest.Claims(nil)),
+		"other RSA key":          policytest.Sign(t, jwt.SigningMethodRS256, mustRSA(t), "rsa", policytest.Claims(nil)),
+		"ES256 not allowed":      policytest.Sign(t, jwt.SigningMethodES256, testKeys.ec, "rsa", policytest.Claims(nil)),
 		"truncated":              parts[0] + "." + parts[1],
 		"huge":                   strings.Repeat("a", 10000),
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
 			p, err, h := admit(t, a, computemw.OpExec, bearerHeader(tok))
-			wantStatus(t, err, 401)
+			policytest.WantStatus(t, err, 401)
 			if p.ID != "" {
 				t.Errorf("principal %+v set on failure", p)
 			}
@@ -218,12 +181,12 @@ func mustRSA(t testing.TB) *rsa.PrivateKey {
 func TestAuthCredentials(t *testing.T) {
 	const key = "cmw_live_0123456789abcdef0123456789abcdef"
 	a := newAuth(t, auth.Config{
-		JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}},
+		JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}}},
 		APIKeys: map[string]computemw.Principal{
 			auth.HashAPIKey(key): {ID: "billing-service", Role: "admin", Plan: "enterprise"},
 		},
 	})
-	tok := sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(nil))
+	tok := policytest.Sign(t, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(nil))
 	cases := []struct {
 		name      string
 		op        computemw.Op
@@ -245,7 +208,7 @@ func TestAuthCredentials(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p, err, h := admit(t, a, c.op, c.header)
-			wantStatus(t, err, c.status)
+			policytest.WantStatus(t, err, c.status)
 			if p.ID != c.id {
 				t.Errorf("principal %q, want %q", p.ID, c.id)
 			}
@@ -267,10 +230,10 @@ func TestAuthCredentials(t *testing.T) {
 func TestAuthClaimMapping(t *testing.T) {
 	t.Run("names", func(t *testing.T) {
 		a := newAuth(t, auth.Config{JWT: &auth.JWTConfig{
-			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
+			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}},
 			Claims: auth.ClaimNames{ID: "uid", Role: "https://example.com/role", Plan: "tier"},
 		}})
-		tok := sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(jwt.MapClaims{"uid": "u-7", "https://example.com/role": "admin", "tier": "enterprise"}))
+		tok := policytest.Sign(t, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(jwt.MapClaims{"uid": "u-7", "https://example.com/role": "admin", "tier": "enterprise"}))
 		p, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok))
 		if err != nil || p != (computemw.Principal{ID: "u-7", Role: "admin", Plan: "enterprise"}) {
 			t.Errorf("got %+v, %v", p, err)
@@ -278,7 +241,7 @@ func TestAuthClaimMapping(t *testing.T) {
 	})
 	t.Run("func", func(t *testing.T) {
 		a := newAuth(t, auth.Config{JWT: &auth.JWTConfig{
-			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
+			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}},
 			Principal: func(c jwt.MapClaims) (computemw.Principal, error) {
 				roles, _ := c["roles"].([]any)
 				if len(roles) == 0 {
@@ -287,12 +250,12 @@ func TestAuthClaimMapping(t *testing.T) {
 				return computemw.Principal{ID: c["sub"].(string), Role: roles[0].(string), Plan: "pro"}, nil
 			},
 		}})
-		p, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(jwt.MapClaims{"roles": []string{"developer"}}))))
+		p, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(jwt.MapClaims{"roles": []string{"developer"}}))))
 		if err != nil || p != (computemw.Principal{ID: "alice", Role: "developer", Plan: "pro"}) {
 			t.Errorf("got %+v, %v", p, err)
 		}
-		_, err, _ = admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(nil))))
-		wantStatus(t, err, 401)
+		_, err, _ = admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(nil))))
+		policytest.WantStatus(t, err, 401)
 	})
 }
 
@@ -300,8 +263,8 @@ func TestAuthConfigErrors(t *testing.T) {
 	rsaKey := &testKeys.rsa.PublicKey
 	cases := map[string]auth.Config{
 		"no scheme":          {},
-		"no algorithms":      {JWT: &auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}}},
-		"alg none":           {JWT: &auth.JWTConfig{Algorithms: []string{"none"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}}},
+		"no algorithms":      {JWT: &auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}}}},
+		"alg none":           {JWT: &auth.JWTConfig{Algorithms: []string{"none"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}}}},
 		"no keys":            {JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}}},
 		"key alg not listed": {JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "RS256", Key: rsaKey}}}},
 		"RSA key as secret":  {JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: rsaKey}}}},
@@ -327,7 +290,7 @@ func TestAuthPublicOps(t *testing.T) {
 		PublicOps: []computemw.Op{},
 	})
 	_, err, _ := admit(t, a, computemw.OpHealth, http.Header{})
-	wantStatus(t, err, 401)
+	policytest.WantStatus(t, err, 401)
 }
 
 // jwkOf is the public JWK of key.

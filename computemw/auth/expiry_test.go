@@ -11,6 +11,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
+	"github.com/computemw/kit/computemw/internal/policytest"
 )
 
 // fakeClock is a settable clock for Config.Now.
@@ -39,13 +40,13 @@ func TestAuthConnectionOutlivesNoToken(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
 	a := newAuth(t, auth.Config{
 		JWT: &auth.JWTConfig{
-			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}},
+			Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}},
 			Leeway: 30 * time.Second,
 		},
 		APIKeys: map[string]computemw.Principal{auth.HashAPIKey(key): {ID: "billing-service"}},
 		Now:     clock.Now,
 	})
-	tok := sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(jwt.MapClaims{
+	tok := policytest.Sign(t, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(jwt.MapClaims{
 		"iat": clock.Now().Unix(), "exp": clock.Now().Add(time.Minute).Unix(),
 	}))
 
@@ -73,7 +74,7 @@ func TestAuthConnectionOutlivesNoToken(t *testing.T) {
 	}
 	clock.Advance(time.Second) // exp + leeway
 	err, rh := message(conn, h)
-	wantStatus(t, err, 401)
+	policytest.WantStatus(t, err, 401)
 	if msg := computemw.AsError(err).Message; msg != "token expired" {
 		t.Errorf("message %q", msg)
 	}
@@ -97,7 +98,7 @@ func TestAuthConnectionOutlivesNoToken(t *testing.T) {
 		}
 	})
 	t.Run("principal replaced by the app", func(t *testing.T) {
-		tok := sign(t, jwt.SigningMethodHS256, hmacSecret, "", claims(jwt.MapClaims{
+		tok := policytest.Sign(t, jwt.SigningMethodHS256, policytest.HMACSecret, "", policytest.Claims(jwt.MapClaims{
 			"iat": clock.Now().Unix(), "exp": clock.Now().Add(time.Minute).Unix(),
 		}))
 		conn := computemw.WithPrincipal(upgrade(bearerHeader(tok)), computemw.Principal{ID: "app-user"})
@@ -108,7 +109,7 @@ func TestAuthConnectionOutlivesNoToken(t *testing.T) {
 	})
 	t.Run("another authenticator", func(t *testing.T) {
 		other := newAuth(t, auth.Config{
-			JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: hmacSecret}}},
+			JWT: &auth.JWTConfig{Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}}},
 			Now: clock.Now,
 		})
 		// conn's token expired above; only the authenticator that

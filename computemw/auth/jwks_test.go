@@ -19,6 +19,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
+	"github.com/computemw/kit/computemw/internal/policytest"
 )
 
 // keyServer serves a JWKS on loopback and counts the fetches. While hang
@@ -90,13 +91,13 @@ func TestJWKSKeyTypes(t *testing.T) {
 		{"e1", jwt.SigningMethodES256, testKeys.ec},
 		{"d1", jwt.SigningMethodEdDSA, testKeys.ed},
 	} {
-		if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, c.method, c.key, c.kid, claims(nil)))); err != nil {
+		if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, c.method, c.key, c.kid, policytest.Claims(nil)))); err != nil {
 			t.Errorf("%s: %v", c.kid, err)
 		}
 	}
 	// The RSA key of r1 is not an ES256 key, and s1 is not served.
-	_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodES256, testKeys.ec, "r1", claims(nil))))
-	wantStatus(t, err, 401)
+	_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodES256, testKeys.ec, "r1", policytest.Claims(nil))))
+	policytest.WantStatus(t, err, 401)
 	if n := srv.hits.Load(); n != 1 {
 		t.Errorf("%d fetches, want 1", n)
 	}
@@ -105,12 +106,12 @@ func TestJWKSKeyTypes(t *testing.T) {
 func TestJWKSRotation(t *testing.T) {
 	srv := newKeyServer(t, jwksBody(jwkOf("old", &testKeys.rsa.PublicKey)))
 	a := jwksAuth(t, srv.URL, time.Nanosecond)
-	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodRS256, testKeys.rsa, "old", claims(nil)))); err != nil {
+	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "old", policytest.Claims(nil)))); err != nil {
 		t.Fatal(err)
 	}
 	// The issuer rotates to a new key: the unknown kid triggers a refetch.
 	srv.set(jwksBody(jwkOf("new", &testKeys.ec.PublicKey)))
-	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodES256, testKeys.ec, "new", claims(nil)))); err != nil {
+	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodES256, testKeys.ec, "new", policytest.Claims(nil)))); err != nil {
 		t.Fatalf("rotated key: %v", err)
 	}
 	if n := srv.hits.Load(); n != 2 {
@@ -119,20 +120,20 @@ func TestJWKSRotation(t *testing.T) {
 	// The old key left the set with the refetch: tokens it signs are
 	// refused (one verified before stays good for at most a minute, in the
 	// verified-token cache).
-	_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodRS256, testKeys.rsa, "old", claims(jwt.MapClaims{"jti": "2"}))))
-	wantStatus(t, err, 401)
+	_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "old", policytest.Claims(jwt.MapClaims{"jti": "2"}))))
+	policytest.WantStatus(t, err, 401)
 }
 
 func TestJWKSUnknownKidsAreNotALoad(t *testing.T) {
 	srv := newKeyServer(t, jwksBody(jwkOf("k1", &testKeys.rsa.PublicKey)))
 	a := jwksAuth(t, srv.URL, time.Hour)
-	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", claims(nil)))); err != nil {
+	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", policytest.Claims(nil)))); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for i := range 100 {
 		wg.Go(func() {
-			tok := sign(t, jwt.SigningMethodRS256, testKeys.rsa, "made-up-"+string(rune('a'+i%26)), claims(nil))
+			tok := policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "made-up-"+string(rune('a'+i%26)), policytest.Claims(nil))
 			_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok))
 			if computemw.StatusOf(err) != 401 {
 				t.Errorf("unknown kid: %v", err)
@@ -149,9 +150,9 @@ func TestJWKSUnavailable(t *testing.T) {
 	srv := newKeyServer(t, []byte(`oops`))
 	srv.status.Store(http.StatusInternalServerError)
 	a := jwksAuth(t, srv.URL, time.Nanosecond)
-	tok := sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", claims(nil))
+	tok := policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", policytest.Claims(nil))
 	_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok))
-	wantStatus(t, err, 503)
+	policytest.WantStatus(t, err, 503)
 	// The issuer comes back.
 	srv.status.Store(http.StatusOK)
 	srv.set(jwksBody(jwkOf("k1", &testKeys.rsa.PublicKey)))
@@ -189,14 +190,14 @@ func TestJWKSSlowIssuer(t *testing.T) {
 		JWKSMaxAge: time.Millisecond, JWKSMinRefresh: time.Nanosecond, JWKSRefreshWait: 50 * time.Millisecond,
 		CacheSize: -1,
 	}})
-	if err := admitWithin(t, a, 10*time.Second, sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", claims(nil))); err != nil {
+	if err := admitWithin(t, a, 10*time.Second, policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", policytest.Claims(nil))); err != nil {
 		t.Fatal(err)
 	}
 	// The issuer hangs: the refresh, due every millisecond, waits on it.
 	srv.hang.Store(true)
 	start := srv.hits.Load()
 	for i := range 20 {
-		tok := sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", claims(jwt.MapClaims{"jti": fmt.Sprint(i)}))
+		tok := policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", policytest.Claims(jwt.MapClaims{"jti": fmt.Sprint(i)}))
 		if err := admitWithin(t, a, 2*time.Second, tok); err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
@@ -205,8 +206,8 @@ func TestJWKSSlowIssuer(t *testing.T) {
 	srv.waitHits(t, start+1)
 	// An unknown kid waits for its refetch no longer than JWKSRefreshWait,
 	// then the keys are unavailable.
-	err := admitWithin(t, a, 2*time.Second, sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k2", claims(nil)))
-	wantStatus(t, err, 503)
+	err := admitWithin(t, a, 2*time.Second, policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k2", policytest.Claims(nil)))
+	policytest.WantStatus(t, err, 503)
 }
 
 func TestJWKSIssuerDownAtRefresh(t *testing.T) {
@@ -216,7 +217,7 @@ func TestJWKSIssuerDownAtRefresh(t *testing.T) {
 		JWKSMaxAge: time.Millisecond, CacheSize: -1,
 	}})
 	known := func(jti string) error {
-		return admitWithin(t, a, 2*time.Second, sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", claims(jwt.MapClaims{"jti": jti})))
+		return admitWithin(t, a, 2*time.Second, policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", policytest.Claims(jwt.MapClaims{"jti": jti})))
 	}
 	for _, down := range []struct {
 		name   string
@@ -236,8 +237,8 @@ func TestJWKSIssuerDownAtRefresh(t *testing.T) {
 				t.Fatalf("cached key refused while the issuer is down: %v", err)
 			}
 			// A kid the set does not hold: the keys are unavailable.
-			err := admitWithin(t, a, 2*time.Second, sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k2", claims(nil)))
-			wantStatus(t, err, 503)
+			err := admitWithin(t, a, 2*time.Second, policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k2", policytest.Claims(nil)))
+			policytest.WantStatus(t, err, 503)
 		})
 	}
 	srv.status.Store(http.StatusOK)
@@ -246,8 +247,8 @@ func TestJWKSIssuerDownAtRefresh(t *testing.T) {
 	if err := known("back"); err != nil {
 		t.Fatal(err)
 	}
-	err := admitWithin(t, a, 2*time.Second, sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k2", claims(nil)))
-	wantStatus(t, err, 401)
+	err := admitWithin(t, a, 2*time.Second, policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k2", policytest.Claims(nil)))
+	policytest.WantStatus(t, err, 401)
 }
 
 func TestJWKSRotationInBackground(t *testing.T) {
@@ -257,7 +258,7 @@ func TestJWKSRotationInBackground(t *testing.T) {
 		JWKSMaxAge: time.Millisecond, JWKSMinRefresh: time.Hour,
 	}})
 	oldTok := func(jti string) string {
-		return sign(t, jwt.SigningMethodRS256, testKeys.rsa, "old", claims(jwt.MapClaims{"jti": jti}))
+		return policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "old", policytest.Claims(jwt.MapClaims{"jti": jti}))
 	}
 	if err := admitWithin(t, a, 2*time.Second, oldTok("1")); err != nil {
 		t.Fatal(err)
@@ -266,10 +267,10 @@ func TestJWKSRotationInBackground(t *testing.T) {
 	// only the background refresh can bring the new key.
 	srv.set(jwksBody(jwkOf("new", &testKeys.ec.PublicKey)))
 	srv.waitHits(t, srv.hits.Load()+2)
-	if err := admitWithin(t, a, 2*time.Second, sign(t, jwt.SigningMethodES256, testKeys.ec, "new", claims(nil))); err != nil {
+	if err := admitWithin(t, a, 2*time.Second, policytest.Sign(t, jwt.SigningMethodES256, testKeys.ec, "new", policytest.Claims(nil))); err != nil {
 		t.Fatalf("rotated key: %v", err)
 	}
-	wantStatus(t, admitWithin(t, a, 2*time.Second, oldTok("2")), 401)
+	policytest.WantStatus(t, admitWithin(t, a, 2*time.Second, oldTok("2")), 401)
 }
 
 func TestJWKSUnknownKidFlood(t *testing.T) {
@@ -290,7 +291,7 @@ func TestJWKSUnknownKidFlood(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 300 {
 				wg.Go(func() {
-					tok := sign(t, jwt.SigningMethodRS256, testKeys.rsa, rand.Text(), claims(nil))
+					tok := policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, rand.Text(), policytest.Claims(nil))
 					_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok))
 					if got := computemw.StatusOf(err); got != c.want {
 						t.Errorf("random kid: status %d (%v), want %d", got, err, c.want)
@@ -312,9 +313,9 @@ func TestJWKSSizeCap(t *testing.T) {
 		strings.Repeat("x", 1<<20))
 	srv := newKeyServer(t, huge)
 	a := jwksAuth(t, srv.URL, time.Nanosecond)
-	tok := sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", claims(nil))
+	tok := policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", policytest.Claims(nil))
 	_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok))
-	wantStatus(t, err, 503)
+	policytest.WantStatus(t, err, 503)
 	// The same set, without the padding, is fine.
 	srv.set(jwksBody(jwkOf("k1", &testKeys.rsa.PublicKey)))
 	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok)); err != nil {
@@ -348,24 +349,24 @@ func TestJWKSKeyBinding(t *testing.T) {
 		Algorithms: []string{"RS256", "HS256", "ES256", "ES384"}, JWKSURL: srv.URL, JWKSMinRefresh: time.Hour,
 		Issuer: "issuer", Audience: "computemw",
 	}})
-	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodRS256, testKeys.rsa, "r1", claims(nil)))); err != nil {
+	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "r1", policytest.Claims(nil)))); err != nil {
 		t.Fatalf("RS256 with r1: %v", err)
 	}
-	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodRS256, testKeys.rsa, "", claims(nil)))); err != nil {
+	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "", policytest.Claims(nil)))); err != nil {
 		t.Fatalf("RS256 without kid: %v", err)
 	}
 	for name, tok := range map[string]string{
-		"HS256 with PEM, kid r1": sign(t, jwt.SigningMethodHS256, pubPEM, "r1", claims(nil)),
-		"HS256 with DER, kid r1": sign(t, jwt.SigningMethodHS256, pubDER, "r1", claims(nil)),
-		"HS256 with PEM, kid rh": sign(t, jwt.SigningMethodHS256, pubPEM, "rh", claims(nil)),
-		"HS256 with DER, kid rh": sign(t, jwt.SigningMethodHS256, pubDER, "rh", claims(nil)),
-		"HS256 with PEM, no kid": sign(t, jwt.SigningMethodHS256, pubPEM, "", claims(nil)),
-		"HS256 with secret s1":   sign(t, jwt.SigningMethodHS256, []byte("secret"), "s1", claims(nil)),
-		"RS256 with kid rh":      sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rh", claims(nil)),
-		"RS256 with kid ps":      sign(t, jwt.SigningMethodRS256, testKeys.rsa, "ps", claims(nil)),
-		"RS256 with kid enc":     sign(t, jwt.SigningMethodRS256, testKeys.rsa, "enc", claims(nil)),
-		"ES256 with kid e384":    sign(t, jwt.SigningMethodES256, testKeys.ec, "e384", claims(nil)),
-		"ES256 with RSA kid r1":  sign(t, jwt.SigningMethodES256, testKeys.ec, "r1", claims(nil)),
+		"HS256 with PEM, kid r1": policytest.Sign(t, jwt.SigningMethodHS256, pubPEM, "r1", policytest.Claims(nil)),
+		"HS256 with DER, kid r1": policytest.Sign(t, jwt.SigningMethodHS256, pubDER, "r1", policytest.Claims(nil)),
+		"HS256 with PEM, kid rh": policytest.Sign(t, jwt.SigningMethodHS256, pubPEM, "rh", policytest.Claims(nil)),
+		"HS256 with DER, kid rh": policytest.Sign(t, jwt.SigningMethodHS256, pubDER, "rh", policytest.Claims(nil)),
+		"HS256 with PEM, no kid": policytest.Sign(t, jwt.SigningMethodHS256, pubPEM, "", policytest.Claims(nil)),
+		"HS256 with secret s1":   policytest.Sign(t, jwt.SigningMethodHS256, []byte("secret"), "s1", policytest.Claims(nil)),
+		"RS256 with kid rh":      policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "rh", policytest.Claims(nil)),
+		"RS256 with kid ps":      policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "ps", policytest.Claims(nil)),
+		"RS256 with kid enc":     policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "enc", policytest.Claims(nil)),
+		"ES256 with kid e384":    policytest.Sign(t, jwt.SigningMethodES256, testKeys.ec, "e384", policytest.Claims(nil)),
+		"ES256 with RSA kid r1":  policytest.Sign(t, jwt.SigningMethodES256, testKeys.ec, "r1", policytest.Claims(nil)),
 	} {
 		_, err, _ := admit(t, a, computemw.OpExec, bearerHeader(tok))
 		if computemw.StatusOf(err) != 401 {
@@ -397,7 +398,7 @@ func TestJWKSClose(t *testing.T) {
 	}
 	goleak.VerifyNone(t, before)
 	hits := srv.hits.Load()
-	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", claims(nil)))); err != nil {
+	if _, err, _ := admit(t, a, computemw.OpExec, bearerHeader(policytest.Sign(t, jwt.SigningMethodRS256, testKeys.rsa, "k1", policytest.Claims(nil)))); err != nil {
 		t.Errorf("after Close: %v", err)
 	}
 	if n := srv.hits.Load(); n != hits {

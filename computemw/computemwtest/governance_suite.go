@@ -125,31 +125,15 @@ func webSocketStatus(t *testing.T, base string, header map[string]string, comman
 	for k, v := range header {
 		hdr.Set(k, v)
 	}
-	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+Prefix+"/ws", &websocket.DialOptions{HTTPHeader: hdr})
+	c, resp, err := DialWS(t, ctx, base, hdr)
 	if err != nil {
 		if resp != nil {
 			return resp.StatusCode
 		}
 		t.Fatalf("dial: %v", err)
 	}
-	defer c.CloseNow()
-	send := func(m computemw.WSMessage) {
-		b, _ := json.Marshal(m)
-		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	next := func() computemw.WSMessage {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		var m computemw.WSMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	defer c.Conn.CloseNow()
+	send, next := c.Send, c.Next
 	send(computemw.WSMessage{Type: "create-sandbox"})
 	if m := next(); m.Type != "sandbox-ready" {
 		return computemw.Code(m.Code).Status()
@@ -161,7 +145,7 @@ func webSocketStatus(t *testing.T, base string, header map[string]string, comman
 		case "error":
 			status = computemw.Code(m.Code).Status()
 		case "execution-complete":
-			c.Close(websocket.StatusNormalClosure, "")
+			c.Conn.Close(websocket.StatusNormalClosure, "")
 			return status
 		}
 	}

@@ -3,7 +3,6 @@ package computemwtest
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,28 +79,13 @@ func StreamingSuite(t *testing.T, h Harness) {
 		base := h.Start(t, kit)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+Prefix+"/ws", nil)
+		ws, _, err := DialWS(t, ctx, base, nil)
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
+		c := ws.Conn
 		defer c.CloseNow()
-		send := func(m computemw.WSMessage) {
-			b, _ := json.Marshal(m)
-			if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-				t.Fatal(err)
-			}
-		}
-		next := func() computemw.WSMessage {
-			_, b, err := c.Read(ctx)
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			var m computemw.WSMessage
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatalf("%s: %v", b, err)
-			}
-			return m
-		}
+		send, next := ws.Send, ws.Next
 		send(computemw.WSMessage{Type: "create-sandbox"})
 		if m := next(); m.Type != "sandbox-ready" || m.SandboxID == "" {
 			t.Fatalf("got %+v", m)

@@ -5,60 +5,19 @@ package local
 import (
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/computemw/kit/computemw"
 )
 
-// The bounds of the variables a client sets: at most maxEnvVars variables
-// and maxEnvBytes bytes (each name, '=' and value) in CreateOptions.Env,
-// in ExecOptions.Env or TerminalOptions.Env, and in the sandbox's and an
-// execution's together. Past them a request is a BAD_REQUEST: the
-// environment travels in bwrap's argument list, and every byte of it is
-// copied into each process the sandbox starts.
-const (
-	maxEnvVars  = 256
-	maxEnvBytes = 64 << 10
-)
-
-// checkEnv validates variables a client sets: names are identifiers
-// ([A-Za-z_][A-Za-z0-9_]*), values hold no NUL (which would end the
-// value and start a bwrap option), and the bounds above hold.
-func checkEnv(env map[string]string) error {
-	if len(env) > maxEnvVars {
-		return computemw.Errorf(computemw.CodeBadRequest, "env: %d variables, at most %d", len(env), maxEnvVars)
-	}
-	size := 0
-	for k, v := range env {
-		if !validEnvName(k) {
-			return computemw.Errorf(computemw.CodeBadRequest, "env: invalid variable name %q (letters, digits and '_', not starting with a digit)", k)
-		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return computemw.Errorf(computemw.CodeBadRequest, "env: the value of %s contains a NUL byte", k)
-		}
-		size += len(k) + 1 + len(v)
-	}
-	if size > maxEnvBytes {
-		return computemw.Errorf(computemw.CodeBadRequest, "env: %d bytes, at most %d", size, maxEnvBytes)
-	}
-	return nil
-}
-
-func validEnvName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// checkEnv validates variables a client sets, with the kit's own rule
+// (computemw.ValidateEnv: identifier names, no NUL, at most
+// computemw.MaxEnvVars variables and computemw.MaxEnvBytes bytes) — in
+// CreateOptions.Env, in ExecOptions.Env or TerminalOptions.Env, and in the
+// sandbox's and an execution's together. The kit checks before any
+// provider is called; the provider checks again because the environment
+// travels in bwrap's argument list, and a NUL there would start a bwrap
+// option.
+func checkEnv(env map[string]string) error { return computemw.ValidateEnv(env) }
 
 // environ is the complete environment of a sandboxed process: a fixed
 // base, the sandbox's variables, then the execution's. Nothing of the
