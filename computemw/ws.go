@@ -150,7 +150,7 @@ type wsSession struct {
 	cancel context.CancelCauseFunc
 	out    chan []byte
 
-	idle    *time.Timer
+	idle *time.Timer
 
 	mu      sync.Mutex
 	sb      Sandbox
