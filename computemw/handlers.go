@@ -91,18 +91,7 @@ func (k *Kit) executionResponse(res *Result, err error) (*Response, error) {
 	if k.cfg.StrictExitCode && res.ExitCode != 0 {
 		return nil, &Error{Code: CodeExecution, Message: fmt.Sprintf("program exited with code %d", res.ExitCode), Details: res.Stderr}
 	}
-	return JSON(http.StatusOK, ExecutionResponse{
-		Success:       res.ExitCode == 0,
-		Output:        res.Stdout,
-		Stderr:        res.Stderr,
-		ExitCode:      res.ExitCode,
-		ExecutionTime: res.ExecutionTime.Milliseconds(),
-		CPUTime:       res.CPUTime.Milliseconds(),
-		PeakMemory:    res.PeakMemory,
-		SandboxID:     res.SandboxID,
-		Provider:      res.Provider,
-		Truncated:     res.Truncated,
-	})
+	return JSON(http.StatusOK, res.Response())
 }
 
 func checkLanguage(p Provider, language string) error {

@@ -1,8 +1,10 @@
 package computemw
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -77,8 +79,15 @@ func (k *Kit) sessionTTL(ms *float64) (time.Duration, error) {
 
 func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, error) {
 	var req CreateSessionRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
-		return nil, err
+	body, err := io.ReadAll(io.LimitReader(r.Body, k.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, Errorf(CodeBadRequest, "reading the body: %v", err)
+	}
+	// An empty body is a session with the defaults.
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
+			return nil, err
+		}
 	}
 	ttl, err := k.sessionTTL(req.Timeout)
 	if err != nil {

@@ -1,0 +1,43 @@
+package computemw
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Response returns the contract's body of a finished execution: what POST
+// /execute answers.
+func (r *Result) Response() ExecutionResponse {
+	return ExecutionResponse{
+		Success:       r.ExitCode == 0,
+		Output:        r.Stdout,
+		Stderr:        r.Stderr,
+		ExitCode:      r.ExitCode,
+		ExecutionTime: r.ExecutionTime.Milliseconds(),
+		CPUTime:       r.CPUTime.Milliseconds(),
+		PeakMemory:    r.PeakMemory,
+		SandboxID:     r.SandboxID,
+		Provider:      r.Provider,
+		Truncated:     r.Truncated,
+	}
+}
+
+// MarshalJSON writes a Result as the contract's execution body (camelCase
+// names, times in milliseconds), so that a handler can answer with a
+// Result as it is: c.JSON(200, res) gives what POST /execute gives.
+func (r Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.Response()) }
+
+// UnmarshalJSON reads the contract's execution body into a Result.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var e ExecutionResponse
+	if err := json.Unmarshal(b, &e); err != nil {
+		return err
+	}
+	*r = Result{
+		Stdout: e.Output, Stderr: e.Stderr, ExitCode: e.ExitCode,
+		ExecutionTime: time.Duration(e.ExecutionTime) * time.Millisecond,
+		CPUTime:       time.Duration(e.CPUTime) * time.Millisecond,
+		PeakMemory:    e.PeakMemory, Truncated: e.Truncated, SandboxID: e.SandboxID, Provider: e.Provider,
+	}
+	return nil
+}
