@@ -194,7 +194,7 @@ func withResponseHeader(ctx context.Context) (context.Context, http.Header) {
 }
 
 // ResponseHeader returns the headers the kit will add to the request's
-// response (X-Request-ID, and what policies set, such as X-RateLimit-*).
+// response (X-Request-ID, and what policies set, such as RateLimit-*).
 // Policies add to it; adapters' middleware copy it onto the response. It is
 // nil outside a request begun with [BeginRequest].
 func ResponseHeader(ctx context.Context) http.Header {

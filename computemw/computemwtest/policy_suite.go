@@ -35,6 +35,9 @@ type PolicyOptions struct {
 	// Executions is the executions quota of every plan per day; default
 	// unlimited.
 	Executions int64
+	// OpLimits are the rate limiter's limits per operation; nil is the
+	// limiter's default.
+	OpLimits map[computemw.Op]limiter.Rate
 	// Config is the base configuration; its Policies and Hooks are
 	// appended to.
 	Config computemw.Config
@@ -80,6 +83,7 @@ func PolicyKit(t testing.TB, o PolicyOptions) (*computemw.Kit, *fakeprovider.Pro
 	rate := limiter.Rate{Period: time.Hour, Limit: o.RateLimit}
 	rl, err := ratelimit.New(ratelimit.Config{
 		Tiers: map[string]limiter.Rate{"free": rate, "pro": rate, "enterprise": rate},
+		Ops:   o.OpLimits,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +147,7 @@ const challenge = `Bearer realm="computemw"`
 // PolicySuite runs the kit's protections against an adapter's real server,
 // with kits from [PolicyKit]: authentication (401 with a WWW-Authenticate
 // challenge on the routes and on the middleware), RBAC (403), rate limits
-// (X-RateLimit-* headers, 429 with Retry-After), quotas (429 before any
+// (RateLimit-* headers, 429 with Retry-After), quotas (429 before any
 // sandbox is created) and GET /usage.
 func PolicySuite(t *testing.T, h Harness) {
 	exec := func(t *testing.T, base string, header map[string]string) *Reply {
@@ -224,6 +228,23 @@ func PolicySuite(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("rate limit per operation", func(t *testing.T) {
+		kit, _ := PolicyKit(t, PolicyOptions{OpLimits: map[computemw.Op]limiter.Rate{computemw.OpExec: {Period: time.Minute, Limit: 2}}})
+		base := h.Start(t, kit)
+		auth := bearer(Token(t, PolicySecret, "otto", "user", "free", nil))
+		for i := range 2 {
+			r := exec(t, base, auth)
+			if r.Status != 200 || r.Header.Get(ratelimit.HeaderLimit) != "2" || r.Header.Get(ratelimit.HeaderPolicy) != "1000;w=3600, 2;w=60" {
+				t.Fatalf("exec %d: %d %v", i+1, r.Status, r.Header)
+			}
+		}
+		expectError(t, exec(t, base, auth), 429, computemw.CodeRateLimited)
+		r := Do(t, context.Background(), http.MethodPost, base+Prefix+"/execute", `{"language":"python","code":"echo ok"}`, auth)
+		if r.Status != 200 || r.Header.Get(ratelimit.HeaderLimit) != "1000" {
+			t.Errorf("execute beside a spent exec limit: %d %v", r.Status, r.Header)
+		}
+	})
+
 	t.Run("rate limit", func(t *testing.T) {
 		kit, _ := PolicyKit(t, PolicyOptions{RateLimit: 3})
 		base := h.Start(t, kit)
@@ -233,11 +254,12 @@ func PolicySuite(t *testing.T, h Harness) {
 			if r.Status != 200 {
 				t.Fatalf("request %d: %d %s", i+1, r.Status, r.Raw)
 			}
-			if r.Header.Get(ratelimit.HeaderRateLimitLimit) != "3" || r.Header.Get(ratelimit.HeaderRateLimitRemaining) != strconv.Itoa(2-i) {
+			if r.Header.Get(ratelimit.HeaderLimit) != "3" || r.Header.Get(ratelimit.HeaderRemaining) != strconv.Itoa(2-i) ||
+				!strings.HasPrefix(r.Header.Get(ratelimit.HeaderPolicy), "3;w=3600") {
 				t.Errorf("request %d: rate-limit headers %v", i+1, r.Header)
 			}
-			if reset, err := strconv.ParseInt(r.Header.Get(ratelimit.HeaderRateLimitReset), 10, 64); err != nil || reset < time.Now().Unix() {
-				t.Errorf("request %d: %s %q", i+1, ratelimit.HeaderRateLimitReset, r.Header.Get(ratelimit.HeaderRateLimitReset))
+			if reset, err := strconv.Atoi(r.Header.Get(ratelimit.HeaderReset)); err != nil || reset <= 0 || reset > 3600 {
+				t.Errorf("request %d: %s %q", i+1, ratelimit.HeaderReset, r.Header.Get(ratelimit.HeaderReset))
 			}
 		}
 		r := exec(t, base, auth)
@@ -245,8 +267,8 @@ func PolicySuite(t *testing.T, h Harness) {
 		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
 			t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 		}
-		if r.Header.Get(ratelimit.HeaderRateLimitRemaining) != "0" {
-			t.Errorf("429 without X-RateLimit-Remaining: 0: %v", r.Header)
+		if r.Header.Get(ratelimit.HeaderRemaining) != "0" {
+			t.Errorf("429 without RateLimit-Remaining: 0: %v", r.Header)
 		}
 		// Another caller has its own budget.
 		if r := exec(t, base, bearer(Token(t, PolicySecret, "other", "user", "free", nil))); r.Status != 200 {

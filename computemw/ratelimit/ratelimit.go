@@ -9,18 +9,27 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"net/textproto"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/ulule/limiter/v3"
 )
 
-// Rate-limit response headers, set on every limited response.
+// Rate-limit response headers. The standard ones (the IETF draft that
+// express-rate-limit's standardHeaders sends) are on every limited
+// response; the legacy X-RateLimit-* ones only with Config.LegacyHeaders.
 const (
+	HeaderLimit     = "RateLimit-Limit"
+	HeaderRemaining = "RateLimit-Remaining"
+	HeaderReset     = "RateLimit-Reset"  // seconds until the window resets
+	HeaderPolicy    = "RateLimit-Policy" // "limit;w=window-seconds", one per limit that applies
+
 	HeaderRateLimitLimit     = "X-RateLimit-Limit"
 	HeaderRateLimitRemaining = "X-RateLimit-Remaining"
 	HeaderRateLimitReset     = "X-RateLimit-Reset" // Unix time, in seconds
@@ -29,9 +38,13 @@ const (
 // The header names in canonical form, computed once: they are set on
 // every response.
 var (
-	canonicalLimit     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitLimit)
-	canonicalRemaining = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitRemaining)
-	canonicalReset     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitReset)
+	canonicalLimit           = textproto.CanonicalMIMEHeaderKey(HeaderLimit)
+	canonicalRemaining       = textproto.CanonicalMIMEHeaderKey(HeaderRemaining)
+	canonicalReset           = textproto.CanonicalMIMEHeaderKey(HeaderReset)
+	canonicalPolicy          = textproto.CanonicalMIMEHeaderKey(HeaderPolicy)
+	canonicalLegacyLimit     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitLimit)
+	canonicalLegacyRemaining = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitRemaining)
+	canonicalLegacyReset     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitReset)
 )
 
 // DefaultTiers returns the default rate limits by plan, the seed's: free
@@ -42,6 +55,17 @@ func DefaultTiers() map[string]limiter.Rate {
 		"free":       {Period: window, Limit: 10},
 		"pro":        {Period: window, Limit: 100},
 		"enterprise": {Period: window, Limit: 1000},
+	}
+}
+
+// DefaultOpLimits returns the default limits per operation, counted for
+// each caller beside its plan's tier: the guide's 100 executions and 500
+// file operations per 15 minutes.
+func DefaultOpLimits() map[computemw.Op]limiter.Rate {
+	const window = 15 * time.Minute
+	return map[computemw.Op]limiter.Rate{
+		computemw.OpExecute: {Period: window, Limit: 100},
+		computemw.OpFiles:   {Period: window, Limit: 500},
 	}
 }
 
@@ -64,6 +88,12 @@ type Config struct {
 	// shared store, such as limiter's Redis store (see
 	// stores/redisstore.NewRateStore).
 	Store limiter.Store
+	// Ops are limits per operation, counted per caller beside (not
+	// instead of) its tier: a request must be within both. Nil means
+	// [DefaultOpLimits]; an empty, non-nil map sets none.
+	Ops map[computemw.Op]limiter.Rate
+	// LegacyHeaders also sends X-RateLimit-Limit, -Remaining and -Reset.
+	LegacyHeaders bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
 	// when an anonymous caller is keyed by address (see [computemw.ClientIP]).
 	TrustedProxies []netip.Prefix
@@ -86,6 +116,8 @@ type Config struct {
 // 429 RATE_LIMITED with Retry-After. Put it after the auth.Authenticator.
 type Limiter struct {
 	limiters    map[string]*limiter.Limiter
+	ops         map[computemw.Op]*limiter.Limiter
+	legacy      bool
 	defaultTier string
 	trusted     []netip.Prefix
 	exempt      []computemw.Op
@@ -101,6 +133,8 @@ func New(cfg Config) (*Limiter, error) {
 	}
 	rl := &Limiter{
 		limiters:    make(map[string]*limiter.Limiter, len(tiers)),
+		ops:         map[computemw.Op]*limiter.Limiter{},
+		legacy:      cfg.LegacyHeaders,
 		defaultTier: cfg.DefaultTier,
 		trusted:     slices.Clone(cfg.TrustedProxies),
 		exempt:      cfg.ExemptOps,
@@ -126,6 +160,16 @@ func New(cfg Config) (*Limiter, error) {
 		}
 		rl.limiters[name] = limiter.New(store, rate)
 	}
+	ops := cfg.Ops
+	if ops == nil {
+		ops = DefaultOpLimits()
+	}
+	for op, rate := range ops {
+		if rate.Limit <= 0 || rate.Period <= 0 {
+			return nil, fmt.Errorf("computemw: rate limit: op %q: limit and period must be positive", op)
+		}
+		rl.ops[op] = limiter.New(store, rate)
+	}
 	if _, ok := rl.limiters[rl.defaultTier]; !ok {
 		return nil, fmt.Errorf("computemw: rate limit: default tier %q is not in Tiers", rl.defaultTier)
 	}
@@ -137,36 +181,69 @@ func New(cfg Config) (*Limiter, error) {
 	return rl, nil
 }
 
-// Admit implements [computemw.Policy]: it counts the request against its caller's
-// limit.
+// Admit implements [computemw.Policy]: it counts the request against its
+// caller's tier and against the caller's limit for the operation, if any.
+// The response headers describe the limit closest to being reached.
 func (rl *Limiter) Admit(ctx context.Context, op computemw.Op, r *computemw.Request) (context.Context, error) {
 	if slices.Contains(rl.exempt, op) {
 		return ctx, nil
 	}
-	tier, key := rl.identify(ctx, r)
-	lim := rl.limiters[tier]
-	lc, err := lim.Get(ctx, key)
+	tier, caller := rl.identify(ctx, r)
+	tl := rl.limiters[tier]
+	lc, err := tl.Get(ctx, tier+":"+caller)
 	if err != nil {
-		if rl.failOpen {
-			rl.log.WarnContext(ctx, "computemw: rate limiter store failed; admitting (fail open)", "requestId", computemw.RequestIDFrom(ctx), "error", err)
-			return ctx, nil
+		return ctx, rl.storeFailed(ctx, err)
+	}
+	policies := []limiter.Rate{tl.Rate}
+	binding := lc
+	if ol, ok := rl.ops[op]; ok {
+		oc, err := ol.Get(ctx, "op:"+string(op)+":"+caller)
+		if err != nil {
+			return ctx, rl.storeFailed(ctx, err)
 		}
-		return ctx, &computemw.Error{Code: computemw.CodeUnavailable, Message: "rate limiter unavailable", RetryAfter: time.Second,
-			Err: fmt.Errorf("rate limiter store: %w", err)}
+		policies = append(policies, ol.Rate)
+		if oc.Reached && !lc.Reached || oc.Remaining < lc.Remaining && oc.Reached == lc.Reached {
+			binding = oc
+		}
 	}
 	if h := computemw.ResponseHeader(ctx); h != nil {
-		h[canonicalLimit] = []string{strconv.FormatInt(lc.Limit, 10)}
-		h[canonicalRemaining] = []string{strconv.FormatInt(lc.Remaining, 10)}
-		h[canonicalReset] = []string{strconv.FormatInt(lc.Reset, 10)}
+		rl.setHeaders(h, binding, policies)
 	}
-	if lc.Reached {
-		wait := time.Until(time.Unix(lc.Reset, 0))
-		if wait < time.Second {
-			wait = time.Second
-		}
+	if binding.Reached {
+		wait := max(time.Until(time.Unix(binding.Reset, 0)), time.Second)
 		return ctx, &computemw.Error{Code: computemw.CodeRateLimited, Message: "rate limit exceeded, retry later", RetryAfter: wait}
 	}
 	return ctx, nil
+}
+
+// setHeaders writes the standard headers (and the legacy ones when asked)
+// of the binding limit, and the policy of each limit that applies.
+func (rl *Limiter) setHeaders(h http.Header, binding limiter.Context, policies []limiter.Rate) {
+	reset := max(time.Until(time.Unix(binding.Reset, 0)).Round(time.Second), 0)
+	h[canonicalLimit] = []string{strconv.FormatInt(binding.Limit, 10)}
+	h[canonicalRemaining] = []string{strconv.FormatInt(binding.Remaining, 10)}
+	h[canonicalReset] = []string{strconv.FormatInt(int64(reset/time.Second), 10)}
+	pol := make([]string, 0, len(policies))
+	for _, p := range policies {
+		pol = append(pol, strconv.FormatInt(p.Limit, 10)+";w="+strconv.FormatInt(int64(p.Period/time.Second), 10))
+	}
+	h[canonicalPolicy] = []string{strings.Join(pol, ", ")}
+	if rl.legacy {
+		h[canonicalLegacyLimit] = []string{strconv.FormatInt(binding.Limit, 10)}
+		h[canonicalLegacyRemaining] = []string{strconv.FormatInt(binding.Remaining, 10)}
+		h[canonicalLegacyReset] = []string{strconv.FormatInt(binding.Reset, 10)}
+	}
+}
+
+// storeFailed is the answer when the store cannot count: 503, or admit
+// with a warning when failing open.
+func (rl *Limiter) storeFailed(ctx context.Context, err error) error {
+	if rl.failOpen {
+		rl.log.WarnContext(ctx, "computemw: rate limiter store failed; admitting (fail open)", "requestId", computemw.RequestIDFrom(ctx), "error", err)
+		return nil
+	}
+	return &computemw.Error{Code: computemw.CodeUnavailable, Message: "rate limiter unavailable", RetryAfter: time.Second,
+		Err: fmt.Errorf("rate limiter store: %w", err)}
 }
 
 // Authorize implements [computemw.Policy]; requests are counted in Admit.
@@ -175,21 +252,21 @@ func (rl *Limiter) Authorize(context.Context, *computemw.Action) error { return 
 // identify returns the caller's tier and counting key: the principal's ID,
 // else its client address (an IPv6 client by its /64, which one host
 // usually has whole).
-func (rl *Limiter) identify(ctx context.Context, r *computemw.Request) (tier, key string) {
+func (rl *Limiter) identify(ctx context.Context, r *computemw.Request) (tier, caller string) {
 	if p, ok := computemw.PrincipalFrom(ctx); ok && p.ID != "" {
 		tier = p.Plan
 		if _, ok := rl.limiters[tier]; !ok {
 			tier = rl.defaultTier
 		}
-		return tier, tier + ":p:" + p.ID
+		return tier, "p:" + p.ID
 	}
 	ip := computemw.ClientIP(ctx, r, rl.trusted)
 	switch {
 	case !ip.IsValid():
-		return rl.defaultTier, rl.defaultTier + ":ip:unknown"
+		return rl.defaultTier, "ip:unknown"
 	case ip.Is6():
 		pfx, _ := ip.Prefix(64)
-		return rl.defaultTier, rl.defaultTier + ":ip:" + pfx.String()
+		return rl.defaultTier, "ip:" + pfx.String()
 	}
-	return rl.defaultTier, rl.defaultTier + ":ip:" + ip.String()
+	return rl.defaultTier, "ip:" + ip.String()
 }

@@ -62,13 +62,16 @@ func TestRateLimitTiers(t *testing.T) {
 				if err != nil {
 					t.Fatalf("request %d: %v", i+1, err)
 				}
-				if h.Get(ratelimit.HeaderRateLimitLimit) != strconv.Itoa(c.admitted) ||
-					h.Get(ratelimit.HeaderRateLimitRemaining) != strconv.Itoa(c.admitted-i-1) {
+				if h.Get(ratelimit.HeaderLimit) != strconv.Itoa(c.admitted) ||
+					h.Get(ratelimit.HeaderRemaining) != strconv.Itoa(c.admitted-i-1) ||
+					h.Get(ratelimit.HeaderPolicy) != strconv.Itoa(c.admitted)+";w=3600" {
 					t.Errorf("request %d: headers %v", i+1, h)
 				}
-				reset, _ := strconv.ParseInt(h.Get(ratelimit.HeaderRateLimitReset), 10, 64)
-				if until := time.Until(time.Unix(reset, 0)); until <= 0 || until > time.Hour+time.Second {
-					t.Errorf("reset in %v", until)
+				if reset, _ := strconv.Atoi(h.Get(ratelimit.HeaderReset)); reset <= 0 || reset > 3600 {
+					t.Errorf("reset in %d s", reset)
+				}
+				if h.Get(ratelimit.HeaderRateLimitLimit) != "" {
+					t.Errorf("legacy headers without LegacyHeaders: %v", h)
 				}
 			}
 			err, h := hit(rl, computemw.OpExec, &c.principal, nil)
@@ -76,7 +79,7 @@ func TestRateLimitTiers(t *testing.T) {
 			if e := computemw.AsError(err); e.Code != computemw.CodeRateLimited || e.RetryAfter < time.Second || e.RetryAfter > time.Hour {
 				t.Errorf("got %v Retry-After %v", e.Code, e.RetryAfter)
 			}
-			if h.Get(ratelimit.HeaderRateLimitRemaining) != "0" {
+			if h.Get(ratelimit.HeaderRemaining) != "0" {
 				t.Errorf("429 headers %v", h)
 			}
 		})
@@ -121,7 +124,7 @@ func TestRateLimitExemptOps(t *testing.T) {
 	rl := newRateLimiter(t, ratelimit.Config{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 1}}})
 	p := &computemw.Principal{ID: "alice"}
 	for range 3 {
-		if err, h := hit(rl, computemw.OpHealth, p, nil); err != nil || h.Get(ratelimit.HeaderRateLimitLimit) != "" {
+		if err, h := hit(rl, computemw.OpHealth, p, nil); err != nil || h.Get(ratelimit.HeaderLimit) != "" {
 			t.Fatalf("health limited: %v %v", err, h)
 		}
 	}
@@ -191,5 +194,52 @@ func TestRateLimitConfigErrors(t *testing.T) {
 		if _, err := ratelimit.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// Per-operation limits count beside the tier, per caller; the headers
+// describe the limit closest to being reached, and list every policy; the
+// legacy headers come on request.
+func TestRateLimitPerOperation(t *testing.T) {
+	rl := newRateLimiter(t, ratelimit.Config{
+		Tiers:         map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 100}},
+		Ops:           map[computemw.Op]limiter.Rate{computemw.OpExecute: {Period: time.Minute, Limit: 2}},
+		LegacyHeaders: true,
+	})
+	p := &computemw.Principal{ID: "alice"}
+	for i := range 2 {
+		err, h := hit(rl, computemw.OpExecute, p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Get(ratelimit.HeaderLimit) != "2" || h.Get(ratelimit.HeaderRemaining) != strconv.Itoa(1-i) ||
+			h.Get(ratelimit.HeaderPolicy) != "100;w=3600, 2;w=60" || h.Get(ratelimit.HeaderRateLimitLimit) != "2" {
+			t.Errorf("execute %d: %v", i+1, h)
+		}
+	}
+	err, _ := hit(rl, computemw.OpExecute, p, nil)
+	policytest.WantStatus(t, err, 429)
+	// The tier (which counted all three executes) still has room for other
+	// operations, and other callers
+	// have their own operation budget.
+	if err, h := hit(rl, computemw.OpExec, p, nil); err != nil || h.Get(ratelimit.HeaderLimit) != "100" || h.Get(ratelimit.HeaderRemaining) != "96" {
+		t.Errorf("exec after the execute limit: %v %v", err, h)
+	}
+	if err, _ := hit(rl, computemw.OpExecute, &computemw.Principal{ID: "bob"}, nil); err != nil {
+		t.Errorf("another caller's execute: %v", err)
+	}
+}
+
+// By default the guide's operation limits apply: 100 executes and 500
+// file operations per 15 minutes.
+func TestRateLimitDefaultOperationLimits(t *testing.T) {
+	rl := newRateLimiter(t, ratelimit.Config{Tiers: map[string]limiter.Rate{"free": {Period: time.Hour, Limit: 10_000}}})
+	_, h := hit(rl, computemw.OpFiles, &computemw.Principal{ID: "a"}, nil)
+	if h.Get(ratelimit.HeaderPolicy) != "10000;w=3600, 500;w=900" {
+		t.Errorf("files: %v", h)
+	}
+	_, h = hit(rl, computemw.OpExecute, &computemw.Principal{ID: "a"}, nil)
+	if h.Get(ratelimit.HeaderPolicy) != "10000;w=3600, 100;w=900" || h.Get(ratelimit.HeaderLimit) != "100" {
+		t.Errorf("execute: %v", h)
 	}
 }

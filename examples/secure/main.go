@@ -12,7 +12,7 @@
 //
 //	# 401 with a WWW-Authenticate challenge: no token
 //	curl -si localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
-//	# 200, with X-RateLimit-Limit/Remaining/Reset headers
+//	# 200, with RateLimit-Limit/Remaining/Reset/Policy headers
 //	curl -si localhost:8080/api/execute -H "Authorization: Bearer $TOKEN" \
 //	     -d '{"language":"python","code":"print(2+2)"}'
 //	# the caller's own usage and limits in the current period

@@ -58,7 +58,7 @@ func TestExample(t *testing.T) {
 
 	// alice's free tier: 3 requests per window.
 	r = execute(auth)
-	if r.Status != 200 || r.Body["output"] != "4\n" || r.Header.Get("X-RateLimit-Limit") != "3" || r.Header.Get("X-RateLimit-Remaining") != "2" {
+	if r.Status != 200 || r.Body["output"] != "4\n" || r.Header.Get("RateLimit-Limit") != "3" || r.Header.Get("RateLimit-Remaining") != "2" {
 		t.Fatalf("with a token: %d %v %s", r.Status, r.Header, r.Raw)
 	}
 	r = computemwtest.Do(t, ctx, "GET", srv.URL+"/api/usage", "", auth)
