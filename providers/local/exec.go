@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"golang.org/x/sys/unix"
 )
 
 // Exec implements computemw.Sandbox.
@@ -19,16 +20,23 @@ func (s *sandbox) Exec(ctx context.Context, command string, opts computemw.ExecO
 	return s.run(ctx, []string{"/bin/sh", "-c", command}, opts)
 }
 
-// RunCode implements computemw.Sandbox. The program is written to a hidden
-// file in the workspace (so that it can import files next to it) and
-// removed afterwards.
+// RunCode implements computemw.Sandbox. The program is written to the
+// workspace (so that it can import files next to it) as main<ext>, the name
+// its tracebacks show, and removed afterwards; when that name is taken (a
+// file of the user's, or another run at the same time) it goes to a hidden
+// file of its own instead.
 func (s *sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
 	rt, err := s.p.runtime(language)
 	if err != nil {
 		return nil, err
 	}
-	name := newID(".computemw-main") + rt.Ext
-	if err := s.WriteFile(ctx, name, []byte(code)); err != nil {
+	name := "main" + rt.Ext
+	err = s.writeFile(ctx, name, []byte(code), unix.O_EXCL)
+	if errors.Is(err, errExists) {
+		name = newID(".computemw-main") + rt.Ext
+		err = s.WriteFile(ctx, name, []byte(code))
+	}
+	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = s.root.Remove(name) }()

@@ -201,6 +201,15 @@ func (r *fileReader) Close() error {
 
 // WriteFile implements computemw.Sandbox.
 func (s *sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
+	return s.writeFile(ctx, p, data, 0)
+}
+
+// errExists: a file that must be new exists already.
+var errExists = errors.New("file exists")
+
+// writeFile creates or replaces a file; with excl (unix.O_EXCL) it only
+// creates one, and answers errExists when the name is taken.
+func (s *sandbox) writeFile(ctx context.Context, p string, data []byte, excl int) error {
 	if err := s.alive(); err != nil {
 		return err
 	}
@@ -224,7 +233,10 @@ func (s *sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
 		return err
 	}
 	s.walkOps.Add(1)
-	fd, err := unix.Openat(dir, last, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
+	fd, err := unix.Openat(dir, last, unix.O_WRONLY|unix.O_CREAT|excl|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
+	if excl != 0 && errors.Is(err, unix.EEXIST) {
+		return errExists
+	}
 	if err != nil {
 		return s.fsError(p, &os.PathError{Op: "open", Path: rel, Err: err})
 	}

@@ -211,3 +211,24 @@ func TestUsageMeasured(t *testing.T) {
 		t.Errorf("Usage = %+v after one execution with result %+v", u, res)
 	}
 }
+
+// A program's tracebacks name main.py, not a hidden file; a user's own
+// main.py is left alone.
+func TestRunCodeTracebackNames(t *testing.T) {
+	p := newTestProvider(t, local.Config{})
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	res, err := sb.RunCode(t.Context(), "python", "raise SystemExit(__file__)", computemw.ExecOptions{})
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(res.Stderr), "/main.py") {
+		t.Errorf("program file %q (%v), want main.py", res.Stderr, err)
+	}
+	if err := sb.WriteFile(t.Context(), "main.py", []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	res, err = sb.RunCode(t.Context(), "python", "print(open('main.py').read())", computemw.ExecOptions{})
+	if err != nil || res.Stdout != "mine\n" {
+		t.Errorf("the user's main.py: %+v %v", res, err)
+	}
+	if _, err := sb.Stat(t.Context(), "main.py"); err != nil {
+		t.Errorf("the user's main.py is gone: %v", err)
+	}
+}
