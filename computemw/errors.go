@@ -2,6 +2,7 @@ package computemw
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,6 +28,7 @@ const (
 	CodeRateLimited      Code = "RATE_LIMITED"
 	CodeQuotaExceeded    Code = "QUOTA_EXCEEDED"
 	CodeUnavailable      Code = "UNAVAILABLE"
+	CodeClientClosed     Code = "CLIENT_CLOSED"
 	CodeInternal         Code = "INTERNAL_ERROR"
 )
 
@@ -61,6 +63,8 @@ func (c Code) Status() int {
 		return 429
 	case CodeUnavailable:
 		return 503
+	case CodeClientClosed:
+		return 499 // the client went away; no one reads it
 	default:
 		return 500
 	}
@@ -121,12 +125,13 @@ var (
 	ErrRateLimited   = &Error{Code: CodeRateLimited, Message: "too many requests"}
 	ErrQuotaExceeded = &Error{Code: CodeQuotaExceeded, Message: "quota exceeded"}
 	ErrUnavailable   = &Error{Code: CodeUnavailable, Message: "service unavailable"}
+	ErrClientClosed  = &Error{Code: CodeClientClosed, Message: "client closed the request"}
 	ErrInternal      = &Error{Code: CodeInternal, Message: "internal server error"}
 )
 
 var sentinels = []*Error{
 	ErrTimeout, ErrExecution, ErrResource, ErrBadRequest, ErrUnauthorized, ErrForbidden,
-	ErrNotFound, ErrTooLarge, ErrRateLimited, ErrQuotaExceeded, ErrUnavailable, ErrInternal,
+	ErrNotFound, ErrTooLarge, ErrRateLimited, ErrQuotaExceeded, ErrUnavailable, ErrClientClosed, ErrInternal,
 }
 
 func isSentinel(e *Error) bool {
@@ -150,8 +155,10 @@ func Errorf(code Code, format string, args ...any) *Error {
 }
 
 // AsError finds the *Error in err's chain, or classifies err: a context
-// deadline becomes TIMEOUT, anything unknown becomes INTERNAL_ERROR with err
-// as its hidden cause. It never returns nil for a non-nil err. Wrapping an
+// deadline becomes TIMEOUT, a cancelled context (the client went away)
+// CLIENT_CLOSED, a JSON decoding error BAD_REQUEST, an http.MaxBytesReader
+// overflow PAYLOAD_TOO_LARGE, anything unknown INTERNAL_ERROR with err as
+// its hidden cause. It never returns nil for a non-nil err. Wrapping an
 // *Error again never loses its status.
 func AsError(err error) *Error {
 	if err == nil {
@@ -174,6 +181,21 @@ func AsError(err error) *Error {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Code: CodeTimeout, Message: ErrTimeout.Message, Err: err}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Error{Code: CodeClientClosed, Message: ErrClientClosed.Message, Err: err}
+	}
+	var (
+		syntax  *json.SyntaxError
+		typ     *json.UnmarshalTypeError
+		tooMuch *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &syntax), errors.As(err, &typ):
+		// Only decoding a client's body makes these.
+		return &Error{Code: CodeBadRequest, Message: "malformed JSON: " + err.Error(), Err: err}
+	case errors.As(err, &tooMuch):
+		return &Error{Code: CodePayloadTooLarge, Message: ErrTooLarge.Message, Err: err}
 	}
 	return &Error{Code: CodeInternal, Message: ErrInternal.Message, Err: err}
 }

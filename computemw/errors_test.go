@@ -1,9 +1,13 @@
 package computemw_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/computemw/kit/computemw"
@@ -73,5 +77,28 @@ func TestErrorf(t *testing.T) {
 	e := computemw.Errorf(computemw.CodeBadRequest, "field %q: %w", "x", cause)
 	if e.Message != `field "x": cause` || !errors.Is(e, cause) || e.Status() != 400 {
 		t.Errorf("Errorf: %+v", e)
+	}
+}
+
+// A client that went away is not a server error: 499 CLIENT_CLOSED,
+// logged at Info, never at Error; decoding errors of a client's body are
+// its BAD_REQUEST.
+func TestClientClosedAndDecodingErrors(t *testing.T) {
+	var logs bytes.Buffer
+	kit, _ := newKit(t, computemw.Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	resp := kit.ErrorResponse(context.Background(), fmt.Errorf("exec: %w", context.Canceled), nil)
+	if resp.Status != 499 || !strings.Contains(string(resp.Body), "CLIENT_CLOSED") {
+		t.Errorf("cancelled: %d %s", resp.Status, resp.Body)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "level=INFO") {
+		t.Errorf("log of a client that went away:\n%s", logs.String())
+	}
+	var v struct{ A int }
+	err := json.Unmarshal([]byte(`{"A":"x"}`), &v)
+	if s := computemw.StatusOf(err); s != 400 {
+		t.Errorf("a type error decoding JSON: %d", s)
+	}
+	if s := computemw.StatusOf(json.Unmarshal([]byte(`{`), &v)); s != 400 {
+		t.Errorf("a syntax error decoding JSON: %d", s)
 	}
 }

@@ -31,6 +31,8 @@ func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response 
 	e := AsError(err)
 	status := e.Status()
 	switch {
+	case e.Code == CodeClientClosed:
+		k.log.InfoContext(ctx, "computemw: client closed the request", "requestId", id)
 	case e.Code == CodeInternal:
 		k.log.ErrorContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	case status >= 500:

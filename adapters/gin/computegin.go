@@ -15,12 +15,15 @@ package computegin
 
 import (
 	"context"
+	"errors"
+	"io"
 	"maps"
 	"net/http"
 
 	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
 	"github.com/gin-gonic/gin"
+	"github.com/go-playground/validator/v10"
 )
 
 // Option configures [Middleware].
@@ -140,11 +143,36 @@ func Error(c *gin.Context, kit *computemw.Kit, err error) {
 func ErrorHandler(kit *computemw.Kit) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Next()
-		if len(c.Errors) == 0 || c.Writer.Written() {
+		if len(c.Errors) == 0 {
 			return
 		}
-		Error(c, kit, c.Errors.Last().Err)
+		last := c.Errors.Last()
+		err := classify(last)
+		// c.Bind* has answered 400 already, without a body: give it the
+		// kit's.
+		if c.Writer.Written() && !(last.IsType(gin.ErrorTypeBind) && c.Writer.Size() <= 0) {
+			return
+		}
+		ctx, _ := computemw.BeginRequest(c.Request.Context(), c.Request.Header)
+		c.Abort()
+		write(c, kit.ErrorResponse(ctx, err, c.Request.Header))
 	}
+}
+
+// classify gives Gin's own errors the kit's classes: what binding a body
+// reports (an empty or malformed body, a failed validation) is the client's
+// BAD_REQUEST, not an internal error.
+func classify(e *gin.Error) error {
+	err := e.Err
+	var invalid validator.ValidationErrors
+	switch {
+	case computemw.AsError(err).Code != computemw.CodeInternal:
+		return err
+	case e.IsType(gin.ErrorTypeBind), errors.As(err, &invalid),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return computemw.Errorf(computemw.CodeBadRequest, "invalid request body: %v", err)
+	}
+	return err
 }
 
 // write sends a response of the kit; a streaming one runs until it ends or

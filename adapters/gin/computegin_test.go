@@ -3,6 +3,8 @@ package computegin_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	computegin "github.com/computemw/kit/adapters/gin"
@@ -64,4 +66,41 @@ func BenchmarkBareExec(b *testing.B) {
 func BenchmarkRouteExec(b *testing.B) {
 	kit, _ := computemwtest.SuiteKit(b, computemw.Config{})
 	harness.BenchHTTP(b, harness.GinEngine(kit), http.MethodPost, computemwtest.Prefix+"/exec", harness.ExecBody)
+}
+
+// Errors of Gin's own binding are the client's: 400 BAD_REQUEST with the
+// kit's body, whether pushed with c.Error after ShouldBindJSON or raised by
+// c.BindJSON — not a logged 500.
+func TestBindingErrorsAreBadRequests(t *testing.T) {
+	kit, _ := computemwtest.SuiteKit(t, computemw.Config{})
+	r := gin.New()
+	r.Use(computegin.ErrorHandler(kit))
+	type body struct {
+		Code string `json:"code" binding:"required"`
+	}
+	r.POST("/should", func(c *gin.Context) {
+		var b body
+		if err := c.ShouldBindJSON(&b); err != nil {
+			_ = c.Error(err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	r.POST("/must", func(c *gin.Context) {
+		var b body
+		if c.BindJSON(&b) == nil {
+			c.Status(http.StatusNoContent)
+		}
+	})
+	for _, path := range []string{"/should", "/must"} {
+		for _, in := range []string{`{}`, `{"code":`, ``, `{"code":1}`} {
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(in))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"code":"BAD_REQUEST"`) {
+				t.Errorf("%s %q: %d %s", path, in, rec.Code, rec.Body)
+			}
+		}
+	}
 }
