@@ -25,6 +25,7 @@ import (
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 )
 
@@ -70,9 +71,11 @@ func run() error {
 
 	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
 	// GET /api/health, /api/ready, /api/metrics, and the /api/sandboxes
-	// sessions. (Prometheus metrics are at /api/metrics: the kit's root
-	// /metrics handler is a net/http one, and this app is fasthttp.)
+	// sessions.
 	computefiber.Register(app.Group("/api"), kit)
+	// Prometheus metrics at the root too, where scrapers look, as in the
+	// other starters (a net/http handler, through Fiber's adaptor).
+	app.Get("/metrics", adaptor.HTTPHandler(metrics))
 
 	// The seed's Fastify route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
