@@ -155,6 +155,15 @@ func newRequestID() string {
 // adapters do: it runs the route's operation for r.Method, or answers 405
 // METHOD_NOT_ALLOWED with an Allow header, identically on every framework.
 func (k *Kit) ServeRoute(ctx context.Context, rt Route, r *Request) *Response {
+	if IsPreflight(r) {
+		return k.Preflight(ctx, r, rt.Methods)
+	}
+	resp := k.serveRoute(ctx, rt, r)
+	k.CORSHeaders(resp.Header, r)
+	return resp
+}
+
+func (k *Kit) serveRoute(ctx context.Context, rt Route, r *Request) *Response {
 	h, ok := rt.handlers[r.Method]
 	if !ok && r.Method == http.MethodHead {
 		h, ok = rt.handlers[http.MethodGet]

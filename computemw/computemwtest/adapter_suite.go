@@ -487,6 +487,46 @@ func AdapterSuite(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("cross-origin front end", func(t *testing.T) {
+		preflight := func(base, origin string) *http.Response {
+			req, _ := http.NewRequest(http.MethodOptions, base+Prefix+"/execute", nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		// By default no origin is allowed.
+		kit, fake := SuiteKit(t, computemw.Config{})
+		if r := preflight(h.Start(t, kit), "http://app.test"); r.StatusCode != 403 || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("default preflight: %d %v", r.StatusCode, r.Header)
+		}
+		kit, fake = SuiteKit(t, computemw.Config{AllowedOrigins: []string{"http://app.test"}})
+		base := h.Start(t, kit)
+		r := preflight(base, "http://app.test")
+		if r.StatusCode != 204 || r.Header.Get("Access-Control-Allow-Origin") != "http://app.test" ||
+			!strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+			!strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Content-Type") {
+			t.Errorf("allowed preflight: %d %v", r.StatusCode, r.Header)
+		}
+		if r := preflight(base, "http://evil.example"); r.StatusCode != 403 || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("another origin's preflight: %d %v", r.StatusCode, r.Header)
+		}
+		got := Do(t, context.Background(), http.MethodPost, base+Prefix+"/execute", `{"language":"python","code":"echo 4"}`,
+			map[string]string{"Origin": "http://app.test"})
+		if got.Status != 200 || got.Header.Get("Access-Control-Allow-Origin") != "http://app.test" ||
+			!strings.Contains(got.Header.Get("Access-Control-Expose-Headers"), "X-Request-ID") {
+			t.Errorf("allowed request: %d %v", got.Status, got.Header)
+		}
+		if fake.Created() != 1 {
+			t.Errorf("preflights created sandboxes: %d created", fake.Created())
+		}
+	})
+
 	t.Run("compressed body bomb", func(t *testing.T) {
 		// 64 MiB of JSON whitespace in a ~64 KiB gzip body: the kit must
 		// refuse it without inflating it, on every framework.
