@@ -1,4 +1,4 @@
-// Package adapters_test checks that the four framework adapters answer the
+// Package adapters_test checks that the framework adapters answer the
 // HTTP contract identically, and measures the core's share of their cost.
 package adapters_test
 
@@ -21,6 +21,7 @@ var adapters = []computemwtest.Harness{
 	{Name: "gin", Start: harness.Gin},
 	{Name: "echo", Start: harness.Echo},
 	{Name: "fiber", Start: harness.Fiber},
+	{Name: "echov5", Start: harness.EchoV5},
 }
 
 // TestAdaptersAgree sends the contract's requests to every adapter's real
