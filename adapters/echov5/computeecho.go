@@ -103,7 +103,7 @@ func Admit(c *echo.Context, kit *computemw.Kit, op computemw.Op) (context.Contex
 }
 
 // Sandbox returns the request's sandbox created by the middleware, or nil.
-// It is the Go form of the seed's req.sandbox.
+// It is the Go form of Express's req.sandbox.
 func Sandbox(c *echo.Context) computemw.Sandbox {
 	return computemw.SandboxFrom(c.Request().Context())
 }
@@ -156,7 +156,7 @@ func HTTPError(err error) error {
 // HTTPErrorHandler returns an echo.HTTPErrorHandler that writes every error
 // holding a *computemw.Error (found with errors.As, also inside an
 // *echo.HTTPError) with the kit's status, code and JSON body — the Go form
-// of the seed's computeErrorHandler. Other errors go to next, or to Echo's
+// of an Express error handler. Other errors go to next, or to Echo's
 // DefaultHTTPErrorHandler(false) when next is nil. If the response was
 // already committed, a kit error is logged instead.
 func HTTPErrorHandler(kit *computemw.Kit, next echo.HTTPErrorHandler) echo.HTTPErrorHandler {

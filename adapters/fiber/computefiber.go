@@ -114,7 +114,7 @@ func enter(c *fiber.Ctx, ctx context.Context, id string) {
 }
 
 // Sandbox returns the request's sandbox created by [New], or nil. It is the
-// Go form of the seed's req.sandbox.
+// Go form of Express's req.sandbox.
 func Sandbox(c *fiber.Ctx) computemw.Sandbox {
 	sb, _ := c.Locals(sandboxKey).(computemw.Sandbox)
 	return sb
@@ -185,7 +185,7 @@ func Error(err error) error {
 
 // ErrorHandler returns a fiber.ErrorHandler that writes every error holding
 // a *computemw.Error (found with errors.As) with the kit's status, code and
-// JSON body — the Go form of the seed's computeErrorHandler. Fiber's own
+// JSON body — the Go form of an Express error handler. Fiber's own
 // errors (a *fiber.Error such as the router's 404) go to
 // fiber.DefaultErrorHandler. Any other error, a recovered panic included,
 // is a 500 INTERNAL_ERROR whose cause is logged, not sent: fiber's default

@@ -93,7 +93,7 @@ func Admit(c *gin.Context, kit *computemw.Kit, op computemw.Op) (context.Context
 }
 
 // Sandbox returns the request's sandbox created by [Middleware], or nil.
-// It is the Go form of the seed's req.sandbox.
+// It is the Go form of Express's req.sandbox.
 func Sandbox(c *gin.Context) computemw.Sandbox {
 	return computemw.SandboxFrom(c.Request.Context())
 }
@@ -120,7 +120,7 @@ func Register(r gin.IRoutes, kit *computemw.Kit) {
 }
 
 // Error writes err with the kit's status, code and body shape and aborts
-// the chain (the Go form of the seed's computeErrorHandler). If the
+// the chain (the Go form of an Express error handler). If the
 // response already started, err is logged instead. Return from the handler
 // after calling it.
 func Error(c *gin.Context, kit *computemw.Kit, err error) {

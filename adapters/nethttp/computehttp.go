@@ -72,7 +72,7 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 }
 
 // Sandbox returns the request's sandbox created by [Middleware], or nil.
-// It is the Go form of the seed's req.sandbox.
+// It is the Go form of Express's req.sandbox.
 func Sandbox(r *http.Request) computemw.Sandbox { return computemw.SandboxFrom(r.Context()) }
 
 // Handler serves the prebuilt route group at paths relative to where it is
@@ -115,7 +115,7 @@ func routeHandler(kit *computemw.Kit, rt computemw.Route) http.Handler {
 }
 
 // Error writes err with the kit's status, code and body shape (the Go form
-// of the seed's computeErrorHandler).
+// of an Express error handler).
 func Error(w http.ResponseWriter, r *http.Request, kit *computemw.Kit, err error) {
 	write(w, kit.ErrorResponse(r.Context(), err, r.Header))
 }

@@ -47,7 +47,7 @@ var (
 	canonicalLegacyReset     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitReset)
 )
 
-// DefaultTiers returns the default rate limits by plan, the seed's: free
+// DefaultTiers returns the default rate limits by plan, as the API guide sets them: free
 // 10, pro 100 and enterprise 1000 requests per 15 minutes.
 func DefaultTiers() map[string]limiter.Rate {
 	const window = 15 * time.Minute

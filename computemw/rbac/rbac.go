@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Permissions are what a role may do: the seed's UserPermissions.
+// Permissions are what a role may do: the API guide's UserPermissions.
 type Permissions struct {
 	// CanExecuteCode allows /execute and /exec.
 	CanExecuteCode bool

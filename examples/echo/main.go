@@ -1,6 +1,6 @@
 // Command echo is the Echo starter of computemw: the prebuilt route group,
-// the seed's sandbox middleware on a custom group, a global error handler,
-// and a route whose body is validated like the seed's Fastify schema, on the
+// a sandbox-per-request middleware on a custom group, a global error handler,
+// and a route whose body is validated like a Fastify-style schema, on the
 // embedded local provider.
 //
 //	go run ./examples/echo
@@ -59,7 +59,7 @@ func run() error {
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// The seed's global error handler: errors that handlers return are
+	// A global error handler: errors that handlers return are
 	// written with the kit's status and code (408 TIMEOUT, 507 ...); other
 	// errors go to Echo's default handler.
 	e.HTTPErrorHandler = computeecho.HTTPErrorHandler(kit, nil)
@@ -72,7 +72,7 @@ func run() error {
 	// Prometheus metrics at the root too, where scrapers look.
 	e.GET("/metrics", echo.WrapHandler(metrics))
 
-	// The seed's Fastify route: the body is validated before any sandbox
+	// A Fastify-style route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
 	e.POST("/execute", func(c echo.Context) error {
 		body, err := validate(c.Request().Body, kit.Config().MaxBodyBytes)
@@ -92,7 +92,7 @@ func run() error {
 		return c.JSON(http.StatusOK, echo.Map{"success": res.ExitCode == 0, "output": res.Stdout})
 	})
 
-	// The seed's sandbox middleware: requests of the /api/compute group get
+	// A sandbox-per-request middleware: requests of the /api/compute group get
 	// their own sandbox, reachable with computeecho.Sandbox(c). It is set on
 	// the routes rather than with Group.Use, which would also run it (and
 	// create a sandbox) for paths of the group that match no route.
@@ -148,7 +148,7 @@ type executeBody struct {
 	Provider string `json:"provider"`
 }
 
-// validate reads and checks an executeBody like the seed's Fastify schema
+// validate reads and checks an executeBody like a Fastify-style schema
 // (an object; code and language required; all strings): anything else is a
 // 400 BAD_REQUEST.
 func validate(r io.Reader, limit int64) (executeBody, error) {

@@ -1,6 +1,6 @@
 // Command fiber is the Fiber starter of computemw: the prebuilt route group,
-// the seed's sandbox middleware on a custom group, a global error handler,
-// and a route whose body is validated like the seed's Fastify schema, on the
+// a sandbox-per-request middleware on a custom group, a global error handler,
+// and a route whose body is validated like a Fastify-style schema, on the
 // embedded local provider. Fiber runs on fasthttp, not net/http.
 //
 //	go run ./examples/fiber
@@ -62,7 +62,7 @@ func run() error {
 		DisableStartupMessage: true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           time.Minute,
-		// The seed's global error handler: errors that handlers return are
+		// A global error handler: errors that handlers return are
 		// written with the kit's status and code (408 TIMEOUT, 507 ...);
 		// other errors go to fiber.DefaultErrorHandler.
 		ErrorHandler: computefiber.ErrorHandler(kit),
@@ -77,7 +77,7 @@ func run() error {
 	// other starters (a net/http handler, through Fiber's adaptor).
 	app.Get("/metrics", adaptor.HTTPHandler(metrics))
 
-	// The seed's Fastify route: the body is validated before any sandbox
+	// A Fastify-style route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
 	app.Post("/execute", func(c *fiber.Ctx) error {
 		body, err := validate(bytes.NewReader(c.Body()), kit.Config().MaxBodyBytes)
@@ -97,7 +97,7 @@ func run() error {
 		return c.JSON(fiber.Map{"success": res.ExitCode == 0, "output": res.Stdout})
 	})
 
-	// The seed's sandbox middleware: requests of the /api/compute group get
+	// A sandbox-per-request middleware: requests of the /api/compute group get
 	// their own sandbox, reachable with computefiber.Sandbox(c). It is set
 	// on the routes rather than on the group, which would also run it (and
 	// create a sandbox) for paths of the group that match no route.
@@ -151,7 +151,7 @@ type executeBody struct {
 	Provider string `json:"provider"`
 }
 
-// validate reads and checks an executeBody like the seed's Fastify schema
+// validate reads and checks an executeBody like a Fastify-style schema
 // (an object; code and language required; all strings): anything else is a
 // 400 BAD_REQUEST.
 func validate(r io.Reader, limit int64) (executeBody, error) {

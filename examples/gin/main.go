@@ -1,6 +1,6 @@
 // Command gin is the Gin starter of computemw: the prebuilt route group,
-// the seed's sandbox middleware on a custom group, a global error handler,
-// and a route whose body is validated like the seed's Fastify schema, on the
+// a sandbox-per-request middleware on a custom group, a global error handler,
+// and a route whose body is validated like a Fastify-style schema, on the
 // embedded local provider.
 //
 //	go run ./examples/gin
@@ -60,7 +60,7 @@ func run() error {
 		gin.SetMode(gin.ReleaseMode)
 	}
 	r := gin.New()
-	// The seed's global error handler: errors pushed with c.Error are
+	// A global error handler: errors pushed with c.Error are
 	// written with the kit's status and code (408 TIMEOUT, 507 ...).
 	r.Use(gin.Recovery(), computegin.ErrorHandler(kit))
 
@@ -71,7 +71,7 @@ func run() error {
 	// Prometheus metrics at the root too, where scrapers look.
 	r.GET("/metrics", gin.WrapH(metrics))
 
-	// The seed's Fastify route: the body is validated before any sandbox
+	// A Fastify-style route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
 	r.POST("/execute", func(c *gin.Context) {
 		body, err := validate(c.Request.Body, kit.Config().MaxBodyBytes)
@@ -94,7 +94,7 @@ func run() error {
 		c.JSON(http.StatusOK, gin.H{"success": res.ExitCode == 0, "output": res.Stdout})
 	})
 
-	// The seed's sandbox middleware: every request of the /api/compute
+	// A sandbox-per-request middleware: every request of the /api/compute
 	// group gets its own sandbox, reachable with computegin.Sandbox(c).
 	compute := r.Group("/api/compute", computegin.Middleware(kit))
 	compute.POST("/python", func(c *gin.Context) {
@@ -149,7 +149,7 @@ type executeBody struct {
 	Provider string `json:"provider"`
 }
 
-// validate reads and checks an executeBody like the seed's Fastify schema
+// validate reads and checks an executeBody like a Fastify-style schema
 // (an object; code and language required; all strings): anything else is a
 // 400 BAD_REQUEST.
 func validate(r io.Reader, limit int64) (executeBody, error) {

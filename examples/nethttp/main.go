@@ -1,4 +1,4 @@
-// Command nethttp is the net/http starter of computemw: the seed's Express
+// Command nethttp is the net/http starter of computemw: an Express-style
 // quick start, the prebuilt route group, a sandbox-per-request middleware
 // and a global error handler, on the embedded local provider.
 //
@@ -62,7 +62,7 @@ func run() error {
 	// Prometheus metrics at the root too, where scrapers look.
 	mux.Handle("GET /metrics", metrics)
 
-	// The seed's quick start: a sandbox per request, destroyed when done.
+	// The quick start: a sandbox per request, destroyed when done.
 	mux.Handle("POST /execute", computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {
 		var body struct {
 			Command string `json:"command"`
@@ -86,7 +86,7 @@ func run() error {
 		return writeJSON(w, map[string]any{"output": res.Stdout, "success": res.ExitCode == 0})
 	}))
 
-	// The seed's sandbox middleware: every request under /api/compute/ gets
+	// A sandbox-per-request middleware: every request under /api/compute/ gets
 	// its own sandbox, reachable with computehttp.Sandbox(r).
 	compute := computehttp.Middleware(kit)
 	mux.Handle("POST /api/compute/python", compute(computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {

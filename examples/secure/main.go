@@ -1,4 +1,4 @@
-// Command secure is the protected starter of computemw: the seed's
+// Command secure is the protected starter of computemw: the API guide's
 // "Authentication and Authorization" and "Rate Limiting and Quotas" on one
 // net/http server with the embedded local provider — JWT bearer tokens
 // (and an API key for a metrics scraper), role-based access control,
