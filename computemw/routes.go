@@ -237,3 +237,15 @@ func checkJSONBody(h Header) error {
 	}
 	return nil
 }
+
+// NotFound answers a path under the route group that no route has: the
+// kit's JSON 404 NOT_FOUND, identical on every framework. Adapters answer
+// their group's unknown paths with it (or offer a handler that does, where
+// the framework decides unknown paths at the router's level).
+func (k *Kit) NotFound(ctx context.Context, r *Request) *Response {
+	resp := k.Serve(ctx, func(context.Context, *Request) (*Response, error) {
+		return nil, Errorf(CodeNotFound, "no such route")
+	}, r)
+	k.CORSHeaders(resp.Header, r)
+	return resp
+}

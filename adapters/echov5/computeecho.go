@@ -138,6 +138,13 @@ func Register(r Router, kit *computemw.Kit) {
 		})
 	}
 	r.GET("/ws", echo.WrapHandler(adapterkit.WebSocket(kit, nil)))
+	// Unknown paths of the group: the kit's JSON 404 (Echo prefers every
+	// other route to this one, whatever the order).
+	r.Any("/*", func(c *echo.Context) error {
+		hr := c.Request()
+		write(c, kit.NotFound(hr.Context(), adapterkit.Request(hr, nil, nil)))
+		return nil
+	})
 }
 
 // HTTPError converts err into an *echo.HTTPError with the kit's status and

@@ -90,6 +90,15 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 	}
 }
 
+// NotFound is the handler of unknown paths: the kit's JSON 404, as the
+// route group's own answers. Fiber matches routes in the order they were
+// added, so add it last: app.Use(computefiber.NotFound(kit)).
+func NotFound(kit *computemw.Kit) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return write(c, kit.NotFound(c.UserContext(), request(c)))
+	}
+}
+
 // Admit admits the request's caller through the kit's policies
 // (authentication, rate limits ...) for op, for a handler of the
 // application's own that then calls kit.Execute, kit.Acquire or

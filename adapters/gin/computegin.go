@@ -119,6 +119,15 @@ func Register(r gin.IRoutes, kit *computemw.Kit) {
 	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, nil)))
 }
 
+// NotFound is the handler of unknown paths: the kit's JSON 404, as the
+// route group's own answers. Gin decides unknown paths for the whole
+// engine, so install it there: r.NoRoute(computegin.NotFound(kit)).
+func NotFound(kit *computemw.Kit) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		write(c, kit.NotFound(c.Request.Context(), adapterkit.Request(c.Request, nil, nil)))
+	}
+}
+
 // Error writes err with the kit's status, code and body shape and aborts
 // the chain (the Go form of an Express error handler). If the
 // response already started, err is logged instead. Return from the handler

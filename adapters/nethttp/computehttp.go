@@ -86,6 +86,9 @@ func Handler(kit *computemw.Kit) http.Handler {
 		mux.Handle(rt.Path, routeHandler(kit, rt))
 	}
 	mux.Handle("GET /ws", WebSocket(kit, nil))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		adapterkit.Write(r.Context(), w, kit.NotFound(r.Context(), adapterkit.Request(r, nil, nil)))
+	}))
 	return mux
 }
 

@@ -527,6 +527,18 @@ func AdapterSuite(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("unknown path", func(t *testing.T) {
+		kit, fake := SuiteKit(t, computemw.Config{})
+		base := h.Start(t, kit)
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			r := Do(t, context.Background(), m, base+Prefix+"/no/such/route", "", nil)
+			expectError(t, r, 404, computemw.CodeNotFound)
+		}
+		if fake.Created() != 0 {
+			t.Errorf("unknown paths created %d sandboxes", fake.Created())
+		}
+	})
+
 	t.Run("compressed body bomb", func(t *testing.T) {
 		// 64 MiB of JSON whitespace in a ~64 KiB gzip body: the kit must
 		// refuse it without inflating it, on every framework.
@@ -684,6 +696,8 @@ func ContractCases() []ContractCase {
 		{Name: "wrong method", Method: "GET", Path: Prefix + "/exec"},
 		{Name: "problem", Method: "POST", Path: Prefix + "/exec", Body: `{}`, Header: map[string]string{"Accept": "application/problem+json"}},
 		{Name: "health", Method: "GET", Path: Prefix + "/health"},
+		{Name: "unknown path", Method: "GET", Path: Prefix + "/no/such/route"},
+		{Name: "unknown path, POST", Method: "POST", Path: Prefix + "/nope", Body: `{}`},
 		{Name: "middleware", Method: "GET", Path: SandboxPath},
 		{Name: "handler error", Method: "GET", Path: ErrorPath},
 	}

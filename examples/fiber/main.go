@@ -116,6 +116,9 @@ func run() error {
 		return c.JSON(fiber.Map{"stdout": res.Stdout, "stderr": res.Stderr, "exitCode": res.ExitCode})
 	})
 
+	// Last: unknown paths get the kit's JSON 404 (Fiber matches in order).
+	app.Use(computefiber.NotFound(kit))
+
 	addr := os.Getenv("ADDR")
 	if addr == "" {
 		port := os.Getenv("PORT")

@@ -68,6 +68,8 @@ func run() error {
 	// GET /api/health, /api/ready, /api/metrics, and the /api/sandboxes
 	// sessions.
 	computegin.Register(r.Group("/api"), kit)
+	// Unknown paths get the kit's JSON 404, like the route group's answers.
+	r.NoRoute(computegin.NotFound(kit))
 	// Prometheus metrics at the root too, where scrapers look.
 	r.GET("/metrics", gin.WrapH(metrics))
 

@@ -151,6 +151,7 @@ func GinEngine(kit *computemw.Kit) *gin.Engine {
 		}
 		c.JSON(http.StatusOK, bareExec(&req))
 	})
+	r.NoRoute(computegin.NotFound(kit))
 	return r
 }
 
@@ -241,6 +242,7 @@ func FiberApp(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App
 		}
 		return c.JSON(bareExec(&req))
 	})
+	app.Use(computefiber.NotFound(kit))
 	return app
 }
 
