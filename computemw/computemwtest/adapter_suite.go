@@ -568,7 +568,8 @@ func AdapterSuite(t *testing.T, h Harness) {
 	})
 
 	t.Run("client disconnect", func(t *testing.T) {
-		kit, fake := SuiteKit(t, computemw.Config{})
+		logs := &recordingHandler{}
+		kit, fake := SuiteKit(t, computemw.Config{Logger: slog.New(logs)})
 		base := h.Start(t, kit)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -595,6 +596,14 @@ func AdapterSuite(t *testing.T, h Harness) {
 		// when the execution's timeout stops it. Never later.
 		if !fake.WaitLive(0, 10*time.Second) {
 			t.Fatalf("sandbox not destroyed after the client went away")
+		}
+		// A client that leaves is not a server error: the execution's log
+		// line (written before its sandbox goes) is at Info, and nothing
+		// so far at Error.
+		for _, r := range logs.records() {
+			if r.Level >= slog.LevelError || (r.Message == "computemw: execution" && r.Level != slog.LevelInfo) {
+				t.Errorf("logged at %v: %s", r.Level, r.Message)
+			}
 		}
 	})
 
@@ -746,4 +755,28 @@ func DiffExchanges(a, b []Exchange) string {
 	}
 	slices.Sort(diffs)
 	return strings.Join(diffs, "\n")
+}
+
+// recordingHandler is a slog.Handler that keeps every record.
+type recordingHandler struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r.Clone())
+	return nil
+}
+
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *recordingHandler) records() []slog.Record {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]slog.Record(nil), h.recs...)
 }
