@@ -22,6 +22,7 @@ var adapters = []computemwtest.Harness{
 	{Name: "echo", Start: harness.Echo},
 	{Name: "fiber", Start: harness.Fiber},
 	{Name: "echov5", Start: harness.EchoV5},
+	{Name: "fiberv3", Start: harness.FiberV3},
 }
 
 // TestAdaptersAgree sends the contract's requests to every adapter's real

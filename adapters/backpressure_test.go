@@ -35,7 +35,7 @@ func activeConnections(t *testing.T, kit *computemw.Kit) float64 {
 // and after WriteTimeout the server drops the client and destroys its
 // sandbox — within a bounded time, with the heap bounded meanwhile.
 func TestWebSocketBackpressure(t *testing.T) {
-	for _, a := range []int{0, 3} { // net/http and fiber: the two server stacks
+	for _, a := range []int{0, 3, 5} { // net/http, fiber and fiber v3: the two server stacks
 		a := adapters[a]
 		t.Run(a.Name, func(t *testing.T) {
 			kit := localKit(t, computemw.Config{WebSocket: computemw.WSConfig{WriteTimeout: time.Second, SendQueue: 8}})
@@ -99,7 +99,7 @@ func TestWebSocketBackpressure(t *testing.T) {
 func TestWebSocketPing(t *testing.T) {
 	cfg := computemw.Config{WebSocket: computemw.WSConfig{PingInterval: 200 * time.Millisecond, WriteTimeout: 500 * time.Millisecond}}
 	const idle = 1500 * time.Millisecond // > PingInterval + WriteTimeout: a silent client is gone by then
-	for _, a := range []int{0, 3} {
+	for _, a := range []int{0, 3, 5} {
 		a := adapters[a]
 		t.Run(a.Name+"/answers", func(t *testing.T) {
 			kit := localKit(t, cfg)

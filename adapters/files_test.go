@@ -18,7 +18,7 @@ import (
 // anything is read, even by many clients at once, and the download action
 // streams it with its length — on the two server stacks.
 func TestLargeFilesAreStreamed(t *testing.T) {
-	for _, a := range []int{0, 3} { // net/http and fiber
+	for _, a := range []int{0, 3, 5} { // net/http, fiber and fiber v3: the two server stacks
 		a := adapters[a]
 		t.Run(a.Name, func(t *testing.T) {
 			kit := localKit(t, computemw.Config{MaxFileTransfers: 64})

@@ -22,7 +22,7 @@ import (
 // within a bounded time, the server's allocations stay bounded, and no
 // sandbox is left.
 func TestWorstRequestsUnderLoad(t *testing.T) {
-	for _, a := range []int{0, 3} { // net/http and fiber
+	for _, a := range []int{0, 3, 5} { // net/http, fiber and fiber v3: the two server stacks
 		a := adapters[a]
 		t.Run(a.Name, func(t *testing.T) {
 			kit := localKit(t, computemw.Config{MaxSessionsPerPrincipal: 64})

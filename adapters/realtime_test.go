@@ -187,7 +187,7 @@ func TestManyWebSockets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200 sandboxes: not in -short")
 	}
-	for _, a := range []int{0, 3} { // net/http and fiber: the two server stacks
+	for _, a := range []int{0, 3, 5} { // net/http, fiber and fiber v3: the two server stacks
 		a := adapters[a]
 		t.Run(a.Name, func(t *testing.T) {
 			// One client holds them all: its own cap is raised to allow it.

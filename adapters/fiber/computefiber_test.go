@@ -2,10 +2,13 @@ package computefiber_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	computefiber "github.com/computemw/kit/adapters/fiber"
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
@@ -57,9 +60,16 @@ func TestErrorHandlerFallback(t *testing.T) {
 	if r.Status != 500 || r.Code() != "INTERNAL_ERROR" || strings.Contains(string(r.Raw), "handler panic") {
 		t.Errorf("panic: %d %s", r.Status, r.Raw)
 	}
-	r = computemwtest.Do(t, context.Background(), http.MethodGet, base+"/nope", "", nil)
-	if r.Status != 404 || string(r.Raw) != "Cannot GET /nope" {
-		t.Errorf("not found: %d %s", r.Status, r.Raw)
+	// Fiber's own errors go to Fiber's default handler.
+	app := fiber.New(fiber.Config{ErrorHandler: computefiber.ErrorHandler(kit), DisableStartupMessage: true})
+	app.Get("/teapot", func(*fiber.Ctx) error { return fiber.ErrTeapot })
+	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/teapot", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 418 || string(body) != "I'm a teapot" {
+		t.Errorf("fiber's own error: %d %s", resp.StatusCode, body)
 	}
 }
 

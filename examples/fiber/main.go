@@ -80,7 +80,7 @@ func run() error {
 	// A Fastify-style route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.
 	app.Post("/execute", func(c *fiber.Ctx) error {
-		body, err := validate(bytes.NewReader(c.Body()), kit.Config().MaxBodyBytes)
+		body, err := validate(bytes.NewReader(c.Request().Body()), kit.Config().MaxBodyBytes) // raw: c.Body() would inflate a compressed body without bound
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func run() error {
 		var body struct {
 			Code string `json:"code"`
 		}
-		if err := computemw.DecodeJSON(bytes.NewReader(c.Body()), kit.Config().MaxBodyBytes, &body); err != nil {
+		if err := computemw.DecodeJSON(bytes.NewReader(c.Request().Body()), kit.Config().MaxBodyBytes, &body); err != nil {
 			return err
 		}
 		res, err := computefiber.Sandbox(c).RunCode(computefiber.Context(c), "python", body.Code, computemw.ExecOptions{})

@@ -217,7 +217,7 @@ func FiberApp(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App
 		return c.JSON(computemwtest.SandboxInfoFor(computefiber.Context(c)))
 	})
 	app.Post(computemwtest.RunPath, mw, func(c *fiber.Ctx) error {
-		res, err := computemwtest.RunInRequest(computefiber.Context(c), bytes.NewReader(c.Body()))
+		res, err := computemwtest.RunInRequest(computefiber.Context(c), bytes.NewReader(c.Request().Body()))
 		if err != nil {
 			return err
 		}
