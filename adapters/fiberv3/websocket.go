@@ -1,10 +1,9 @@
 package computefiber
 
 import (
-	"context"
 	"net/http"
-	"time"
 
+	"github.com/computemw/kit/adapters/internal/fasthttpws"
 	"github.com/computemw/kit/computemw"
 	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v3"
@@ -39,76 +38,10 @@ func WebSocket(kit *computemw.Kit, upgrader *websocket.FastHTTPUpgrader) fiber.H
 		// A failed handshake has been answered by the upgrader.
 		_ = upgrader.Upgrade(c.RequestCtx(), func(conn *websocket.Conn) {
 			conn.SetReadLimit(limit)
-			_ = kit.ServeConn(ctx, newWSConn(conn))
+			_ = kit.ServeConn(ctx, fasthttpws.NewConn(conn))
 		})
 		return nil
 	}
-}
-
-// wsConn adapts a fasthttp/websocket connection to computemw.Conn. The kit
-// reads from one goroutine and writes (messages and pings) from another,
-// which the connection allows; pongs arrive through the reader.
-type wsConn struct {
-	c     *websocket.Conn
-	pongs chan struct{}
-}
-
-func newWSConn(c *websocket.Conn) *wsConn {
-	w := &wsConn{c: c, pongs: make(chan struct{}, 1)}
-	c.SetPongHandler(func(string) error {
-		select {
-		case w.pongs <- struct{}{}:
-		default:
-		}
-		return nil
-	})
-	return w
-}
-
-func (w *wsConn) Read(ctx context.Context) ([]byte, error) {
-	// The connection has no context: a done ctx ends the read through its
-	// deadline.
-	stop := context.AfterFunc(ctx, func() { _ = w.c.SetReadDeadline(time.Now()) })
-	defer stop()
-	for {
-		typ, msg, err := w.c.ReadMessage()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, err
-		}
-		if typ == websocket.TextMessage {
-			return msg, nil
-		}
-	}
-}
-
-func (w *wsConn) Write(ctx context.Context, msg []byte) error {
-	deadline, _ := ctx.Deadline()
-	if err := w.c.SetWriteDeadline(deadline); err != nil {
-		return err
-	}
-	return w.c.WriteMessage(websocket.TextMessage, msg)
-}
-
-func (w *wsConn) Ping(ctx context.Context) error {
-	deadline, _ := ctx.Deadline()
-	if err := w.c.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
-		return err
-	}
-	select {
-	case <-w.pongs:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (w *wsConn) Close(code int, reason string) error {
-	msg := websocket.FormatCloseMessage(code, reason)
-	_ = w.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-	return w.c.Close()
 }
 
 // copyHeader copies the request's headers into an http.Header.

@@ -1,0 +1,81 @@
+// Package fasthttpws adapts a fasthttp/websocket connection to the kit's
+// WebSocket protocol, for the adapters on fasthttp (Fiber v2 and v3).
+package fasthttpws
+
+import (
+	"context"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// Conn adapts a fasthttp/websocket connection to computemw.Conn. The kit
+// reads from one goroutine and writes (messages and pings) from another,
+// which the connection allows; pongs arrive through the reader.
+type Conn struct {
+	c     *websocket.Conn
+	pongs chan struct{}
+}
+
+// NewConn wraps c; it takes over c's pong handler.
+func NewConn(c *websocket.Conn) *Conn {
+	w := &Conn{c: c, pongs: make(chan struct{}, 1)}
+	c.SetPongHandler(func(string) error {
+		select {
+		case w.pongs <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	return w
+}
+
+// Read implements computemw.Conn.
+func (w *Conn) Read(ctx context.Context) ([]byte, error) {
+	// The connection has no context: a done ctx ends the read through its
+	// deadline.
+	stop := context.AfterFunc(ctx, func() { _ = w.c.SetReadDeadline(time.Now()) })
+	defer stop()
+	for {
+		typ, msg, err := w.c.ReadMessage()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		if typ == websocket.TextMessage {
+			return msg, nil
+		}
+	}
+}
+
+// Write implements computemw.Conn.
+func (w *Conn) Write(ctx context.Context, msg []byte) error {
+	deadline, _ := ctx.Deadline()
+	if err := w.c.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	return w.c.WriteMessage(websocket.TextMessage, msg)
+}
+
+// Ping implements computemw.Conn.
+func (w *Conn) Ping(ctx context.Context) error {
+	deadline, _ := ctx.Deadline()
+	if err := w.c.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
+		return err
+	}
+	select {
+	case <-w.pongs:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close implements computemw.Conn.
+func (w *Conn) Close(code int, reason string) error {
+	msg := websocket.FormatCloseMessage(code, reason)
+	_ = w.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	return w.c.Close()
+}
