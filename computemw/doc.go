@@ -30,6 +30,20 @@
 // stores are in computemw/computemwtest, an in-memory provider in
 // computemw/fakeprovider, and what adapters share in adapters/adapterkit.
 //
+// # Where to start
+//
+// Application authors need [New], [Config], [Kit.Close], an adapter's
+// Register/Middleware, and for their own transports [Kit.Admit] with
+// [Kit.Execute], [Kit.Acquire], [Kit.Create] or [Kit.CreateSession].
+// Provider authors implement [Provider] and [Sandbox] (and may implement
+// [TerminalOpener], [FileOpener], [LanguageLister], [HealthChecker],
+// [Closer]). Policy authors implement [Policy] (and may implement [Hooks],
+// [Challenger], [UsageChecker], [UsageReporter], [Binder]). The rest of the
+// Kit's methods are for adapter authors: [Kit.Routes], [Kit.ServeRoute],
+// [Kit.Serve], [Kit.EnterRequest], [Kit.AdmitWebSocket], [Kit.ServeConn],
+// [Kit.ErrorResponse], [Kit.NotFound], [Kit.Preflight], [Kit.CORSHeaders],
+// [Kit.ChecksOrigins] and [Kit.LogLateError].
+//
 // Request-scoped values travel in a [context.Context]: [SandboxFrom]
 // returns the sandbox created for the request by an adapter's middleware,
 // [PrincipalFrom] the authenticated caller, and [RequestIDFrom] the
