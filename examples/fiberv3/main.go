@@ -4,7 +4,7 @@
 // on the embedded local provider. Fiber runs on fasthttp, not net/http.
 //
 //	go run ./examples/fiberv3
-//	curl -s localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
+//	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
 package main
 
 import (

@@ -4,7 +4,7 @@
 // embedded local provider.
 //
 //	go run ./examples/gin
-//	curl -s localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
+//	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
 package main
 
 import (

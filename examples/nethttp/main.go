@@ -3,7 +3,7 @@
 // and a global error handler, on the embedded local provider.
 //
 //	go run ./examples/nethttp
-//	curl -s localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
+//	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
 package main
 
 import (

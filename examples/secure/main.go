@@ -11,14 +11,14 @@
 //	TOKEN=$(go run ./examples/secure/mint -sub alice -role user -plan free)
 //
 //	# 401 with a WWW-Authenticate challenge: no token
-//	curl -si localhost:8080/api/execute -d '{"language":"python","code":"print(2+2)"}'
+//	curl -si localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
 //	# 200, with RateLimit-Limit/Remaining/Reset/Policy headers
-//	curl -si localhost:8080/api/execute -H "Authorization: Bearer $TOKEN" \
+//	curl -si localhost:8080/api/execute -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 //	     -d '{"language":"python","code":"print(2+2)"}'
 //	# the caller's own usage and limits in the current period
 //	curl -s localhost:8080/api/usage -H "Authorization: Bearer $TOKEN"
 //	# 403: a viewer may not run code
-//	curl -si localhost:8080/api/exec -d '{"command":"id"}' \
+//	curl -si localhost:8080/api/exec -H 'Content-Type: application/json' -d '{"command":"id"}' \
 //	     -H "Authorization: Bearer $(go run ./examples/secure/mint -sub vic -role viewer)"
 //	# past the free tier's 10 requests per 15 minutes: 429 with Retry-After
 //
