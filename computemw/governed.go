@@ -23,10 +23,11 @@ type governed struct {
 	// defaultTimeout is an execution's limit when it asks for none.
 	defaultTimeout time.Duration
 
-	mu    sync.Mutex
-	terms map[*governedTerminal]struct{}
-	once  sync.Once
-	err   error
+	mu        sync.Mutex
+	terms     map[*governedTerminal]struct{}
+	destroyed bool
+	once      sync.Once
+	err       error
 }
 
 func (g *governed) ID() string       { return g.raw.ID() }
@@ -195,16 +196,20 @@ func (g *governed) Usage(ctx context.Context) (Usage, error) { return g.raw.Usag
 // finished, its slot in the kit is freed and the hooks are told.
 func (g *governed) Destroy(ctx context.Context) error {
 	g.once.Do(func() {
-		g.err = g.raw.Destroy(ctx)
+		// Terminals end first, while the sandbox can still measure what
+		// they used; a terminal opening meanwhile sees destroyed and ends
+		// itself.
 		g.mu.Lock()
+		g.destroyed = true
 		terms := make([]*governedTerminal, 0, len(g.terms))
 		for t := range g.terms {
 			terms = append(terms, t)
 		}
 		g.mu.Unlock()
 		for _, t := range terms {
-			_, _ = t.Wait()
+			t.end(ctx)
 		}
+		g.err = g.raw.Destroy(ctx)
 		g.k.mu.Lock()
 		delete(g.k.live, g)
 		g.k.mu.Unlock()
@@ -234,6 +239,9 @@ func (g *governed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Term
 	}
 	a := g.action(OpTerminal, "", g.k.cfg.WebSocket.TerminalTimeout)
 	a.Timeout = g.k.cfg.WebSocket.TerminalTimeout
+	if g.limit > 0 {
+		a.Timeout = min(a.Timeout, g.limit)
+	}
 	if err := g.k.authorize(ctx, a); err != nil {
 		return nil, err
 	}
@@ -257,12 +265,32 @@ func (g *governed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Term
 	})
 	go t.checkUsage(g.k.cfg.UsageCheckInterval)
 	g.mu.Lock()
+	if g.destroyed { // Destroy began while the terminal opened
+		g.mu.Unlock()
+		t.end(ctx)
+		return nil, &Error{Code: CodeNotFound, Message: "the sandbox was destroyed"}
+	}
 	if g.terms == nil {
 		g.terms = make(map[*governedTerminal]struct{})
 	}
 	g.terms[t] = struct{}{}
 	g.mu.Unlock()
 	return t, nil
+}
+
+// end closes the terminal and waits (bounded by ctx) for its end to be
+// reported.
+func (t *governedTerminal) end(ctx context.Context) {
+	_ = t.Terminal.Close()
+	done := make(chan struct{})
+	go func() {
+		_, _ = t.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // governedTerminal reports its terminal's end to the hooks, once.

@@ -30,11 +30,21 @@ func (p burningProvider) Create(ctx context.Context, o computemw.CreateOptions) 
 
 type burningSandbox struct {
 	computemw.Sandbox
-	cpu atomic.Int64
+	cpu  atomic.Int64
+	gone atomic.Bool
 }
 
+// Usage counts like a cgroup: gone with the sandbox.
 func (s *burningSandbox) Usage(context.Context) (computemw.Usage, error) {
+	if s.gone.Load() {
+		return computemw.Usage{}, nil
+	}
 	return computemw.Usage{CPUTime: time.Duration(s.cpu.Add(1)) * time.Second}, nil
+}
+
+func (s *burningSandbox) Destroy(ctx context.Context) error {
+	s.gone.Store(true)
+	return s.Sandbox.Destroy(ctx)
 }
 
 func (s *burningSandbox) OpenTerminal(context.Context, computemw.TerminalOptions) (computemw.Terminal, error) {
@@ -93,5 +103,36 @@ func TestQuotaStopsATerminal(t *testing.T) {
 	}
 	if _, err := sb.(computemw.TerminalOpener).OpenTerminal(ctx, computemw.TerminalOptions{}); !errors.Is(err, computemw.ErrQuotaExceeded) {
 		t.Errorf("a terminal with the quota spent: %v, want QUOTA_EXCEEDED", err)
+	}
+}
+
+// A terminal still open when its sandbox is destroyed is charged for what
+// it used: it ends before the sandbox (and its accounting) goes.
+func TestQuotaChargesATerminalEndedByDestroy(t *testing.T) {
+	q, err := quota.New(quota.Config{Plans: map[string]quota.Limits{"free": {CPUSeconds: 1000}}, Logger: policytest.DiscardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit := policytest.NewKit(t, computemw.Config{
+		Providers: []computemw.Provider{burningProvider{fakeprovider.New("fake")}},
+		Policies:  []computemw.Policy{q},
+	})
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice", Plan: "free"})
+	sb, err := kit.Create(ctx, "", computemw.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.(computemw.TerminalOpener).OpenTerminal(ctx, computemw.TerminalOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := q.Usage(ctx, computemw.Principal{ID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Executions != 1 || u.CPUSeconds <= 0 {
+		t.Errorf("usage after a terminal ended by Destroy: %+v, want its CPU charged", u)
 	}
 }
