@@ -72,11 +72,9 @@ func DefaultOpLimits() map[computemw.Op]limiter.Rate {
 // DefaultExemptOps are the operations that Config.ExemptOps
 // leaves unlimited unless it says otherwise: the health and readiness
 // probes.
-var DefaultExemptOps = []computemw.Op{computemw.OpHealth, computemw.
+var DefaultExemptOps = []computemw.Op{computemw.OpHealth, computemw.OpReady}
 
-	// Config configures [New].
-	OpReady}
-
+// Config configures [New].
 type Config struct {
 	// Tiers are the rates by [computemw.Principal].Plan; nil means [DefaultTiers].
 	Tiers map[string]limiter.Rate
@@ -99,11 +97,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// ExemptOps are not limited. Nil means [DefaultExemptOps]; an empty,
 	// non-nil slice limits every operation.
-	ExemptOps []computemw.
-		// FailOpen admits requests when the store fails. By default the kit
-		// fails closed: 503 UNAVAILABLE.
-		Op
-
+	ExemptOps []computemw.Op
+	// FailOpen admits requests when the store fails. By default the kit
+	// fails closed: 503 UNAVAILABLE.
 	FailOpen bool
 	// Logger receives store failures; default slog.Default().
 	Logger *slog.Logger

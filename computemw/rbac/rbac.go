@@ -42,7 +42,7 @@ type ResourceLimits struct {
 	MaxExecutionTime time.Duration
 }
 
-// LimitMode says what [computemw.Policy] does with a request that asks for more than
+// LimitMode says what [Policy] does with a request that asks for more than
 // its role allows.
 type LimitMode int
 
