@@ -191,7 +191,8 @@ func TestManyWebSockets(t *testing.T) {
 		a := adapters[a]
 		t.Run(a.Name, func(t *testing.T) {
 			// One client holds them all: its own cap is raised to allow it.
-			kit := localKit(t, computemw.Config{MaxSandboxes: 256, MaxSessions: 256, MaxSessionsPerPrincipal: 256})
+			kit := localKit(t, computemw.Config{MaxSandboxes: 256, MaxSessions: 256, MaxSessionsPerPrincipal: 256,
+				WebSocket: computemw.WSConfig{MaxConnsPerCaller: 256}})
 			base := a.Start(t, kit)
 			var before, after runtime.MemStats
 			runtime.GC()

@@ -2,7 +2,6 @@ package computemw
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -156,9 +155,8 @@ func Errorf(code Code, format string, args ...any) *Error {
 
 // AsError finds the *Error in err's chain, or classifies err: a context
 // deadline becomes TIMEOUT, a cancelled context (the client went away)
-// CLIENT_CLOSED, a JSON decoding error BAD_REQUEST, an http.MaxBytesReader
-// overflow PAYLOAD_TOO_LARGE, anything unknown INTERNAL_ERROR with err as
-// its hidden cause. It never returns nil for a non-nil err. Wrapping an
+// CLIENT_CLOSED, an http.MaxBytesReader overflow PAYLOAD_TOO_LARGE,
+// anything unknown INTERNAL_ERROR with err as its hidden cause. It never returns nil for a non-nil err. Wrapping an
 // *Error again never loses its status.
 func AsError(err error) *Error {
 	if err == nil {
@@ -185,16 +183,11 @@ func AsError(err error) *Error {
 	if errors.Is(err, context.Canceled) {
 		return &Error{Code: CodeClientClosed, Message: ErrClientClosed.Message, Err: err}
 	}
-	var (
-		syntax  *json.SyntaxError
-		typ     *json.UnmarshalTypeError
-		tooMuch *http.MaxBytesError
-	)
-	switch {
-	case errors.As(err, &syntax), errors.As(err, &typ):
-		// Only decoding a client's body makes these.
-		return &Error{Code: CodeBadRequest, Message: "malformed JSON: " + err.Error(), Err: err}
-	case errors.As(err, &tooMuch):
+	// Only reading a client's body through http.MaxBytesReader makes
+	// this one. (A JSON decoding error may be an upstream's, so it is not
+	// guessed at here: DecodeJSON classifies the client's.)
+	var tooMuch *http.MaxBytesError
+	if errors.As(err, &tooMuch) {
 		return &Error{Code: CodePayloadTooLarge, Message: ErrTooLarge.Message, Err: err}
 	}
 	return &Error{Code: CodeInternal, Message: ErrInternal.Message, Err: err}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -62,6 +63,11 @@ type Config struct {
 	HealthInterval time.Duration
 	// HealthTimeout bounds one provider probe. Default 10s.
 	HealthTimeout time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// when the kit tells anonymous callers apart by address (their
+	// sessions). Behind a reverse proxy without authentication, set it, or
+	// every caller is the proxy's address.
+	TrustedProxies []netip.Prefix
 	// AllowedHosts are the Host names (name, or name:port) the kit answers
 	// on; any other is 403 FORBIDDEN before any policy runs. Set it when
 	// serving without authentication, so that a DNS-rebound page cannot
@@ -152,6 +158,7 @@ type Kit struct {
 	hooks     []Hooks
 	sessions  sessions
 	transfers semaphore
+	conns     connections
 
 	mu       sync.Mutex
 	live     map[*governed]struct{}

@@ -156,7 +156,16 @@ func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, er
 			return ctx, err
 		}
 	}
+	ctx = context.WithValue(ctx, requestKey, r)
 	return context.WithValue(ctx, admittedKey, true), nil
+}
+
+var requestKey = &contextKey{"request"}
+
+// admittedRequest is the request ctx was admitted with, or nil.
+func admittedRequest(ctx context.Context) *Request {
+	r, _ := ctx.Value(requestKey).(*Request)
+	return r
 }
 
 // ensureAdmitted admits a caller that reached a governed call without

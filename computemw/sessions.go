@@ -54,6 +54,7 @@ type session struct {
 
 type sessions struct {
 	mu      sync.Mutex
+	closed  bool // Close has begun: no session is added
 	byID    map[string]*session
 	pending map[string]int // sessions being created, by owner
 }
@@ -168,6 +169,11 @@ func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionIn
 	s := &session{sb: sb, owner: owner, created: time.Now(), ttl: opts.TTL, meta: maps.Clone(opts.Metadata)}
 	k.sessions.mu.Lock()
 	k.sessions.dropPending(owner)
+	if k.sessions.closed { // Close swept the sessions meanwhile
+		k.sessions.mu.Unlock()
+		_ = sb.Destroy(context.WithoutCancel(ctx))
+		return SessionInfo{}, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
+	}
 	s.expires = s.created.Add(opts.TTL)
 	s.timer = time.AfterFunc(opts.TTL, func() { k.expireSession(s) })
 	k.sessions.byID[sb.ID()] = s
@@ -189,13 +195,14 @@ func (k *Kit) DestroySession(ctx context.Context, id string) error {
 }
 
 // owner is the key that owns a caller's sessions: the principal's ID, or
-// for an anonymous caller its client address, so that anonymous callers
-// neither see nor use each other's sessions.
+// for an anonymous caller its client address (X-Forwarded-For believed
+// from Config.TrustedProxies only), so that anonymous callers neither see
+// nor use each other's sessions.
 func (k *Kit) owner(ctx context.Context) string {
 	if p, ok := PrincipalFrom(ctx); ok && p.ID != "" {
 		return "p:" + p.ID
 	}
-	if ip := ClientIP(ctx, nil, nil); ip.IsValid() {
+	if ip := ClientIP(ctx, admittedRequest(ctx), k.cfg.TrustedProxies); ip.IsValid() {
 		return "addr:" + ip.String()
 	}
 	return "anonymous"
@@ -317,6 +324,7 @@ func (k *Kit) destroySession(ctx context.Context, s *session) {
 // ones are destroyed when their use ends (or by Close's final sweep).
 func (k *Kit) closeSessions(ctx context.Context) {
 	k.sessions.mu.Lock()
+	k.sessions.closed = true
 	var idle []*session
 	for _, s := range k.sessions.byID {
 		s.dead = true

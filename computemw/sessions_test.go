@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -206,5 +207,31 @@ func TestAnonymousSessionsBelongToTheirAddress(t *testing.T) {
 	}
 	if r := serve("192.0.2.1:1001", http.MethodDelete, "/sandboxes/{id}", info.SandboxID, ""); r.Status != 204 {
 		t.Errorf("the owner cannot delete its session: %d", r.Status)
+	}
+}
+
+// Behind a trusted proxy, anonymous callers are told apart by the address
+// the proxy forwards, not by the proxy's own.
+func TestAnonymousSessionsBehindAProxy(t *testing.T) {
+	kit, _ := newKit(t, computemw.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	via := func(client, method, path, id, body string) *computemw.Response {
+		h := http.Header{"X-Forwarded-For": {client}}
+		if body != "" {
+			h.Set("Content-Type", "application/json")
+		}
+		return kit.ServeRoute(context.Background(), computemwtest.RouteOf(kit, path), &computemw.Request{
+			Method: method, Header: h, RemoteAddr: "10.0.0.1:5000", Params: map[string]string{"id": id}, Body: strings.NewReader(body),
+		})
+	}
+	r := via("192.0.2.1", http.MethodPost, "/sandboxes", "", `{}`)
+	var info computemw.SessionInfo
+	if err := json.Unmarshal(r.Body, &info); err != nil || r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	if r := via("192.0.2.2", http.MethodGet, "/sandboxes/{id}", info.SandboxID, ""); r.Status != 404 {
+		t.Errorf("another client behind the proxy reads the session: %d", r.Status)
+	}
+	if r := via("192.0.2.1", http.MethodDelete, "/sandboxes/{id}", info.SandboxID, ""); r.Status != 204 {
+		t.Errorf("the owner behind the proxy: %d", r.Status)
 	}
 }

@@ -77,6 +77,11 @@ type WSConfig struct {
 	// MaxLifetime closes a connection this long after it opened, whatever
 	// it is doing (default 2h).
 	MaxLifetime time.Duration
+	// MaxConnsPerCaller caps one caller's open connections (default 16);
+	// MaxConns all of them (default 1024). Past either, a new connection
+	// gets an error message and is closed.
+	MaxConnsPerCaller int
+	MaxConns          int
 }
 
 func (c *WSConfig) setDefaults() {
@@ -100,6 +105,12 @@ func (c *WSConfig) setDefaults() {
 	}
 	if c.MaxLifetime <= 0 {
 		c.MaxLifetime = 2 * time.Hour
+	}
+	if c.MaxConnsPerCaller <= 0 {
+		c.MaxConnsPerCaller = 16
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 1024
 	}
 }
 
@@ -170,6 +181,18 @@ type wsSession struct {
 func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 	cfg := k.cfg.WebSocket
 	cfg.setDefaults()
+	owner := k.owner(ctx)
+	if err := k.conns.take(owner, cfg); err != nil {
+		k.rejected(ctx, OpWebSocket, nil, err)
+		e := AsError(err)
+		b, _ := json.Marshal(WSMessage{Type: "error", Message: e.Message, Code: string(e.Code)})
+		wctx, cancel := context.WithTimeout(ctx, cfg.WriteTimeout)
+		_ = conn.Write(wctx, b)
+		cancel()
+		_ = conn.Close(ClosePolicy, e.Message)
+		return err
+	}
+	defer k.conns.give(owner)
 	defer k.trackConnection(ctx, OpWebSocket)()
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &wsSession{k: k, conn: conn, cfg: cfg, ctx: ctx, cancel: cancel, out: make(chan []byte, cfg.SendQueue)}
@@ -659,5 +682,42 @@ func (q *inputQueue) close() {
 	if !q.closed {
 		q.closed = true
 		close(q.ch)
+	}
+}
+
+// connections counts open WebSocket connections, in all and per caller.
+type connections struct {
+	mu    sync.Mutex
+	total int
+	by    map[string]int
+}
+
+// take holds a place for a connection of owner, or refuses: 429 past the
+// caller's cap, 503 past the total.
+func (c *connections) take(owner string, cfg WSConfig) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil {
+		c.by = make(map[string]int)
+	}
+	switch {
+	case c.total >= cfg.MaxConns:
+		return &Error{Code: CodeUnavailable, Message: "too many WebSocket connections, retry later", RetryAfter: capacityRetryAfter}
+	case c.by[owner] >= cfg.MaxConnsPerCaller:
+		return &Error{Code: CodeRateLimited, Message: fmt.Sprintf("at most %d WebSocket connections per caller", cfg.MaxConnsPerCaller),
+			RetryAfter: capacityRetryAfter}
+	}
+	c.total++
+	c.by[owner]++
+	return nil
+}
+
+// give gives a connection's place back.
+func (c *connections) give(owner string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.by[owner]--; c.by[owner] <= 0 {
+		delete(c.by, owner)
 	}
 }

@@ -320,3 +320,52 @@ func TestWebSocketLifetimes(t *testing.T) {
 		})
 	}
 }
+
+// One caller cannot hold WebSocket connections without bound: past its cap
+// a new connection gets an error and is closed; the place comes back when
+// one closes.
+func TestWebSocketConnectionsPerCaller(t *testing.T) {
+	kit, _ := newKit(t, computemw.Config{WebSocket: computemw.WSConfig{MaxConnsPerCaller: 2}})
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	open := func(ctx context.Context) (*memConn, chan error) {
+		wctx, err := kit.AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := newMemConn()
+		done := make(chan error, 1)
+		go func() { done <- kit.ServeConn(wctx, conn) }()
+		return conn, done
+	}
+	c1, d1 := open(ctx)
+	c2, d2 := open(ctx)
+	// Both are served: each answers a message.
+	for _, c := range []*memConn{c1, c2} {
+		c.send(t, computemw.WSMessage{Type: "bogus"})
+		c.expect(t, "error")
+	}
+	c3, d3 := open(ctx)
+	if m := c3.expect(t, "error"); m.Code != string(computemw.CodeRateLimited) {
+		t.Errorf("third connection: %+v", m)
+	}
+	if err := <-d3; computemw.AsError(err).Code != computemw.CodeRateLimited {
+		t.Errorf("third ServeConn: %v", err)
+	}
+	// Another caller has its own places.
+	c4, d4 := open(computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "bob"}))
+	c4.send(t, computemw.WSMessage{Type: "bogus"})
+	c4.expect(t, "error")
+	for _, c := range []*memConn{c1, c2, c4} {
+		c.Close(computemw.CloseNormal, "")
+	}
+	<-d1
+	<-d2
+	<-d4
+	c5, d5 := open(ctx)
+	c5.send(t, computemw.WSMessage{Type: "bogus"})
+	if m := c5.expect(t, "error"); m.Code != string(computemw.CodeBadRequest) {
+		t.Errorf("after the others closed: %+v", m)
+	}
+	c5.Close(computemw.CloseNormal, "")
+	<-d5
+}

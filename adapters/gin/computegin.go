@@ -15,6 +15,7 @@ package computegin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"maps"
@@ -173,11 +174,17 @@ func ErrorHandler(kit *computemw.Kit) gin.HandlerFunc {
 // BAD_REQUEST, not an internal error.
 func classify(e *gin.Error) error {
 	err := e.Err
-	var invalid validator.ValidationErrors
+	var (
+		invalid validator.ValidationErrors
+		syntax  *json.SyntaxError
+		typ     *json.UnmarshalTypeError
+	)
 	switch {
 	case computemw.AsError(err).Code != computemw.CodeInternal:
 		return err
-	case e.IsType(gin.ErrorTypeBind), errors.As(err, &invalid),
+	// What c.Bind*/c.ShouldBind* report of the client's body: Gin's bind
+	// errors, validation, and encoding/json's errors of the body.
+	case e.IsType(gin.ErrorTypeBind), errors.As(err, &invalid), errors.As(err, &syntax), errors.As(err, &typ),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return computemw.Errorf(computemw.CodeBadRequest, "invalid request body: %v", err)
 	}
