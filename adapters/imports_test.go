@@ -7,7 +7,7 @@ import (
 )
 
 // No adapter imports another, directly or through a dependency: what they
-// share lives in adapters/adapterkit.
+// share lives in computemw/adapterkit.
 func TestNoAdapterImportsAnother(t *testing.T) {
 	const module = "github.com/computemw/kit/adapters/"
 	adapters := []string{"nethttp", "gin", "echo", "echov5", "fiber", "fiberv3"}

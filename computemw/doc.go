@@ -28,7 +28,7 @@
 // and computemw/quota. Prometheus metrics are computemw/prommetrics, a
 // [MetricsExporter]. Conformance suites for providers, adapters and quota
 // stores are in computemw/computemwtest, an in-memory provider in
-// computemw/fakeprovider, and what adapters share in adapters/adapterkit.
+// computemw/fakeprovider, and what adapters share in computemw/adapterkit.
 //
 // # Where to start
 //

@@ -24,8 +24,8 @@ import (
 	"maps"
 	"net/http"
 
-	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/adapterkit"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 )

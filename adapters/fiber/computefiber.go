@@ -32,8 +32,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/adapterkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 )

@@ -38,8 +38,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/adapterkit"
 	"github.com/gofiber/fiber/v3"
 	"github.com/valyala/fasthttp"
 )

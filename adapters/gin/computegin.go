@@ -21,8 +21,8 @@ import (
 	"maps"
 	"net/http"
 
-	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/adapterkit"
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
 )

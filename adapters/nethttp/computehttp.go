@@ -18,8 +18,8 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
-	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/adapterkit"
 )
 
 // Option configures [Middleware].

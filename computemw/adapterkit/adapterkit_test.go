@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/computemw/kit/adapters/adapterkit"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/adapterkit"
 )
 
 func TestRoutePatterns(t *testing.T) {
