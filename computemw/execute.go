@@ -111,11 +111,7 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 	if err != nil {
 		return ctx, nil, err
 	}
-	provider := run.Provider
-	if provider == "" && run.SandboxID != "" {
-		provider = k.sessionProvider(ctx, run.SandboxID)
-	}
-	p, err := k.provider(provider)
+	p, err := k.targetProvider(ctx, run.Provider, run.SandboxID)
 	if err != nil {
 		return ctx, nil, err
 	}

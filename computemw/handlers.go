@@ -179,11 +179,7 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 		return nil, Errorf(CodeBadRequest, "unknown encoding %q (want utf8 or base64)", req.Encoding)
 	}
 	id := targetID(ctx, req.SandboxID)
-	provider := req.Provider
-	if provider == "" && id != "" {
-		provider = k.sessionProvider(ctx, id)
-	}
-	p, err := k.provider(provider)
+	p, err := k.targetProvider(ctx, req.Provider, id)
 	if err != nil {
 		return nil, err
 	}

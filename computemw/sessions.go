@@ -208,6 +208,15 @@ func (k *Kit) owner(ctx context.Context) string {
 	return "anonymous"
 }
 
+// targetProvider is the provider an action on sandbox id (or none) runs
+// on: the one named, else the session's, else the default.
+func (k *Kit) targetProvider(ctx context.Context, name, id string) (Provider, error) {
+	if name == "" && id != "" {
+		name = k.sessionProvider(ctx, id)
+	}
+	return k.provider(name)
+}
+
 // sessionProvider returns the provider of the caller's session id, or ""
 // when there is none (the lookup that follows reports it).
 func (k *Kit) sessionProvider(ctx context.Context, id string) string {
