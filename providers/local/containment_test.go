@@ -326,3 +326,35 @@ func TestContainmentNestedUserNamespaceRefused(t *testing.T) {
 		}
 	}
 }
+
+// Protection: the sandbox's init runs the server's own binary, which no
+// program of the sandbox can read or trace: its descriptor is closed, and
+// the init is not dumpable, so /proc/1 is closed to the sandbox's uid.
+func TestContainmentServerBinaryUnreachable(t *testing.T) {
+	p := newTestProvider(t, local.Config{})
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	res := run(t, sb, `
+		echo "self=$$"
+		for f in /proc/1/exe /proc/1/mem /proc/1/environ /proc/1/maps; do
+			if head -c 4 "$f" >/dev/null 2>&1; then echo "READABLE $f"; fi
+		done
+		if ls /proc/1/fd/ >/dev/null 2>&1; then echo "READABLE /proc/1/fd"; fi
+		for fd in /proc/self/fd/*; do
+			[ -f "$fd" ] || continue
+			if [ "$(head -c 4 "$fd" 2>/dev/null | od -An -c | tr -d ' ')" = "177ELF" ]; then echo "ELF $fd"; fi
+		done
+		cat /proc/1/cmdline | tr '\0' ' '; echo`, computemw.ExecOptions{})
+	if !strings.Contains(res.Stdout, "self=") {
+		t.Fatalf("the check did not run: %+v", res)
+	}
+	if strings.Contains(res.Stdout, "READABLE") || strings.Contains(res.Stdout, "ELF") {
+		t.Errorf("the server's binary or its init is reachable from the sandbox:\n%s", res.Stdout)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Stdout, exe) {
+		t.Errorf("the server binary's host path %s shows in the sandbox:\n%s", exe, res.Stdout)
+	}
+}

@@ -1,8 +1,10 @@
 // Package local is computemw's embedded default provider: isolated
 // sandboxes on this Linux host, with no daemon.
 //
-// Each sandbox is a workspace directory plus an isolation profile applied to
-// every process started in it by bubblewrap (bwrap): new user, PID, mount,
+// Each sandbox is a workspace directory plus an isolation profile applied by
+// bubblewrap (bwrap) to the sandbox's init, its PID 1, from which every
+// process of the sandbox starts (so a sandbox's namespaces are made once,
+// and an execution in it costs a fork and exec): new user, PID, mount,
 // IPC, UTS, cgroup and network namespaces; read-only system directories; the
 // workspace as the only writable host directory; a size-capped tmpfs /tmp; an
 // unprivileged uid with no capabilities and no further user namespaces. A
@@ -29,7 +31,8 @@
 //	|---|---|---|
 //	| user namespace; uid 1000 inside, an unprivileged host uid outside | profile.go: bwrapArgs; bwrap.go: prepare; sandbox.go: Create | a sandbox acting as root, or as the server's uid, on the host |
 //	| a host uid of its own per live sandbox (root server, Config.UIDRange) | bwrap.go: sandboxIDs, setup; uids.go: acquire, release | one sandbox using up the per-user kernel limits of the others, or signalling their processes |
-//	| PID namespace, --die-with-parent, process-group kill | profile.go: bwrapArgs; spawn.go: killTree | processes that outlive their execution; signals to host processes |
+//	| PID namespace whose PID 1 is the sandbox's init; --die-with-parent; what an execution leaves is killed when it ends | profile.go: bwrapArgs; sandboxinit.go: reap, killLeftovers; spawn.go: killTree | processes that outlive their execution or their sandbox; signals to host processes |
+//	| the server's binary, run as the init, out of the sandbox's reach: passed as a descriptor the init closes, the init not dumpable | initstart.go: openInitBinary, startInit; sandboxinit.go: runInit | a sandbox reading the server's binary (and what is compiled into it) or tracing its init |
 //	| mount namespace: read-only system directories, generated /etc, own /workspace, private /tmp, read-only root | profile.go: bwrapArgs, systemBinds; local.go: writeEtc | reading host files or other sandboxes' workspaces; writing outside the workspace |
 //	| network namespace unless the sandbox asks and Config.AllowNetwork | profile.go: bwrapArgs; sandbox.go: Create | reaching the host's loopback services or the network |
 //	| IPC, UTS and cgroup namespaces | profile.go: bwrapArgs | sharing memory or semaphores with the host; renaming the host; seeing host cgroup paths |

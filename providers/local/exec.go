@@ -6,8 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -58,16 +58,19 @@ func (s *sandbox) timeLimit(asked time.Duration) time.Duration {
 // ends it.
 var errTimeLimit = errors.New("time limit")
 
-// run executes argv in the sandbox and waits for it, its time limit, or
-// ctx. The time limit counts from before the process starts, so a start
-// that hangs is bounded too.
+// run executes argv in the sandbox, through its init, and waits for it,
+// its time limit, or ctx. The time limit counts from before the process
+// starts, so a start that hangs is bounded too.
 func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOptions) (*computemw.Result, error) {
 	timeout := s.timeLimit(opts.Timeout)
 	cwd, err := s.cwd(opts.Cwd)
 	if err != nil {
 		return nil, err
 	}
-	pr, err := s.buildProfile(argv, cwd, opts.Env)
+	if err := checkArgv(argv); err != nil {
+		return nil, err
+	}
+	env, err := s.environ(opts.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -75,66 +78,73 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	if maxOut <= 0 {
 		maxOut = s.p.cfg.MaxOutputBytes
 	}
-	stdout := &cappedBuffer{max: maxOut}
-	stderr := &cappedBuffer{max: maxOut}
-
-	l, err := s.p.iso.prepare(pr)
+	ip, err := s.enter()
 	if err != nil {
 		return nil, err
 	}
-	cmd := l.cmd
+	defer s.leave()
+
 	// A streaming client that fails (gone, too slow) stops the program:
 	// runCtx ends the run like a cancelled request.
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	limitCtx, cancelLimit := context.WithTimeoutCause(runCtx, timeout, errTimeLimit)
 	defer cancelLimit()
-	stdin, err := feedStdin(cmd, opts.Stdin)
+
+	st, err := newStreams(opts.Stdin)
 	if err != nil {
-		l.close()
 		return nil, err
 	}
-	defer stdin.Close()
-	cmd.Stdout = tee(stdout, opts.Stdout, cancelRun)
-	cmd.Stderr = tee(stderr, opts.Stderr, cancelRun)
-	if err := s.begin(cmd); err != nil {
-		l.close()
-		return nil, err
-	}
-	defer s.end(cmd)
+	defer st.close()
+	stdout := &cappedBuffer{max: maxOut}
+	stderr := &cappedBuffer{max: maxOut}
 
 	var before counters
 	if s.cg != nil {
 		before = s.cg.read()
 		s.mu.Lock()
-		if len(s.runs) == 1 {
+		if s.active.Add(1) == 1 {
 			s.cg.resetPeak()
 		}
 		s.mu.Unlock()
+		defer s.active.Add(-1)
 	}
 
 	start := time.Now()
-	if err := s.spawn(limitCtx, l, pr.cgroup); err != nil {
+	id, exited, _, err := ip.startProc(limitCtx, &initMsg{Argv: argv, Env: env, Dir: cwd}, st.child()...)
+	st.closeChild()
+	if err != nil {
+		var se *startError
 		switch {
+		case errors.As(err, &se) && se.notFound:
+			// As a shell reports a program it cannot find.
+			return &computemw.Result{ExitCode: 127, Stderr: se.msg + "\n", ExecutionTime: time.Since(start)}, nil
 		case errors.Is(context.Cause(limitCtx), errTimeLimit):
 			return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s while starting", timeout)}
 		case runCtx.Err() != nil:
 			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
 		}
-		return nil, err
+		return nil, fmt.Errorf("local: start: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	defer ip.done(id)
+	copied := st.copyOutput(tee(stdout, opts.Stdout, cancelRun), tee(stderr, opts.Stderr, cancelRun))
 
-	var stopped bool
-	var waitErr error
+	var stopped, lost bool
+	var exit *initMsg
 	select {
-	case waitErr = <-done:
+	case exit = <-exited:
+	case <-ip.dead:
+		lost = true
 	case <-limitCtx.Done():
 		stopped = true
-		killTree(cmd)
-		waitErr = <-done
+		ip.signal(id, int(syscall.SIGKILL))
+		select {
+		case exit = <-exited:
+		case <-ip.dead:
+			lost = true
+		}
 	}
+	st.drain(copied)
 	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
 	elapsed := time.Since(start)
 
@@ -143,10 +153,11 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	res.Stdout, tOut = stdout.result()
 	res.Stderr, tErr = stderr.result()
 	res.Truncated = tOut || tErr
-	res.ExitCode = exitCode(cmd.ProcessState, waitErr)
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		res.PeakMemory = ru.Maxrss << 10
+	res.ExitCode = -1
+	if exit != nil {
+		res.ExitCode = waitCode(syscall.WaitStatus(exit.Status))
+		res.CPUTime = time.Duration(exit.CPU)
+		res.PeakMemory = exit.MaxRSS
 	}
 	var after counters
 	if s.cg != nil {
@@ -154,10 +165,9 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 		if after.peak > 0 {
 			res.PeakMemory = after.peak
 		}
-		// bwrap's monitor learns the exit status from the sandbox's init
-		// through an eventfd and exits without reaping it, so cmd's rusage
-		// misses the program's CPU time; the cgroup counts it (including
-		// executions of the same sandbox running concurrently).
+		// The program's rusage misses what its descendants left to the
+		// init to reap; the cgroup counts it (and executions of the
+		// same sandbox running concurrently).
 		if d := after.cpu - before.cpu; d > res.CPUTime {
 			res.CPUTime = d
 		}
@@ -180,19 +190,30 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 		return res, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
 	case stopped || runCtx.Err() != nil:
 		return res, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
+	case lost:
+		return res, fmt.Errorf("local: execution stopped: %w", ip.gone())
 	case res.ExitCode == 128+int(syscall.SIGXFSZ):
 		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file size limit of %d bytes exceeded", s.p.cfg.MaxFileBytes)}
 	}
-	if waitErr != nil {
-		var ee *exec.ExitError
-		// ErrWaitDelay: the program exited (its status is known) but a
-		// pipe stayed open past waitDelay while the kernel tore the
-		// sandbox's namespaces down; what it wrote has been read.
-		if !errors.As(waitErr, &ee) && !errors.Is(waitErr, exec.ErrWaitDelay) {
-			return res, fmt.Errorf("local: wait: %w", waitErr)
+	return res, nil
+}
+
+// waitCode is a program's exit status, with 128+signal for a signal.
+func waitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// checkArgv refuses arguments no program can receive.
+func checkArgv(argv []string) error {
+	for _, a := range argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return computemw.Errorf(computemw.CodeBadRequest, "the command contains a NUL byte")
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // cwd resolves the working directory of an execution inside the workspace.

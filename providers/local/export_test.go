@@ -36,11 +36,24 @@ func InstanceName(p *Provider) string { return p.instance }
 // mounts of their own.
 func TmpfsWorkspaces(p *Provider) bool { return p.tmpfsWS }
 
-// SetSpawnHook makes the provider call f at each stage of a process's
+// SetSpawnHook makes the provider call f at each stage of a sandbox's
 // start-up: "started" (bwrap runs, the sandbox waits to be confined) and
-// "confined" (it is in its cgroup, not yet released).
+// "confined" (its init is in its cgroup, not yet released).
 func SetSpawnHook(p *Provider, f func(stage string)) { p.hook = f }
 
 // WalkOps returns the number of system calls the sandbox's file API has
 // made walking paths.
 func WalkOps(sb computemw.Sandbox) int64 { return sb.(*sandbox).walkOps.Load() }
+
+// SandboxInitPID returns the host PID of a sandbox's init.
+func SandboxInitPID(sb computemw.Sandbox) int { return sb.(*sandbox).init.pid }
+
+// LiveSandboxes returns the number of sandboxes the provider holds.
+func LiveSandboxes(p *Provider) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sandboxes)
+}
+
+// InstanceDir returns the host directory of the provider's instance.
+func InstanceDir(p *Provider) string { return p.dir }

@@ -32,6 +32,7 @@ type Provider struct {
 	seccomp  []byte   // compiled system-call filter, or nil
 	binds    []string // bwrap arguments for the system directories
 	etc      []*os.File
+	exe      *os.File // the binary every sandbox's init runs
 
 	// hook, when set (by tests), is called at each stage of a process's
 	// start-up (see spawn).
@@ -95,6 +96,10 @@ func New(cfg Config) (*Provider, error) {
 		p.log.Warn("computemw/local: workspaces are plain directories with no size cap (only the file-size rlimit bounds a file); run as root to give each its own tmpfs", "reason", err)
 	} else {
 		p.tmpfsWS = true
+	}
+	if err := p.openInitBinary(); err != nil {
+		p.cleanupInstance()
+		return nil, err
 	}
 	p.binds = systemBinds(cfg.SystemDirs)
 	if !cfg.DisableSeccomp {
@@ -170,6 +175,9 @@ func (p *Provider) cleanupInstance() error {
 	for _, f := range p.etc {
 		_ = f.Close()
 	}
+	if p.exe != nil {
+		_ = p.exe.Close()
+	}
 	unmountUnder(p.dir)
 	if err := removeAll(p.dir); err != nil {
 		errs = append(errs, err)
@@ -184,7 +192,10 @@ func (p *Provider) cleanupInstance() error {
 
 // etcNames are the files of /etc that the provider generates for every
 // sandbox, in the order of Provider.etc.
-var etcNames = []string{"passwd", "group", "hosts", "hostname"}
+var etcNames = [numEtc]string{"passwd", "group", "hosts", "hostname"}
+
+// numEtc is the number of generated /etc files.
+const numEtc = 4
 
 // writeEtc generates the sandbox's own /etc/passwd, group, hosts and
 // hostname, and keeps a descriptor of each for bwrap's --ro-bind-fd.

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"sync"
+	"time"
 )
 
 // cappedBuffer keeps the first max bytes written to it and discards the
@@ -75,32 +75,99 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// feedStdin connects r to the program's standard input through a pipe
-// that the caller closes once the program is gone. Unlike exec.Cmd's own
-// copying, the run never waits for r: a reader that blocks (a WebSocket
-// client that types nothing) cannot hold the execution open, and its
-// goroutine ends when r returns or the pipe is closed.
-func feedStdin(cmd *exec.Cmd, r io.Reader) (io.Closer, error) {
-	if r == nil {
-		return io.NopCloser(nil), nil
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("local: stdin pipe: %w", err)
-	}
-	cmd.Stdin = pr
-	go func() {
-		_, _ = io.Copy(pw, r)
-		pw.Close()
-	}()
-	return closers{pr, pw}, nil
+// drainGrace bounds how long an execution's output is read after its
+// program exited. Its init kills what the program left in its process
+// group (and, when no other execution runs, in the whole sandbox) before
+// it reports the exit, so the pipes end at once; only a process of another
+// session, left while other executions run, can hold them open longer.
+const drainGrace = 250 * time.Millisecond
+
+// streams are the standard streams of one execution: pipes whose child
+// ends are handed to the sandbox's init.
+type streams struct {
+	inR, outW, errW *os.File // the child's ends
+	inW, outR, errR *os.File // the provider's ends (inW nil without stdin)
 }
 
-type closers []io.Closer
-
-func (c closers) Close() error {
-	for _, x := range c {
-		_ = x.Close()
+// newStreams makes the pipes of an execution. The program's standard
+// input is r, fed by a goroutine that never holds the execution open: a
+// reader that blocks (a WebSocket client that types nothing) cannot keep
+// the run alive, and the goroutine ends when r returns or the pipe is
+// closed. Without r it is /dev/null.
+func newStreams(r io.Reader) (*streams, error) {
+	st := &streams{}
+	var err error
+	if r == nil {
+		if st.inR, err = os.Open(os.DevNull); err != nil {
+			return nil, fmt.Errorf("local: stdin: %w", err)
+		}
+	} else if st.inR, st.inW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("local: stdin pipe: %w", err)
 	}
-	return nil
+	if st.outR, st.outW, err = os.Pipe(); err != nil {
+		st.close()
+		return nil, fmt.Errorf("local: stdout pipe: %w", err)
+	}
+	if st.errR, st.errW, err = os.Pipe(); err != nil {
+		st.close()
+		return nil, fmt.Errorf("local: stderr pipe: %w", err)
+	}
+	if r != nil {
+		w := st.inW
+		go func() {
+			_, _ = io.Copy(w, r)
+			w.Close()
+		}()
+	}
+	return st, nil
+}
+
+// child returns the descriptors the program gets as 0, 1 and 2.
+func (st *streams) child() []*os.File { return []*os.File{st.inR, st.outW, st.errW} }
+
+// closeChild closes the child's ends once the init holds them.
+func (st *streams) closeChild() {
+	for _, f := range []*os.File{st.inR, st.outW, st.errW} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// copyOutput copies the program's output to stdout and stderr until the
+// pipes end; the channel is closed when both copies are done.
+func (st *streams) copyOutput(stdout, stderr io.Writer) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _, _ = io.Copy(stdout, st.outR) }()
+	go func() { defer wg.Done(); _, _ = io.Copy(stderr, st.errR) }()
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// drain waits for the copies after the program exited, at most
+// drainGrace; then it stops them.
+func (st *streams) drain(copied <-chan struct{}) {
+	t := time.NewTimer(drainGrace)
+	defer t.Stop()
+	select {
+	case <-copied:
+		return
+	case <-t.C:
+	}
+	now := time.Now()
+	_ = st.outR.SetReadDeadline(now)
+	_ = st.errR.SetReadDeadline(now)
+	<-copied
+}
+
+// close releases every descriptor of the streams.
+func (st *streams) close() {
+	st.closeChild()
+	for _, f := range []*os.File{st.inW, st.outR, st.errR} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
 }

@@ -42,6 +42,9 @@ type profile struct {
 	etc       []*os.File
 	// hostUID and hostGID are the host ids the process runs as.
 	hostUID, hostGID int
+	// init are the descriptors of a sandbox's init: its end of the
+	// socket and the binary it runs (fdInitSocket, fdInitExe).
+	init []*os.File
 }
 
 // The descriptors of a bwrap process, as its options name them.
@@ -52,6 +55,9 @@ const (
 	fdSeccomp   = 6 // the system-call filter (--seccomp)
 	fdWorkspace = 7 // the workspace (--bind-fd)
 	fdEtc       = 8 // the generated /etc files (--ro-bind-fd), one each
+	// The init's socket and binary follow the /etc files.
+	fdInitSocket = fdEtc + numEtc
+	fdInitExe    = fdInitSocket + 1
 )
 
 func fdString(fd int) string { return strconv.Itoa(fd) }
@@ -102,6 +108,9 @@ func (pr *profile) bwrapArgs() []string {
 		args = append(args, "--unshare-net")
 	}
 	args = append(args,
+		// The sandbox's init (sandboxinit.go) is its PID 1 and reaps
+		// its orphans; its death ends every process of the sandbox.
+		"--as-pid-1",
 		"--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxGID),
 		"--disable-userns",
 		"--hostname", "sandbox",

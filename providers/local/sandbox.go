@@ -43,6 +43,7 @@ type sandbox struct {
 	uid, gid int           // the host ids its processes run as
 	lease    *uidLease     // holds uid for this sandbox alone, or nil
 	chown    bool          // host-created files are given to uid:gid
+	init     *initProc     // the init every process of the sandbox starts from
 
 	mu        sync.Mutex
 	destroyed bool
@@ -58,6 +59,7 @@ type sandbox struct {
 	cpu        atomic.Int64 // nanoseconds, summed over executions
 	peak       atomic.Int64
 	executions atomic.Int64
+	active     atomic.Int64 // executions in progress
 }
 
 // Create implements computemw.Provider.
@@ -105,6 +107,10 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	p.mu.Unlock()
 
 	if err := sb.provision(); err != nil {
+		_ = sb.Destroy(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if err := sb.startInit(ctx); err != nil {
 		_ = sb.Destroy(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -224,6 +230,20 @@ func (s *sandbox) end(cmd *exec.Cmd) {
 	s.wg.Done()
 }
 
+// enter registers an execution that runs through the init; Destroy waits
+// for it to leave.
+func (s *sandbox) enter() (*initProc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return nil, computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
+	}
+	s.wg.Add(1)
+	return s.init, nil
+}
+
+func (s *sandbox) leave() { s.wg.Done() }
+
 // Usage implements computemw.Sandbox.
 func (s *sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 	u := computemw.Usage{
@@ -276,6 +296,9 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 			if err := s.cg.remove(); err != nil {
 				errs = append(errs, fmt.Errorf("local: destroy %s: %w", s.id, err))
 			}
+		}
+		if s.init != nil {
+			_ = s.init.conn.close()
 		}
 		if s.root != nil {
 			_ = s.root.Close()

@@ -13,39 +13,40 @@ import (
 	"time"
 )
 
-// spawn starts a prepared process and completes its start-up handshake:
+// spawn starts a prepared process and completes its start-up handshake,
+// and returns the host PID of the process it confined:
 // the sandbox's first process enters its cgroup before it runs one
 // instruction of the program. Every wait honours ctx: when it ends, the
 // process tree is killed and reaped, and spawn returns ctx's error, so a
 // client that leaves, or a timeout, always frees the execution.
-func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) error {
+func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 	defer l.close()
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	closeInheritedFDs()
 	if err := l.cmd.Start(); err != nil {
-		return fmt.Errorf("local: start: %w", err)
+		return 0, fmt.Errorf("local: start: %w", err)
 	}
 	s.started(l.cmd)
 	l.closeChild()
 	s.p.stage("started")
 
 	pid := l.cmd.Process.Pid
-	fail := func(err error) error {
+	fail := func(err error) (int, error) {
 		killTree(l.cmd)
 		_ = l.cmd.Wait()
 		// The sandbox's first process dies with bwrap, but the kernel
 		// tears it down on its own time: wait (bounded) until it is gone.
 		waitGone(pid)
-		return err
+		return 0, err
 	}
 	if l.info != nil {
 		var err error
 		if pid, err = readChildPID(ctx, l.info, l.cmd); errors.Is(err, errNoChild) {
 			killTree(l.cmd)
 			_ = l.cmd.Wait()
-			return fmt.Errorf("local: bwrap failed to start the sandbox (exit %d): %s",
+			return 0, fmt.Errorf("local: bwrap failed to start the sandbox (exit %d): %s",
 				exitCode(l.cmd.ProcessState, nil), stderrOf(l.cmd))
 		} else if err != nil {
 			return fail(err)
@@ -70,7 +71,7 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) error {
 			return fail(fmt.Errorf("local: release sandbox: %w", err))
 		}
 	}
-	return nil
+	return pid, nil
 }
 
 // waitGone waits until no process has the host PID pid, for at most five

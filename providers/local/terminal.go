@@ -6,9 +6,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"sync"
 	"syscall"
 
@@ -17,8 +17,11 @@ import (
 )
 
 // OpenTerminal implements computemw.TerminalOpener: the program runs on a
-// new pseudo-terminal, under the same isolation profile and cgroup as every
-// execution, until it exits, Close is called, or the sandbox is destroyed.
+// new pseudo-terminal, opened and started by the sandbox's init like every
+// execution,
+// until it exits, Close is called, or the sandbox is destroyed. It leads a
+// session of the sandbox whose controlling terminal is the
+// pseudo-terminal, so a shell's job control works.
 func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptions) (computemw.Terminal, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
@@ -30,58 +33,57 @@ func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	if opts.Command != "" {
 		argv = []string{"/bin/sh", "-c", opts.Command}
 	}
-	// The program leads a session of the sandbox whose controlling
-	// terminal is the pseudo-terminal (util-linux setsid -c), so a shell's
-	// job control works with the sandbox's own process IDs.
-	if _, err := lookPathIn("setsid", s.p.iso.visible); err == nil {
-		argv = append([]string{"setsid", "-c"}, argv...)
+	if err := checkArgv(argv); err != nil {
+		return nil, err
 	}
 	env := maps.Clone(opts.Env)
 	if env == nil {
 		env = map[string]string{}
 	}
 	env["TERM"] = "xterm-256color"
-	pr, err := s.buildProfile(argv, s.inside("."), env)
+	environ, err := s.environ(env)
 	if err != nil {
 		return nil, err
 	}
-
-	ptmx, tty, err := pty.Open()
+	ip, err := s.enter()
 	if err != nil {
 		return nil, err
 	}
-	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: max(opts.Cols, 1), Rows: max(opts.Rows, 1)}); err != nil {
-		ptmx.Close()
-		tty.Close()
-		return nil, err
-	}
-	l, err := s.p.iso.prepare(pr)
+	// The pseudo-terminal is the sandbox's own (its devpts instance):
+	// the program finds its name, and the host's devpts is not used.
+	id, exited, started, err := ip.startProc(ctx, &initMsg{
+		Argv: argv, Env: environ, Dir: s.inside("."),
+		TTY: true, Cols: max(opts.Cols, 1), Rows: max(opts.Rows, 1),
+	})
 	if err != nil {
-		ptmx.Close()
-		tty.Close()
-		return nil, err
+		s.leave()
+		return nil, fmt.Errorf("local: terminal: %w", err)
 	}
-	cmd := l.cmd
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	if err := s.begin(cmd); err != nil {
-		l.close()
-		ptmx.Close()
-		tty.Close()
-		return nil, err
+	if len(started.files) != 1 {
+		closeFiles(started.files)
+		ip.signal(id, int(syscall.SIGKILL))
+		go func() {
+			select {
+			case <-exited:
+			case <-ip.dead:
+			}
+			ip.done(id)
+			s.leave()
+		}()
+		return nil, errors.New("local: terminal: the sandbox's init sent no terminal")
 	}
-	err = s.spawn(ctx, l, pr.cgroup)
-	tty.Close() // the sandbox holds the only other end now
-	if err != nil {
-		s.end(cmd)
-		ptmx.Close()
-		return nil, err
-	}
-	t := &terminal{ptmx: ptmx, cmd: cmd, done: make(chan struct{})}
+	ptmx := started.files[0]
+	t := &terminal{ptmx: ptmx, ip: ip, id: id, done: make(chan struct{})}
 	go func() {
-		t.err = cmd.Wait()
-		t.code = exitCode(cmd.ProcessState, t.err)
-		s.end(cmd)
-		close(t.done)
+		defer close(t.done)
+		defer s.leave()
+		defer ip.done(id)
+		select {
+		case m := <-exited:
+			t.code = waitCode(syscall.WaitStatus(m.Status))
+		case <-ip.dead:
+			t.code, t.err = -1, ip.gone()
+		}
 	}()
 	return t, nil
 }
@@ -89,7 +91,8 @@ func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 // terminal is a program running on a pseudo-terminal in a sandbox.
 type terminal struct {
 	ptmx *os.File
-	cmd  *exec.Cmd
+	ip   *initProc
+	id   uint64
 	done chan struct{}
 	code int
 	err  error
@@ -116,17 +119,13 @@ func (t *terminal) Resize(cols, rows uint16) error {
 // Wait waits for the program and returns its exit code.
 func (t *terminal) Wait() (int, error) {
 	<-t.done
-	var ee *exec.ExitError
-	if t.err != nil && !errors.As(t.err, &ee) {
-		return t.code, t.err
-	}
-	return t.code, nil
+	return t.code, t.err
 }
 
-// Close kills the program's whole tree and releases the terminal.
+// Close kills the program's session and releases the terminal.
 func (t *terminal) Close() error {
 	t.once.Do(func() {
-		killTree(t.cmd)
+		t.ip.signal(t.id, int(syscall.SIGKILL))
 		go func() {
 			<-t.done
 			t.ptmx.Close()

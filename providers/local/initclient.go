@@ -1,0 +1,176 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+)
+
+// initProc is a sandbox's init as the provider sees it: the process that
+// holds the sandbox's namespaces (bwrap's, or the init itself without
+// namespaces), and the socket to the init inside them.
+type initProc struct {
+	cmd  *exec.Cmd
+	conn *initConn
+	pid  int // the init's host PID
+
+	mu      sync.Mutex
+	nextID  uint64
+	waiting map[uint64]chan *initMsg
+
+	// dead is closed once the init or its socket is gone; err says why.
+	dead chan struct{}
+	err  error
+	// exited is closed once cmd has been waited for.
+	exited chan struct{}
+}
+
+// errInitGone: the sandbox's init exited; nothing can run in it anymore.
+var errInitGone = errors.New("the sandbox's init is gone")
+
+// serve reads the init's messages until its socket closes, and waits for
+// its process.
+func (ip *initProc) serve() {
+	go func() {
+		_ = ip.cmd.Wait()
+		close(ip.exited)
+	}()
+	for {
+		m, files, err := ip.conn.recv()
+		if err != nil {
+			ip.mu.Lock()
+			ip.err = fmt.Errorf("%w: %v", errInitGone, err)
+			ip.mu.Unlock()
+			close(ip.dead)
+			return
+		}
+		ip.mu.Lock()
+		ch := ip.waiting[m.ID]
+		ip.mu.Unlock()
+		m.files = files
+		delivered := false
+		if ch != nil {
+			select {
+			case ch <- m:
+				delivered = true
+			default: // a waiter that left: nothing to deliver to
+			}
+		}
+		if !delivered {
+			closeFiles(files)
+		}
+	}
+}
+
+// request registers a new request ID whose messages reach the returned
+// channel, which holds the two an execution gets (started, exit).
+func (ip *initProc) request() (uint64, chan *initMsg) {
+	ch := make(chan *initMsg, 2)
+	ip.mu.Lock()
+	ip.nextID++
+	id := ip.nextID
+	ip.waiting[id] = ch
+	ip.mu.Unlock()
+	return id, ch
+}
+
+// done forgets a request.
+func (ip *initProc) done(id uint64) {
+	ip.mu.Lock()
+	delete(ip.waiting, id)
+	ip.mu.Unlock()
+}
+
+// gone returns why the init is gone.
+func (ip *initProc) gone() error {
+	ip.mu.Lock()
+	defer ip.mu.Unlock()
+	if ip.err == nil {
+		return errInitGone
+	}
+	return ip.err
+}
+
+// call sends a request and waits for its one answer.
+func (ip *initProc) call(ctx context.Context, m *initMsg) (*initMsg, error) {
+	id, ch := ip.request()
+	defer ip.done(id)
+	m.ID = id
+	if err := ip.conn.send(m); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	select {
+	case r := <-ch:
+		if r.Op == opError {
+			return nil, errors.New(r.Error)
+		}
+		return r, nil
+	case <-ip.dead:
+		return nil, ip.gone()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// startProc starts a program through the init. It returns the request ID,
+// the channel on which its exit arrives, and the started message (whose
+// files the caller owns); the caller calls done(id) once it has the exit
+// (or gives up).
+func (ip *initProc) startProc(ctx context.Context, m *initMsg, files ...*os.File) (uint64, <-chan *initMsg, *initMsg, error) {
+	id, ch := ip.request()
+	m.Op, m.ID = opStart, id
+	if err := ip.conn.send(m, files...); err != nil {
+		ip.done(id)
+		return 0, nil, nil, fmt.Errorf("local: %w", err)
+	}
+	select {
+	case r := <-ch:
+		if r.Op == opError {
+			ip.done(id)
+			closeFiles(r.files)
+			return 0, nil, nil, &startError{notFound: r.NotFound, msg: r.Error}
+		}
+		return id, ch, r, nil
+	case <-ip.dead:
+		ip.done(id)
+		return 0, nil, nil, ip.gone()
+	case <-ctx.Done():
+		// The start may still happen: kill it once its PID is known.
+		go func() {
+			select {
+			case r := <-ch:
+				closeFiles(r.files)
+				if r.Op == opStarted {
+					ip.signal(id, 9)
+				}
+			case <-ip.dead:
+			}
+			ip.done(id)
+		}()
+		return 0, nil, nil, ctx.Err()
+	}
+}
+
+// signal signals an execution's process group.
+func (ip *initProc) signal(id uint64, sig int) {
+	_ = ip.conn.send(&initMsg{Op: opSignal, ID: id, Signal: sig})
+}
+
+// kill ends the init and with it every process of the sandbox.
+func (ip *initProc) kill() {
+	killTree(ip.cmd)
+	_ = ip.conn.close()
+}
+
+// startError: the init could not start a program.
+type startError struct {
+	notFound bool
+	msg      string
+}
+
+func (e *startError) Error() string { return e.msg }

@@ -1,0 +1,126 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// openInitBinary opens the binary every sandbox's init runs: the server's
+// own (its package init in sandboxinit.go serves as the init). Sandboxes
+// reach it only through a descriptor, so its directory may be closed to
+// them; when the file itself is not executable by their uids, a copy in
+// the instance directory is.
+func (p *Provider) openInitBinary() error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("local: the server's binary: %w", err)
+	}
+	fi, err := os.Stat(self)
+	if err != nil {
+		return fmt.Errorf("local: the server's binary: %w", err)
+	}
+	if p.iso.otherUIDs() && fi.Mode().Perm()&0o001 == 0 {
+		copyPath := filepath.Join(p.dir, "init")
+		if err := copyExecutable(self, copyPath); err != nil {
+			return fmt.Errorf("local: copy of the server's binary for sandboxes: %w", err)
+		}
+		self = copyPath
+	}
+	f, err := openPath(self)
+	if err != nil {
+		return fmt.Errorf("local: the server's binary: %w", err)
+	}
+	p.exe = f
+	return nil
+}
+
+func copyExecutable(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// startInit starts the sandbox's init inside its profile: namespaces,
+// filter, cgroup, rlimits and environment apply to it and so to every
+// process it starts. It returns once the init runs in the cgroup.
+func (s *sandbox) startInit(ctx context.Context) error {
+	mine, theirs, err := socketPair()
+	if err != nil {
+		return err
+	}
+	defer theirs.Close()
+	argv := []string{"/proc/self/fd/" + fdString(fdInitExe)}
+	pr, err := s.buildProfile(argv, s.inside("."), nil)
+	if err != nil {
+		mine.Close()
+		return err
+	}
+	pr.env = append(pr.env, initEnv+"="+fdString(fdInitSocket)+","+fdString(fdInitExe))
+	pr.init = []*os.File{theirs, s.p.exe}
+	l, err := s.p.iso.prepare(pr)
+	if err != nil {
+		mine.Close()
+		return err
+	}
+	l.cmd.Stderr = &cappedBuffer{max: 4 << 10}
+	conn, err := newInitConn(mine)
+	if err != nil {
+		l.close()
+		return err
+	}
+	if err := s.begin(l.cmd); err != nil {
+		l.close()
+		conn.close()
+		return err
+	}
+	pid, err := s.spawn(ctx, l, pr.cgroup)
+	if err != nil {
+		s.end(l.cmd)
+		conn.close()
+		return fmt.Errorf("local: start the sandbox's init: %w", err)
+	}
+	ip := &initProc{
+		cmd: l.cmd, conn: conn, pid: pid,
+		waiting: map[uint64]chan *initMsg{},
+		dead:    make(chan struct{}),
+		exited:  make(chan struct{}),
+	}
+	go func() {
+		<-ip.exited
+		s.end(l.cmd)
+	}()
+	ready := make(chan *initMsg, 1)
+	ip.waiting[0] = ready
+	go ip.serve()
+	select {
+	case <-ready:
+	case <-ip.dead:
+		killTree(l.cmd)
+		<-ip.exited
+		return fmt.Errorf("local: the sandbox's init failed to start: %s", stderrOf(l.cmd))
+	case <-ctx.Done():
+		killTree(l.cmd)
+		conn.close()
+		<-ip.exited
+		return ctx.Err()
+	}
+	ip.done(0)
+	s.init = ip
+	return nil
+}

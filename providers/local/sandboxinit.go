@@ -1,0 +1,379 @@
+//go:build linux
+
+package local
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// initEnv names the environment variable that turns the server's own
+// binary into a sandbox's init: "<socket fd>,<binary fd>". The provider
+// sets it only for the init it starts, inside the sandbox's profile.
+const initEnv = "COMPUTEMW_SANDBOX_INIT"
+
+// backgroundEnv marks a background process and its descendants, which
+// survive the end of executions.
+const backgroundEnv = "COMPUTEMW_BACKGROUND"
+
+// A sandbox's init is this package's own binary, started by the
+// provider as the first process inside the sandbox's namespaces, cgroup,
+// system-call filter and rlimits (profile.go). It never returns to the
+// program's main: it serves the provider until its socket closes.
+func init() {
+	if v, ok := os.LookupEnv(initEnv); ok {
+		os.Exit(runInit(v))
+	}
+}
+
+// sandboxInit is the state of a running init.
+type sandboxInit struct {
+	conn *initConn
+
+	mu      sync.Mutex
+	execs   map[int]uint64 // PID of an execution's program → execution ID
+	byID    map[uint64]int // execution ID → PID
+	bg      map[int]bool   // PIDs of background programs
+	running int            // executions (not background) whose program runs
+	// pid1: the init is its PID namespace's first process, so every
+	// process it sees is the sandbox's. Without namespaces (development
+	// mode) it is not, and it never signals beyond an execution's own
+	// process group.
+	pid1 bool
+}
+
+// runInit serves the provider; its exit status is only seen by bwrap.
+func runInit(spec string) int {
+	// Nothing of the server's binary is reachable from the sandbox:
+	// /proc/1/exe and the rest of /proc/1 belong to no one the sandbox's
+	// programs can become, and the binary's descriptor is closed.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	os.Clearenv()
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(50)
+	sockFD, exeFD, ok := strings.Cut(spec, ",")
+	if n, err := strconv.Atoi(exeFD); ok && err == nil {
+		_ = unix.Close(n)
+	}
+	n, err := strconv.Atoi(sockFD)
+	if err != nil {
+		return 2
+	}
+	unix.CloseOnExec(n)
+	conn, err := newInitConn(os.NewFile(uintptr(n), "init"))
+	if err != nil {
+		return 2
+	}
+	in := &sandboxInit{conn: conn, execs: map[int]uint64{}, byID: map[uint64]int{}, bg: map[int]bool{}, pid1: os.Getpid() == 1}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGCHLD)
+	go func() {
+		for range sigs {
+			in.reap()
+		}
+	}()
+	in.reply(&initMsg{Op: opReady})
+	for {
+		m, files, err := conn.recv()
+		if err != nil {
+			// The provider is gone: as the sandbox's PID 1, returning
+			// ends every process in it; without namespaces, end the
+			// executions' sessions first.
+			in.mu.Lock()
+			for pid := range in.execs {
+				_ = unix.Kill(-pid, unix.SIGKILL)
+			}
+			for pid := range in.bg {
+				_ = unix.Kill(-pid, unix.SIGKILL)
+			}
+			in.mu.Unlock()
+			return 0
+		}
+		in.handle(m, files)
+		closeFiles(files)
+	}
+}
+
+func (in *sandboxInit) reply(m *initMsg) {
+	_ = in.conn.send(m)
+}
+
+func (in *sandboxInit) handle(m *initMsg, files []*os.File) {
+	switch m.Op {
+	case opStart:
+		in.start(m, files)
+	case opSignal:
+		in.mu.Lock()
+		pid, ok := in.byID[m.ID]
+		in.mu.Unlock()
+		if ok {
+			// The program leads its own session and process group.
+			_ = unix.Kill(-pid, syscall.Signal(m.Signal))
+		}
+	case opProcs:
+		if !in.pid1 {
+			in.reply(&initMsg{Op: opError, ID: m.ID, Error: "processes are listed only in sandboxes with namespaces"})
+			return
+		}
+		in.reply(&initMsg{Op: opReply, ID: m.ID, Procs: in.procs()})
+	case opKillPID:
+		r := &initMsg{Op: opReply, ID: m.ID}
+		if m.PID <= 1 || !in.pid1 {
+			r.Error = "no such process"
+		} else if err := unix.Kill(m.PID, syscall.Signal(m.Signal)); err != nil {
+			r.Error = err.Error()
+		}
+		in.reply(r)
+	default:
+		in.reply(&initMsg{Op: opError, ID: m.ID, Error: "unknown operation " + strconv.Quote(m.Op)})
+	}
+}
+
+// start starts one program in a session of its own. The lock is held
+// across the fork so that the reaper, which takes it too, always finds the
+// PID registered.
+func (in *sandboxInit) start(m *initMsg, files []*os.File) {
+	fail := func(notFound bool, err error) {
+		in.reply(&initMsg{Op: opError, ID: m.ID, Error: err.Error(), NotFound: notFound})
+	}
+	if len(m.Argv) == 0 {
+		fail(false, fmt.Errorf("no program"))
+		return
+	}
+	path, err := lookPathEnv(m.Argv[0], m.Env)
+	if err != nil {
+		fail(true, err)
+		return
+	}
+	var fds []uintptr
+	var master *os.File // with TTY, sent back with started
+	switch {
+	case m.Background:
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			fail(false, err)
+			return
+		}
+		defer null.Close()
+		fds = []uintptr{null.Fd(), null.Fd(), null.Fd()}
+		m.Env = append(slices.Clone(m.Env), backgroundEnv+"=1")
+	case m.TTY:
+		ptmx, tty, err := pty.Open()
+		if err != nil {
+			fail(false, err)
+			return
+		}
+		defer ptmx.Close()
+		defer tty.Close()
+		if err := pty.Setsize(ptmx, &pty.Winsize{Cols: m.Cols, Rows: m.Rows}); err != nil {
+			fail(false, err)
+			return
+		}
+		master = ptmx
+		fds = []uintptr{tty.Fd(), tty.Fd(), tty.Fd()}
+	case len(files) == 3:
+		fds = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
+	default:
+		fail(false, fmt.Errorf("expected standard streams"))
+		return
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   m.Dir,
+		Env:   m.Env,
+		Files: fds,
+		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: m.TTY && !m.Background, Ctty: 0},
+	}
+	in.mu.Lock()
+	pid, err := syscall.ForkExec(path, m.Argv, attr)
+	if err != nil {
+		in.mu.Unlock()
+		fail(false, err)
+		return
+	}
+	if m.Background {
+		in.bg[pid] = true
+	} else {
+		in.execs[pid] = m.ID
+		in.byID[m.ID] = pid
+		in.running++
+	}
+	in.mu.Unlock()
+	// Under memory pressure the kernel picks a program before the init
+	// that serves the sandbox.
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("500"), 0)
+	r := &initMsg{Op: opStarted, ID: m.ID, PID: pid}
+	if master != nil {
+		_ = in.conn.send(r, master)
+		return
+	}
+	in.reply(r)
+}
+
+// reap collects every child that has exited. When an execution's program
+// exits, its process group is killed, and when it was the last execution
+// running, every other process that is not a background one: what an
+// execution leaves behind does not outlive it. Only then is its exit
+// reported, so that the provider's output pipes reach their end.
+func (in *sandboxInit) reap() {
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		in.mu.Lock()
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, &ru)
+		if err != nil || pid <= 0 {
+			in.mu.Unlock()
+			return
+		}
+		delete(in.bg, pid)
+		id, ok := in.execs[pid]
+		if !ok {
+			in.mu.Unlock()
+			continue
+		}
+		delete(in.execs, pid)
+		delete(in.byID, id)
+		in.running--
+		_ = unix.Kill(-pid, unix.SIGKILL)
+		if in.running == 0 && in.pid1 {
+			// Under the lock: no execution starts while it runs.
+			in.killLeftovers(len(in.bg) > 0)
+		}
+		in.mu.Unlock()
+		in.reply(&initMsg{
+			Op: opExit, ID: id, Status: int(ws),
+			CPU:    ru.Utime.Nano() + ru.Stime.Nano(),
+			MaxRSS: ru.Maxrss << 10,
+		})
+	}
+}
+
+// killLeftovers kills every process of the sandbox but this init and, when
+// there are any, the background programs and their descendants. Only a
+// PID 1 may call it.
+func (in *sandboxInit) killLeftovers(background bool) {
+	if !in.pid1 {
+		return
+	}
+	if !background {
+		// Everything this process may signal, except itself: the whole
+		// sandbox, atomically (no fork escapes it).
+		_ = unix.Kill(-1, unix.SIGKILL)
+		return
+	}
+	for round := 0; round < 64; round++ {
+		killed := 0
+		for _, p := range listPIDs() {
+			if p == 1 || isBackground(p) {
+				continue
+			}
+			if unix.Kill(p, unix.SIGKILL) == nil {
+				killed++
+			}
+		}
+		if killed == 0 {
+			return
+		}
+	}
+}
+
+// listPIDs lists the sandbox's processes from its own /proc.
+func listPIDs() []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if p, err := strconv.Atoi(n); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+// isBackground reports whether a process carries the background marker.
+// A process whose environment cannot be read is not one.
+func isBackground(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if string(kv) == backgroundEnv+"=1" {
+			return true
+		}
+	}
+	return false
+}
+
+// procs lists the sandbox's processes but init.
+func (in *sandboxInit) procs() []procInfo {
+	var out []procInfo
+	for _, p := range listPIDs() {
+		if p == 1 {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		s := string(stat)
+		end := strings.LastIndexByte(s, ')')
+		if end < 0 {
+			continue
+		}
+		fields := strings.Fields(s[end+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		command := strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
+		if command == "" {
+			command = "[" + s[strings.IndexByte(s, '(')+1:end] + "]"
+		}
+		out = append(out, procInfo{PID: p, PPID: ppid, Command: command, Background: isBackground(p), State: fields[0]})
+	}
+	return out
+}
+
+// lookPathEnv finds a program in the PATH of env, as a shell would.
+func lookPathEnv(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := sandboxPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if unix.Access(p, unix.X_OK) == nil {
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s: not found", name)
+}
