@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -204,5 +205,16 @@ func (k *Kit) target(ctx context.Context, a *Action, mw *governed) (*governed, f
 	if err != nil {
 		return nil, nil, k.abandon(ctx, a, err)
 	}
-	return g, k.releaser(ctx, g), nil
+	return g, k.destroyLater(ctx, g), nil
+}
+
+// destroyLater returns the release of a sandbox made for one action: it
+// destroys the sandbox in the background, so that the answer does not wait
+// for it. The sandbox keeps its slot of Config.MaxSandboxes until it is
+// gone (so capacity still bounds the destroys in progress), and Kit.Close
+// waits for it.
+func (k *Kit) destroyLater(ctx context.Context, g *governed) func() {
+	destroy := k.releaser(ctx, g)
+	var once sync.Once
+	return func() { once.Do(func() { go destroy() }) }
 }

@@ -18,9 +18,16 @@ type Config struct {
 	// first of Providers.
 	DefaultProvider string
 	// MaxSandboxes caps the sandboxes alive at once (per-request and
-	// sessions together). Past it, creating one fails fast with 503
-	// UNAVAILABLE and Retry-After instead of queueing. Default 64.
+	// sessions together). Default 64. Past it, a creation waits in a
+	// queue, first come first served, for a sandbox to be destroyed.
 	MaxSandboxes int
+	// QueueDepth caps the creations waiting at once (default 1024), and
+	// QueueTimeout how long one waits (default 30s); past either, or
+	// when its request ends, it fails with 503 UNAVAILABLE and
+	// Retry-After. A negative QueueTimeout turns queueing off (fail at
+	// once at capacity).
+	QueueDepth   int
+	QueueTimeout time.Duration
 	// MaxBodyBytes caps a request body; past it the answer is 413.
 	// Default 1 MiB.
 	MaxBodyBytes int64
@@ -96,6 +103,12 @@ func (c *Config) setDefaults() {
 	if c.MaxSandboxes <= 0 {
 		c.MaxSandboxes = 64
 	}
+	if c.QueueDepth <= 0 {
+		c.QueueDepth = 1024
+	}
+	if c.QueueTimeout == 0 {
+		c.QueueTimeout = 30 * time.Second
+	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -162,7 +175,8 @@ type Kit struct {
 
 	mu       sync.Mutex
 	live     map[*governed]struct{}
-	reserved int // sandboxes being created plus live ones
+	reserved int       // sandboxes being created plus live ones
+	queue    []*waiter // creations waiting for a slot, oldest first
 	closed   bool
 	drained  chan struct{} // closed when closed && reserved == 0
 }
@@ -293,6 +307,7 @@ func (k *Kit) Close(ctx context.Context) error {
 	k.mu.Lock()
 	if !k.closed {
 		k.closed = true
+		k.refuseQueued()
 		if k.reserved == 0 {
 			close(k.drained)
 		}

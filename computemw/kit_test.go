@@ -33,7 +33,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestCapacity(t *testing.T) {
-	kit, fake := newKit(t, computemw.Config{MaxSandboxes: 2})
+	kit, fake := newKit(t, computemw.Config{MaxSandboxes: 2, QueueTimeout: -1})
 	ctx := context.Background()
 	a, relA, err := kit.Acquire(ctx, "", computemw.CreateOptions{})
 	if err != nil {

@@ -82,7 +82,7 @@ func (k *Kit) create(ctx context.Context, a *Action) (*governed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := k.reserve(); err != nil {
+	if err := k.reserve(ctx); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -103,28 +103,6 @@ func (k *Kit) create(ctx context.Context, a *Action) (*governed, error) {
 		h.SandboxCreated(ctx, g, took)
 	}
 	return g, nil
-}
-
-func (k *Kit) reserve() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		return &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
-	}
-	if k.reserved >= k.cfg.MaxSandboxes {
-		return &Error{Code: CodeUnavailable, Message: "sandbox capacity reached, retry later", RetryAfter: capacityRetryAfter}
-	}
-	k.reserved++
-	return nil
-}
-
-func (k *Kit) unreserve() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.reserved--
-	if k.closed && k.reserved == 0 {
-		close(k.drained)
-	}
 }
 
 // notRun reports an authorized action that failed before it could run

@@ -36,6 +36,10 @@ type CreateSessionRequest struct {
 	Template string            `json:"template,omitempty"`
 	Timeout  *float64          `json:"timeout,omitempty"` // TTL in milliseconds
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Wait is how long, in milliseconds, the request may wait for a
+	// session slot when the caller (or the kit) is at its session limit;
+	// at most Config.QueueTimeout. Default 0: refuse at once.
+	Wait *float64 `json:"wait,omitempty"`
 }
 
 type session struct {
@@ -57,6 +61,18 @@ type sessions struct {
 	closed  bool // Close has begun: no session is added
 	byID    map[string]*session
 	pending map[string]int // sessions being created, by owner
+	// freed is closed (and replaced) when a session or a pending
+	// creation ends: slot waiters look again.
+	freed   chan struct{}
+	waiters int // requests waiting for a slot
+}
+
+// freedLocked wakes the slot waiters; ss.mu is held.
+func (ss *sessions) freedLocked() {
+	if ss.freed != nil {
+		close(ss.freed)
+		ss.freed = nil
+	}
 }
 
 func (s *session) info() SessionInfo {
@@ -98,7 +114,11 @@ func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, e
 	if template == "" {
 		template = req.Language
 	}
-	info, err := k.CreateSession(ctx, SessionOptions{Provider: req.Provider, Template: template, TTL: ttl, Metadata: req.Metadata})
+	wait, err := k.sessionWait(req.Wait)
+	if err != nil {
+		return nil, err
+	}
+	info, err := k.CreateSession(ctx, SessionOptions{Provider: req.Provider, Template: template, TTL: ttl, Metadata: req.Metadata, Wait: wait})
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +135,9 @@ type SessionOptions struct {
 	// TTL is the session's lifetime after its last use; zero is
 	// Config.SessionTTL, and it is at most Config.MaxSessionTTL.
 	TTL time.Duration
+	// Wait is how long to wait for a session slot when the caller or the
+	// kit is at its session limit; zero refuses at once.
+	Wait time.Duration
 	// Metadata is kept with the session (at most 32 entries).
 	Metadata map[string]string
 }
@@ -153,7 +176,7 @@ func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionIn
 		return SessionInfo{}, err
 	}
 	owner := k.owner(ctx)
-	if err := k.sessionSlot(owner); err != nil {
+	if err := k.sessionSlotWait(ctx, owner, opts.Wait); err != nil {
 		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
 	sb, err := k.create(ctx, a)
@@ -267,8 +290,70 @@ func (k *Kit) sessionSlotDone(owner string) {
 	k.sessions.dropPending(owner)
 }
 
+// sessionWait converts a requested slot wait in milliseconds.
+func (k *Kit) sessionWait(ms *float64) (time.Duration, error) {
+	if ms == nil || *ms == 0 {
+		return 0, nil
+	}
+	if *ms < 0 || *ms > float64(k.cfg.QueueTimeout.Milliseconds()) {
+		return 0, Errorf(CodeBadRequest, "field \"wait\" must be between 0 and %d ms", max(0, k.cfg.QueueTimeout.Milliseconds()))
+	}
+	return time.Duration(*ms * float64(time.Millisecond)), nil
+}
+
+// sessionSlotWait takes a session slot for owner, waiting up to wait for
+// one to be freed when the kit or the caller is at its limit.
+func (k *Kit) sessionSlotWait(ctx context.Context, owner string, wait time.Duration) error {
+	err := k.sessionSlot(owner)
+	if err == nil || wait <= 0 {
+		return err
+	}
+	start := time.Now()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		k.sessions.mu.Lock()
+		if k.sessions.freed == nil {
+			k.sessions.freed = make(chan struct{})
+		}
+		freed := k.sessions.freed
+		k.sessions.waiters++
+		k.sessions.mu.Unlock()
+		// A slot freed between the refusal and now closed an earlier
+		// channel: look once more before waiting.
+		if err = k.sessionSlot(owner); err == nil {
+			k.queued(ctx, time.Since(start), nil)
+			return nil
+		}
+		var end error
+		select {
+		case <-freed:
+		case <-timer.C:
+			end = err
+		case <-ctx.Done():
+			end = ctx.Err()
+		}
+		k.sessions.mu.Lock()
+		k.sessions.waiters--
+		k.sessions.mu.Unlock()
+		if end != nil {
+			k.queued(ctx, time.Since(start), end)
+			return end
+		}
+	}
+}
+
+// SessionWaiters returns the number of session requests waiting for a
+// slot.
+func (k *Kit) SessionWaiters() int {
+	k.sessions.mu.Lock()
+	defer k.sessions.mu.Unlock()
+	return k.sessions.waiters
+}
+
 // dropPending ends a creation of owner's; ss.mu is held.
 func (ss *sessions) dropPending(owner string) {
+	defer ss.freedLocked()
 	if ss.pending[owner]--; ss.pending[owner] <= 0 {
 		delete(ss.pending, owner)
 	}
@@ -321,6 +406,7 @@ func (k *Kit) destroySession(ctx context.Context, s *session) {
 	s.dead = true
 	s.timer.Stop()
 	delete(k.sessions.byID, s.sb.ID())
+	k.sessions.freedLocked()
 	k.sessions.mu.Unlock()
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.DestroyTimeout)
 	defer cancel()

@@ -46,8 +46,10 @@ type Options struct {
 
 // Metrics are a kit's Prometheus metrics: compute_executions_total,
 // compute_execution_duration_seconds, compute_active_sandboxes,
-// compute_active_connections, compute_sandbox_create_duration_seconds and
-// compute_rejections_total. One Metrics serves one kit.
+// compute_active_connections, compute_sandbox_create_duration_seconds,
+// compute_rejections_total, the admission queue's compute_queue_depth and
+// compute_queue_wait_seconds, and the warm pools' compute_warm_pool_*.
+// One Metrics serves one kit.
 type Metrics struct {
 	computemw.NopHooks
 
@@ -59,6 +61,7 @@ type Metrics struct {
 	connections    prometheus.Gauge
 	createDuration *prometheus.HistogramVec
 	rejections     *prometheus.CounterVec
+	queue          *queueCollectors // set by Bind
 
 	mu        sync.Mutex
 	bound     bool
@@ -134,7 +137,8 @@ func (m *Metrics) Bind(k *computemw.Kit) error {
 	for _, r := range reasons {
 		m.rejections.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{m.executions, m.duration, m.active, m.connections, m.createDuration, m.rejections} {
+	m.queue = newQueueCollectors(k)
+	for _, c := range append([]prometheus.Collector{m.executions, m.duration, m.active, m.connections, m.createDuration, m.rejections}, m.queue.collectors()...) {
 		if err := m.reg.Register(c); err != nil {
 			return fmt.Errorf("prommetrics: %w", err)
 		}

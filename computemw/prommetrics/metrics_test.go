@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
@@ -42,7 +43,7 @@ func newKit(t *testing.T, cfg computemw.Config) (*computemw.Kit, *fakeprovider.P
 }
 
 func TestMetricsMoveWithRequests(t *testing.T) {
-	kit, _ := newKit(t, computemw.Config{MaxSandboxes: 1})
+	kit, _ := newKit(t, computemw.Config{MaxSandboxes: 1, QueueTimeout: 50 * time.Millisecond})
 	exec := func(status string, lang string) float64 {
 		return counter(t, kit, "compute_executions_total", map[string]string{"provider": "fake", "language": lang, "status": status})
 	}
@@ -107,6 +108,12 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	}
 	if resp := serve(t, kit, "POST", "/exec", `{"command":"echo x"}`); resp.Status != 503 {
 		t.Fatalf("capacity: %d", resp.Status)
+	}
+	if got := counter(t, kit, "compute_queue_wait_seconds", map[string]string{"outcome": "refused"}); got != 1 {
+		t.Errorf("refused queue waits %v, want 1", got)
+	}
+	if got := counter(t, kit, "compute_queue_depth", nil); got != 0 {
+		t.Errorf("queue depth %v after the refusal, want 0", got)
 	}
 	if got := counter(t, kit, "compute_rejections_total", map[string]string{"reason": "capacity"}); got != 1 {
 		t.Errorf("capacity rejections %v, want 1", got)

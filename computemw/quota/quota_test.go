@@ -152,7 +152,7 @@ func TestQuotaRefusesBeforeCreating(t *testing.T) {
 }
 
 func TestQuotaRollsBackRefusedReservations(t *testing.T) {
-	f := newQuotaFixture(t, quota.Limits{Executions: 10}, computemw.Config{MaxSandboxes: 1}, quota.Config{})
+	f := newQuotaFixture(t, quota.Limits{Executions: 10}, computemw.Config{MaxSandboxes: 1, QueueTimeout: -1}, quota.Config{})
 	done := make(chan *computemw.Response, 1)
 	go func() {
 		done <- policytest.Post(f.ctx, f.kit, "/exec", `{"command":"sleep","timeout":2000}`, nil)

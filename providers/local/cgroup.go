@@ -50,6 +50,8 @@ type cgroupDriver interface {
 type group interface {
 	add(pid int) error
 	read() counters
+	// memory is the memory the group uses now, in bytes.
+	memory() int64
 	resetPeak()
 	kill() error
 	remove() error
@@ -158,6 +160,10 @@ func (g *v1Group) read() counters {
 	return c
 }
 
+func (g *v1Group) memory() int64 {
+	return int64(readUint(filepath.Join(g.mem, "memory.usage_in_bytes")))
+}
+
 func (g *v1Group) resetPeak() {
 	_ = os.WriteFile(filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"), 0)
 }
@@ -234,6 +240,10 @@ func (g *v2Group) read() counters {
 	c.pidsMax = readKey(filepath.Join(g.dir, "pids.events"), "max")
 	c.cpu = time.Duration(readKey(filepath.Join(g.dir, "cpu.stat"), "usage_usec")) * time.Microsecond
 	return c
+}
+
+func (g *v2Group) memory() int64 {
+	return int64(readUint(filepath.Join(g.dir, "memory.current")))
 }
 
 // resetPeak is a no-op on v2: memory.peak is reported for the sandbox's

@@ -94,9 +94,53 @@ type Config struct {
 	InsecureNoNamespaces bool
 	// Logger receives the provider's logs; default slog.Default().
 	Logger *slog.Logger
+	// WarmPool keeps sandboxes ready for Create (pool.go).
+	WarmPool PoolConfig
+}
+
+// PoolConfig configures the warm pool: sandboxes made in the background
+// with the provider's defaults, each handed to one Create (without
+// network, with the default limits; any environment and time limit) and
+// destroyed by its owner, never reused. An empty pool only means the
+// sandbox is made on the spot.
+type PoolConfig struct {
+	// Size is how many ready sandboxes the pool keeps when demand is low
+	// (default 4); -1 turns the pool off.
+	Size int
+	// MaxSize is the most it grows to while creates find it empty
+	// (default 64).
+	MaxSize int
+	// MaxIdleMB caps the memory the ready sandboxes hold together, as
+	// their cgroups count it (default 256).
+	MaxIdleMB int
+	// ShrinkAfter is how long without a create finding the pool empty
+	// before its target shrinks by one (default 30s).
+	ShrinkAfter time.Duration
+	// Workers is how many sandboxes are made at once (default 2).
+	Workers int
+}
+
+func (c *PoolConfig) setDefaults() {
+	if c.Size == 0 {
+		c.Size = 4
+	}
+	if c.MaxSize <= 0 {
+		c.MaxSize = 64
+	}
+	c.MaxSize = max(c.MaxSize, c.Size)
+	if c.MaxIdleMB <= 0 {
+		c.MaxIdleMB = 256
+	}
+	if c.ShrinkAfter <= 0 {
+		c.ShrinkAfter = 30 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
 }
 
 func (c *Config) setDefaults() error {
+	c.WarmPool.setDefaults()
 	if c.BaseDir == "" {
 		dir, err := defaultBaseDir()
 		if err != nil {

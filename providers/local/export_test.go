@@ -57,3 +57,26 @@ func LiveSandboxes(p *Provider) int {
 
 // InstanceDir returns the host directory of the provider's instance.
 func InstanceDir(p *Provider) string { return p.dir }
+
+// PoolSettled reports whether the warm pool's workers have nothing to do:
+// none is making a sandbox, and the pool is at its target or its idle
+// memory cap.
+func PoolSettled(p *Provider) bool {
+	pl := p.pool
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.making == 0 && (len(pl.ready) >= pl.target || pl.idleBytesLocked() >= int64(pl.cfg.MaxIdleMB)<<20)
+}
+
+// PoolReadyInits returns the host PIDs of the inits of the pool's ready
+// sandboxes.
+func PoolReadyInits(p *Provider) []int {
+	pl := p.pool
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	var pids []int
+	for _, sb := range pl.ready {
+		pids = append(pids, sb.init.pid)
+	}
+	return pids
+}

@@ -91,6 +91,11 @@ func startProvider(t *testing.T, cfg local.Config) *local.Provider {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
+	if cfg.WarmPool.Size == 0 {
+		// Tests that count sandboxes, uids or processes see only their
+		// own; the pool has tests of its own (pool_test.go).
+		cfg.WarmPool.Size = -1
+	}
 	p, err := local.New(cfg)
 	if err != nil && strings.Contains(err.Error(), "cgroups are unavailable") {
 		computemwtest.Require(t, false, "the local provider needs writable cgroups (run as root): "+err.Error())

@@ -38,6 +38,8 @@ type Provider struct {
 	// start-up (see spawn).
 	hook func(stage string)
 
+	pool *pool // nil when off
+
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
 	closed    bool
@@ -116,6 +118,7 @@ func New(cfg Config) (*Provider, error) {
 	for name, why := range p.rt.missing {
 		p.log.Debug("computemw/local: runtime unavailable", "language", name, "reason", why)
 	}
+	p.pool = newPool(p, cfg.WarmPool)
 	return p, nil
 }
 
@@ -125,6 +128,9 @@ func (p *Provider) Name() string { return Name }
 // Languages implements computemw.LanguageLister: the names and aliases of
 // every runtime present on this host.
 func (p *Provider) Languages() []string { return p.rt.names() }
+
+// PoolStats implements computemw.PoolReporter.
+func (p *Provider) PoolStats() computemw.PoolStats { return p.pool.stats() }
 
 // CgroupVersion is 1 or 2, or 0 when the provider runs without cgroups.
 func (p *Provider) CgroupVersion() int {
@@ -143,12 +149,15 @@ func (p *Provider) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
+	p.mu.Unlock()
+	poolErr := p.pool.close(ctx)
+	p.mu.Lock()
 	left := make([]*sandbox, 0, len(p.sandboxes))
 	for _, sb := range p.sandboxes {
 		left = append(left, sb)
 	}
 	p.mu.Unlock()
-	var errs []error
+	errs := []error{poolErr}
 	for _, sb := range left {
 		errs = append(errs, sb.Destroy(ctx))
 	}

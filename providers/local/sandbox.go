@@ -78,6 +78,19 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	if err := checkEnv(opts.Env); err != nil {
 		return nil, err
 	}
+	if sb := p.pool.take(opts); sb != nil {
+		return sb, nil
+	}
+	sb, err := p.createCold(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+// createCold makes a new sandbox: workspace, cgroup, and its init inside
+// the namespaces.
+func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions) (*sandbox, error) {
 	sb := &sandbox{
 		p:       p,
 		id:      newID(sandboxPrefix),

@@ -1,0 +1,236 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// pool keeps sandboxes ready for Create: workspace, cgroup, namespaces and
+// init made ahead of demand. Each is handed to one Create and destroyed by
+// its owner like any other: never reused. Its target size starts at
+// PoolConfig.Size, grows by one each time a create finds it empty (up to
+// MaxSize, and while the ready sandboxes hold less than MaxIdleMB), and
+// shrinks back by one per PoolConfig.ShrinkAfter without a miss. An empty
+// pool is never an error: Create makes a sandbox on the spot.
+type pool struct {
+	p   *Provider
+	cfg PoolConfig
+
+	mu       sync.Mutex
+	ready    []*sandbox
+	target   int
+	making   int
+	lastMiss time.Time
+	closed   bool
+
+	hits, misses atomic.Uint64
+
+	wake chan struct{}
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// newPool starts the refill workers; nil when the pool is off.
+func newPool(p *Provider, cfg PoolConfig) *pool {
+	if cfg.Size < 0 || cfg.MaxSize <= 0 {
+		return nil
+	}
+	pl := &pool{p: p, cfg: cfg, target: cfg.Size, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	for range cfg.Workers {
+		pl.done.Add(1)
+		go pl.refill()
+	}
+	pl.poke()
+	return pl
+}
+
+// poke wakes the refill workers.
+func (pl *pool) poke() {
+	select {
+	case pl.wake <- struct{}{}:
+	default:
+	}
+}
+
+// eligible reports whether a create with opts may take a pooled sandbox:
+// one made with the provider's defaults. The environment and the time
+// limit are applied when it is handed out; network access and other
+// limits are not.
+func (pl *pool) eligible(opts computemw.CreateOptions) bool {
+	r := opts.Resources
+	r.MaxExecutionTime = 0
+	return !opts.Network && pl.p.limitsFor(r) == pl.p.limitsFor(computemw.Resources{})
+}
+
+// take hands out a ready sandbox adopted for opts, or nil when none is
+// ready (the create then makes one, and the pool grows).
+func (pl *pool) take(opts computemw.CreateOptions) *sandbox {
+	if pl == nil || !pl.eligible(opts) {
+		return nil
+	}
+	for {
+		pl.mu.Lock()
+		if len(pl.ready) == 0 {
+			pl.misses.Add(1)
+			pl.lastMiss = time.Now()
+			if pl.target < pl.cfg.MaxSize {
+				pl.target++
+			}
+			pl.mu.Unlock()
+			pl.poke()
+			return nil
+		}
+		sb := pl.ready[0]
+		pl.ready = pl.ready[1:]
+		pl.mu.Unlock()
+		pl.poke()
+		select {
+		case <-sb.init.dead:
+			// Its init died while it waited: never hand it out.
+			go func() { _ = sb.Destroy(context.Background()) }()
+			continue
+		default:
+		}
+		pl.hits.Add(1)
+		sb.env = maps.Clone(opts.Env)
+		if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
+			sb.maxExec = t
+		}
+		return sb
+	}
+}
+
+// refill makes sandboxes while the pool is below its target and its idle
+// memory below the cap; it also shrinks the target when demand fell.
+func (pl *pool) refill() {
+	defer pl.done.Done()
+	tick := time.NewTicker(pl.cfg.ShrinkAfter)
+	defer tick.Stop()
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-pl.stop:
+			return
+		case <-pl.wake:
+		case <-tick.C:
+			pl.shrink()
+		}
+		for {
+			pl.mu.Lock()
+			need := !pl.closed && len(pl.ready)+pl.making < pl.target && pl.idleBytesLocked() < int64(pl.cfg.MaxIdleMB)<<20
+			if need {
+				pl.making++
+			}
+			pl.mu.Unlock()
+			if !need {
+				break
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			go func() {
+				select {
+				case <-pl.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			sb, err := pl.p.createCold(ctx, computemw.CreateOptions{})
+			cancel()
+			pl.mu.Lock()
+			pl.making--
+			if err == nil && pl.closed {
+				pl.mu.Unlock()
+				_ = sb.Destroy(context.Background())
+				return
+			}
+			if err == nil {
+				pl.ready = append(pl.ready, sb)
+			}
+			pl.mu.Unlock()
+			if err != nil {
+				// A failing host (out of uids, cgroups) is not hammered:
+				// back off, then try again on the next wake or tick.
+				pl.p.log.Warn("computemw/local: warm pool: create failed", "error", err)
+				backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
+				select {
+				case <-pl.stop:
+					return
+				case <-time.After(backoff):
+				}
+				break
+			}
+			backoff = 0
+		}
+	}
+}
+
+// shrink lowers the target by one when no create missed for ShrinkAfter,
+// and destroys ready sandboxes above it.
+func (pl *pool) shrink() {
+	pl.mu.Lock()
+	if pl.target > pl.cfg.Size && time.Since(pl.lastMiss) >= pl.cfg.ShrinkAfter {
+		pl.target--
+	}
+	var extra []*sandbox
+	for len(pl.ready) > pl.target {
+		extra = append(extra, pl.ready[len(pl.ready)-1])
+		pl.ready = pl.ready[:len(pl.ready)-1]
+	}
+	pl.mu.Unlock()
+	for _, sb := range extra {
+		_ = sb.Destroy(context.Background())
+	}
+}
+
+// idleBytesLocked is the memory the ready sandboxes hold, as their
+// cgroups count it (0 without cgroups); pl.mu is held.
+func (pl *pool) idleBytesLocked() int64 {
+	var n int64
+	for _, sb := range pl.ready {
+		if sb.cg != nil {
+			n += sb.cg.memory()
+		}
+	}
+	return n
+}
+
+// stats reports the pool for metrics.
+func (pl *pool) stats() computemw.PoolStats {
+	if pl == nil {
+		return computemw.PoolStats{}
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return computemw.PoolStats{
+		Ready: len(pl.ready), Target: pl.target,
+		Hits: pl.hits.Load(), Misses: pl.misses.Load(),
+		IdleBytes: pl.idleBytesLocked(),
+	}
+}
+
+// close stops the workers and destroys the ready sandboxes.
+func (pl *pool) close(ctx context.Context) error {
+	if pl == nil {
+		return nil
+	}
+	pl.mu.Lock()
+	pl.closed = true
+	ready := pl.ready
+	pl.ready = nil
+	pl.mu.Unlock()
+	close(pl.stop)
+	pl.done.Wait()
+	var first error
+	for _, sb := range ready {
+		if err := sb.Destroy(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,168 @@
+//go:build linux
+
+package local_test
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/providers/local"
+)
+
+// waitUntil polls cond (the pool fills on its own goroutines) for at most
+// twenty seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// The conformance suite holds for sandboxes handed out by the pool.
+func TestProviderSuiteWarmPool(t *testing.T) {
+	computemwtest.ProviderSuite(t, func(t *testing.T) computemw.Provider {
+		p := newTestProvider(t, local.Config{MaxOutputBytes: suiteMaxOutput, WarmPool: local.PoolConfig{Size: 2, Workers: 1}})
+		waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready > 0 })
+		return p
+	}, computemwtest.ProviderSuiteOptions{MaxOutputBytes: suiteMaxOutput, OperationTimeout: 30 * time.Second})
+}
+
+// A create with the defaults takes a ready sandbox, with its own
+// environment and time limit; each is handed out once; a create the pool
+// cannot serve (other limits) makes its own.
+func TestPoolHandsOutReadySandboxesOnce(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 2, Workers: 1}})
+	waitUntil(t, "a full pool", func() bool { return p.PoolStats().Ready == 2 })
+	ctx := t.Context()
+	a, err := p.Create(ctx, computemw.CreateOptions{Env: map[string]string{"GREETING": "warm"},
+		Resources: computemw.Resources{MaxExecutionTime: 300 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Destroy(ctx)
+	if s := p.PoolStats(); s.Hits != 1 || s.Misses != 0 {
+		t.Fatalf("after one create: %+v, want one hit", s)
+	}
+	if res := run(t, a, `echo "$GREETING"`, computemw.ExecOptions{}); res.Stdout != "warm\n" {
+		t.Errorf("the create's environment did not reach the pooled sandbox: %+v", res)
+	}
+	if _, err := a.Exec(ctx, "sleep 5", computemw.ExecOptions{Timeout: 10 * time.Second}); !isCode(err, computemw.CodeTimeout) {
+		t.Errorf("the create's time limit did not reach the pooled sandbox: %v", err)
+	}
+	b, err := p.Create(ctx, computemw.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Destroy(ctx)
+	if a.ID() == b.ID() {
+		t.Fatal("one pooled sandbox was handed out twice")
+	}
+	seen := map[string]bool{a.ID(): true, b.ID(): true}
+	if err := a.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Other limits cannot come from the pool.
+	before := p.PoolStats()
+	c, err := p.Create(ctx, computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy(ctx)
+	if s := p.PoolStats(); s.Hits != before.Hits {
+		t.Errorf("a create with its own memory limit took a pooled sandbox: %+v", s)
+	}
+	// Later creates never get a sandbox that was handed out before.
+	for range 4 {
+		sb, err := p.Create(ctx, computemw.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[sb.ID()] {
+			t.Fatalf("sandbox %s handed out again", sb.ID())
+		}
+		seen[sb.ID()] = true
+		if err := sb.Destroy(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Misses grow the pool's target up to MaxSize; without misses it shrinks
+// back to Size.
+func TestPoolAdaptsToDemand(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 3, Workers: 1, ShrinkAfter: 200 * time.Millisecond}})
+	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
+	ctx := t.Context()
+	var held []computemw.Sandbox
+	defer func() {
+		for _, sb := range held {
+			_ = sb.Destroy(context.Background())
+		}
+	}()
+	for range 4 {
+		sb, err := p.Create(ctx, computemw.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, sb)
+	}
+	s := p.PoolStats()
+	if s.Misses == 0 || s.Target <= 1 {
+		t.Fatalf("a burst did not grow the pool: %+v", s)
+	}
+	if s.Target > 3 {
+		t.Fatalf("target %d past MaxSize 3", s.Target)
+	}
+	waitUntil(t, "the pool shrinking back", func() bool { s := p.PoolStats(); return s.Target == 1 && s.Ready <= 1 })
+}
+
+// The ready sandboxes never hold more memory than MaxIdleMB (beyond the
+// one that crossed it).
+func TestPoolIdleMemoryCap(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 4, MaxIdleMB: 1, Workers: 1}})
+	if p.CgroupVersion() == 0 {
+		t.Skip("without cgroups the pool cannot measure its memory")
+	}
+	waitUntil(t, "the pool settling", func() bool { return local.PoolSettled(p) && p.PoolStats().Ready > 0 })
+	if s := p.PoolStats(); s.Ready != 1 || s.IdleBytes < 1<<20 {
+		t.Errorf("with a 1 MB cap: %+v, want one ready sandbox holding at least 1 MB", s)
+	}
+}
+
+// A ready sandbox whose init died is never handed out.
+func TestPoolSkipsDeadSandboxes(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1}})
+	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
+	pids := local.PoolReadyInits(p)
+	if len(pids) != 1 {
+		t.Fatalf("ready inits %v", pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var sb computemw.Sandbox
+	waitUntil(t, "a working sandbox", func() bool {
+		var err error
+		if sb, err = p.Create(ctx, computemw.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if local.SandboxInitPID(sb) == pids[0] {
+			_ = sb.Destroy(ctx)
+			return false
+		}
+		return true
+	})
+	defer sb.Destroy(ctx)
+	if res := run(t, sb, "echo alive", computemw.ExecOptions{}); res.Stdout != "alive\n" {
+		t.Errorf("%+v", res)
+	}
+}
