@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"maps"
+	"math"
 	"strings"
 	"time"
 
@@ -38,7 +38,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	if resp.StatusCode != 200 && resp.StatusCode != 201 {
 		err := statusError("createSandbox", resp)
 		resp.Body.Close()
-		if resp.StatusCode >= 500 {
+		if resp.StatusCode >= 500 && resp.StatusCode != 501 && resp.StatusCode != 507 {
 			p.reap(name, "") // the outcome is unknown
 		}
 		return nil, err

@@ -105,6 +105,7 @@ func (p *Provider) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("daytona: close: cleanup of failed creates: %w", ctx.Err()))
 	}
+	p.opts.HTTPClient.CloseIdleConnections()
 	return errors.Join(errs...)
 }
 

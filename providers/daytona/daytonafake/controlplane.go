@@ -200,6 +200,7 @@ func (s *Server) add(c createSandbox, raw map[string]any) (*sandbox, error) {
 		sb.state = "creating"
 	}
 	s.sandboxes[id] = sb
+	s.made++
 	return sb, nil
 }
 

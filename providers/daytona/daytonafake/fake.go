@@ -33,6 +33,9 @@ type Options struct {
 	// StartPolls is how many getSandbox answers say "starting" before a
 	// new sandbox says "started" (0: it is started at once).
 	StartPolls int
+	// OnCall, when set, is called with the operationId of every valid
+	// request before it is answered (for tests that act at a given step).
+	OnCall func(op string)
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
@@ -50,6 +53,7 @@ type Server struct {
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox // live, by ID
 	seq       int
+	made      int
 	faults    []*Fault
 	calls     map[string]int
 	late      sync.WaitGroup
@@ -101,6 +105,13 @@ func (s *Server) close() {
 
 // Root is the host directory under which sandboxes' directories live.
 func (s *Server) Root() string { return s.root }
+
+// Made is how many sandboxes the fake has created, deleted or not.
+func (s *Server) Made() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.made
+}
 
 // Live returns the IDs of the sandboxes that exist (not deleted), sorted.
 func (s *Server) Live() []string {
@@ -199,6 +210,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.calls[op]++
 	f := s.takeFault(op)
 	s.mu.Unlock()
+	if s.opts.OnCall != nil {
+		s.opts.OnCall(op)
+	}
 	q := &request{w: w, r: r, op: op, params: params, body: body, sandboxID: sbID, fault: f}
 	if f != nil && f.before(s, q) {
 		return

@@ -134,4 +134,3 @@ func oneLine(err error) string {
 	}
 	return s
 }
-
