@@ -96,6 +96,15 @@ func TestFromEnvAgainstFake(t *testing.T) {
 	if n := fake.Activity(sb.ID()); n != 1 {
 		t.Errorf("activity refreshed %d times, want 1", n)
 	}
+	if got := fake.AutoStop(sb.ID()); got != 15 {
+		t.Errorf("auto-stop after create = %d minutes, want 15", got)
+	}
+	if err := d.SetAutoStop(ctx, 45); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.AutoStop(sb.ID()); got != 45 {
+		t.Errorf("auto-stop after SetAutoStop(45) = %d minutes", got)
+	}
 	info, err := p.Get(ctx, sb.ID())
 	if err != nil || info.State != "started" || info.CPU != 2 || info.MemoryGB != 2 {
 		t.Errorf("Get = %+v, %v", info, err)

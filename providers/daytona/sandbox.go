@@ -64,6 +64,24 @@ func (s *Sandbox) KeepAlive(ctx context.Context) error {
 	return nil
 }
 
+// SetAutoStop changes how many minutes without activity stop the sandbox
+// (0 disables auto-stop).
+func (s *Sandbox) SetAutoStop(ctx context.Context, minutes int) error {
+	if err := s.alive(); err != nil {
+		return err
+	}
+	if minutes < 0 {
+		return computemw.Errorf(computemw.CodeBadRequest, "auto-stop interval %d is negative", minutes)
+	}
+	resp, err := s.p.api.SetAutostopInterval(idempotent(ctx), s.id, float32(minutes), nil)
+	resp, err = check("setAutostopInterval", resp, err, 200, 201)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
 // Destroy implements computemw.Sandbox: it deletes the Daytona sandbox,
 // which ends its processes. It is idempotent; a sandbox Daytona no longer
 // knows counts as destroyed.

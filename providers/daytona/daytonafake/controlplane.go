@@ -86,6 +86,26 @@ func (s *Server) controlPlane(q *request) {
 		dto := sb.dto(s.srv.URL)
 		s.mu.Unlock()
 		writeJSON(q.w, 200, dto)
+	case "setAutostopInterval":
+		minutes, err := strconv.ParseFloat(q.params["interval"], 64)
+		if err != nil || minutes < 0 || minutes > maxMinutes {
+			s.t.Errorf("daytonafake: setAutostopInterval: interval %q is not a plausible number of minutes", q.params["interval"])
+			writeErr(q.w, 400, "invalid interval")
+			return
+		}
+		s.mu.Lock()
+		sb := s.find(q.params["sandboxIdOrName"])
+		var dto map[string]any
+		if sb != nil {
+			sb.autoStop = int(minutes)
+			dto = sb.dto(s.srv.URL)
+		}
+		s.mu.Unlock()
+		if sb == nil {
+			writeErr(q.w, 404, "sandbox not found")
+			return
+		}
+		writeJSON(q.w, 200, dto)
 	case "updateLastActivity":
 		s.mu.Lock()
 		sb := s.sandboxes[q.params["sandboxId"]]
@@ -199,6 +219,10 @@ func (s *Server) add(c createSandbox, raw map[string]any) (*sandbox, error) {
 	if sb.pendingPolls > 0 {
 		sb.state = "creating"
 	}
+	sb.autoStop = 15 // Daytona's default
+	if c.AutoStopInterval != nil {
+		sb.autoStop = *c.AutoStopInterval
+	}
 	s.sandboxes[id] = sb
 	s.made++
 	return sb, nil
@@ -268,6 +292,6 @@ func (sb *sandbox) dto(base string) map[string]any {
 		"id": sb.id, "organizationId": "org-fake", "name": sb.name, "snapshot": sb.snapshot,
 		"user": "daytona", "env": sb.env, "labels": sb.labels, "public": false, "networkBlockAll": false,
 		"target": sb.target, "cpu": sb.cpu, "gpu": 0, "memory": sb.memory, "disk": sb.disk,
-		"state": sb.state, "toolboxProxyUrl": proxy,
+		"state": sb.state, "toolboxProxyUrl": proxy, "autoStopInterval": sb.autoStop,
 	}
 }

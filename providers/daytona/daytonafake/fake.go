@@ -158,6 +158,16 @@ func (s *Server) Created(id string) map[string]any {
 	return nil
 }
 
+// AutoStop is a live sandbox's auto-stop interval in minutes.
+func (s *Server) AutoStop(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sb := s.sandboxes[id]; sb != nil {
+		return sb.autoStop
+	}
+	return 0
+}
+
 // Activity is how many times a live sandbox's activity was refreshed.
 func (s *Server) Activity(id string) int {
 	s.mu.Lock()

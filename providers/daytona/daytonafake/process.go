@@ -25,6 +25,7 @@ type sandbox struct {
 	state                  string
 	pendingPolls           int
 	activity               int
+	autoStop               int // minutes
 	cpu, memory, disk      int
 	snapshot, target       string
 

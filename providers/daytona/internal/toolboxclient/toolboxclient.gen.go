@@ -97,26 +97,6 @@ type CreateSessionRequest struct {
 	SessionId string `json:"sessionId"`
 }
 
-// ExecuteRequest defines model for ExecuteRequest.
-type ExecuteRequest struct {
-	Command string `json:"command"`
-
-	// Cwd Current working directory
-	Cwd *string `json:"cwd,omitempty"`
-
-	// Envs Environment variables to set for the command
-	Envs *map[string]string `json:"envs,omitempty"`
-
-	// Timeout Timeout in seconds, defaults to 10 seconds
-	Timeout *int `json:"timeout,omitempty"`
-}
-
-// ExecuteResponse defines model for ExecuteResponse.
-type ExecuteResponse struct {
-	ExitCode *int   `json:"exitCode,omitempty"`
-	Result   string `json:"result"`
-}
-
 // FileInfo defines model for FileInfo.
 type FileInfo struct {
 	Group string `json:"group"`
@@ -241,9 +221,6 @@ type UploadFileMultipartRequestBody UploadFileMultipartBody
 
 // CodeRunJSONRequestBody defines body for CodeRun for application/json ContentType.
 type CodeRunJSONRequestBody = CodeRunRequest
-
-// ExecuteCommandJSONRequestBody defines body for ExecuteCommand for application/json ContentType.
-type ExecuteCommandJSONRequestBody = ExecuteRequest
 
 // CreateSessionJSONRequestBody defines body for CreateSession for application/json ContentType.
 type CreateSessionJSONRequestBody = CreateSessionRequest
@@ -389,24 +366,6 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /process/code-run (the `CodeRun` operationId).
 	CodeRun(ctx context.Context, body CodeRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// ExecuteCommandWithBody Execute a command
-	//
-	// Execute a shell command and return the output and exit code.
-	//
-	// Takes any type of body and a specified content type.
-	//
-	// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-	ExecuteCommandWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// ExecuteCommand Execute a command
-	//
-	// Execute a shell command and return the output and exit code.
-	//
-	// Takes a body of the `application/json` content type.
-	//
-	// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-	ExecuteCommand(ctx context.Context, body ExecuteCommandJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateSessionWithBody Create a new session
 	//
@@ -623,44 +582,6 @@ func (c *Client) CodeRunWithBody(ctx context.Context, contentType string, body i
 // Corresponds with POST /process/code-run (the `CodeRun` operationId).
 func (c *Client) CodeRun(ctx context.Context, body CodeRunJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCodeRunRequest(c.Server, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
-// ExecuteCommandWithBody Execute a command
-//
-// Execute a shell command and return the output and exit code.
-//
-// Takes any type of body and a specified content type.
-//
-// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-func (c *Client) ExecuteCommandWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewExecuteCommandRequestWithBody(c.Server, contentType, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
-// ExecuteCommand Execute a command
-//
-// Execute a shell command and return the output and exit code.
-//
-// Takes a body of the `application/json` content type.
-//
-// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-func (c *Client) ExecuteCommand(ctx context.Context, body ExecuteCommandJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewExecuteCommandRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1219,46 +1140,6 @@ func NewCodeRunRequestWithBody(server string, contentType string, body io.Reader
 	return req, nil
 }
 
-// NewExecuteCommandRequest calls the generic ExecuteCommand builder with application/json body
-func NewExecuteCommandRequest(server string, body ExecuteCommandJSONRequestBody) (*http.Request, error) {
-	var bodyReader io.Reader
-	buf, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	bodyReader = bytes.NewReader(buf)
-	return NewExecuteCommandRequestWithBody(server, "application/json", bodyReader)
-}
-
-// NewExecuteCommandRequestWithBody constructs an http.Request for the ExecuteCommand method, with any body, and a specified content type
-func NewExecuteCommandRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
-	var err error
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/process/execute")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
-	req.Header.Add("Content-Type", contentType)
-
-	return req, nil
-}
-
 // NewCreateSessionRequest calls the generic CreateSession builder with application/json body
 func NewCreateSessionRequest(server string, body CreateSessionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1686,24 +1567,6 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /process/code-run (the `CodeRun` operationId).
 	CodeRunWithResponse(ctx context.Context, body CodeRunJSONRequestBody, reqEditors ...RequestEditorFn) (*CodeRunReply, error)
 
-	// ExecuteCommandWithBodyWithResponse Execute a command
-	//
-	// Execute a shell command and return the output and exit code.
-	//
-	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-	ExecuteCommandWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecuteCommandReply, error)
-
-	// ExecuteCommandWithResponse Execute a command
-	//
-	// Execute a shell command and return the output and exit code.
-	//
-	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-	ExecuteCommandWithResponse(ctx context.Context, body ExecuteCommandJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteCommandReply, error)
-
 	// CreateSessionWithBodyWithResponse Create a new session
 	//
 	// Create a new shell session for command execution.
@@ -2055,47 +1918,6 @@ func (r CodeRunReply) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CodeRunReply) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-type ExecuteCommandReply struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *ExecuteResponse
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ExecuteCommandReply) GetJSON200() *ExecuteResponse {
-	return r.JSON200
-}
-
-// GetBody returns the raw response body bytes
-func (r ExecuteCommandReply) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r ExecuteCommandReply) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r ExecuteCommandReply) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ExecuteCommandReply) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2495,36 +2317,6 @@ func (c *ClientWithResponses) CodeRunWithResponse(ctx context.Context, body Code
 	return ParseCodeRunReply(rsp)
 }
 
-// ExecuteCommandWithBodyWithResponse Execute a command
-//
-// Execute a shell command and return the output and exit code.
-//
-// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
-//
-// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-func (c *ClientWithResponses) ExecuteCommandWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecuteCommandReply, error) {
-	rsp, err := c.ExecuteCommandWithBody(ctx, contentType, body, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseExecuteCommandReply(rsp)
-}
-
-// ExecuteCommandWithResponse Execute a command
-//
-// Execute a shell command and return the output and exit code.
-//
-// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
-//
-// Corresponds with POST /process/execute (the `ExecuteCommand` operationId).
-func (c *ClientWithResponses) ExecuteCommandWithResponse(ctx context.Context, body ExecuteCommandJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteCommandReply, error) {
-	rsp, err := c.ExecuteCommand(ctx, body, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseExecuteCommandReply(rsp)
-}
-
 // CreateSessionWithBodyWithResponse Create a new session
 //
 // Create a new shell session for command execution.
@@ -2817,32 +2609,6 @@ func ParseCodeRunReply(rsp *http.Response) (*CodeRunReply, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest CodeRunResponse
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON200 = &dest
-
-	}
-
-	return response, nil
-}
-
-// ParseExecuteCommandReply parses an HTTP response from a ExecuteCommandWithResponse call
-func ParseExecuteCommandReply(rsp *http.Response) (*ExecuteCommandReply, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &ExecuteCommandReply{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest ExecuteResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
