@@ -29,7 +29,7 @@ var interpreters = map[string]struct{ cmd, ext string }{
 // RunCode implements computemw.Sandbox. Without streaming or input it uses
 // the toolbox's code-run endpoint, which answers stdout and stderr
 // together (as Stdout) and counts its timeout in whole seconds. With
-// ExecOptions.Stdout, Stderr, an in-memory Stdin or a Cwd, python and
+// ExecOptions.Stdout, Stderr, a non-empty Stdin or a Cwd, python and
 // javascript run as a session command like Exec; typescript cannot.
 func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
 	if err := s.alive(); err != nil {
@@ -39,8 +39,9 @@ func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts compu
 	if !ok {
 		return nil, computemw.Errorf(computemw.CodeExecution, "language %q is not supported by provider daytona", language)
 	}
-	_, finiteStdin := opts.Stdin.(lenReader)
-	if opts.Stdout != nil || opts.Stderr != nil || finiteStdin || opts.Cwd != "" {
+	lr, ok := opts.Stdin.(lenReader)
+	input := opts.Stdin != nil && (!ok || lr.Len() > 0) // the kit passes an empty reader for no input
+	if opts.Stdout != nil || opts.Stderr != nil || input || opts.Cwd != "" {
 		in, ok := interpreters[lang]
 		if !ok {
 			return nil, errNotSupported("streaming output, input or a working directory for " + lang)

@@ -73,7 +73,9 @@ func (s *Sandbox) run(ctx context.Context, command string, opts computemw.ExecOp
 
 	var pump io.Reader
 	if opts.Stdin != nil {
-		if lr, ok := opts.Stdin.(lenReader); ok {
+		if lr, ok := opts.Stdin.(lenReader); ok && lr.Len() == 0 {
+			script.WriteString(" < /dev/null")
+		} else if ok {
 			file, err := s.uploadStdin(ctx, lr)
 			if err != nil {
 				return nil, err

@@ -64,6 +64,10 @@ func TestKitOverNetHTTP(t *testing.T) {
 		if code != 200 || body["output"] != "42\n" || body["success"] != true {
 			t.Errorf("/execute python: %d %v", code, body)
 		}
+		code, body = post("/api/execute", `{"language":"python","code":"import sys; print(sys.stdin.read().upper())","stdin":"abc"}`)
+		if code != 200 || body["output"] != "ABC\n" {
+			t.Errorf("/execute python with stdin: %d %v", code, body)
+		}
 	}
 	code, body = post("/api/execute", `{"language":"cobol","code":"x"}`)
 	if code != 400 || body["code"] != "EXECUTION_ERROR" {
