@@ -204,7 +204,7 @@ func TestDownloadFaults(t *testing.T) {
 	}
 
 	fake.Inject(daytonafake.Fault{Op: "DownloadFile", ChunkDelay: time.Hour, ChunkSize: 10})
-	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	short, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rc, _, err := sb.OpenFile(short, "big.bin")
 	if err != nil {
@@ -214,11 +214,12 @@ func TestDownloadFaults(t *testing.T) {
 	if _, err := rc.Read(first); err != nil || string(first) != "0123456789" {
 		t.Errorf("first chunk = %q, %v", first, err)
 	}
+	cancel() // the client gives up on the stalled stream
 	var buf bytes.Buffer
 	_, err = buf.ReadFrom(rc)
 	rc.Close()
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("reading a stalled stream past the deadline: %v", err)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("reading a stalled stream after giving up: %v", err)
 	}
 }
 
