@@ -267,3 +267,19 @@ func TestExecCancelEndsCommand(t *testing.T) {
 		t.Errorf("%d commands still running after the cancel", n)
 	}
 }
+
+// A rejected key or a failing Daytona makes the health check fail as
+// UNAVAILABLE, which the kit's /health reports as degraded.
+func TestCheckHealthFailures(t *testing.T) {
+	p, fake := newProvider(t, daytonafake.Options{}, daytona.Options{Retries: -1})
+	fake.Inject(daytonafake.Fault{Op: "listSandboxes", Status: 401})
+	wantCode(t, "CheckHealth with a rejected key", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
+	fake.Inject(daytonafake.Fault{Op: "listSandboxes", Status: 502})
+	wantCode(t, "CheckHealth with a bad gateway", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
+	if err := p.CheckHealth(ctxT(t, 10*time.Second)); err != nil {
+		t.Errorf("CheckHealth once the faults are over: %v", err)
+	}
+	if n := fake.Calls("listSandboxes"); n != 3 {
+		t.Errorf("listSandboxes called %d times with retries disabled, want 3", n)
+	}
+}

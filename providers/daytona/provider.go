@@ -111,9 +111,13 @@ func (p *Provider) Close(ctx context.Context) error {
 
 // SandboxInfo is what Daytona says about one sandbox.
 type SandboxInfo struct {
-	ID     string
-	Name   string
-	State  string
+	// ID is Daytona's sandbox ID, the computemw sandbox ID.
+	ID string
+	// Name is the sandbox's unique name ("computemw-" and random hex).
+	Name string
+	// State is Daytona's state: "started", "creating", "stopped", ...
+	State string
+	// Labels are the sandbox's labels, the create's metadata among them.
 	Labels map[string]string
 	// CPU (cores), MemoryGB and DiskGB are the sandbox's resources.
 	CPU, MemoryGB, DiskGB float64
