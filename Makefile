@@ -3,6 +3,7 @@ GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
 .PHONY: all setup setup-test run test bench lint
+.PHONY: generate-daytona
 
 all: test
 
@@ -36,3 +37,13 @@ bench: setup
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## generate-daytona: regenerate the Daytona provider's API clients from the
+## vendor specs in providers/daytona/internal/spec (oapi-codegen through
+## go run, so nothing is installed); fails when the committed code drifts
+OAPI_CODEGEN ?= $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
+generate-daytona:
+	$(GO) run ./providers/daytona/internal/gen
+	$(OAPI_CODEGEN) -config providers/daytona/internal/apiclient/oapi-codegen.yaml providers/daytona/internal/spec/api-openapi.yaml
+	$(OAPI_CODEGEN) -config providers/daytona/internal/toolboxclient/oapi-codegen.yaml providers/daytona/internal/spec/toolbox-openapi3.json
+	@git diff --exit-code -- providers/daytona/internal || { echo "generated Daytona code differs from the committed code"; exit 1; }
