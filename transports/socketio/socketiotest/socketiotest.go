@@ -30,7 +30,7 @@ const nodeClient = `'use strict';
 const { io } = require(process.env.SIO_MODULE);
 const job = JSON.parse(process.env.SIO_JOB);
 const out = {connectError: null, noSession: null, sessionId: '', outputs: [], result: null,
-  execError: null, terminal: '', order: [], transport: '', error: ''};
+  execError: null, terminal: '', order: [], transport: '', events: [], disconnect: '', error: ''};
 let step = 'connect', done = false;
 const socket = io(job.url, {path: job.path, auth: job.auth, transports: job.transports,
   reconnection: false, timeout: 10000, forceNew: true});
@@ -48,45 +48,70 @@ socket.on('connect_error', (e) => {
   out.connectError = {message: e.message, data: e.data || null};
   finish(job.expectRefusal ? '' : 'connect_error: ' + e.message);
 });
-socket.on('connect', () => {
-  if (job.expectRefusal) return finish('connected although the handshake should be refused');
-  step = 'no-session';
-  socket.emit('execute-code', job.run);
+socket.on('disconnect', (reason) => {
+  out.disconnect = reason;
+  if (job.expectDisconnect) finish('');
 });
-socket.on('error', (e) => {
-  if (step === 'no-session') {
-    out.noSession = e;
-    step = 'start';
-    // Wait for the upgrade to WebSocket when it is under way, so that the
-    // rest of the flow runs on it.
-    const start = () => socket.emit('start-session', job.start || {});
-    if (socket.io.engine.transport.name === 'polling' && job.transports.includes('websocket')) {
-      socket.io.engine.once('upgrade', start);
-    } else {
-      start();
+if (job.steps) {
+  // Steps: emit each event, then wait for one of the events it awaits.
+  let next = 0, waiting = null;
+  const nextStep = () => {
+    if (next >= job.steps.length) return finish(job.expectDisconnect ? 'still connected after the steps' : '');
+    const s = job.steps[next++];
+    step = 'step ' + next + ' ' + s.emit;
+    waiting = s.await && s.await.length ? s.await : null;
+    if ('payload' in s) socket.emit(s.emit, s.payload); else socket.emit(s.emit);
+    if (!waiting) nextStep();
+  };
+  socket.onAny((event, payload) => {
+    out.events.push({event, payload});
+    if (waiting && waiting.includes(event)) { waiting = null; nextStep(); }
+  });
+  socket.on('connect', () => {
+    if (job.expectRefusal) return finish('connected although the handshake should be refused');
+    nextStep();
+  });
+} else {
+  socket.on('connect', () => {
+    if (job.expectRefusal) return finish('connected although the handshake should be refused');
+    step = 'no-session';
+    socket.emit('execute-code', job.run);
+  });
+  socket.on('error', (e) => {
+    if (step === 'no-session') {
+      out.noSession = e;
+      step = 'start';
+      // Wait for the upgrade to WebSocket when it is under way, so that the
+      // rest of the flow runs on it.
+      const start = () => socket.emit('start-session', job.start || {});
+      if (socket.io.engine.transport.name === 'polling' && job.transports.includes('websocket')) {
+        socket.io.engine.once('upgrade', start);
+      } else {
+        start();
+      }
+      return;
     }
-    return;
-  }
-  finish('error event ' + JSON.stringify(e));
-});
-socket.on('session-started', (m) => {
-  out.sessionId = m.sandboxId;
-  step = 'run';
-  socket.emit('execute-code', job.run);
-});
-socket.on('execution-output', (m) => { out.outputs.push(m); out.order.push('output'); });
-socket.on('execution-result', (m) => {
-  out.result = m;
-  out.order.push('result');
-  if (!job.terminal) return finish('');
-  step = 'terminal';
-  socket.emit('terminal-input', {data: job.terminal});
-});
-socket.on('execution-error', (m) => { out.execError = m; finish('execution-error ' + m.code + ': ' + m.message); });
-socket.on('terminal-output', (m) => {
-  out.terminal += m.data;
-  if (out.terminal.includes(job.terminalExpect)) finish('');
-});
+    finish('error event ' + JSON.stringify(e));
+  });
+  socket.on('session-started', (m) => {
+    out.sessionId = m.sandboxId;
+    step = 'run';
+    socket.emit('execute-code', job.run);
+  });
+  socket.on('execution-output', (m) => { out.outputs.push(m); out.order.push('output'); });
+  socket.on('execution-result', (m) => {
+    out.result = m;
+    out.order.push('result');
+    if (!job.terminal) return finish('');
+    step = 'terminal';
+    socket.emit('terminal-input', {data: job.terminal});
+  });
+  socket.on('execution-error', (m) => { out.execError = m; finish('execution-error ' + m.code + ': ' + m.message); });
+  socket.on('terminal-output', (m) => {
+    out.terminal += m.data;
+    if (out.terminal.includes(job.terminalExpect)) finish('');
+  });
+}
 `
 
 // Job is what the client is asked to do: connect to URL at Path with
@@ -103,7 +128,27 @@ type Job struct {
 	Terminal       string         `json:"terminal,omitempty"`
 	TerminalExpect string         `json:"terminalExpect,omitempty"`
 	ExpectRefusal  bool           `json:"expectRefusal"`
-	TimeoutMs      int            `json:"timeoutMs"`
+	// Steps, when set, replace the flow: each emits an event (with
+	// Payload when it has one) and waits for one of the events it
+	// Awaits (none: the next step follows at once). Every event received
+	// is in Summary.Events.
+	Steps []Step `json:"steps,omitempty"`
+	// ExpectDisconnect expects the server to disconnect the client.
+	ExpectDisconnect bool `json:"expectDisconnect"`
+	TimeoutMs        int  `json:"timeoutMs"`
+}
+
+// Step is one event of Job.Steps.
+type Step struct {
+	Emit    string   `json:"emit"`
+	Payload any      `json:"payload,omitempty"`
+	Await   []string `json:"await,omitempty"`
+}
+
+// Event is an event the client received.
+type Event struct {
+	Event   string         `json:"event"`
+	Payload map[string]any `json:"payload"`
 }
 
 // Summary is what the client saw.
@@ -131,10 +176,12 @@ type Summary struct {
 		ExecutionTime *int64 `json:"executionTime"`
 		SandboxID     string `json:"sandboxId"`
 	} `json:"result"`
-	Terminal  string   `json:"terminal"`
-	Order     []string `json:"order"`
-	Transport string   `json:"transport"`
-	Error     string   `json:"error"`
+	Terminal   string   `json:"terminal"`
+	Order      []string `json:"order"`
+	Transport  string   `json:"transport"`
+	Events     []Event  `json:"events"`
+	Disconnect string   `json:"disconnect"`
+	Error      string   `json:"error"`
 }
 
 // moduleRoot walks up from the test's working directory to go.mod.
