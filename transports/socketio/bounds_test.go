@@ -87,6 +87,7 @@ func TestBadInput(t *testing.T) {
 	sum := socketiotest.Run(t, socketiotest.Job{URL: url, Path: srv.Path(), Auth: map[string]any{"token": token(t, "bob", "free", secret)},
 		Steps: []socketiotest.Step{
 			{Emit: "execute-code", Payload: "not an object", Await: answers},
+			{Emit: "rm-rf", Payload: map[string]any{}, Await: answers},
 			{Emit: "start-session", Payload: map[string]any{"provider": "nope"}, Await: answers},
 			{Emit: "start-session", Payload: map[string]any{"template": "cobol"}, Await: answers},
 			{Emit: "start-session", Payload: map[string]any{"template": 7}, Await: answers},
@@ -102,6 +103,7 @@ func TestBadInput(t *testing.T) {
 		}})
 	want := []struct{ event, code string }{
 		{"error", "BAD_REQUEST"},           // a payload that is not an object
+		{"error", "BAD_REQUEST"},           // an unknown event
 		{"error", "BAD_REQUEST"},           // unknown provider
 		{"error", "EXECUTION_ERROR"},       // a template the provider has no runtime for
 		{"error", "BAD_REQUEST"},           // a field of the wrong type

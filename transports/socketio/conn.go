@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,6 +112,18 @@ func publicMessage(e *computemw.Error) string {
 	return e.Message
 }
 
+// clientEvents are the events a client may emit.
+var clientEvents = map[string]bool{"start-session": true, "execute-code": true, "terminal-input": true,
+	"terminal-resize": true, "end-session": true}
+
+// truncate cuts s to at most n bytes, for messages that quote the client.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
+
 // serve starts handling the socket's events once it is connected.
 func (c *conn) serve() {
 	c.mu.Lock()
@@ -132,6 +145,11 @@ func (c *conn) serve() {
 	on("terminal-input", c.terminalInput)
 	on("terminal-resize", c.terminalResize)
 	on("end-session", func([]any) error { return c.endSession() })
+	c.sock.OnAny(func(args ...any) {
+		if name, _ := args[0].(string); !clientEvents[name] {
+			c.sendError(computemw.Errorf(computemw.CodeBadRequest, "unknown event %q", truncate(name, 64)))
+		}
+	})
 	_ = c.sock.On("disconnect", func(...any) { c.end(nil) })
 	if c.sock.Disconnected() { // it left before the handlers were in place
 		c.end(nil)
