@@ -35,7 +35,7 @@ func replies(sum socketiotest.Summary) []socketiotest.Event {
 func TestGoverned(t *testing.T) {
 	g := computemwtest.GovernedKit(t)
 	srv := serverFor(t, g.Kit)
-	url := serve(t, frameworks[0].mount(srv))
+	url := frameworks[0].mount(t, srv)
 
 	before := g.Snapshot(t)
 	sum := socketiotest.Run(t, socketiotest.Job{URL: url, Path: srv.Path(), Auth: map[string]any{"apiKey": computemwtest.GovernedAPIKey},
@@ -82,7 +82,7 @@ func TestGoverned(t *testing.T) {
 // execution at a time.
 func TestBadInput(t *testing.T) {
 	_, prov, srv := jwtKit(t)
-	url := serve(t, frameworks[0].mount(srv))
+	url := frameworks[0].mount(t, srv)
 	created := prov.Created()
 	sum := socketiotest.Run(t, socketiotest.Job{URL: url, Path: srv.Path(), Auth: map[string]any{"token": token(t, "bob", "free", secret)},
 		Steps: []socketiotest.Step{
@@ -143,7 +143,7 @@ func TestBadInput(t *testing.T) {
 // stays, and a new session may follow.
 func TestSessionLifecycle(t *testing.T) {
 	_, prov, srv := jwtKit(t)
-	url := serve(t, frameworks[0].mount(srv))
+	url := frameworks[0].mount(t, srv)
 	sum := socketiotest.Run(t, socketiotest.Job{URL: url, Path: srv.Path(), Auth: map[string]any{"token": token(t, "carol", "pro", secret)},
 		Steps: []socketiotest.Step{
 			{Emit: "start-session", Await: answers},
@@ -169,7 +169,7 @@ func TestMessageTooLarge(t *testing.T) {
 	kit, prov, _ := jwtKit(t)
 	srv := computesocketio.New(kit, computesocketio.Config{MaxMessageBytes: 4096})
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	url := serve(t, frameworks[0].mount(srv))
+	url := frameworks[0].mount(t, srv)
 	sum := socketiotest.Run(t, socketiotest.Job{URL: url, Path: srv.Path(), Auth: map[string]any{"token": token(t, "dave", "pro", secret)},
 		Transports: []string{"websocket"}, ExpectDisconnect: true,
 		Steps: []socketiotest.Step{
@@ -189,7 +189,7 @@ func TestMessageTooLarge(t *testing.T) {
 func TestCloseDisconnects(t *testing.T) {
 	kit, prov, _ := jwtKit(t)
 	srv := computesocketio.New(kit, computesocketio.Config{})
-	url := serve(t, frameworks[0].mount(srv))
+	url := frameworks[0].mount(t, srv)
 	closed := make(chan error, 1)
 	go func() {
 		// Close once the client's session runs a program.

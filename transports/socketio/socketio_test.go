@@ -106,29 +106,30 @@ func serverFor(t *testing.T, kit *computemw.Kit) *computesocketio.Server {
 }
 
 // frameworks mount the Socket.IO handler on each router it supports and
-// serve it on loopback.
+// serve it on loopback; mount returns the base URL.
 var frameworks = []struct {
 	name  string
-	mount func(srv *computesocketio.Server) http.Handler
+	mount func(t *testing.T, srv *computesocketio.Server) string
 }{
-	{"nethttp", func(srv *computesocketio.Server) http.Handler {
+	{"nethttp", func(t *testing.T, srv *computesocketio.Server) string {
 		mux := http.NewServeMux()
 		mux.Handle(srv.Path(), srv.Handler())
-		return mux
+		return serve(t, mux)
 	}},
-	{"gin", func(srv *computesocketio.Server) http.Handler {
+	{"gin", func(t *testing.T, srv *computesocketio.Server) string {
 		gin.SetMode(gin.ReleaseMode)
 		r := gin.New()
 		r.Any(srv.Path()+"*any", gin.WrapH(srv.Handler()))
-		return r
+		return serve(t, r)
 	}},
-	{"echo", func(srv *computesocketio.Server) http.Handler {
+	{"echo", func(t *testing.T, srv *computesocketio.Server) string {
 		e := echo.New()
 		e.Any(srv.Path()+"*", echo.WrapHandler(srv.Handler()))
-		return e
+		return serve(t, e)
 	}},
 }
 
+// serve serves h on loopback until the test ends.
 func serve(t *testing.T, h http.Handler) string {
 	t.Helper()
 	ts := httptest.NewServer(h)
@@ -146,7 +147,7 @@ func TestNodeClient(t *testing.T) {
 	for _, fw := range frameworks {
 		t.Run(fw.name, func(t *testing.T) {
 			kit, prov, srv := jwtKit(t)
-			url := serve(t, fw.mount(srv))
+			url := fw.mount(t, srv)
 			sum := socketiotest.Run(t, socketiotest.Job{URL: url, Path: srv.Path(), Auth: map[string]any{"token": token(t, "alice", "pro", secret)},
 				Start:    map[string]any{"template": "python"},
 				Run:      map[string]any{"id": "r1", "language": "python", "code": "lines 3"},
