@@ -11,10 +11,12 @@ all: test
 setup:
 	@bash scripts/setup.sh
 
-## setup-test: setup, plus the Node.js ws client that the WebSocket
-## interoperability test drives (installed into .cache/ with npm)
+## setup-test: setup, plus the Node.js ws and socket.io-client clients that
+## the WebSocket and Socket.IO interoperability tests drive (installed into
+## .cache/ with npm)
 setup-test: setup
 	@bash scripts/setup-node-ws.sh
+	@bash scripts/setup-node-socketio.sh
 
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
 run: setup
