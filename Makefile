@@ -3,6 +3,7 @@ GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
 .PHONY: all setup setup-test run test bench lint
+.PHONY: generate-e2b
 
 all: test
 
@@ -36,3 +37,9 @@ bench: setup
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## generate-e2b: regenerate the E2B provider's envd types and Connect
+## clients from its protos (buf, protoc-gen-go and protoc-gen-connect-go
+## run with go run; no protoc needed)
+generate-e2b:
+	cd providers/e2b/internal/envd && $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0 generate
