@@ -216,6 +216,42 @@ func TestCancelMidCreate(t *testing.T) {
 	}
 }
 
+// A create whose answer is lost (the connection reset after the vendor
+// made the sandbox, or a 5xx) is an error for the caller, and the sandbox
+// is found by its create token and killed.
+func TestLostCreateAnswerSwept(t *testing.T) {
+	p, f := newProvider(t, nil)
+	f.Inject(e2bfake.Fault{Op: e2bfake.OpCreate, AbortAfterCreate: true})
+	_, err := p.Create(testCtx(t), computemw.CreateOptions{Metadata: map[string]string{"app": "x"}})
+	wantCode(t, "Create whose answer is lost", err, computemw.CodeUnavailable)
+	wctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := f.WaitFor(wctx, func() bool { return f.Created() == 1 && len(f.Live()) == 0 }); err != nil {
+		t.Errorf("created %d, live %v: %v", f.Created(), f.Live(), err)
+	}
+	if f.Count(e2bfake.OpCreate) != 1 || f.Count(e2bfake.OpKill) != 1 {
+		t.Errorf("%d creates, %d kills; want one each", f.Count(e2bfake.OpCreate), f.Count(e2bfake.OpKill))
+	}
+
+	// A 5xx may have made one too: it is looked for. A 4xx made nothing.
+	for _, tc := range []struct {
+		status int
+		lists  int
+	}{{http.StatusBadGateway, 1}, {http.StatusBadRequest, 0}} {
+		p, f := newProvider(t, nil)
+		f.Inject(e2bfake.Fault{Op: e2bfake.OpCreate, Status: tc.status})
+		if _, err := p.Create(testCtx(t), computemw.CreateOptions{}); err == nil {
+			t.Fatalf("Create answered %d succeeded", tc.status)
+		}
+		if err := p.Close(testCtx(t)); err != nil { // waits for the sweep
+			t.Fatal(err)
+		}
+		if n := f.Count(e2bfake.OpList); n != tc.lists {
+			t.Errorf("%d list requests after a %d on create, want %d", n, tc.status, tc.lists)
+		}
+	}
+}
+
 // The fake fails a test on a wrong header, path, unit or field.
 func TestFakeCatchesContractViolations(t *testing.T) {
 	for _, tc := range []struct {

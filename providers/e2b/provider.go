@@ -2,9 +2,12 @@ package e2b
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"maps"
 	"net/url"
 	"sort"
 	"strings"
@@ -62,7 +65,9 @@ func (p *Provider) CheckHealth(ctx context.Context) error {
 //
 // Create is never retried. If ctx ends before the vendor answers, Create
 // returns at once and the request goes on in the background: a sandbox it
-// makes after all is killed.
+// makes after all is killed. When the answer is lost (no answer, or a 5xx)
+// the sandboxes carrying this create's token (CreateTokenKey) are looked
+// up and killed in the background too.
 func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (computemw.Sandbox, error) {
 	if err := p.checkOpen(); err != nil {
 		return nil, err
@@ -74,10 +79,18 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("e2b: create sandbox: %w", err)
 	}
+	// A token of this create in the metadata finds the sandbox again when
+	// the answer is lost (see sweep).
+	token := newToken()
+	meta := maps.Clone(opts.Metadata)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	meta[CreateTokenKey] = token
 	body := newSandboxBody{
 		TemplateID: cmpOr(opts.Template, p.opts.Template),
 		Timeout:    seconds(p.opts.SandboxTimeout),
-		Metadata:   opts.Metadata,
+		Metadata:   meta,
 		EnvVars:    opts.Env,
 	}
 	if !opts.Network {
@@ -108,6 +121,9 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 				p.killLate(res.sb.SandboxID)
 			}
 		}
+		if res.err != nil && ambiguous(res.err) {
+			p.sweep(token)
+		}
 	}()
 	select {
 	case res := <-results:
@@ -127,6 +143,41 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	case <-ctx.Done():
 		close(abandon)
 		return nil, fmt.Errorf("e2b: create sandbox: %w", ctx.Err())
+	}
+}
+
+// CreateTokenKey is the metadata key under which Create records a random
+// token of its own, so that a sandbox whose create answer was lost (a
+// connection reset, a 5xx, a timeout) can be found and killed.
+const CreateTokenKey = "computemw-create"
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ambiguous reports whether a failed create may have made a sandbox all
+// the same: no answer came, or a 5xx did.
+func ambiguous(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status >= 500
+	}
+	return true
+}
+
+// sweep kills every sandbox that a create with this token made.
+func (p *Provider) sweep(token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.CreateTimeout)
+	defer cancel()
+	found, err := p.List(ctx, map[string]string{CreateTokenKey: token})
+	if err != nil {
+		p.opts.Logger.Error("e2b: looking for the sandbox of a failed create", "err", err)
+		return
+	}
+	for _, sb := range found {
+		p.killLate(sb.SandboxID)
 	}
 }
 

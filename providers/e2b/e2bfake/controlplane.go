@@ -191,6 +191,9 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if ft != nil && ft.AbortAfterCreate {
+		panic(http.ErrAbortHandler)
+	}
 	writeJSON(w, http.StatusCreated, sb.answer())
 }
 

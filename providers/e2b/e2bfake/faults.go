@@ -43,6 +43,9 @@ type Fault struct {
 	// many events of the process's stream were sent (1: right after the
 	// start event).
 	ResetAfterEvents int
+	// AbortAfterCreate, for OpCreate, makes the sandbox and then aborts
+	// the connection instead of answering: the client cannot know.
+	AbortAfterCreate bool
 	// EventDelay, for OpStart, delays every event of the stream (a slow
 	// stream).
 	EventDelay time.Duration
