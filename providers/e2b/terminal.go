@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -41,6 +42,8 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	stream, err := s.envd.proc.Start(life, connect.NewRequest(req))
 	if err != nil {
 		cancel()
+		// Without an answer it may have started: kill it by its tag.
+		s.kill(ctx, &process.ProcessSelector{Selector: &process.ProcessSelector_Tag{Tag: tag}})
 		return nil, classifyConnect("start terminal", err)
 	}
 	// The first event carries the pid; wait for it within ctx.
@@ -83,8 +86,13 @@ type terminal struct {
 	done     chan struct{}
 	code     int
 	err      error
+	closing  atomic.Bool // Close was called: the end is ours, not an error
 	closeOne sync.Once
 }
+
+// killedCode is the exit code of a program ended by SIGKILL, as a shell
+// reports it.
+const killedCode = 128 + 9
 
 // follow reads the process's events until its end; output goes to the
 // pipe that Read reads.
@@ -92,6 +100,7 @@ func (t *terminal) follow(stream *connect.ServerStreamForClient[process.StartRes
 	defer close(t.done)
 	defer stream.Close()
 	first := true
+	discard := false // the reader is gone: output is drained, not kept
 	for stream.Receive() {
 		ev := stream.Msg().GetEvent()
 		switch {
@@ -104,16 +113,29 @@ func (t *terminal) follow(stream *connect.ServerStreamForClient[process.StartRes
 				started <- nil
 			}
 		case ev.GetData() != nil:
-			if b := ev.GetData().GetPty(); len(b) > 0 {
+			if b := ev.GetData().GetPty(); len(b) > 0 && !discard {
 				if _, err := t.pw.Write(b); err != nil {
-					return // the reader closed: Close is under way
+					discard = true // Close is under way; wait for the end
 				}
 			}
 		case ev.GetEnd() != nil:
-			t.code = int(ev.GetEnd().GetExitCode())
+			end := ev.GetEnd()
+			t.code = int(end.GetExitCode())
+			if !end.GetExited() && t.closing.Load() {
+				t.code = killedCode
+			}
 			_ = t.pw.Close()
 			return
 		}
+	}
+	if t.closing.Load() {
+		// Closed before envd reported the end: killed by Close.
+		t.code = killedCode
+		if first {
+			started <- errors.New("e2b: the terminal was closed")
+		}
+		_ = t.pw.CloseWithError(io.EOF)
+		return
 	}
 	t.err = classifyConnect("terminal stream", stream.Err())
 	if t.err == nil {
@@ -173,10 +195,13 @@ func (t *terminal) Wait() (int, error) {
 	return t.code, t.err
 }
 
-// Close kills the program (if it still runs) and ends the stream. It waits
-// for the stream's reader to finish.
+// Close kills the program (if it still runs), waits a little for envd to
+// report its end, and ends the stream. Wait then returns the program's
+// exit code (137 when Close killed it) and no error.
 func (t *terminal) Close() error {
 	t.closeOne.Do(func() {
+		t.closing.Store(true)
+		_ = t.pr.Close() // a blocked output write gives up; the rest is drained
 		t.mu.Lock()
 		sel := t.sel
 		t.mu.Unlock()
@@ -186,9 +211,14 @@ func (t *terminal) Close() error {
 			if sel != nil {
 				t.s.kill(context.Background(), sel)
 			}
+			wait := time.NewTimer(5 * time.Second)
+			select {
+			case <-t.done:
+			case <-wait.C:
+			}
+			wait.Stop()
 		}
 		t.cancel()
-		_ = t.pr.Close()
 		<-t.done
 		t.s.mu.Lock()
 		delete(t.s.terms, t)
