@@ -36,6 +36,7 @@ type StatusError struct {
 	RetryAfter time.Duration
 }
 
+// Error implements error.
 func (e *StatusError) Error() string {
 	s := fmt.Sprintf("e2b: %s: HTTP %d", e.Op, e.Status)
 	if e.ErrorCode != "" {

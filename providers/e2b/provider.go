@@ -99,7 +99,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	}
 
 	type result struct {
-		sb  sandboxBody
+		sb  *Sandbox
 		err error
 	}
 	results := make(chan result) // unbuffered: a send means the caller took it
@@ -110,15 +110,30 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CreateTimeout)
 		defer cancel()
 		var res result
+		var answer sandboxBody
 		res.err = p.api(cctx, call{
 			op: "create sandbox", method: http.MethodPost, path: "/sandboxes",
-			body: body, want: []int{http.StatusCreated}, out: &res.sb,
+			body: body, want: []int{http.StatusCreated}, out: &answer,
 		})
+		if res.err == nil && answer.SandboxID == "" {
+			res.err = &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider e2b is unavailable",
+				Err: errors.New("e2b: create sandbox: the answer names no sandbox")}
+		}
+		if res.err == nil {
+			// Tracked here, before anyone can see it, so that a Close
+			// that begins now either destroys it or waits for this.
+			res.sb = p.newSandbox(answer, opts.Resources.MaxExecutionTime)
+			if err := p.track(res.sb); err != nil {
+				p.killLate(answer.SandboxID)
+				res = result{err: err}
+			}
+		}
 		select {
 		case results <- res:
 		case <-abandon:
-			if res.err == nil && res.sb.SandboxID != "" {
-				p.killLate(res.sb.SandboxID)
+			if res.sb != nil {
+				p.untrack(res.sb.id)
+				p.killLate(res.sb.id)
 			}
 		}
 		if res.err != nil && ambiguous(res.err) {
@@ -130,16 +145,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		if res.err != nil {
 			return nil, res.err
 		}
-		if res.sb.SandboxID == "" {
-			return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider e2b is unavailable",
-				Err: errors.New("e2b: create sandbox: the answer names no sandbox")}
-		}
-		sb := p.newSandbox(res.sb, opts.Resources.MaxExecutionTime)
-		if err := p.track(sb); err != nil {
-			p.killLate(sb.id)
-			return nil, err
-		}
-		return sb, nil
+		return res.sb, nil
 	case <-ctx.Done():
 		close(abandon)
 		return nil, fmt.Errorf("e2b: create sandbox: %w", ctx.Err())

@@ -210,7 +210,7 @@ func (f *Fake) notify() {
 	f.changed = make(chan struct{})
 }
 
-// Notify is called by sandboxes when their processes change.
+// processChanged wakes the waiters when a process starts or ends.
 func (f *Fake) processChanged() {
 	f.mu.Lock()
 	f.notify()

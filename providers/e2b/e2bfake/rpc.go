@@ -57,6 +57,7 @@ type processService struct {
 	f *Fake
 }
 
+// Start runs a process and streams its events: start, output, end.
 func (s *processService) Start(ctx context.Context, req *connect.Request[process.StartRequest], stream *connect.ServerStream[process.StartResponse]) error {
 	ft := s.f.take(OpStart)
 	if err := faultError(ft); err != nil {
@@ -121,6 +122,7 @@ func (s *processService) proc(ctx context.Context, sel *process.ProcessSelector)
 	return p, nil
 }
 
+// SendInput writes to a process's stdin or pseudo-terminal.
 func (s *processService) SendInput(ctx context.Context, req *connect.Request[process.SendInputRequest]) (*connect.Response[process.SendInputResponse], error) {
 	if err := faultError(s.f.take(OpSendInput)); err != nil {
 		return nil, err
@@ -154,6 +156,7 @@ func (s *processService) SendInput(ctx context.Context, req *connect.Request[pro
 	return connect.NewResponse(&process.SendInputResponse{}), nil
 }
 
+// CloseStdin closes a process's stdin.
 func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
 	p, err := s.proc(ctx, req.Msg.GetProcess())
 	if err != nil {
@@ -169,6 +172,7 @@ func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[pr
 	return connect.NewResponse(&process.CloseStdinResponse{}), nil
 }
 
+// SendSignal signals a process's group.
 func (s *processService) SendSignal(ctx context.Context, req *connect.Request[process.SendSignalRequest]) (*connect.Response[process.SendSignalResponse], error) {
 	if err := faultError(s.f.take(OpSignal)); err != nil {
 		return nil, err
@@ -189,6 +193,7 @@ func (s *processService) SendSignal(ctx context.Context, req *connect.Request[pr
 	return connect.NewResponse(&process.SendSignalResponse{}), nil
 }
 
+// Update resizes a process's pseudo-terminal.
 func (s *processService) Update(ctx context.Context, req *connect.Request[process.UpdateRequest]) (*connect.Response[process.UpdateResponse], error) {
 	p, err := s.proc(ctx, req.Msg.GetProcess())
 	if err != nil {
@@ -250,6 +255,7 @@ func statError(p string, err error) error {
 	return connect.NewError(connect.CodeInternal, err)
 }
 
+// Stat describes an entry without following a final symlink.
 func (s *filesystemService) Stat(ctx context.Context, req *connect.Request[filesystem.StatRequest]) (*connect.Response[filesystem.StatResponse], error) {
 	if err := faultError(s.f.take(OpStat)); err != nil {
 		return nil, err
@@ -265,6 +271,7 @@ func (s *filesystemService) Stat(ctx context.Context, req *connect.Request[files
 	return connect.NewResponse(&filesystem.StatResponse{Entry: entryOf(sb, host, fi)}), nil
 }
 
+// MakeDir makes a directory and its parents; an existing path is ALREADY_EXISTS.
 func (s *filesystemService) MakeDir(ctx context.Context, req *connect.Request[filesystem.MakeDirRequest]) (*connect.Response[filesystem.MakeDirResponse], error) {
 	sb, host, err := s.host(ctx, req.Msg.GetPath())
 	if err != nil {
@@ -283,6 +290,7 @@ func (s *filesystemService) MakeDir(ctx context.Context, req *connect.Request[fi
 	return connect.NewResponse(&filesystem.MakeDirResponse{Entry: entryOf(sb, host, fi)}), nil
 }
 
+// Move renames an entry, making the destination's parents.
 func (s *filesystemService) Move(ctx context.Context, req *connect.Request[filesystem.MoveRequest]) (*connect.Response[filesystem.MoveResponse], error) {
 	sb, src, err := s.host(ctx, req.Msg.GetSource())
 	if err != nil {
@@ -308,6 +316,7 @@ func (s *filesystemService) Move(ctx context.Context, req *connect.Request[files
 	return connect.NewResponse(&filesystem.MoveResponse{Entry: entryOf(sb, dst, fi)}), nil
 }
 
+// ListDir lists one level of a directory.
 func (s *filesystemService) ListDir(ctx context.Context, req *connect.Request[filesystem.ListDirRequest]) (*connect.Response[filesystem.ListDirResponse], error) {
 	if err := faultError(s.f.take(OpListDir)); err != nil {
 		return nil, err
@@ -343,6 +352,7 @@ func (s *filesystemService) ListDir(ctx context.Context, req *connect.Request[fi
 	return connect.NewResponse(out), nil
 }
 
+// Remove deletes an entry (a tree for a directory); a missing one is NOT_FOUND.
 func (s *filesystemService) Remove(ctx context.Context, req *connect.Request[filesystem.RemoveRequest]) (*connect.Response[filesystem.RemoveResponse], error) {
 	_, host, err := s.host(ctx, req.Msg.GetPath())
 	if err != nil {
