@@ -335,3 +335,24 @@ func (r *recorder) reported() string {
 }
 
 func (r *recorder) Helper() {}
+
+// A key the vendor refuses makes the provider unavailable (503), for the
+// health check as for create; the fake reports the wrong header.
+func TestRefusedKeyIsUnavailable(t *testing.T) {
+	rec := &recorder{TB: t}
+	f := e2bfake.New(rec)
+	opts := f.Options()
+	opts.APIKey = "e2b_not_the_key"
+	p, err := e2b.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	defer opts.HTTPClient.CloseIdleConnections()
+	wantCode(t, "CheckHealth with a refused key", p.CheckHealth(testCtx(t)), computemw.CodeUnavailable)
+	_, err = p.Create(testCtx(t), computemw.CreateOptions{})
+	wantCode(t, "Create with a refused key", err, computemw.CodeUnavailable)
+	if !strings.Contains(rec.reported(), "X-API-Key") {
+		t.Errorf("the fake reported %q", rec.reported())
+	}
+}
