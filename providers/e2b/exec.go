@@ -232,12 +232,15 @@ func (s *Sandbox) feed(ctx context.Context, sel *process.ProcessSelector, r io.R
 		if n > 0 {
 			in := &process.ProcessInput{Input: &process.ProcessInput_Stdin{Stdin: bytes.Clone(buf[:n])}}
 			if _, serr := s.envd.proc.SendInput(ctx, connect.NewRequest(&process.SendInputRequest{Process: sel, Input: in})); serr != nil {
+				if gone(serr) {
+					return nil // the program ended without reading it all
+				}
 				return classifyConnect("send input", serr)
 			}
 		}
 		if errors.Is(err, io.EOF) {
 			_, cerr := s.envd.proc.CloseStdin(ctx, connect.NewRequest(&process.CloseStdinRequest{Process: sel}))
-			if cerr != nil {
+			if cerr != nil && !gone(cerr) {
 				return classifyConnect("close input", cerr)
 			}
 			return nil
@@ -246,6 +249,12 @@ func (s *Sandbox) feed(ctx context.Context, sel *process.ProcessSelector, r io.R
 			return err
 		}
 	}
+}
+
+// gone reports an envd answer that the process has ended.
+func gone(err error) bool {
+	c := connect.CodeOf(err)
+	return c == connect.CodeNotFound || c == connect.CodeFailedPrecondition
 }
 
 // capture keeps the first max bytes written to it.

@@ -194,3 +194,28 @@ var errWrite = errors.New("writer broke")
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
+
+// Standard input the program does not read is no error, and input that
+// arrives in pieces reaches it in order.
+func TestExecStdinEdges(t *testing.T) {
+	p, _ := newProvider(t, nil)
+	sb := create(t, p, computemw.CreateOptions{})
+	ctx := testCtx(t)
+	for range 5 {
+		res, err := sb.Exec(ctx, "echo ignored", computemw.ExecOptions{Stdin: strings.NewReader(strings.Repeat("x", 200<<10))})
+		if err != nil || res.Stdout != "ignored\n" {
+			t.Fatalf("Exec with unread stdin = %+v, %v", res, err)
+		}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for i := range 3 {
+			_, _ = pw.Write([]byte(strings.Repeat(string(rune('a'+i)), 3) + "\n"))
+		}
+		pw.Close()
+	}()
+	res, err := sb.Exec(ctx, "cat", computemw.ExecOptions{Stdin: pr})
+	if err != nil || res.Stdout != "aaa\nbbb\nccc\n" {
+		t.Errorf("Exec with piecewise stdin = %+v, %v", res, err)
+	}
+}
