@@ -160,6 +160,7 @@ type wsSession struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	out    chan []byte
+	inbox  chan *WSMessage // read, waiting to be handled
 
 	idle *time.Timer
 
@@ -195,9 +196,11 @@ func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 	defer k.conns.give(owner)
 	defer k.trackConnection(ctx, OpWebSocket)()
 	ctx, cancel := context.WithCancelCause(ctx)
-	s := &wsSession{k: k, conn: conn, cfg: cfg, ctx: ctx, cancel: cancel, out: make(chan []byte, cfg.SendQueue)}
-	var writer sync.WaitGroup
+	s := &wsSession{k: k, conn: conn, cfg: cfg, ctx: ctx, cancel: cancel, out: make(chan []byte, cfg.SendQueue),
+		inbox: make(chan *WSMessage, inboxSize)}
+	var writer, handler sync.WaitGroup
 	writer.Go(s.writeLoop)
+	handler.Go(s.handleLoop)
 	lifetime := time.AfterFunc(cfg.MaxLifetime, func() {
 		s.fail(errLifetime, ClosePolicy)
 	})
@@ -206,6 +209,7 @@ func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 	defer s.idle.Stop()
 	err := s.readLoop()
 	cancel(err)
+	handler.Wait() // no message is handled after this: nothing is created
 	s.teardown()
 	writer.Wait()
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
@@ -253,11 +257,35 @@ func (s *wsSession) readLoop() error {
 			s.sendError(Errorf(CodeBadRequest, "malformed JSON message"))
 			continue
 		}
-		if err := s.handle(&m); err != nil {
-			s.sendError(err)
+		// Handled in order on their own goroutine, so that reading goes
+		// on (and with it the answers to pings) while a sandbox is made
+		// or waits for a slot. A client that sends faster than its
+		// messages are handled waits here.
+		select {
+		case s.inbox <- &m:
+		case <-s.ctx.Done():
+			return context.Cause(s.ctx)
 		}
 	}
 }
+
+// handleLoop handles the client's messages in the order they came, until
+// the read loop ends.
+func (s *wsSession) handleLoop() {
+	for {
+		select {
+		case m := <-s.inbox:
+			if err := s.handle(m); err != nil {
+				s.sendError(err)
+			}
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// inboxSize is how many messages may wait to be handled.
+const inboxSize = 64
 
 // writeLoop sends queued messages, and pings when idle. A client that
 // stalls past WriteTimeout is disconnected.

@@ -36,3 +36,6 @@ func (p *Provider) Close(ctx context.Context) error { return nil }
 func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (computemw.Sandbox, error) {
 	return nil, errNotLinux
 }
+
+// PoolStats implements computemw.PoolReporter: no pool off Linux.
+func (p *Provider) PoolStats() computemw.PoolStats { return computemw.PoolStats{} }

@@ -95,7 +95,12 @@ func (w *Conn) Ping(ctx context.Context) error {
 // Close implements computemw.Conn.
 func (w *Conn) Close(code int, reason string) error {
 	w.mu.Lock()
-	w.closed = true
+	if !w.closed {
+		// A pending read ends now: closing a hijacked connection does not
+		// wake it, and after Close its deadline can no longer be set.
+		_ = w.c.SetReadDeadline(time.Now())
+		w.closed = true
+	}
 	w.mu.Unlock()
 	msg := websocket.FormatCloseMessage(code, reason)
 	_ = w.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
