@@ -2,7 +2,7 @@
 GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all setup setup-test run test bench lint
+.PHONY: all setup setup-test run test bench lint generate-graphql
 
 all: test
 
@@ -11,9 +11,11 @@ setup:
 	@bash scripts/setup.sh
 
 ## setup-test: setup, plus the Node.js ws client that the WebSocket
-## interoperability test drives (installed into .cache/ with npm)
+## interoperability test drives and the graphql-ws client that the GraphQL
+## subscription test drives (installed into .cache/ with npm)
 setup-test: setup
 	@bash scripts/setup-node-ws.sh
+	@bash scripts/setup-node-graphql.sh
 
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
 run: setup
@@ -36,3 +38,8 @@ bench: setup
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## generate-graphql: regenerate the GraphQL transport's code
+## (transports/graphql/internal/generated) from its schema with gqlgen
+generate-graphql:
+	cd transports/graphql && $(GO) run github.com/99designs/gqlgen generate --config gqlgen.yml
