@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -38,11 +39,12 @@ func (h *Handler) websocket() transport.Websocket {
 	}
 }
 
-// serveWebSocket checks the upgrade — the page's origin by the kit's rule
-// (refused: 403 before any upgrade) — then serves the connection. Its
+// serveWebSocket checks the upgrade — the page's origin by the kit's rule,
+// or same-origin when the kit has no lists (refused: 403 before any
+// upgrade) — then serves the connection. Its
 // caller is admitted at connection_init, when its credentials are known.
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, req *computemw.Request) {
-	if origin := r.Header.Get("Origin"); h.kit.ChecksOrigins() && !h.kit.OriginAllowed(origin) {
+	if origin := r.Header.Get("Origin"); !h.kit.OriginAllowed(origin) || (!h.kit.ChecksOrigins() && !sameOrigin(origin, r.Host)) {
 		h.writeError(w, computemw.Errorf(computemw.CodeForbidden, "origin %q may not open a WebSocket here", truncate(origin, 128)))
 		return
 	}
@@ -50,6 +52,16 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, req *co
 	defer c.close()
 	ctx := withConn(withCaller(r.Context(), req), c)
 	h.srv.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// sameOrigin reports whether a page of origin is served by host (or the
+// client is not a browser page): the rule when the kit has no origin lists.
+func sameOrigin(origin, host string) bool {
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, host)
 }
 
 // initConn admits a connection at connection_init: the upgrade request's
