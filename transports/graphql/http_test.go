@@ -46,6 +46,18 @@ func TestExecuteCodeAndRunCommand(t *testing.T) {
 		t.Errorf("created %d sandboxes for 3 fields, want 3", fake.Created())
 	}
 	waitFor(t, "every field's sandbox destroyed", func() bool { return fake.Live() == 0 && kit.LiveSandboxes() == 0 })
+
+	// The route group's /metrics counts what GraphQL ran.
+	m := metricsText(t, base)
+	for _, line := range []string{
+		`compute_executions_total{language="python",provider="fake",status="success"} 1`,
+		`compute_executions_total{language="command",provider="fake",status="success"} 1`,
+		`compute_executions_total{language="command",provider="fake",status="failure"} 1`,
+	} {
+		if !slices.Contains(strings.Split(m, "\n"), line) {
+			t.Errorf("/api/metrics lacks %s", line)
+		}
+	}
 }
 
 // TestSessionKeepsFiles creates a session, writes a file in it, reads and

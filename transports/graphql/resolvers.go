@@ -100,12 +100,15 @@ func executionResult(res *computemw.Result) *generated.ExecutionResult {
 }
 
 // WriteFile writes a UTF-8 file, as POST /files {action:"write"} does.
-func (m *mutationResolver) WriteFile(ctx context.Context, path, content string, sandboxID *string) (bool, error) {
+func (m *mutationResolver) WriteFile(ctx context.Context, path, content string, sandboxID *string) (*bool, error) {
 	if err := m.h.fileOp(ctx, computemw.FilesRequest{Action: "write", Path: path, Content: content, SandboxID: str(sandboxID)}, nil); err != nil {
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	return &done, nil
 }
+
+// done is the answer of a mutation that succeeded.
+var done = true
 
 // CreateSession creates a session sandbox owned by the caller.
 func (m *mutationResolver) CreateSession(ctx context.Context, provider, language *string, ttl *int) (*generated.Session, error) {
@@ -129,15 +132,15 @@ func (m *mutationResolver) CreateSession(ctx context.Context, provider, language
 }
 
 // DestroySession destroys one of the caller's sessions.
-func (m *mutationResolver) DestroySession(ctx context.Context, sandboxID string) (bool, error) {
+func (m *mutationResolver) DestroySession(ctx context.Context, sandboxID string) (*bool, error) {
 	ctx, err := m.h.admit(ctx, computemw.OpSessions)
 	if err != nil {
-		return false, fail(ctx, err)
+		return nil, fail(ctx, err)
 	}
 	if err := m.h.kit.DestroySession(ctx, sandboxID); err != nil {
-		return false, fail(ctx, err)
+		return nil, fail(ctx, err)
 	}
-	return true, nil
+	return &done, nil
 }
 
 type queryResolver struct{ h *Handler }

@@ -100,9 +100,9 @@ type ComplexityRoot struct {
 type MutationResolver interface {
 	ExecuteCode(ctx context.Context, code string, language string, provider *string, sandboxID *string, timeout *int, stdin *string) (*ExecutionResult, error)
 	RunCommand(ctx context.Context, command string, cwd *string, provider *string, sandboxID *string, timeout *int, stdin *string) (*ExecutionResult, error)
-	WriteFile(ctx context.Context, path string, content string, sandboxID *string) (bool, error)
+	WriteFile(ctx context.Context, path string, content string, sandboxID *string) (*bool, error)
 	CreateSession(ctx context.Context, provider *string, language *string, ttl *int) (*Session, error)
-	DestroySession(ctx context.Context, sandboxID string) (bool, error)
+	DestroySession(ctx context.Context, sandboxID string) (*bool, error)
 }
 type QueryResolver interface {
 	ListFiles(ctx context.Context, path string, sandboxID *string) ([]FileInfo, error)
@@ -474,26 +474,27 @@ var sources = []*ast.Source{
 	{Name: "../../schema.graphqls", Input: `# The GraphQL API of computemw: sandboxed code execution behind the kit's
 # policies (authentication, RBAC, rate limits, quotas), metrics and hooks.
 # Every field that creates or uses a sandbox passes them like a request of
-# its own; errors carry the kit's code in extensions.code.
+# its own; errors carry the kit's code in extensions.code. Root fields are
+# nullable, so that one field's error leaves the others' results in data.
 
 type Query {
   "Lists a directory: in the caller's session ` + "`" + `sandboxId` + "`" + `, else in a sandbox made for this field and destroyed after it."
-  listFiles(path: String!, sandboxId: ID): [FileInfo!]!
+  listFiles(path: String!, sandboxId: ID): [FileInfo!]
   "Reads a file (at most Config.MaxReadBytes): UTF-8 text as is, anything else base64."
-  readFile(path: String!, sandboxId: ID): FileContent!
+  readFile(path: String!, sandboxId: ID): FileContent
 }
 
 type Mutation {
   "Runs a program. A program that exits non-zero is a result with success false, not an error."
-  executeCode(code: String!, language: String!, provider: String, sandboxId: ID, "milliseconds" timeout: Int, stdin: String): ExecutionResult!
+  executeCode(code: String!, language: String!, provider: String, sandboxId: ID, "milliseconds" timeout: Int, stdin: String): ExecutionResult
   "Runs a command line with sh -c."
-  runCommand(command: String!, cwd: String, provider: String, sandboxId: ID, "milliseconds" timeout: Int, stdin: String): ExecutionResult!
+  runCommand(command: String!, cwd: String, provider: String, sandboxId: ID, "milliseconds" timeout: Int, stdin: String): ExecutionResult
   "Writes a UTF-8 file. Without sandboxId the file dies with the field's own sandbox: name a session to keep it."
-  writeFile(path: String!, content: String!, sandboxId: ID): Boolean!
+  writeFile(path: String!, content: String!, sandboxId: ID): Boolean
   "Creates a session sandbox owned by the caller; its sandboxId keeps files and state across calls until destroySession or its TTL."
-  createSession(provider: String, language: String, "TTL in milliseconds, renewed by use" ttl: Int): Session!
+  createSession(provider: String, language: String, "TTL in milliseconds, renewed by use" ttl: Int): Session
   "Destroys one of the caller's sessions."
-  destroySession(sandboxId: ID!): Boolean!
+  destroySession(sandboxId: ID!): Boolean
 }
 
 type Subscription {
@@ -1528,10 +1529,10 @@ func (ec *executionContext) _Mutation_executeCode(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ExecutionResult) graphql.Marshaler {
-			return ec.marshalNExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionResult(ctx, selections, v)
+			return ec.marshalOExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionResult(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_executeCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1572,10 +1573,10 @@ func (ec *executionContext) _Mutation_runCommand(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ExecutionResult) graphql.Marshaler {
-			return ec.marshalNExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionResult(ctx, selections, v)
+			return ec.marshalOExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionResult(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_runCommand(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1615,11 +1616,11 @@ func (ec *executionContext) _Mutation_writeFile(ctx context.Context, field graph
 			return ec.Resolvers.Mutation().WriteFile(ctx, fc.Args["path"].(string), fc.Args["content"].(string), fc.Args["sandboxId"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_writeFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1660,10 +1661,10 @@ func (ec *executionContext) _Mutation_createSession(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Session) graphql.Marshaler {
-			return ec.marshalNSession2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐSession(ctx, selections, v)
+			return ec.marshalOSession2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐSession(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1703,11 +1704,11 @@ func (ec *executionContext) _Mutation_destroySession(ctx context.Context, field 
 			return ec.Resolvers.Mutation().DestroySession(ctx, fc.Args["sandboxId"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_destroySession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1794,10 +1795,10 @@ func (ec *executionContext) _Query_listFiles(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []FileInfo) graphql.Marshaler {
-			return ec.marshalNFileInfo2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileInfoᚄ(ctx, selections, v)
+			return ec.marshalOFileInfo2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileInfoᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_listFiles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -1838,10 +1839,10 @@ func (ec *executionContext) _Query_readFile(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *FileContent) graphql.Marshaler {
-			return ec.marshalNFileContent2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileContent(ctx, selections, v)
+			return ec.marshalOFileContent2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileContent(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_readFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -3403,35 +3404,35 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_executeCode(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "runCommand":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_runCommand(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "writeFile":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_writeFile(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "createSession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createSession(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "destroySession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_destroySession(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -3510,13 +3511,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = graphql.MarshalString("Query")
 		case "listFiles":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_listFiles(ctx, field)
 				})
 		case "readFile":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_readFile(ctx, field)
 				})
@@ -4008,40 +4009,8 @@ func (ec *executionContext) marshalNExecutionEvent2githubᚗcomᚋcomputemwᚋki
 	return ec._ExecutionEvent(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionResult(ctx context.Context, sel ast.SelectionSet, v *ExecutionResult) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ExecutionResult!")
-		return graphql.Null
-	}
-	return ec._ExecutionResult(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNFileContent2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileContent(ctx context.Context, sel ast.SelectionSet, v *FileContent) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "FileContent!")
-		return graphql.Null
-	}
-	return ec._FileContent(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNFileInfo2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileInfo(ctx context.Context, sel ast.SelectionSet, v FileInfo) graphql.Marshaler {
 	return ec._FileInfo(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNFileInfo2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []FileInfo) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNFileInfo2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileInfo(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -4080,14 +4049,6 @@ func (ec *executionContext) unmarshalNOutputStream2githubᚗcomᚋcomputemwᚋki
 
 func (ec *executionContext) marshalNOutputStream2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐOutputStream(ctx context.Context, sel ast.SelectionSet, v OutputStream) graphql.Marshaler {
 	return v
-}
-
-func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐSession(ctx context.Context, sel ast.SelectionSet, v *Session) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Session!")
-		return graphql.Null
-	}
-	return ec._Session(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -4276,6 +4237,39 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionResult(ctx context.Context, sel ast.SelectionSet, v *ExecutionResult) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ExecutionResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOFileContent2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileContent(ctx context.Context, sel ast.SelectionSet, v *FileContent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._FileContent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOFileInfo2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []FileInfo) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFileInfo2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐFileInfo(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -4310,6 +4304,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOSession2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐSession(ctx context.Context, sel ast.SelectionSet, v *Session) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Session(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
