@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"time"
 
-	gql "github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -161,4 +160,8 @@ func setComplexity(c *generated.ComplexityRoot, cost int) {
 	c.Subscription.Execution = func(child int, _, _, _, _, _ *string, _ *int, _ *string) int { return child + cost }
 }
 
-var _ gql.ExecutableSchema = generated.NewExecutableSchema(generated.Config{})
+// Schema returns the schema the endpoint serves (schema.graphqls), for
+// tools that print or check it.
+func Schema() *ast.Schema {
+	return generated.NewExecutableSchema(generated.Config{}).Schema()
+}
