@@ -1,9 +1,9 @@
 package graphql_test
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"net"
 	"testing"
 	"time"
 
