@@ -25,18 +25,20 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.err.Error() }
 func (e *fieldError) Unwrap() error { return e.err }
 
-// fail returns err of a field admitted with ctx, keeping its request ID.
+// fail returns err of a field admitted with ctx as the kit classifies it
+// ([computemw.AsError]: an unknown error is INTERNAL_ERROR), keeping its
+// request ID.
 func fail(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &fieldError{err: err, requestID: computemw.RequestIDFrom(ctx)}
+	return &fieldError{err: computemw.AsError(err), requestID: computemw.RequestIDFrom(ctx)}
 }
 
 // presentError renders an error of the GraphQL layer: a kit error keeps
-// its code, message, details and Retry-After in extensions; gqlgen's own
-// errors of the document (syntax, validation, variables, complexity) are
-// BAD_REQUEST; anything else is INTERNAL_ERROR, logged, its text hidden.
+// its code, message, details and Retry-After in extensions (an internal
+// one is logged, its text hidden); gqlgen's own errors of the document
+// (syntax, validation, variables, complexity) are BAD_REQUEST.
 func (h *Handler) presentError(ctx context.Context, err error) *gqlerror.Error {
 	gerr := gql.DefaultErrorPresenter(ctx, err)
 	var ke *computemw.Error
@@ -54,27 +56,25 @@ func (h *Handler) presentError(ctx context.Context, err error) *gqlerror.Error {
 		gerr.Message = publicMessage(e)
 		gerr.Err = nil
 		gerr.Extensions = extensions(e, id)
-	case gerr.Err == nil || isDocumentError(gerr):
-		// gqlgen's own: the document or its variables are invalid.
+	default:
+		// gqlgen's own: the document, its variables or its arguments are
+		// invalid, or it asks for what is turned off (introspection). The
+		// resolvers return kit errors only (an unexpected failure of
+		// theirs is an INTERNAL_ERROR of the kit's, and so is a panic).
 		ext := map[string]any{"code": string(computemw.CodeBadRequest)}
 		if c, ok := gerr.Extensions["code"]; ok {
 			ext["graphqlCode"] = c
 		}
-		gerr.Extensions = ext
-	default:
-		h.kit.Logger().ErrorContext(ctx, "computemw graphql: field failed", "error", err)
-		gerr.Message = computemw.ErrInternal.Message
 		gerr.Err = nil
-		gerr.Extensions = map[string]any{"code": string(computemw.CodeInternal)}
+		gerr.Extensions = ext
 	}
 	return gerr
 }
 
-// isDocumentError reports an error gqlgen raised about the document or
-// its variables, which carries one of its own codes.
-func isDocumentError(e *gqlerror.Error) bool {
-	c, _ := e.Extensions["code"].(string)
-	return c == "GRAPHQL_PARSE_FAILED" || c == "GRAPHQL_VALIDATION_FAILED" || c == "COMPLEXITY_LIMIT_EXCEEDED"
+// internal is an unexpected failure of the transport itself: the client
+// sees INTERNAL_ERROR, the log sees err.
+func internal(err error) error {
+	return &computemw.Error{Code: computemw.CodeInternal, Message: computemw.ErrInternal.Message, Err: err}
 }
 
 // extensions are the GraphQL error extensions of a kit error.
@@ -103,8 +103,7 @@ func publicMessage(e *computemw.Error) string {
 // recoverPanic turns a resolver's panic into an internal error, logged with
 // its stack.
 func (h *Handler) recoverPanic(ctx context.Context, p any) error {
-	err := fmt.Errorf("computemw graphql: panic in resolver: %v\n%s", p, debug.Stack())
-	return &computemw.Error{Code: computemw.CodeInternal, Message: computemw.ErrInternal.Message, Err: err}
+	return internal(fmt.Errorf("computemw graphql: panic in resolver: %v\n%s", p, debug.Stack()))
 }
 
 // graphQLBody is a GraphQL response that carries errors only.

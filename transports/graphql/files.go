@@ -21,7 +21,7 @@ import (
 func (h *Handler) fileOp(ctx context.Context, req computemw.FilesRequest, out any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return internal(err)
 	}
 	r := caller(ctx)
 	r.Method = http.MethodPost
@@ -36,7 +36,7 @@ func (h *Handler) fileOp(ctx context.Context, req computemw.FilesRequest, out an
 		return nil
 	}
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return &fieldError{err: err, requestID: id}
+		return &fieldError{err: internal(err), requestID: id}
 	}
 	return nil
 }
@@ -79,7 +79,7 @@ func contentSize(fc computemw.FileContent) (int, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(fc.Content)
 	if err != nil {
-		return 0, err
+		return 0, internal(err)
 	}
 	return len(b), nil
 }

@@ -265,3 +265,39 @@ func TestHostsAndCORS(t *testing.T) {
 		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// introspectionDoc asks for the whole schema, as GraphQL tools do.
+const introspectionDoc = `query Schema {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types {
+      kind name description
+      fields(includeDeprecated: true) {
+        name description isDeprecated deprecationReason
+        args { name description defaultValue type { ...Ref } }
+        type { ...Ref }
+      }
+      inputFields { name description defaultValue type { ...Ref } }
+      interfaces { ...Ref }
+      enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+      possibleTypes { ...Ref }
+    }
+    directives { name description locations args { name description defaultValue type { ...Ref } } }
+  }
+}
+fragment Ref on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }`
+
+// TestIntrospection: tools can read the schema within the default
+// complexity limit, and DisableIntrospection refuses them.
+func TestIntrospection(t *testing.T) {
+	kit, _ := computemwtest.SuiteKit(t, computemw.Config{})
+	base := serve(t, kit, graphql.Options{})
+	r := post(t, base, introspectionDoc, nil, nil)
+	if len(r.Errors) != 0 || !strings.Contains(r.Raw, `"name":"executeCode"`) || !strings.Contains(r.Raw, `"name":"OutputChunk"`) {
+		t.Errorf("introspection: %d %.300s", r.Status, r.Raw)
+	}
+	closed := serve(t, kit, graphql.Options{DisableIntrospection: true})
+	if r := post(t, closed, introspectionDoc, nil, nil); len(r.Errors) == 0 || r.Errors[0].Code() != "BAD_REQUEST" || r.Status == 500 {
+		t.Errorf("introspection disabled: %d %.300s", r.Status, r.Raw)
+	}
+}
