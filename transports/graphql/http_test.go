@@ -163,6 +163,8 @@ func TestInvalidDocuments(t *testing.T) {
 		code                string
 	}{
 		{"malformed JSON", http.MethodPost, "application/json", []byte(`{"query": `), 400, "BAD_REQUEST"},
+		{"not an object", http.MethodPost, "application/json", []byte(`["{ x }"]`), 400, "BAD_REQUEST"},
+		{"empty body", http.MethodPost, "application/json", nil, 400, "BAD_REQUEST"},
 		{"form body", http.MethodPost, "application/x-www-form-urlencoded", []byte(`query=%7Bx%7D`), 415, "UNSUPPORTED_MEDIA_TYPE"},
 		{"oversized body", http.MethodPost, "application/json", []byte(`{"query":"` + strings.Repeat(" ", 5000) + `{ x }"}`), 413, "PAYLOAD_TOO_LARGE"},
 		{"GET", http.MethodGet, "", nil, 405, "METHOD_NOT_ALLOWED"},

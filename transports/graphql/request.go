@@ -3,6 +3,7 @@ package graphql
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"maps"
 	"mime"
@@ -38,8 +39,9 @@ func (h *Handler) admit(ctx context.Context, op computemw.Op) (context.Context, 
 }
 
 // readBody checks a POST's body as the kit's JSON routes do — declared
-// JSON, not compressed, at most Config.MaxBodyBytes — and reads it, so that
-// an oversized body is a 413 rather than a decoding error.
+// JSON, not compressed, at most Config.MaxBodyBytes, well-formed — and
+// reads it, so that an oversized body is a 413 rather than a decoding
+// error, and a malformed one is not echoed back.
 func (h *Handler) readBody(r *http.Request) (*http.Request, error) {
 	if enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); enc != "" && !strings.EqualFold(enc, "identity") {
 		return r, computemw.Errorf(computemw.CodeUnsupportedMedia, "Content-Encoding %q is not accepted: send the body uncompressed", truncate(enc, 32))
@@ -57,6 +59,9 @@ func (h *Handler) readBody(r *http.Request) (*http.Request, error) {
 	}
 	if int64(len(body)) > limit {
 		return r, computemw.Errorf(computemw.CodePayloadTooLarge, "request body exceeds %d bytes", limit)
+	}
+	if !json.Valid(body) {
+		return r, computemw.Errorf(computemw.CodeBadRequest, "malformed JSON body")
 	}
 	c := r.Clone(r.Context())
 	c.Body = io.NopCloser(bytes.NewReader(body))
