@@ -207,3 +207,28 @@ func closeReason(err error) string {
 	code, _, _ := strings.Cut(ce.Reason, ":")
 	return code
 }
+
+// TestStalledClient: a client that stops reading while its program floods
+// output is disconnected after WSConfig.WriteTimeout, and the program and
+// its sandbox end with it.
+func TestStalledClient(t *testing.T) {
+	kit, fake := computemwtest.SuiteKit(t, computemw.Config{WebSocket: computemw.WSConfig{WriteTimeout: 200 * time.Millisecond}})
+	base := serve(t, kit, graphql.Options{})
+	cl, _, err := dialWS(t, base, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Never read again: the socket's buffers fill, then the server's
+	// writes block.
+	cl.subscribe("1", executionDoc, map[string]any{"command": "lines 2000000"})
+	waitFor(t, "the stalled client's sandbox destroyed", func() bool { return fake.Created() == 1 && fake.Live() == 0 })
+	if kit.LiveSandboxes() != 0 {
+		t.Errorf("%d sandboxes live", kit.LiveSandboxes())
+	}
+	// The program was stopped (the client left), it did not finish.
+	for st, want := range map[string]float64{"success": 0, "error": 1} {
+		if n := computemwtest.MetricValue(t, kit, "compute_executions_total", map[string]string{"status": st, "language": "command"}); n != want {
+			t.Errorf("compute_executions_total{status=%s} = %v, want %v", st, n, want)
+		}
+	}
+}
