@@ -83,6 +83,7 @@ func (o *Options) setDefaults() {
 // with an Upgrade for the WebSocket of subscriptions. Build it with [New].
 type Handler struct {
 	kit   *computemw.Kit
+	cfg   computemw.Config // the kit's, with its defaults
 	opts  Options
 	srv   *handler.Server
 	files computemw.Route
@@ -94,7 +95,7 @@ type Handler struct {
 // when Config.AllowedOrigins is set, and 405 for the rest).
 func New(kit *computemw.Kit, opts Options) *Handler {
 	opts.setDefaults()
-	h := &Handler{kit: kit, opts: opts, conns: &connections{}}
+	h := &Handler{kit: kit, cfg: kit.Config(), opts: opts, conns: &connections{}}
 	for _, rt := range kit.Routes() {
 		if rt.Path == "/files" {
 			h.files = rt

@@ -49,7 +49,7 @@ func (h *Handler) readBody(r *http.Request) (*http.Request, error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		return r, computemw.Errorf(computemw.CodeUnsupportedMedia, "Content-Type must be application/json")
 	}
-	limit := h.kit.Config().MaxBodyBytes
+	limit := h.cfg.MaxBodyBytes
 	if r.ContentLength > limit {
 		return r, computemw.Errorf(computemw.CodePayloadTooLarge, "request body exceeds %d bytes", limit)
 	}

@@ -61,7 +61,7 @@ func (h *Handler) prepareRun(run *computemw.Run, timeout *int, stdin *string) er
 		if *timeout <= 0 {
 			return computemw.Errorf(computemw.CodeBadRequest, "argument \"timeout\" must be a positive number of milliseconds")
 		}
-		if max := h.kit.Config().MaxTimeout; time.Duration(*timeout)*time.Millisecond > max {
+		if max := h.cfg.MaxTimeout; time.Duration(*timeout)*time.Millisecond > max {
 			return computemw.Errorf(computemw.CodeBadRequest, "argument \"timeout\" exceeds the maximum of %d ms", max.Milliseconds())
 		}
 		run.Timeout = time.Duration(*timeout) * time.Millisecond
@@ -73,7 +73,7 @@ func (h *Handler) prepareRun(run *computemw.Run, timeout *int, stdin *string) er
 // strict turns a non-zero exit into EXECUTION_ERROR when the kit is
 // configured so (Config.StrictExitCode), as the HTTP routes do.
 func (h *Handler) strict(res *computemw.Result) error {
-	if h.kit.Config().StrictExitCode && res.ExitCode != 0 {
+	if h.cfg.StrictExitCode && res.ExitCode != 0 {
 		return &computemw.Error{Code: computemw.CodeExecution, Message: fmt.Sprintf("program exited with code %d", res.ExitCode), Details: res.Stderr}
 	}
 	return nil

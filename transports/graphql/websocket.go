@@ -23,7 +23,7 @@ const closeForbidden = 4403
 // WebSocket settings (Config.WebSocket): message size, pings, write
 // timeout; and by Options: the connection_init deadline.
 func (h *Handler) websocket() transport.Websocket {
-	cfg := h.kit.Config().WebSocket
+	cfg := h.cfg.WebSocket
 	limit := int64(cfg.MaxMessageBytes)
 	return transport.Websocket{
 		Implementation: timedWebsocket{
@@ -84,7 +84,7 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	if err != nil {
 		return refuse(ctx, err)
 	}
-	cfg := h.kit.Config().WebSocket
+	cfg := h.cfg.WebSocket
 	owner := h.owner(actx, req)
 	if err := h.conns.take(owner, cfg.MaxConnsPerCaller, cfg.MaxConns); err != nil {
 		return refuse(ctx, err)
@@ -126,7 +126,7 @@ func (h *Handler) owner(ctx context.Context, req *computemw.Request) string {
 	if p, ok := computemw.PrincipalFrom(ctx); ok && p.ID != "" {
 		return "p:" + p.ID
 	}
-	if ip := computemw.ClientIP(ctx, req, h.kit.Config().TrustedProxies); ip.IsValid() {
+	if ip := computemw.ClientIP(ctx, req, h.cfg.TrustedProxies); ip.IsValid() {
 		return "addr:" + ip.String()
 	}
 	return "anonymous"
