@@ -156,7 +156,7 @@ func setComplexity(c *generated.ComplexityRoot, cost int) {
 	c.Mutation.ExecuteCode = func(child int, _, _ string, _, _ *string, _ *int, _ *string) int { return child + cost }
 	c.Mutation.RunCommand = func(child int, _ string, _, _, _ *string, _ *int, _ *string) int { return child + cost }
 	c.Mutation.WriteFile = func(child int, _, _ string, _ *string) int { return child + cost }
-	c.Mutation.CreateSession = func(child int, _, _ *string, _ *int) int { return child + cost }
+	c.Mutation.CreateSession = func(child int, _, _ *string, _, _ *int) int { return child + cost }
 	c.Mutation.DestroySession = func(child int, _ string) int { return child + cost }
 	c.Subscription.Execution = func(child int, _, _, _, _, _ *string, _ *int, _ *string) int { return child + cost }
 }

@@ -147,6 +147,8 @@ func TestInvalidDocuments(t *testing.T) {
 		{"timeout above the maximum", executeDoc, map[string]any{"code": "echo x", "language": "python", "timeout": 1 << 30}, 200, "BAD_REQUEST"},
 		{"subscription over POST", `subscription { execution(command: "echo x") { __typename } }`, nil, 200, "BAD_REQUEST"},
 		{"unknown session", `{ listFiles(path: ".", sandboxId: "nope") { name } }`, nil, 200, "NOT_FOUND"},
+		{"session wait above the queue timeout", `mutation { createSession(wait: 99999999) { sandboxId } }`, nil, 200, "BAD_REQUEST"},
+		{"negative session TTL", `mutation { createSession(ttl: -1) { sandboxId } }`, nil, 200, "BAD_REQUEST"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := post(t, base, c.query, c.vars, nil)
@@ -301,5 +303,29 @@ func TestIntrospection(t *testing.T) {
 	closed := serve(t, kit, graphql.Options{DisableIntrospection: true})
 	if r := post(t, closed, introspectionDoc, nil, nil); len(r.Errors) == 0 || r.Errors[0].Code() != "BAD_REQUEST" || r.Status == 500 {
 		t.Errorf("introspection disabled: %d %.300s", r.Status, r.Raw)
+	}
+}
+
+// TestSessionLimits: the caller's session limit holds over GraphQL, and a
+// createSession that may wait gets the slot its caller frees.
+func TestSessionLimits(t *testing.T) {
+	kit, fake := computemwtest.SuiteKit(t, computemw.Config{MaxSessionsPerPrincipal: 1})
+	base := serve(t, kit, graphql.Options{})
+	const create = `mutation C($wait: Int) { createSession(wait: $wait) { sandboxId } }`
+	id := post(t, base, create, nil, nil).field(t, "createSession")["sandboxId"]
+	r := post(t, base, create, nil, nil)
+	if !slices.Equal(r.codes(), []string{"RATE_LIMITED"}) || r.Errors[0].Extensions["retryAfter"] == nil {
+		t.Fatalf("second session over a limit of 1: %s", r.Raw)
+	}
+	waited := make(chan *gqlReply, 1)
+	go func() { waited <- post(t, base, create, map[string]any{"wait": 10000}, nil) }()
+	if r := post(t, base, `mutation D($id: ID!) { destroySession(sandboxId: $id) }`, map[string]any{"id": id}, nil); r.Data["destroySession"] != true {
+		t.Fatalf("destroySession: %s", r.Raw)
+	}
+	if r := <-waited; r.field(t, "createSession")["sandboxId"] == "" {
+		t.Errorf("waiting createSession: %s", r.Raw)
+	}
+	if fake.Created() != 2 {
+		t.Errorf("created %d sandboxes, want 2", fake.Created())
 	}
 }

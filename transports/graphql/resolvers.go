@@ -111,7 +111,7 @@ func (m *mutationResolver) WriteFile(ctx context.Context, path, content string, 
 var done = true
 
 // CreateSession creates a session sandbox owned by the caller.
-func (m *mutationResolver) CreateSession(ctx context.Context, provider, language *string, ttl *int) (*generated.Session, error) {
+func (m *mutationResolver) CreateSession(ctx context.Context, provider, language *string, ttl, wait *int) (*generated.Session, error) {
 	ctx, err := m.h.admit(ctx, computemw.OpSessions)
 	if err != nil {
 		return nil, fail(ctx, err)
@@ -122,6 +122,12 @@ func (m *mutationResolver) CreateSession(ctx context.Context, provider, language
 			return nil, fail(ctx, computemw.Errorf(computemw.CodeBadRequest, "argument \"ttl\" must be a positive number of milliseconds"))
 		}
 		opts.TTL = time.Duration(*ttl) * time.Millisecond
+	}
+	if wait != nil {
+		if limit := max(0, m.h.cfg.QueueTimeout.Milliseconds()); *wait < 0 || int64(*wait) > limit {
+			return nil, fail(ctx, computemw.Errorf(computemw.CodeBadRequest, "argument \"wait\" must be between 0 and %d ms", limit))
+		}
+		opts.Wait = time.Duration(*wait) * time.Millisecond
 	}
 	info, err := m.h.kit.CreateSession(ctx, opts)
 	if err != nil {

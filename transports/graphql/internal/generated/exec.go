@@ -63,7 +63,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateSession  func(childComplexity int, provider *string, language *string, ttl *int) int
+		CreateSession  func(childComplexity int, provider *string, language *string, ttl *int, wait *int) int
 		DestroySession func(childComplexity int, sandboxID string) int
 		ExecuteCode    func(childComplexity int, code string, language string, provider *string, sandboxID *string, timeout *int, stdin *string) int
 		RunCommand     func(childComplexity int, command string, cwd *string, provider *string, sandboxID *string, timeout *int, stdin *string) int
@@ -101,7 +101,7 @@ type MutationResolver interface {
 	ExecuteCode(ctx context.Context, code string, language string, provider *string, sandboxID *string, timeout *int, stdin *string) (*ExecutionResult, error)
 	RunCommand(ctx context.Context, command string, cwd *string, provider *string, sandboxID *string, timeout *int, stdin *string) (*ExecutionResult, error)
 	WriteFile(ctx context.Context, path string, content string, sandboxID *string) (*bool, error)
-	CreateSession(ctx context.Context, provider *string, language *string, ttl *int) (*Session, error)
+	CreateSession(ctx context.Context, provider *string, language *string, ttl *int, wait *int) (*Session, error)
 	DestroySession(ctx context.Context, sandboxID string) (*bool, error)
 }
 type QueryResolver interface {
@@ -245,7 +245,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateSession(childComplexity, args["provider"].(*string), args["language"].(*string), args["ttl"].(*int)), true
+		return e.ComplexityRoot.Mutation.CreateSession(childComplexity, args["provider"].(*string), args["language"].(*string), args["ttl"].(*int), args["wait"].(*int)), true
 	case "Mutation.destroySession":
 		if e.ComplexityRoot.Mutation.DestroySession == nil {
 			break
@@ -492,7 +492,7 @@ type Mutation {
   "Writes a UTF-8 file. Without sandboxId the file dies with the field's own sandbox: name a session to keep it."
   writeFile(path: String!, content: String!, sandboxId: ID): Boolean
   "Creates a session sandbox owned by the caller; its sandboxId keeps files and state across calls until destroySession or its TTL."
-  createSession(provider: String, language: String, "TTL in milliseconds, renewed by use" ttl: Int): Session
+  createSession(provider: String, language: String, "TTL in milliseconds, renewed by use" ttl: Int, "milliseconds to wait for a session slot at the session limits (at most Config.QueueTimeout); 0 refuses at once" wait: Int): Session
   "Destroys one of the caller's sessions."
   destroySession(sandboxId: ID!): Boolean
 }
@@ -775,6 +775,14 @@ func (ec *executionContext) field_Mutation_createSession_args(ctx context.Contex
 		return nil, err
 	}
 	args["ttl"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "wait",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["wait"] = arg3
 	return args, nil
 }
 
@@ -1657,7 +1665,7 @@ func (ec *executionContext) _Mutation_createSession(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateSession(ctx, fc.Args["provider"].(*string), fc.Args["language"].(*string), fc.Args["ttl"].(*int))
+			return ec.Resolvers.Mutation().CreateSession(ctx, fc.Args["provider"].(*string), fc.Args["language"].(*string), fc.Args["ttl"].(*int), fc.Args["wait"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Session) graphql.Marshaler {
