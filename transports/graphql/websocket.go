@@ -68,8 +68,9 @@ func sameOrigin(origin, host string) bool {
 // headers, with the credentials of the init payload (Options.CredentialKeys)
 // over them, pass the kit's WebSocket admission (host, origin,
 // authentication, rate limits); the caller's open connections are capped
-// (Config.WebSocket's MaxConnsPerCaller and MaxConns); and the connection
-// ends after MaxLifetime, or IdleTimeout without a running subscription.
+// (Config.WebSocket's MaxConnsPerCaller and MaxConns) and counted in the
+// hooks (compute_active_connections); and the connection ends after
+// MaxLifetime, or IdleTimeout without a running subscription.
 // A refusal closes the connection with 4403 and "CODE: message".
 func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	c := connFrom(ctx)
@@ -95,7 +96,11 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	sub := *req
 	sub.Method = "WS"
 	cctx, cancel := context.WithCancel(withCaller(ctx, &sub))
-	c.start(func() { h.conns.give(owner) }, cancel, cfg.MaxLifetime, cfg.IdleTimeout)
+	tracked := h.kit.TrackConnection(actx, computemw.OpWebSocket)
+	c.start(func() {
+		tracked()
+		h.conns.give(owner)
+	}, cancel, cfg.MaxLifetime, cfg.IdleTimeout)
 	return cctx, nil, nil
 }
 

@@ -25,6 +25,9 @@ func TestSubscriptionStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := computemwtest.MetricValue(t, kit, "compute_active_connections", nil); n != 1 {
+		t.Errorf("compute_active_connections = %v with one connection", n)
+	}
 
 	cl.subscribe("1", executionDoc, map[string]any{"command": "lines 3"})
 	events, errs := cl.collect("1")
@@ -75,6 +78,10 @@ func TestSubscriptionStreams(t *testing.T) {
 		t.Errorf("invalid subscription document: %+v", errs)
 	}
 	waitFor(t, "every sandbox destroyed", func() bool { return fake.Live() == 0 })
+	cl.c.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "the closed connection uncounted", func() bool {
+		return computemwtest.MetricValue(t, kit, "compute_active_connections", nil) == 0
+	})
 }
 
 // TestSubscriptionInSession streams an execution in a session created by

@@ -1,9 +1,18 @@
 package computemw
 
+import (
+	"context"
+	"sync"
+)
+
+// What a transport of its own (GraphQL, Socket.IO) needs of the kit beyond
+// the governed calls, so that it holds the same bounds as the kit's routes
+// and WebSocket.
+
 // HostAllowed reports whether host (a Host header: name or name:port) is
 // one the kit serves (Config.AllowedHosts; any when that is empty). A
-// transport of its own (GraphQL, Socket.IO) checks it where it answers
-// before any operation is admitted; [Kit.Admit] checks it too.
+// transport checks it where it answers before any operation is admitted;
+// [Kit.Admit] checks it too.
 func (k *Kit) HostAllowed(host string) bool { return k.hostAllowed(host) }
 
 // OriginAllowed reports whether a browser page of origin may open a
@@ -13,3 +22,12 @@ func (k *Kit) HostAllowed(host string) bool { return k.hostAllowed(host) }
 // applies its WebSocket library's same-origin rule. A transport whose
 // credentials arrive after the upgrade calls it before upgrading.
 func (k *Kit) OriginAllowed(origin string) bool { return k.originAllowed(origin) }
+
+// TrackConnection reports a long-lived connection of op (a transport's own
+// WebSocket) to the hooks as open — the metrics' compute_active_connections
+// — until done is called; done is idempotent.
+func (k *Kit) TrackConnection(ctx context.Context, op Op) (done func()) {
+	closed := k.trackConnection(ctx, op)
+	var once sync.Once
+	return func() { once.Do(closed) }
+}
