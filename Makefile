@@ -2,7 +2,9 @@
 GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all setup setup-test run test bench lint generate-graphql
+.PHONY: all setup setup-test run test bench lint
+.PHONY: generate-daytona
+.PHONY: generate-graphql
 
 all: test
 
@@ -10,11 +12,12 @@ all: test
 setup:
 	@bash scripts/setup.sh
 
-## setup-test: setup, plus the Node.js ws client that the WebSocket
-## interoperability test drives and the graphql-ws client that the GraphQL
-## subscription test drives (installed into .cache/ with npm)
+## setup-test: setup, plus the Node.js ws, socket.io-client and graphql-ws
+## clients that the WebSocket, Socket.IO and GraphQL interoperability tests
+## drive (installed into .cache/ with npm)
 setup-test: setup
 	@bash scripts/setup-node-ws.sh
+	@bash scripts/setup-node-socketio.sh
 	@bash scripts/setup-node-graphql.sh
 
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
@@ -38,6 +41,16 @@ bench: setup
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## generate-daytona: regenerate the Daytona provider's API clients from the
+## vendor specs in providers/daytona/internal/spec (oapi-codegen through
+## go run, so nothing is installed); fails when the committed code drifts
+OAPI_CODEGEN ?= $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
+generate-daytona:
+	$(GO) run ./providers/daytona/internal/gen
+	$(OAPI_CODEGEN) -config providers/daytona/internal/apiclient/oapi-codegen.yaml providers/daytona/internal/spec/api-openapi.yaml
+	$(OAPI_CODEGEN) -config providers/daytona/internal/toolboxclient/oapi-codegen.yaml providers/daytona/internal/spec/toolbox-openapi3.json
+	@git diff --exit-code -- providers/daytona/internal || { echo "generated Daytona code differs from the committed code"; exit 1; }
 
 ## generate-graphql: regenerate the GraphQL transport's code
 ## (transports/graphql/internal/generated) from its schema with gqlgen

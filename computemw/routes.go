@@ -102,6 +102,9 @@ func (k *Kit) Routes() []Route {
 	t.add(http.MethodPost, "/sandboxes/{id}/exec", OpExec, jsonBody(k.sessionRoute(k.handleExec)))
 	t.add(http.MethodPost, "/sandboxes/{id}/files", OpFiles, jsonBody(k.sessionRoute(k.handleFiles)))
 	t.add(http.MethodPost, "/sandboxes/{id}/exec/stream", OpExec, jsonBody(k.sessionRoute(k.handleExecStream)))
+	t.add(http.MethodPost, "/sandboxes/{id}/processes", OpExec, jsonBody(k.handleStartProcess))
+	t.add(http.MethodGet, "/sandboxes/{id}/processes", OpExec, k.handleListProcesses)
+	t.add(http.MethodDelete, "/sandboxes/{id}/processes/{pid}", OpExec, k.handleKillProcess)
 	return t
 }
 

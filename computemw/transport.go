@@ -5,29 +5,42 @@ import (
 	"sync"
 )
 
-// What a transport of its own (GraphQL, Socket.IO) needs of the kit beyond
-// the governed calls, so that it holds the same bounds as the kit's routes
-// and WebSocket.
+// What a transport of its own (Socket.IO, a job queue) needs beyond
+// [Kit.Admit], [Kit.Execute] and [Kit.CreateSession]: the governed sandbox
+// of a session, for terminals and files, and a place in the books of
+// real-time connections.
 
-// HostAllowed reports whether host (a Host header: name or name:port) is
-// one the kit serves (Config.AllowedHosts; any when that is empty). A
-// transport checks it where it answers before any operation is admitted;
-// [Kit.Admit] checks it too.
-func (k *Kit) HostAllowed(host string) bool { return k.hostAllowed(host) }
+// SessionSandbox returns the governed sandbox of one of the caller's
+// sessions (ctx from [Kit.Admit]), marked in use until release is called:
+// its terminals and file operations are authorized, observed and charged
+// like the routes' own, and the session's lifetime restarts when the use
+// ends. Another caller's session, or one that is gone, is NOT_FOUND.
+func (k *Kit) SessionSandbox(ctx context.Context, id string) (sb Sandbox, release func(), err error) {
+	s, release, err := k.session(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.sb, release, nil
+}
 
-// OriginAllowed reports whether a browser page of origin may open a
-// WebSocket here, by the rule of [Kit.AdmitWebSocket]: Config.AllowedOrigins,
-// else pages of Config.AllowedHosts; "" (not a browser) is allowed. When
-// [Kit.ChecksOrigins] is false it allows any origin: the transport then
-// applies its WebSocket library's same-origin rule. A transport whose
-// credentials arrive after the upgrade calls it before upgrading.
-func (k *Kit) OriginAllowed(origin string) bool { return k.originAllowed(origin) }
-
-// TrackConnection reports a long-lived connection of op (a transport's own
-// WebSocket) to the hooks as open — the metrics' compute_active_connections
-// — until done is called; done is idempotent.
-func (k *Kit) TrackConnection(ctx context.Context, op Op) (done func()) {
-	closed := k.trackConnection(ctx, op)
+// OpenConnection holds a place for a real-time connection of the caller
+// (ctx from [Kit.Admit]) in the books the WebSocket endpoint keeps — at
+// most Config.WebSocket.MaxConnsPerCaller per caller (429 RATE_LIMITED
+// past it) and MaxConns in all (503 UNAVAILABLE) — and reports the
+// connection to the hooks (compute_active_connections) until done is
+// called. done is idempotent. A refusal is reported to the hooks.
+func (k *Kit) OpenConnection(ctx context.Context, op Op) (done func(), err error) {
+	owner := k.owner(ctx)
+	if err := k.conns.take(owner, k.cfg.WebSocket); err != nil {
+		k.rejected(ctx, op, nil, err)
+		return nil, err
+	}
+	untrack := k.trackConnection(ctx, op)
 	var once sync.Once
-	return func() { once.Do(closed) }
+	return func() {
+		once.Do(func() {
+			untrack()
+			k.conns.give(owner)
+		})
+	}, nil
 }

@@ -608,7 +608,9 @@ func AdapterSuite(t *testing.T, h Harness) {
 	})
 
 	t.Run("capacity", func(t *testing.T) {
-		kit, fake := SuiteKit(t, computemw.Config{MaxSandboxes: 1})
+		// At capacity a request waits in the queue; when its wait ends
+		// before a slot frees, it is a 503 with Retry-After.
+		kit, fake := SuiteKit(t, computemw.Config{MaxSandboxes: 1, QueueTimeout: 100 * time.Millisecond})
 		base := h.Start(t, kit)
 		done := make(chan *Reply, 1)
 		go func() {

@@ -1,17 +1,27 @@
 // Command benchreport measures the local provider and the HTTP layer
 // against baselines taken in the same run, and prints ratios. It is run by
-// `make bench`.
+// `make bench`. Every figure the README quotes comes from its output.
 //
 // (a) Time to interactive, as ComputeSDK's public benchmark defines it:
-// from "create a sandbox" until `node -v` has succeeded in it; 100
-// sequential and a burst of 100 at once, beside bare `node -v`.
-// (b) HTTP POST /api/exec {"command":"true"} through the kit's net/http
-// route group, beside a bare net/http handler that runs `true` directly.
+// from "create a sandbox" (POST /api/exec) until `node -v` has succeeded
+// in it, sequentially, with the warm pool and without, beside bare
+// `node -v`.
+// (b) Bursts of 100 and 1000 such requests at once (default kit config:
+// MaxSandboxes 64, the queue, the default pool), beside 100 bare bwrap
+// sandboxes running `node -v` started at once.
+// (c) POST /api/exec {"command":"true"} from 8 clients, beside bare bwrap
+// sandboxes running `true` 8 at a time (the isolation floor) and a bare
+// net/http handler running `true`.
+// (d) An execution in an existing session, beside a bare fork/exec of the
+// same command.
+// (e) Idle memory per warm sandbox (bwrap, init and empty workspace).
+// (f) Real time over WebSocket (ws.go).
 package main
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +30,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -32,9 +45,11 @@ import (
 )
 
 var (
-	n    = flag.Int("n", 100, "sandboxes per TTI series")
-	reqs = flag.Int("requests", 400, "HTTP requests per series")
-	conc = flag.Int("concurrency", 8, "concurrent HTTP clients")
+	n     = flag.Int("n", 100, "requests per TTI series and per burst")
+	big   = flag.Int("big", 1000, "requests in the large burst")
+	reqs  = flag.Int("requests", 400, "requests per throughput series")
+	conc  = flag.Int("concurrency", 8, "concurrent clients of the throughput series")
+	execs = flag.Int("execs", 300, "executions per session series")
 )
 
 type series struct {
@@ -53,7 +68,9 @@ func (s series) pct(p float64) time.Duration {
 	return d[i]
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+func (s series) rps() float64 { return float64(len(s.d)) / s.wall.Seconds() }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 
 func main() {
 	flag.Parse()
@@ -65,66 +82,32 @@ func main() {
 
 func run() error {
 	ctx := context.Background()
-	prov, err := local.New(local.Config{Logger: slog.New(slog.DiscardHandler)})
+	quiet := slog.New(slog.DiscardHandler)
+	warm, err := local.New(local.Config{Logger: quiet})
 	if err != nil {
 		return err
 	}
-	defer prov.Close(ctx)
-	fmt.Printf("local provider: cgroup v%d, %d CPUs\n\n", prov.CgroupVersion(), numCPU())
-
-	// (a) Time to interactive.
-	bare := measure(*n, 1, func() error { return exec.Command("node", "-v").Run() })
-	// TTI stops the clock when `node -v` has succeeded; destroying the
-	// sandbox happens after, outside the measurement, as in ComputeSDK's
-	// benchmark.
-	tti := func() (time.Duration, error) {
-		start := time.Now()
-		sb, err := prov.Create(ctx, computemw.CreateOptions{})
-		if err != nil {
-			return 0, err
-		}
-		defer sb.Destroy(ctx)
-		res, err := sb.Exec(ctx, "node -v", computemw.ExecOptions{})
-		d := time.Since(start)
-		if err != nil {
-			return 0, err
-		}
-		if res.ExitCode != 0 || len(res.Stdout) < 2 {
-			return 0, fmt.Errorf("node -v: exit %d %q", res.ExitCode, res.Stderr)
-		}
-		return d, nil
-	}
-	seq := measureD(*n, 1, tti)
-	seq.name = "sandbox TTI, sequential"
-	burst := measureD(*n, *n, tti)
-	burst.name = fmt.Sprintf("sandbox TTI, burst of %d", *n)
-	bare.name = "bare `node -v` (baseline)"
-	bareBurst := measure(*n, *n, func() error { return exec.Command("node", "-v").Run() })
-	bareBurst.name = fmt.Sprintf("bare `node -v`, burst of %d", *n)
-
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "(a) time to interactive\tok\tmedian\tp95\tp99\tmedian vs baseline")
-	for _, s := range []series{bare, seq, bareBurst, burst} {
-		base := bare
-		if s.name == burst.name {
-			base = bareBurst
-		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%.2fx\n", s.name, len(s.d), *n, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
-			float64(s.pct(.5))/float64(base.pct(.5)))
-	}
-	tw.Flush()
-	if len(burst.d) != *n {
-		return fmt.Errorf("burst: only %d of %d sandboxes succeeded", len(burst.d), *n)
-	}
-
-	// (b) HTTP exec through the kit against a bare handler.
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, MaxSandboxes: 256, Logger: slog.New(slog.DiscardHandler)})
+	defer warm.Close(ctx)
+	cold, err := local.New(local.Config{Logger: quiet, WarmPool: local.PoolConfig{Size: -1}})
 	if err != nil {
 		return err
 	}
-	defer kit.Close(ctx)
+	defer cold.Close(ctx)
+	fmt.Printf("local provider: cgroup v%d, %d CPUs; kit and pool with their default config\n\n", warm.CgroupVersion(), numCPU())
+
+	warmKit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{warm}, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer warmKit.Close(ctx)
+	coldKit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{cold}, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer coldKit.Close(ctx)
 	mux := http.NewServeMux()
-	computehttp.Mount(mux, "/api", kit)
+	computehttp.Mount(mux, "/api", warmKit)
+	computehttp.Mount(mux, "/cold", coldKit)
 	mux.HandleFunc("POST /bare/exec", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		var out bytes.Buffer
@@ -142,36 +125,248 @@ func run() error {
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
-	post := func(path string) func() error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}
+	post := func(path, body string) func() error {
 		return func() error {
-			resp, err := client.Post(base+path, "application/json", bytes.NewBufferString(`{"command":"true"}`))
+			resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
 			if err != nil {
 				return err
 			}
 			defer resp.Body.Close()
-			io.Copy(io.Discard, resp.Body)
+			b, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != 200 {
-				return fmt.Errorf("status %d", resp.StatusCode)
+				return fmt.Errorf("status %d: %s", resp.StatusCode, b)
 			}
 			return nil
 		}
 	}
-	bh := measure(*reqs, *conc, post("/bare/exec"))
-	kh := measure(*reqs, *conc, post("/api/exec"))
-	fmt.Println()
-	fmt.Fprintf(tw, "(b) POST exec {\"command\":\"true\"}, %d clients\tok\treq/s\tmedian\tp99\tthroughput vs bare\tmedian vs bare\n", *conc)
-	for _, s := range []struct {
-		name string
-		s    series
-	}{{"bare net/http handler running `true`", bh}, {"kit route group (sandbox per request)", kh}} {
-		rps := float64(len(s.s.d)) / s.s.wall.Seconds()
-		brps := float64(len(bh.d)) / bh.wall.Seconds()
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f\t%s\t%s\t%.2fx\t%.2fx\n", s.name, len(s.s.d), *reqs, rps, ms(s.s.pct(.5)), ms(s.s.pct(.99)),
-			rps/brps, float64(s.s.pct(.5))/float64(bh.pct(.5)))
+	nodeV := `{"command":"node -v"}`
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	row := func(s, base series, want int) {
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%.2fx\n", s.name, len(s.d), want, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
+			float64(s.pct(.5))/float64(base.pct(.5)))
+	}
+
+	// (a) Time to interactive, sequential.
+	settle(warm)
+	bare := measure(*n, 1, func() error { return exec.Command("node", "-v").Run() })
+	bare.name = "bare `node -v` (baseline)"
+	seq := measure(*n, 1, post("/api/exec", nodeV))
+	seq.name = "HTTP create → `node -v` OK, warm pool"
+	seqCold := measure(*n, 1, post("/cold/exec", nodeV))
+	seqCold.name = "HTTP create → `node -v` OK, pool off (cold)"
+	fmt.Fprintln(tw, "(a) time to interactive, sequential\tok\tmedian\tp95\tp99\tmedian vs baseline")
+	for _, s := range []series{bare, seq, seqCold} {
+		row(s, bare, *n)
 	}
 	tw.Flush()
+
+	// (b) Bursts.
+	settle(warm)
+	bareBurst := measure(*n, *n, bareBwrap("node", "-v"))
+	bareBurst.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline)", *n)
+	settle(warm)
+	burst := measure(*n, *n, post("/api/exec", nodeV))
+	burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *n)
+	settle(warm)
+	bigBurst := measure(*big, *big, post("/api/exec", nodeV))
+	bigBurst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *big)
+	fmt.Println()
+	fmt.Fprintln(tw, "(b) bursts at once\tok\tmedian\tp95\tp99\tmedian vs baseline")
+	row(bareBurst, bareBurst, *n)
+	row(burst, bareBurst, *n)
+	row(bigBurst, bareBurst, *big)
+	tw.Flush()
+
+	// (c) Throughput of POST /api/exec {"command":"true"}.
+	settle(warm)
+	floor := measure(*reqs, *conc, bareBwrap("true"))
+	floor.name = fmt.Sprintf("bare bwrap sandboxes running `true`, %d at a time (floor)", *conc)
+	bh := measure(*reqs, *conc, post("/bare/exec", `{"command":"true"}`))
+	bh.name = "bare net/http handler running `true` (no sandbox)"
+	settle(warm)
+	kh := measure(*reqs, *conc, post("/api/exec", `{"command":"true"}`))
+	kh.name = "kit route group, a sandbox per request, warm pool"
+	fmt.Println()
+	fmt.Fprintf(tw, "(c) POST exec {\"command\":\"true\"}, %d clients\tok\treq/s\tmedian\tp99\tthroughput vs floor\n", *conc)
+	for _, s := range []series{floor, bh, kh} {
+		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f\t%s\t%s\t%.2fx\n", s.name, len(s.d), *reqs, s.rps(), ms(s.pct(.5)), ms(s.pct(.99)), s.rps()/floor.rps())
+	}
+	tw.Flush()
+
+	// (d) An execution in an existing session.
+	if err := sessionReport(ctx, tw, client, base, warmKit); err != nil {
+		return err
+	}
+
+	// (e) Idle memory per warm sandbox.
+	settle(warm)
+	if err := idleMemoryReport(warm); err != nil {
+		return err
+	}
+
+	if len(burst.d) != *n || len(bigBurst.d) != *big {
+		return fmt.Errorf("bursts: %d of %d and %d of %d succeeded", len(burst.d), *n, len(bigBurst.d), *big)
+	}
 	return wsReport(ctx, tw, base)
+}
+
+// settle waits (at most ten seconds) until the warm pool is full again,
+// so that one series does not pay for the refill of the one before.
+func settle(p *local.Provider) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := p.PoolStats(); s.Ready >= s.Target {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// bareBwrap runs argv in a minimal bubblewrap sandbox: new namespaces,
+// the host's /usr read-only, its own /proc and /dev.
+func bareBwrap(argv ...string) func() error {
+	args := []string{"--unshare-all", "--die-with-parent", "--new-session",
+		"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"}
+	for _, d := range []string{"/bin", "/lib", "/lib64", "/sbin"} {
+		if t, err := os.Readlink(d); err == nil {
+			args = append(args, "--symlink", t, d)
+		}
+	}
+	args = append(append(args, "--"), argv...)
+	return func() error { return exec.Command("bwrap", args...).Run() }
+}
+
+// sessionReport measures an execution in an existing session, through the
+// Go API and over HTTP, beside a bare fork/exec of `true`.
+func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Client, base string, kit *computemw.Kit) error {
+	bare := measure(*execs, 1, func() error { return exec.Command("true").Run() })
+	bare.name = "bare fork/exec of `true` (baseline)"
+
+	sb, err := kit.Create(computemw.WithPrincipal(ctx, computemw.Principal{ID: "bench"}), "", computemw.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	defer sb.Destroy(ctx)
+	api := measure(*execs, 1, func() error {
+		res, err := sb.Exec(ctx, "true", computemw.ExecOptions{})
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit %d", res.ExitCode)
+		}
+		return err
+	})
+	api.name = "Exec(\"true\") in a session, Go API"
+
+	resp, err := client.Post(base+"/api/sandboxes", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		return err
+	}
+	var info struct {
+		SandboxID string `json:"sandboxId"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if err != nil || info.SandboxID == "" {
+		return fmt.Errorf("create session: %v", err)
+	}
+	defer func() {
+		req, _ := http.NewRequest(http.MethodDelete, base+"/api/sandboxes/"+info.SandboxID, nil)
+		if r, err := client.Do(req); err == nil {
+			r.Body.Close()
+		}
+	}()
+	httpExec := measure(*execs, 1, func() error {
+		r, err := client.Post(base+"/api/sandboxes/"+info.SandboxID+"/exec", "application/json", strings.NewReader(`{"command":"true"}`))
+		if err != nil {
+			return err
+		}
+		defer r.Body.Close()
+		io.Copy(io.Discard, r.Body)
+		if r.StatusCode != 200 {
+			return fmt.Errorf("status %d", r.StatusCode)
+		}
+		return nil
+	})
+	httpExec.name = "POST /sandboxes/{id}/exec `true`, HTTP"
+
+	fmt.Println()
+	fmt.Fprintln(tw, "(d) exec in an existing session\tok\tmedian\tp95\tp99\tmedian over baseline")
+	for _, s := range []series{bare, api, httpExec} {
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t+%s\n", s.name, len(s.d), *execs, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
+			ms(s.pct(.5)-bare.pct(.5)))
+	}
+	tw.Flush()
+	return nil
+}
+
+// idleMemoryReport prints the proportional set size (shared pages divided
+// among their users) of every process this one started — the bwrap
+// monitors and everything in the ready sandboxes — divided by the number
+// of ready sandboxes, plus their workspaces' tmpfs use.
+func idleMemoryReport(p *local.Provider) error {
+	st := p.PoolStats()
+	if st.Ready == 0 {
+		return fmt.Errorf("idle memory: no ready sandbox")
+	}
+	var pss int64
+	for _, pid := range descendants(os.Getpid()) {
+		pss += smapsPSS(pid)
+	}
+	fmt.Println()
+	fmt.Printf("(e) idle memory per warm sandbox (bwrap, init, workspace): %.2f MiB PSS over %d ready sandboxes; cgroup count %.2f MiB each\n",
+		float64(pss)/float64(st.Ready)/(1<<20), st.Ready, float64(st.IdleBytes)/float64(st.Ready)/(1<<20))
+	return nil
+}
+
+// descendants lists the processes below pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		end := strings.LastIndexByte(s, ')')
+		if end < 0 {
+			continue
+		}
+		fields := strings.Fields(s[end+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		me, _ := strconv.Atoi(strings.Fields(s)[0])
+		ppid, _ := strconv.Atoi(fields[1])
+		children[ppid] = append(children[ppid], me)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// smapsPSS is a process's proportional set size in bytes.
+func smapsPSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // measure runs fn total times with the given concurrency and records the

@@ -131,10 +131,19 @@ func (in *sandboxInit) handle(m *initMsg, files []*os.File) {
 		in.reply(&initMsg{Op: opReply, ID: m.ID, Procs: in.procs()})
 	case opKillPID:
 		r := &initMsg{Op: opReply, ID: m.ID}
-		if m.PID <= 1 || !in.pid1 {
+		in.mu.Lock()
+		leader := in.bg[m.PID]
+		in.mu.Unlock()
+		switch {
+		case m.PID <= 1 || !in.pid1:
 			r.Error = "no such process"
-		} else if err := unix.Kill(m.PID, syscall.Signal(m.Signal)); err != nil {
-			r.Error = err.Error()
+		case leader:
+			// A background program leads its session: end its group.
+			_ = unix.Kill(-m.PID, syscall.Signal(m.Signal))
+		default:
+			if err := unix.Kill(m.PID, syscall.Signal(m.Signal)); err != nil {
+				r.Error = err.Error()
+			}
 		}
 		in.reply(r)
 	default:
@@ -161,6 +170,9 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 	var fds []uintptr
 	var master *os.File // with TTY, sent back with started
 	switch {
+	case m.Background && len(in.bgCount()) >= maxBackground:
+		fail(false, fmt.Errorf("at most %d background processes", maxBackground))
+		return
 	case m.Background:
 		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		if err != nil {
@@ -220,6 +232,17 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 		return
 	}
 	in.reply(r)
+}
+
+// bgCount returns the background programs' PIDs.
+func (in *sandboxInit) bgCount() []int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	pids := make([]int, 0, len(in.bg))
+	for p := range in.bg {
+		pids = append(pids, p)
+	}
+	return pids
 }
 
 // reap collects every child that has exited. When an execution's program

@@ -87,7 +87,6 @@ type Handler struct {
 	opts  Options
 	srv   *handler.Server
 	files computemw.Route
-	conns *connections
 }
 
 // New returns the GraphQL endpoint of kit. Mount it at one path (it
@@ -95,7 +94,7 @@ type Handler struct {
 // when Config.AllowedOrigins is set, and 405 for the rest).
 func New(kit *computemw.Kit, opts Options) *Handler {
 	opts.setDefaults()
-	h := &Handler{kit: kit, cfg: kit.Config(), opts: opts, conns: &connections{}}
+	h := &Handler{kit: kit, cfg: kit.Config(), opts: opts}
 	for _, rt := range kit.Routes() {
 		if rt.Path == "/files" {
 			h.files = rt

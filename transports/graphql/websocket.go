@@ -68,9 +68,10 @@ func sameOrigin(origin, host string) bool {
 // headers, with the credentials of the init payload (Options.CredentialKeys)
 // over them, pass the kit's WebSocket admission (host, origin,
 // authentication, rate limits); the caller's open connections are capped
-// (Config.WebSocket's MaxConnsPerCaller and MaxConns) and counted in the
-// hooks (compute_active_connections); and the connection ends after
-// MaxLifetime, or IdleTimeout without a running subscription.
+// in the same books as the kit's own WebSocket ([computemw.Kit.OpenConnection]:
+// Config.WebSocket's MaxConnsPerCaller and MaxConns, counted in
+// compute_active_connections); and the connection ends after MaxLifetime,
+// or IdleTimeout without a running subscription.
 // A refusal closes the connection with 4403 and "CODE: message".
 func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	c := connFrom(ctx)
@@ -85,9 +86,9 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	if err != nil {
 		return refuse(ctx, err)
 	}
-	cfg := h.cfg.WebSocket
-	owner := h.owner(actx, req)
-	if err := h.conns.take(owner, cfg.MaxConnsPerCaller, cfg.MaxConns); err != nil {
+	// A place in the books of the kit's WebSocket connections.
+	done, err := h.kit.OpenConnection(actx, computemw.OpWebSocket)
+	if err != nil {
 		return refuse(ctx, err)
 	}
 	// Each subscription is admitted again, as a request of its own, with
@@ -96,11 +97,7 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	sub := *req
 	sub.Method = "WS"
 	cctx, cancel := context.WithCancel(withCaller(ctx, &sub))
-	tracked := h.kit.TrackConnection(actx, computemw.OpWebSocket)
-	c.start(func() {
-		tracked()
-		h.conns.give(owner)
-	}, cancel, cfg.MaxLifetime, cfg.IdleTimeout)
+	c.start(done, cancel, h.cfg.WebSocket.MaxLifetime, h.cfg.WebSocket.IdleTimeout)
 	return cctx, nil, nil
 }
 
@@ -123,18 +120,6 @@ func (h *Handler) credentials(header http.Header, payload transport.InitPayload)
 		take(hs)
 	}
 	take(payload)
-}
-
-// owner is the key of the caller's connections: its principal, else its
-// address (X-Forwarded-For believed from Config.TrustedProxies only).
-func (h *Handler) owner(ctx context.Context, req *computemw.Request) string {
-	if p, ok := computemw.PrincipalFrom(ctx); ok && p.ID != "" {
-		return "p:" + p.ID
-	}
-	if ip := computemw.ClientIP(ctx, req, h.cfg.TrustedProxies); ip.IsValid() {
-		return "addr:" + ip.String()
-	}
-	return "anonymous"
 }
 
 // refuse ends connection_init with the kit error's code in the close
@@ -233,43 +218,6 @@ func (c *conn) close() {
 		c.idleT.Stop()
 		c.cancel()
 		c.give()
-	}
-}
-
-// connections counts open WebSocket connections, in all and per caller.
-type connections struct {
-	mu    sync.Mutex
-	total int
-	by    map[string]int
-}
-
-// take holds a place for a connection of owner: 429 RATE_LIMITED past the
-// caller's cap, 503 UNAVAILABLE past the total.
-func (cs *connections) take(owner string, perCaller, total int) error {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.by == nil {
-		cs.by = make(map[string]int)
-	}
-	switch {
-	case cs.total >= total:
-		return &computemw.Error{Code: computemw.CodeUnavailable, Message: "too many WebSocket connections, retry later", RetryAfter: time.Second}
-	case cs.by[owner] >= perCaller:
-		return &computemw.Error{Code: computemw.CodeRateLimited, Message: fmt.Sprintf("at most %d WebSocket connections per caller", perCaller),
-			RetryAfter: time.Second}
-	}
-	cs.total++
-	cs.by[owner]++
-	return nil
-}
-
-// give gives a connection's place back.
-func (cs *connections) give(owner string) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cs.total--
-	if cs.by[owner]--; cs.by[owner] <= 0 {
-		delete(cs.by, owner)
 	}
 }
 

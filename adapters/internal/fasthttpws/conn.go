@@ -4,6 +4,7 @@ package fasthttpws
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -15,6 +16,12 @@ import (
 type Conn struct {
 	c     *websocket.Conn
 	pongs chan struct{}
+
+	// mu orders a cancelled read's deadline with Close: fasthttp recycles
+	// a hijacked connection once its handler returns, so nothing may
+	// touch it after Close.
+	mu     sync.Mutex
+	closed bool
 }
 
 // NewConn wraps c; it takes over c's pong handler.
@@ -34,8 +41,20 @@ func NewConn(c *websocket.Conn) *Conn {
 func (w *Conn) Read(ctx context.Context) ([]byte, error) {
 	// The connection has no context: a done ctx ends the read through its
 	// deadline.
-	stop := context.AfterFunc(ctx, func() { _ = w.c.SetReadDeadline(time.Now()) })
-	defer stop()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.closed {
+			_ = w.c.SetReadDeadline(time.Now())
+		}
+	})
+	defer func() {
+		if !stop() {
+			<-fired
+		}
+	}()
 	for {
 		typ, msg, err := w.c.ReadMessage()
 		if err != nil {
@@ -75,6 +94,9 @@ func (w *Conn) Ping(ctx context.Context) error {
 
 // Close implements computemw.Conn.
 func (w *Conn) Close(code int, reason string) error {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 	msg := websocket.FormatCloseMessage(code, reason)
 	_ = w.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 	return w.c.Close()

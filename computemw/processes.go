@@ -1,0 +1,172 @@
+package computemw
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// ProcessManager is implemented by sandboxes whose processes can outlive
+// the execution that started them: background programs (a server, a
+// watcher) that a session starts once and later lists or kills. Every
+// other process an execution leaves behind is killed when it ends.
+type ProcessManager interface {
+	// StartProcess starts command (sh -c) detached, its output discarded
+	// (redirect it to a file to keep it), and returns at once.
+	StartProcess(ctx context.Context, command string, opts ProcessOptions) (ProcessInfo, error)
+	// Processes lists the sandbox's processes.
+	Processes(ctx context.Context) ([]ProcessInfo, error)
+	// KillProcess kills one process of the sandbox (SIGKILL).
+	KillProcess(ctx context.Context, pid int) error
+}
+
+// ProcessOptions configure a background process.
+type ProcessOptions struct {
+	// Cwd is the working directory, relative to the workspace.
+	Cwd string
+	// Env adds environment variables.
+	Env map[string]string
+}
+
+// ProcessInfo describes a process of a sandbox, with its PID as the
+// sandbox sees it.
+type ProcessInfo struct {
+	PID        int    `json:"pid"`
+	PPID       int    `json:"ppid,omitempty"`
+	Command    string `json:"command"`
+	Background bool   `json:"background"`
+	State      string `json:"state,omitempty"`
+}
+
+// processManager returns the provider's ProcessManager of g, or a clear
+// error when the provider has none.
+func (g *governed) processManager() (ProcessManager, error) {
+	pm, ok := g.raw.(ProcessManager)
+	if !ok {
+		return nil, Errorf(CodeExecution, "background processes are not supported by provider %s", g.raw.Provider())
+	}
+	return pm, nil
+}
+
+// StartProcess starts a background process as a governed execution: it is
+// authorized, limited by the policies and reported to the hooks (its
+// launch counts as one execution; the CPU it uses afterwards shows in the
+// sandbox's usage).
+func (g *governed) StartProcess(ctx context.Context, command string, opts ProcessOptions) (ProcessInfo, error) {
+	pm, err := g.processManager()
+	if err != nil {
+		return ProcessInfo{}, err
+	}
+	if command == "" {
+		return ProcessInfo{}, Errorf(CodeBadRequest, "field \"command\" is required")
+	}
+	if len(command) > MaxCommandBytes {
+		return ProcessInfo{}, Errorf(CodeBadRequest, "command exceeds %d bytes", MaxCommandBytes)
+	}
+	var info ProcessInfo
+	_, err = g.run(ctx, g.action(OpExec, "", 0), ExecOptions{Env: opts.Env, Cwd: opts.Cwd}, func(ctx context.Context, _ ExecOptions) (*Result, error) {
+		var err error
+		info, err = pm.StartProcess(ctx, command, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{}, nil
+	})
+	return info, err
+}
+
+// Processes lists the sandbox's processes, authorized like an execution.
+func (g *governed) Processes(ctx context.Context) ([]ProcessInfo, error) {
+	pm, err := g.processManager()
+	if err != nil {
+		return nil, err
+	}
+	if ctx, err = g.authorizeOp(ctx, OpExec); err != nil {
+		return nil, err
+	}
+	return pm.Processes(ctx)
+}
+
+// KillProcess kills one process, authorized like an execution.
+func (g *governed) KillProcess(ctx context.Context, pid int) error {
+	pm, err := g.processManager()
+	if err != nil {
+		return err
+	}
+	if ctx, err = g.authorizeOp(ctx, OpExec); err != nil {
+		return err
+	}
+	return pm.KillProcess(ctx, pid)
+}
+
+// authorizeOp admits (if needed) and authorizes an operation of op on g
+// that runs nothing.
+func (g *governed) authorizeOp(ctx context.Context, op Op) (context.Context, error) {
+	ctx, err := g.k.ensureAdmitted(ctx, op)
+	if err != nil {
+		return ctx, err
+	}
+	return ctx, g.k.authorize(ctx, g.action(op, "", 0))
+}
+
+// StartProcessRequest is the body of POST /sandboxes/{id}/processes.
+type StartProcessRequest struct {
+	Command string            `json:"command"`
+	Cwd     string            `json:"cwd,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+}
+
+func (k *Kit) handleStartProcess(ctx context.Context, r *Request) (*Response, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, k.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, Errorf(CodeBadRequest, "reading the body: %v", err)
+	}
+	var req StartProcessRequest
+	if err := DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
+		return nil, err
+	}
+	s, release, err := k.session(ctx, r.Param("id"))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	info, err := s.sb.StartProcess(ctx, req.Command, ProcessOptions{Cwd: req.Cwd, Env: req.Env})
+	if err != nil {
+		return nil, err
+	}
+	return JSON(http.StatusCreated, info)
+}
+
+func (k *Kit) handleListProcesses(ctx context.Context, r *Request) (*Response, error) {
+	s, release, err := k.session(ctx, r.Param("id"))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	procs, err := s.sb.Processes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if procs == nil {
+		procs = []ProcessInfo{}
+	}
+	return JSON(http.StatusOK, map[string]any{"processes": procs})
+}
+
+func (k *Kit) handleKillProcess(ctx context.Context, r *Request) (*Response, error) {
+	pid, err := strconv.Atoi(r.Param("pid"))
+	if err != nil || pid <= 0 {
+		return nil, Errorf(CodeBadRequest, "pid %q is not a process ID", r.Param("pid"))
+	}
+	s, release, err := k.session(ctx, r.Param("id"))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if err := s.sb.KillProcess(ctx, pid); err != nil {
+		return nil, err
+	}
+	return &Response{Status: http.StatusNoContent, Header: http.Header{}}, nil
+}

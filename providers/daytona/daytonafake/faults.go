@@ -1,0 +1,104 @@
+package daytonafake
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Fault changes how the fake answers the next calls of one operation.
+type Fault struct {
+	// Op is the operationId the fault applies to, as in the vendor spec
+	// ("createSandbox", "getSandbox", "DownloadFile", ...).
+	Op string
+	// Times is how many calls it applies to; default 1.
+	Times int
+	// Status, when set, is answered instead of the operation's work.
+	Status int
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds).
+	RetryAfter time.Duration
+	// Reset drops the connection without an answer.
+	Reset bool
+	// Delay holds the answer back (a slow server); it ends early when the
+	// client gives up.
+	Delay time.Duration
+	// ResetAfterBytes, for DownloadFile, drops the connection after that
+	// many bytes of the body (a reset in the middle of a stream).
+	ResetAfterBytes int
+	// ChunkDelay, for DownloadFile, sends the body in chunks of ChunkSize
+	// bytes (default 64) with this pause between them (a slow stream).
+	ChunkDelay time.Duration
+	ChunkSize  int
+	// CreateAfterGiveUp, for createSandbox, answers nothing until the
+	// client has given up (its context ended or it hung up), then creates
+	// the sandbox anyway, after this long.
+	CreateAfterGiveUp time.Duration
+}
+
+// Inject adds a fault; faults of one operation apply in the order given.
+func (s *Server) Inject(f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// takeFault returns the first pending fault of op and counts its use.
+// The caller holds s.mu.
+func (s *Server) takeFault(op string) *Fault {
+	for i, f := range s.faults {
+		if f.Op != op {
+			continue
+		}
+		f.Times--
+		if f.Times <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		c := *f
+		return &c
+	}
+	return nil
+}
+
+// before applies the parts of a fault that come before the operation's
+// work; it reports whether the request has been answered.
+func (f *Fault) before(s *Server, q *request) bool {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-q.r.Context().Done():
+			t.Stop()
+			return true
+		case <-s.closing:
+			t.Stop()
+			return true
+		}
+	}
+	if f.Reset {
+		hangUp(q.w)
+		return true
+	}
+	if f.Status != 0 {
+		if f.RetryAfter > 0 {
+			q.w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+		}
+		writeErr(q.w, f.Status, "injected fault")
+		return true
+	}
+	return false
+}
+
+// hangUp drops the client's connection.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, buf, err := hj.Hijack(); err == nil {
+			buf.Flush()
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}

@@ -1,0 +1,85 @@
+//go:build linux
+
+package local_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local"
+)
+
+// procsWith returns the sandbox's processes whose command contains s.
+func procsWith(t *testing.T, pm computemw.ProcessManager, s string) []computemw.ProcessInfo {
+	t.Helper()
+	procs, err := pm.Processes(t.Context())
+	if err != nil {
+		t.Fatalf("Processes: %v", err)
+	}
+	return slices.DeleteFunc(procs, func(p computemw.ProcessInfo) bool { return !strings.Contains(p.Command, s) })
+}
+
+// A background process survives the executions after it, is listed and
+// can be killed; what an execution leaves behind is still killed when it
+// ends, background process or not; Destroy ends everything.
+func TestBackgroundProcesses(t *testing.T) {
+	p := newTestProvider(t, local.Config{})
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	pm := sb.(computemw.ProcessManager)
+	ctx := t.Context()
+	info, err := pm.StartProcess(ctx, "echo up > bg.txt; exec sleep 1001", computemw.ProcessOptions{Env: map[string]string{"MARK": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.PID <= 1 || !info.Background {
+		t.Fatalf("started %+v", info)
+	}
+	// Executions come and go; the background process stays.
+	for range 3 {
+		if res := run(t, sb, "true", computemw.ExecOptions{}); res.ExitCode != 0 {
+			t.Fatalf("%+v", res)
+		}
+	}
+	waitUntil(t, "the background process writing its file", func() bool {
+		res := run(t, sb, "cat bg.txt 2>/dev/null", computemw.ExecOptions{})
+		return res.Stdout == "up\n"
+	})
+	if got := procsWith(t, pm, "sleep 1001"); len(got) != 1 || !got[0].Background || got[0].PID != info.PID {
+		t.Fatalf("listed %+v, want the background sleep as PID %d", got, info.PID)
+	}
+	// An execution's own leftovers do not survive it, even now.
+	if res := run(t, sb, "setsid sleep 1002 >/dev/null 2>&1 < /dev/null & echo ok", computemw.ExecOptions{}); res.Stdout != "ok\n" {
+		t.Fatalf("%+v", res)
+	}
+	waitUntil(t, "the execution's leftover gone", func() bool { return len(procsWith(t, pm, "sleep 1002")) == 0 })
+	if got := procsWith(t, pm, "sleep 1001"); len(got) != 1 {
+		t.Fatalf("the background process did not survive: %+v", got)
+	}
+	if err := pm.KillProcess(ctx, info.PID); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the killed process gone", func() bool { return len(procsWith(t, pm, "sleep 1001")) == 0 })
+	if err := pm.KillProcess(ctx, 999999); !isCode(err, computemw.CodeNotFound) {
+		t.Errorf("killing no process: %v", err)
+	}
+	if err := pm.KillProcess(ctx, 1); !isCode(err, computemw.CodeNotFound) {
+		t.Errorf("killing the init: %v", err)
+	}
+	// Destroy ends a background process too.
+	if _, err := pm.StartProcess(ctx, "sleep 1003", computemw.ProcessOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(hostProcsWithCmdline("sleep", "1003")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a background process survived Destroy")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
