@@ -4,6 +4,7 @@ TESTFLAGS ?= -race -count=1 -timeout 25m
 
 .PHONY: all setup setup-test run test bench lint
 .PHONY: generate-daytona
+.PHONY: generate-e2b
 .PHONY: generate-graphql
 
 all: test
@@ -51,6 +52,12 @@ generate-daytona:
 	$(OAPI_CODEGEN) -config providers/daytona/internal/apiclient/oapi-codegen.yaml providers/daytona/internal/spec/api-openapi.yaml
 	$(OAPI_CODEGEN) -config providers/daytona/internal/toolboxclient/oapi-codegen.yaml providers/daytona/internal/spec/toolbox-openapi3.json
 	@git diff --exit-code -- providers/daytona/internal || { echo "generated Daytona code differs from the committed code"; exit 1; }
+
+## generate-e2b: regenerate the E2B provider's envd types and Connect
+## clients from its protos (buf, protoc-gen-go and protoc-gen-connect-go
+## run with go run; no protoc needed)
+generate-e2b:
+	cd providers/e2b/internal/envd && $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0 generate
 
 ## generate-graphql: regenerate the GraphQL transport's code
 ## (transports/graphql/internal/generated) from its schema with gqlgen

@@ -30,6 +30,8 @@ import (
 	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/providers/daytona"
+	"github.com/computemw/kit/providers/e2b"
 	computelambda "github.com/computemw/kit/transports/lambda"
 )
 
@@ -57,9 +59,12 @@ func main() {
 // remoteProvider is the provider the function runs code on, chosen from
 // the environment.
 func remoteProvider() (computemw.Provider, error) {
-	// The remote providers are wired here:
-	//	if os.Getenv("E2B_API_KEY") != "" { return e2b.FromEnv() }
-	//	if os.Getenv("DAYTONA_API_KEY") != "" { return daytona.FromEnv() }
+	switch {
+	case os.Getenv("E2B_API_KEY") != "":
+		return e2b.FromEnv()
+	case os.Getenv("DAYTONA_API_KEY") != "":
+		return daytona.FromEnv()
+	}
 	return nil, errNoProvider
 }
 

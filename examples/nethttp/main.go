@@ -1,6 +1,7 @@
 // Command nethttp is the net/http starter of computemw: an Express-style
 // quick start, the prebuilt route group, a sandbox-per-request middleware
-// and a global error handler, on the embedded local provider.
+// and a global error handler, on the embedded local provider — or on E2B
+// or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set.
 //
 //	go run ./examples/nethttp
 //	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
@@ -22,6 +23,8 @@ import (
 	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/providers/daytona"
+	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/local"
 )
 
@@ -36,7 +39,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	prov, err := local.New(local.Config{})
+	prov, err := provider()
 	if err != nil {
 		return err
 	}
@@ -118,7 +121,7 @@ func run() error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	slog.Info("computemw example ready", "url", "http://"+ln.Addr().String(), "provider", prov.Name(), "cgroups", prov.CgroupVersion())
+	slog.Info("computemw example ready", "url", "http://"+ln.Addr().String(), "provider", prov.Name())
 
 	select {
 	case err := <-errc:
@@ -140,6 +143,20 @@ func writeJSON(w http.ResponseWriter, v any) error {
 // allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
 // (comma-separated), else the loopback names. Set it when exposing the
 // server (after adding authentication: see examples/secure).
+// provider is where code runs: E2B or Daytona when their API key is in
+// the environment (with E2B_API_URL / DAYTONA_API_URL and the other
+// variables of e2b.FromEnv and daytona.FromEnv), else this host's
+// sandboxes.
+func provider() (computemw.Provider, error) {
+	switch {
+	case os.Getenv("E2B_API_KEY") != "":
+		return e2b.FromEnv()
+	case os.Getenv("DAYTONA_API_KEY") != "":
+		return daytona.FromEnv()
+	}
+	return local.New(local.Config{})
+}
+
 func allowedHosts() []string {
 	if v := os.Getenv("COMPUTEMW_HOSTS"); v != "" {
 		return strings.Split(v, ",")

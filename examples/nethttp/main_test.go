@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/internal/exampletest"
+	"github.com/computemw/kit/providers/daytona/daytonafake"
 )
 
 func TestExample(t *testing.T) {
@@ -79,4 +80,23 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	}
 	srv.Wait(t)
+}
+
+// With only an API key (and the API's URL, here a contract fake on
+// loopback) in its environment, the starter runs code on that provider.
+func TestExampleOnARemoteProvider(t *testing.T) {
+	fake := daytonafake.New(t, daytonafake.Options{})
+	srv := exampletest.Start(t, "github.com/computemw/kit/examples/nethttp",
+		"DAYTONA_API_KEY="+fake.APIKey, "DAYTONA_API_URL="+fake.URL)
+	r := computemwtest.Do(t, context.Background(), "POST", srv.URL+"/api/exec", `{"command":"echo remote-$((6*7))"}`, nil)
+	if r.Status != 200 || r.Body["output"] != "remote-42\n" || r.Body["provider"] != "daytona" {
+		t.Errorf("exec on the remote provider: %d %s", r.Status, r.Raw)
+	}
+	if fake.Made() == 0 {
+		t.Error("the fake made no sandbox: the starter did not use the remote provider")
+	}
+	srv.Stop(t)
+	if live := fake.Live(); len(live) != 0 {
+		t.Errorf("sandboxes left on the provider after shutdown: %v", live)
+	}
 }

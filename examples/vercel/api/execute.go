@@ -24,6 +24,8 @@ import (
 	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/providers/daytona"
+	"github.com/computemw/kit/providers/e2b"
 )
 
 // errNoProvider is what a function without a remote provider answers.
@@ -64,9 +66,12 @@ func Handler(w http.ResponseWriter, r *http.Request) {
 // remoteProvider is the provider the function runs code on, chosen from
 // the environment.
 func remoteProvider() (computemw.Provider, error) {
-	// The remote providers are wired here:
-	//	if os.Getenv("E2B_API_KEY") != "" { return e2b.FromEnv() }
-	//	if os.Getenv("DAYTONA_API_KEY") != "" { return daytona.FromEnv() }
+	switch {
+	case os.Getenv("E2B_API_KEY") != "":
+		return e2b.FromEnv()
+	case os.Getenv("DAYTONA_API_KEY") != "":
+		return daytona.FromEnv()
+	}
 	return nil, errNoProvider
 }
 

@@ -1,0 +1,21 @@
+// Package e2b is a computemw.Provider backed by E2B cloud sandboxes.
+//
+// The control plane (create, get, list, kill, set timeout, connect) is the
+// E2B REST API, authenticated with the X-API-Key header. Inside a sandbox
+// the provider talks to envd, the sandbox's agent, authenticated with the
+// X-Access-Token header that the create response hands out: processes
+// (streamed output, standard input, signals, pseudo-terminals) and the
+// filesystem (stat, list, mkdir, move, remove) over the Connect protocol,
+// and file contents over envd's /files endpoint.
+//
+// The Connect clients are generated from the vendor's protos in
+// internal/envd/proto with buf (make generate-e2b); the generated code is
+// committed.
+//
+// The envd host is not part of the vendor's API descriptions: by default
+// it is "<EnvdPort>-<sandboxID>.<domain>" over HTTPS, where domain is the
+// one the create response names (or Options.Domain); Options.EnvdURL
+// replaces the rule.
+//
+// Package e2bfake holds a contract fake of both services for tests.
+package e2b

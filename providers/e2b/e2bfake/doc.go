@@ -1,0 +1,24 @@
+// Package e2bfake is a contract fake of E2B for tests: one loopback HTTPS
+// server (httptest) that plays the control plane (api.<domain>) and the
+// envd agent of every sandbox (<port>-<sandboxID>.<domain>), routed by the
+// Host header. Fake.Client dials it for every host name.
+//
+// It holds the client to the vendor's API descriptions: a request with a
+// wrong or missing X-API-Key or X-Access-Token, an unknown path, a JSON
+// field the descriptions do not name, a timeout that cannot be seconds, or
+// an RPC that is not spoken in the Connect protocol fails the test that
+// owns the fake (t.Errorf) and is answered with an error.
+//
+// Sandboxes are directories: each has a root of its own under a temporary
+// directory, absolute paths map into it ("/home/user/x" is
+// <root>/home/user/x), and processes really run on the host, with sh, in
+// their own process group, in the mapped working directory, on pipes or a
+// pseudo-terminal (github.com/creack/pty). This is no isolation: the fake is
+// for tests only.
+//
+// Faults can be injected (Fault): error answers with Retry-After, resets of
+// the connection in the middle of a process's stream, slow streams, and
+// creates held until the test releases them (HoldCreates), so that a
+// create can succeed after its client gave up. The fake keeps books of live
+// sandboxes and processes (Live, WaitNoneLive, Count).
+package e2bfake
