@@ -5,6 +5,7 @@ TESTFLAGS ?= -race -count=1 -timeout 25m
 .PHONY: all setup setup-test run test bench lint
 .PHONY: generate-daytona
 .PHONY: generate-e2b
+.PHONY: generate-graphql
 
 all: test
 
@@ -12,12 +13,13 @@ all: test
 setup:
 	@bash scripts/setup.sh
 
-## setup-test: setup, plus the Node.js ws and socket.io-client clients that
-## the WebSocket and Socket.IO interoperability tests drive (installed into
-## .cache/ with npm)
+## setup-test: setup, plus the Node.js ws, socket.io-client and graphql-ws
+## clients that the WebSocket, Socket.IO and GraphQL interoperability tests
+## drive (installed into .cache/ with npm)
 setup-test: setup
 	@bash scripts/setup-node-ws.sh
 	@bash scripts/setup-node-socketio.sh
+	@bash scripts/setup-node-graphql.sh
 
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
 run: setup
@@ -56,3 +58,8 @@ generate-daytona:
 ## run with go run; no protoc needed)
 generate-e2b:
 	cd providers/e2b/internal/envd && $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0 generate
+
+## generate-graphql: regenerate the GraphQL transport's code
+## (transports/graphql/internal/generated) from its schema with gqlgen
+generate-graphql:
+	cd transports/graphql && $(GO) run github.com/99designs/gqlgen generate --config gqlgen.yml

@@ -1,0 +1,131 @@
+package graphql
+
+import (
+	"context"
+	"errors"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/transports/graphql/internal/generated"
+)
+
+type subscriptionResolver struct{ h *Handler }
+
+// Execution runs a program or a command line and streams its output as
+// it is produced — one OutputChunk per write of the program — then the
+// ExecutionResult. An error once the stream has begun (TIMEOUT with the
+// output so far in its details, RESOURCE_ERROR, a quota) ends the
+// subscription with a GraphQL error carrying the kit's code. A client
+// that completes the subscription, or leaves, stops the program and its
+// sandbox.
+func (s *subscriptionResolver) Execution(ctx context.Context, language, code, command, provider, sandboxID *string, timeout *int, stdin *string) (<-chan generated.ExecutionEvent, error) {
+	h := s.h
+	conn := connFrom(ctx)
+	if conn == nil {
+		return nil, computemw.Errorf(computemw.CodeBadRequest, "subscriptions are served over WebSocket")
+	}
+	run := computemw.Run{Language: str(language), Code: str(code), Command: str(command),
+		Provider: str(provider), SandboxID: str(sandboxID)}
+	op := computemw.OpExecute
+	if run.Command != "" {
+		op = computemw.OpExec
+	}
+	if run.Command == "" && (run.Language == "" || run.Code == "") {
+		return nil, computemw.Errorf(computemw.CodeBadRequest, "execution needs a command, or a language and code")
+	}
+	if err := conn.begin(h.opts.MaxSubscriptionsPerConn); err != nil {
+		return nil, err
+	}
+	kctx, err := h.admit(ctx, op)
+	if err == nil {
+		err = h.prepareRun(&run, timeout, stdin)
+	}
+	if err != nil {
+		conn.end()
+		return nil, fail(kctx, err)
+	}
+	events := make(chan generated.ExecutionEvent)
+	go func() {
+		defer conn.end()
+		defer close(events)
+		stdout := &chunkWriter{ctx: ctx, events: events, stream: generated.OutputStreamStdout}
+		stderr := &chunkWriter{ctx: ctx, events: events, stream: generated.OutputStreamStderr}
+		run.Stdout, run.Stderr = stdout, stderr
+		res, err := h.kit.Execute(kctx, run)
+		stdout.flush()
+		stderr.flush()
+		if err == nil {
+			err = h.strict(res)
+		}
+		if err != nil {
+			if ctx.Err() == nil { // a client that left reads nothing
+				transport.AddSubscriptionError(ctx, h.presentError(ctx, fail(kctx, withPartialOutput(err, res))))
+			}
+			return
+		}
+		select {
+		case events <- executionResult(res):
+		case <-ctx.Done():
+		}
+	}()
+	return events, nil
+}
+
+// chunkWriter sends a program's output as OutputChunk events, keeping
+// multi-byte characters whole across writes. Sending waits for the client
+// to take the previous event: a slow client slows the program down (its
+// output pipe fills) instead of the server buffering.
+type chunkWriter struct {
+	ctx    context.Context
+	events chan<- generated.ExecutionEvent
+	stream generated.OutputStream
+	carry  []byte
+}
+
+var errClientGone = errors.New("the subscriber left")
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	buf := append(w.carry, p...)
+	cut := completeUTF8(buf)
+	w.carry = append([]byte(nil), buf[cut:]...)
+	if cut > 0 && !w.send(string(buf[:cut])) {
+		return 0, errClientGone
+	}
+	return len(p), nil
+}
+
+// flush sends what is left (an incomplete character at the end is sent as
+// it is).
+func (w *chunkWriter) flush() {
+	if len(w.carry) > 0 {
+		w.send(string(w.carry))
+		w.carry = nil
+	}
+}
+
+func (w *chunkWriter) send(data string) bool {
+	select {
+	case w.events <- generated.OutputChunk{Stream: w.stream, Data: data}:
+		return true
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+// completeUTF8 returns the length of b's prefix that ends on a character
+// boundary: at most utf8.UTFMax-1 bytes of a character begun but not
+// finished are held back.
+func completeUTF8(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax+1; i-- {
+		if !utf8.RuneStart(b[i]) {
+			continue
+		}
+		if r, size := utf8.DecodeRune(b[i:]); r == utf8.RuneError && size <= 1 && !utf8.FullRune(b[i:]) {
+			return i
+		}
+		break
+	}
+	return len(b)
+}
