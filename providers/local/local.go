@@ -32,6 +32,7 @@ type Provider struct {
 	seccomp  []byte   // compiled system-call filter, or nil
 	binds    []string // bwrap arguments for the system directories
 	etc      []*os.File
+	tc       *toolchains // compiled languages, build cache, templates
 
 	// hook, when set (by tests), is called at each stage of a process's
 	// start-up (see spawn).
@@ -105,6 +106,10 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.rt, err = newRuntimeTable(cfg.Runtimes, p.iso.visible)
 	if err != nil {
+		p.cleanupInstance()
+		return nil, err
+	}
+	if p.tc, err = newToolchains(p); err != nil {
 		p.cleanupInstance()
 		return nil, err
 	}

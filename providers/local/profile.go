@@ -78,7 +78,7 @@ func (s *sandbox) buildProfile(argv []string, cwd string, extra map[string]strin
 		env:       env,
 		network:   s.network,
 		tmpBytes:  s.p.cfg.TmpSizeMB << 20,
-		binds:     s.p.binds,
+		binds:     s.systemBinds(),
 		seccomp:   s.p.seccomp,
 		cgroup:    s.cg,
 		workspace: s.wsFile,

@@ -43,6 +43,7 @@ type sandbox struct {
 	uid, gid int           // the host ids its processes run as
 	lease    *uidLease     // holds uid for this sandbox alone, or nil
 	chown    bool          // host-created files are given to uid:gid
+	tmpl     *fsTemplate   // the root filesystem it runs on; nil: the host's
 
 	mu        sync.Mutex
 	destroyed bool
@@ -68,10 +69,9 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	if opts.Network && !p.cfg.AllowNetwork {
 		return nil, &computemw.Error{Code: computemw.CodeForbidden, Message: "network access is disabled for sandboxes"}
 	}
-	if opts.Template != "" {
-		if _, err := p.runtime(opts.Template); err != nil {
-			return nil, err
-		}
+	tmpl, err := p.templateFor(opts.Template)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkEnv(opts.Env); err != nil {
 		return nil, err
@@ -85,6 +85,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		maxExec: p.cfg.MaxExecTimeout,
 		runs:    map[*exec.Cmd]bool{},
 		readers: map[*fileReader]bool{},
+		tmpl:    tmpl,
 	}
 	if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
 		sb.maxExec = t

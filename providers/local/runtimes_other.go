@@ -1,0 +1,9 @@
+//go:build !linux
+
+package local
+
+// Templates lists the provider's templates: none off Linux.
+func (p *Provider) Templates() []TemplateInfo { return nil }
+
+// TemplateNames implements computemw.TemplateLister: none off Linux.
+func (p *Provider) TemplateNames() []string { return nil }
