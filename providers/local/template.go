@@ -97,13 +97,9 @@ func (tc *toolchains) loadTemplate(name, root string) (*fsTemplate, error) {
 			t.binds = append(t.binds, "--ro-bind", filepath.Join(src, f), f)
 		}
 	}
-	t.rt, err = newRuntimeTableWith(tc.p.cfg.Runtimes, func(rt *Runtime) error {
-		if rt.tool() != "" && filepath.IsAbs(rt.tool()) && underAny(rt.tool(), rt.HostDirs) {
-			_, err := lookPathIn(rt.tool(), func(string) bool { return true })
-			return err
-		}
-		return t.lookPath(rt.tool())
-	})
+	// The template is the sandbox's whole system: a runtime is available
+	// when its tool is in it (not in the host's HostDirs).
+	t.rt, err = newRuntimeTableWith(tc.p.cfg.Runtimes, func(rt *Runtime) error { return t.lookPath(rt.tool()) })
 	if err != nil {
 		return nil, err
 	}
@@ -144,9 +140,6 @@ func (t *fsTemplate) find(name string) (string, error) {
 func (t *fsTemplate) toolID(rt *Runtime) (string, error) {
 	p, err := t.find(rt.tool())
 	if err != nil {
-		if filepath.IsAbs(rt.tool()) && underAny(rt.tool(), rt.HostDirs) {
-			return "template " + t.name + " host " + statID(rt.tool()), nil
-		}
 		return "", computemw.Errorf(computemw.CodeExecution, "%s", err.Error())
 	}
 	return "template " + t.name + " " + statID(t.root) + " " + statID(p), nil
