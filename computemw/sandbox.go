@@ -164,11 +164,6 @@ type Terminal interface {
 type Result struct {
 	Stdout        string
 	Stderr        string
-	// CompileOutput is what the compiler of a compiled language printed
-	// (empty for interpreted languages and for artefacts served from a
-	// build cache). A failed compile is an ErrExecution error whose
-	// Details carry it too.
-	CompileOutput string
 	ExitCode      int
 	ExecutionTime time.Duration
 	// CPUTime is the user+system CPU time, measured by the provider.
@@ -181,6 +176,11 @@ type Result struct {
 	// SandboxID and Provider say where it ran; the kit sets them.
 	SandboxID string
 	Provider  string
+	// CompileOutput is what the compiler of a compiled language printed
+	// (empty for interpreted languages and for artefacts served from a
+	// build cache). A failed compile is an ErrExecution error whose
+	// Details carry it too.
+	CompileOutput string
 }
 
 // FileInfo describes a file in a sandbox.

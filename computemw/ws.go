@@ -40,9 +40,10 @@ type WSMessage struct {
 	Template string `json:"template,omitempty"`
 	// execute: Code is the program; error: Code is the error code
 	Command  string `json:"command,omitempty"`
-	Language string   `json:"language,omitempty"`
-	Code     string   `json:"code,omitempty"`
-	Args     []string `json:"args,omitempty"`
+	Language string `json:"language,omitempty"`
+	Code     string `json:"code,omitempty"`
+	// execute: the program's arguments (no shell reads them)
+	Args []string `json:"args,omitempty"`
 	// stdin, terminal-input, output, terminal-output
 	Data string `json:"data,omitempty"`
 	// terminal-start, terminal-resize
