@@ -40,3 +40,16 @@ func (c *Config) setCompileDefaults() {
 		c.BuildCacheMB = 1024
 	}
 }
+
+// RuntimeInfo describes one entry of the provider's runtime table, for a
+// languages listing.
+type RuntimeInfo struct {
+	// Name and Aliases are the names clients may use.
+	Name    string   `json:"name"`
+	Aliases []string `json:"aliases,omitempty"`
+	// Compiled reports a compile step (Runtime.Compile).
+	Compiled bool `json:"compiled"`
+	// Available reports that its tool is on the host; Reason says why not.
+	Available bool   `json:"available"`
+	Reason    string `json:"reason,omitempty"`
+}

@@ -41,8 +41,10 @@ const templatePackagesFile = "usr/share/computemw-template/packages"
 func (tc *toolchains) loadTemplates() error {
 	cfg := &tc.p.cfg
 	tc.templates = map[string]*fsTemplate{}
-	if len(cfg.Templates) > 0 && cfg.InsecureNoNamespaces {
-		return errors.New("local: templates need bwrap; they cannot be used with InsecureNoNamespaces")
+	// A template is a set of mounts of the profile, which only bwrap's
+	// isolation applies.
+	if _, mounts := tc.p.iso.(*bwrapIsolation); len(cfg.Templates) > 0 && !mounts {
+		return errors.New("local: templates need bwrap's isolation; they cannot be used without namespaces")
 	}
 	for name, root := range cfg.Templates {
 		if name == "" || strings.ContainsAny(name, "/\x00") {

@@ -153,3 +153,13 @@ func TestContainmentOnTemplate(t *testing.T) {
 		t.Fatalf("the containment suite ran %d tests on the template:\n%s", passed, out)
 	}
 }
+
+// Without namespaces nothing can be mounted: templates are refused at
+// start rather than ignored.
+func TestTemplateNeedsNamespaces(t *testing.T) {
+	_, err := local.New(local.Config{BaseDir: testBaseDir(t), InsecureNoNamespaces: true, AllowNoCgroups: true,
+		Templates: map[string]string{"t": t.TempDir()}})
+	if err == nil || !strings.Contains(err.Error(), "templates need") {
+		t.Errorf("New without namespaces, with a template: %v", err)
+	}
+}
