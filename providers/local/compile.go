@@ -125,9 +125,9 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*co
 }
 
 // compileIn runs rt's compile step on the program in bd, in a cgroup of
-// its own with Config.CompileMemoryMB, for at most
-// (limit, and what is left of ctx), with a fixed environment. Its Result holds
-// the compiler's output and exit code.
+// its own with Config.CompileMemoryMB, for at most limit (and what is
+// left of ctx), with a fixed environment and no
+// network. Its Result holds the compiler's output and exit code.
 func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limit time.Duration) (*computemw.Result, error) {
 	var cg group
 	if s.p.cg != nil {
@@ -155,6 +155,9 @@ func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limi
 	binds := s.hostDirBinds(rt)
 	adjust := func(pr *profile) {
 		pr.workspace = bd.fd
+		// A compile fetches nothing: what it builds depends on the key's
+		// inputs alone.
+		pr.network = false
 		pr.cwd = s.p.iso.inside(bd.dir, "src")
 		pr.env = sortedEnv(env)
 		pr.cgroup = cg

@@ -123,8 +123,8 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) Name() string { return Name }
 
 // Languages implements computemw.LanguageLister: the names and aliases of
-// every runtime present on this host.
-func (p *Provider) Languages() []string { return p.rt.names() }
+// every runtime present on this host or in one of its templates.
+func (p *Provider) Languages() []string { return p.languages() }
 
 // CgroupVersion is 1 or 2, or 0 when the provider runs without cgroups.
 func (p *Provider) CgroupVersion() int {
@@ -143,6 +143,11 @@ func (p *Provider) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
+	p.mu.Unlock()
+	if p.tc != nil {
+		p.tc.stop()
+	}
+	p.mu.Lock()
 	left := make([]*sandbox, 0, len(p.sandboxes))
 	for _, sb := range p.sandboxes {
 		left = append(left, sb)

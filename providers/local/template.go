@@ -273,3 +273,18 @@ func (s *sandbox) runtime(language string) (*Runtime, error) {
 func (p *Provider) TemplateNames() []string {
 	return slices.Sorted(maps.Keys(p.tc.templates))
 }
+
+// languages lists the names of the runtimes available on the host's
+// directories or in a template, sorted.
+func (p *Provider) languages() []string {
+	names := p.rt.names()
+	for _, t := range p.tc.templates {
+		for _, n := range t.rt.names() {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}

@@ -34,8 +34,13 @@ type toolchains struct {
 	prepareOnce sync.Once
 	prepareErr  error
 
+	ctx     context.Context // ends at Close: stops a warm under way
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped bool
+
 	mu     sync.Mutex
-	warms  map[string]*warmState // warm key → the warm under way or done
+	warms  map[string]*warmState // warm key → the warm under way
 	ids    map[string]string     // runtime|template → toolchain identity
 	staged map[string]string     // host dir → where sandboxes bind it from
 }
@@ -60,7 +65,9 @@ func newToolchains(p *Provider) (*toolchains, error) {
 		},
 		warms: map[string]*warmState{}, ids: map[string]string{}, staged: map[string]string{},
 	}
+	tc.ctx, tc.cancel = context.WithCancel(context.Background())
 	if err := tc.loadTemplates(); err != nil {
+		tc.cancel()
 		return nil, err
 	}
 	return tc, nil
@@ -184,8 +191,9 @@ func statID(path string) string {
 // warm returns the directory of rt's warmed toolchain cache, filling it
 // first when needed: rt.Warm, a program of the provider's, is compiled
 // once in a sandbox of the provider's own, and the cache it leaves is
-// kept where no sandbox reaches it. Concurrent callers wait for the one
-// warm under way (or for ctx).
+// kept where no sandbox reaches it. The warm runs apart from the request
+// that started it, so a client that leaves does not waste it; callers
+// wait for it, or for their ctx. Close stops it.
 func (tc *toolchains) warm(ctx context.Context, p *Provider, rt *Runtime) (string, error) {
 	id, err := tc.toolchainID(ctx, rt, nil)
 	if err != nil {
@@ -199,27 +207,43 @@ func (tc *toolchains) warm(ctx context.Context, p *Provider, rt *Runtime) (strin
 	tc.mu.Lock()
 	st, running := tc.warms[dir]
 	if !running {
+		if tc.stopped {
+			tc.mu.Unlock()
+			return "", errors.New("local: the provider is closed")
+		}
 		st = &warmState{done: make(chan struct{})}
 		tc.warms[dir] = st
+		tc.wg.Add(1)
+		go func() {
+			defer tc.wg.Done()
+			wctx, cancel := context.WithTimeout(tc.ctx, warmTimeout)
+			defer cancel()
+			st.err = tc.fillWarm(wctx, p, rt, dir)
+			if st.err == nil {
+				st.dir = filepath.Join(dir, "cache")
+			}
+			tc.mu.Lock()
+			delete(tc.warms, dir)
+			tc.mu.Unlock()
+			close(st.done)
+		}()
 	}
 	tc.mu.Unlock()
-	if running {
-		select {
-		case <-st.done:
-			return st.dir, st.err
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
+	select {
+	case <-st.done:
+		return st.dir, st.err
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
-	st.err = tc.fillWarm(ctx, p, rt, dir)
-	if st.err == nil {
-		st.dir = filepath.Join(dir, "cache")
-	}
+}
+
+// stop ends a warm under way and waits for it.
+func (tc *toolchains) stop() {
 	tc.mu.Lock()
-	delete(tc.warms, dir)
+	tc.stopped = true
 	tc.mu.Unlock()
-	close(st.done)
-	return st.dir, st.err
+	tc.cancel()
+	tc.wg.Wait()
 }
 
 // fillWarm compiles rt.Warm in a new sandbox of the provider's and keeps
