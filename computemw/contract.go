@@ -20,6 +20,7 @@ type ExecuteRequest struct {
 	Timeout   *float64          `json:"timeout,omitempty"` // milliseconds
 	Stdin     string            `json:"stdin,omitempty"`
 	Env       map[string]string `json:"env,omitempty"`
+	Args      []string          `json:"args,omitempty"`
 	Files     []FileSpec        `json:"files,omitempty"`
 	SandboxID string            `json:"sandboxId,omitempty"`
 }
@@ -57,6 +58,7 @@ type ExecutionResponse struct {
 	Success       bool   `json:"success"`
 	Output        string `json:"output"`
 	Stderr        string `json:"stderr"`
+	CompileOutput string `json:"compileOutput,omitempty"`
 	ExitCode      int    `json:"exitCode"`
 	ExecutionTime int64  `json:"executionTime"` // milliseconds
 	CPUTime       int64  `json:"cpuTime"`       // milliseconds

@@ -29,6 +29,9 @@ type Run struct {
 	Cwd string
 	// Env adds environment variables (at most 256, 64 KiB in all).
 	Env map[string]string
+	// Args are the program's arguments (see ValidateArgs); not for a
+	// command line.
+	Args []string
 	// Stdin is the program's standard input.
 	Stdin io.Reader
 	// Stdout and Stderr receive the output as it is produced.
@@ -108,6 +111,9 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 	if err := ValidateEnv(run.Create.Env); err != nil {
 		return ctx, nil, err
 	}
+	if err := validateRunArgs(run); err != nil {
+		return ctx, nil, err
+	}
 	ctx, err := k.ensureAdmitted(ctx, op)
 	if err != nil {
 		return ctx, nil, err
@@ -132,7 +138,7 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 		return ctx, nil, err
 	}
 	pr := &prepared{a: a, g: g, release: release}
-	pr.opts = ExecOptions{Cwd: run.Cwd, Env: run.Env, Stdin: run.Stdin, Stdout: run.Stdout, Stderr: run.Stderr}
+	pr.opts = ExecOptions{Cwd: run.Cwd, Env: run.Env, Args: run.Args, Stdin: run.Stdin, Stdout: run.Stdout, Stderr: run.Stderr}
 	raw := pr.g.raw
 	pr.fn = func(ctx context.Context, opts ExecOptions) (*Result, error) {
 		for _, f := range run.Files {

@@ -72,6 +72,9 @@ func (g *governed) run(ctx context.Context, a *Action, opts ExecOptions, fn exec
 	if err := ValidateEnv(opts.Env); err != nil {
 		return nil, err
 	}
+	if err := ValidateArgs(opts.Args); err != nil {
+		return nil, err
+	}
 	ctx, err := g.k.ensureAdmitted(ctx, a.Op)
 	if err != nil {
 		return nil, err

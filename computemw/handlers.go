@@ -40,7 +40,7 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 	}
 	res, err := k.Execute(ctx, Run{
 		Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID),
-		Language: req.Language, Code: req.Code, Env: req.Env,
+		Language: req.Language, Code: req.Code, Env: req.Env, Args: req.Args,
 		Stdin: strings.NewReader(req.Stdin), Timeout: timeout, Files: files,
 	})
 	return k.executionResponse(res, err)

@@ -12,6 +12,7 @@ func (r *Result) Response() ExecutionResponse {
 		Success:       r.ExitCode == 0,
 		Output:        r.Stdout,
 		Stderr:        r.Stderr,
+		CompileOutput: r.CompileOutput,
 		ExitCode:      r.ExitCode,
 		ExecutionTime: r.ExecutionTime.Milliseconds(),
 		CPUTime:       r.CPUTime.Milliseconds(),
@@ -34,7 +35,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Result{
-		Stdout: e.Output, Stderr: e.Stderr, ExitCode: e.ExitCode,
+		Stdout: e.Output, Stderr: e.Stderr, CompileOutput: e.CompileOutput, ExitCode: e.ExitCode,
 		ExecutionTime: time.Duration(e.ExecutionTime) * time.Millisecond,
 		CPUTime:       time.Duration(e.CPUTime) * time.Millisecond,
 		PeakMemory:    e.PeakMemory, Truncated: e.Truncated, SandboxID: e.SandboxID, Provider: e.Provider,

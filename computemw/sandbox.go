@@ -109,6 +109,9 @@ type ExecOptions struct {
 	Cwd string
 	// Env adds environment variables for this execution.
 	Env map[string]string
+	// Args are passed to a program (RunCode) as its arguments, as they
+	// are: no shell reads them. See ValidateArgs.
+	Args []string
 	// Stdin is sent to the program's standard input.
 	Stdin io.Reader
 	// Timeout is the wall-clock limit; zero means the provider's default.
@@ -173,6 +176,11 @@ type Result struct {
 	// SandboxID and Provider say where it ran; the kit sets them.
 	SandboxID string
 	Provider  string
+	// CompileOutput is what the compiler of a compiled language printed
+	// (empty for interpreted languages and for artefacts served from a
+	// build cache). A failed compile is an ErrExecution error whose
+	// Details carry it too.
+	CompileOutput string
 }
 
 // FileInfo describes a file in a sandbox.

@@ -166,7 +166,7 @@ func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionIn
 		return SessionInfo{}, err
 	}
 	if opts.Template != "" {
-		if err := checkLanguage(p, opts.Template); err != nil {
+		if err := checkTemplate(p, opts.Template); err != nil {
 			return SessionInfo{}, err
 		}
 	}

@@ -42,6 +42,8 @@ type WSMessage struct {
 	Command  string `json:"command,omitempty"`
 	Language string `json:"language,omitempty"`
 	Code     string `json:"code,omitempty"`
+	// execute: the program's arguments (no shell reads them)
+	Args []string `json:"args,omitempty"`
 	// stdin, terminal-input, output, terminal-output
 	Data string `json:"data,omitempty"`
 	// terminal-start, terminal-resize
@@ -403,7 +405,7 @@ func (s *wsSession) create(m *WSMessage) error {
 		if err != nil {
 			return err
 		}
-		if err := checkLanguage(p, m.Template); err != nil {
+		if err := checkTemplate(p, m.Template); err != nil {
 			return err
 		}
 	}
@@ -454,6 +456,9 @@ func (s *wsSession) execute(m *WSMessage) error {
 	if m.Command == "" && (m.Language == "" || m.Code == "") {
 		return Errorf(CodeBadRequest, "execute needs a command, or a language and code")
 	}
+	if err := validateRunArgs(Run{Command: m.Command, Args: m.Args}); err != nil {
+		return err
+	}
 	op := OpExec
 	if m.Command == "" {
 		op = OpExecute
@@ -482,6 +487,7 @@ func (s *wsSession) execute(m *WSMessage) error {
 	go func() {
 		defer s.wg.Done()
 		opts := ExecOptions{
+			Args:   m.Args,
 			Stdin:  stdinR,
 			Stdout: &streamWriter{s: s, stream: "stdout"},
 			Stderr: &streamWriter{s: s, stream: "stderr"},

@@ -94,6 +94,25 @@ type Config struct {
 	InsecureNoNamespaces bool
 	// Logger receives the provider's logs; default slog.Default().
 	Logger *slog.Logger
+
+	// CompileTimeout and CompileMemoryMB limit the compile step of a
+	// compiled language (default 60s and 1024 MB), apart from the run
+	// step's limits; the sandbox's MaxExecutionTime still caps both.
+	CompileTimeout  time.Duration
+	CompileMemoryMB int
+	// BuildCacheDir holds compiled artefacts, keyed by language, toolchain,
+	// flags, template and source, and the warmed toolchain caches
+	// (default BaseDir/buildcache). Only the server reads and writes it;
+	// no sandbox has it mounted. BuildCacheMB bounds it (default 1024):
+	// least recently used artefacts go first.
+	BuildCacheDir string
+	BuildCacheMB  int
+	// Templates name root filesystem directories that sandboxes can run
+	// on instead of the host's system directories, chosen with
+	// CreateOptions.Template; each is bound read-only and shared.
+	// DefaultTemplate, when set, is used by sandboxes that name none.
+	Templates       map[string]string
+	DefaultTemplate string
 	// WarmPool keeps sandboxes ready for Create (pool.go).
 	WarmPool PoolConfig
 }
@@ -199,6 +218,7 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.setCompileDefaults()
 	return nil
 }
 

@@ -51,6 +51,10 @@
 //	| reads capped before reading; large files streamed | files.go: ReadFile, OpenFile | server memory spent on one large file |
 //	| BaseDir verified; reclaim acts only on the provider's own names, never through symlinks | basedir.go: prepareBaseDir, verifyBaseDir; reclaim.go: reclaimOrphans, reclaimInstance | other local users planting lock files or instance directories |
 //	| development mode without namespaces (cgroup, rlimits, environment and time limit only) | isolation.go: newIsolation; insecure.go: prepare | nothing else: never for untrusted code |
+//	| compile step: a build directory of its own as /workspace, a fixed environment, no network, a cgroup of its own | compile.go: build, compileIn | a compile reading the workspace or the sandbox's variables (an artefact unlike its cache key); a compile using the run step's memory |
+//	| build cache: a server-only directory; regular files copied through an os.Root; SHA-256 checked on every use | buildcache.go: put, copyTree, installArtefact | a sandbox reading or poisoning another's artefacts; a compiler's symlink leading the server to a host file |
+//	| Go's build cache: filled by a compile of the provider's own, copied for each compile | toolchain.go: warm, fillWarm; compile.go: copySeed | a sandbox writing a cache entry that another's compile trusts |
+//	| templates: a root filesystem bound read-only instead of the host's system directories | template.go: loadTemplate, systemBinds; toolchain.go: stage | nothing new: it changes what a sandbox sees, read-only |
 //
 // # What sandboxes still share
 //

@@ -26,11 +26,14 @@ func (s *sandbox) Exec(ctx context.Context, command string, opts computemw.ExecO
 // file of the user's, or another run at the same time) it goes to a hidden
 // file of its own instead.
 func (s *sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
-	rt, err := s.p.runtime(language)
+	rt, err := s.runtime(language)
 	if err != nil {
 		return nil, err
 	}
-	name := "main" + rt.Ext
+	if rt.compiled() {
+		return s.runCompiled(ctx, rt, code, opts)
+	}
+	name := rt.fileName()
 	err = s.writeFile(ctx, name, []byte(code), unix.O_EXCL)
 	if errors.Is(err, errExists) {
 		name = newID(".computemw-main") + rt.Ext
@@ -41,7 +44,7 @@ func (s *sandbox) RunCode(ctx context.Context, language, code string, opts compu
 	}
 	defer func() { _ = s.root.Remove(name) }()
 	argv := append(slices.Clone(rt.Command), s.inside(name))
-	return s.run(ctx, argv, opts)
+	return s.runWith(ctx, append(argv, opts.Args...), opts, s.hostDirBinds(rt))
 }
 
 // timeLimit is the wall-clock limit of one execution: what it asks for,
@@ -62,6 +65,13 @@ var errTimeLimit = errors.New("time limit")
 // its time limit, or ctx. The time limit counts from before the process
 // starts, so a start that hangs is bounded too.
 func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	return s.runWith(ctx, argv, opts, nil)
+}
+
+// runWith is run with a change to the process's profile (a compile step's
+// build directory, cgroup and environment; a runtime's host directories);
+// adjust may be nil.
+func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.ExecOptions, adjust func(*profile)) (*computemw.Result, error) {
 	timeout := s.timeLimit(opts.Timeout)
 	cwd, err := s.cwd(opts.Cwd)
 	if err != nil {
@@ -69,6 +79,10 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	}
 	if err := checkArgv(argv); err != nil {
 		return nil, err
+	}
+	if adjust != nil {
+		// A profile of its own: a process of its own, started by bwrap.
+		return s.runIsolated(ctx, argv, cwd, opts, adjust)
 	}
 	env, err := s.environ(opts.Env)
 	if err != nil {

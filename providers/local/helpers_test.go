@@ -70,6 +70,7 @@ func newTestProvider(t *testing.T, cfg local.Config) *local.Provider {
 	if cfg.CgroupParent == "" {
 		cfg.CgroupParent = cgroupTestRoot + "/" + randHex()
 	}
+	onTestTemplate(&cfg)
 	var p *local.Provider
 	// Cleanups run last-in first-out: Close first, then the leak check.
 	t.Cleanup(func() {

@@ -73,6 +73,7 @@ func (s *sandbox) startInit(ctx context.Context) error {
 	}
 	pr.env = append(pr.env, initEnv+"="+fdString(fdInitSocket)+","+fdString(fdInitExe))
 	pr.init = []*os.File{theirs, s.p.exe}
+	pr.ownInit = true
 	l, err := s.p.iso.prepare(pr)
 	if err != nil {
 		mine.Close()

@@ -32,7 +32,8 @@ type Provider struct {
 	seccomp  []byte   // compiled system-call filter, or nil
 	binds    []string // bwrap arguments for the system directories
 	etc      []*os.File
-	exe      *os.File // the binary every sandbox's init runs
+	exe      *os.File    // the binary every sandbox's init runs
+	tc       *toolchains // compiled languages, build cache, templates
 
 	// hook, when set (by tests), is called at each stage of a process's
 	// start-up (see spawn).
@@ -115,6 +116,10 @@ func New(cfg Config) (*Provider, error) {
 		p.cleanupInstance()
 		return nil, err
 	}
+	if p.tc, err = newToolchains(p); err != nil {
+		p.cleanupInstance()
+		return nil, err
+	}
 	for name, why := range p.rt.missing {
 		p.log.Debug("computemw/local: runtime unavailable", "language", name, "reason", why)
 	}
@@ -126,8 +131,8 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) Name() string { return Name }
 
 // Languages implements computemw.LanguageLister: the names and aliases of
-// every runtime present on this host.
-func (p *Provider) Languages() []string { return p.rt.names() }
+// every runtime present on this host or in one of its templates.
+func (p *Provider) Languages() []string { return p.languages() }
 
 // PoolStats implements computemw.PoolReporter.
 func (p *Provider) PoolStats() computemw.PoolStats { return p.pool.stats() }
@@ -151,6 +156,9 @@ func (p *Provider) Close(ctx context.Context) error {
 	p.closed = true
 	p.mu.Unlock()
 	poolErr := p.pool.close(ctx)
+	if p.tc != nil {
+		p.tc.stop()
+	}
 	p.mu.Lock()
 	left := make([]*sandbox, 0, len(p.sandboxes))
 	for _, sb := range p.sandboxes {

@@ -140,7 +140,11 @@ func (pl *pool) refill() {
 				case <-ctx.Done():
 				}
 			}()
-			sb, err := pl.p.createCold(ctx, computemw.CreateOptions{})
+			def, err := pl.p.templateFor("")
+			var sb *sandbox
+			if err == nil {
+				sb, err = pl.p.createCold(ctx, computemw.CreateOptions{}, def)
+			}
 			cancel()
 			pl.mu.Lock()
 			pl.making--

@@ -45,6 +45,9 @@ type profile struct {
 	// init are the descriptors of a sandbox's init: its end of the
 	// socket and the binary it runs (fdInitSocket, fdInitExe).
 	init []*os.File
+	// ownInit: the program is the sandbox's init, its PID 1 (bwrap's
+	// --as-pid-1); otherwise bwrap's reaper is PID 1.
+	ownInit bool
 }
 
 // The descriptors of a bwrap process, as its options name them.
@@ -84,7 +87,7 @@ func (s *sandbox) buildProfile(argv []string, cwd string, extra map[string]strin
 		env:       env,
 		network:   s.network,
 		tmpBytes:  s.p.cfg.TmpSizeMB << 20,
-		binds:     s.p.binds,
+		binds:     s.systemBinds(),
 		seccomp:   s.p.seccomp,
 		cgroup:    s.cg,
 		workspace: s.wsFile,
@@ -107,10 +110,12 @@ func (pr *profile) bwrapArgs() []string {
 	if !pr.network {
 		args = append(args, "--unshare-net")
 	}
-	args = append(args,
+	if pr.ownInit {
 		// The sandbox's init (sandboxinit.go) is its PID 1 and reaps
 		// its orphans; its death ends every process of the sandbox.
-		"--as-pid-1",
+		args = append(args, "--as-pid-1")
+	}
+	args = append(args,
 		"--uid", strconv.Itoa(sandboxUID), "--gid", strconv.Itoa(sandboxGID),
 		"--disable-userns",
 		"--hostname", "sandbox",

@@ -44,6 +44,7 @@ type sandbox struct {
 	lease    *uidLease     // holds uid for this sandbox alone, or nil
 	chown    bool          // host-created files are given to uid:gid
 	init     *initProc     // the init every process of the sandbox starts from
+	tmpl     *fsTemplate   // the root filesystem it runs on; nil: the host's
 
 	mu        sync.Mutex
 	destroyed bool
@@ -70,18 +71,20 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	if opts.Network && !p.cfg.AllowNetwork {
 		return nil, &computemw.Error{Code: computemw.CodeForbidden, Message: "network access is disabled for sandboxes"}
 	}
-	if opts.Template != "" {
-		if _, err := p.runtime(opts.Template); err != nil {
-			return nil, err
-		}
+	tmpl, err := p.templateFor(opts.Template)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkEnv(opts.Env); err != nil {
 		return nil, err
 	}
-	if sb := p.pool.take(opts); sb != nil {
-		return sb, nil
+	// The pool's sandboxes run on the default root filesystem.
+	if def, _ := p.templateFor(""); tmpl == def {
+		if sb := p.pool.take(opts); sb != nil {
+			return sb, nil
+		}
 	}
-	sb, err := p.createCold(ctx, opts)
+	sb, err := p.createCold(ctx, opts, tmpl)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +93,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 
 // createCold makes a new sandbox: workspace, cgroup, and its init inside
 // the namespaces.
-func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions) (*sandbox, error) {
+func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions, tmpl *fsTemplate) (*sandbox, error) {
 	sb := &sandbox{
 		p:       p,
 		id:      newID(sandboxPrefix),
@@ -100,6 +103,7 @@ func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions)
 		maxExec: p.cfg.MaxExecTimeout,
 		runs:    map[*exec.Cmd]bool{},
 		readers: map[*fileReader]bool{},
+		tmpl:    tmpl,
 	}
 	if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
 		sb.maxExec = t

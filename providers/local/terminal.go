@@ -5,8 +5,8 @@ package local
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"sync"

@@ -1,0 +1,351 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// maxCompileOutput caps what a compiler's output adds to a Result, and to
+// the error of a failed compile.
+const maxCompileOutput = 64 << 10
+
+// runCompiled runs a program of a compiled language: the artefact comes
+// from the build cache, or from a compile step in a directory of the
+// sandbox's own (see build), and is copied into a hidden directory of the
+// workspace for the run step, which has the execution's limits, stdin,
+// arguments and environment. The compiler's output is Result.CompileOutput
+// (empty when the artefact was cached). A failed compile returns a Result
+// with the compiler's exit code and an EXECUTION_ERROR carrying its
+// output; a compile past its time or memory limit, TIMEOUT or
+// RESOURCE_ERROR.
+func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	b := s.p.tc
+	key, err := b.key(ctx, rt, s.tmpl, code)
+	if err != nil {
+		return nil, err
+	}
+	dir := newID(".computemw-main-build")
+	defer func() { _ = s.root.RemoveAll(dir) }()
+	installed := false
+	if root, m, err := b.cache.open(key); err == nil {
+		err = s.installArtefact(root, m, dir)
+		root.Close()
+		switch {
+		case errors.Is(err, errCorrupt):
+			s.p.log.Warn("computemw/local: a build cache entry was changed on disk; rebuilding it", "language", rt.Name, "key", key)
+			b.cache.drop(key)
+			_ = s.root.RemoveAll(dir)
+		case err != nil:
+			return nil, err
+		default:
+			installed = true
+		}
+	}
+	var compileOutput string
+	if !installed {
+		res, err := s.build(ctx, rt, code, key)
+		if err != nil {
+			return res, err
+		}
+		compileOutput = res.CompileOutput
+		root, m, err := b.cache.open(key)
+		if err != nil {
+			return nil, fmt.Errorf("local: build cache: %w", err)
+		}
+		err = s.installArtefact(root, m, dir)
+		root.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	argv := expand(rt.Run, map[string]string{"{out}": s.inside(dir)})
+	argv = append(argv, opts.Args...)
+	res, err := s.runWith(ctx, argv, opts, s.hostDirBinds(rt))
+	if res != nil {
+		res.CompileOutput = compileOutput
+	}
+	return res, err
+}
+
+// build compiles code in a build directory of its own: a fresh directory
+// (a size-capped tmpfs where workspaces are) bound as the compile step's
+// /workspace, holding the program in src/, an empty out/ for the
+// artefact and cache/ for the toolchain's cache (a private copy of the
+// warmed one). The step runs as the sandbox's uid, in a cgroup of its own
+// with Config.CompileMemoryMB, for at most Config.CompileTimeout, with a
+// fixed environment; nothing of the workspace is visible to it. On
+// success the artefact is stored under key in the build cache.
+func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*computemw.Result, error) {
+	b := s.p.tc
+	var seed string
+	if rt.Warm != "" && s.tmpl == nil {
+		var err error
+		if seed, err = b.warm(ctx, s.p, rt); err != nil {
+			s.p.log.Warn("computemw/local: the toolchain's shared cache could not be prepared; compiling without it", "language", rt.Name, "error", err)
+		}
+	}
+	bd, err := s.newBuildDir(rt, code, seed)
+	if err != nil {
+		return nil, err
+	}
+	defer bd.remove()
+
+	res, err := s.compileIn(ctx, rt, bd, s.p.cfg.CompileTimeout)
+	if err != nil {
+		return res, err
+	}
+	out := res
+	if res.ExitCode != 0 {
+		return out, &computemw.Error{
+			Code:    computemw.CodeExecution,
+			Message: fmt.Sprintf("compilation failed (exit code %d):\n%s", res.ExitCode, truncateText(out.CompileOutput, 8<<10)),
+			Details: map[string]any{"compileOutput": out.CompileOutput, "exitCode": res.ExitCode},
+		}
+	}
+	outRoot, err := os.OpenRoot(filepath.Join(bd.dir, "out"))
+	if err != nil {
+		return out, fmt.Errorf("local: compile output: %w", err)
+	}
+	defer outRoot.Close()
+	if _, err := b.cache.put(key, outRoot); err != nil {
+		return out, &computemw.Error{Code: computemw.CodeExecution, Message: err.Error(), Err: err}
+	}
+	return out, nil
+}
+
+// compileIn runs rt's compile step on the program in bd, in a cgroup of
+// its own with Config.CompileMemoryMB, for at most limit (and what is
+// left of ctx), with a fixed environment and no
+// network. Its Result holds the compiler's output and exit code.
+func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limit time.Duration) (*computemw.Result, error) {
+	var cg group
+	if s.p.cg != nil {
+		lim := s.lim
+		lim.memoryBytes = int64(s.p.cfg.CompileMemoryMB) << 20
+		g, err := s.p.cg.create(s.p.cgroupRel(newID(sandboxPrefix)), lim)
+		if err != nil {
+			return nil, fmt.Errorf("local: compile cgroup: %w", err)
+		}
+		cg = g
+		defer func() {
+			_ = g.kill()
+			_ = g.remove()
+		}()
+	}
+	vars := map[string]string{
+		"{file}":  s.p.iso.inside(bd.dir, "src/"+rt.fileName()),
+		"{out}":   s.p.iso.inside(bd.dir, "out"),
+		"{cache}": s.p.iso.inside(bd.dir, "cache"),
+	}
+	env := map[string]string{"PATH": sandboxPath, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "USER": "sandbox", "LOGNAME": "sandbox"}
+	for k, v := range rt.Env {
+		env[k] = expand([]string{v}, vars)[0]
+	}
+	binds := s.hostDirBinds(rt)
+	adjust := func(pr *profile) {
+		pr.workspace = bd.fd
+		// A compile fetches nothing: what it builds depends on the key's
+		// inputs alone.
+		pr.network = false
+		pr.cwd = s.p.iso.inside(bd.dir, "src")
+		pr.env = sortedEnv(env)
+		pr.cgroup = cg
+		if binds != nil {
+			binds(pr)
+		}
+	}
+	if d := timeLeft(ctx); d > 0 && d < limit {
+		limit = d
+	}
+	res, err := s.runWith(ctx, expand(rt.Compile, vars), computemw.ExecOptions{Timeout: limit, MaxOutputBytes: maxCompileOutput}, adjust)
+	if cg != nil {
+		c := cg.read()
+		s.cpu.Add(int64(c.cpu))
+		if c.oomKills > 0 {
+			return compileResult(res), &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("compilation exceeded its memory limit of %d MB", s.p.cfg.CompileMemoryMB)}
+		}
+	}
+	if err != nil {
+		var ce *computemw.Error
+		if errors.As(err, &ce) && ce.Code == computemw.CodeTimeout {
+			return compileResult(res), &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("compilation exceeded its time limit of %s", s.timeLimit(limit))}
+		}
+		return compileResult(res), err
+	}
+	return compileResult(res), nil
+}
+
+// compileResult turns the compile step's Result into the execution's:
+// the compiler's output, its exit code, and no program output.
+func compileResult(res *computemw.Result) *computemw.Result {
+	if res == nil {
+		return nil
+	}
+	out := strings.TrimRight(res.Stdout, "\n")
+	if res.Stderr != "" {
+		if out != "" {
+			out += "\n"
+		}
+		out += res.Stderr
+	}
+	return &computemw.Result{CompileOutput: out, ExitCode: res.ExitCode, ExecutionTime: res.ExecutionTime, CPUTime: res.CPUTime, Truncated: res.Truncated}
+}
+
+// buildDir is the directory of one compile step.
+type buildDir struct {
+	dir     string
+	fd      *os.File // O_PATH descriptor, bound as the step's /workspace
+	mounted bool
+}
+
+// newBuildDir makes the build directory of one compile: src/<file> with
+// the program, out/, and cache/ (a copy of seed when set), owned by the
+// sandbox's uid.
+func (s *sandbox) newBuildDir(rt *Runtime, code, seed string) (bd *buildDir, err error) {
+	bd = &buildDir{dir: filepath.Join(s.p.dir, newID("build"))}
+	if err := os.Mkdir(bd.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("local: build dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			bd.remove()
+		}
+	}()
+	if s.p.tmpfsWS {
+		if err := s.p.mountWorkspace(bd.dir, s.uid, s.gid); err != nil {
+			return bd, fmt.Errorf("local: build dir: %w", err)
+		}
+		bd.mounted = true
+	}
+	root, err := os.OpenRoot(bd.dir)
+	if err != nil {
+		return bd, fmt.Errorf("local: build dir: %w", err)
+	}
+	defer root.Close()
+	own := func(rel string) error {
+		if !s.chown {
+			return nil
+		}
+		return root.Lchown(rel, s.uid, s.gid)
+	}
+	for _, d := range []string{".", "src", "out", "cache"} {
+		if d != "." {
+			if err := root.Mkdir(d, 0o755); err != nil {
+				return bd, fmt.Errorf("local: build dir: %w", err)
+			}
+		}
+		if err := own(d); err != nil {
+			return bd, fmt.Errorf("local: build dir: %w", err)
+		}
+	}
+	file := filepath.Join("src", rt.fileName())
+	if err := root.WriteFile(file, []byte(code), 0o644); err != nil {
+		return bd, s.fsError(rt.fileName(), err)
+	}
+	if err := own(file); err != nil {
+		return bd, fmt.Errorf("local: build dir: %w", err)
+	}
+	if seed != "" {
+		if err := copySeed(seed, root, "cache", own); err != nil {
+			return bd, err
+		}
+	}
+	if bd.fd, err = openPath(bd.dir); err != nil {
+		return bd, fmt.Errorf("local: build dir: %w", err)
+	}
+	return bd, nil
+}
+
+// copySeed copies the trusted directory seed into dst of root, giving each
+// copy to the sandbox (own). The sandbox changes only its copy.
+func copySeed(seed string, root *os.Root, dst string, own func(string) error) error {
+	err := filepath.WalkDir(seed, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(seed, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			if err := root.Mkdir(target, 0o755); err != nil {
+				return err
+			}
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if err := root.WriteFile(target, data, 0o644); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+		return own(target)
+	})
+	if err != nil {
+		return fmt.Errorf("local: toolchain cache: %w", err)
+	}
+	return nil
+}
+
+func (bd *buildDir) remove() {
+	if bd.fd != nil {
+		_ = bd.fd.Close()
+	}
+	if bd.mounted {
+		unmountUnder(bd.dir)
+	}
+	_ = removeAll(bd.dir)
+}
+
+// expand replaces the placeholders of vars in every argument.
+func expand(argv []string, vars map[string]string) []string {
+	out := slices.Clone(argv)
+	for i, a := range out {
+		for k, v := range vars {
+			a = strings.ReplaceAll(a, k, v)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// sortedEnv renders variables as sorted KEY=value strings.
+func sortedEnv(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// timeLeft is the time until ctx's deadline, or 0 without one.
+func timeLeft(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return 0
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "\n[... truncated]"
+}

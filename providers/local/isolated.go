@@ -1,0 +1,176 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// runIsolated runs argv as a process of its own under bwrap, with the
+// sandbox's profile changed by adjust: a compile step (its own build
+// directory, cgroup and environment) or a runtime that needs host
+// directories the sandbox's init does not have. It is how every
+// execution ran before sandboxes had an init, and it keeps every measure
+// of the profile; it costs a new set of namespaces per execution.
+func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, opts computemw.ExecOptions, adjust func(*profile)) (*computemw.Result, error) {
+	timeout := s.timeLimit(opts.Timeout)
+	pr, err := s.buildProfile(argv, cwd, opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	// The sandbox's init is PID 1 of its own namespace; this process
+	// gets bwrap's reaper instead.
+	pr.ownInit = false
+	adjust(pr)
+	maxOut := opts.MaxOutputBytes
+	if maxOut <= 0 {
+		maxOut = s.p.cfg.MaxOutputBytes
+	}
+	stdout := &cappedBuffer{max: maxOut}
+	stderr := &cappedBuffer{max: maxOut}
+
+	l, err := s.p.iso.prepare(pr)
+	if err != nil {
+		return nil, err
+	}
+	cmd := l.cmd
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	limitCtx, cancelLimit := context.WithTimeoutCause(runCtx, timeout, errTimeLimit)
+	defer cancelLimit()
+	stdin, err := feedStdin(cmd, opts.Stdin)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	defer stdin.Close()
+	cmd.Stdout = tee(stdout, opts.Stdout, cancelRun)
+	cmd.Stderr = tee(stderr, opts.Stderr, cancelRun)
+	if err := s.begin(cmd); err != nil {
+		l.close()
+		return nil, err
+	}
+	defer s.end(cmd)
+
+	var before counters
+	cg := pr.cgroup
+	if cg != nil {
+		before = cg.read()
+		if s.active.Add(1) == 1 || cg != s.cg {
+			cg.resetPeak()
+		}
+		defer s.active.Add(-1)
+	}
+
+	start := time.Now()
+	if _, err := s.spawn(limitCtx, l, cg); err != nil {
+		switch {
+		case errors.Is(context.Cause(limitCtx), errTimeLimit):
+			return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s while starting", timeout)}
+		case runCtx.Err() != nil:
+			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
+		}
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var stopped bool
+	var waitErr error
+	select {
+	case waitErr = <-done:
+	case <-limitCtx.Done():
+		stopped = true
+		killTree(cmd)
+		waitErr = <-done
+	}
+	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
+
+	res := &computemw.Result{ExecutionTime: time.Since(start)}
+	var tOut, tErr bool
+	res.Stdout, tOut = stdout.result()
+	res.Stderr, tErr = stderr.result()
+	res.Truncated = tOut || tErr
+	res.ExitCode = exitCode(cmd.ProcessState, waitErr)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
+		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		res.PeakMemory = ru.Maxrss << 10
+	}
+	var after counters
+	if cg != nil {
+		after = cg.read()
+		if after.peak > 0 {
+			res.PeakMemory = after.peak
+		}
+		if d := after.cpu - before.cpu; d > res.CPUTime {
+			res.CPUTime = d
+		}
+	}
+	s.executions.Add(1)
+	s.cpu.Add(int64(res.CPUTime))
+	for {
+		old := s.peak.Load()
+		if res.PeakMemory <= old || s.peak.CompareAndSwap(old, res.PeakMemory) {
+			break
+		}
+	}
+	switch {
+	case after.oomKills > before.oomKills:
+		return res, &computemw.Error{Code: computemw.CodeResource, Message: "memory limit exceeded"}
+	case after.pidsMax > before.pidsMax:
+		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.pids)}
+	case timedOut:
+		return res, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
+	case stopped || runCtx.Err() != nil:
+		return res, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
+	case res.ExitCode == 128+int(syscall.SIGXFSZ):
+		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file size limit of %d bytes exceeded", s.p.cfg.MaxFileBytes)}
+	}
+	if waitErr != nil {
+		var ee *exec.ExitError
+		// ErrWaitDelay: the program exited (its status is known) but a
+		// pipe stayed open past waitDelay while the kernel tore the
+		// sandbox's namespaces down; what it wrote has been read.
+		if !errors.As(waitErr, &ee) && !errors.Is(waitErr, exec.ErrWaitDelay) {
+			return res, fmt.Errorf("local: wait: %w", waitErr)
+		}
+	}
+	return res, nil
+}
+
+// feedStdin connects r to a bwrap process's standard input through a pipe
+// that the caller closes once the program is gone; the run never waits
+// for r (see newStreams).
+func feedStdin(cmd *exec.Cmd, r io.Reader) (io.Closer, error) {
+	if r == nil {
+		return io.NopCloser(nil), nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("local: stdin pipe: %w", err)
+	}
+	cmd.Stdin = pr
+	go func() {
+		_, _ = io.Copy(pw, r)
+		pw.Close()
+	}()
+	return closers{pr, pw}, nil
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	for _, x := range c {
+		_ = x.Close()
+	}
+	return nil
+}

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package local
+
+// Templates lists the provider's templates: none off Linux.
+func (p *Provider) Templates() []TemplateInfo { return nil }
+
+// TemplateNames implements computemw.TemplateLister: none off Linux.
+func (p *Provider) TemplateNames() []string { return nil }
+
+// Runtimes lists the runtime table: empty off Linux.
+func (p *Provider) Runtimes() []RuntimeInfo { return nil }
