@@ -2,7 +2,7 @@
 GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all setup setup-test run test bench lint
+.PHONY: all setup setup-test setup-playground run playground test bench lint
 .PHONY: generate-daytona
 .PHONY: generate-e2b
 
@@ -14,14 +14,23 @@ setup:
 
 ## setup-test: setup, plus the Node.js ws and socket.io-client clients that
 ## the WebSocket and Socket.IO interoperability tests drive (installed into
-## .cache/ with npm)
-setup-test: setup
+## .cache/ with npm), and what the playground and its browser test use
+setup-test: setup setup-playground
 	@bash scripts/setup-node-ws.sh
 	@bash scripts/setup-node-socketio.sh
+
+## setup-playground: xterm.js for the playground's terminal (npm, into
+## .cache/), and Chromium for its browser test (apt-get, when missing)
+setup-playground:
+	@bash scripts/setup-node-playground.sh
 
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
 run: setup
 	$(GO) run ./examples/nethttp
+
+## playground: the playground page on http://127.0.0.1:$${PORT:-8080}/
+playground: setup setup-playground
+	$(GO) run ./examples/playground
 
 ## test: vet (also for macOS, where the module must build), then every
 ## test with the race detector
