@@ -13,6 +13,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/rbac"
 )
 
 // listing is a provider that describes its runtimes, counting the calls;
@@ -147,5 +148,21 @@ func TestLanguagesIsGoverned(t *testing.T) {
 	}
 	if got := computemw.OpenAPI(); string(got) != string(resp.Body) {
 		t.Error("OpenAPI() differs from what GET /openapi.json serves")
+	}
+}
+
+// Under RBAC, listing is a read: a viewer, who may create nothing, may list;
+// a role the table does not know may not.
+func TestLanguagesUnderRBAC(t *testing.T) {
+	roles, err := rbac.New(rbac.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit, _ := computemwtest.SuiteKit(t, computemw.Config{Policies: []computemw.Policy{roles}})
+	for role, want := range map[string]int{"viewer": 200, "monitor": 200, "nobody": 403} {
+		ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: role})
+		if r := computemwtest.ServePath(ctx, kit, http.MethodGet, "/languages", "", nil); r.Status != want {
+			t.Errorf("%s: %d %s, want %d", role, r.Status, r.Body, want)
+		}
 	}
 }
