@@ -31,7 +31,8 @@ type Recorded struct {
 	// the client stopped reading early.
 	Body      []byte
 	Truncated bool
-	// Complete reports that the client read the body to its end.
+	// Complete reports that the whole body was passed on to the client
+	// (false when the client or the server left midway).
 	Complete bool
 }
 
