@@ -56,7 +56,7 @@ func TestBrowser(t *testing.T) {
 	nm := nodeModules()
 	computemwtest.Require(t, nm != "", "xterm.js is not installed in .cache/node-playground (run make setup-playground)")
 
-	srv := exampletest.Start(t, pkg, "PLAYGROUND_TIMEOUT=5s", "PLAYGROUND_XTERM="+nm)
+	srv := exampletest.Start(t, pkg, "PLAYGROUND_TIMEOUT=10s", "PLAYGROUND_XTERM="+nm)
 	wantLangs := languageNames(t, srv.URL)
 
 	opts := []chromedp.ExecAllocatorOption{
@@ -179,6 +179,20 @@ func TestBrowser(t *testing.T) {
 	}
 	if errCode.Value != string(computemw.CodeTimeout) || !strings.Contains(errText, "Time limit exceeded") {
 		t.Errorf("timeout shown as %q (%s)", errText, errCode.Value)
+	}
+
+	// The other error classes, as people expect to read them.
+	for _, c := range []struct{ name, code, want, program string }{
+		{"memory", string(computemw.CodeResource), "Out of memory", "a = []\nwhile True:\n    a.append(bytearray(50 << 20))\n"},
+		{"bad request", string(computemw.CodeBadRequest), "Bad request", ""},
+	} {
+		do(c.name,
+			setCode(c.program),
+			click("#run"),
+			poll(fmt.Sprintf(`(() => { const e = document.getElementById("run-error");
+				return !e.hidden && e.dataset.code === %q && e.textContent.includes(%q) })()`, c.code, c.want), 30*time.Second),
+			chromedp.WaitEnabled(chromedp.ID("run")),
+		)
 	}
 
 	do("type in the terminal",
