@@ -331,6 +331,12 @@ func otherRoutes(t *testing.T, h computemwtest.Harness) {
 	}
 	do(http.MethodPost, s+"/exec/stream", `{"command":"sleep","timeout":20}`, http.StatusOK)
 	do(http.MethodPost, s+"/exec/stream", `{}`, http.StatusBadRequest)
+	// The fake provider has no background processes: the routes answer
+	// what the document says of that.
+	do(http.MethodPost, s+"/processes", `{"command":"sleep 100 &"}`, http.StatusBadRequest)
+	do(http.MethodGet, s+"/processes", "", http.StatusBadRequest)
+	do(http.MethodDelete, s+"/processes/x", "", http.StatusBadRequest)
+	do(http.MethodDelete, s+"/processes/7", "", http.StatusBadRequest)
 	do(http.MethodDelete, s, "", http.StatusNoContent)
 	do(http.MethodPost, "/sandboxes/"+id+"/keepalive", "", http.StatusNotFound)
 	do(http.MethodPost, "/sandboxes/"+id+"/exec", `{"command":"true"}`, http.StatusNotFound)
