@@ -2,7 +2,7 @@
 GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all setup setup-test run test bench lint template-python-data
+.PHONY: all setup setup-test setup-playground run playground test bench lint template-python-data
 .PHONY: generate-daytona
 .PHONY: generate-e2b
 .PHONY: generate-graphql
@@ -15,10 +15,11 @@ setup:
 
 ## setup-test: setup, plus the Node.js ws, socket.io-client and graphql-ws
 ## clients that the WebSocket, Socket.IO and GraphQL interoperability tests
-## drive (installed into .cache/ with npm), and the sample python-data
-## template the template tests run on (about 40 s, once; a failure leaves
-## those tests to skip, or fail under CI)
-setup-test: setup
+## drive (installed into .cache/ with npm), what the playground and its
+## browser test use, and the sample python-data template the template tests
+## run on (about 40 s, once; a failure leaves those tests to skip, or fail
+## under CI)
+setup-test: setup setup-playground
 	@bash scripts/setup-node-ws.sh
 	@bash scripts/setup-node-socketio.sh
 	@bash scripts/setup-node-graphql.sh
@@ -29,9 +30,18 @@ setup-test: setup
 template-python-data:
 	@bash scripts/build-template.sh python-data
 
+## setup-playground: xterm.js for the playground's terminal (npm, into
+## .cache/), and Chromium for its browser test (apt-get, when missing)
+setup-playground:
+	@bash scripts/setup-node-playground.sh
+
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
 run: setup
 	$(GO) run ./examples/nethttp
+
+## playground: the playground page on http://127.0.0.1:$${PORT:-8080}/
+playground: setup setup-playground
+	$(GO) run ./examples/playground
 
 ## test: vet (also for macOS, where the module must build), then every
 ## test with the race detector

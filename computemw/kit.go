@@ -172,6 +172,7 @@ type Kit struct {
 	sessions  sessions
 	transfers semaphore
 	conns     connections
+	runtimes  runtimeCache // GET /languages: each provider's runtimes, once listed
 
 	mu       sync.Mutex
 	live     map[*governed]struct{}

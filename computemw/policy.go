@@ -28,7 +28,7 @@ const (
 // Ops lists every operation of the kit, in a stable order.
 func Ops() []Op {
 	return []Op{OpExecute, OpExec, OpFiles, OpTerminal, OpCreate, OpHealth, OpReady,
-		OpMetrics, OpUsage, OpSessions, OpWebSocket, OpMiddleware}
+		OpMetrics, OpUsage, OpSessions, OpWebSocket, OpMiddleware, OpLanguages, OpOpenAPI}
 }
 
 // IsExecution reports whether op runs a program: an execute, an exec or

@@ -93,6 +93,8 @@ func (k *Kit) Routes() []Route {
 	t.add(http.MethodGet, "/ready", OpReady, k.handleReady)
 	t.add(http.MethodGet, "/metrics", OpMetrics, k.handleMetrics)
 	t.add(http.MethodGet, "/usage", OpUsage, k.handleUsage)
+	t.add(http.MethodGet, "/languages", OpLanguages, k.handleLanguages)
+	t.add(http.MethodGet, "/openapi.json", OpOpenAPI, k.handleOpenAPI)
 	t.add(http.MethodPost, "/sandboxes", OpSessions, jsonBody(k.handleCreateSession))
 	t.add(http.MethodGet, "/sandboxes", OpSessions, k.handleListSessions)
 	t.add(http.MethodGet, "/sandboxes/{id}", OpSessions, k.handleGetSession)

@@ -49,7 +49,8 @@ type WSMessage struct {
 	// terminal-start, terminal-resize
 	Cols uint16 `json:"cols,omitempty"`
 	Rows uint16 `json:"rows,omitempty"`
-	// server: sandbox-ready, output, execution-complete, error
+	// server: sandbox-ready, output, execution-complete, error;
+	// create-sandbox: SandboxID attaches to the caller's session instead
 	SandboxID string `json:"sandboxId,omitempty"`
 	Stream    string `json:"stream,omitempty"`
 	ExitCode  *int   `json:"exitCode,omitempty"`
@@ -372,6 +373,9 @@ func (s *wsSession) sendError(err error) {
 func (s *wsSession) handle(m *WSMessage) error {
 	switch m.Type {
 	case "create-sandbox":
+		if m.SandboxID != "" {
+			return s.attach(m)
+		}
 		return s.create(m)
 	case "execute":
 		return s.execute(m)

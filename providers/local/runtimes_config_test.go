@@ -35,7 +35,7 @@ func TestRuntimeTableIsConfiguration(t *testing.T) {
 	if !slices.Contains(langs, "shout") || !slices.Contains(langs, "loud") || slices.Contains(langs, "missing-lang") {
 		t.Fatalf("Languages() = %v", langs)
 	}
-	infos := p.Runtimes()
+	infos := p.RuntimeTable()
 	i := slices.IndexFunc(infos, func(r local.RuntimeInfo) bool { return r.Name == "missing-lang" })
 	if i < 0 || infos[i].Available || !strings.Contains(infos[i].Reason, "not installed") {
 		t.Errorf("Runtimes() does not explain the missing language: %+v", infos)

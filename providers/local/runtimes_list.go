@@ -4,10 +4,10 @@ package local
 
 import "slices"
 
-// Runtimes lists the provider's runtime table (Config.Runtimes) in its
+// RuntimeTable lists the provider's runtime table (Config.Runtimes) in its
 // order, with whether each is available on the host's system directories
 // (Templates tells which are in each template).
-func (p *Provider) Runtimes() []RuntimeInfo {
+func (p *Provider) RuntimeTable() []RuntimeInfo {
 	out := make([]RuntimeInfo, 0, len(p.cfg.Runtimes))
 	for i := range p.cfg.Runtimes {
 		rt := &p.cfg.Runtimes[i]

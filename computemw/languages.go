@@ -1,0 +1,169 @@
+package computemw
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// OpLanguages is GET /languages: the runtimes each provider offers. It is a
+// read: a policy that lets a caller in at all lets it list them (RBAC asks
+// for no permission beyond a known role).
+const OpLanguages Op = "languages"
+
+// Runtime is one language runtime a provider offers, as GET /languages
+// reports it.
+type Runtime struct {
+	// Name is the language's canonical name ("python"), the one to send as
+	// "language".
+	Name string `json:"name"`
+	// Aliases are other names the provider accepts for it ("py").
+	Aliases []string `json:"aliases"`
+	// Version is what the runtime says its version is ("Python 3.11.2"),
+	// or "" when it does not say.
+	Version string `json:"version"`
+	// Extension is the extension of a program file, with the dot (".py").
+	Extension string `json:"extension"`
+	// Compiled reports that a program is compiled before it runs.
+	Compiled bool `json:"compiled"`
+}
+
+// RuntimeLister is implemented by providers that can describe their
+// runtimes. The kit calls Runtimes once per provider (again only after a
+// failure) and keeps the answer, so a provider may do real work in it, such
+// as asking each runtime its version in a sandbox; ctx bounds that work.
+type RuntimeLister interface {
+	Runtimes(ctx context.Context) ([]Runtime, error)
+}
+
+// ProviderRuntimes is one provider's entry in the body of GET /languages.
+type ProviderRuntimes struct {
+	Provider string    `json:"provider"`
+	Runtimes []Runtime `json:"runtimes"`
+	// Error says why the provider's runtimes could not be listed (they may
+	// still be listed by name alone).
+	Error string `json:"error,omitempty"`
+}
+
+// LanguagesResponse is the body of GET /languages.
+type LanguagesResponse struct {
+	// DefaultProvider is the provider used when a request names none.
+	DefaultProvider string             `json:"defaultProvider"`
+	Providers       []ProviderRuntimes `json:"providers"`
+}
+
+// runtimesTimeout bounds one provider's Runtimes call.
+const runtimesTimeout = 30 * time.Second
+
+// runtimeCache keeps each provider's runtimes once listed. Its zero value
+// is ready.
+type runtimeCache struct {
+	mu      sync.Mutex
+	entries map[string]*runtimeEntry
+}
+
+type runtimeEntry struct {
+	turn     chan struct{} // a one-slot semaphore: one listing at a time
+	runtimes []Runtime     // set once listed
+}
+
+func (c *runtimeCache) entry(name string) *runtimeEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]*runtimeEntry)
+	}
+	e, ok := c.entries[name]
+	if !ok {
+		e = &runtimeEntry{turn: make(chan struct{}, 1)}
+		c.entries[name] = e
+	}
+	return e
+}
+
+// Runtimes returns the runtimes of the named provider ("" is the default
+// provider): its [RuntimeLister]'s answer, listed once and kept; for a
+// provider that only names its languages ([LanguageLister]), one entry per
+// name; for one that says nothing, none. Concurrent first calls wait for one
+// listing, within ctx.
+func (k *Kit) Runtimes(ctx context.Context, provider string) ([]Runtime, error) {
+	p, err := k.provider(provider)
+	if err != nil {
+		return nil, err
+	}
+	rl, ok := p.(RuntimeLister)
+	if !ok {
+		return namedRuntimes(p), nil
+	}
+	e := k.runtimes.entry(p.Name())
+	select {
+	case e.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-e.turn }()
+	if e.runtimes != nil {
+		return e.runtimes, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, runtimesTimeout)
+	defer cancel()
+	rts, err := rl.Runtimes(lctx)
+	if err != nil {
+		return nil, err
+	}
+	rts = slices.Clone(rts)
+	for i := range rts {
+		if rts[i].Aliases == nil {
+			rts[i].Aliases = []string{}
+		}
+	}
+	if rts == nil {
+		rts = []Runtime{}
+	}
+	e.runtimes = rts
+	return rts, nil
+}
+
+// namedRuntimes describes a provider's languages by name alone.
+func namedRuntimes(p Provider) []Runtime {
+	out := []Runtime{}
+	if ll, ok := p.(LanguageLister); ok {
+		for _, n := range ll.Languages() {
+			out = append(out, Runtime{Name: n, Aliases: []string{}})
+		}
+	}
+	return out
+}
+
+// handleLanguages serves GET /languages: every provider's runtimes. A
+// provider whose listing fails is reported with an error (its cause is
+// logged) and its languages by name, and the others still answer.
+func (k *Kit) handleLanguages(ctx context.Context, _ *Request) (*Response, error) {
+	if err := k.authorize(ctx, &Action{Op: OpLanguages}); err != nil {
+		return nil, err
+	}
+	names := k.providers.Names()
+	out := LanguagesResponse{DefaultProvider: k.cfg.DefaultProvider, Providers: make([]ProviderRuntimes, len(names))}
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			pr := ProviderRuntimes{Provider: name}
+			rts, err := k.Runtimes(ctx, name)
+			if err != nil {
+				k.log.WarnContext(ctx, "computemw: listing runtimes failed", "provider", name, "error", err)
+				pr.Error = publicMessage(AsError(err))
+				p, _ := k.providers.Get(name)
+				rts = namedRuntimes(p)
+			}
+			pr.Runtimes = rts
+			out.Providers[i] = pr
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return JSON(http.StatusOK, out)
+}

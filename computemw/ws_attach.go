@@ -1,0 +1,33 @@
+package computemw
+
+import "context"
+
+// attach serves create-sandbox with a sandboxId: the connection works in
+// the caller's session sandbox (POST /sandboxes) instead of a new one, so
+// that what a page runs and types sees the files it manages through
+// /sandboxes/{id}/files. The connection holds a use of the session until it
+// closes or sends destroy-sandbox, which detach it: the session itself
+// lives on, until DELETE /sandboxes/{id} or its TTL (a use renews the TTL
+// when it begins). Another caller's session, or an unknown one, is
+// NOT_FOUND, as on the HTTP routes.
+func (s *wsSession) attach(m *WSMessage) error {
+	ctx, err := s.admitMessage(OpWebSocket)
+	if err != nil {
+		return err
+	}
+	sess, release, err := s.k.session(context.WithoutCancel(ctx), m.SandboxID)
+	if err != nil {
+		s.k.rejected(ctx, OpWebSocket, nil, err)
+		return err
+	}
+	s.mu.Lock()
+	if s.sb != nil {
+		s.mu.Unlock()
+		release()
+		return Errorf(CodeBadRequest, "a sandbox is already active on this connection")
+	}
+	s.sb, s.release = sess.sb, release
+	s.mu.Unlock()
+	s.send(WSMessage{Type: "sandbox-ready", SandboxID: sess.sb.ID(), Provider: sess.sb.Provider()})
+	return nil
+}

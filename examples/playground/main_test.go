@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/exampletest"
+)
+
+const pkg = "github.com/computemw/kit/examples/playground"
+
+// nodeModules is where scripts/setup-node-playground.sh installs
+// xterm.js, or "" when it did not.
+func nodeModules() string {
+	_, file, _, _ := runtime.Caller(0)
+	nm := filepath.Join(filepath.Dir(file), "..", "..", ".cache", "node-playground", "node_modules")
+	if _, err := os.Stat(filepath.Join(nm, "@xterm", "xterm", "package.json")); err != nil {
+		return ""
+	}
+	return nm
+}
+
+func get(t *testing.T, url string, header http.Header) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServesPageAndAssets checks what the page loads: its own embedded
+// files, xterm.js from the npm install (or a 404 saying how to install
+// it), and nothing else under /vendor/.
+func TestServesPageAndAssets(t *testing.T) {
+	// Without xterm.js first: an empty directory stands for a machine
+	// where it was not installed.
+	srv := exampletest.Start(t, pkg, "PLAYGROUND_XTERM="+t.TempDir())
+	if st, body := get(t, srv.URL+"/", nil); st != 200 || !strings.Contains(body, "computemw playground") {
+		t.Fatalf("GET /: %d %.200s", st, body)
+	}
+	for _, p := range []string{"/static/app.js", "/static/app.css"} {
+		if st, _ := get(t, srv.URL+p, nil); st != 200 {
+			t.Errorf("GET %s: %d", p, st)
+		}
+	}
+	for _, p := range []string{"/vendor/package.json", "/vendor/..%2f..%2fgo.mod", "/static/../main.go"} {
+		if st, body := get(t, srv.URL+p, nil); st != 404 || strings.Contains(body, "module ") {
+			t.Errorf("GET %s: %d %.100s", p, st, body)
+		}
+	}
+	if st, body := get(t, srv.URL+"/vendor/xterm.js", nil); st != 404 || !strings.Contains(body, "make setup-playground") {
+		t.Errorf("missing xterm.js: %d %s", st, body)
+	}
+	srv.Stop(t)
+	nm := nodeModules()
+	if nm != "" {
+		srv = exampletest.Start(t, pkg, "PLAYGROUND_XTERM="+nm)
+		if st, body := get(t, srv.URL+"/vendor/xterm.js", nil); st != 200 || !strings.Contains(body, "Terminal") {
+			t.Errorf("GET /vendor/xterm.js: %d", st)
+		}
+		srv.Stop(t)
+	}
+}
+
+// TestTokenReachesWebSocket runs the playground with an API key: the API
+// refuses a caller without it, and the page's WebSocket, which carries it
+// in the query, is let in and can run code.
+func TestTokenReachesWebSocket(t *testing.T) {
+	srv := exampletest.Start(t, pkg, "PLAYGROUND_API_KEY=s3cret-key")
+	if st, body := get(t, srv.URL+"/api/languages", nil); st != 401 || !strings.Contains(body, "UNAUTHORIZED") {
+		t.Errorf("no token: %d %s", st, body)
+	}
+	st, body := get(t, srv.URL+"/api/languages", http.Header{"X-Api-Key": {"s3cret-key"}})
+	var langs computemw.LanguagesResponse
+	if st != 200 || json.Unmarshal([]byte(body), &langs) != nil || len(langs.Providers) != 1 {
+		t.Fatalf("with the key: %d %s", st, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/ws"
+	if _, resp, err := websocket.Dial(ctx, ws+"?token=wrong", nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("a wrong token: %v %v", resp, err)
+	}
+	c, _, err := websocket.Dial(ctx, ws+"?token=s3cret-key", nil)
+	if err != nil {
+		t.Fatalf("dial with the token: %v", err)
+	}
+	defer c.CloseNow()
+	for _, m := range []string{`{"type":"create-sandbox"}`, `{"type":"execute","command":"echo authed"}`} {
+		if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for !slices.Contains(got, "execution-complete") {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v (so far %v)", err, got)
+		}
+		var m computemw.WSMessage
+		_ = json.Unmarshal(b, &m)
+		got = append(got, m.Type)
+		if m.Type == "error" || (m.Type == "output" && m.Data != "authed\n") {
+			t.Fatalf("%s", b)
+		}
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	srv.Stop(t)
+}
