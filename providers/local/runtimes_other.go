@@ -9,4 +9,4 @@ func (p *Provider) Templates() []TemplateInfo { return nil }
 func (p *Provider) TemplateNames() []string { return nil }
 
 // Runtimes lists the runtime table: empty off Linux.
-func (p *Provider) Runtimes() []RuntimeInfo { return nil }
+func (p *Provider) RuntimeTable() []RuntimeInfo { return nil }
