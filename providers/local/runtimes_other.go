@@ -8,5 +8,5 @@ func (p *Provider) Templates() []TemplateInfo { return nil }
 // TemplateNames implements computemw.TemplateLister: none off Linux.
 func (p *Provider) TemplateNames() []string { return nil }
 
-// Runtimes lists the runtime table: empty off Linux.
+// RuntimeTable lists the runtime table: empty off Linux.
 func (p *Provider) RuntimeTable() []RuntimeInfo { return nil }
