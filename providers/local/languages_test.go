@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	computehttp "github.com/computemw/kit/adapters/nethttp"
 	"github.com/computemw/kit/computemw"
@@ -31,14 +32,27 @@ var helloWorld = map[string]string{
 	"ruby":   `puts "hello"`,
 	"perl":   `print "hello\n";`,
 	"php":    `<?php echo "hello\n";`,
+	// Compiled where the toolchain is installed.
+	"go":         "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
+	"c":          "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+	"cpp":        "#include <iostream>\nint main() { std::cout << \"hello\" << std::endl; }\n",
+	"rust":       "fn main() { println!(\"hello\"); }\n",
+	"java":       "public class Main { public static void main(String[] a) { System.out.println(\"hello\"); } }\n",
+	"typescript": "const greeting: string = \"hello\";\nconsole.log(greeting);\n",
 }
+
+// compiledLanguages are the languages of the default table with a
+// compile step.
+var compiledLanguages = map[string]bool{"go": true, "c": true, "cpp": true, "rust": true, "java": true, "typescript": true}
 
 // TestLanguagesMatchWhatRuns lists the runtimes through GET /languages of a
 // real server over the local provider, then runs a hello-world in every
 // one of them, under its name and under each alias.
 func TestLanguagesMatchWhatRuns(t *testing.T) {
-	prov := newTestProvider(t, local.Config{})
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
+	// The compile tests' build cache: Go's standard library is built
+	// once for the whole package.
+	prov := newTestProvider(t, local.Config{BuildCacheDir: sharedBuildCache(t)})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}, MaxTimeout: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +100,11 @@ func TestLanguagesMatchWhatRuns(t *testing.T) {
 			t.Errorf("%s is listed but this test has no hello-world for it", rt.Name)
 			continue
 		}
-		if !strings.HasPrefix(rt.Extension, ".") || rt.Compiled {
+		if !strings.HasPrefix(rt.Extension, ".") || rt.Compiled != compiledLanguages[rt.Name] {
 			t.Errorf("%s: extension %q, compiled %v", rt.Name, rt.Extension, rt.Compiled)
 		}
 		for _, name := range append([]string{rt.Name}, rt.Aliases...) {
-			req, _ := json.Marshal(map[string]string{"language": name, "code": code})
+			req, _ := json.Marshal(map[string]any{"language": name, "code": code, "timeout": 240000})
 			resp, err := http.Post(srv.URL+"/api/execute", "application/json", strings.NewReader(string(req)))
 			if err != nil {
 				t.Fatal(err)
