@@ -173,35 +173,14 @@ func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.Exe
 		res.CPUTime = time.Duration(exit.CPU)
 		res.PeakMemory = exit.MaxRSS
 	}
-	var after counters
-	if s.cg != nil {
-		after = s.cg.read()
-		if after.peak > 0 {
-			res.PeakMemory = after.peak
-		}
-		// The program's rusage misses what its descendants left to the
-		// init to reap; the cgroup counts it (and executions of the
-		// same sandbox running concurrently).
-		if d := after.cpu - before.cpu; d > res.CPUTime {
-			res.CPUTime = d
-		}
+	// The program's rusage misses what its descendants left to the init
+	// to reap; the cgroup counts it (and executions of the same sandbox
+	// running concurrently).
+	after := s.measure(res, s.cg, before)
+	if err := s.limitError(before, after, s.lim.memoryBytes, timedOut, timeout); err != nil {
+		return res, err
 	}
-	s.executions.Add(1)
-	s.cpu.Add(int64(res.CPUTime))
-	for {
-		old := s.peak.Load()
-		if res.PeakMemory <= old || s.peak.CompareAndSwap(old, res.PeakMemory) {
-			break
-		}
-	}
-
 	switch {
-	case after.oomKills > before.oomKills:
-		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("memory limit of %d MB exceeded", s.lim.memoryBytes>>20)}
-	case after.pidsMax > before.pidsMax:
-		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.pids)}
-	case timedOut:
-		return res, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
 	case stopped || runCtx.Err() != nil:
 		return res, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
 	case lost:
@@ -247,4 +226,47 @@ func (s *sandbox) cwd(dir string) (string, error) {
 		return "", computemw.Errorf(computemw.CodeBadRequest, "cwd %q is not a directory", dir)
 	}
 	return s.inside(rel), nil
+}
+
+// measure completes an execution's result from its cgroup (CPU time since
+// before, peak memory) and adds it to the sandbox's usage; it returns the
+// cgroup's readings after the execution (zero without a cgroup).
+func (s *sandbox) measure(res *computemw.Result, cg group, before counters) counters {
+	var after counters
+	if cg != nil {
+		after = cg.read()
+		if after.peak > 0 {
+			res.PeakMemory = after.peak
+		}
+		if d := after.cpu - before.cpu; d > res.CPUTime {
+			res.CPUTime = d
+		}
+	}
+	s.executions.Add(1)
+	s.cpu.Add(int64(res.CPUTime))
+	for {
+		old := s.peak.Load()
+		if res.PeakMemory <= old || s.peak.CompareAndSwap(old, res.PeakMemory) {
+			break
+		}
+	}
+	return after
+}
+
+// limitError is the error of an execution that a limit ended — memory
+// (of memoryBytes, 0 when unknown here), processes, its time limit — or
+// nil.
+func (s *sandbox) limitError(before, after counters, memoryBytes int64, timedOut bool, timeout time.Duration) error {
+	switch {
+	case after.oomKills > before.oomKills:
+		if memoryBytes == 0 {
+			return &computemw.Error{Code: computemw.CodeResource, Message: "memory limit exceeded"}
+		}
+		return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("memory limit of %d MB exceeded", memoryBytes>>20)}
+	case after.pidsMax > before.pidsMax:
+		return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.pids)}
+	case timedOut:
+		return &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
+	}
+	return nil
 }

@@ -105,31 +105,11 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		res.PeakMemory = ru.Maxrss << 10
 	}
-	var after counters
-	if cg != nil {
-		after = cg.read()
-		if after.peak > 0 {
-			res.PeakMemory = after.peak
-		}
-		if d := after.cpu - before.cpu; d > res.CPUTime {
-			res.CPUTime = d
-		}
-	}
-	s.executions.Add(1)
-	s.cpu.Add(int64(res.CPUTime))
-	for {
-		old := s.peak.Load()
-		if res.PeakMemory <= old || s.peak.CompareAndSwap(old, res.PeakMemory) {
-			break
-		}
+	after := s.measure(res, cg, before)
+	if err := s.limitError(before, after, 0, timedOut, timeout); err != nil {
+		return res, err
 	}
 	switch {
-	case after.oomKills > before.oomKills:
-		return res, &computemw.Error{Code: computemw.CodeResource, Message: "memory limit exceeded"}
-	case after.pidsMax > before.pidsMax:
-		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.pids)}
-	case timedOut:
-		return res, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
 	case stopped || runCtx.Err() != nil:
 		return res, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
 	case res.ExitCode == 128+int(syscall.SIGXFSZ):
