@@ -71,7 +71,9 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		mine.Close()
 		return err
 	}
-	pr.env = append(pr.env, initEnv+"="+fdString(fdInitSocket)+","+fdString(fdInitExe))
+	// The runtime of the init starts with one processor and a tight heap:
+	// it only forks, execs and relays a few messages.
+	pr.env = append(pr.env, initEnv+"="+fdString(fdInitSocket)+","+fdString(fdInitExe), "GOMAXPROCS=1", "GOGC=50")
 	pr.init = []*os.File{theirs, s.p.exe}
 	pr.ownInit = true
 	l, err := s.p.iso.prepare(pr)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -61,6 +62,10 @@ func runInit(spec string) int {
 	// /proc/1/exe and the rest of /proc/1 belong to no one the sandbox's
 	// programs can become, and the binary's descriptor is closed.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Named for ps and top, rather than the descriptor it was run from.
+	if name, err := unix.BytePtrFromString("sandbox-init"); err == nil {
+		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+	}
 	os.Clearenv()
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(50)
