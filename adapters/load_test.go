@@ -76,7 +76,17 @@ func TestWorstRequestsUnderLoad(t *testing.T) {
 			if r := computemwtest.Do(t, ctx, http.MethodDelete, base+"/sandboxes/"+id, "", nil); r.Status != 204 {
 				t.Fatalf("delete: %d", r.Status)
 			}
-			m := computemwtest.Do(t, ctx, http.MethodGet, base+"/metrics", "", nil)
+			// A request's sandbox is destroyed after its answer: wait for
+			// the last one.
+			var m *computemwtest.Reply
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				m = computemwtest.Do(t, ctx, http.MethodGet, base+"/metrics", "", nil)
+				if strings.Contains(string(m.Raw), fmt.Sprintf("\ncompute_active_sandboxes %d\n", 0)) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			if !strings.Contains(string(m.Raw), fmt.Sprintf("\ncompute_active_sandboxes %d\n", 0)) {
 				t.Errorf("sandboxes left after the load:\n%s", grepLines(string(m.Raw), "compute_active_sandboxes"))
 			}

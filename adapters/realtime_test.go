@@ -33,7 +33,9 @@ func localKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
 	if err := os.Chmod(base, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	prov, err := local.New(local.Config{BaseDir: base, Logger: slog.New(slog.DiscardHandler)})
+	// No warm pool: these tests count goroutines and sandboxes, and the
+	// pool's ready sandboxes hold some of each (it has tests of its own).
+	prov, err := local.New(local.Config{BaseDir: base, Logger: slog.New(slog.DiscardHandler), WarmPool: local.PoolConfig{Size: -1}})
 	if err != nil {
 		t.Fatalf("local.New: %v", err)
 	}
