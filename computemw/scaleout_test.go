@@ -1,0 +1,213 @@
+package computemw_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/fakeprovider"
+)
+
+// twoInstances builds two kits sharing one session store and one provider
+// instance (a remote service both reach).
+func twoInstances(t *testing.T, p computemw.Provider, cfg computemw.Config) (*computemw.Kit, *computemw.Kit) {
+	t.Helper()
+	cfg.Providers = []computemw.Provider{p}
+	if cfg.SessionStore == nil {
+		cfg.SessionStore = &computemw.MemorySessionStore{}
+	}
+	c1, c2 := cfg, cfg
+	c1.InstanceID, c2.InstanceID = "one", "two"
+	if cfg.InstanceURL != "" {
+		c1.InstanceURL, c2.InstanceURL = "http://one.example/api", "http://two.example/api"
+	}
+	return startKit(t, c1), startKit(t, c2)
+}
+
+func TestSessionServedByAnyInstance(t *testing.T) {
+	fake := fakeprovider.New("remote")
+	k1, k2 := twoInstances(t, fake, computemw.Config{})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	bob := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "bob"})
+
+	resp, body := call(t, alice, k1, "POST", "/sandboxes", "", `{"metadata":{"course":"go"}}`)
+	if resp.Status != 201 {
+		t.Fatalf("create: %d %s", resp.Status, resp.Body)
+	}
+	id := body["sandboxId"].(string)
+	expires := body["expiresAt"].(string)
+	if resp, b := call(t, alice, k2, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo from two"}`); resp.Status != 200 || b["output"] != "from two\n" {
+		t.Fatalf("exec on the other instance: %d %s", resp.Status, resp.Body)
+	}
+	if resp, b := call(t, alice, k2, "POST", "/sandboxes/{id}/keepalive", id, ``); resp.Status != 200 || b["expiresAt"].(string) <= expires ||
+		b["metadata"].(map[string]any)["course"] != "go" {
+		t.Fatalf("keepalive on the other instance: %d %s (created expiring %s)", resp.Status, resp.Body, expires)
+	}
+	if resp, b := call(t, alice, k2, "GET", "/sandboxes", "", ``); resp.Status != 200 || len(b["sandboxes"].([]any)) != 1 {
+		t.Errorf("list on the other instance: %d %s", resp.Status, resp.Body)
+	}
+	if resp, _ := call(t, bob, k2, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo hi"}`); resp.Status != 404 {
+		t.Errorf("another caller's use: %d %s", resp.Status, resp.Body)
+	}
+	if resp, _ := call(t, alice, k2, "DELETE", "/sandboxes/{id}", id, ``); resp.Status != 204 {
+		t.Fatalf("delete on the other instance: %d %s", resp.Status, resp.Body)
+	}
+	if fake.Live() != 0 {
+		t.Errorf("%d sandboxes left after the delete", fake.Live())
+	}
+	if resp, _ := call(t, alice, k1, "GET", "/sandboxes/{id}", id, ``); resp.Status != 404 {
+		t.Errorf("the creating instance still serves a deleted session: %d %s", resp.Status, resp.Body)
+	}
+	if n := k1.LiveSandboxes() + k2.LiveSandboxes(); n != 0 {
+		t.Errorf("%d handles held after the delete", n)
+	}
+}
+
+func TestSessionLimitsAcrossInstances(t *testing.T) {
+	fake := fakeprovider.New("remote")
+	k1, k2 := twoInstances(t, fake, computemw.Config{MaxSessionsPerPrincipal: 2, MaxSessions: 3})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	bob := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "bob"})
+	var ids []string
+	for _, k := range []*computemw.Kit{k1, k2} {
+		resp, body := call(t, alice, k, "POST", "/sandboxes", "", ``)
+		if resp.Status != 201 {
+			t.Fatalf("create: %d %s", resp.Status, resp.Body)
+		}
+		ids = append(ids, body["sandboxId"].(string))
+	}
+	for _, k := range []*computemw.Kit{k1, k2} {
+		if resp, body := call(t, alice, k, "POST", "/sandboxes", "", ``); resp.Status != 429 || body["code"] != "RATE_LIMITED" {
+			t.Errorf("third session of one caller: %d %s", resp.Status, resp.Body)
+		}
+	}
+	if resp, _ := call(t, bob, k1, "POST", "/sandboxes", "", ``); resp.Status != 201 {
+		t.Fatalf("bob's session: %d %s", resp.Status, resp.Body)
+	}
+	if resp, body := call(t, bob, k2, "POST", "/sandboxes", "", ``); resp.Status != 503 || body["code"] != "UNAVAILABLE" {
+		t.Errorf("past the total: %d %s", resp.Status, resp.Body)
+	}
+	if resp, _ := call(t, alice, k2, "DELETE", "/sandboxes/{id}", ids[0], ``); resp.Status != 204 {
+		t.Fatalf("delete: %d %s", resp.Status, resp.Body)
+	}
+	if resp, _ := call(t, alice, k1, "POST", "/sandboxes", "", ``); resp.Status != 201 {
+		t.Errorf("after a delete on the other instance: %d %s", resp.Status, resp.Body)
+	}
+	if fake.Live() != 3 {
+		t.Errorf("%d sandboxes live, want 3", fake.Live())
+	}
+}
+
+func TestExpiredSessionReapedByAnyInstance(t *testing.T) {
+	fake := fakeprovider.New("remote")
+	store := &computemw.MemorySessionStore{}
+	k1, k2 := twoInstances(t, fake, computemw.Config{SessionStore: store})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	resp, body := call(t, alice, k1, "POST", "/sandboxes", "", ``)
+	if resp.Status != 201 {
+		t.Fatalf("create: %d %s", resp.Status, resp.Body)
+	}
+	id := body["sandboxId"].(string)
+	ctx := context.Background()
+	if n, err := k2.ReapSessions(ctx); n != 0 || err != nil {
+		t.Fatalf("reaped a live session: %d, %v", n, err)
+	}
+	// The session's TTL passes (the record's expiry is set in the past).
+	if err := store.Touch(ctx, id, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := k2.ReapSessions(ctx); n != 1 || err != nil {
+		t.Fatalf("ReapSessions = %d, %v; want 1", n, err)
+	}
+	if fake.Live() != 0 {
+		t.Errorf("the expired session's sandbox is alive")
+	}
+	if resp, _ := call(t, alice, k1, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo hi"}`); resp.Status != 404 {
+		t.Errorf("use of an expired session: %d %s", resp.Status, resp.Body)
+	}
+	if n := k1.LiveSandboxes(); n != 0 {
+		t.Errorf("the creating instance holds %d handles", n)
+	}
+}
+
+// hostOnly hides the fake's Attacher: sandboxes that only the instance that
+// made them reaches, as the local provider's.
+type hostOnly struct{ computemw.Provider }
+
+func TestHostSessionOnAnotherInstance(t *testing.T) {
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	bob := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "bob"})
+	t.Run("Redirect", func(t *testing.T) {
+		fake := fakeprovider.New("local")
+		k1, k2 := twoInstances(t, hostOnly{fake}, computemw.Config{InstanceURL: "set"})
+		resp, body := call(t, alice, k1, "POST", "/sandboxes", "", ``)
+		if resp.Status != 201 {
+			t.Fatalf("create: %d %s", resp.Status, resp.Body)
+		}
+		id := body["sandboxId"].(string)
+		for _, c := range []struct{ method, path, want string }{
+			{"POST", "/sandboxes/{id}/exec", "/sandboxes/" + id + "/exec"},
+			{"POST", "/sandboxes/{id}/keepalive", "/sandboxes/" + id + "/keepalive"},
+			{"DELETE", "/sandboxes/{id}", "/sandboxes/" + id},
+		} {
+			resp, b := call(t, alice, k2, c.method, c.path, id, `{"command":"echo hi"}`)
+			if loc := resp.Header.Get("Location"); resp.Status != 307 || b["code"] != "SESSION_ELSEWHERE" || loc != "http://one.example/api"+c.want {
+				t.Errorf("%s %s on the other instance: %d Location %q %s", c.method, c.path, resp.Status, loc, resp.Body)
+			}
+		}
+		if resp, _ := call(t, bob, k2, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo hi"}`); resp.Status != 404 {
+			t.Errorf("another caller learns of the session: %d %s", resp.Status, resp.Body)
+		}
+		if resp, b := call(t, alice, k1, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo here"}`); resp.Status != 200 || b["output"] != "here\n" {
+			t.Errorf("exec on the owner instance: %d %s", resp.Status, resp.Body)
+		}
+		if fake.Live() != 1 {
+			t.Errorf("%d sandboxes live, want 1", fake.Live())
+		}
+	})
+	t.Run("NoInstanceURL", func(t *testing.T) {
+		fake := fakeprovider.New("local")
+		k1, k2 := twoInstances(t, hostOnly{fake}, computemw.Config{})
+		resp, body := call(t, alice, k1, "POST", "/sandboxes", "", ``)
+		if resp.Status != 201 {
+			t.Fatalf("create: %d %s", resp.Status, resp.Body)
+		}
+		id := body["sandboxId"].(string)
+		resp, b := call(t, alice, k2, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo hi"}`)
+		if resp.Status != 421 || b["code"] != "WRONG_INSTANCE" || b["details"].(map[string]any)["instance"] != "one" {
+			t.Errorf("exec on the other instance: %d %s", resp.Status, resp.Body)
+		}
+		// Closing the owner destroys its host's sandboxes and their records.
+		ctx := context.Background()
+		if err := k1.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if fake.Live() != 0 {
+			t.Errorf("%d sandboxes live after the owner closed", fake.Live())
+		}
+		if resp, _ := call(t, alice, k2, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo hi"}`); resp.Status != 404 {
+			t.Errorf("after the owner closed: %d %s", resp.Status, resp.Body)
+		}
+	})
+}
+
+func TestCloseLeavesRemoteSessions(t *testing.T) {
+	fake := fakeprovider.New("remote")
+	k1, k2 := twoInstances(t, fake, computemw.Config{})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	resp, body := call(t, alice, k1, "POST", "/sandboxes", "", ``)
+	if resp.Status != 201 {
+		t.Fatalf("create: %d %s", resp.Status, resp.Body)
+	}
+	id := body["sandboxId"].(string)
+	if err := k1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, b := call(t, alice, k2, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo still"}`); resp.Status != 200 || b["output"] != "still\n" {
+		t.Fatalf("after the creating instance closed: %d %s", resp.Status, resp.Body)
+	}
+	if resp, _ := call(t, alice, k2, "DELETE", "/sandboxes/{id}", id, ``); resp.Status != 204 || fake.Live() != 0 {
+		t.Errorf("delete: %d %s, %d live", resp.Status, resp.Body, fake.Live())
+	}
+}
