@@ -268,6 +268,11 @@ func (k *Kit) detach(ctx context.Context, g *governed) {
 		return
 	}
 	k.unreserve()
+	if p, ok := k.providers.Get(g.Provider()); ok {
+		if d, ok := p.(Detacher); ok {
+			d.Detach(g.raw)
+		}
+	}
 	for _, h := range k.hooks {
 		h.SandboxDestroyed(ctx, g, nil)
 	}

@@ -95,6 +95,14 @@ type Attacher interface {
 	Attach(ctx context.Context, id string) (Sandbox, error)
 }
 
+// Detacher is implemented by [Attacher] providers that keep track of their
+// sandboxes (to destroy them at Close): Detach forgets one without
+// destroying it, when the kit lets go of a session that other instances
+// still serve (at Close, or after another instance destroyed it).
+type Detacher interface {
+	Detach(sb Sandbox)
+}
+
 // NewSessionToken returns a random token for a reservation, for
 // [SessionStore] implementations.
 func NewSessionToken() string {

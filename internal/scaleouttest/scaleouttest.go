@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,8 +49,8 @@ func (in instance) do(method, path, body string) (int, map[string]any) {
 }
 
 // start runs a kit with its own Daytona provider on the fake and the
-// store, behind an HTTP server; both are closed at cleanup.
-func start(t *testing.T, fake *daytonafake.Server, store computemw.SessionStore, id string) instance {
+// store, behind an HTTP server; both are closed by stop, or at cleanup.
+func start(t *testing.T, fake *daytonafake.Server, store computemw.SessionStore, id string) (in instance, stop func()) {
 	t.Helper()
 	p, err := daytona.New(daytona.Options{APIKey: fake.APIKey, APIURL: fake.URL, PollInterval: 5 * time.Millisecond,
 		MaxPollInterval: 50 * time.Millisecond, CleanupWindow: 5 * time.Second})
@@ -64,15 +65,19 @@ func start(t *testing.T, fake *daytonafake.Server, store computemw.SessionStore,
 	mux := http.NewServeMux()
 	computehttp.Mount(mux, "/api", kit)
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := kit.Close(ctx); err != nil {
-			t.Errorf("kit %s: Close: %v", id, err)
-		}
-	})
-	return instance{t: t, url: srv.URL + "/api"}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := kit.Close(ctx); err != nil {
+				t.Errorf("kit %s: Close: %v", id, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return instance{t: t, url: srv.URL + "/api"}, stop
 }
 
 // Run creates a session on one instance, uses it (exec), keeps it alive
@@ -82,8 +87,8 @@ func start(t *testing.T, fake *daytonafake.Server, store computemw.SessionStore,
 func Run(t *testing.T, open computemwtest.OpenSessionStore) {
 	fake := daytonafake.New(t, daytonafake.Options{})
 	ns := computemwtest.Namespace()
-	one := start(t, fake, open(t, ns), "one")
-	two := start(t, fake, open(t, ns), "two")
+	one, stopOne := start(t, fake, open(t, ns), "one")
+	two, _ := start(t, fake, open(t, ns), "two")
 	t.Cleanup(func() {
 		if live := fake.Live(); len(live) != 0 {
 			t.Errorf("sandboxes left on the fake: %v", live)
@@ -115,9 +120,9 @@ func Run(t *testing.T, open computemwtest.OpenSessionStore) {
 	}
 
 	// The per-caller limit holds across instances.
-	code, body = two.do("POST", "/sandboxes", ``)
+	code, body = one.do("POST", "/sandboxes", ``)
 	if code != 201 {
-		t.Fatalf("second session, on two: %d %v", code, body)
+		t.Fatalf("second session, on one: %d %v", code, body)
 	}
 	second := body["sandboxId"].(string)
 	for _, in := range []instance{one, two} {
@@ -135,8 +140,14 @@ func Run(t *testing.T, open computemwtest.OpenSessionStore) {
 	if n := len(fake.Live()); n != 1 {
 		t.Errorf("%d sandboxes on the fake, want 1", n)
 	}
-	if code, body := one.do("DELETE", "/sandboxes/"+second, ``); code != 204 {
-		t.Errorf("delete on one of two's session: %d %v", code, body)
+	// An instance that shuts down leaves the sessions it made to the
+	// others.
+	stopOne()
+	if code, body := two.do("POST", "/sandboxes/"+second+"/exec", `{"command":"echo still here"}`); code != 200 || body["output"] != "still here\n" {
+		t.Errorf("exec on two after one shut down: %d %v", code, body)
+	}
+	if code, body := two.do("DELETE", "/sandboxes/"+second, ``); code != 204 {
+		t.Errorf("delete on two of one's session: %d %v", code, body)
 	}
 	if n := len(fake.Live()); n != 0 {
 		t.Errorf("%d sandboxes on the fake, want 0", n)

@@ -7,7 +7,10 @@ import (
 	"github.com/computemw/kit/computemw"
 )
 
-var _ computemw.Attacher = (*Provider)(nil)
+var (
+	_ computemw.Attacher = (*Provider)(nil)
+	_ computemw.Detacher = (*Provider)(nil)
+)
 
 // Attach implements computemw.Attacher: it opens a handle on a running
 // Daytona sandbox by its ID (Get, then the toolbox client), so that any
@@ -30,4 +33,11 @@ func (p *Provider) Attach(ctx context.Context, id string) (computemw.Sandbox, er
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider closed"}
 	}
 	return s, nil
+}
+
+// Detach implements computemw.Detacher: the provider forgets the sandbox
+// (Close no longer destroys it), which lives on for the kit instances that
+// share its session.
+func (p *Provider) Detach(sb computemw.Sandbox) {
+	p.untrack(sb.ID())
 }
