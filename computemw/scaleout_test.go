@@ -211,3 +211,28 @@ func TestCloseLeavesRemoteSessions(t *testing.T) {
 		t.Errorf("delete: %d %s, %d live", resp.Status, resp.Body, fake.Live())
 	}
 }
+
+func TestExpiredSessionEndedByTheInstanceThatSeesIt(t *testing.T) {
+	fake := fakeprovider.New("remote")
+	store := &computemw.MemorySessionStore{}
+	k1, k2 := twoInstances(t, fake, computemw.Config{SessionStore: store})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	resp, body := call(t, alice, k1, "POST", "/sandboxes", "", ``)
+	if resp.Status != 201 {
+		t.Fatalf("create: %d %s", resp.Status, resp.Body)
+	}
+	id := body["sandboxId"].(string)
+	if err := store.Touch(context.Background(), id, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := call(t, alice, k2, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo hi"}`); resp.Status != 404 {
+		t.Errorf("use of an expired session: %d %s", resp.Status, resp.Body)
+	}
+	if fake.Live() != 0 {
+		t.Errorf("the expired session's sandbox is alive")
+	}
+	if _, err := store.Get(context.Background(), id); err == nil {
+		t.Errorf("the expired session's record is left")
+	}
+	_ = k1
+}
