@@ -236,3 +236,29 @@ func TestExpiredSessionEndedByTheInstanceThatSeesIt(t *testing.T) {
 	}
 	_ = k1
 }
+
+// A session in use on one instance is not ended by another's reaper: its
+// record's expiry covers the longest use until the use ends.
+func TestSessionInUseOutlivesItsTTL(t *testing.T) {
+	fake := fakeprovider.New("remote")
+	store := &computemw.MemorySessionStore{}
+	k1, _ := twoInstances(t, fake, computemw.Config{SessionStore: store, SessionTTL: time.Minute, MaxTimeout: time.Hour})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	info, err := k1.CreateSession(alice, computemw.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, release, err := k1.SessionSandbox(alice, info.SandboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.Get(context.Background(), info.SandboxID)
+	if err != nil || time.Until(rec.ExpiresAt) < time.Hour {
+		t.Errorf("in use, the record expires in %v (%v), want past the longest execution", time.Until(rec.ExpiresAt), err)
+	}
+	release()
+	rec, err = store.Get(context.Background(), info.SandboxID)
+	if err != nil || time.Until(rec.ExpiresAt) > time.Minute {
+		t.Errorf("after the use, the record expires in %v (%v), want one TTL", time.Until(rec.ExpiresAt), err)
+	}
+}

@@ -150,11 +150,14 @@ func (k *Kit) sessionShared(ctx context.Context, id string) (*session, func(), e
 			return nil, nil, err
 		}
 	}
-	touch := func() error {
+	// While in use, the record's expiry also covers the longest use
+	// (another instance's reaper must not end a session mid-execution);
+	// the use's end sets it to one TTL from then.
+	touch := func(hold time.Duration) error {
 		exp := time.Now().Add(rec.TTL)
 		sctx, cancel := k.storeContext(ctx)
 		defer cancel()
-		err := st.Touch(sctx, id, exp)
+		err := st.Touch(sctx, id, exp.Add(hold))
 		if err == nil {
 			k.sessions.mu.Lock()
 			s.expires = exp
@@ -171,7 +174,7 @@ func (k *Kit) sessionShared(ctx context.Context, id string) (*session, func(), e
 			k.destroySession(ctx, s)
 		}
 	}
-	if err := touch(); err != nil { // use keeps a session alive
+	if err := touch(max(k.cfg.MaxTimeout, k.cfg.WebSocket.TerminalTimeout)); err != nil { // use keeps a session alive
 		end()
 		if errors.Is(err, ErrSessionNotFound) {
 			return nil, nil, notFound
@@ -179,7 +182,7 @@ func (k *Kit) sessionShared(ctx context.Context, id string) (*session, func(), e
 		return nil, nil, storeUnavailable(err)
 	}
 	return s, func() {
-		if err := touch(); err != nil && !errors.Is(err, ErrSessionNotFound) {
+		if err := touch(0); err != nil && !errors.Is(err, ErrSessionNotFound) {
 			k.log.WarnContext(ctx, "computemw: renew a session", "sandbox", id, "error", err)
 		}
 		end()
