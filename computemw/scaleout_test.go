@@ -262,3 +262,35 @@ func TestSessionInUseOutlivesItsTTL(t *testing.T) {
 		t.Errorf("after the use, the record expires in %v (%v), want one TTL", time.Until(rec.ExpiresAt), err)
 	}
 }
+
+// The record of a host-only session whose instance is gone is dropped by
+// another instance once it is long expired; a fresh one is left to its
+// owner.
+func TestOrphanHostRecordDropped(t *testing.T) {
+	fake := fakeprovider.New("local")
+	store := &computemw.MemorySessionStore{}
+	k1, k2 := twoInstances(t, hostOnly{fake}, computemw.Config{SessionStore: store, SessionReapInterval: time.Minute})
+	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	info, err := k1.CreateSession(alice, computemw.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_ = store.Touch(ctx, info.SandboxID, time.Now().Add(-time.Second))
+	if n, _ := k2.ReapSessions(ctx); n != 1 {
+		t.Fatalf("reaped %d", n)
+	}
+	if _, err := store.Get(ctx, info.SandboxID); err != nil {
+		t.Errorf("another instance dropped a just-expired record its owner reaps: %v", err)
+	}
+	_ = store.Touch(ctx, info.SandboxID, time.Now().Add(-time.Hour))
+	if n, _ := k2.ReapSessions(ctx); n != 1 {
+		t.Fatalf("reaped %d", n)
+	}
+	if _, err := store.Get(ctx, info.SandboxID); err == nil {
+		t.Errorf("a long-expired record of another instance was left")
+	}
+	if fake.Live() != 1 {
+		t.Errorf("another instance destroyed a host-only sandbox")
+	}
+}

@@ -387,8 +387,9 @@ func (k *Kit) reapRecord(ctx context.Context, rec SessionRecord) {
 	}
 	k.sessions.mu.Unlock()
 	att, remote := k.attacher(rec.Provider)
-	if !remote && rec.Instance != k.cfg.InstanceID {
-		return // its own instance reaps it
+	if !remote && rec.Instance != k.cfg.InstanceID &&
+		time.Since(rec.ExpiresAt) < 2*k.cfg.SessionReapInterval {
+		return // its own instance reaps it (if it is gone, the record is dropped later)
 	}
 	sctx, cancel := k.storeContext(ctx)
 	defer cancel()
