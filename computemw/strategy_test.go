@@ -32,14 +32,27 @@ func startKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
 // createdOn records the provider of every sandbox the hooks see created.
 type createdOn struct {
 	computemw.NopHooks
-	mu        sync.Mutex
-	providers []string
+	mu         sync.Mutex
+	providers  []string
+	executedOn []string
 }
 
 func (c *createdOn) SandboxCreated(_ context.Context, sb computemw.Sandbox, _ time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.providers = append(c.providers, sb.Provider())
+}
+
+func (c *createdOn) ExecutionStarted(_ context.Context, a *computemw.Action) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.executedOn = append(c.executedOn, a.Provider)
+}
+
+func (c *createdOn) executions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.executedOn...)
 }
 
 func (c *createdOn) list() []string {
@@ -71,6 +84,9 @@ func TestFallbackOnProviderError(t *testing.T) {
 	_ = sb.Destroy(ctx)
 	if got := hooks.list(); len(got) != 3 || got[0] != "up" || got[1] != "up" || got[2] != "up" {
 		t.Errorf("hooks saw sandboxes created on %v, want up three times", got)
+	}
+	if got := hooks.executions(); len(got) != 1 || got[0] != "up" {
+		t.Errorf("hooks saw executions on %v, want one on up", got)
 	}
 	// A request that names a provider uses that one only.
 	resp, body = call(t, ctx, kit, "POST", "/exec", "", `{"command":"echo hi","provider":"down"}`)
