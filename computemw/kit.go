@@ -235,6 +235,7 @@ func New(cfg Config) (*Kit, error) {
 	}
 	k.sessions.byID = make(map[string]*session)
 	k.sessions.pending = make(map[string]int)
+	k.sessions.places = make(map[string][]string)
 	for _, p := range cfg.Providers {
 		if err := k.providers.Register(p); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package computemw_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -293,4 +294,43 @@ func TestOrphanHostRecordDropped(t *testing.T) {
 	if fake.Live() != 1 {
 		t.Errorf("another instance destroyed a host-only sandbox")
 	}
+}
+
+// A WebSocket connection's sandbox counts in the shared session books: a
+// caller's sessions on one instance and connections on another share one
+// limit.
+func TestWebSocketSandboxesCountAcrossInstances(t *testing.T) {
+	fake := fakeprovider.New("remote")
+	k1, k2 := twoInstances(t, fake, computemw.Config{MaxSessionsPerPrincipal: 2})
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
+	if _, err := k1.CreateSession(ctx, computemw.SessionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*memConn, chan error) {
+		wctx, err := k2.AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := newMemConn()
+		done := make(chan error, 1)
+		go func() { done <- k2.ServeConn(wctx, conn) }()
+		conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+		return conn, done
+	}
+	c1, d1 := open()
+	c1.expect(t, "sandbox-ready")
+	c2, d2 := open()
+	if m := c2.expect(t, "error"); m.Code != string(computemw.CodeRateLimited) {
+		t.Errorf("third sandbox of one caller: %+v", m)
+	}
+	if _, err := k1.CreateSession(ctx, computemw.SessionOptions{}); computemw.StatusOf(err) != 429 {
+		t.Errorf("a session past the limit on the other instance: %v", err)
+	}
+	c1.Close(computemw.CloseNormal, "")
+	<-d1
+	// The place is given back with the connection.
+	c2.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	c2.expect(t, "sandbox-ready")
+	c2.Close(computemw.CloseNormal, "")
+	<-d2
 }

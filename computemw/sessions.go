@@ -64,6 +64,9 @@ type sessions struct {
 	closed  bool // Close has begun: no session is added
 	byID    map[string]*session
 	pending map[string]int // sessions being created, by owner
+	// places are the shared store's places held by WebSocket
+	// connections' sandboxes, by owner (with Config.SessionStore).
+	places map[string][]string
 	// freed is closed (and replaced) when a session or a pending
 	// creation ends: slot waiters look again.
 	freed   chan struct{}
@@ -274,6 +277,9 @@ func (k *Kit) sessionProvider(ctx context.Context, id string) string {
 // creates cannot overshoot; the place becomes the session, or is given
 // back with sessionSlotDone.
 func (k *Kit) sessionSlot(owner string) error {
+	if k.shared() {
+		return k.sharedSlot(owner)
+	}
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	total, mine := 0, k.sessions.pending[owner]
@@ -302,6 +308,10 @@ func (k *Kit) sessionSlot(owner string) error {
 
 // sessionSlotDone gives back a place whose session was not created.
 func (k *Kit) sessionSlotDone(owner string) {
+	if k.shared() {
+		k.sharedSlotDone(owner)
+		return
+	}
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	k.sessions.dropPending(owner)

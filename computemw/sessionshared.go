@@ -32,9 +32,9 @@ func (k *Kit) storeContext(ctx context.Context) (context.Context, context.Cancel
 
 // reserveShared takes a place in the shared session books, waiting up to
 // wait (rechecking the store) while a limit is reached.
-func (k *Kit) reserveShared(ctx context.Context, owner string, wait time.Duration) (string, error) {
+// The place lapses after hold unless committed or released.
+func (k *Kit) reserveShared(ctx context.Context, owner string, wait, hold time.Duration) (string, error) {
 	lim := SessionLimits{Total: k.cfg.MaxSessions, PerOwner: k.cfg.MaxSessionsPerPrincipal}
-	hold := k.cfg.QueueTimeout + k.cfg.DefaultTimeout + time.Minute
 	start := time.Now()
 	var tick *time.Ticker
 	for {
@@ -76,7 +76,8 @@ func (k *Kit) reserveShared(ctx context.Context, owner string, wait time.Duratio
 // createShared creates an authorized session and records it in the store.
 func (k *Kit) createShared(ctx context.Context, a *Action, opts SessionOptions, owner string) (SessionInfo, error) {
 	st := k.cfg.SessionStore
-	token, err := k.reserveShared(ctx, owner, opts.Wait)
+	// A creation is bounded by its wait and the provider's create.
+	token, err := k.reserveShared(ctx, owner, opts.Wait, opts.Wait+k.cfg.QueueTimeout+k.cfg.DefaultTimeout+time.Minute)
 	if err != nil {
 		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
@@ -495,4 +496,42 @@ func (k *Kit) listShared(ctx context.Context, owner string) ([]SessionInfo, erro
 	}
 	slices.SortFunc(list, func(a, b SessionInfo) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return list, nil
+}
+
+// sharedSlot holds a place in the shared session books for a WebSocket
+// connection's sandbox, for at most the connection's lifetime (the place
+// of an instance that dies lapses then).
+func (k *Kit) sharedSlot(owner string) error {
+	ctx, cancel := k.storeContext(context.Background())
+	defer cancel()
+	token, err := k.reserveShared(ctx, owner, 0, k.cfg.WebSocket.MaxLifetime+k.cfg.DestroyTimeout+time.Minute)
+	if err != nil {
+		return err
+	}
+	k.sessions.mu.Lock()
+	k.sessions.places[owner] = append(k.sessions.places[owner], token)
+	k.sessions.mu.Unlock()
+	return nil
+}
+
+// sharedSlotDone gives back one of owner's places.
+func (k *Kit) sharedSlotDone(owner string) {
+	k.sessions.mu.Lock()
+	tokens := k.sessions.places[owner]
+	if len(tokens) == 0 {
+		k.sessions.mu.Unlock()
+		return
+	}
+	token := tokens[len(tokens)-1]
+	if len(tokens) == 1 {
+		delete(k.sessions.places, owner)
+	} else {
+		k.sessions.places[owner] = tokens[:len(tokens)-1]
+	}
+	k.sessions.mu.Unlock()
+	ctx, cancel := k.storeContext(context.Background())
+	defer cancel()
+	if err := k.cfg.SessionStore.Release(ctx, owner, token); err != nil {
+		k.log.WarnContext(ctx, "computemw: release a session place", "error", err)
+	}
 }
