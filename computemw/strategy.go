@@ -196,7 +196,11 @@ func (k *Kit) probeLater(name string) {
 	k.ph.probing[name] = true
 	k.ph.mu.Unlock()
 	started := k.bg.goFunc(func(ctx context.Context) {
-		err := k.health.check(ctx, name)
+		// Not through the /health cache: Close cancels this probe.
+		pctx, cancel := context.WithTimeout(ctx, k.cfg.HealthTimeout)
+		err := k.probe(pctx, name)
+		cancel()
+		k.ph.probeResult(name, err)
 		k.ph.mu.Lock()
 		k.ph.probing[name] = false
 		k.ph.probed[name] = time.Now()
