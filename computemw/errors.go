@@ -29,6 +29,11 @@ const (
 	CodeUnavailable      Code = "UNAVAILABLE"
 	CodeClientClosed     Code = "CLIENT_CLOSED"
 	CodeInternal         Code = "INTERNAL_ERROR"
+	// CodeSessionElsewhere (307, with Location) and CodeWrongInstance
+	// (421) answer a request for a session that only another kit
+	// instance can serve (see Config.InstanceURL).
+	CodeSessionElsewhere Code = "SESSION_ELSEWHERE"
+	CodeWrongInstance    Code = "WRONG_INSTANCE"
 )
 
 // Status returns the HTTP status for a code. The table is written out as
@@ -64,6 +69,10 @@ func (c Code) Status() int {
 		return 503
 	case CodeClientClosed:
 		return 499 // the client went away; no one reads it
+	case CodeSessionElsewhere:
+		return 307
+	case CodeWrongInstance:
+		return 421
 	default:
 		return 500
 	}

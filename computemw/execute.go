@@ -118,12 +118,12 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 	if err != nil {
 		return ctx, nil, err
 	}
-	p, err := k.targetProvider(ctx, run.Provider, run.SandboxID)
+	p, plan, err := k.targetProvider(ctx, run.Provider, run.SandboxID)
 	if err != nil {
 		return ctx, nil, err
 	}
 	a := &Action{Op: op, Provider: p.Name(), Language: run.Language, Timeout: run.Timeout,
-		SandboxID: run.SandboxID, Create: run.Create}
+		SandboxID: run.SandboxID, Create: run.Create, plan: plan}
 	mw := k.requestSandbox(ctx, a)
 	if err := k.authorize(ctx, a); err != nil {
 		return ctx, nil, err

@@ -179,11 +179,11 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 		return nil, Errorf(CodeBadRequest, "unknown encoding %q (want utf8 or base64)", req.Encoding)
 	}
 	id := targetID(ctx, req.SandboxID)
-	p, err := k.targetProvider(ctx, req.Provider, id)
+	p, plan, err := k.targetProvider(ctx, req.Provider, id)
 	if err != nil {
 		return nil, err
 	}
-	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: id}
+	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: id, plan: plan}
 	mw := k.requestSandbox(ctx, a)
 	if err := k.authorize(ctx, a); err != nil {
 		return nil, err

@@ -46,7 +46,17 @@ func (h *health) check(ctx context.Context, name string) error {
 	defer cancel()
 	p.err = h.kit.probe(pctx, name)
 	p.checked = time.Now()
+	h.kit.ph.probeResult(name, p.err)
 	return p.err
+}
+
+// invalidate forgets name's cached probe: the provider just went down, so
+// the next check probes it afresh.
+func (h *health) invalidate(name string) {
+	p := h.probes[name]
+	p.mu.Lock()
+	p.checked = time.Time{}
+	p.mu.Unlock()
 }
 
 // probe runs the provider's own health check, or creates a sandbox, runs

@@ -97,6 +97,32 @@ type Config struct {
 	// Metrics observes the kit and serves GET /metrics of the route group
 	// (prommetrics.New); nil means no metrics (GET /metrics is 404).
 	Metrics MetricsExporter
+	// Strategy picks the provider of a creation that names none
+	// ([Priority], [Fallback], [RoundRobin]); nil means DefaultProvider.
+	// A request that names a provider uses exactly that one.
+	Strategy Strategy
+	// UnhealthyAfter is how many provider errors in a row mark a provider
+	// unhealthy: the strategy skips it until a health probe succeeds.
+	// Default 3.
+	UnhealthyAfter int
+	// SessionStore, when set, keeps the session records where every
+	// instance sharing it sees them (stores/redisstore, stores/pgstore):
+	// any instance serves, keeps alive and destroys a session of a remote
+	// provider (one implementing [Attacher]), and the session limits hold
+	// across instances. nil keeps sessions in this kit only.
+	SessionStore SessionStore
+	// InstanceURL is this instance's own base URL of the route group
+	// ("http://10.0.0.7:8080/api"). With a SessionStore, a request for a
+	// session of a provider that only its instance reaches (local) that
+	// lands on another instance is redirected there (307); without it,
+	// the answer is 421 WRONG_INSTANCE naming the owner.
+	InstanceURL string
+	// InstanceID names this instance in session records; default
+	// InstanceURL, else a random ID.
+	InstanceID string
+	// SessionReapInterval is how often, with a SessionStore, this
+	// instance destroys sessions whose TTL passed. Default 30s.
+	SessionReapInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -157,6 +183,18 @@ func (c *Config) setDefaults() {
 	if c.UsageCheckInterval <= 0 {
 		c.UsageCheckInterval = 5 * time.Second
 	}
+	if c.UnhealthyAfter <= 0 {
+		c.UnhealthyAfter = 3
+	}
+	if c.SessionReapInterval <= 0 {
+		c.SessionReapInterval = 30 * time.Second
+	}
+	if c.InstanceID == "" {
+		c.InstanceID = c.InstanceURL
+	}
+	if c.InstanceID == "" {
+		c.InstanceID = NewSessionToken()[:16]
+	}
 	c.WebSocket.setDefaults()
 }
 
@@ -173,6 +211,8 @@ type Kit struct {
 	transfers semaphore
 	conns     connections
 	runtimes  runtimeCache // GET /languages: each provider's runtimes, once listed
+	ph        providerHealth
+	bg        background
 
 	mu       sync.Mutex
 	live     map[*governed]struct{}
@@ -196,6 +236,7 @@ func New(cfg Config) (*Kit, error) {
 	}
 	k.sessions.byID = make(map[string]*session)
 	k.sessions.pending = make(map[string]int)
+	k.sessions.places = make(map[string][]string)
 	for _, p := range cfg.Providers {
 		if err := k.providers.Register(p); err != nil {
 			return nil, err
@@ -207,7 +248,15 @@ func New(cfg Config) (*Kit, error) {
 	if _, ok := k.providers.Get(k.cfg.DefaultProvider); !ok {
 		return nil, fmt.Errorf("computemw: config: default provider %q is not registered", k.cfg.DefaultProvider)
 	}
+	if err := k.checkStrategy(); err != nil {
+		return nil, err
+	}
+	if k.cfg.Strategy != nil && cfg.DefaultProvider == "" {
+		k.cfg.DefaultProvider = k.cfg.Strategy.Providers()[0]
+	}
 	k.health.init(k)
+	k.ph.init(k.cfg.UnhealthyAfter)
+	k.bg.init()
 	k.transfers = make(semaphore, k.cfg.MaxFileTransfers)
 	k.hooks = []Hooks{execLog{k: k}}
 	seen := map[any]bool{}
@@ -240,6 +289,9 @@ func New(cfg Config) (*Kit, error) {
 				return nil, fmt.Errorf("computemw: config: %w", err)
 			}
 		}
+	}
+	if k.cfg.SessionStore != nil {
+		k.startReaper()
 	}
 	return k, nil
 }
@@ -314,6 +366,7 @@ func (k *Kit) Close(ctx context.Context) error {
 		}
 	}
 	k.mu.Unlock()
+	k.bg.stop()
 	k.closeSessions(ctx)
 
 	var errs []error

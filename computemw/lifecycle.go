@@ -44,7 +44,7 @@ func (k *Kit) createFor(ctx context.Context, op Op, provider string, opts Create
 	if err != nil {
 		return nil, err
 	}
-	p, err := k.provider(provider)
+	p, plan, err := k.pick(provider)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (k *Kit) createFor(ctx context.Context, op Op, provider string, opts Create
 		return nil, err
 	}
 	a := &Action{Op: op, Provider: p.Name(), Language: opts.Template, Timeout: k.cfg.DefaultTimeout,
-		Create: opts, CreatesSandbox: true}
+		Create: opts, CreatesSandbox: true, plan: plan}
 	if err := k.authorize(ctx, a); err != nil {
 		return nil, err
 	}
@@ -76,33 +76,82 @@ func (k *Kit) releaser(ctx context.Context, sb Sandbox) func() {
 
 // create makes the sandbox of an authorized action: the one place where
 // the kit calls a provider's Create. It holds a slot of Config.MaxSandboxes
-// for the sandbox's life and reports the creation to the hooks.
+// for the sandbox's life and reports the creation to the hooks. When the
+// strategy planned several providers (a.plan), a provider error on one
+// tries the next: a.Provider becomes that provider, the policies
+// authorize the action for it, and the failed try is reported as a
+// rejection (so what policies reserved for it is given back).
 func (k *Kit) create(ctx context.Context, a *Action) (*governed, error) {
+	plan := a.plan
+	if len(plan) == 0 {
+		plan = []string{a.Provider}
+	}
+	for i, name := range plan {
+		if i > 0 {
+			a.Provider = name
+			if err := k.reauthorize(ctx, a); err != nil {
+				return nil, err
+			}
+		}
+		g, fromProvider, err := k.createOn(ctx, a)
+		if err == nil {
+			return g, nil
+		}
+		if !fromProvider || !isProviderError(err) || i == len(plan)-1 || ctx.Err() != nil {
+			return nil, err
+		}
+		k.log.WarnContext(ctx, "computemw: provider failed, trying the next", "provider", name, "next", plan[i+1], "error", err)
+		k.rejected(ctx, a.Op, a, err)
+	}
+	panic("unreachable")
+}
+
+// reauthorize runs the policies again for an action whose provider
+// changed; a refusal is reported by the caller, as for any failed
+// creation.
+func (k *Kit) reauthorize(ctx context.Context, a *Action) error {
+	for _, p := range k.cfg.Policies {
+		if err := p.Authorize(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createOn creates the sandbox of a on a.Provider; fromProvider reports
+// that the error is the provider's (not the kit's capacity).
+func (k *Kit) createOn(ctx context.Context, a *Action) (g *governed, fromProvider bool, err error) {
 	p, err := k.provider(a.Provider)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := k.reserve(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	start := time.Now()
 	sb, err := p.Create(ctx, a.Create)
+	if a.Op != OpHealth && (ctx.Err() == nil || err == nil) {
+		if k.ph.result(p.Name(), err) {
+			k.health.invalidate(p.Name())
+			k.log.WarnContext(ctx, "computemw: provider marked unhealthy", "provider", p.Name(), "error", err)
+		}
+	}
 	if err != nil {
 		k.unreserve()
 		if ctx.Err() != nil && StatusOf(err) == 500 {
-			return nil, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), ctx.Err())
+			return nil, false, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), ctx.Err())
 		}
-		return nil, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), err)
+		return nil, true, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), err)
 	}
 	took := time.Since(start)
-	g := &governed{raw: sb, k: k, limit: a.Create.Resources.MaxExecutionTime, defaultTimeout: a.Timeout}
+	g = &governed{raw: sb, k: k, limit: a.Create.Resources.MaxExecutionTime, defaultTimeout: a.Timeout}
 	k.mu.Lock()
 	k.live[g] = struct{}{}
 	k.mu.Unlock()
 	for _, h := range k.hooks {
 		h.SandboxCreated(ctx, g, took)
 	}
-	return g, nil
+	return g, false, nil
 }
 
 // notRun reports an authorized action that failed before it could run

@@ -62,6 +62,9 @@ type Action struct {
 	SandboxID string
 
 	values map[any]any
+	// plan lists the providers a creation tries in turn (a strategy's
+	// choice), Provider being the first; nil when there is one.
+	plan []string
 }
 
 // SetValue keeps a policy's or hook's value with the action, under a key

@@ -185,7 +185,7 @@ func (k *Kit) serveRoute(ctx context.Context, rt Route, r *Request) *Response {
 		if err != nil {
 			return nil, err
 		}
-		return h(ctx, r)
+		return h(withRoute(ctx, rt.Path), r)
 	}, r)
 }
 

@@ -48,6 +48,9 @@ type session struct {
 	created time.Time
 	ttl     time.Duration
 	meta    map[string]string
+	// attached: another instance made the session (shared store); this
+	// one holds a handle on it.
+	attached bool
 
 	// guarded by sessions.mu
 	expires time.Time
@@ -61,6 +64,9 @@ type sessions struct {
 	closed  bool // Close has begun: no session is added
 	byID    map[string]*session
 	pending map[string]int // sessions being created, by owner
+	// places are the shared store's places held by WebSocket
+	// connections' sandboxes, by owner (with Config.SessionStore).
+	places map[string][]string
 	// freed is closed (and replaced) when a session or a pending
 	// creation ends: slot waiters look again.
 	freed   chan struct{}
@@ -161,7 +167,7 @@ func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionIn
 	if err != nil {
 		return SessionInfo{}, err
 	}
-	p, err := k.provider(opts.Provider)
+	p, plan, err := k.pick(opts.Provider)
 	if err != nil {
 		return SessionInfo{}, err
 	}
@@ -171,11 +177,14 @@ func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionIn
 		}
 	}
 	a := &Action{Op: OpSessions, Provider: p.Name(), Language: opts.Template, Timeout: k.cfg.DefaultTimeout,
-		Create: CreateOptions{Template: opts.Template, Metadata: opts.Metadata}, CreatesSandbox: true}
+		Create: CreateOptions{Template: opts.Template, Metadata: opts.Metadata}, CreatesSandbox: true, plan: plan}
 	if err := k.authorize(ctx, a); err != nil {
 		return SessionInfo{}, err
 	}
 	owner := k.owner(ctx)
+	if k.shared() {
+		return k.createShared(ctx, a, opts, owner)
+	}
 	if err := k.sessionSlotWait(ctx, owner, opts.Wait); err != nil {
 		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
@@ -232,18 +241,29 @@ func (k *Kit) owner(ctx context.Context) string {
 }
 
 // targetProvider is the provider an action on sandbox id (or none) runs
-// on: the one named, else the session's, else the default.
-func (k *Kit) targetProvider(ctx context.Context, name, id string) (Provider, error) {
+// on: the one named, else the session's, else the strategy's choice (plan
+// lists the providers a creation tries) or the default.
+func (k *Kit) targetProvider(ctx context.Context, name, id string) (Provider, []string, error) {
 	if name == "" && id != "" {
 		name = k.sessionProvider(ctx, id)
+		if name == "" {
+			p, err := k.provider("") // the lookup that follows reports the unknown session
+			return p, nil, err
+		}
 	}
-	return k.provider(name)
+	return k.pick(name)
 }
 
 // sessionProvider returns the provider of the caller's session id, or ""
 // when there is none (the lookup that follows reports it).
 func (k *Kit) sessionProvider(ctx context.Context, id string) string {
 	owner := k.owner(ctx)
+	if k.shared() {
+		if rec, err := k.cfg.SessionStore.Get(ctx, id); err == nil && rec.Owner == owner {
+			return rec.Provider
+		}
+		return ""
+	}
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	if s, ok := k.sessions.byID[id]; ok && s.owner == owner && !s.dead {
@@ -257,6 +277,9 @@ func (k *Kit) sessionProvider(ctx context.Context, id string) string {
 // creates cannot overshoot; the place becomes the session, or is given
 // back with sessionSlotDone.
 func (k *Kit) sessionSlot(owner string) error {
+	if k.shared() {
+		return k.sharedSlot(owner)
+	}
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	total, mine := 0, k.sessions.pending[owner]
@@ -285,6 +308,10 @@ func (k *Kit) sessionSlot(owner string) error {
 
 // sessionSlotDone gives back a place whose session was not created.
 func (k *Kit) sessionSlotDone(owner string) {
+	if k.shared() {
+		k.sharedSlotDone(owner)
+		return
+	}
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	k.sessions.dropPending(owner)
@@ -362,6 +389,9 @@ func (ss *sessions) dropPending(owner string) {
 // session returns the caller's live session id, marked in use; release
 // ends the use (and destroys a session that expired meanwhile).
 func (k *Kit) session(ctx context.Context, id string) (*session, func(), error) {
+	if k.shared() {
+		return k.sessionShared(ctx, id)
+	}
 	owner := k.owner(ctx)
 	k.sessions.mu.Lock()
 	s, ok := k.sessions.byID[id]
@@ -402,6 +432,10 @@ func (k *Kit) expireSession(s *session) {
 }
 
 func (k *Kit) destroySession(ctx context.Context, s *session) {
+	if k.shared() {
+		k.destroyShared(ctx, s)
+		return
+	}
 	k.sessions.mu.Lock()
 	s.dead = true
 	s.timer.Stop()
@@ -418,6 +452,10 @@ func (k *Kit) destroySession(ctx context.Context, s *session) {
 // closeSessions marks every session dead and destroys the idle ones; busy
 // ones are destroyed when their use ends (or by Close's final sweep).
 func (k *Kit) closeSessions(ctx context.Context) {
+	if k.shared() {
+		k.closeShared(ctx)
+		return
+	}
 	k.sessions.mu.Lock()
 	k.sessions.closed = true
 	var idle []*session
@@ -438,6 +476,13 @@ func (k *Kit) handleListSessions(ctx context.Context, _ *Request) (*Response, er
 		return nil, err
 	}
 	owner := k.owner(ctx)
+	if k.shared() {
+		list, err := k.listShared(ctx, owner)
+		if err != nil {
+			return nil, err
+		}
+		return JSON(http.StatusOK, map[string]any{"sandboxes": list})
+	}
 	k.sessions.mu.Lock()
 	list := make([]SessionInfo, 0, len(k.sessions.byID))
 	for _, s := range k.sessions.byID {

@@ -433,3 +433,16 @@ func (t *fakeTerminal) Close() error {
 }
 
 func (t *fakeTerminal) Wait() (int, error) { return 0, nil }
+
+// Attach implements computemw.Attacher: it returns the live sandbox id, as
+// a remote provider reaches a sandbox by its ID from any kit instance
+// (kits sharing one Provider play instances sharing one remote service).
+func (p *Provider) Attach(_ context.Context, id string) (computemw.Sandbox, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sb, ok := p.live[id]
+	if !ok {
+		return nil, computemw.Errorf(computemw.CodeNotFound, "sandbox %q not found", id)
+	}
+	return sb, nil
+}
