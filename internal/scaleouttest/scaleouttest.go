@@ -1,7 +1,7 @@
 // Package scaleouttest checks that kit instances sharing a
 // computemw.SessionStore serve each other's sessions: two kits behind real
-// HTTP servers, one Daytona contract fake as the remote provider both
-// reach, and a store of the implementation under test.
+// HTTP servers, one contract fake of a remote provider (Daytona, E2B) that
+// both reach, and a store of the implementation under test.
 package scaleouttest
 
 import (
@@ -19,7 +19,40 @@ import (
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/daytona/daytonafake"
+	"github.com/computemw/kit/providers/e2b"
+	"github.com/computemw/kit/providers/e2b/e2bfake"
 )
+
+// remote is a contract fake both instances reach: a new provider on it
+// for each instance, its books of live sandboxes, and its name.
+type remote struct {
+	name        string
+	newProvider func(t *testing.T) computemw.Provider
+	live        func() []string
+}
+
+func daytonaRemote(t *testing.T) remote {
+	fake := daytonafake.New(t, daytonafake.Options{})
+	return remote{name: "daytona", live: fake.Live, newProvider: func(t *testing.T) computemw.Provider {
+		p, err := daytona.New(daytona.Options{APIKey: fake.APIKey, APIURL: fake.URL, PollInterval: 5 * time.Millisecond,
+			MaxPollInterval: 50 * time.Millisecond, CleanupWindow: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}}
+}
+
+func e2bRemote(t *testing.T) remote {
+	fake := e2bfake.New(t)
+	return remote{name: "e2b", live: fake.Live, newProvider: func(t *testing.T) computemw.Provider {
+		p, err := e2b.New(fake.Options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}}
+}
 
 // instance is one kit behind its own HTTP server.
 type instance struct {
@@ -50,13 +83,9 @@ func (in instance) do(method, path, body string) (int, map[string]any) {
 
 // start runs a kit with its own Daytona provider on the fake and the
 // store, behind an HTTP server; both are closed by stop, or at cleanup.
-func start(t *testing.T, fake *daytonafake.Server, store computemw.SessionStore, id string) (in instance, stop func()) {
+func start(t *testing.T, r remote, store computemw.SessionStore, id string) (in instance, stop func()) {
 	t.Helper()
-	p, err := daytona.New(daytona.Options{APIKey: fake.APIKey, APIURL: fake.URL, PollInterval: 5 * time.Millisecond,
-		MaxPollInterval: 50 * time.Millisecond, CleanupWindow: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := r.newProvider(t)
 	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{p}, SessionStore: store, InstanceID: id,
 		MaxSessionsPerPrincipal: 2})
 	if err != nil {
@@ -82,21 +111,27 @@ func start(t *testing.T, fake *daytonafake.Server, store computemw.SessionStore,
 
 // Run creates a session on one instance, uses it (exec), keeps it alive
 // and destroys it through the other, and checks that the per-caller
-// session limit (2) holds across both. open opens the store under test;
-// two opens of one namespace share their data.
+// session limit (2) holds across both, on Daytona's and E2B's fakes. open
+// opens the store under test; two opens of one namespace share their data.
 func Run(t *testing.T, open computemwtest.OpenSessionStore) {
-	fake := daytonafake.New(t, daytonafake.Options{})
+	for _, mk := range []func(*testing.T) remote{daytonaRemote, e2bRemote} {
+		r := mk(t)
+		t.Run(r.name, func(t *testing.T) { run(t, r, open) })
+	}
+}
+
+func run(t *testing.T, fake remote, open computemwtest.OpenSessionStore) {
 	ns := computemwtest.Namespace()
 	one, stopOne := start(t, fake, open(t, ns), "one")
 	two, _ := start(t, fake, open(t, ns), "two")
 	t.Cleanup(func() {
-		if live := fake.Live(); len(live) != 0 {
+		if live := fake.live(); len(live) != 0 {
 			t.Errorf("sandboxes left on the fake: %v", live)
 		}
 	})
 
 	code, body := one.do("POST", "/sandboxes", `{"metadata":{"course":"go"}}`)
-	if code != 201 || body["provider"] != "daytona" {
+	if code != 201 || body["provider"] != fake.name {
 		t.Fatalf("create on one: %d %v", code, body)
 	}
 	id := body["sandboxId"].(string)
@@ -137,7 +172,7 @@ func Run(t *testing.T, open computemwtest.OpenSessionStore) {
 	if code, body := one.do("POST", "/sandboxes/"+id+"/exec", `{"command":"echo hi"}`); code != 404 {
 		t.Errorf("exec on one after the delete on two: %d %v", code, body)
 	}
-	if n := len(fake.Live()); n != 1 {
+	if n := len(fake.live()); n != 1 {
 		t.Errorf("%d sandboxes on the fake, want 1", n)
 	}
 	// An instance that shuts down leaves the sessions it made to the
@@ -149,7 +184,7 @@ func Run(t *testing.T, open computemwtest.OpenSessionStore) {
 	if code, body := two.do("DELETE", "/sandboxes/"+second, ``); code != 204 {
 		t.Errorf("delete on two of one's session: %d %v", code, body)
 	}
-	if n := len(fake.Live()); n != 0 {
+	if n := len(fake.live()); n != 0 {
 		t.Errorf("%d sandboxes on the fake, want 0", n)
 	}
 }
