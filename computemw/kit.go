@@ -22,7 +22,8 @@ type Config struct {
 	// queue, first come first served, for a sandbox to be destroyed.
 	MaxSandboxes int
 	// QueueDepth caps the creations waiting at once (default 1024), and
-	// QueueTimeout how long one waits (default 30s); past either, or
+	// QueueTimeout how long one waits (default 60s: a burst of 1000
+	// drains within it on two cores); past either, or
 	// when its request ends, it fails with 503 UNAVAILABLE and
 	// Retry-After. A negative QueueTimeout turns queueing off (fail at
 	// once at capacity).
@@ -133,7 +134,7 @@ func (c *Config) setDefaults() {
 		c.QueueDepth = 1024
 	}
 	if c.QueueTimeout == 0 {
-		c.QueueTimeout = 30 * time.Second
+		c.QueueTimeout = time.Minute
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20

@@ -14,7 +14,7 @@
 // net/http handler running `true`.
 // (d) An execution in an existing session, beside a bare fork/exec of the
 // same command.
-// (e) Idle memory per warm sandbox (bwrap, init and empty workspace).
+// (e) Idle memory of a sandbox with its init, and of the warm pool.
 // (f) Real time over WebSocket (ws.go).
 package main
 
@@ -300,22 +300,43 @@ func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Clien
 	return nil
 }
 
-// idleMemoryReport prints the proportional set size (shared pages divided
-// among their users) of every process this one started — the bwrap
-// monitors and everything in the ready sandboxes — divided by the number
-// of ready sandboxes, plus their workspaces' tmpfs use.
+// idleMemoryReport prints the idle memory of sandboxes whose init runs
+// (a session's, after its second execution): the proportional set size
+// (shared pages divided among their users) of every process this one
+// started — their bwrap monitors and inits; the warm pool's sandboxes run
+// none — divided by their number, and what their cgroups count. It also
+// prints what the warm pool's ready sandboxes hold.
 func idleMemoryReport(p *local.Provider) error {
-	st := p.PoolStats()
-	if st.Ready == 0 {
-		return fmt.Errorf("idle memory: no ready sandbox")
+	ctx := context.Background()
+	const n = 8
+	var sbs []computemw.Sandbox
+	defer func() {
+		for _, sb := range sbs {
+			sb.Destroy(ctx)
+		}
+	}()
+	for range n {
+		sb, err := p.Create(ctx, computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 256}})
+		if err != nil {
+			return err
+		}
+		sbs = append(sbs, sb)
+		for range 2 {
+			if _, err := sb.Exec(ctx, "true", computemw.ExecOptions{}); err != nil {
+				return err
+			}
+		}
 	}
 	var pss int64
 	for _, pid := range descendants(os.Getpid()) {
 		pss += smapsPSS(pid)
 	}
+	st := p.PoolStats()
 	fmt.Println()
-	fmt.Printf("(e) idle memory per warm sandbox (bwrap, init, workspace): %.2f MiB PSS over %d ready sandboxes; cgroup count %.2f MiB each\n",
-		float64(pss)/float64(st.Ready)/(1<<20), st.Ready, float64(st.IdleBytes)/float64(st.Ready)/(1<<20))
+	fmt.Printf("(e) idle memory per sandbox with its init (bwrap monitor and init): %.2f MiB PSS, over %d sandboxes\n",
+		float64(pss)/n/(1<<20), n)
+	fmt.Printf("    the warm pool's %d ready sandboxes (workspace, cgroup, no process) hold %.2f MiB together\n",
+		st.Ready, float64(st.IdleBytes)/(1<<20))
 	return nil
 }
 

@@ -61,7 +61,8 @@ func (s *sandbox) timeLimit(asked time.Duration) time.Duration {
 // ends it.
 var errTimeLimit = errors.New("time limit")
 
-// run executes argv in the sandbox, through its init, and waits for it,
+// run executes argv in the sandbox — its first execution as a bwrap
+// process of its own, later ones through its init — and waits for it,
 // its time limit, or ctx. The time limit counts from before the process
 // starts, so a start that hangs is bounded too.
 func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOptions) (*computemw.Result, error) {
@@ -80,9 +81,15 @@ func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.Exe
 	if err := checkArgv(argv); err != nil {
 		return nil, err
 	}
-	if adjust != nil {
+	switch {
+	case adjust != nil:
 		// A profile of its own: a process of its own, started by bwrap.
 		return s.runIsolated(ctx, argv, cwd, opts, adjust)
+	case !s.hasInit() && s.executions.Load() == 0 && s.active.Load() == 0:
+		// The sandbox's first execution: a bwrap process of its own is
+		// cheaper than starting the init, and a sandbox made for one
+		// request needs nothing more.
+		return s.runIsolated(ctx, argv, cwd, opts, func(*profile) {})
 	}
 	env, err := s.environ(opts.Env)
 	if err != nil {
@@ -92,7 +99,7 @@ func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.Exe
 	if maxOut <= 0 {
 		maxOut = s.p.cfg.MaxOutputBytes
 	}
-	ip, err := s.enter()
+	ip, err := s.enter(ctx)
 	if err != nil {
 		return nil, err
 	}

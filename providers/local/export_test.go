@@ -46,7 +46,15 @@ func SetSpawnHook(p *Provider, f func(stage string)) { p.hook = f }
 func WalkOps(sb computemw.Sandbox) int64 { return sb.(*sandbox).walkOps.Load() }
 
 // SandboxInitPID returns the host PID of a sandbox's init.
-func SandboxInitPID(sb computemw.Sandbox) int { return sb.(*sandbox).init.pid }
+func SandboxInitPID(sb computemw.Sandbox) int {
+	s := sb.(*sandbox)
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	if s.init == nil {
+		return 0
+	}
+	return s.init.pid
+}
 
 // LiveSandboxes returns the number of sandboxes the provider holds.
 func LiveSandboxes(p *Provider) int {
@@ -66,17 +74,4 @@ func PoolSettled(p *Provider) bool {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	return pl.making == 0 && (len(pl.ready) >= pl.target || pl.idleBytesLocked() >= int64(pl.cfg.MaxIdleMB)<<20)
-}
-
-// PoolReadyInits returns the host PIDs of the inits of the pool's ready
-// sandboxes.
-func PoolReadyInits(p *Provider) []int {
-	pl := p.pool
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	var pids []int
-	for _, sb := range pl.ready {
-		pids = append(pids, sb.init.pid)
-	}
-	return pids
 }

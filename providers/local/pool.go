@@ -12,8 +12,8 @@ import (
 	"github.com/computemw/kit/computemw"
 )
 
-// pool keeps sandboxes ready for Create: workspace, cgroup, namespaces and
-// init made ahead of demand. Each is handed to one Create and destroyed by
+// pool keeps sandboxes ready for Create: workspace (a tmpfs of its own
+// where the server may mount), cgroup and host uid made ahead of demand. Each is handed to one Create and destroyed by
 // its owner like any other: never reused. Its target size starts at
 // PoolConfig.Size, grows by one each time a create finds it empty (up to
 // MaxSize, and while the ready sandboxes hold less than MaxIdleMB), and
@@ -75,36 +75,27 @@ func (pl *pool) take(opts computemw.CreateOptions) *sandbox {
 	if pl == nil || !pl.eligible(opts) {
 		return nil
 	}
-	for {
-		pl.mu.Lock()
-		if len(pl.ready) == 0 {
-			pl.misses.Add(1)
-			pl.lastMiss = time.Now()
-			if pl.target < pl.cfg.MaxSize {
-				pl.target++
-			}
-			pl.mu.Unlock()
-			pl.poke()
-			return nil
+	pl.mu.Lock()
+	if len(pl.ready) == 0 {
+		pl.misses.Add(1)
+		pl.lastMiss = time.Now()
+		if pl.target < pl.cfg.MaxSize {
+			pl.target++
 		}
-		sb := pl.ready[0]
-		pl.ready = pl.ready[1:]
 		pl.mu.Unlock()
 		pl.poke()
-		select {
-		case <-sb.init.dead:
-			// Its init died while it waited: never hand it out.
-			go func() { _ = sb.Destroy(context.Background()) }()
-			continue
-		default:
-		}
-		pl.hits.Add(1)
-		sb.env = maps.Clone(opts.Env)
-		if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
-			sb.maxExec = t
-		}
-		return sb
+		return nil
 	}
+	sb := pl.ready[0]
+	pl.ready = pl.ready[1:]
+	pl.mu.Unlock()
+	pl.poke()
+	pl.hits.Add(1)
+	sb.env = maps.Clone(opts.Env)
+	if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
+		sb.maxExec = t
+	}
+	return sb
 }
 
 // refill makes sandboxes while the pool is below its target and its idle

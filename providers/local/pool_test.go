@@ -4,7 +4,6 @@ package local_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
@@ -124,45 +123,15 @@ func TestPoolAdaptsToDemand(t *testing.T) {
 	waitUntil(t, "the pool shrinking back", func() bool { s := p.PoolStats(); return s.Target == 1 && s.Ready <= 1 })
 }
 
-// The ready sandboxes never hold more memory than MaxIdleMB (beyond the
-// one that crossed it).
-func TestPoolIdleMemoryCap(t *testing.T) {
+// The pool reports the memory its ready sandboxes hold, which stays within
+// MaxIdleMB: a ready sandbox runs no process.
+func TestPoolIdleMemory(t *testing.T) {
 	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 4, MaxIdleMB: 1, Workers: 1}})
 	if p.CgroupVersion() == 0 {
 		t.Skip("without cgroups the pool cannot measure its memory")
 	}
 	waitUntil(t, "the pool settling", func() bool { return local.PoolSettled(p) && p.PoolStats().Ready > 0 })
-	if s := p.PoolStats(); s.Ready != 1 || s.IdleBytes < 1<<20 {
-		t.Errorf("with a 1 MB cap: %+v, want one ready sandbox holding at least 1 MB", s)
-	}
-}
-
-// A ready sandbox whose init died is never handed out.
-func TestPoolSkipsDeadSandboxes(t *testing.T) {
-	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1}})
-	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
-	pids := local.PoolReadyInits(p)
-	if len(pids) != 1 {
-		t.Fatalf("ready inits %v", pids)
-	}
-	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	var sb computemw.Sandbox
-	waitUntil(t, "a working sandbox", func() bool {
-		var err error
-		if sb, err = p.Create(ctx, computemw.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if local.SandboxInitPID(sb) == pids[0] {
-			_ = sb.Destroy(ctx)
-			return false
-		}
-		return true
-	})
-	defer sb.Destroy(ctx)
-	if res := run(t, sb, "echo alive", computemw.ExecOptions{}); res.Stdout != "alive\n" {
-		t.Errorf("%+v", res)
+	if s := p.PoolStats(); s.IdleBytes > 1<<20 {
+		t.Errorf("ready sandboxes hold %d bytes, past the 1 MB cap: %+v", s.IdleBytes, s)
 	}
 }

@@ -31,7 +31,7 @@ func (s *sandbox) StartProcess(ctx context.Context, command string, opts compute
 	if err != nil {
 		return computemw.ProcessInfo{}, err
 	}
-	ip, err := s.enter()
+	ip, err := s.enter(ctx)
 	if err != nil {
 		return computemw.ProcessInfo{}, err
 	}
@@ -48,7 +48,7 @@ func (s *sandbox) StartProcess(ctx context.Context, command string, opts compute
 
 // Processes implements computemw.ProcessManager.
 func (s *sandbox) Processes(ctx context.Context) ([]computemw.ProcessInfo, error) {
-	ip, err := s.enter()
+	ip, err := s.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *sandbox) Processes(ctx context.Context) ([]computemw.ProcessInfo, error
 
 // KillProcess implements computemw.ProcessManager.
 func (s *sandbox) KillProcess(ctx context.Context, pid int) error {
-	ip, err := s.enter()
+	ip, err := s.enter(ctx)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,8 @@ type sandbox struct {
 	uid, gid int           // the host ids its processes run as
 	lease    *uidLease     // holds uid for this sandbox alone, or nil
 	chown    bool          // host-created files are given to uid:gid
-	init     *initProc     // the init every process of the sandbox starts from
+	initMu   sync.Mutex    // held while the init starts
+	init     *initProc     // the init processes start from once it runs; nil before
 	tmpl     *fsTemplate   // the root filesystem it runs on; nil: the host's
 
 	mu        sync.Mutex
@@ -91,8 +92,9 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	return sb, nil
 }
 
-// createCold makes a new sandbox: workspace, cgroup, and its init inside
-// the namespaces.
+// createCold makes a new sandbox: workspace and cgroup. Its init starts
+// with its second execution, or its first terminal or background process:
+// a sandbox used once (a request's) never pays for one.
 func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions, tmpl *fsTemplate) (*sandbox, error) {
 	sb := &sandbox{
 		p:       p,
@@ -124,10 +126,6 @@ func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions,
 	p.mu.Unlock()
 
 	if err := sb.provision(); err != nil {
-		_ = sb.Destroy(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	if err := sb.startInit(ctx); err != nil {
 		_ = sb.Destroy(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -247,16 +245,32 @@ func (s *sandbox) end(cmd *exec.Cmd) {
 	s.wg.Done()
 }
 
-// enter registers an execution that runs through the init; Destroy waits
-// for it to leave.
-func (s *sandbox) enter() (*initProc, error) {
+// enter registers an execution that runs through the init, starting the
+// init if it does not run yet; Destroy waits for it to leave.
+func (s *sandbox) enter(ctx context.Context) (*initProc, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.destroyed {
+		s.mu.Unlock()
 		return nil, computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
 	}
 	s.wg.Add(1)
+	s.mu.Unlock()
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	if s.init == nil {
+		if err := s.startInit(ctx); err != nil {
+			s.wg.Done()
+			return nil, err
+		}
+	}
 	return s.init, nil
+}
+
+// hasInit reports whether the sandbox's init runs (or ran).
+func (s *sandbox) hasInit() bool {
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	return s.init != nil
 }
 
 func (s *sandbox) leave() { s.wg.Done() }

@@ -45,7 +45,7 @@ func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	if err != nil {
 		return nil, err
 	}
-	ip, err := s.enter()
+	ip, err := s.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
