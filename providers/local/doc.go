@@ -2,9 +2,11 @@
 // sandboxes on this Linux host, with no daemon.
 //
 // Each sandbox is a workspace directory plus an isolation profile applied by
-// bubblewrap (bwrap) to the sandbox's init, its PID 1, from which every
-// process of the sandbox starts (so a sandbox's namespaces are made once,
-// and an execution in it costs a fork and exec): new user, PID, mount,
+// bubblewrap (bwrap): to its first execution, a process of its own, and from
+// its second execution (or first terminal or background process) on to the
+// sandbox's init, its PID 1, from which every later process starts (so a
+// used sandbox's namespaces are made once, and an execution in it costs a
+// fork and exec): new user, PID, mount,
 // IPC, UTS, cgroup and network namespaces; read-only system directories; the
 // workspace as the only writable host directory; a size-capped tmpfs /tmp; an
 // unprivileged uid with no capabilities and no further user namespaces. A
