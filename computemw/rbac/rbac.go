@@ -32,6 +32,11 @@ type Permissions struct {
 	AllowedProviders []string
 	// ResourceLimits caps what the role's requests may ask for.
 	ResourceLimits ResourceLimits
+	// Template is the template the role's sandboxes are created from when
+	// the request names none (a root filesystem of the local provider's
+	// Config.Templates, an E2B template, a Daytona snapshot); empty leaves
+	// the provider's default.
+	Template string
 }
 
 // ResourceLimits cap a role's sandboxes and executions; a zero field is
@@ -157,6 +162,9 @@ func (r *Policy) Authorize(ctx context.Context, a *computemw.Action) error {
 	creates := a.CreatesSandbox
 	if creates && !perm.CanCreateSandbox {
 		return forbidden("insufficient permissions: creating sandboxes is not allowed")
+	}
+	if creates && a.Create.Template == "" && perm.Template != "" {
+		a.Create.Template = perm.Template
 	}
 	if a.Provider != "" && !slices.Contains(perm.AllowedProviders, "*") && !slices.Contains(perm.AllowedProviders, a.Provider) {
 		return forbidden(fmt.Sprintf("provider %q is not allowed", a.Provider))

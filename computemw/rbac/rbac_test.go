@@ -150,3 +150,37 @@ func TestRBACLimitsReachTheSandbox(t *testing.T) {
 		t.Errorf("sandbox created with %+v", got.Resources)
 	}
 }
+
+// A role's template applies to the sandboxes its requests create when
+// they name none, and to nothing else.
+func TestRBACRoleTemplate(t *testing.T) {
+	roles := rbacRoles()
+	all := roles["all"]
+	all.Template = "python-data"
+	roles["all"] = all
+	r, err := rbac.New(rbac.Config{Roles: roles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: "all"})
+	cases := []struct {
+		name string
+		a    computemw.Action
+		want string
+	}{
+		{"creates, names none", computemw.Action{Op: computemw.OpExec, Provider: "fake", CreatesSandbox: true}, "python-data"},
+		{"creates, names one", computemw.Action{Op: computemw.OpExec, Provider: "fake", CreatesSandbox: true, Create: computemw.CreateOptions{Template: "node"}}, "node"},
+		{"uses a session", computemw.Action{Op: computemw.OpExec, Provider: "fake", SandboxID: "s1"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := c.a
+			if err := r.Authorize(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			if a.Create.Template != c.want {
+				t.Errorf("template %q, want %q", a.Create.Template, c.want)
+			}
+		})
+	}
+}
