@@ -55,8 +55,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// quotaWriteTimeout bounds recording usage after an execution.
-const quotaWriteTimeout = 5 * time.Second
+// quotaWriteTimeout bounds recording usage after an execution. A record
+// that times out is lost, so it is generous: a burst of executions
+// queues its writes behind a store that takes one at a time (SQLite
+// shared by processes on one host waits for its file lock), and the
+// write holds no request, only its goroutine.
+const quotaWriteTimeout = 30 * time.Second
 
 // Quota enforces usage quotas per principal and period. It is both a
 // [computemw.Policy] and [computemw.Hooks]: list it in Config.Policies,

@@ -304,7 +304,7 @@ func (in *sandboxInit) killLeftovers(background bool) {
 	for round := 0; round < 64; round++ {
 		killed := 0
 		for _, p := range listPIDs() {
-			if p == 1 || isBackground(p) {
+			if p == 1 || in.isBackground(p) {
 				continue
 			}
 			if unix.Kill(p, unix.SIGKILL) == nil {
@@ -334,9 +334,17 @@ func listPIDs() []int {
 	return pids
 }
 
-// isBackground reports whether a process carries the background marker.
-// A process whose environment cannot be read is not one.
-func isBackground(pid int) bool {
+// isBackground reports whether a process belongs to a background
+// program: it is in the session of one that runs (its leader is one, and
+// the session ID survives every exec), or it carries the marker in its
+// environment (a descendant that left the session, or one whose leader
+// has exited). The caller holds in.mu. A process whose environment cannot
+// be read, or reads empty while an exec replaces it, is found by its
+// session only.
+func (in *sandboxInit) isBackground(pid int) bool {
+	if st, ok := readStat(pid); ok && in.bg[st.sid] {
+		return true
+	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
 		return false
@@ -349,34 +357,56 @@ func isBackground(pid int) bool {
 	return false
 }
 
+// procStat is what the init reads of a process's /proc/<pid>/stat.
+type procStat struct {
+	comm      string
+	state     string
+	ppid, sid int
+}
+
+// readStat reads /proc/<pid>/stat: "pid (comm) state ppid pgrp session
+// ...", where comm may hold spaces and parentheses.
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	s := string(b)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return procStat{}, false
+	}
+	fields := strings.Fields(s[end+1:])
+	if len(fields) < 4 {
+		return procStat{}, false
+	}
+	ppid, err1 := strconv.Atoi(fields[1])
+	sid, err2 := strconv.Atoi(fields[3])
+	if err1 != nil || err2 != nil {
+		return procStat{}, false
+	}
+	return procStat{comm: s[open+1 : end], state: fields[0], ppid: ppid, sid: sid}, true
+}
+
 // procs lists the sandbox's processes but init.
 func (in *sandboxInit) procs() []procInfo {
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	var out []procInfo
 	for _, p := range listPIDs() {
 		if p == 1 {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
-		if err != nil {
+		st, ok := readStat(p)
+		if !ok {
 			continue
 		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		s := string(stat)
-		end := strings.LastIndexByte(s, ')')
-		if end < 0 {
-			continue
-		}
-		fields := strings.Fields(s[end+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(fields[1])
 		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
 		command := strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
 		if command == "" {
-			command = "[" + s[strings.IndexByte(s, '(')+1:end] + "]"
+			command = "[" + st.comm + "]"
 		}
-		out = append(out, procInfo{PID: p, PPID: ppid, Command: command, Background: isBackground(p), State: fields[0]})
+		out = append(out, procInfo{PID: p, PPID: st.ppid, Command: command, Background: in.isBackground(p), State: st.state})
 	}
 	return out
 }
