@@ -151,8 +151,9 @@ func run() error {
 	settle(warm)
 	bare := measure(*n, 1, func() error { return exec.Command("node", "-v").Run() })
 	bare.name = "bare `node -v` (baseline)"
+	ps := warm.PoolStats()
 	seq := measure(*n, 1, post("/api/exec", nodeV))
-	seq.name = "HTTP create → `node -v` OK, warm pool"
+	seq.name = "HTTP create → `node -v` OK, warm pool" + poolNote(ps, warm.PoolStats())
 	seqCold := measure(*n, 1, post("/cold/exec", nodeV))
 	seqCold.name = "HTTP create → `node -v` OK, pool off (cold)"
 	fmt.Fprintln(tw, "(a) time to interactive, sequential\tok\tmedian\tp95\tp99\tmedian vs baseline")
@@ -166,11 +167,13 @@ func run() error {
 	bareBurst := measure(*n, *n, bareBwrap("node", "-v"))
 	bareBurst.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline)", *n)
 	settle(warm)
+	ps = warm.PoolStats()
 	burst := measure(*n, *n, post("/api/exec", nodeV))
-	burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *n)
+	burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *n) + poolNote(ps, warm.PoolStats())
 	settle(warm)
+	ps = warm.PoolStats()
 	bigBurst := measure(*big, *big, post("/api/exec", nodeV))
-	bigBurst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *big)
+	bigBurst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *big) + poolNote(ps, warm.PoolStats())
 	fmt.Println()
 	fmt.Fprintln(tw, "(b) bursts at once\tok\tmedian\tp95\tp99\tmedian vs baseline")
 	row(bareBurst, bareBurst, *n)
@@ -185,8 +188,9 @@ func run() error {
 	bh := measure(*reqs, *conc, post("/bare/exec", `{"command":"true"}`))
 	bh.name = "bare net/http handler running `true` (no sandbox)"
 	settle(warm)
+	ps = warm.PoolStats()
 	kh := measure(*reqs, *conc, post("/api/exec", `{"command":"true"}`))
-	kh.name = "kit route group, a sandbox per request, warm pool"
+	kh.name = "kit route group, a sandbox per request, warm pool" + poolNote(ps, warm.PoolStats())
 	fmt.Println()
 	fmt.Fprintf(tw, "(c) POST exec {\"command\":\"true\"}, %d clients\tok\treq/s\tmedian\tp99\tthroughput vs floor\n", *conc)
 	for _, s := range []series{floor, bh, kh} {
@@ -208,6 +212,13 @@ func run() error {
 	// A burst that did not all succeed is a figure like the others (its
 	// "ok" column), not a reason to stop measuring.
 	return wsReport(ctx, tw, base)
+}
+
+// poolNote says how many of a series' creates the pool served, from its
+// stats before and after, and the target it started with.
+func poolNote(before, after computemw.PoolStats) string {
+	return fmt.Sprintf(" (pool: %d of %d ready at start, %d hits, %d misses)", before.Ready, before.Target,
+		after.Hits-before.Hits, after.Misses-before.Misses)
 }
 
 // settle waits (at most ten seconds) until the warm pool is full again,
@@ -299,12 +310,11 @@ func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Clien
 	return nil
 }
 
-// idleMemoryReport prints the idle memory of sandboxes whose init runs
-// (a session's, after its second execution): the proportional set size
-// (shared pages divided among their users) of every process this one
-// started — their bwrap monitors and inits; the warm pool's sandboxes run
-// none — divided by their number, and what their cgroups count. It also
-// prints what the warm pool's ready sandboxes hold.
+// idleMemoryReport prints the idle memory of a sandbox whose init runs
+// (the warm pool's, and a session's after its first execution): the
+// proportional set size (shared pages divided among their users) of
+// every process this one started — each sandbox's bwrap monitor and init
+// — divided by the number of sandboxes, and what their cgroups count.
 func idleMemoryReport(p *local.Provider) error {
 	ctx := context.Background()
 	const n = 8
@@ -332,10 +342,12 @@ func idleMemoryReport(p *local.Provider) error {
 	}
 	st := p.PoolStats()
 	fmt.Println()
-	fmt.Printf("(e) idle memory per sandbox with its init (bwrap monitor and init): %.2f MiB PSS, over %d sandboxes\n",
-		float64(pss)/n/(1<<20), n)
-	fmt.Printf("    the warm pool's %d ready sandboxes (workspace, cgroup, no process) hold %.2f MiB together\n",
-		st.Ready, float64(st.IdleBytes)/(1<<20))
+	fmt.Printf("(e) idle memory per sandbox with its init (bwrap monitor, init, empty workspace): %.2f MiB PSS, over %d sandboxes (%d sessions, %d ready in the pool)\n",
+		float64(pss)/float64(n+st.Ready)/(1<<20), n+st.Ready, n, st.Ready)
+	if st.Ready > 0 {
+		fmt.Printf("    the pool's ready sandboxes' cgroups count %.2f MiB each (%.2f MiB together)\n",
+			float64(st.IdleBytes)/float64(st.Ready)/(1<<20), float64(st.IdleBytes)/(1<<20))
+	}
 	return nil
 }
 

@@ -54,7 +54,7 @@ func wsReport(ctx context.Context, tw *tabwriter.Writer, base string) error {
 	wsFirst.name = "create-sandbox → first output of `echo hi`"
 
 	fmt.Println()
-	fmt.Fprintln(tw, "(c) WebSocket over net/http, loopback\tok\tmedian\tp95\tp99\tmedian vs baseline")
+	fmt.Fprintln(tw, "(f) WebSocket over net/http, loopback\tok\tmedian\tp95\tp99\tmedian vs baseline")
 	for _, r := range []struct {
 		s, base series
 		want    int

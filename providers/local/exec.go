@@ -15,9 +15,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Exec implements computemw.Sandbox.
+// Exec implements computemw.Sandbox. A command without shell syntax runs
+// without a shell in front of it when the sandbox's init starts it
+// (direct.go); every other, and every first execution, runs under
+// /bin/sh -c.
 func (s *sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
-	return s.run(ctx, []string{"/bin/sh", "-c", command}, opts)
+	shell := []string{"/bin/sh", "-c", command}
+	if direct, ok := directArgv(command); ok {
+		return s.runWithShell(ctx, direct, shell, opts)
+	}
+	return s.run(ctx, shell, opts)
 }
 
 // RunCode implements computemw.Sandbox. The program is written to the
@@ -73,6 +80,23 @@ func (s *sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 // build directory, cgroup and environment; a runtime's host directories);
 // adjust may be nil.
 func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.ExecOptions, adjust func(*profile)) (*computemw.Result, error) {
+	return s.execute(ctx, argv, nil, opts, adjust)
+}
+
+// runWithShell runs direct, the words of a command without shell syntax,
+// through the sandbox's init, and shell (/bin/sh -c and the command) when
+// the execution is a bwrap process of its own or the init cannot start
+// direct's program: the shell then reports why, as it always would.
+func (s *sandbox) runWithShell(ctx context.Context, direct, shell []string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	return s.execute(ctx, direct, shell, opts, nil)
+}
+
+// execute is runWith and runWithShell: shell, when not nil, is the
+// command's form for a bwrap process of its own and for a start of argv
+// that fails.
+func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts computemw.ExecOptions, adjust func(*profile)) (*computemw.Result, error) {
+	s.p.running.Add(1)
+	defer s.p.executionDone()
 	timeout := s.timeLimit(opts.Timeout)
 	cwd, err := s.cwd(opts.Cwd)
 	if err != nil {
@@ -81,15 +105,19 @@ func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.Exe
 	if err := checkArgv(argv); err != nil {
 		return nil, err
 	}
+	isolated := argv
+	if shell != nil {
+		isolated = shell
+	}
 	switch {
 	case adjust != nil:
 		// A profile of its own: a process of its own, started by bwrap.
-		return s.runIsolated(ctx, argv, cwd, opts, adjust)
+		return s.runIsolated(ctx, isolated, cwd, opts, adjust)
 	case !s.hasInit() && s.executions.Load() == 0 && s.active.Load() == 0:
 		// The sandbox's first execution: a bwrap process of its own is
 		// cheaper than starting the init, and a sandbox made for one
 		// request needs nothing more.
-		return s.runIsolated(ctx, argv, cwd, opts, func(*profile) {})
+		return s.runIsolated(ctx, isolated, cwd, opts, func(*profile) {})
 	}
 	env, err := s.environ(opts.Env)
 	if err != nil {
@@ -132,10 +160,22 @@ func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.Exe
 	}
 
 	start := time.Now()
-	id, exited, _, err := ip.startProc(limitCtx, &initMsg{Argv: argv, Env: env, Dir: cwd}, st.child()...)
+	first := env
+	if shell != nil {
+		// As the shell would have exported it.
+		first = withPWD(env, cwd)
+	}
+	id, exited, _, err := ip.startProc(limitCtx, &initMsg{Argv: argv, Env: first, Dir: cwd}, st.child()...)
+	var se *startError
+	if shell != nil && errors.As(err, &se) {
+		// The init did not start argv's program: the shell will, or
+		// say why not.
+		id, exited, _, err = ip.startProc(limitCtx, &initMsg{Argv: shell, Env: env, Dir: cwd}, st.child()...)
+	} else if shell != nil && err == nil {
+		s.p.stage("direct")
+	}
 	st.closeChild()
 	if err != nil {
-		var se *startError
 		switch {
 		case errors.As(err, &se) && se.notFound:
 			// As a shell reports a program it cannot find.
@@ -196,6 +236,20 @@ func (s *sandbox) runWith(ctx context.Context, argv []string, opts computemw.Exe
 		return res, &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file size limit of %d bytes exceeded", s.p.cfg.MaxFileBytes)}
 	}
 	return res, nil
+}
+
+// withPWD sets PWD in a sorted environment to dir, as /bin/sh does for
+// the programs it starts.
+func withPWD(env []string, dir string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PWD=") {
+			out = append(out, kv)
+		}
+	}
+	out = append(out, "PWD="+dir)
+	slices.Sort(out)
+	return out
 }
 
 // waitCode is a program's exit status, with 128+signal for a signal.

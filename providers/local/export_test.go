@@ -38,7 +38,8 @@ func TmpfsWorkspaces(p *Provider) bool { return p.tmpfsWS }
 
 // SetSpawnHook makes the provider call f at each stage of a sandbox's
 // start-up: "started" (bwrap runs, the sandbox waits to be confined) and
-// "confined" (its init is in its cgroup, not yet released).
+// "confined" (its init is in its cgroup, not yet released); and "direct"
+// when the init started a command's program without a shell.
 func SetSpawnHook(p *Provider, f func(stage string)) { p.hook = f }
 
 // WalkOps returns the number of system calls the sandbox's file API has
@@ -74,4 +75,23 @@ func PoolSettled(p *Provider) bool {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	return pl.making == 0 && (len(pl.ready) >= pl.target || pl.idleBytesLocked() >= int64(pl.cfg.MaxIdleMB)<<20)
+}
+
+// PooledInits returns the host PIDs of the pool's ready sandboxes' inits
+// (0 for one without), and whether each runs.
+func PooledInits(p *Provider) (pids []int, alive []bool) {
+	p.pool.mu.Lock()
+	ready := append([]*sandbox(nil), p.pool.ready...)
+	p.pool.mu.Unlock()
+	for _, s := range ready {
+		pid := 0
+		s.initMu.Lock()
+		if s.init != nil {
+			pid = s.init.pid
+		}
+		s.initMu.Unlock()
+		pids = append(pids, pid)
+		alive = append(alive, s.initAlive())
+	}
+	return pids, alive
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/computemw/kit/computemw"
 )
@@ -40,6 +41,9 @@ type Provider struct {
 	hook func(stage string)
 
 	pool *pool // nil when off
+	// running counts executions in progress; the pool makes sandboxes
+	// only while it is below the number of CPUs (pool.go).
+	running atomic.Int64
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox

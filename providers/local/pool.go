@@ -5,6 +5,7 @@ package local
 import (
 	"context"
 	"maps"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,12 +14,19 @@ import (
 )
 
 // pool keeps sandboxes ready for Create: workspace (a tmpfs of its own
-// where the server may mount), cgroup and host uid made ahead of demand. Each is handed to one Create and destroyed by
-// its owner like any other: never reused. Its target size starts at
+// where the server may mount), cgroup, host uid, and the init running in
+// the sandbox's namespaces, made ahead of demand, so that a pooled
+// sandbox's first execution is a fork and exec by its init. Each is
+// handed to one Create and destroyed by its owner like any other: never
+// reused. Its target size starts at
 // PoolConfig.Size, grows by one each time a create finds it empty (up to
 // MaxSize, and while the ready sandboxes hold less than MaxIdleMB), and
-// shrinks back by one per PoolConfig.ShrinkAfter without a miss. An empty
-// pool is never an error: Create makes a sandbox on the spot.
+// shrinks back by one per PoolConfig.ShrinkAfter without a miss. It fills
+// only while fewer executions run than the host has CPUs: under load, a
+// ready sandbox would cost more (a bwrap and an init, then the
+// execution) than the cold path it saves (one bwrap process), and the
+// refill would take the CPUs the executions wait for. An empty pool is
+// never an error: Create makes a sandbox on the spot.
 type pool struct {
 	p   *Provider
 	cfg PoolConfig
@@ -31,6 +39,7 @@ type pool struct {
 	closed   bool
 
 	hits, misses atomic.Uint64
+	cpus         int64 // runtime.NumCPU()
 
 	wake chan struct{}
 	stop chan struct{}
@@ -42,7 +51,7 @@ func newPool(p *Provider, cfg PoolConfig) *pool {
 	if cfg.Size < 0 || cfg.MaxSize <= 0 {
 		return nil
 	}
-	pl := &pool{p: p, cfg: cfg, target: cfg.Size, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	pl := &pool{p: p, cfg: cfg, target: cfg.Size, cpus: int64(runtime.NumCPU()), wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	for range cfg.Workers {
 		pl.done.Add(1)
 		go pl.refill()
@@ -56,6 +65,15 @@ func (pl *pool) poke() {
 	select {
 	case pl.wake <- struct{}{}:
 	default:
+	}
+}
+
+// executionDone counts an execution's end, and wakes the pool's refill
+// when the executions running leave a CPU free.
+func (p *Provider) executionDone() {
+	n := p.running.Add(-1)
+	if pl := p.pool; pl != nil && n < pl.cpus {
+		pl.poke()
 	}
 }
 
@@ -90,6 +108,12 @@ func (pl *pool) take(opts computemw.CreateOptions) *sandbox {
 	pl.ready = pl.ready[1:]
 	pl.mu.Unlock()
 	pl.poke()
+	if !sb.initAlive() {
+		// Its init died while it waited (killed on the host, say): it
+		// is no sandbox to hand out.
+		go sb.Destroy(context.Background())
+		return pl.take(opts)
+	}
 	pl.hits.Add(1)
 	sb.env = maps.Clone(opts.Env)
 	if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
@@ -115,7 +139,7 @@ func (pl *pool) refill() {
 		}
 		for {
 			pl.mu.Lock()
-			need := !pl.closed && len(pl.ready)+pl.making < pl.target && pl.idleBytesLocked() < int64(pl.cfg.MaxIdleMB)<<20
+			need := pl.needLocked(pl.p.running.Load())
 			if need {
 				pl.making++
 			}
@@ -131,11 +155,7 @@ func (pl *pool) refill() {
 				case <-ctx.Done():
 				}
 			}()
-			def, err := pl.p.templateFor("")
-			var sb *sandbox
-			if err == nil {
-				sb, err = pl.p.createCold(ctx, computemw.CreateOptions{}, def)
-			}
+			sb, err := pl.make(ctx)
 			cancel()
 			pl.mu.Lock()
 			pl.making--
@@ -148,6 +168,9 @@ func (pl *pool) refill() {
 				pl.ready = append(pl.ready, sb)
 			}
 			pl.mu.Unlock()
+			if err != nil && pl.stopped() {
+				return
+			}
 			if err != nil {
 				// A failing host (out of uids, cgroups) is not hammered:
 				// back off, then try again on the next wake or tick.
@@ -163,6 +186,41 @@ func (pl *pool) refill() {
 			backoff = 0
 		}
 	}
+}
+
+// make makes a sandbox and starts its init.
+func (pl *pool) make(ctx context.Context) (*sandbox, error) {
+	def, err := pl.p.templateFor("")
+	if err != nil {
+		return nil, err
+	}
+	sb, err := pl.p.createCold(ctx, computemw.CreateOptions{}, def)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sb.enter(ctx); err != nil {
+		_ = sb.Destroy(context.Background())
+		return nil, err
+	}
+	sb.leave()
+	return sb, nil
+}
+
+// stopped reports whether close has stopped the workers.
+func (pl *pool) stopped() bool {
+	select {
+	case <-pl.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// needLocked reports whether the pool should make a sandbox now, with
+// running executions in progress; pl.mu is held.
+func (pl *pool) needLocked(running int64) bool {
+	return !pl.closed && len(pl.ready)+pl.making < pl.target &&
+		pl.idleBytesLocked() < int64(pl.cfg.MaxIdleMB)<<20 && running < pl.cpus
 }
 
 // shrink lowers the target by one when no create missed for ShrinkAfter,

@@ -275,6 +275,21 @@ func (s *sandbox) hasInit() bool {
 
 func (s *sandbox) leave() { s.wg.Done() }
 
+// initAlive reports whether the sandbox's init runs.
+func (s *sandbox) initAlive() bool {
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	if s.init == nil {
+		return false
+	}
+	select {
+	case <-s.init.dead:
+		return false
+	default:
+		return true
+	}
+}
+
 // Usage implements computemw.Sandbox.
 func (s *sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 	u := computemw.Usage{

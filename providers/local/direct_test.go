@@ -1,0 +1,65 @@
+//go:build linux
+
+package local_test
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local"
+)
+
+// A command without shell syntax that the sandbox's init starts without a
+// shell means what it means to the shell: the same output, exit status
+// and error messages as the same command run by /bin/sh as a sandbox's
+// first execution, including programs the init cannot start itself.
+func TestDirectCommandsMatchTheShell(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
+	var direct atomic.Int64
+	local.SetSpawnHook(p, func(stage string) {
+		if stage == "direct" {
+			direct.Add(1)
+		}
+	})
+	setup := func(sb computemw.Sandbox) {
+		t.Helper()
+		files := map[string]string{"noshebang": "echo from a script without #!\n", "plain": "not executable\n"}
+		for name, body := range files {
+			if err := sb.WriteFile(t.Context(), name, []byte(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	warm := newSandbox(t, p, computemw.CreateOptions{})
+	setup(warm)
+	run(t, warm, "chmod +x noshebang", computemw.ExecOptions{}) // its first execution
+	cases := []struct {
+		command string
+		direct  bool // started without a shell
+	}{
+		{"printenv PWD HOME", true},
+		{"ls -a", true},
+		{"nosuchprogram --flag", false},
+		{"./noshebang", false},
+		{"./plain", false},
+		{"/workspace/plain", false},
+		{"echo builtin", false},
+	}
+	for _, c := range cases {
+		// A sandbox's first execution runs under the shell.
+		fresh := newSandbox(t, p, computemw.CreateOptions{})
+		setup(fresh)
+		want := run(t, fresh, "chmod +x noshebang && "+c.command, computemw.ExecOptions{})
+
+		before := direct.Load()
+		got := run(t, warm, c.command, computemw.ExecOptions{})
+		if got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || got.Stderr != want.Stderr {
+			t.Errorf("%q through the init: exit %d, stdout %q, stderr %q; under the shell: exit %d, stdout %q, stderr %q",
+				c.command, got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout, want.Stderr)
+		}
+		if ran := direct.Load() > before; ran != c.direct {
+			t.Errorf("%q started without a shell: %v, want %v", c.command, ran, c.direct)
+		}
+	}
+}
