@@ -118,10 +118,12 @@ type Config struct {
 }
 
 // PoolConfig configures the warm pool: sandboxes made in the background
-// with the provider's defaults, each handed to one Create (without
-// network, with the default limits; any environment and time limit) and
-// destroyed by its owner, never reused. An empty pool only means the
-// sandbox is made on the spot.
+// with the provider's defaults, their init already running, each handed
+// to one Create (without network, with the default limits; any
+// environment and time limit) and destroyed by its owner, never reused.
+// The pool fills while the executions running and the sandboxes it is
+// making leave a CPU free. An
+// empty pool only means the sandbox is made on the spot.
 type PoolConfig struct {
 	// Size is how many ready sandboxes the pool keeps when demand is low
 	// (default 4); -1 turns the pool off.

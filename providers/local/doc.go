@@ -2,11 +2,13 @@
 // sandboxes on this Linux host, with no daemon.
 //
 // Each sandbox is a workspace directory plus an isolation profile applied by
-// bubblewrap (bwrap): to its first execution, a process of its own, and from
-// its second execution (or first terminal or background process) on to the
-// sandbox's init, its PID 1, from which every later process starts (so a
-// used sandbox's namespaces are made once, and an execution in it costs a
-// fork and exec): new user, PID, mount,
+// bubblewrap (bwrap) to the sandbox's init, its PID 1, from which every
+// process starts (so a sandbox's namespaces are made once, and an
+// execution in it costs a fork and exec). The warm pool's sandboxes start
+// their init ahead of demand; a sandbox made on the spot runs its first
+// execution as a bwrap process of its own, with the same profile, and
+// starts its init with its second (or first terminal or background
+// process). The profile: new user, PID, mount,
 // IPC, UTS, cgroup and network namespaces; read-only system directories; the
 // workspace as the only writable host directory; a size-capped tmpfs /tmp; an
 // unprivileged uid with no capabilities and no further user namespaces. A
@@ -41,7 +43,7 @@
 //	| no capabilities, no nested user namespaces, a new session | profile.go: bwrapArgs | regaining privileges; typing into the server's terminal (TIOCSTI) |
 //	| system-call filter | seccomp.go: seccompProgram; profile.go: bwrapArgs | kernel attack surface: keyrings, io_uring, eBPF, perf, userfaultfd, mount APIs, other ABIs |
 //	| cgroup: memory, processes, CPU; joined before the program runs | cgroup.go: create; spawn.go: spawn | memory exhaustion, fork bombs, CPU hogs; it also measures usage |
-//	| rlimits: file size, open files, no core dumps | profile.go: withRlimits | huge files, descriptor exhaustion, core dumps |
+//	| rlimits: file size, open files, no core dumps | profile.go: withRlimits (a bwrap process of its own), rlimitSpec with sandboxinit.go: setInitRlimits (the init) | huge files, descriptor exhaustion, core dumps |
 //	| environment: a fixed base plus checked client variables, via --clearenv/--setenv | env.go: checkEnv, environ; profile.go: buildProfile, bwrapArgs | host secrets reaching a sandbox; LD_PRELOAD in bwrap itself; NUL-injected bwrap options; oversized environments |
 //	| bwrap's options in a sealed memory file; NUL refused | args.go: argsFile, dataFile | option injection; a start blocked on a full pipe |
 //	| host descriptors closed before exec | fds.go: closeInheritedFDs | host files reaching a sandbox through inherited descriptors |

@@ -71,9 +71,14 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		mine.Close()
 		return err
 	}
+	// The init lowers its own rlimits before it serves (so every process
+	// it starts inherits them), rather than behind a shell that would
+	// cost an exec.
+	pr.argv = argv
 	// The runtime of the init starts with one processor and a tight heap:
 	// it only forks, execs and relays a few messages.
-	pr.env = append(pr.env, initEnv+"="+fdString(fdInitSocket)+","+fdString(fdInitExe), "GOMAXPROCS=1", "GOGC=50")
+	pr.env = append(pr.env, initEnv+"="+fdString(fdInitSocket)+","+fdString(fdInitExe),
+		initRlimitsEnv+"="+s.rlimitSpec(), "GOMAXPROCS=1", "GOGC=50")
 	pr.init = []*os.File{theirs, s.p.exe}
 	pr.ownInit = true
 	l, err := s.p.iso.prepare(pr)

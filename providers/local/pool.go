@@ -22,7 +22,8 @@ import (
 // PoolConfig.Size, grows by one each time a create finds it empty (up to
 // MaxSize, and while the ready sandboxes hold less than MaxIdleMB), and
 // shrinks back by one per PoolConfig.ShrinkAfter without a miss. It fills
-// only while fewer executions run than the host has CPUs: under load, a
+// only while the executions running and the sandboxes it is making leave
+// a CPU free: under load, a
 // ready sandbox would cost more (a bwrap and an init, then the
 // execution) than the cold path it saves (one bwrap process), and the
 // refill would take the CPUs the executions wait for. An empty pool is
@@ -217,10 +218,12 @@ func (pl *pool) stopped() bool {
 }
 
 // needLocked reports whether the pool should make a sandbox now, with
-// running executions in progress; pl.mu is held.
+// running executions in progress: while it is below its target and its
+// memory cap, and executions and sandboxes in the making together leave
+// a CPU free. pl.mu is held.
 func (pl *pool) needLocked(running int64) bool {
 	return !pl.closed && len(pl.ready)+pl.making < pl.target &&
-		pl.idleBytesLocked() < int64(pl.cfg.MaxIdleMB)<<20 && running < pl.cpus
+		pl.idleBytesLocked() < int64(pl.cfg.MaxIdleMB)<<20 && running+int64(pl.making) < pl.cpus
 }
 
 // shrink lowers the target by one when no create missed for ShrinkAfter,

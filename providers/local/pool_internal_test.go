@@ -16,6 +16,8 @@ func TestPoolNeed(t *testing.T) {
 	}{
 		{0, 0, 0, false, true},
 		{1, 1, 0, false, true},
+		{1, 0, 1, false, false},
+		{0, 0, 1, false, true},
 		{2, 0, 0, false, false},
 		{5, 0, 0, false, false},
 		{0, 1, 1, false, false},

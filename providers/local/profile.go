@@ -202,3 +202,10 @@ func (s *sandbox) withRlimits(argv []string) []string {
 		s.p.cfg.MaxFileBytes/512, s.p.cfg.MaxOpenFiles)
 	return append([]string{"/bin/sh", "-c", script, "sh"}, argv...)
 }
+
+// rlimitSpec is withRlimits' limits for a sandbox's init, which sets them
+// on itself (setInitRlimits): "<file size bytes>,<open files>", and no
+// core dumps.
+func (s *sandbox) rlimitSpec() string {
+	return fmt.Sprintf("%d,%d", s.p.cfg.MaxFileBytes/512*512, s.p.cfg.MaxOpenFiles)
+}

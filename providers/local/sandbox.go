@@ -94,7 +94,8 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 
 // createCold makes a new sandbox: workspace and cgroup. Its init starts
 // with its second execution, or its first terminal or background process:
-// a sandbox used once (a request's) never pays for one.
+// a sandbox made on the spot and used once (a request's) never pays for
+// one. The warm pool starts the init of the sandboxes it makes.
 func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions, tmpl *fsTemplate) (*sandbox, error) {
 	sb := &sandbox{
 		p:       p,

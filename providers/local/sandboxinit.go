@@ -26,6 +26,10 @@ import (
 // sets it only for the init it starts, inside the sandbox's profile.
 const initEnv = "COMPUTEMW_SANDBOX_INIT"
 
+// initRlimitsEnv carries the rlimits the init sets on itself before it
+// serves: "<file size bytes>,<open files>" (profile.go: rlimitSpec).
+const initRlimitsEnv = "COMPUTEMW_SANDBOX_RLIMITS"
+
 // backgroundEnv marks a background process and its descendants, which
 // survive the end of executions.
 const backgroundEnv = "COMPUTEMW_BACKGROUND"
@@ -66,7 +70,12 @@ func runInit(spec string) int {
 	if name, err := unix.BytePtrFromString("sandbox-init"); err == nil {
 		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
 	}
+	limits := os.Getenv(initRlimitsEnv)
 	os.Clearenv()
+	if err := setInitRlimits(limits); err != nil {
+		// Never serve without them.
+		return 2
+	}
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(50)
 	sockFD, exeFD, ok := strings.Cut(spec, ",")
@@ -110,6 +119,29 @@ func runInit(spec string) int {
 		in.handle(m, files)
 		closeFiles(files)
 	}
+}
+
+// setInitRlimits sets the init's rlimits, soft and hard, from spec
+// ("<file size bytes>,<open files>"), and no core dumps: every process it
+// starts inherits them and cannot raise them. syscall.Setrlimit, unlike
+// a raw prlimit, also tells the runtime not to give children back the
+// open-files limit the process started with.
+func setInitRlimits(spec string) error {
+	fsize, nofile, ok := strings.Cut(spec, ",")
+	f, err1 := strconv.ParseUint(fsize, 10, 64)
+	n, err2 := strconv.ParseUint(nofile, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("rlimits %q", spec)
+	}
+	for _, l := range []struct {
+		resource int
+		max      uint64
+	}{{syscall.RLIMIT_FSIZE, f}, {syscall.RLIMIT_NOFILE, n}, {syscall.RLIMIT_CORE, 0}} {
+		if err := syscall.Setrlimit(l.resource, &syscall.Rlimit{Cur: l.max, Max: l.max}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (in *sandboxInit) reply(m *initMsg) {
