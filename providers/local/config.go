@@ -128,8 +128,8 @@ type PoolConfig struct {
 	// Size is how many ready sandboxes the pool keeps when demand is low
 	// (default 4); -1 turns the pool off.
 	Size int
-	// MaxSize is the most it grows to while creates find it empty
-	// (default 64).
+	// MaxSize is the most it grows to (default 64): its target doubles
+	// each time a create finds it empty.
 	MaxSize int
 	// MaxIdleMB caps the memory the ready sandboxes hold together, as
 	// their cgroups count it (default 256).

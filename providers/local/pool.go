@@ -18,14 +18,14 @@ import (
 // the sandbox's namespaces, made ahead of demand, so that a pooled
 // sandbox's first execution is a fork and exec by its init. Each is
 // handed to one Create and destroyed by its owner like any other: never
-// reused. Its target size starts at
-// PoolConfig.Size, grows by one each time a create finds it empty (up to
-// MaxSize, and while the ready sandboxes hold less than MaxIdleMB), and
-// shrinks back by one per PoolConfig.ShrinkAfter without a miss. It fills
-// only while the executions running and the sandboxes it is making leave
-// a CPU free: under load, a
-// ready sandbox would cost more (a bwrap and an init, then the
-// execution) than the cold path it saves (one bwrap process), and the
+// reused. Its target size starts at PoolConfig.Size, doubles each time a
+// create finds it empty (up to MaxSize; it fills while the ready
+// sandboxes hold less than MaxIdleMB), so that demand which outgrew it
+// finds it ready at the next burst, and shrinks back by one per
+// PoolConfig.ShrinkAfter without a miss. It fills only while the
+// executions running and the sandboxes it is making leave a CPU free:
+// under load, a ready sandbox would cost more (a bwrap and an init, then
+// the execution) than the cold path it saves (one bwrap process), and the
 // refill would take the CPUs the executions wait for. An empty pool is
 // never an error: Create makes a sandbox on the spot.
 type pool struct {
@@ -98,9 +98,7 @@ func (pl *pool) take(opts computemw.CreateOptions) *sandbox {
 	if len(pl.ready) == 0 {
 		pl.misses.Add(1)
 		pl.lastMiss = time.Now()
-		if pl.target < pl.cfg.MaxSize {
-			pl.target++
-		}
+		pl.target = min(pl.cfg.MaxSize, max(2*pl.target, pl.target+1))
 		pl.mu.Unlock()
 		pl.poke()
 		return nil

@@ -96,10 +96,11 @@ func TestPoolHandsOutReadySandboxesOnce(t *testing.T) {
 	}
 }
 
-// Misses grow the pool's target up to MaxSize; without misses it shrinks
-// back to Size.
+// Each miss doubles the pool's target, up to MaxSize; without misses it
+// shrinks back to Size.
 func TestPoolAdaptsToDemand(t *testing.T) {
-	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 3, Workers: 1, ShrinkAfter: 200 * time.Millisecond}})
+	const maxSize = 3
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: maxSize, Workers: 1, ShrinkAfter: 200 * time.Millisecond}})
 	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
 	ctx := t.Context()
 	var held []computemw.Sandbox
@@ -119,8 +120,8 @@ func TestPoolAdaptsToDemand(t *testing.T) {
 	if s.Misses == 0 || s.Target <= 1 {
 		t.Fatalf("a burst did not grow the pool: %+v", s)
 	}
-	if s.Target > 3 {
-		t.Fatalf("target %d past MaxSize 3", s.Target)
+	if want := min(maxSize, 1<<s.Misses); s.Target != want {
+		t.Fatalf("after %d misses the target is %d, want %d (doubled each time, at most %d)", s.Misses, s.Target, want, maxSize)
 	}
 	waitUntil(t, "the pool shrinking back", func() bool { s := p.PoolStats(); return s.Target == 1 && s.Ready <= 1 })
 }
