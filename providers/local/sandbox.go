@@ -308,6 +308,10 @@ func (s *sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 	return u, nil
 }
 
+// destroyGrace is how long Destroy waits for a sandbox's processes to end
+// with its PID namespaces before it kills them through the cgroup.
+const destroyGrace = 100 * time.Millisecond
+
 // Destroy implements computemw.Sandbox: it kills every process, waits for
 // running executions to return, closes the readers OpenFile handed out,
 // and removes the cgroup and the workspace.
@@ -329,11 +333,21 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 			_ = r.Close()
 		}
 		var errs []error
+		waited := make(chan struct{})
+		go func() { s.wg.Wait(); close(waited) }()
+		// Killing a sandbox's bwrap monitors ends its PID namespaces,
+		// every process in them with it: usually all is gone at once,
+		// and the cgroup is found empty. Whatever is not gone soon is
+		// killed through the cgroup (frozen first, so nothing forks
+		// away), then waited for.
+		select {
+		case <-waited:
+		case <-time.After(destroyGrace):
+		case <-ctx.Done():
+		}
 		if s.cg != nil {
 			_ = s.cg.kill()
 		}
-		waited := make(chan struct{})
-		go func() { s.wg.Wait(); close(waited) }()
 		select {
 		case <-waited:
 		case <-ctx.Done():
