@@ -205,6 +205,7 @@ func run() error {
 	tw.Flush()
 
 	// (d) An execution in an existing session.
+	settle(warm)
 	if err := sessionReport(ctx, tw, client, base, warmKit); err != nil {
 		return err
 	}
