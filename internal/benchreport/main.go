@@ -4,8 +4,8 @@
 //
 // (a) Time to interactive, as ComputeSDK's public benchmark defines it:
 // from "create a sandbox" (POST /api/exec) until `node -v` has succeeded
-// in it, sequentially, with the warm pool and without, beside bare
-// `node -v`.
+// in it, sequentially, with the warm pool and without (before and after
+// the warm pool has grown), beside bare `node -v`.
 // (b) Bursts of 100 and 1000 such requests at once (default kit config:
 // MaxSandboxes 64, the queue, the default pool), beside 100 bare bwrap
 // sandboxes running `node -v` started at once.
