@@ -474,7 +474,11 @@ func (s *providerSuite) testFilesMkdirRemove(t *testing.T) {
 	psWantCode(t, "Stat after removing the tree", err, computemw.CodeNotFound)
 	res, err := sb.Exec(ctx, "test -e m1", computemw.ExecOptions{})
 	if err != nil || res.ExitCode == 0 {
-		t.Errorf("the removed tree is still visible to Exec (result %+v, error %v)", res, err)
+		// What each side sees, to tell a stale view from a wrong status.
+		inside, _ := sb.Exec(ctx, "ls -la; echo; grep -i workspace /proc/self/mountinfo", computemw.ExecOptions{})
+		listed, lerr := sb.ListFiles(ctx, ".")
+		t.Errorf("the removed tree is still visible to Exec (result %+v, error %v); the sandbox sees %+v; the file API lists %+v (%v)",
+			res, err, inside, listed, lerr)
 	}
 }
 
