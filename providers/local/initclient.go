@@ -135,6 +135,13 @@ func (ip *initProc) startProc(ctx context.Context, m *initMsg, files ...*os.File
 			closeFiles(r.files)
 			return 0, nil, nil, &startError{notFound: r.NotFound, msg: r.Error}
 		}
+		if r.Op != opStarted {
+			// The init reports a start before its exit; a message
+			// out of order is a broken init, never an exit status.
+			ip.done(id)
+			closeFiles(r.files)
+			return 0, nil, nil, fmt.Errorf("local: the sandbox's init answered %q to a start", r.Op)
+		}
 		return id, ch, r, nil
 	case <-ip.dead:
 		ip.done(id)

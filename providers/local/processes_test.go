@@ -83,3 +83,18 @@ func TestBackgroundProcesses(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A program that exits at once is reported with its own status, never
+// another message's: its exit can come before the init has finished
+// reporting its start.
+func TestQuickExitsKeepTheirStatus(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	run(t, sb, "true", computemw.ExecOptions{}) // the init starts with the next
+	for i := range 300 {
+		res, err := sb.Exec(t.Context(), "exit 3", computemw.ExecOptions{})
+		if err != nil || res.ExitCode != 3 {
+			t.Fatalf("execution %d: exit code %v, error %v; want 3", i, res, err)
+		}
+	}
+}

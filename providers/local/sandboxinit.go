@@ -259,16 +259,18 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 		in.byID[m.ID] = pid
 		in.running++
 	}
-	in.mu.Unlock()
 	// Under memory pressure the kernel picks a program before the init
 	// that serves the sandbox.
 	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("500"), 0)
+	// Still under the lock: the reaper, which takes it to find the PID,
+	// reports a program's exit only after its start.
 	r := &initMsg{Op: opStarted, ID: m.ID, PID: pid}
 	if master != nil {
 		_ = in.conn.send(r, master)
-		return
+	} else {
+		in.reply(r)
 	}
-	in.reply(r)
+	in.mu.Unlock()
 }
 
 // bgCount returns the background programs' PIDs.
