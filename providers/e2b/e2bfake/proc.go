@@ -9,8 +9,10 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"github.com/computemw/kit/providers/e2b/internal/envd/process"
 )
@@ -56,8 +58,12 @@ func (sb *sandbox) startProc(req *process.StartRequest) (*proc, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.ptmx = ptmx
-		outputs, kinds = []io.Reader{ptmx}, []string{"pty"}
+		if p.ptmx, err = pollable(ptmx); err != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+			return nil, err
+		}
+		outputs, kinds = []io.Reader{p.ptmx}, []string{"pty"}
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		stdout, err := cmd.StdoutPipe()
@@ -95,6 +101,38 @@ func (sb *sandbox) startProc(req *process.StartRequest) (*proc, error) {
 
 	go p.follow(outputs, kinds)
 	return p, nil
+}
+
+// pollable returns a non-blocking copy of a terminal's master, which
+// deadlines and Close can interrupt (pty hands it out in blocking mode),
+// and closes the original.
+func pollable(ptmx *os.File) (*os.File, error) {
+	fd, err := unix.Dup(int(ptmx.Fd()))
+	_ = ptmx.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), "/dev/ptmx"), nil
+}
+
+// setSize resizes a terminal without putting its master in blocking mode.
+func setSize(ptmx *os.File, cols, rows uint16) error {
+	rc, err := ptmx.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) {
+		ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows})
+	}); err != nil {
+		return err
+	}
+	return ioErr
 }
 
 // environ is the process's environment: a PATH, HOME, the sandbox's
@@ -135,10 +173,18 @@ func (p *proc) follow(outputs []io.Reader, kinds []string) {
 			}
 		})
 	}
-	wg.Wait()
-	err := p.cmd.Wait()
+	var err error
 	if p.ptmx != nil {
+		// A terminal's reader ends when nothing holds the terminal any
+		// more; once the program has exited, its output is read within a
+		// moment even if something else still holds it.
+		err = p.cmd.Wait()
+		_ = p.ptmx.SetReadDeadline(time.Now().Add(time.Second))
+		wg.Wait()
 		_ = p.ptmx.Close()
+	} else {
+		wg.Wait()
+		err = p.cmd.Wait()
 	}
 	end := &process.ProcessEvent_EndEvent{Exited: true}
 	if ps := p.cmd.ProcessState; ps != nil {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/creack/pty"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/computemw/kit/providers/e2b/internal/envd/filesystem"
@@ -102,12 +101,21 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 	if err := send(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: p.pid}}}); err != nil {
 		return nil // the client left; the process goes on, as in envd
 	}
-	for ev := range p.events {
-		if err := send(ev); err != nil {
+	for {
+		select {
+		case ev, ok := <-p.events:
+			if !ok {
+				return nil
+			}
+			if err := send(ev); err != nil {
+				return nil
+			}
+		case <-ctx.Done():
+			// The client or the server went away; the process goes
+			// on, as in envd.
 			return nil
 		}
 	}
-	return nil
 }
 
 func (s *processService) proc(ctx context.Context, sel *process.ProcessSelector) (*proc, error) {
@@ -208,7 +216,7 @@ func (s *processService) Update(ctx context.Context, req *connect.Request[proces
 			s.f.errorf("Update: a pty of size %dx%d", size.GetCols(), size.GetRows())
 			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("pty size must be positive"))
 		}
-		if err := pty.Setsize(p.ptmx, &pty.Winsize{Cols: uint16(size.GetCols()), Rows: uint16(size.GetRows())}); err != nil {
+		if err := setSize(p.ptmx, uint16(size.GetCols()), uint16(size.GetRows())); err != nil {
 			return nil, connect.NewError(connect.CodeInternal, err)
 		}
 	}

@@ -179,7 +179,12 @@ func (sb *sandbox) kill() {
 	sb.mu.Unlock()
 	for _, p := range procs {
 		p.signal(syscall.SIGKILL)
-		<-p.done
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			// A fault of the fake, not of the client: say so, never hang.
+			sb.f.errorf("process %d (%s) did not end 10s after SIGKILL", p.pid, p.cmd.Path)
+		}
 	}
 	_ = os.RemoveAll(sb.root)
 }
