@@ -85,7 +85,7 @@ func (r *Recorder) Proxy(t *testing.T, base string) string {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:     transport,
+		Transport:     earlyReplyTransport{next: transport},
 		FlushInterval: -1,
 		ModifyResponse: func(resp *http.Response) error {
 			rec := Recorded{Test: name, Request: resp.Request.Clone(resp.Request.Context()),
