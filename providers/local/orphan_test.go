@@ -138,6 +138,25 @@ func TestOrphanReclaim(t *testing.T) {
 		}
 	}
 
+	// A process outside every cgroup holding a file of the orphan's
+	// instance, as a bwrap monitor caught starting by the crash does.
+	held, err := os.Open(filepath.Join(instDir, "etc", "hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("sleep", "1003")
+	holder.ExtraFiles = []*os.File{held}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	held.Close()
+	holderWaited := make(chan error, 1)
+	go func() { holderWaited <- holder.Wait() }()
+	t.Cleanup(func() {
+		_ = holder.Process.Kill()
+		<-holderWaited
+	})
+
 	// The next server starts.
 	next := startProvider(t, local.Config{BaseDir: base, CgroupParent: parent})
 
@@ -163,6 +182,17 @@ func TestOrphanReclaim(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("the straggler in the orphaned cgroup is still running after the reclaim")
+	}
+
+	select {
+	case err := <-holderWaited:
+		holderWaited <- err // for the cleanup
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Errorf("the process holding the orphan's files ended with %v, want killed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a process holding the orphan's files is still running after the reclaim")
 	}
 
 	// The live instance and the new one both work.

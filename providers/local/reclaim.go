@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -63,6 +64,10 @@ func (p *Provider) reclaimOrphans() {
 // reclaimInstance removes what a dead instance left: the processes and
 // cgroups of its sandboxes, and its directory.
 func (p *Provider) reclaimInstance(inst string) {
+	// A crash can leave a bwrap monitor that never had its sandbox
+	// process placed in a cgroup (one that was starting): it still holds
+	// descriptors of the instance's files.
+	killHolders(filepath.Join(p.cfg.BaseDir, inst))
 	n := 0
 	if p.cg != nil {
 		base := filepath.Join("/", p.cfg.CgroupParent, inst)
@@ -94,6 +99,29 @@ func (p *Provider) reclaimInstance(inst string) {
 		_ = removeAll(dir)
 	}
 	p.log.Info("computemw/local: reclaimed an orphaned instance", "instance", inst, "cgroups", n)
+}
+
+// killHolders kills every process but this one that holds a descriptor of
+// a file below dir, the directory of an instance whose server is gone:
+// only that server's sandboxes (their bwrap monitors and inits) do.
+func killHolders(dir string) {
+	prefix := dir + "/"
+	self := os.Getpid()
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		fds, _ := os.ReadDir("/proc/" + e.Name() + "/fd")
+		for _, fd := range fds {
+			target, err := os.Readlink("/proc/" + e.Name() + "/fd/" + fd.Name())
+			if err == nil && strings.HasPrefix(target, prefix) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+		}
+	}
 }
 
 // removeAll removes a tree even where a sandbox left directories without
