@@ -20,6 +20,9 @@ type bwrapIsolation struct {
 	uidRange   UIDRange
 	uids       *uidPool // a uid per sandbox (root, HostUID unset)
 	systemDirs []string
+	// prlimit: setup found that the server can set the rlimits of the
+	// sandboxes' processes (rlimits.go: apply).
+	prlimit bool
 }
 
 // newBwrap finds the bwrap binary.
@@ -86,6 +89,7 @@ func (b *bwrapIsolation) prepare(pr *profile) (*launch, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(pr.hostUID), Gid: uint32(pr.hostGID)}
 	}
 	l.cmd = cmd
+	l.limits, l.uid, l.gid = pr.limits, pr.hostUID, pr.hostGID
 	return l, nil
 }
 
@@ -107,24 +111,32 @@ func (b *bwrapIsolation) otherUIDs() bool { return b.root }
 // setup checks that the sandboxes' uids can reach their workspaces, and,
 // unless one HostUID serves all, prepares the uid leases (reclaiming those
 // of crashed servers).
-func (b *bwrapIsolation) setup(baseDir string) error {
-	if !b.root {
-		return nil
+func (b *bwrapIsolation) setup(baseDir string, lim rlimits) error {
+	uid, gid := os.Geteuid(), os.Getegid()
+	switch {
+	case !b.root:
+	case b.uid != 0:
+		if err := checkSearchable(baseDir, b.uid, b.gid); err != nil {
+			return err
+		}
+		uid, gid = b.uid, b.gid
+	default:
+		if err := checkSearchable(baseDir, b.uidRange.First, b.uidRange.First); err != nil {
+			return err
+		}
+		pool, err := newUIDPool(baseDir, b.uidRange)
+		if err != nil {
+			return err
+		}
+		pool.reclaim()
+		b.uids = pool
+		uid, gid = b.uidRange.First, b.uidRange.First
 	}
-	if b.uid != 0 {
-		return checkSearchable(baseDir, b.uid, b.gid)
-	}
-	if err := checkSearchable(baseDir, b.uidRange.First, b.uidRange.First); err != nil {
-		return err
-	}
-	pool, err := newUIDPool(baseDir, b.uidRange)
-	if err != nil {
-		return err
-	}
-	pool.reclaim()
-	b.uids = pool
+	b.prlimit = probeRlimits(lim, uid, gid) == nil
 	return nil
 }
+
+func (b *bwrapIsolation) limitsBeforeRun() bool { return b.prlimit }
 
 // sandboxIDs: the server's own ids when it is not root; else HostUID, or
 // a uid of the range leased for the sandbox alone (its gid the same).

@@ -43,7 +43,7 @@
 //	| no capabilities, no nested user namespaces, a new session | profile.go: bwrapArgs | regaining privileges; typing into the server's terminal (TIOCSTI) |
 //	| system-call filter | seccomp.go: seccompProgram; profile.go: bwrapArgs | kernel attack surface: keyrings, io_uring, eBPF, perf, userfaultfd, mount APIs, other ABIs |
 //	| cgroup: memory, processes, CPU; joined before the program runs | cgroup.go: create; spawn.go: spawn | memory exhaustion, fork bombs, CPU hogs; it also measures usage |
-//	| rlimits: file size, open files, no core dumps | profile.go: withRlimits, rlimitSpec; sandboxinit.go: setInitRlimits | huge files, descriptor exhaustion, core dumps |
+//	| rlimits: file size, open files, no core dumps; set on the sandbox's first process before it runs, or by its shell or init | rlimits.go: apply, probeRlimits; spawn.go: spawn; profile.go: buildProfile, wrap, rlimitSpec; sandboxinit.go: setInitRlimits | huge files, descriptor exhaustion, core dumps |
 //	| environment: a fixed base plus checked client variables, via --clearenv/--setenv | env.go: checkEnv, environ; profile.go: buildProfile, bwrapArgs | host secrets reaching a sandbox; LD_PRELOAD in bwrap itself; NUL-injected bwrap options; oversized environments |
 //	| bwrap's options in a sealed memory file; NUL refused | args.go: argsFile, dataFile | option injection; a start blocked on a full pipe |
 //	| host descriptors closed before exec | fds.go: closeInheritedFDs | host files reaching a sandbox through inherited descriptors |

@@ -95,3 +95,18 @@ func PooledInits(p *Provider) (pids []int, alive []bool) {
 	}
 	return pids, alive
 }
+
+// LimitsBeforeRun reports whether the provider sets its sandboxes' rlimits
+// before their first process runs, rather than through a shell.
+func LimitsBeforeRun(p *Provider) bool { return p.iso.limitsBeforeRun() }
+
+// ProfileArgv returns the command line the profile of a sandbox's process
+// running argv starts.
+func ProfileArgv(sb computemw.Sandbox, argv []string) ([]string, error) {
+	s := sb.(*sandbox)
+	pr, err := s.buildProfile(argv, s.inside("."), nil)
+	if err != nil {
+		return nil, err
+	}
+	return pr.argv, nil
+}

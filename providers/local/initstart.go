@@ -72,8 +72,8 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		return err
 	}
 	// The init lowers its own rlimits before it serves (so every process
-	// it starts inherits them), rather than behind a shell that would
-	// cost an exec.
+	// it starts inherits them), also where the isolation set them first,
+	// rather than behind a shell that would cost an exec.
 	pr.argv = argv
 	// The runtime of the init starts with one processor and a tight heap:
 	// it only forks, execs and relays a few messages.

@@ -34,7 +34,11 @@ func (hostIsolation) visible(string) bool { return true }
 
 func (hostIsolation) otherUIDs() bool { return false }
 
-func (hostIsolation) setup(string) error { return nil }
+func (hostIsolation) setup(string, rlimits) error { return nil }
+
+// limitsBeforeRun: nothing waits to be confined here; the program's shell
+// sets the rlimits.
+func (hostIsolation) limitsBeforeRun() bool { return false }
 
 func (hostIsolation) sandboxIDs() (hostIDs, error) {
 	return hostIDs{uid: os.Geteuid(), gid: os.Getegid()}, nil

@@ -103,7 +103,7 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 	res.ExitCode = exitCode(cmd.ProcessState, waitErr)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
 		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		res.PeakMemory = ru.Maxrss << 10
+		res.PeakMemory = int64(ru.Maxrss) << 10
 	}
 	after := s.measure(res, cg, before)
 	if err := s.limitError(before, after, 0, timedOut, timeout); err != nil {

@@ -25,10 +25,15 @@ type isolation interface {
 	// server's own (their workspaces are then given to those uids).
 	otherUIDs() bool
 	// setup verifies that sandboxes can reach their workspaces below
-	// BaseDir, and prepares what sandboxes will lease there.
-	setup(baseDir string) error
+	// BaseDir, prepares what sandboxes will lease there, and finds out
+	// whether it can set their rlimits before they run.
+	setup(baseDir string, lim rlimits) error
 	// sandboxIDs leases the host uid and gid of a new sandbox's processes.
 	sandboxIDs() (hostIDs, error)
+	// limitsBeforeRun reports whether the isolation sets a profile's
+	// rlimits on its first process before that runs (spawn.go), so that
+	// no shell of the sandbox's needs to (profile.go).
+	limitsBeforeRun() bool
 }
 
 // hostIDs are the host uid and gid of a sandbox's processes, and the lease
@@ -60,6 +65,10 @@ type launch struct {
 	// block is the write end of the pipe the sandbox waits on until it is
 	// confined; nil where nothing waits.
 	block *os.File
+	// limits, when set, are applied to the sandbox's first process
+	// before it is released, as the host uid and gid of the profile.
+	limits   *rlimits
+	uid, gid int
 }
 
 // closeChild closes the child's descriptors in the parent.

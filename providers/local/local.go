@@ -81,7 +81,7 @@ func New(cfg Config) (*Provider, error) {
 	if err := prepareBaseDir(cfg.BaseDir, p.iso.otherUIDs()); err != nil {
 		return nil, err
 	}
-	if err := p.iso.setup(cfg.BaseDir); err != nil {
+	if err := p.iso.setup(cfg.BaseDir, p.rlimits()); err != nil {
 		return nil, err
 	}
 	p.reclaimOrphans()

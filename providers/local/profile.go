@@ -17,9 +17,12 @@ import (
 // cgroup, rlimits, environment and timeout). The package documentation
 // has a table of the measures and what each protects against.
 type profile struct {
-	// argv is the program, wrapped so that it first lowers its own
-	// rlimits (withRlimits).
+	// argv is the program; where the isolation cannot set limits before
+	// it runs, wrapped so that it first lowers its own rlimits (wrap).
 	argv []string
+	// limits are the rlimits the isolation sets on the first process
+	// before it runs (spawn.go); nil when argv sets them.
+	limits *rlimits
 	// cwd is the working directory, as the process sees it.
 	cwd string
 	// env is the complete environment (KEY=value, sorted): a fixed base,
@@ -81,8 +84,9 @@ func (s *sandbox) buildProfile(argv []string, cwd string, extra map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	return &profile{
-		argv:      s.withRlimits(argv),
+	lim := s.p.rlimits()
+	pr := &profile{
+		argv:      argv,
 		cwd:       cwd,
 		env:       env,
 		network:   s.network,
@@ -94,7 +98,13 @@ func (s *sandbox) buildProfile(argv []string, cwd string, extra map[string]strin
 		etc:       s.p.etc,
 		hostUID:   s.uid,
 		hostGID:   s.gid,
-	}, nil
+	}
+	if s.p.iso.limitsBeforeRun() {
+		pr.limits = &lim
+	} else {
+		pr.argv = lim.wrap(argv)
+	}
+	return pr, nil
 }
 
 // bwrapArgs renders the profile as bwrap options: new user, PID, IPC, UTS,
@@ -191,21 +201,19 @@ func systemBinds(dirs []string) []string {
 	return args
 }
 
-// withRlimits wraps argv so that rlimits are lowered (soft and hard) by the
-// sandbox's own shell before the program runs: file size, open files, no
-// core dumps. Lowering one's own limits needs no privilege, unlike
-// prlimit(2) on a process of another uid, which a root server lacking
-// CAP_SYS_RESOURCE cannot do. The shell's -f unit is 512-byte blocks
-// (POSIX).
-func (s *sandbox) withRlimits(argv []string) []string {
-	script := fmt.Sprintf("ulimit -f %d && ulimit -n %d && ulimit -c 0 && exec \"$@\"",
-		s.p.cfg.MaxFileBytes/512, s.p.cfg.MaxOpenFiles)
+// wrap wraps argv so that rlimits are lowered (soft and hard) by the
+// sandbox's own shell before the program runs, where the isolation cannot
+// set them first (rlimits.go: apply): lowering one's own limits needs no
+// privilege. The shell's -f unit is 512-byte blocks (POSIX).
+func (r rlimits) wrap(argv []string) []string {
+	script := fmt.Sprintf("ulimit -f %d && ulimit -n %d && ulimit -c 0 && exec \"$@\"", r.fileBytes/512, r.openFiles)
 	return append([]string{"/bin/sh", "-c", script, "sh"}, argv...)
 }
 
-// rlimitSpec is withRlimits' limits for a sandbox's init, which sets them
+// rlimitSpec is the rlimits for a sandbox's init, which sets them
 // on itself (setInitRlimits): "<file size bytes>,<open files>", and no
 // core dumps.
 func (s *sandbox) rlimitSpec() string {
-	return fmt.Sprintf("%d,%d", s.p.cfg.MaxFileBytes/512*512, s.p.cfg.MaxOpenFiles)
+	lim := s.p.rlimits()
+	return fmt.Sprintf("%d,%d", lim.fileBytes, lim.openFiles)
 }

@@ -4,7 +4,12 @@ package local_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/computemw/kit/computemw"
@@ -54,4 +59,60 @@ func TestRlimits(t *testing.T) {
 	if res.Stdout != fmt.Sprintf("%d\n", maxOpen) {
 		t.Errorf("after raising the open files limit, it is %q (stderr %q), want %d", res.Stdout, res.Stderr, maxOpen)
 	}
+}
+
+// The server sets a sandbox's rlimits on its first process before the
+// program runs, so that no shell starts for them; doing so as the
+// sandbox's uid (a root server without CAP_SYS_RESOURCE) leaves every
+// thread of the server with its own ids.
+func TestRlimitsSetBeforeTheProgram(t *testing.T) {
+	const maxOpen = 300
+	p := newTestProvider(t, local.Config{MaxOpenFiles: maxOpen, WarmPool: local.PoolConfig{Size: -1}})
+	if !local.LimitsBeforeRun(p) {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the provider cannot set rlimits before a sandbox runs")
+		}
+		t.Skip("this host refuses prlimit(2) on the sandboxes' processes: their shell sets the rlimits")
+	}
+	argv := []string{"cat", "/proc/self/limits"}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sb := newSandbox(t, p, computemw.CreateOptions{})
+			got, err := local.ProfileArgv(sb, argv)
+			if err != nil || !slices.Equal(got, argv) {
+				t.Errorf("the profile runs %q (%v), want %q", got, err, argv)
+			}
+			res := run(t, sb, strings.Join(argv, " "), computemw.ExecOptions{})
+			if !regexp.MustCompile(fmt.Sprintf(`Max open files\s+%d\s+%d\s`, maxOpen, maxOpen)).MatchString(res.Stdout) {
+				t.Errorf("first execution's limits:\n%s", res.Stdout)
+			}
+		}()
+	}
+	wg.Wait()
+	uid, gid := fmt.Sprint(os.Getuid()), fmt.Sprint(os.Getgid())
+	tasks, _ := filepath.Glob("/proc/self/task/*/status")
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			if (k == "Uid" && !allEqual(strings.Fields(v), uid)) || (k == "Gid" && !allEqual(strings.Fields(v), gid)) {
+				t.Errorf("%s: %s:%s, want the server's own ids", f, k, v)
+			}
+		}
+	}
+}
+
+func allEqual(values []string, want string) bool {
+	for _, v := range values {
+		if v != want {
+			return false
+		}
+	}
+	return true
 }

@@ -317,7 +317,7 @@ func (in *sandboxInit) reap() {
 		in.reply(&initMsg{
 			Op: opExit, ID: id, Status: int(ws),
 			CPU:    ru.Utime.Nano() + ru.Stime.Nano(),
-			MaxRSS: ru.Maxrss << 10,
+			MaxRSS: int64(ru.Maxrss) << 10,
 		})
 	}
 }

@@ -15,8 +15,9 @@ import (
 
 // spawn starts a prepared process and completes its start-up handshake,
 // and returns the host PID of the process it confined:
-// the sandbox's first process enters its cgroup before it runs one
-// instruction of the program. Every wait honours ctx: when it ends, the
+// the sandbox's first process enters its cgroup, and has its rlimits
+// where the launch carries them, before it runs one instruction of the
+// program. Every wait honours ctx: when it ends, the
 // process tree is killed and reaped, and spawn returns ctx's error, so a
 // client that leaves, or a timeout, always frees the execution.
 func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
@@ -58,6 +59,11 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 	if cg != nil {
 		if err := cg.add(pid); err != nil {
 			return fail(fmt.Errorf("local: cgroup: %w", err))
+		}
+	}
+	if l.limits != nil {
+		if err := l.limits.apply(pid, l.uid, l.gid); err != nil {
+			return fail(err)
 		}
 	}
 	s.p.stage("confined")
