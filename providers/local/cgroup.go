@@ -139,11 +139,12 @@ func (d v1Driver) create(rel string, lim limits) (group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup v1 create %s: %w", rel, err)
 	}
-	return &v1Group{cg: cg, mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}, nil
+	return &v1Group{cg: cg, dirs: d.paths(rel), mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}, nil
 }
 
 type v1Group struct {
 	cg                 cgroup1.Cgroup
+	dirs               []string // the group's directory in each hierarchy
 	mem, pids, cpuacct string
 }
 
@@ -168,16 +169,38 @@ func (g *v1Group) resetPeak() {
 	_ = os.WriteFile(filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"), 0)
 }
 
+// procs lists the group's processes, from the first hierarchy that still
+// has the group. A sandbox makes no groups below its own (it has no
+// cgroup filesystem), so one file holds them all.
+func (g *v1Group) procs() ([]int, error) {
+	err := os.ErrNotExist
+	for _, dir := range g.dirs {
+		b, rerr := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if rerr != nil {
+			err = rerr
+			continue
+		}
+		var pids []int
+		for _, f := range strings.Fields(string(b)) {
+			if pid, perr := strconv.Atoi(f); perr == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return pids, nil
+	}
+	return nil, err
+}
+
 // kill freezes the group so nothing can fork, kills every process, and
 // thaws it so the kills are delivered.
 func (g *v1Group) kill() error {
-	if procs, err := g.cg.Processes(cgroup1.Memory, true); err == nil && len(procs) == 0 {
+	if procs, err := g.procs(); err == nil && len(procs) == 0 {
 		return nil
 	}
 	frozen := g.cg.Freeze() == nil
-	procs, err := g.cg.Processes(cgroup1.Memory, true)
-	for _, p := range procs {
-		_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+	procs, err := g.procs()
+	for _, pid := range procs {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if frozen {
 		_ = g.cg.Thaw()
@@ -187,9 +210,29 @@ func (g *v1Group) kill() error {
 
 func (g *v1Group) remove() error {
 	return removeWhenEmpty(func() (int, error) {
-		procs, err := g.cg.Processes(cgroup1.Memory, true)
+		procs, err := g.procs()
 		return len(procs), err
-	}, g.kill, g.cg.Delete)
+	}, g.kill, g.rmdirs)
+}
+
+// rmdirs deletes the group's directory in every hierarchy. The kernel
+// may still count a process that has just exited (EBUSY): it is tried
+// again, for at most about a third of a second.
+func (g *v1Group) rmdirs() error {
+	for delay := 10 * time.Millisecond; ; delay *= 2 {
+		var errs []error
+		busy := false
+		for _, dir := range g.dirs {
+			if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, syscall.ENOENT) {
+				busy = busy || errors.Is(err, syscall.EBUSY)
+				errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
+			}
+		}
+		if len(errs) == 0 || !busy || delay > 160*time.Millisecond {
+			return errors.Join(errs...)
+		}
+		time.Sleep(delay)
+	}
 }
 
 // ---- cgroup v2 ----
