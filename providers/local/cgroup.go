@@ -3,7 +3,6 @@
 package local
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // limits are the cgroup limits of one sandbox.
@@ -166,7 +166,7 @@ func (g *v1Group) memory() int64 {
 }
 
 func (g *v1Group) resetPeak() {
-	_ = os.WriteFile(filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"), 0)
+	_ = writeFile(filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"))
 }
 
 // procs lists the group's processes, from the first hierarchy that still
@@ -175,7 +175,7 @@ func (g *v1Group) resetPeak() {
 func (g *v1Group) procs() ([]int, error) {
 	err := os.ErrNotExist
 	for _, dir := range g.dirs {
-		b, rerr := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		b, rerr := readFile(filepath.Join(dir, "cgroup.procs"))
 		if rerr != nil {
 			err = rerr
 			continue
@@ -323,8 +323,49 @@ func removeWhenEmpty(count func() (int, error), kill, del func() error) error {
 	return del()
 }
 
+// readFile reads a small control file with plain system calls: the os
+// package would register each descriptor with the runtime's poller first,
+// which costs more than the read (cgroup files can be polled).
+func readFile(file string) ([]byte, error) {
+	fd, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: file, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: file, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// writeFile writes a control file with plain system calls (see readFile).
+func writeFile(file string, data []byte) error {
+	fd, err := unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: file, Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, data); err != nil {
+		return &os.PathError{Op: "write", Path: file, Err: err}
+	}
+	return nil
+}
+
 func readUint(file string) uint64 {
-	b, err := os.ReadFile(file)
+	b, err := readFile(file)
 	if err != nil {
 		return 0
 	}
@@ -334,16 +375,14 @@ func readUint(file string) uint64 {
 
 // readKey reads "key value" lines (memory.events, cpu.stat, ...).
 func readKey(file, key string) uint64 {
-	f, err := os.Open(file)
+	b, err := readFile(file)
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
-		if ok && k == key {
-			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	for line := range bytes.Lines(b) {
+		k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte{' '})
+		if ok && string(k) == key {
+			n, _ := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
 			return n
 		}
 	}
