@@ -89,7 +89,7 @@ func (b *bwrapIsolation) prepare(pr *profile) (*launch, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(pr.hostUID), Gid: uint32(pr.hostGID)}
 	}
 	l.cmd = cmd
-	l.limits, l.uid, l.gid = pr.limits, pr.hostUID, pr.hostGID
+	l.limits, l.uid, l.gid, l.ns = pr.limits, pr.hostUID, pr.hostGID, pr.mntns
 	return l, nil
 }
 

@@ -155,6 +155,8 @@ func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limi
 	binds := s.hostDirBinds(rt)
 	adjust := func(pr *profile) {
 		pr.workspace = bd.fd
+		// The build directory is mounted in the server's namespace.
+		pr.mntns = nil
 		// A compile fetches nothing: what it builds depends on the key's
 		// inputs alone.
 		pr.network = false

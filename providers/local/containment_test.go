@@ -133,8 +133,8 @@ func TestContainmentHostPathsNotReadable(t *testing.T) {
 		t.Fatalf("sandbox A cannot read its own secret (%+v); the check is void", res)
 	}
 	wsA := local.SandboxWorkspace(a)
-	if _, err := os.Stat(filepath.Join(wsA, "secret.txt")); err != nil {
-		t.Fatalf("A's secret is not at its host path: %v", err)
+	if _, err := os.Stat(filepath.Join(local.SandboxWorkspaceFiles(a), "secret.txt")); err != nil {
+		t.Fatalf("A's secret is not in its workspace seen from the server: %v", err)
 	}
 
 	for _, tc := range []struct {
@@ -299,7 +299,7 @@ func TestContainmentUnprivileged(t *testing.T) {
 	// On the host side, the sandbox's processes are not root either: the
 	// workspace files it creates belong to an unprivileged uid.
 	run(t, sb, "echo x > made-inside", computemw.ExecOptions{})
-	fi, err := os.Stat(filepath.Join(local.SandboxWorkspace(sb), "made-inside"))
+	fi, err := os.Stat(filepath.Join(local.SandboxWorkspaceFiles(sb), "made-inside"))
 	if err != nil {
 		t.Fatal(err)
 	}

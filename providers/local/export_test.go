@@ -2,7 +2,11 @@
 
 package local
 
-import "github.com/computemw/kit/computemw"
+import (
+	"fmt"
+
+	"github.com/computemw/kit/computemw"
+)
 
 // Test-only accessors for the external test package.
 
@@ -16,8 +20,16 @@ func SandboxCgroupDirs(sb computemw.Sandbox) []string {
 	return s.p.cg.paths(s.p.cgroupRel(s.id))
 }
 
-// SandboxWorkspace returns the host path of a sandbox's workspace.
+// SandboxWorkspace returns the host path of a sandbox's workspace
+// directory (where a tmpfs workspace is mounted in a namespace of its
+// own, the server's namespace sees it empty).
 func SandboxWorkspace(sb computemw.Sandbox) string { return sb.(*sandbox).ws }
+
+// SandboxWorkspaceFiles returns a path through which the server reaches
+// the files of a sandbox's workspace.
+func SandboxWorkspaceFiles(sb computemw.Sandbox) string {
+	return fmt.Sprintf("/proc/self/fd/%d", sb.(*sandbox).wsFile.Fd())
+}
 
 // CgroupParentDirs returns the host directories of the provider's
 // CgroupParent, one per hierarchy (nil without cgroups).

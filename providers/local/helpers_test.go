@@ -188,6 +188,14 @@ func checkNoLeaks(t *testing.T, p *local.Provider, baseDir, cgroupParent string)
 		}
 		t.Errorf("leak: BaseDir still holds %v after Close", names)
 	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], baseDir+"/") {
+				t.Errorf("leak: %s is still mounted after Close", f[4])
+				_ = syscall.Unmount(f[4], syscall.MNT_DETACH)
+			}
+		}
+	}
 
 	prefix := "/" + cgroupParent + "/"
 	for _, pr := range listProcs() {

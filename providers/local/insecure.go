@@ -25,7 +25,7 @@ func (hostIsolation) prepare(pr *profile) (*launch, error) {
 		// At the numbers bwrap's sandboxes have them; the rest closed.
 		cmd.ExtraFiles = append(make([]*os.File, fdInitSocket-3), pr.init...)
 	}
-	return &launch{cmd: cmd}, nil
+	return &launch{cmd: cmd, ns: pr.mntns}, nil
 }
 
 func (hostIsolation) inside(ws, rel string) string { return filepath.Join(ws, rel) }

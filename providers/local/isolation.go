@@ -69,6 +69,9 @@ type launch struct {
 	// before it is released, as the host uid and gid of the profile.
 	limits   *rlimits
 	uid, gid int
+	// ns is the mount namespace the process starts in; nil for the
+	// server's.
+	ns *os.File
 }
 
 // closeChild closes the child's descriptors in the parent.

@@ -29,9 +29,10 @@ type Provider struct {
 	etcDir   string       // generated passwd, group, hosts, hostname
 	lock     *os.File     // flock held for the provider's lifetime
 	rootUser bool
-	tmpfsWS  bool     // workspaces are size-capped tmpfs mounts
-	seccomp  []byte   // compiled system-call filter, or nil
-	binds    []string // bwrap arguments for the system directories
+	tmpfsWS  bool       // workspaces are size-capped tmpfs mounts
+	threads  *nsThreads // make workspaces and start processes in their namespaces (tmpfsWS)
+	seccomp  []byte     // compiled system-call filter, or nil
+	binds    []string   // bwrap arguments for the system directories
 	etc      []*os.File
 	exe      *os.File    // the binary every sandbox's init runs
 	tc       *toolchains // compiled languages, build cache, templates
@@ -141,6 +142,14 @@ func (p *Provider) Languages() []string { return p.languages() }
 // PoolStats implements computemw.PoolReporter.
 func (p *Provider) PoolStats() computemw.PoolStats { return p.pool.stats() }
 
+// SandboxCount returns how many sandboxes exist: made and not yet
+// destroyed, the warm pool's ready ones included.
+func (p *Provider) SandboxCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sandboxes)
+}
+
 // CgroupVersion is 1 or 2, or 0 when the provider runs without cgroups.
 func (p *Provider) CgroupVersion() int {
 	if p.cg == nil {
@@ -186,6 +195,9 @@ func (p *Provider) cgroupRel(id string) string {
 
 func (p *Provider) cleanupInstance() error {
 	var errs []error
+	if p.threads != nil {
+		p.threads.close()
+	}
 	if p.cg != nil {
 		for _, dir := range p.cg.paths(p.cgroupRel("")) {
 			if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -55,7 +55,7 @@ func TestOrphanHelperProcess(t *testing.T) {
 	if res, err := sb.Exec(ctx, "echo ran > ran.txt", computemw.ExecOptions{}); err != nil || res.ExitCode != 0 {
 		fail(fmt.Errorf("exec: %+v, %v", res, err))
 	}
-	fmt.Printf("instance=%s\nsandbox=%s\nworkspace=%s\n", local.InstanceName(p), sb.ID(), local.SandboxWorkspace(sb))
+	fmt.Printf("instance=%s\nsandbox=%s\nworkspace=%s\ntmpfs=%t\n", local.InstanceName(p), sb.ID(), local.SandboxWorkspace(sb), local.TmpfsWorkspaces(p))
 	for _, d := range local.SandboxCgroupDirs(sb) {
 		fmt.Printf("cgroup=%s\n", d)
 	}
@@ -94,6 +94,7 @@ func TestOrphanReclaim(t *testing.T) {
 		t.Fatalf("helper process: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
 	}
 	var inst, ws string
+	var tmpfs bool
 	var cgroups []string
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
@@ -103,6 +104,8 @@ func TestOrphanReclaim(t *testing.T) {
 			inst = v
 		case "workspace":
 			ws = v
+		case "tmpfs":
+			tmpfs = v == "true"
 		case "cgroup":
 			cgroups = append(cgroups, v)
 		}
@@ -114,7 +117,20 @@ func TestOrphanReclaim(t *testing.T) {
 	// What the crash left behind.
 	instDir := filepath.Join(base, inst)
 	lock := filepath.Join(base, inst+".lock")
-	for _, path := range append([]string{instDir, lock, filepath.Join(ws, "state.txt"), filepath.Join(ws, "ran.txt")}, cgroups...) {
+	left := append([]string{instDir, lock, ws}, cgroups...)
+	files := []string{filepath.Join(ws, "state.txt"), filepath.Join(ws, "ran.txt")}
+	if tmpfs {
+		// A tmpfs workspace lives in a mount namespace that only the
+		// server held: its files ended with the server.
+		for _, path := range files {
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the crashed server's workspace file %s outlived it: %v", path, err)
+			}
+		}
+	} else {
+		left = append(left, files...)
+	}
+	for _, path := range left {
 		if _, err := os.Stat(path); err != nil {
 			t.Fatalf("the crashed instance should have left %s: %v", path, err)
 		}

@@ -45,6 +45,9 @@ type profile struct {
 	etc       []*os.File
 	// hostUID and hostGID are the host ids the process runs as.
 	hostUID, hostGID int
+	// mntns is the mount namespace the process starts in, where its
+	// workspace is mounted (mountns.go); nil for the server's.
+	mntns *os.File
 	// init are the descriptors of a sandbox's init: its end of the
 	// socket and the binary it runs (fdInitSocket, fdInitExe).
 	init []*os.File
@@ -98,6 +101,7 @@ func (s *sandbox) buildProfile(argv []string, cwd string, extra map[string]strin
 		etc:       s.p.etc,
 		hostUID:   s.uid,
 		hostGID:   s.gid,
+		mntns:     s.mntns,
 	}
 	if s.p.iso.limitsBeforeRun() {
 		pr.limits = &lim

@@ -39,3 +39,6 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 
 // PoolStats implements computemw.PoolReporter: no pool off Linux.
 func (p *Provider) PoolStats() computemw.PoolStats { return computemw.PoolStats{} }
+
+// SandboxCount returns 0: no sandbox is made on this platform.
+func (p *Provider) SandboxCount() int { return 0 }

@@ -33,7 +33,7 @@ type sandbox struct {
 	id       string
 	ws       string   // host path of the workspace
 	wsFile   *os.File // descriptor of the workspace (O_PATH), opened at creation
-	mounted  bool     // ws is a tmpfs of its own
+	mntns    *os.File // the mount namespace where ws is a tmpfs of its own (mountns.go); nil for a plain directory
 	root     *os.Root
 	cg       group // nil without cgroups
 	env      map[string]string
@@ -141,13 +141,13 @@ func (s *sandbox) provision() error {
 	if err := os.Mkdir(s.ws, 0o700); err != nil {
 		return fmt.Errorf("local: workspace: %w", err)
 	}
+	var f *os.File
+	var err error
 	if s.p.tmpfsWS {
-		if err := s.p.mountWorkspace(s.ws, s.uid, s.gid); err != nil {
-			return fmt.Errorf("local: workspace: %w", err)
-		}
-		s.mounted = true
+		s.mntns, f, err = s.p.threads.workspace(s.ws, s.p.tmpfsOptions(s.uid, s.gid))
+	} else {
+		f, err = openPath(s.ws)
 	}
-	f, err := openPath(s.ws)
 	if err != nil {
 		return fmt.Errorf("local: workspace: %w", err)
 	}
@@ -367,10 +367,10 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 		if s.wsFile != nil {
 			_ = s.wsFile.Close()
 		}
-		if s.mounted {
-			if err := unix.Unmount(s.ws, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
-				errs = append(errs, fmt.Errorf("local: destroy %s: unmount workspace: %w", s.id, err))
-			}
+		// The workspace's tmpfs ends with the last descriptor of its
+		// namespace, once no process is left in it.
+		if s.mntns != nil {
+			_ = s.mntns.Close()
 		}
 		if s.ws != "" {
 			if err := removeAll(s.ws); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -26,7 +26,11 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 		return 0, err
 	}
 	closeInheritedFDs()
-	if err := l.cmd.Start(); err != nil {
+	start := l.cmd.Start
+	if l.ns != nil {
+		start = func() error { return s.p.threads.run(l.ns, l.cmd.Start) }
+	}
+	if err := start(); err != nil {
 		return 0, fmt.Errorf("local: start: %w", err)
 	}
 	s.started(l.cmd)

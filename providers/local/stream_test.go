@@ -28,6 +28,13 @@ func newNotifyWriter(want string) *notifyWriter {
 	return &notifyWriter{want: want, found: make(chan struct{})}
 }
 
+// String returns what was written so far.
+func (w *notifyWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
 func (w *notifyWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -65,7 +72,7 @@ func TestExecStreamsAsProduced(t *testing.T) {
 	if res.Stdout != "first\nsecond go\n" {
 		t.Errorf("stdout %q", res.Stdout)
 	}
-	if got := out.buf.String(); got != res.Stdout {
+	if got := out.String(); got != res.Stdout {
 		t.Errorf("streamed %q, captured %q", got, res.Stdout)
 	}
 }

@@ -22,7 +22,7 @@ func hostUID(t *testing.T, sb computemw.Sandbox) int {
 	t.Helper()
 	name := "uid-probe-" + randHex()
 	run(t, sb, "touch "+name, computemw.ExecOptions{})
-	fi, err := os.Stat(filepath.Join(local.SandboxWorkspace(sb), name))
+	fi, err := os.Stat(filepath.Join(local.SandboxWorkspaceFiles(sb), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +116,9 @@ sys.stdin.read()
 	case <-held.found:
 	case err := <-done:
 		done <- err
-		t.Fatalf("the hog ended early: %v, output %q", err, held.buf.String())
+		t.Fatalf("the hog ended early: %v, output %q", err, held.String())
 	}
-	t.Logf("the hog: %s", strings.TrimSpace(held.buf.String()))
+	t.Logf("the hog: %s", strings.TrimSpace(held.String()))
 	res, err := other.RunCode(t.Context(), "python", "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nfd = libc.inotify_init1(0)\nprint('fd' if fd >= 0 else os.strerror(ctypes.get_errno()))\n", computemw.ExecOptions{Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -29,25 +30,53 @@ func (p *Provider) tmpfsOptions(uid, gid int) string {
 	return fmt.Sprintf("size=%dm,nr_inodes=%d,mode=0700,uid=%d,gid=%d", p.cfg.WorkspaceSizeMB, p.cfg.WorkspaceSizeMB*256, uid, gid)
 }
 
-// mountWorkspace makes dir a size-capped tmpfs owned by uid:gid.
+// mountWorkspace makes dir a size-capped tmpfs owned by uid:gid, in the
+// server's mount namespace (a compile's build directory).
 func (p *Provider) mountWorkspace(dir string, uid, gid int) error {
 	return unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, p.tmpfsOptions(uid, gid))
 }
 
-// probeTmpfsWorkspaces reports whether workspaces can be tmpfs mounts.
+// probeTmpfsWorkspaces reports whether workspaces can be tmpfs mounts,
+// each in a mount namespace of its own (mountns.go), and starts the
+// threads that make them.
 func (p *Provider) probeTmpfsWorkspaces() error {
 	if !p.rootUser {
 		return fmt.Errorf("mounting needs root")
 	}
+	// The instance directory becomes a mount of its own that shares
+	// what is mounted below it (a compile's build directory, a staged
+	// toolchain) with the workspaces' namespaces, copies of the server's
+	// made earlier, and their unmounts.
+	if err := unix.Mount(p.dir, p.dir, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind the instance directory: %w", err)
+	}
+	if err := unix.Mount("", p.dir, "", unix.MS_SHARED, ""); err != nil {
+		_ = unix.Unmount(p.dir, unix.MNT_DETACH)
+		return fmt.Errorf("share the instance directory's mounts: %w", err)
+	}
+	t, err := newNSThreads(max(2, runtime.NumCPU()))
+	if err != nil {
+		_ = unix.Unmount(p.dir, unix.MNT_DETACH)
+		return err
+	}
+	fail := func(err error) error {
+		t.close()
+		_ = unix.Unmount(p.dir, unix.MNT_DETACH)
+		return err
+	}
 	dir, err := os.MkdirTemp(p.dir, "probe-")
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer os.Remove(dir)
-	if err := p.mountWorkspace(dir, os.Geteuid(), os.Getegid()); err != nil {
-		return err
+	ns, ws, err := t.workspace(dir, p.tmpfsOptions(os.Geteuid(), os.Getegid()))
+	if err != nil {
+		return fail(err)
 	}
-	return unix.Unmount(dir, unix.MNT_DETACH)
+	ns.Close()
+	ws.Close()
+	p.threads = t
+	return nil
 }
 
 // unmountUnder detaches every mount at or below dir, deepest first (the

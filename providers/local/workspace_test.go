@@ -33,7 +33,7 @@ func TestWorkspaceSizeCap(t *testing.T) {
 	if err := sb.WriteFile(t.Context(), "small", []byte("fits")); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(local.SandboxWorkspace(sb) + "/small"); err != nil || string(b) != "fits" {
+	if b, err := os.ReadFile(local.SandboxWorkspaceFiles(sb) + "/small"); err != nil || string(b) != "fits" {
 		t.Errorf("host view: %q %v", b, err)
 	}
 }
