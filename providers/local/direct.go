@@ -2,7 +2,14 @@
 
 package local
 
-import "strings"
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
 
 // directArgv returns the words of a command that a POSIX shell would run
 // as one program with those words as its arguments, and true; otherwise
@@ -57,3 +64,57 @@ var shellWords = func() map[string]bool {
 	}
 	return m
 }()
+
+// startsDirectly reports whether bwrap can start argv, the words of a
+// command without shell syntax, as the sandbox's first process instead of
+// a shell (directArgv): only where the shell would find the same program,
+// so that the command means the same. That is, on the host's root
+// filesystem with the default PATH, a program found in a directory bound
+// into every sandbox (after symlinks), executable by anyone, and an ELF
+// binary (a script without #! runs under the shell). Anything else, a
+// program missing included, goes to the shell, which reports it as the
+// shell does.
+func (s *sandbox) startsDirectly(argv []string, extra map[string]string) bool {
+	if s.tmpl != nil || len(argv) == 0 {
+		return false
+	}
+	for _, env := range []map[string]string{s.env, extra} {
+		if v, ok := env["PATH"]; ok && v != sandboxPath {
+			return false
+		}
+	}
+	name := argv[0]
+	var candidates []string
+	switch {
+	case strings.HasPrefix(name, "/"):
+		candidates = []string{name}
+	case strings.Contains(name, "/"):
+		return false // relative to the workspace
+	default:
+		for _, dir := range filepath.SplitList(sandboxPath) {
+			candidates = append(candidates, filepath.Join(dir, name))
+		}
+	}
+	for _, c := range candidates {
+		real, err := filepath.EvalSymlinks(c)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil || !s.p.iso.visible(real) {
+			return false
+		}
+		fi, err := os.Stat(real)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		f, err := os.Open(real)
+		if err != nil {
+			return false
+		}
+		magic := make([]byte, 4)
+		_, err = f.ReadAt(magic, 0)
+		f.Close()
+		return err == nil && bytes.Equal(magic, []byte("\x7fELF"))
+	}
+	return false
+}

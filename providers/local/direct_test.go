@@ -3,6 +3,7 @@
 package local_test
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -56,6 +57,52 @@ func TestDirectCommandsMatchTheShell(t *testing.T) {
 		got := run(t, warm, c.command, computemw.ExecOptions{})
 		if got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || got.Stderr != want.Stderr {
 			t.Errorf("%q through the init: exit %d, stdout %q, stderr %q; under the shell: exit %d, stdout %q, stderr %q",
+				c.command, got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout, want.Stderr)
+		}
+		if ran := direct.Load() > before; ran != c.direct {
+			t.Errorf("%q started without a shell: %v, want %v", c.command, ran, c.direct)
+		}
+	}
+}
+
+// A sandbox's first execution starts a command without shell syntax
+// without a shell where the shell would find the same program on the
+// host's system directories, and means the same: output, status and
+// messages as the shell's own start of it (`exec command`). Everything
+// else goes to the shell.
+func TestFirstExecutionStartsDirectly(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
+	var direct atomic.Int64
+	local.SetSpawnHook(p, func(stage string) {
+		if stage == "direct" {
+			direct.Add(1)
+		}
+	})
+	cases := []struct {
+		command string
+		direct  bool
+	}{
+		{"printenv PWD HOME", true},
+		{"ls -a", true},
+		{"/usr/bin/env -u PATH printenv HOME", true},
+		{"nosuchprogram --flag", false},
+		{"./plain", false},
+		{"/workspace/plain", false},
+		{"echo builtin", false},
+	}
+	for _, c := range cases {
+		fresh := func() computemw.Sandbox {
+			sb := newSandbox(t, p, computemw.CreateOptions{})
+			if err := sb.WriteFile(t.Context(), "plain", []byte("not executable\n")); err != nil {
+				t.Fatal(err)
+			}
+			return sb
+		}
+		want := run(t, fresh(), "exec "+c.command, computemw.ExecOptions{})
+		before := direct.Load()
+		got := run(t, fresh(), c.command, computemw.ExecOptions{})
+		if got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || strings.ReplaceAll(got.Stderr, "exec: ", "") != strings.ReplaceAll(want.Stderr, "exec: ", "") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; under the shell: exit %d, stdout %q, stderr %q",
 				c.command, got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout, want.Stderr)
 		}
 		if ran := direct.Load() > before; ran != c.direct {

@@ -117,6 +117,10 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 		// The sandbox's first execution: a bwrap process of its own is
 		// cheaper than starting the init, and a sandbox made for one
 		// request needs nothing more.
+		if shell != nil && s.startsDirectly(argv, opts.Env) {
+			s.p.stage("direct")
+			isolated = argv
+		}
 		return s.runIsolated(ctx, isolated, cwd, opts, func(*profile) {})
 	}
 	env, err := s.environ(opts.Env)
