@@ -5,7 +5,9 @@
 // (a) Time to interactive, as ComputeSDK's public benchmark defines it:
 // from "create a sandbox" (POST /api/exec) until `node -v` has succeeded
 // in it, sequentially, with the warm pool and without (before and after
-// the warm pool has grown), beside bare `node -v`.
+// the warm pool has grown), beside bare `node -v`; and the CPU time such a
+// request costs the whole machine (cpu.go), with the least a sequential
+// series can then average.
 // (b) Bursts of 100 and 1000 such requests at once (default kit config:
 // MaxSandboxes 64, the queue, the default pool), beside 100 bare bwrap
 // sandboxes running `node -v` started at once.
@@ -50,7 +52,11 @@ var (
 	reqs  = flag.Int("requests", 400, "requests per throughput series")
 	conc  = flag.Int("concurrency", 8, "concurrent clients of the throughput series")
 	execs = flag.Int("execs", 300, "executions per session series")
+	only  = flag.String("only", "abcdef", "the sections to run, by letter")
 )
+
+// section reports whether the section named by letter runs.
+func section(letter string) bool { return strings.Contains(*only, letter) }
 
 type series struct {
 	name string
@@ -148,77 +154,109 @@ func run() error {
 	}
 
 	// (a) Time to interactive, sequential.
-	settle(warm)
-	bare := measure(*n, 1, func() error { return exec.Command("node", "-v").Run() })
-	bare.name = "bare `node -v` (baseline)"
-	// The pool-off series first, while the warm provider's pool holds its
-	// initial size; again once the warm series grew the pool, since every
-	// bwrap copies the host's mounts, the ready sandboxes' workspaces too.
-	seqCold := measure(*n, 1, post("/cold/exec", nodeV))
-	seqCold.name = fmt.Sprintf("HTTP create → `node -v` OK, pool off (cold), %d ready sandboxes on the host", warm.PoolStats().Ready)
-	ps := warm.PoolStats()
-	seq := measure(*n, 1, post("/api/exec", nodeV))
-	seq.name = "HTTP create → `node -v` OK, warm pool" + poolNote(ps, warm.PoolStats())
-	settle(warm)
-	seqCold2 := measure(*n, 1, post("/cold/exec", nodeV))
-	seqCold2.name = fmt.Sprintf("HTTP create → `node -v` OK, pool off (cold), %d ready sandboxes on the host", warm.PoolStats().Ready)
-	fmt.Fprintln(tw, "(a) time to interactive, sequential\tok\tmedian\tp95\tp99\tmedian vs baseline")
-	for _, s := range []series{bare, seq, seqCold, seqCold2} {
-		row(s, bare, *n)
+	if section("a") {
+		settle(warm)
+		bare := measure(*n, 1, func() error { return exec.Command("node", "-v").Run() })
+		bare.name = "bare `node -v` (baseline)"
+		// The pool-off series first, while the warm provider's pool holds its
+		// initial size; again once the warm series grew the pool, since every
+		// bwrap copies the host's mounts, the ready sandboxes' workspaces too.
+		seqCold := measure(*n, 1, post("/cold/exec", nodeV))
+		seqCold.name = fmt.Sprintf("HTTP create → `node -v` OK, pool off (cold), %d ready sandboxes on the host", warm.PoolStats().Ready)
+		ps := warm.PoolStats()
+		seq := measure(*n, 1, post("/api/exec", nodeV))
+		seq.name = "HTTP create → `node -v` OK, warm pool" + poolNote(ps, warm.PoolStats())
+		settle(warm)
+		seqCold2 := measure(*n, 1, post("/cold/exec", nodeV))
+		seqCold2.name = fmt.Sprintf("HTTP create → `node -v` OK, pool off (cold), %d ready sandboxes on the host", warm.PoolStats().Ready)
+		fmt.Fprintln(tw, "(a) time to interactive, sequential\tok\tmedian\tp95\tp99\tmedian vs baseline")
+		for _, s := range []series{bare, seq, seqCold, seqCold2} {
+			row(s, bare, *n)
+		}
+		tw.Flush()
+
+		// What a request costs the machine in CPU, and what that bounds.
+		settle(warm)
+		none := func() {}
+		bareNode := measureCPU("bare `node -v` (baseline)", *n, func() error { return exec.Command("node", "-v").Run() }, none)
+		// The pool first grows to what the series asks, so that the
+		// series pays for the sandboxes it uses, not for that growth.
+		measure(*n, 1, post("/api/exec", nodeV))
+		settle(warm)
+		ps = warm.PoolStats()
+		warmNode := measureCPU("HTTP create → `node -v` OK, warm pool, its refill included", *n, post("/api/exec", nodeV), quiesce(warm))
+		warmNode.name += poolNote(ps, warm.PoolStats())
+		coldNode := measureCPU("HTTP create → `node -v` OK, pool off", *n, post("/cold/exec", nodeV), quiesce(cold))
+		floor := measureCPU("bare bwrap sandbox running `true` (baseline)", *n, bareBwrap("true"), none)
+		coldTrue := measureCPU("HTTP create → `true` OK, pool off", *n, post("/cold/exec", `{"command":"true"}`), quiesce(cold))
+		cpuReport(tw, bareNode, floor, warmNode, coldNode, coldTrue)
 	}
-	tw.Flush()
 
 	// (b) Bursts.
-	settle(warm)
-	bareBurst := measure(*n, *n, bareBwrap("node", "-v"))
-	bareBurst.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline), %d ready sandboxes on the host", *n, warm.PoolStats().Ready)
-	settle(warm)
-	ps = warm.PoolStats()
-	burst := measure(*n, *n, post("/api/exec", nodeV))
-	burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *n) + poolNote(ps, warm.PoolStats())
-	settle(warm)
-	ps = warm.PoolStats()
-	bigBurst := measure(*big, *big, post("/api/exec", nodeV))
-	bigBurst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *big) + poolNote(ps, warm.PoolStats())
-	fmt.Println()
-	fmt.Fprintln(tw, "(b) bursts at once\tok\tmedian\tp95\tp99\tmedian vs baseline")
-	row(bareBurst, bareBurst, *n)
-	row(burst, bareBurst, *n)
-	row(bigBurst, bareBurst, *big)
-	tw.Flush()
+	if section("b") {
+		settle(warm)
+		bareBurst := measure(*n, *n, bareBwrap("node", "-v"))
+		bareBurst.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline), %d ready sandboxes on the host", *n, warm.PoolStats().Ready)
+		settle(warm)
+		ps := warm.PoolStats()
+		burst := measure(*n, *n, post("/api/exec", nodeV))
+		burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *n) + poolNote(ps, warm.PoolStats())
+		settle(warm)
+		ps = warm.PoolStats()
+		bigBurst := measure(*big, *big, post("/api/exec", nodeV))
+		bigBurst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *big) + poolNote(ps, warm.PoolStats())
+		fmt.Println()
+		fmt.Fprintln(tw, "(b) bursts at once\tok\tmedian\tp95\tp99\tmedian vs baseline")
+		row(bareBurst, bareBurst, *n)
+		row(burst, bareBurst, *n)
+		row(bigBurst, bareBurst, *big)
+		tw.Flush()
+	}
 
 	// (c) Throughput of POST /api/exec {"command":"true"}.
-	settle(warm)
-	floor := measure(*reqs, *conc, bareBwrap("true"))
-	floor.name = fmt.Sprintf("bare bwrap sandboxes running `true`, %d at a time (floor), %d ready sandboxes on the host", *conc, warm.PoolStats().Ready)
-	bh := measure(*reqs, *conc, post("/bare/exec", `{"command":"true"}`))
-	bh.name = "bare net/http handler running `true` (no sandbox)"
-	settle(warm)
-	ps = warm.PoolStats()
-	kh := measure(*reqs, *conc, post("/api/exec", `{"command":"true"}`))
-	kh.name = "kit route group, a sandbox per request, warm pool" + poolNote(ps, warm.PoolStats())
-	fmt.Println()
-	fmt.Fprintf(tw, "(c) POST exec {\"command\":\"true\"}, %d clients\tok\treq/s\tmedian\tp99\tthroughput vs floor\n", *conc)
-	for _, s := range []series{floor, bh, kh} {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.0f\t%s\t%s\t%.2fx\n", s.name, len(s.d), *reqs, s.rps(), ms(s.pct(.5)), ms(s.pct(.99)), s.rps()/floor.rps())
+	if section("c") {
+		settle(warm)
+		floor := measure(*reqs, *conc, bareBwrap("true"))
+		floor.name = fmt.Sprintf("bare bwrap sandboxes running `true`, %d at a time (floor), %d ready sandboxes on the host", *conc, warm.PoolStats().Ready)
+		bh := measure(*reqs, *conc, post("/bare/exec", `{"command":"true"}`))
+		bh.name = "bare net/http handler running `true` (no sandbox)"
+		settle(warm)
+		ps := warm.PoolStats()
+		kh := measure(*reqs, *conc, post("/api/exec", `{"command":"true"}`))
+		kh.name = "kit route group, a sandbox per request, warm pool" + poolNote(ps, warm.PoolStats())
+		fmt.Println()
+		fmt.Fprintf(tw, "(c) POST exec {\"command\":\"true\"}, %d clients\tok\treq/s\tmedian\tp99\tthroughput vs floor\n", *conc)
+		for _, s := range []series{floor, bh, kh} {
+			fmt.Fprintf(tw, "%s\t%d/%d\t%.0f\t%s\t%s\t%.2fx\n", s.name, len(s.d), *reqs, s.rps(), ms(s.pct(.5)), ms(s.pct(.99)), s.rps()/floor.rps())
+		}
+		tw.Flush()
 	}
-	tw.Flush()
 
 	// (d) An execution in an existing session.
-	settle(warm)
-	if err := sessionReport(ctx, tw, client, base, warmKit); err != nil {
-		return err
+	if section("d") {
+		settle(warm)
+		if err := sessionReport(ctx, tw, client, base, warmKit); err != nil {
+			return err
+		}
 	}
 
 	// (e) Idle memory per warm sandbox.
-	settle(warm)
-	if err := idleMemoryReport(warm); err != nil {
-		return err
+	if section("e") {
+		settle(warm)
+		if err := idleMemoryReport(warm); err != nil {
+			return err
+		}
 	}
 
 	// A burst that did not all succeed is a figure like the others (its
 	// "ok" column), not a reason to stop measuring.
-	return wsReport(ctx, tw, base)
+	if section("f") {
+		if err := wsReport(ctx, tw, base); err != nil {
+			return err
+		}
+	}
+
+	return nil
 }
 
 // poolNote says how many of a series' creates the pool served, from its
