@@ -17,12 +17,7 @@ import (
 // first execution, including programs the init cannot start itself.
 func TestDirectCommandsMatchTheShell(t *testing.T) {
 	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
-	var direct atomic.Int64
-	local.SetSpawnHook(p, func(stage string) {
-		if stage == "direct" {
-			direct.Add(1)
-		}
-	})
+	direct := directStarts(p)
 	setup := func(sb computemw.Sandbox) {
 		t.Helper()
 		files := map[string]string{"noshebang": "echo from a script without #!\n", "plain": "not executable\n"}
@@ -72,12 +67,7 @@ func TestDirectCommandsMatchTheShell(t *testing.T) {
 // else goes to the shell.
 func TestFirstExecutionStartsDirectly(t *testing.T) {
 	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
-	var direct atomic.Int64
-	local.SetSpawnHook(p, func(stage string) {
-		if stage == "direct" {
-			direct.Add(1)
-		}
-	})
+	direct := directStarts(p)
 	cases := []struct {
 		command string
 		direct  bool
@@ -109,4 +99,15 @@ func TestFirstExecutionStartsDirectly(t *testing.T) {
 			t.Errorf("%q started without a shell: %v, want %v", c.command, ran, c.direct)
 		}
 	}
+}
+
+// directStarts counts the commands p starts without a shell.
+func directStarts(p *local.Provider) *atomic.Int64 {
+	var n atomic.Int64
+	local.SetSpawnHook(p, func(stage string) {
+		if stage == "direct" {
+			n.Add(1)
+		}
+	})
+	return &n
 }
