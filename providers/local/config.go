@@ -132,7 +132,7 @@ type PoolConfig struct {
 	// each time a create finds it empty.
 	MaxSize int
 	// MaxIdleMB caps the memory the ready sandboxes hold together, as
-	// their cgroups count it (default 256).
+	// their cgroups counted it when each became ready (default 256).
 	MaxIdleMB int
 	// ShrinkAfter is how long without a create finding the pool empty
 	// before its target shrinks by one (default 30s).

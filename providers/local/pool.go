@@ -34,6 +34,7 @@ type pool struct {
 
 	mu       sync.Mutex
 	ready    []*sandbox
+	idle     int64 // the ready sandboxes' idleMem, summed
 	target   int
 	making   int
 	lastMiss time.Time
@@ -105,6 +106,7 @@ func (pl *pool) take(opts computemw.CreateOptions) *sandbox {
 	}
 	sb := pl.ready[0]
 	pl.ready = pl.ready[1:]
+	pl.idle -= sb.idleMem
 	pl.mu.Unlock()
 	pl.poke()
 	if !sb.initAlive() {
@@ -156,6 +158,11 @@ func (pl *pool) refill() {
 			}()
 			sb, err := pl.make(ctx)
 			cancel()
+			if err == nil && sb.cg != nil {
+				// Read once, outside the lock: an idle sandbox's memory
+				// stays what it was when it became ready.
+				sb.idleMem = sb.cg.memory()
+			}
 			pl.mu.Lock()
 			pl.making--
 			if err == nil && pl.closed {
@@ -165,6 +172,7 @@ func (pl *pool) refill() {
 			}
 			if err == nil {
 				pl.ready = append(pl.ready, sb)
+				pl.idle += sb.idleMem
 			}
 			pl.mu.Unlock()
 			if err != nil && pl.stopped() {
@@ -235,6 +243,7 @@ func (pl *pool) shrink() {
 	for len(pl.ready) > pl.target {
 		extra = append(extra, pl.ready[len(pl.ready)-1])
 		pl.ready = pl.ready[:len(pl.ready)-1]
+		pl.idle -= extra[len(extra)-1].idleMem
 	}
 	pl.mu.Unlock()
 	for _, sb := range extra {
@@ -243,16 +252,10 @@ func (pl *pool) shrink() {
 }
 
 // idleBytesLocked is the memory the ready sandboxes hold, as their
-// cgroups count it (0 without cgroups); pl.mu is held.
-func (pl *pool) idleBytesLocked() int64 {
-	var n int64
-	for _, sb := range pl.ready {
-		if sb.cg != nil {
-			n += sb.cg.memory()
-		}
-	}
-	return n
-}
+// cgroups counted it when each became ready (0 without cgroups): kept as
+// a sum, so that deciding on a refill, or a create taking a sandbox,
+// never waits for a file read per ready sandbox. pl.mu is held.
+func (pl *pool) idleBytesLocked() int64 { return pl.idle }
 
 // stats reports the pool for metrics.
 func (pl *pool) stats() computemw.PoolStats {
@@ -277,6 +280,7 @@ func (pl *pool) close(ctx context.Context) error {
 	pl.closed = true
 	ready := pl.ready
 	pl.ready = nil
+	pl.idle = 0
 	pl.mu.Unlock()
 	close(pl.stop)
 	pl.done.Wait()

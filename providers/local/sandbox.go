@@ -61,6 +61,7 @@ type sandbox struct {
 	cpu        atomic.Int64 // nanoseconds, summed over executions
 	peak       atomic.Int64
 	executions atomic.Int64
+	idleMem    int64        // memory when it became ready in the warm pool
 	active     atomic.Int64 // executions in progress
 }
 
