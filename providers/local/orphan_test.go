@@ -189,27 +189,8 @@ func TestOrphanReclaim(t *testing.T) {
 			t.Errorf("the orphan's instance cgroup %s survived the reclaim (%v)", filepath.Dir(d), err)
 		}
 	}
-	select {
-	case err := <-waited:
-		waited <- err // for the cleanup
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Errorf("the straggler ended with %v, want killed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("the straggler in the orphaned cgroup is still running after the reclaim")
-	}
-
-	select {
-	case err := <-holderWaited:
-		holderWaited <- err // for the cleanup
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Errorf("the process holding the orphan's files ended with %v, want killed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("a process holding the orphan's files is still running after the reclaim")
-	}
+	wantKilled(t, waited, "the straggler in the orphaned cgroup")
+	wantKilled(t, holderWaited, "the process holding the orphan's files")
 
 	// The live instance and the new one both work.
 	if _, err := os.Stat(filepath.Join(base, local.InstanceName(alive))); err != nil {
@@ -220,5 +201,22 @@ func TestOrphanReclaim(t *testing.T) {
 	}
 	if res := run(t, newSandbox(t, next, computemw.CreateOptions{}), "echo next", computemw.ExecOptions{}); res.Stdout != "next\n" {
 		t.Errorf("the new instance's sandbox: %+v", res)
+	}
+}
+
+// wantKilled waits (at most ten seconds) for the end of a process whose
+// Wait reports to waited, and checks that SIGKILL ended it. The result
+// goes back into waited for the test's cleanup.
+func wantKilled(t *testing.T, waited chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-waited:
+		waited <- err
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Errorf("%s ended with %v, want killed", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("%s is still running after the reclaim", what)
 	}
 }
