@@ -82,7 +82,11 @@ func (b *bwrapIsolation) prepare(pr *profile) (*launch, error) {
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
 	// fds 3 ... in the order of the fd constants; a nil entry is closed.
-	cmd.ExtraFiles = append(append([]*os.File{infoW, blockR, args, filter, pr.workspace}, pr.etc...), pr.init...)
+	held := pr.held
+	if held == nil {
+		held = make([]*os.File, 3)
+	}
+	cmd.ExtraFiles = append(append(append(held, infoW, blockR, args, filter, pr.workspace), pr.etc...), pr.init...)
 	cmd.SysProcAttr = procAttr()
 	cmd.WaitDelay = waitDelay
 	if pr.hostUID != os.Geteuid() {

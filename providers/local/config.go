@@ -118,12 +118,12 @@ type Config struct {
 }
 
 // PoolConfig configures the warm pool: sandboxes made in the background
-// with the provider's defaults, their init already running, each handed
-// to one Create (without network, with the default limits; any
-// environment and time limit) and destroyed by its owner, never reused.
-// The pool fills while the executions running and the sandboxes it is
-// making leave a CPU free. An
-// empty pool only means the sandbox is made on the spot.
+// with the provider's defaults, their first process already waiting in
+// their namespaces, each handed to one Create (without network, with the
+// default limits; any environment and time limit) and destroyed by its
+// owner, never reused. The pool fills in the quiet moments between
+// executions (Quiet). An empty pool only means the sandbox is made on the
+// spot.
 type PoolConfig struct {
 	// Size is how many ready sandboxes the pool keeps when demand is low
 	// (default 4); -1 turns the pool off.
@@ -139,6 +139,12 @@ type PoolConfig struct {
 	ShrinkAfter time.Duration
 	// Workers is how many sandboxes are made at once (default 2).
 	Workers int
+	// Quiet is how long no execution must have started or ended before
+	// the pool makes a sandbox (default 10ms). Making one takes the
+	// kernel's mount and namespace work that every execution's start and
+	// end also takes: made beside a running execution, it slowed that
+	// execution by more than it saves (make bench, section (a)).
+	Quiet time.Duration
 }
 
 func (c *PoolConfig) setDefaults() {
@@ -157,6 +163,9 @@ func (c *PoolConfig) setDefaults() {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 2
+	}
+	if c.Quiet <= 0 {
+		c.Quiet = 10 * time.Millisecond
 	}
 }
 

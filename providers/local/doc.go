@@ -4,11 +4,12 @@
 // Each sandbox is a workspace directory plus an isolation profile applied by
 // bubblewrap (bwrap) to the sandbox's init, its PID 1, from which every
 // process starts (so a sandbox's namespaces are made once, and an
-// execution in it costs a fork and exec). The warm pool's sandboxes start
-// their init ahead of demand; a sandbox made on the spot runs its first
+// execution in it costs a fork and exec). A sandbox runs its first
 // execution as a bwrap process of its own, with the same profile, and
 // starts its init with its second (or first terminal or background
-// process). The profile: new user, PID, mount,
+// process); the warm pool's sandboxes have that first bwrap process set up
+// ahead of demand, its shell waiting for the command (held.go). The
+// profile: new user, PID, mount,
 // IPC, UTS, cgroup and network namespaces; read-only system directories; the
 // workspace as the only writable host directory; a size-capped tmpfs /tmp; an
 // unprivileged uid with no capabilities and no further user namespaces. A

@@ -95,7 +95,7 @@ func (s *sandbox) runWithShell(ctx context.Context, direct, shell []string, opts
 // command's form for a bwrap process of its own and for a start of argv
 // that fails.
 func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts computemw.ExecOptions, adjust func(*profile)) (*computemw.Result, error) {
-	s.p.running.Add(1)
+	s.p.executionStarted()
 	defer s.p.executionDone()
 	timeout := s.timeLimit(opts.Timeout)
 	cwd, err := s.cwd(opts.Cwd)
@@ -120,6 +120,14 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 		if shell != nil && s.startsDirectly(argv, opts.Env) {
 			s.p.stage("direct")
 			isolated = argv
+		}
+		// A sandbox of the warm pool has its first process waiting.
+		if h := s.takeHeld(); h != nil {
+			if line, ok := s.heldLine(h, isolated, cwd, opts); ok {
+				s.p.stage("held")
+				return s.runHeld(ctx, h, line, opts)
+			}
+			h.release()
 		}
 		return s.runIsolated(ctx, isolated, cwd, opts, func(*profile) {})
 	}

@@ -89,23 +89,25 @@ func PoolSettled(p *Provider) bool {
 	return pl.making == 0 && (len(pl.ready) >= pl.target || pl.idleBytesLocked() >= int64(pl.cfg.MaxIdleMB)<<20)
 }
 
-// PooledInits returns the host PIDs of the pool's ready sandboxes' inits
-// (0 for one without), and whether each runs.
-func PooledInits(p *Provider) (pids []int, alive []bool) {
+// PooledHeld returns the pool's ready sandboxes' IDs, the host PIDs of the
+// first processes they hold (0 for one without), and whether each still
+// waits.
+func PooledHeld(p *Provider) (ids []string, pids []int, alive []bool) {
 	p.pool.mu.Lock()
 	ready := append([]*sandbox(nil), p.pool.ready...)
 	p.pool.mu.Unlock()
 	for _, s := range ready {
 		pid := 0
-		s.initMu.Lock()
-		if s.init != nil {
-			pid = s.init.pid
+		s.mu.Lock()
+		if s.held != nil {
+			pid = s.held.pid
 		}
-		s.initMu.Unlock()
+		s.mu.Unlock()
+		ids = append(ids, s.id)
 		pids = append(pids, pid)
-		alive = append(alive, s.initAlive())
+		alive = append(alive, s.heldAlive())
 	}
-	return pids, alive
+	return ids, pids, alive
 }
 
 // LimitsBeforeRun reports whether the provider sets its sandboxes' rlimits

@@ -21,9 +21,10 @@ func (hostIsolation) prepare(pr *profile) (*launch, error) {
 	cmd.Dir = pr.cwd
 	cmd.SysProcAttr = procAttr()
 	cmd.WaitDelay = waitDelay
-	if pr.init != nil {
+	if pr.init != nil || pr.held != nil {
 		// At the numbers bwrap's sandboxes have them; the rest closed.
 		cmd.ExtraFiles = append(make([]*os.File, fdInitSocket-3), pr.init...)
+		copy(cmd.ExtraFiles[fdHeld-3:], pr.held)
 	}
 	return &launch{cmd: cmd, ns: pr.mntns}, nil
 }

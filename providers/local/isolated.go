@@ -93,6 +93,14 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 		killTree(cmd)
 		waitErr = <-done
 	}
+	return s.isolatedResult(cmd, waitErr, stdout, stderr, start, cg, before, stopped, runCtx, limitCtx, timeout)
+}
+
+// isolatedResult is the result of an execution that ran as the first
+// process of a bwrap process of its own (runIsolated, runHeld), which
+// exited with waitErr: its output, exit status, CPU time and peak memory,
+// and the error of a limit that ended it or of its end by runCtx.
+func (s *sandbox) isolatedResult(cmd *exec.Cmd, waitErr error, stdout, stderr *cappedBuffer, start time.Time, cg group, before counters, stopped bool, runCtx, limitCtx context.Context, timeout time.Duration) (*computemw.Result, error) {
 	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
 
 	res := &computemw.Result{ExecutionTime: time.Since(start)}

@@ -42,9 +42,11 @@ type Provider struct {
 	hook func(stage string)
 
 	pool *pool // nil when off
-	// running counts executions in progress; the pool makes sandboxes
-	// only while it is below the number of CPUs (pool.go).
-	running atomic.Int64
+	// running counts executions in progress, and lastExec is when one
+	// last started or ended (UnixNano): the pool makes sandboxes only
+	// when none ran for PoolConfig.Quiet (pool.go).
+	running  atomic.Int64
+	lastExec atomic.Int64
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox

@@ -5,7 +5,6 @@ package local
 import (
 	"context"
 	"maps"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,20 +13,20 @@ import (
 )
 
 // pool keeps sandboxes ready for Create: workspace (a tmpfs of its own
-// where the server may mount), cgroup, host uid, and the init running in
-// the sandbox's namespaces, made ahead of demand, so that a pooled
-// sandbox's first execution is a fork and exec by its init. Each is
-// handed to one Create and destroyed by its owner like any other: never
-// reused. Its target size starts at PoolConfig.Size, doubles each time a
-// create finds it empty (up to MaxSize; it fills while the ready
-// sandboxes hold less than MaxIdleMB), so that demand which outgrew it
-// finds it ready at the next burst, and shrinks back by one per
-// PoolConfig.ShrinkAfter without a miss. It fills only while the
-// executions running and the sandboxes it is making leave a CPU free:
-// under load, a ready sandbox would cost more (a bwrap and an init, then
-// the execution) than the cold path it saves (one bwrap process), and the
-// refill would take the CPUs the executions wait for. An empty pool is
-// never an error: Create makes a sandbox on the spot.
+// where the server may mount), cgroup, host uid, and the sandbox's first
+// process set up by bwrap and waiting for its command (held.go), made
+// ahead of demand, so that a pooled sandbox's first execution costs what
+// its program costs. Each is handed to one Create and destroyed by its
+// owner like any other: never reused. Its target size starts at
+// PoolConfig.Size, doubles each time a create finds it empty (up to
+// MaxSize; it fills while the ready sandboxes hold less than MaxIdleMB),
+// so that demand which outgrew it finds it ready at the next burst, and
+// shrinks back by one per PoolConfig.ShrinkAfter without a miss. It fills
+// only when no execution has started or ended for PoolConfig.Quiet: the
+// mount and namespace work of making a sandbox contends in the kernel
+// with every execution's start and end, and made beside a running
+// execution a sandbox slowed it by more than a ready one saves. An empty
+// pool is never an error: Create makes a sandbox on the spot.
 type pool struct {
 	p   *Provider
 	cfg PoolConfig
@@ -41,7 +40,6 @@ type pool struct {
 	closed   bool
 
 	hits, misses atomic.Uint64
-	cpus         int64 // runtime.NumCPU()
 
 	wake chan struct{}
 	stop chan struct{}
@@ -53,7 +51,7 @@ func newPool(p *Provider, cfg PoolConfig) *pool {
 	if cfg.Size < 0 || cfg.MaxSize <= 0 {
 		return nil
 	}
-	pl := &pool{p: p, cfg: cfg, target: cfg.Size, cpus: int64(runtime.NumCPU()), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	pl := &pool{p: p, cfg: cfg, target: cfg.Size, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	for range cfg.Workers {
 		pl.done.Add(1)
 		go pl.refill()
@@ -70,13 +68,29 @@ func (pl *pool) poke() {
 	}
 }
 
+// executionStarted counts an execution's start.
+func (p *Provider) executionStarted() {
+	p.running.Add(1)
+	p.lastExec.Store(time.Now().UnixNano())
+}
+
 // executionDone counts an execution's end, and wakes the pool's refill
-// when the executions running leave a CPU free.
+// when none runs.
 func (p *Provider) executionDone() {
-	n := p.running.Add(-1)
-	if pl := p.pool; pl != nil && n < pl.cpus {
-		pl.poke()
+	p.lastExec.Store(time.Now().UnixNano())
+	if n := p.running.Add(-1); n == 0 && p.pool != nil {
+		p.pool.poke()
 	}
+}
+
+// quietLeft is how long the pool waits before it makes a sandbox: 0 once
+// no execution started or ended for PoolConfig.Quiet; busy while one runs
+// (its end wakes the pool).
+func (pl *pool) quietLeft() (wait time.Duration, busy bool) {
+	if pl.p.running.Load() > 0 {
+		return 0, true
+	}
+	return pl.cfg.Quiet - time.Since(time.Unix(0, pl.p.lastExec.Load())), false
 }
 
 // eligible reports whether a create with opts may take a pooled sandbox:
@@ -109,9 +123,9 @@ func (pl *pool) take(opts computemw.CreateOptions) *sandbox {
 	pl.idle -= sb.idleMem
 	pl.mu.Unlock()
 	pl.poke()
-	if !sb.initAlive() {
-		// Its init died while it waited (killed on the host, say): it
-		// is no sandbox to hand out.
+	if !sb.heldAlive() {
+		// Its first process died while it waited (killed on the host,
+		// say): it is no sandbox to hand out.
 		go sb.Destroy(context.Background())
 		return pl.take(opts)
 	}
@@ -138,9 +152,21 @@ func (pl *pool) refill() {
 		case <-tick.C:
 			pl.shrink()
 		}
+	fill:
 		for {
+			switch wait, busy := pl.quietLeft(); {
+			case busy:
+				break fill
+			case wait > 0:
+				select {
+				case <-pl.stop:
+					return
+				case <-time.After(wait):
+				}
+				continue
+			}
 			pl.mu.Lock()
-			need := pl.needLocked(pl.p.running.Load())
+			need := pl.needLocked()
 			if need {
 				pl.making++
 			}
@@ -195,7 +221,8 @@ func (pl *pool) refill() {
 	}
 }
 
-// make makes a sandbox and starts its init.
+// make makes a sandbox and starts its first process, held until the
+// sandbox's first execution (held.go).
 func (pl *pool) make(ctx context.Context) (*sandbox, error) {
 	def, err := pl.p.templateFor("")
 	if err != nil {
@@ -205,11 +232,10 @@ func (pl *pool) make(ctx context.Context) (*sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sb.enter(ctx); err != nil {
+	if err := sb.hold(ctx); err != nil {
 		_ = sb.Destroy(context.Background())
 		return nil, err
 	}
-	sb.leave()
 	return sb, nil
 }
 
@@ -223,13 +249,11 @@ func (pl *pool) stopped() bool {
 	}
 }
 
-// needLocked reports whether the pool should make a sandbox now, with
-// running executions in progress: while it is below its target and its
-// memory cap, and executions and sandboxes in the making together leave
-// a CPU free. pl.mu is held.
-func (pl *pool) needLocked(running int64) bool {
+// needLocked reports whether the pool should make a sandbox: while it is
+// below its target and its memory cap (and quiet: refill). pl.mu is held.
+func (pl *pool) needLocked() bool {
 	return !pl.closed && len(pl.ready)+pl.making < pl.target &&
-		pl.idleBytesLocked() < int64(pl.cfg.MaxIdleMB)<<20 && running+int64(pl.making) < pl.cpus
+		pl.idleBytesLocked() < int64(pl.cfg.MaxIdleMB)<<20
 }
 
 // shrink lowers the target by one when no create missed for ShrinkAfter,

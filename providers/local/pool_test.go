@@ -4,7 +4,11 @@ package local_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -126,60 +130,79 @@ func TestPoolAdaptsToDemand(t *testing.T) {
 	waitUntil(t, "the pool shrinking back", func() bool { s := p.PoolStats(); return s.Target == 1 && s.Ready <= 1 })
 }
 
-// The pool reports the memory its ready sandboxes hold (each runs its
-// init, which its cgroup counts), and stops filling at MaxIdleMB. (make
-// bench reports how much a sandbox holds with the server's binary.)
+// The pool reports the memory its ready sandboxes hold (each holds its
+// first process, which its cgroup counts), and stops filling at
+// MaxIdleMB. (make bench reports how much a sandbox holds.)
 func TestPoolIdleMemory(t *testing.T) {
-	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 4, MaxIdleMB: 1, Workers: 1}})
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 32, MaxSize: 32, MaxIdleMB: 1, Workers: 1}})
 	if p.CgroupVersion() == 0 {
 		t.Skip("without cgroups the pool cannot measure its memory")
 	}
 	waitUntil(t, "the pool settling", func() bool { return local.PoolSettled(p) && p.PoolStats().Ready > 0 })
 	s := p.PoolStats()
-	if s.IdleBytes == 0 {
-		t.Errorf("ready sandboxes hold no memory: %+v; their inits run in their cgroups", s)
-	}
-	if s.Ready >= 4 {
-		t.Errorf("the pool filled to its target past its 1 MB cap: %+v", s)
+	if s.IdleBytes < 1<<20 || s.Ready >= 32 {
+		t.Errorf("the pool stopped at %+v; want it filled until its ready sandboxes' cgroups count 1 MB, short of its target", s)
 	}
 }
 
-// A ready sandbox's init runs, and its first execution is the init's
-// child, not a bwrap process of its own. A ready sandbox whose init died is never handed out.
-func TestPoolSandboxesRunTheirInit(t *testing.T) {
+// A ready sandbox's first process waits in its namespaces and cgroup, and
+// the sandbox's first execution runs there: no bwrap process starts on
+// the host for it. A ready sandbox whose first process died is never
+// handed out.
+func TestPoolSandboxesHoldTheirFirstProcess(t *testing.T) {
 	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 2, MaxSize: 2, Workers: 1}})
+	var held atomic.Int64
+	local.SetSpawnHook(p, func(stage string) {
+		if stage == "held" {
+			held.Add(1)
+		}
+	})
 	waitUntil(t, "a full pool", func() bool { return p.PoolStats().Ready == 2 })
-	pids, alive := local.PooledInits(p)
+	_, pids, alive := local.PooledHeld(p)
+	var namespaces []string
 	for i, pid := range pids {
 		if pid == 0 || !alive[i] {
-			t.Fatalf("ready sandboxes' inits: %v, running %v", pids, alive)
+			t.Fatalf("ready sandboxes' first processes: %v, running %v", pids, alive)
 		}
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		namespaces = append(namespaces, ns)
 	}
-	sb := newSandbox(t, p, computemw.CreateOptions{})
-	// PID 1 of the execution's namespace is the init, not bwrap.
-	if res := run(t, sb, "cat /proc/1/comm", computemw.ExecOptions{}); res.Stdout != "sandbox-init\n" {
-		t.Errorf("a pooled sandbox's first execution ran beside %q, not its init", res.Stdout)
+	sb := newSandbox(t, p, computemw.CreateOptions{Env: map[string]string{"GREETING": "it's\nhere"}})
+	res := run(t, sb, `printf '%s|%s|%s|' "$GREETING" "$EXTRA" "$PWD"; grep -c 'Seccomp:.2' /proc/self/status; readlink /proc/self/ns/pid`,
+		computemw.ExecOptions{Env: map[string]string{"EXTRA": "x"}})
+	printed, ns, _ := strings.Cut(res.Stdout, "|1\n")
+	if want := "it's\nhere|x|/workspace"; printed != want || res.ExitCode != 0 {
+		t.Errorf("a pooled sandbox's first execution: %+v, want %q before its namespace", res, want)
 	}
-	if got := local.SandboxInitPID(sb); !slices.Contains(pids, got) {
-		t.Errorf("the execution ran in init %d, not a pooled one of %v", got, pids)
+	// It ran in a held shell's namespaces: no bwrap process of its own.
+	if ns = strings.TrimSpace(ns); !slices.Contains(namespaces, ns) || held.Load() != 1 {
+		t.Errorf("the first execution ran in %q, not in a ready sandbox's namespace of %v (held starts: %d)", ns, namespaces, held.Load())
+	}
+	// Its second execution starts the sandbox's init; the shell is gone.
+	if res := run(t, sb, "echo again", computemw.ExecOptions{}); res.Stdout != "again\n" || local.SandboxInitPID(sb) == 0 {
+		t.Errorf("second execution: %+v, init %d", res, local.SandboxInitPID(sb))
 	}
 
-	// Kill the other ready sandbox's init from the host.
-	pids, _ = local.PooledInits(p)
+	// Kill the other ready sandbox's first process from the host.
+	waitUntil(t, "a full pool", func() bool { return p.PoolStats().Ready == 2 })
+	ids, pids, _ := local.PooledHeld(p)
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "the pool seeing its inits die", func() bool {
-		_, alive := local.PooledInits(p)
+	waitUntil(t, "the pool seeing its first processes die", func() bool {
+		_, _, alive := local.PooledHeld(p)
 		return !slices.Contains(alive, true) || p.PoolStats().Ready == 0
 	})
 	fresh := newSandbox(t, p, computemw.CreateOptions{})
 	if res := run(t, fresh, "echo ok", computemw.ExecOptions{}); res.Stdout != "ok\n" {
 		t.Fatalf("%+v", res)
 	}
-	if slices.Contains(pids, local.SandboxInitPID(fresh)) {
-		t.Error("a sandbox whose init died was handed out")
+	if slices.Contains(ids, fresh.ID()) {
+		t.Error("a sandbox whose first process died was handed out")
 	}
 }

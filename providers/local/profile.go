@@ -51,6 +51,9 @@ type profile struct {
 	// init are the descriptors of a sandbox's init: its end of the
 	// socket and the binary it runs (fdInitSocket, fdInitExe).
 	init []*os.File
+	// held are the standard input, output and error of the program a
+	// held shell runs (fdHeld); nil for any other process.
+	held []*os.File
 	// ownInit: the program is the sandbox's init, its PID 1 (bwrap's
 	// --as-pid-1); otherwise bwrap's reaper is PID 1.
 	ownInit bool
@@ -58,12 +61,16 @@ type profile struct {
 
 // The descriptors of a bwrap process, as its options name them.
 const (
-	fdInfo      = 3 // bwrap reports the sandbox's PID 1 (--info-fd)
-	fdBlock     = 4 // the sandbox waits until it is confined (--block-fd)
-	fdArgs      = 5 // the options themselves (--args)
-	fdSeccomp   = 6 // the system-call filter (--seccomp)
-	fdWorkspace = 7 // the workspace (--bind-fd)
-	fdEtc       = 8 // the generated /etc files (--ro-bind-fd), one each
+	// fdHeld ... fdHeld+2 are the standard input, output and error of
+	// the program a held shell runs (held.go): single digits, as the
+	// shell's redirections need.
+	fdHeld      = 3
+	fdInfo      = 6  // bwrap reports the sandbox's PID 1 (--info-fd)
+	fdBlock     = 7  // the sandbox waits until it is confined (--block-fd)
+	fdArgs      = 8  // the options themselves (--args)
+	fdSeccomp   = 9  // the system-call filter (--seccomp)
+	fdWorkspace = 10 // the workspace (--bind-fd)
+	fdEtc       = 11 // the generated /etc files (--ro-bind-fd), one each
 	// The init's socket and binary follow the /etc files.
 	fdInitSocket = fdEtc + numEtc
 	fdInitExe    = fdInitSocket + 1

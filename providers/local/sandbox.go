@@ -45,6 +45,7 @@ type sandbox struct {
 	chown    bool          // host-created files are given to uid:gid
 	initMu   sync.Mutex    // held while the init starts
 	init     *initProc     // the init processes start from once it runs; nil before
+	held     *heldShell    // the warm pool's first process, waiting for a command (held.go); under mu
 	tmpl     *fsTemplate   // the root filesystem it runs on; nil: the host's
 
 	mu        sync.Mutex
@@ -264,6 +265,8 @@ func (s *sandbox) enter(ctx context.Context) (*initProc, error) {
 			s.wg.Done()
 			return nil, err
 		}
+		// No execution will need the held shell now.
+		s.dropHeld()
 	}
 	return s.init, nil
 }
