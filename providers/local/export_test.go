@@ -124,3 +124,9 @@ func ProfileArgv(sb computemw.Sandbox, argv []string) ([]string, error) {
 	}
 	return pr.argv, nil
 }
+
+// Symlink makes name in the sandbox's workspace a symbolic link to target,
+// as a program in it would, without an execution.
+func Symlink(sb computemw.Sandbox, target, name string) error {
+	return sb.(*sandbox).root.Symlink(target, name)
+}

@@ -206,10 +206,10 @@ func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (str
 		}
 	}
 	if cwd != "" {
-		// -P: the directory as the kernel resolves it, the PWD a
-		// process started there by bwrap sees; the shell's own OLDPWD
-		// is no variable of the execution's.
-		b.WriteString("cd -P " + shellQuote(cwd) + " && unset OLDPWD && ")
+		// cwd is absolute, so CDPATH plays no part; the PWD it leaves is
+		// the one bwrap sets (the path as given, links and all), and the
+		// shell's own OLDPWD is no variable of the execution's.
+		b.WriteString("cd " + shellQuote(cwd) + " && unset OLDPWD && ")
 	}
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")

@@ -1,0 +1,98 @@
+//go:build linux
+
+package local_test
+
+import (
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local"
+)
+
+// A pooled sandbox's first execution, which its held shell starts, means
+// what the same execution means as a bwrap process of its own: the same
+// output, exit status, error messages, environment, working directory,
+// descriptors, rlimits, standard input and time limit.
+func TestHeldExecutionMatchesCold(t *testing.T) {
+	cold := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
+	warm := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1}})
+	var held atomic.Int64
+	local.SetSpawnHook(warm, func(stage string) {
+		if stage == "held" {
+			held.Add(1)
+		}
+	})
+	createEnv := map[string]string{"FROM_CREATE": "a 'quoted'\nvalue", "HOME": "/workspace/home"}
+	cases := []struct {
+		name    string
+		command string
+		opts    computemw.ExecOptions
+	}{
+		{"direct", "printenv PWD HOME FROM_CREATE", computemw.ExecOptions{}},
+		{"environment", "env | sort", computemw.ExecOptions{Env: map[string]string{"FROM_EXEC": "b", "PATH": "/bin:/usr/bin"}}},
+		{"directory", "pwd && env | sort", computemw.ExecOptions{Cwd: "sub/dir"}},
+		{"directory through a link", "pwd; echo $PWD; ls", computemw.ExecOptions{Cwd: "link"}},
+		{"descriptors", "ls /proc/self/fd | wc -l; readlink /proc/self/fd/0", computemw.ExecOptions{}},
+		{"stdin", "cat; echo; readlink /proc/self/fd/0 | cut -c1-5", computemw.ExecOptions{Stdin: strings.NewReader("typed\n")}},
+		{"rlimits", "ulimit -n; ulimit -f; ulimit -c", computemw.ExecOptions{}},
+		{"streams and status", "echo out; echo err >&2; exit 7", computemw.ExecOptions{}},
+		{"signal", "kill -9 $$", computemw.ExecOptions{}},
+		{"syntax error", "if then fi", computemw.ExecOptions{}},
+		{"not found", "nosuchprogram --flag", computemw.ExecOptions{}},
+		{"multi-line", "echo one\necho 'two\nlines'", computemw.ExecOptions{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			results := make([]*computemw.Result, 2)
+			for i, p := range []*local.Provider{cold, warm} {
+				if p == warm {
+					waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
+				}
+				before := held.Load()
+				sb := newSandbox(t, p, computemw.CreateOptions{Env: createEnv})
+				for _, f := range []string{"sub/dir/file", "home/.keep"} {
+					if err := sb.WriteFile(t.Context(), f, []byte("x")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := local.Symlink(sb, "sub/dir", "link"); err != nil {
+					t.Fatal(err)
+				}
+				opts := c.opts
+				if c.opts.Stdin != nil {
+					opts.Stdin = strings.NewReader("typed\n")
+				}
+				results[i] = run(t, sb, c.command, opts)
+				if through := held.Load() > before; through != (p == warm) {
+					t.Fatalf("ran through a held shell: %v, want %v", through, p == warm)
+				}
+			}
+			want, got := results[0], results[1]
+			if got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || got.Stderr != want.Stderr {
+				t.Errorf("held: exit %d, stdout %q, stderr %q\ncold: exit %d, stdout %q, stderr %q",
+					got.ExitCode, got.Stdout, got.Stderr, want.ExitCode, want.Stdout, want.Stderr)
+			}
+		})
+	}
+
+	// A time limit ends the program and reports it, what it printed first
+	// kept.
+	t.Run("time limit", func(t *testing.T) {
+		waitUntil(t, "a ready sandbox", func() bool { return warm.PoolStats().Ready == 1 })
+		before := held.Load()
+		sb := newSandbox(t, warm, computemw.CreateOptions{})
+		res, err := sb.Exec(t.Context(), "echo started; sleep 30", computemw.ExecOptions{Timeout: 300 * time.Millisecond})
+		var ce *computemw.Error
+		if !errors.As(err, &ce) || ce.Code != computemw.CodeTimeout || res == nil || res.Stdout != "started\n" || held.Load() == before {
+			t.Fatalf("got %+v, %v (held %v); want a TIMEOUT with the output printed first", res, err, held.Load() > before)
+		}
+		// The sandbox goes on: its init starts.
+		if res := run(t, sb, "echo after", computemw.ExecOptions{}); res.Stdout != "after\n" {
+			t.Errorf("after the time limit: %+v", res)
+		}
+	})
+}
