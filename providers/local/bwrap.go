@@ -84,7 +84,7 @@ func (b *bwrapIsolation) prepare(pr *profile) (*launch, error) {
 	// fds 3 ... in the order of the fd constants; a nil entry is closed.
 	held := pr.held
 	if held == nil {
-		held = make([]*os.File, 3)
+		held = make([]*os.File, numHeld)
 	}
 	cmd.ExtraFiles = append(append(append(held, infoW, blockR, args, filter, pr.workspace), pr.etc...), pr.init...)
 	cmd.SysProcAttr = procAttr()

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/computemw/kit/computemw"
@@ -18,19 +20,25 @@ import (
 // has set up its namespaces, mounts and filter, it runs in the sandbox's
 // cgroup with its rlimits, and /bin/sh waits on its standard input for
 // the one command line that starts the sandbox's first execution. That
-// execution then costs what the program itself costs (the shell execs
-// it), not a bwrap process and not the start of an init; a sandbox made
-// for one request needs nothing more. Its later executions, terminals and
-// background processes go through its init, which starts with the second
-// one, as in a sandbox made on the spot.
+// execution then costs what the program itself costs (a fork of the shell
+// and the program's exec), not a bwrap process and not the start of an
+// init; a sandbox made for one request needs nothing more. Its later
+// executions, terminals and background processes go through its init,
+// which starts with the second one, as in a sandbox made on the spot.
 //
 // The command line is one line of shell syntax (no unquoted newline), so
-// the shell has parsed all of it before it runs any of it: it moves the
-// program's standard streams to 0, 1 and 2 (from fdHeld ..., its input
-// from /dev/null without one), enters
-// the working directory, sets the environment, and execs the program or
-// /bin/sh -c with the command, exactly as a bwrap process of its own would
-// have run it.
+// the shell has parsed all of it before it runs any of it: it enters the
+// working directory, sets the environment, and runs the program (or
+// /bin/sh -c with the command) in a child that moves the program's
+// standard streams to 0, 1 and 2 (from fdHeld ..., its input from
+// /dev/null without one) and execs it, as a bwrap process of its own
+// would have run it (TestHeldExecutionMatchesCold compares the two). The
+// shell then writes the program's exit status to a pipe of its own
+// (fdHeld+3) and exits, so the result does not wait for bwrap to report
+// the end of its sandbox. The program could only forge that status with
+// ptrace on the shell, and it chooses its own exit status anyway; its
+// output is read to its end, and its time limit holds, whatever the pipe
+// says.
 type heldShell struct {
 	cmd    *exec.Cmd
 	pid    int      // the host PID of the sandbox's first process
@@ -38,6 +46,7 @@ type heldShell struct {
 	cwd    string   // the shell's working directory, as it sees it
 	script *os.File // the write end of the shell's standard input
 	diag   *os.File // the read end of bwrap's standard output and error
+	status *os.File // the read end of the pipe the program's status goes to
 	st     *streams // the program's standard streams (child ends at fdHeld ...)
 
 	// exited is closed once bwrap exited; waitErr is then set.
@@ -62,9 +71,9 @@ func (s *sandbox) hold(ctx context.Context) error {
 	// fail; the sandbox's PID 1 holds them, so the program's are pipes of
 	// their own, which end as soon as the program (and what it left) is
 	// gone.
-	var scriptR, diagR, diagW *os.File
+	var scriptR, diagR, diagW, statusW *os.File
 	fail := func(err error) error {
-		for _, f := range []*os.File{scriptR, h.script, diagR, diagW} {
+		for _, f := range []*os.File{scriptR, h.script, diagR, diagW, h.status, statusW} {
 			if f != nil {
 				_ = f.Close()
 			}
@@ -87,7 +96,10 @@ func (s *sandbox) hold(ctx context.Context) error {
 	if diagR, diagW, err = os.Pipe(); err != nil {
 		return fail(fmt.Errorf("local: pipe: %w", err))
 	}
-	pr.held = []*os.File{h.st.inR, h.st.outW, h.st.errW}
+	if h.status, statusW, err = os.Pipe(); err != nil {
+		return fail(fmt.Errorf("local: pipe: %w", err))
+	}
+	pr.held = []*os.File{h.st.inR, h.st.outW, h.st.errW, statusW}
 	l, err := s.p.iso.prepare(pr)
 	if err != nil {
 		return fail(err)
@@ -101,7 +113,8 @@ func (s *sandbox) hold(ctx context.Context) error {
 	// The child's ends are the shell's now (or nobody's).
 	_ = scriptR.Close()
 	_ = diagW.Close()
-	scriptR, diagW = nil, nil
+	_ = statusW.Close()
+	scriptR, diagW, statusW = nil, nil, nil
 	h.st.closeChild()
 	h.st.inR, h.st.outW, h.st.errW = nil, nil, nil
 	if err != nil {
@@ -120,8 +133,7 @@ func (s *sandbox) hold(ctx context.Context) error {
 		taken := h.taken
 		s.mu.Unlock()
 		if !taken {
-			_ = h.script.Close()
-			h.st.close()
+			h.closeFiles()
 		}
 		_ = h.diag.Close()
 		close(h.exited)
@@ -169,9 +181,15 @@ func (h *heldShell) release() {
 	killTree(h.cmd)
 	go func() {
 		<-h.exited
-		_ = h.script.Close()
-		h.st.close()
+		h.closeFiles()
 	}()
+}
+
+// closeFiles closes the descriptors an execution would use.
+func (h *heldShell) closeFiles() {
+	_ = h.script.Close()
+	_ = h.status.Close()
+	h.st.close()
 }
 
 // heldCommand renders the command line a held shell runs: argv (a
@@ -180,13 +198,7 @@ func (h *heldShell) release() {
 // checked, so this is defence in depth).
 func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (string, bool) {
 	var b strings.Builder
-	in, out, errs := fdString(fdHeld), fdString(fdHeld+1), fdString(fdHeld+2)
-	if stdin {
-		b.WriteString("exec 0<&" + in)
-	} else {
-		b.WriteString("exec 0</dev/null")
-	}
-	b.WriteString(" 1>&" + out + " 2>&" + errs + " " + in + "<&- " + out + ">&- " + errs + ">&- && ")
+	in, out, errs, status := fdString(fdHeld), fdString(fdHeld+1), fdString(fdHeld+2), fdString(fdHeld+3)
 	want := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -209,7 +221,7 @@ func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (str
 		// cwd is absolute, so CDPATH plays no part; the PWD it leaves is
 		// the one bwrap sets (the path as given, links and all), and the
 		// shell's own OLDPWD is no variable of the execution's.
-		b.WriteString("cd " + shellQuote(cwd) + " && unset OLDPWD && ")
+		b.WriteString("cd " + shellQuote(cwd) + " 2>&" + errs + " && unset OLDPWD && ")
 	}
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
@@ -221,10 +233,20 @@ func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (str
 		}
 		b.WriteString("export " + shellQuote(kv) + " && ")
 	}
-	b.WriteString("exec")
+	// The program runs in a child (a subshell that execs it) with its
+	// streams in place; the shell's own stay bwrap's, so that what the
+	// shell says of a program a signal ended ("Killed") is not the
+	// program's output. Then the shell reports the status, and exits.
+	b.WriteString("(exec")
 	for _, a := range argv {
 		b.WriteString(" " + shellQuote(a))
 	}
+	if stdin {
+		b.WriteString(" 0<&" + in)
+	} else {
+		b.WriteString(" 0</dev/null")
+	}
+	b.WriteString(" 1>&" + out + " 2>&" + errs + " " + in + "<&- " + out + ">&- " + errs + ">&- " + status + ">&-); echo $? >&" + status)
 	return b.String(), true
 }
 
@@ -273,10 +295,7 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 	limitCtx, cancelLimit := context.WithTimeoutCause(runCtx, timeout, errTimeLimit)
 	defer cancelLimit()
 
-	defer func() {
-		_ = h.script.Close()
-		h.st.close()
-	}()
+	defer h.closeFiles()
 	if opts.Stdin != nil {
 		w, r := h.st.inW, opts.Stdin
 		go func() {
@@ -299,23 +318,44 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 	}
 	start := time.Now()
 	go func() {
-		// The shell reads all of it before it runs any of it; a shell
-		// that is gone makes this fail at once.
+		// The shell reads all of it before it runs any of it; with the
+		// shell gone, the write ends when bwrap's processes are.
 		_, _ = io.WriteString(h.script, line)
 		_ = h.script.Close()
 	}()
+	reported := make(chan int, 1)
+	go func() {
+		// The shell writes the program's status, then exits: the pipe
+		// ends. Nothing (a shell killed) is -1.
+		b, _ := io.ReadAll(io.LimitReader(h.status, 16))
+		code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			code = -1
+		}
+		reported <- code
+	}()
 
 	var stopped bool
+	code := -1
 	select {
-	case <-h.exited:
+	case code = <-reported:
 	case <-limitCtx.Done():
 		stopped = true
 		killTree(h.cmd)
-		<-h.exited
 	}
-	// The program is gone; what it wrote is in the pipes, which end when
-	// the kernel has torn its namespaces down (waitDelay, as for a bwrap
-	// process of its own).
+	var ru *syscall.Rusage
+	var waitErr error
+	if code < 0 || cg == nil {
+		// No status from the shell, or no cgroup to measure the
+		// program: bwrap's exit tells.
+		<-h.exited
+		code, waitErr = exitCode(h.cmd.ProcessState, h.waitErr), h.waitErr
+		ru, _ = h.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	}
+	// The program is gone; what it wrote is in the pipes, which end with
+	// the last process that holds them (waitDelay, as for a bwrap process
+	// of its own, whose pipes end when the kernel has torn its namespaces
+	// down).
 	t := time.NewTimer(waitDelay)
 	select {
 	case <-copied:
@@ -326,5 +366,5 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 		<-copied
 	}
 	t.Stop()
-	return s.isolatedResult(h.cmd, h.waitErr, stdout, stderr, start, cg, before, stopped, runCtx, limitCtx, timeout)
+	return s.isolatedResult(code, ru, waitErr, stdout, stderr, start, cg, before, stopped, runCtx, limitCtx, timeout)
 }

@@ -93,14 +93,16 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 		killTree(cmd)
 		waitErr = <-done
 	}
-	return s.isolatedResult(cmd, waitErr, stdout, stderr, start, cg, before, stopped, runCtx, limitCtx, timeout)
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return s.isolatedResult(exitCode(cmd.ProcessState, waitErr), ru, waitErr, stdout, stderr, start, cg, before, stopped, runCtx, limitCtx, timeout)
 }
 
 // isolatedResult is the result of an execution that ran as the first
-// process of a bwrap process of its own (runIsolated, runHeld), which
-// exited with waitErr: its output, exit status, CPU time and peak memory,
-// and the error of a limit that ended it or of its end by runCtx.
-func (s *sandbox) isolatedResult(cmd *exec.Cmd, waitErr error, stdout, stderr *cappedBuffer, start time.Time, cg group, before counters, stopped bool, runCtx, limitCtx context.Context, timeout time.Duration) (*computemw.Result, error) {
+// process of a bwrap process of its own (runIsolated, runHeld) and ended
+// with status code, bwrap's rusage ru (nil when bwrap's end was not
+// waited for) and waitErr: its output, exit status, CPU time and peak
+// memory, and the error of a limit that ended it or of its end by runCtx.
+func (s *sandbox) isolatedResult(code int, ru *syscall.Rusage, waitErr error, stdout, stderr *cappedBuffer, start time.Time, cg group, before counters, stopped bool, runCtx, limitCtx context.Context, timeout time.Duration) (*computemw.Result, error) {
 	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
 
 	res := &computemw.Result{ExecutionTime: time.Since(start)}
@@ -108,8 +110,8 @@ func (s *sandbox) isolatedResult(cmd *exec.Cmd, waitErr error, stdout, stderr *c
 	res.Stdout, tOut = stdout.result()
 	res.Stderr, tErr = stderr.result()
 	res.Truncated = tOut || tErr
-	res.ExitCode = exitCode(cmd.ProcessState, waitErr)
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
+	res.ExitCode = code
+	if ru != nil {
 		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		res.PeakMemory = int64(ru.Maxrss) << 10
 	}

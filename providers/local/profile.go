@@ -52,7 +52,8 @@ type profile struct {
 	// socket and the binary it runs (fdInitSocket, fdInitExe).
 	init []*os.File
 	// held are the standard input, output and error of the program a
-	// held shell runs (fdHeld); nil for any other process.
+	// held shell runs and its status pipe (fdHeld ...); nil for any
+	// other process.
 	held []*os.File
 	// ownInit: the program is the sandbox's init, its PID 1 (bwrap's
 	// --as-pid-1); otherwise bwrap's reaper is PID 1.
@@ -61,16 +62,17 @@ type profile struct {
 
 // The descriptors of a bwrap process, as its options name them.
 const (
-	// fdHeld ... fdHeld+2 are the standard input, output and error of
-	// the program a held shell runs (held.go): single digits, as the
-	// shell's redirections need.
+	// fdHeld ... fdHeld+3 are the standard input, output and error of
+	// the program a held shell runs, and the pipe its exit status goes
+	// to (held.go): single digits, as the shell's redirections need.
 	fdHeld      = 3
-	fdInfo      = 6  // bwrap reports the sandbox's PID 1 (--info-fd)
-	fdBlock     = 7  // the sandbox waits until it is confined (--block-fd)
-	fdArgs      = 8  // the options themselves (--args)
-	fdSeccomp   = 9  // the system-call filter (--seccomp)
-	fdWorkspace = 10 // the workspace (--bind-fd)
-	fdEtc       = 11 // the generated /etc files (--ro-bind-fd), one each
+	numHeld     = 4
+	fdInfo      = 7  // bwrap reports the sandbox's PID 1 (--info-fd)
+	fdBlock     = 8  // the sandbox waits until it is confined (--block-fd)
+	fdArgs      = 9  // the options themselves (--args)
+	fdSeccomp   = 10 // the system-call filter (--seccomp)
+	fdWorkspace = 11 // the workspace (--bind-fd)
+	fdEtc       = 12 // the generated /etc files (--ro-bind-fd), one each
 	// The init's socket and binary follow the /etc files.
 	fdInitSocket = fdEtc + numEtc
 	fdInitExe    = fdInitSocket + 1
