@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -191,14 +192,29 @@ func (g *v1Group) procs() ([]int, error) {
 	return nil, err
 }
 
-// kill freezes the group so nothing can fork, kills every process, and
-// thaws it so the kills are delivered.
+// kill kills every process of the group: with a signal each, and, when
+// a process appeared meanwhile, again with the group frozen so that
+// nothing can fork, then thawed so that the kills are delivered.
 func (g *v1Group) kill() error {
-	if procs, err := g.procs(); err == nil && len(procs) == 0 {
+	procs, err := g.procs()
+	if err == nil && len(procs) == 0 {
+		return nil
+	}
+	// Mostly the processes are on their way out already (their PID
+	// namespace ended with bwrap): a signal each, and no freeze, which
+	// waits for every one of them to stop. Only a process that was not
+	// there before the signals (one forked meanwhile) calls for the
+	// freezer, which holds them all still while they are killed.
+	killed := map[int]bool{}
+	for _, pid := range procs {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		killed[pid] = true
+	}
+	if after, err := g.procs(); err == nil && !slices.ContainsFunc(after, func(pid int) bool { return !killed[pid] }) {
 		return nil
 	}
 	frozen := g.cg.Freeze() == nil
-	procs, err := g.procs()
+	procs, err = g.procs()
 	for _, pid := range procs {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
