@@ -169,29 +169,36 @@ func run() error {
 		seq.name = "warm pool, back to back" + poolNote(ps, warm.PoolStats())
 		// As ComputeSDK's benchmark runs it: each request once the last
 		// one's sandbox is destroyed (and the pool, which fills in quiet
-		// moments, is full again), at most one every pace.
-		paced := func(p *local.Provider, fn func() error) func() (time.Duration, error) {
-			next := time.Now()
-			return func() (time.Duration, error) {
-				if p != nil {
-					quiesce(p)()
-				}
+		// moments, is full again), one every pace. Bare, warm and cold
+		// requests take turns, so that all three meet the machine in the
+		// same state (its speed drifts over a run), and a machine that
+		// idled before a request is as slow to wake for each.
+		settle(warm)
+		ps = warm.PoolStats()
+		var pacedBare, pacedWarm, pacedCold series
+		next := time.Now()
+		for range *n {
+			for _, step := range []struct {
+				s  *series
+				p  *local.Provider
+				fn func() error
+			}{
+				{&pacedBare, nil, func() error { return exec.Command("node", "-v").Run() }},
+				{&pacedWarm, warm, post("/api/exec", nodeV)},
+				{&pacedCold, cold, post("/cold/exec", nodeV)},
+			} {
+				quiesce(warm)()
+				quiesce(cold)()
 				time.Sleep(time.Until(next))
 				next = time.Now().Add(*pace)
 				start := time.Now()
-				err := fn()
-				return time.Since(start), err
+				if err := step.fn(); err == nil {
+					step.s.d = append(step.s.d, time.Since(start))
+				}
 			}
 		}
-		// The same pace for the baseline: a machine that idles between
-		// requests takes longer to wake for the next.
-		pacedBare := measureD(*n, 1, paced(nil, func() error { return exec.Command("node", "-v").Run() }))
 		pacedBare.name = fmt.Sprintf("bare `node -v`, one per %v (baseline of the paced series)", *pace)
-		settle(warm)
-		ps = warm.PoolStats()
-		pacedWarm := measureD(*n, 1, paced(warm, post("/api/exec", nodeV)))
 		pacedWarm.name = fmt.Sprintf("warm pool, one per %v, each once the last sandbox is destroyed and the pool full", *pace) + poolNote(ps, warm.PoolStats())
-		pacedCold := measureD(*n, 1, paced(cold, post("/cold/exec", nodeV)))
 		pacedCold.name = fmt.Sprintf("pool off (cold), one per %v, each once the last sandbox is destroyed, %d ready sandboxes on the host", *pace, warm.PoolStats().Ready)
 		settle(warm)
 		seqCold2 := measure(*n, 1, post("/cold/exec", nodeV))
