@@ -100,6 +100,13 @@ func run() error {
 		return err
 	}
 	defer cold.Close(ctx)
+	// A pool that refills at once, beside running executions: what the
+	// default pool's wait for quiet moments saves.
+	eager, err := local.New(local.Config{Logger: quiet, WarmPool: local.PoolConfig{Quiet: -1}})
+	if err != nil {
+		return err
+	}
+	defer eager.Close(ctx)
 	fmt.Printf("local provider: cgroup v%d, %d CPUs; kit and pool with their default config\n\n", warm.CgroupVersion(), numCPU())
 
 	warmKit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{warm}, Logger: quiet})
@@ -112,9 +119,15 @@ func run() error {
 		return err
 	}
 	defer coldKit.Close(ctx)
+	eagerKit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{eager}, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer eagerKit.Close(ctx)
 	mux := http.NewServeMux()
 	computehttp.Mount(mux, "/api", warmKit)
 	computehttp.Mount(mux, "/cold", coldKit)
+	computehttp.Mount(mux, "/eager", eagerKit)
 	mux.HandleFunc("POST /bare/exec", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		var out bytes.Buffer
@@ -200,6 +213,11 @@ func run() error {
 		pacedBare.name = fmt.Sprintf("bare `node -v`, one per %v (baseline of the paced series)", *pace)
 		pacedWarm.name = fmt.Sprintf("warm pool, one per %v, each once the last sandbox is destroyed and the pool full", *pace) + poolNote(ps, warm.PoolStats())
 		pacedCold.name = fmt.Sprintf("pool off (cold), one per %v, each once the last sandbox is destroyed, %d ready sandboxes on the host", *pace, warm.PoolStats().Ready)
+		settle(eager)
+		ps = eager.PoolStats()
+		seqEager := measure(*n, 1, post("/eager/exec", nodeV))
+		seqEager.name = "warm pool refilling beside each request (PoolConfig.Quiet < 0), back to back" + poolNote(ps, eager.PoolStats())
+		eager.Close(ctx) // its ready sandboxes are not the other series'
 		settle(warm)
 		seqCold2 := measure(*n, 1, post("/cold/exec", nodeV))
 		seqCold2.name = fmt.Sprintf("pool off (cold), back to back, %d ready sandboxes on the host", warm.PoolStats().Ready)
@@ -207,7 +225,7 @@ func run() error {
 		for _, s := range []series{pacedBare, pacedWarm, pacedCold} {
 			row(s, pacedBare, *n)
 		}
-		for _, s := range []series{bare, seq, seqCold, seqCold2} {
+		for _, s := range []series{bare, seq, seqEager, seqCold, seqCold2} {
 			row(s, bare, *n)
 		}
 		tw.Flush()

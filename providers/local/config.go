@@ -140,10 +140,11 @@ type PoolConfig struct {
 	// Workers is how many sandboxes are made at once (default 2).
 	Workers int
 	// Quiet is how long no execution must have started or ended before
-	// the pool makes a sandbox (default 10ms). Making one takes the
-	// kernel's mount and namespace work that every execution's start and
-	// end also takes: made beside a running execution, it slowed that
-	// execution by more than it saves (make bench, section (a)).
+	// the pool makes a sandbox (default 10ms); a negative value makes
+	// them at once, while executions run. Making one takes the kernel's
+	// mount and namespace work that every execution's start and end also
+	// takes: made beside a running execution, it slowed that execution by
+	// more than it saved (make bench, section (a)).
 	Quiet time.Duration
 }
 
@@ -164,7 +165,7 @@ func (c *PoolConfig) setDefaults() {
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
-	if c.Quiet <= 0 {
+	if c.Quiet == 0 {
 		c.Quiet = 10 * time.Millisecond
 	}
 }

@@ -84,9 +84,12 @@ func (p *Provider) executionDone() {
 }
 
 // quietLeft is how long the pool waits before it makes a sandbox: 0 once
-// no execution started or ended for PoolConfig.Quiet; busy while one runs
-// (its end wakes the pool).
+// no execution started or ended for PoolConfig.Quiet (at once when it is
+// negative); busy while one runs (its end wakes the pool).
 func (pl *pool) quietLeft() (wait time.Duration, busy bool) {
+	if pl.cfg.Quiet < 0 {
+		return 0, false
+	}
 	if pl.p.running.Load() > 0 {
 		return 0, true
 	}

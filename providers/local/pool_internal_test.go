@@ -64,4 +64,11 @@ func TestPoolQuiet(t *testing.T) {
 	if wait, busy := pl.quietLeft(); busy || wait > 0 {
 		t.Errorf("quiet for longer than Quiet: wait %v, busy %v", wait, busy)
 	}
+	// A negative Quiet fills at once, while executions run.
+	pl.cfg.Quiet = -1
+	p.executionStarted()
+	if wait, busy := pl.quietLeft(); busy || wait > 0 {
+		t.Errorf("Quiet < 0 with an execution running: wait %v, busy %v", wait, busy)
+	}
+	p.executionDone()
 }
