@@ -39,7 +39,7 @@ type Provider struct {
 
 	// hook, when set (by tests), is called at each stage of a process's
 	// start-up (see spawn).
-	hook func(stage string)
+	hook atomic.Pointer[func(stage string)]
 
 	pool *pool // nil when off
 	// running counts executions in progress, and lastExec is when one

@@ -130,8 +130,8 @@ func readChildPID(ctx context.Context, info *os.File, cmd *exec.Cmd) (int, error
 
 // stage calls the test hook, if any, at a stage of a process's start-up.
 func (p *Provider) stage(name string) {
-	if p.hook != nil {
-		p.hook(name)
+	if f := p.hook.Load(); f != nil {
+		(*f)(name)
 	}
 }
 
