@@ -52,7 +52,13 @@ func TmpfsWorkspaces(p *Provider) bool { return p.tmpfsWS }
 // start-up: "started" (bwrap runs, the sandbox waits to be confined) and
 // "confined" (its init is in its cgroup, not yet released); and "direct"
 // when the init started a command's program without a shell.
-func SetSpawnHook(p *Provider, f func(stage string)) { p.hook.Store(&f) }
+func SetSpawnHook(p *Provider, f func(stage string)) {
+	if f == nil {
+		p.hook.Store(nil)
+		return
+	}
+	p.hook.Store(&f)
+}
 
 // WalkOps returns the number of system calls the sandbox's file API has
 // made walking paths.
