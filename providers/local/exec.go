@@ -217,7 +217,7 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 			lost = true
 		}
 	}
-	st.drain(copied)
+	st.drainWithin(copied, drainGrace)
 	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
 	elapsed := time.Since(start)
 

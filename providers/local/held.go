@@ -356,15 +356,6 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 	// the last process that holds them (waitDelay, as for a bwrap process
 	// of its own, whose pipes end when the kernel has torn its namespaces
 	// down).
-	t := time.NewTimer(waitDelay)
-	select {
-	case <-copied:
-	case <-t.C:
-		now := time.Now()
-		_ = h.st.outR.SetReadDeadline(now)
-		_ = h.st.errR.SetReadDeadline(now)
-		<-copied
-	}
-	t.Stop()
+	h.st.drainWithin(copied, waitDelay)
 	return s.isolatedResult(code, ru, waitErr, stdout, stderr, start, cg, before, stopped, runCtx, limitCtx, timeout)
 }

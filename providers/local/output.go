@@ -146,10 +146,10 @@ func (st *streams) copyOutput(stdout, stderr io.Writer) <-chan struct{} {
 	return done
 }
 
-// drain waits for the copies after the program exited, at most
-// drainGrace; then it stops them.
-func (st *streams) drain(copied <-chan struct{}) {
-	t := time.NewTimer(drainGrace)
+// drainWithin waits for the copies after the program exited, at most
+// grace (drainGrace after an init's execution); then it stops them.
+func (st *streams) drainWithin(copied <-chan struct{}, grace time.Duration) {
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-copied:
