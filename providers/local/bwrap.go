@@ -86,7 +86,7 @@ func (b *bwrapIsolation) prepare(pr *profile) (*launch, error) {
 	if held == nil {
 		held = make([]*os.File, numHeld)
 	}
-	cmd.ExtraFiles = append(append(append(held, infoW, blockR, args, filter, pr.workspace), pr.etc...), pr.init...)
+	cmd.ExtraFiles = append(append(append(held, infoW, blockR, args, filter, pr.workspace), pr.etcFiles()...), pr.init...)
 	cmd.SysProcAttr = procAttr()
 	cmd.WaitDelay = waitDelay
 	if pr.hostUID != os.Geteuid() {

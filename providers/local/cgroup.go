@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -140,16 +141,25 @@ func (d v1Driver) create(rel string, lim limits) (group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup v1 create %s: %w", rel, err)
 	}
-	return &v1Group{cg: cg, dirs: d.paths(rel), mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}, nil
+	g := &v1Group{cg: cg, dirs: d.paths(rel), hier: d.v1Hierarchies(rel), pidsLimit: lim.pids,
+		mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}
+	g.fresh.Store(true)
+	return g, nil
 }
 
 type v1Group struct {
 	cg                 cgroup1.Cgroup
-	dirs               []string // the group's directory in each hierarchy
+	dirs               []string      // the group's directory in each hierarchy
+	hier               []v1Hierarchy // the same, with where each is mounted (cgroupjoin.go)
+	pidsLimit          int64
+	fresh              atomic.Bool // no process entered the group yet
 	mem, pids, cpuacct string
 }
 
-func (g *v1Group) add(pid int) error { return g.cg.AddProc(uint64(pid)) }
+func (g *v1Group) add(pid int) error {
+	g.fresh.Store(false)
+	return g.cg.AddProc(uint64(pid))
+}
 
 func (g *v1Group) read() counters {
 	var c counters
@@ -183,7 +193,9 @@ func (g *v1Group) procs() ([]int, error) {
 		}
 		var pids []int
 		for _, f := range strings.Fields(string(b)) {
-			if pid, perr := strconv.Atoi(f); perr == nil {
+			// A thread of the server that joined the group to start its
+			// first process (cgroupjoin.go) makes it list the server.
+			if pid, perr := strconv.Atoi(f); perr == nil && pid != os.Getpid() {
 				pids = append(pids, pid)
 			}
 		}

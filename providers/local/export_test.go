@@ -136,3 +136,16 @@ func ProfileArgv(sb computemw.Sandbox, argv []string) ([]string, error) {
 func Symlink(sb computemw.Sandbox, target, name string) error {
 	return sb.(*sandbox).root.Symlink(target, name)
 }
+
+// SetEtcFiles makes providers created from now on bind paths as the
+// host's /etc entries, until the returned function restores the list.
+// Tests that call it must not run in parallel with others.
+func SetEtcFiles(paths []string) (restore func()) {
+	old := etcFiles
+	etcFiles = paths
+	return func() { etcFiles = old }
+}
+
+// EtcStaged reports whether the provider binds sandboxes' /etc in one
+// mount.
+func EtcStaged(p *Provider) bool { return p.etcStage != nil }

@@ -33,7 +33,12 @@ type Provider struct {
 	threads  *nsThreads // make workspaces and start processes in their namespaces (tmpfsWS)
 	seccomp  []byte     // compiled system-call filter, or nil
 	binds    []string   // bwrap arguments for the system directories
+	etcBinds []string   // and for the host's /etc entries, one by one
 	etc      []*os.File
+	// etcStage is etcDir, opened, when the namespace every workspace's
+	// is copied from has the host's /etc entries bound in it
+	// (mountns.go: makeBase): a sandbox then binds it as its /etc.
+	etcStage *os.File
 	exe      *os.File    // the binary every sandbox's init runs
 	tc       *toolchains // compiled languages, build cache, templates
 
@@ -112,6 +117,7 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	p.binds = systemBinds(cfg.SystemDirs)
+	p.etcBinds = etcBinds()
 	if !cfg.DisableSeccomp {
 		if p.seccomp, err = seccompProgram(); err != nil {
 			p.cleanupInstance()
@@ -209,6 +215,9 @@ func (p *Provider) cleanupInstance() error {
 	}
 	for _, f := range p.etc {
 		_ = f.Close()
+	}
+	if p.etcStage != nil {
+		_ = p.etcStage.Close()
 	}
 	if p.exe != nil {
 		_ = p.exe.Close()

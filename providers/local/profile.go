@@ -43,6 +43,13 @@ type profile struct {
 	// (etcNames order). Both are owned by the sandbox and the provider.
 	workspace *os.File
 	etc       []*os.File
+	// etcBinds are the bwrap options that bind the host's /etc entries
+	// one by one; etcStage, when not nil, is a directory with those
+	// entries bound in it and the generated files, which a process that
+	// starts in a workspace's namespace (mntns) binds as /etc instead
+	// (Provider.etcStage).
+	etcBinds []string
+	etcStage *os.File
 	// hostUID and hostGID are the host ids the process runs as.
 	hostUID, hostGID int
 	// mntns is the mount namespace the process starts in, where its
@@ -112,6 +119,10 @@ func (s *sandbox) buildProfile(argv []string, cwd string, extra map[string]strin
 		hostGID:   s.gid,
 		mntns:     s.mntns,
 	}
+	if s.tmpl == nil {
+		// A template's binds have its own /etc entries.
+		pr.etcBinds, pr.etcStage = s.p.etcBinds, s.p.etcStage
+	}
 	if s.p.iso.limitsBeforeRun() {
 		pr.limits = &lim
 	} else {
@@ -148,8 +159,15 @@ func (pr *profile) bwrapArgs() []string {
 		"--cap-drop", "ALL",
 	)
 	args = append(args, pr.binds...)
-	for i, name := range etcNames {
-		args = append(args, "--ro-bind-fd", fdString(fdEtc+i), "/etc/"+name)
+	if pr.etcStaged() {
+		// One mount, where bwrap would otherwise make one per entry and
+		// read the whole mount table after each.
+		args = append(args, "--ro-bind-fd", fdString(fdEtc), "/etc")
+	} else {
+		args = append(args, pr.etcBinds...)
+		for i, name := range etcNames {
+			args = append(args, "--ro-bind-fd", fdString(fdEtc+i), "/etc/"+name)
+		}
 	}
 	args = append(args,
 		"--proc", "/proc",
@@ -181,6 +199,21 @@ func (pr *profile) bwrapArgs() []string {
 	return args
 }
 
+// etcStaged reports whether the process binds its /etc in one mount: it
+// starts in its workspace's namespace, a copy of the one the staged
+// directory's entries are bound in.
+func (pr *profile) etcStaged() bool { return pr.etcStage != nil && pr.mntns != nil }
+
+// etcFiles returns the descriptors that go at fdEtc ... (nil: closed).
+func (pr *profile) etcFiles() []*os.File {
+	if pr.etcStaged() {
+		files := make([]*os.File, numEtc)
+		files[0] = pr.etcStage
+		return files
+	}
+	return pr.etc
+}
+
 // etcFiles are the host files of /etc bound read-only when present.
 var etcFiles = []string{
 	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
@@ -190,7 +223,7 @@ var etcFiles = []string{
 
 // systemBinds returns the bwrap options that expose the host's system
 // directories read-only: directories are bound, merged-/usr symlinks are
-// recreated as symlinks.
+// recreated as symlinks. etcBinds adds the host's /etc entries.
 func systemBinds(dirs []string) []string {
 	var args []string
 	for _, d := range dirs {
@@ -206,6 +239,13 @@ func systemBinds(dirs []string) []string {
 		}
 		args = append(args, "--ro-bind", d, d)
 	}
+	return args
+}
+
+// etcBinds returns the bwrap options that bind the host's entries of
+// /etc (etcFiles) that exist, read-only, each on its own.
+func etcBinds() []string {
+	var args []string
 	for _, f := range etcFiles {
 		if _, err := os.Stat(f); err == nil {
 			args = append(args, "--ro-bind", f, f)

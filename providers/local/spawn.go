@@ -27,8 +27,14 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 	}
 	closeInheritedFDs()
 	start := l.cmd.Start
-	if l.ns != nil {
-		start = func() error { return s.p.threads.run(l.ns, l.cmd.Start) }
+	// born: the process was born in cg, started from a thread that joined
+	// it (cgroupjoin.go), rather than to be moved there.
+	born := false
+	if j, ok := cg.(joiner); s.p.threads != nil && (l.ns != nil || ok) {
+		start = func() (err error) {
+			born, err = s.p.threads.start(l.ns, j, l.cmd.Start)
+			return err
+		}
 	}
 	if err := start(); err != nil {
 		return 0, fmt.Errorf("local: start: %w", err)
@@ -60,7 +66,7 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if cg != nil {
+	if cg != nil && !born {
 		if err := cg.add(pid); err != nil {
 			return fail(fmt.Errorf("local: cgroup: %w", err))
 		}

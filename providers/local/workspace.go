@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -76,7 +77,29 @@ func (p *Provider) probeTmpfsWorkspaces() error {
 	ns.Close()
 	ws.Close()
 	p.threads = t
+	p.stageEtc()
 	return nil
+}
+
+// stageEtc makes the namespace the workspaces' are copied from, with the
+// host's /etc entries bound in the generated /etc directory (makeBase), so
+// that a sandbox binds its /etc in one mount. Where it cannot, each entry
+// is bound on its own, as before.
+func (p *Provider) stageEtc() {
+	// /sys stays where a system directory is in it.
+	dropSys := !slices.ContainsFunc(p.cfg.SystemDirs, func(d string) bool {
+		return d == "/sys" || strings.HasPrefix(d, "/sys/")
+	})
+	if err := p.threads.makeBase(p.etcDir, etcFiles, dropSys); err != nil {
+		p.log.Warn("computemw/local: the host's /etc entries are bound one by one", "reason", err)
+		return
+	}
+	f, err := openPath(p.etcDir)
+	if err != nil {
+		p.log.Warn("computemw/local: the host's /etc entries are bound one by one", "reason", err)
+		return
+	}
+	p.etcStage = f
 }
 
 // unmountUnder detaches every mount at or below dir, deepest first (the
