@@ -232,12 +232,24 @@ func wsFirstOutput(ctx context.Context, url string) (time.Duration, error) {
 		return 0, err
 	}
 	defer w.close()
-	start := time.Now()
-	if err := w.send(computemw.WSMessage{Type: "create-sandbox"}); err != nil {
-		return 0, err
-	}
-	if m, err := w.next(); err != nil || m.Type != "sandbox-ready" {
-		return 0, fmt.Errorf("create-sandbox: %+v %v", m, err)
+	var start time.Time
+	// The server destroys the sandbox of the last sample's connection
+	// once it sees that connection close; until then it counts toward the
+	// caller's sessions. A create refused for that is tried again, after
+	// a pause, as a client would, and the timing starts over.
+	for backoff := time.Millisecond; ; backoff = min(2*backoff, 50*time.Millisecond) {
+		start = time.Now()
+		if err := w.send(computemw.WSMessage{Type: "create-sandbox"}); err != nil {
+			return 0, err
+		}
+		m, err := w.next()
+		if err == nil && m.Type == "sandbox-ready" {
+			break
+		}
+		if m.Code != string(computemw.CodeRateLimited) || ctx.Err() != nil {
+			return 0, fmt.Errorf("create-sandbox: %+v %v", m, err)
+		}
+		time.Sleep(backoff)
 	}
 	if err := w.send(computemw.WSMessage{Type: "execute", Command: "echo hi"}); err != nil {
 		return 0, err
