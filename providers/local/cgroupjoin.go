@@ -136,3 +136,31 @@ func (d v1Driver) v1Hierarchies(rel string) []v1Hierarchy {
 	}
 	return out
 }
+
+// probeJoin checks that a thread of the server can join a sandbox's
+// cgroup and leave it again; where it cannot (a server in a group it may
+// not write to), each sandbox's first process is moved into its group
+// once started, as on cgroup v2.
+func (p *Provider) probeJoin() {
+	if p.cg == nil || p.threads == nil {
+		return
+	}
+	g, err := p.cg.create(p.cgroupRel(newID("probe")), limits{memoryBytes: 64 << 20, pids: 16})
+	if err != nil {
+		return
+	}
+	defer func() { _ = g.remove() }()
+	j, ok := g.(joiner)
+	if !ok {
+		return
+	}
+	joined, err := p.threads.start(nil, j, func() error { return nil })
+	if err == nil && !joined {
+		err = errors.New("a thread could not join a sandbox's cgroup and leave it")
+	}
+	if err != nil {
+		p.log.Warn("computemw/local: sandboxes' first processes are moved into their cgroups once started", "reason", err)
+		return
+	}
+	p.joinCgroups = true
+}

@@ -29,12 +29,15 @@ type Provider struct {
 	etcDir   string       // generated passwd, group, hosts, hostname
 	lock     *os.File     // flock held for the provider's lifetime
 	rootUser bool
-	tmpfsWS  bool       // workspaces are size-capped tmpfs mounts
-	threads  *nsThreads // make workspaces and start processes in their namespaces (tmpfsWS)
-	seccomp  []byte     // compiled system-call filter, or nil
-	binds    []string   // bwrap arguments for the system directories
-	etcBinds []string   // and for the host's /etc entries, one by one
-	etc      []*os.File
+	tmpfsWS  bool // workspaces are size-capped tmpfs mounts
+	// joinCgroups: a sandbox's first process is born in its cgroup,
+	// started from a thread that joined it (cgroupjoin.go: probeJoin).
+	joinCgroups bool
+	threads     *nsThreads // make workspaces and start processes in their namespaces (tmpfsWS)
+	seccomp     []byte     // compiled system-call filter, or nil
+	binds       []string   // bwrap arguments for the system directories
+	etcBinds    []string   // and for the host's /etc entries, one by one
+	etc         []*os.File
 	// etcStage is etcDir, opened, when the namespace every workspace's
 	// is copied from has the host's /etc entries bound in it
 	// (mountns.go: makeBase): a sandbox then binds it as its /etc.

@@ -120,9 +120,9 @@ func (t *nsThreads) run(ns *os.File, f func() error) error {
 
 // start is run for f that starts a process, which is born, when g is not
 // nil and lets the thread join it, in cgroup g as well (cgroupjoin.go);
-// joined reports whether it was. The thread leaves g once f returned;
-// a thread that cannot ends, and the process it started (Pdeathsig)
-// with it.
+// joined reports whether it was and the thread left g once f returned.
+// A thread that cannot leave ends, and the process it started
+// (Pdeathsig) with it.
 func (t *nsThreads) start(ns *os.File, g joiner, f func() error) (joined bool, err error) {
 	type result struct {
 		joined bool
@@ -142,10 +142,12 @@ func (t *nsThreads) start(ns *os.File, g joiner, f func() error) (joined bool, e
 			}
 		}
 		// ok: the thread is back in the server's namespace and groups.
+		left := false // the thread joined g and left it
 		back := func() (ok bool) {
 			ok = unix.Setns(int(t.host.Fd()), unix.CLONE_NEWNS) == nil
-			if leave != nil && leave() != nil {
-				ok = false
+			if leave != nil {
+				left = leave() == nil
+				ok = ok && left
 			}
 			return ok
 		}
@@ -157,7 +159,7 @@ func (t *nsThreads) start(ns *os.File, g joiner, f func() error) (joined bool, e
 		}
 		err := f()
 		ok := back()
-		done <- result{joined: leave != nil, err: err}
+		done <- result{joined: left, err: err}
 		return ok
 	}
 	select {

@@ -30,7 +30,11 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 	// born: the process was born in cg, started from a thread that joined
 	// it (cgroupjoin.go), rather than to be moved there.
 	born := false
-	if j, ok := cg.(joiner); s.p.threads != nil && (l.ns != nil || ok) {
+	j, ok := cg.(joiner)
+	if ok = ok && s.p.joinCgroups; !ok {
+		j = nil
+	}
+	if s.p.threads != nil && (l.ns != nil || ok) {
 		start = func() (err error) {
 			born, err = s.p.threads.start(l.ns, j, l.cmd.Start)
 			return err

@@ -78,6 +78,7 @@ func (p *Provider) probeTmpfsWorkspaces() error {
 	ws.Close()
 	p.threads = t
 	p.stageEtc()
+	p.probeJoin()
 	return nil
 }
 
