@@ -29,7 +29,8 @@ func TestEtcStagedInOneMount(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sub, "a"), []byte("a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	restore := local.SetEtcFiles([]string{conf, sub, filepath.Join(dir, "computemw-absent")})
+	absent := filepath.Join(dir, "computemw-absent")
+	restore := local.SetEtcFiles([]string{conf, sub, absent})
 	defer restore()
 	p := newTestProvider(t, local.Config{})
 	if !local.EtcStaged(p) {
@@ -61,8 +62,20 @@ grep -c ' /etc' /proc/self/mountinfo`, computemw.ExecOptions{})
 	if err := os.WriteFile(filepath.Join(sub, "b"), []byte("b\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(absent, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	next := newSandbox(t, p, computemw.CreateOptions{})
-	if res := run(t, next, "cat /etc/computemw-probe.conf /etc/computemw-probe.d/b", computemw.ExecOptions{}); res.Stdout != "two\nb\n" {
-		t.Errorf("after the host replaced an entry, a new sandbox reads %q, want %q (stderr %q)", res.Stdout, "two\nb\n", res.Stderr)
+	if res := run(t, next, "cat /etc/computemw-probe.conf /etc/computemw-probe.d/b /etc/computemw-absent", computemw.ExecOptions{}); res.Stdout != "two\nb\nnew\n" {
+		t.Errorf("after the host replaced an entry and added one, a new sandbox reads %q, want %q (stderr %q)", res.Stdout, "two\nb\nnew\n", res.Stderr)
+	}
+
+	// An entry gone from the host is gone from the next sandbox.
+	if err := os.Remove(absent); err != nil {
+		t.Fatal(err)
+	}
+	last := newSandbox(t, p, computemw.CreateOptions{})
+	if res := run(t, last, "test -e /etc/computemw-absent && echo there; cat /etc/computemw-probe.conf", computemw.ExecOptions{}); res.Stdout != "two\n" {
+		t.Errorf("after the host removed an entry, a new sandbox reads %q, want %q (stderr %q)", res.Stdout, "two\n", res.Stderr)
 	}
 }

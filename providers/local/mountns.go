@@ -171,8 +171,9 @@ func (t *nsThreads) start(ns *os.File, g joiner, f func() error) (joined bool, e
 	return r.joined, r.err
 }
 
-// workspace makes dir, in a new mount namespace copied from the server's,
-// a tmpfs mounted with options, and returns that namespace and an O_PATH
+// workspace makes dir, in a new mount namespace copied from the base one
+// (makeBase; the server's where there is none), a tmpfs mounted with
+// options, and returns that namespace and an O_PATH
 // descriptor of the tmpfs.
 func (t *nsThreads) workspace(dir, options string) (ns, ws *os.File, err error) {
 	base, err := t.currentBase()
@@ -262,11 +263,14 @@ func (t *nsThreads) makeBaseLocked(b etcBase) error {
 			return fmt.Errorf("mount namespace propagation: %w", err)
 		}
 		for _, src := range b.etc {
+			dst := filepath.Join(b.dir, filepath.Base(src))
 			fi, err := os.Stat(src)
 			if err != nil {
+				// Gone from the host since the last base: so is its
+				// (empty, unmounted here) mount point.
+				_ = os.Remove(dst)
 				continue
 			}
-			dst := filepath.Join(b.dir, filepath.Base(src))
 			if old, err := os.Lstat(dst); err == nil && old.IsDir() != fi.IsDir() {
 				_ = os.Remove(dst)
 			}
