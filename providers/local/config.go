@@ -130,8 +130,9 @@ type PoolConfig struct {
 	// Size is how many ready sandboxes the pool keeps when demand is low
 	// (default 4); -1 turns the pool off.
 	Size int
-	// MaxSize is the most it grows to (default 64): its target doubles
-	// each time a create finds it empty.
+	// MaxSize is the most it grows to (default 128, so that a burst of
+	// 100 requests after a busy spell finds a ready sandbox each): its
+	// target doubles each time a create finds it empty.
 	MaxSize int
 	// MaxIdleMB caps the memory the ready sandboxes hold together, as
 	// their cgroups counted it when each became ready (default 256).
@@ -155,7 +156,7 @@ func (c *PoolConfig) setDefaults() {
 		c.Size = 4
 	}
 	if c.MaxSize <= 0 {
-		c.MaxSize = 64
+		c.MaxSize = 128
 	}
 	c.MaxSize = max(c.MaxSize, c.Size)
 	if c.MaxIdleMB <= 0 {
