@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,7 +20,6 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -101,8 +101,6 @@ type pather interface{ Path(string) string }
 
 func (d v1Driver) version() int { return 1 }
 
-func (d v1Driver) hierarchy() ([]cgroup1.Subsystem, error) { return d.subs, nil }
-
 func (d v1Driver) paths(rel string) []string {
 	out := make([]string, 0, len(d.subs))
 	for _, s := range d.subs {
@@ -124,45 +122,93 @@ func (d v1Driver) path(rel string, name cgroup1.Name) string {
 	return ""
 }
 
+// create makes the group's directory in each hierarchy and writes its
+// limits with plain system calls (see readFile). containerd's cgroup1.New
+// does the same through os.MkdirAll and os.WriteFile, with about three
+// times the system calls, on the path of every cold sandbox; the library
+// still moves, freezes and thaws the group's processes (lib).
 func (d v1Driver) create(rel string, lim limits) (group, error) {
-	res := &specs.LinuxResources{}
-	if lim.memoryBytes > 0 {
-		m := lim.memoryBytes
-		res.Memory = &specs.LinuxMemory{Limit: &m}
-	}
-	if lim.pids > 0 {
-		res.Pids = &specs.LinuxPids{Limit: &lim.pids}
-	}
-	if lim.cpuCores > 0 {
-		q, p := cpuQuota(lim.cpuCores)
-		res.CPU = &specs.LinuxCPU{Quota: &q, Period: &p}
-	}
-	cg, err := cgroup1.New(cgroup1.StaticPath(rel), res, cgroup1.WithHierarchy(d.hierarchy))
-	if err != nil {
+	g := &v1Group{rel: rel, subs: d.subs, dirs: d.paths(rel), hier: d.v1Hierarchies(rel), pidsLimit: lim.pids,
+		mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}
+	var made []string
+	fail := func(err error) (group, error) {
+		for _, dir := range slices.Backward(made) {
+			_ = syscall.Rmdir(dir)
+		}
 		return nil, fmt.Errorf("cgroup v1 create %s: %w", rel, err)
 	}
-	g := &v1Group{cg: cg, dirs: d.paths(rel), hier: d.v1Hierarchies(rel), pidsLimit: lim.pids,
-		mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}
+	for _, h := range g.hier {
+		err := unix.Mkdir(h.dir, 0o755)
+		if errors.Is(err, unix.ENOENT) {
+			// The provider's first group: its parents too.
+			if err = os.MkdirAll(filepath.Dir(h.dir), 0o755); err == nil {
+				err = unix.Mkdir(h.dir, 0o755)
+			}
+		}
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fail(&os.PathError{Op: "mkdir", Path: h.dir, Err: err})
+		}
+		made = append(made, h.dir)
+	}
+	var settings [][2]string
+	if lim.memoryBytes > 0 {
+		settings = append(settings, [2]string{filepath.Join(g.mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.memoryBytes, 10)})
+	}
+	if lim.pids > 0 {
+		settings = append(settings, [2]string{filepath.Join(g.pids, "pids.max"), strconv.FormatInt(lim.pids, 10)})
+	}
+	if cpu := d.path(rel, cgroup1.Cpu); lim.cpuCores > 0 && cpu != "" {
+		q, p := cpuQuota(lim.cpuCores)
+		settings = append(settings,
+			[2]string{filepath.Join(cpu, "cpu.cfs_period_us"), strconv.FormatUint(p, 10)},
+			[2]string{filepath.Join(cpu, "cpu.cfs_quota_us"), strconv.FormatInt(q, 10)})
+	}
+	for _, kv := range settings {
+		if err := writeFile(kv[0], []byte(kv[1])); err != nil {
+			return fail(err)
+		}
+	}
 	g.fresh.Store(true)
 	return g, nil
 }
 
 type v1Group struct {
-	cg                 cgroup1.Cgroup
+	rel                string
+	subs               []cgroup1.Subsystem
 	dirs               []string      // the group's directory in each hierarchy
-	hier               []v1Hierarchy // the same, with where each is mounted (cgroupjoin.go)
+	hier               []v1Hierarchy // the same, each once, with where each is mounted (cgroupjoin.go)
 	pidsLimit          int64
 	fresh              atomic.Bool // no process entered the group yet
 	mem, pids, cpuacct string
+
+	libOnce sync.Once
+	libCg   cgroup1.Cgroup
+	libErr  error
+}
+
+// lib returns containerd's handle on the group, loaded on first use.
+func (g *v1Group) lib() (cgroup1.Cgroup, error) {
+	g.libOnce.Do(func() {
+		g.libCg, g.libErr = cgroup1.Load(cgroup1.StaticPath(g.rel),
+			cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return g.subs, nil }))
+	})
+	return g.libCg, g.libErr
 }
 
 func (g *v1Group) add(pid int) error {
 	g.fresh.Store(false)
-	return g.cg.AddProc(uint64(pid))
+	cg, err := g.lib()
+	if err != nil {
+		return err
+	}
+	return cg.AddProc(uint64(pid))
 }
 
 func (g *v1Group) read() counters {
 	var c counters
+	if g.fresh.Load() {
+		return c // nothing ever ran in it
+	}
 	c.peak = int64(readUint(filepath.Join(g.mem, "memory.max_usage_in_bytes")))
 	c.oomKills = readKey(filepath.Join(g.mem, "memory.oom_control"), "oom_kill")
 	c.pidsMax = readKey(filepath.Join(g.pids, "pids.events"), "max")
@@ -177,6 +223,9 @@ func (g *v1Group) memory() int64 {
 }
 
 func (g *v1Group) resetPeak() {
+	if g.fresh.Load() {
+		return
+	}
 	_ = writeFile(filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"))
 }
 
@@ -225,13 +274,14 @@ func (g *v1Group) kill() error {
 	if after, err := g.procs(); err == nil && !slices.ContainsFunc(after, func(pid int) bool { return !killed[pid] }) {
 		return nil
 	}
-	frozen := g.cg.Freeze() == nil
+	cg, err := g.lib()
+	frozen := err == nil && cg.Freeze() == nil
 	procs, err = g.procs()
 	for _, pid := range procs {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if frozen {
-		_ = g.cg.Thaw()
+		_ = cg.Thaw()
 	}
 	return err
 }
