@@ -53,13 +53,13 @@ func (b *bwrapIsolation) prepare(pr *profile) (*launch, error) {
 		l.close()
 		return nil, err
 	}
-	infoR, infoW, err := os.Pipe()
+	infoR, infoW, err := childPipe(false)
 	if err != nil {
 		return fail(fmt.Errorf("local: pipe: %w", err))
 	}
 	l.info = infoR
 	l.child = append(l.child, infoW)
-	blockR, blockW, err := os.Pipe()
+	blockW, blockR, err := childPipe(true)
 	if err != nil {
 		return fail(fmt.Errorf("local: pipe: %w", err))
 	}

@@ -81,22 +81,22 @@ func (s *sandbox) hold(ctx context.Context) error {
 		h.st.close()
 		return err
 	}
-	if scriptR, h.script, err = os.Pipe(); err != nil {
+	if h.script, scriptR, err = childPipe(true); err != nil {
 		return fail(fmt.Errorf("local: pipe: %w", err))
 	}
-	if h.st.inR, h.st.inW, err = os.Pipe(); err != nil {
+	if h.st.inW, h.st.inR, err = childPipe(true); err != nil {
 		return fail(fmt.Errorf("local: stdin pipe: %w", err))
 	}
-	if h.st.outR, h.st.outW, err = os.Pipe(); err != nil {
+	if h.st.outR, h.st.outW, err = childPipe(false); err != nil {
 		return fail(fmt.Errorf("local: stdout pipe: %w", err))
 	}
-	if h.st.errR, h.st.errW, err = os.Pipe(); err != nil {
+	if h.st.errR, h.st.errW, err = childPipe(false); err != nil {
 		return fail(fmt.Errorf("local: stderr pipe: %w", err))
 	}
-	if diagR, diagW, err = os.Pipe(); err != nil {
+	if diagR, diagW, err = childPipe(false); err != nil {
 		return fail(fmt.Errorf("local: pipe: %w", err))
 	}
-	if h.status, statusW, err = os.Pipe(); err != nil {
+	if h.status, statusW, err = childPipe(false); err != nil {
 		return fail(fmt.Errorf("local: pipe: %w", err))
 	}
 	pr.held = []*os.File{h.st.inR, h.st.outW, h.st.errW, statusW}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -144,7 +143,7 @@ func feedStdin(cmd *exec.Cmd, r io.Reader) (io.Closer, error) {
 	if r == nil {
 		return io.NopCloser(nil), nil
 	}
-	pr, pw, err := os.Pipe()
+	pw, pr, err := childPipe(true)
 	if err != nil {
 		return nil, fmt.Errorf("local: stdin pipe: %w", err)
 	}

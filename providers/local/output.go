@@ -98,17 +98,17 @@ func newStreams(r io.Reader) (*streams, error) {
 	st := &streams{}
 	var err error
 	if r == nil {
-		if st.inR, err = os.Open(os.DevNull); err != nil {
+		if st.inR, err = openDevNull(); err != nil {
 			return nil, fmt.Errorf("local: stdin: %w", err)
 		}
-	} else if st.inR, st.inW, err = os.Pipe(); err != nil {
+	} else if st.inW, st.inR, err = childPipe(true); err != nil {
 		return nil, fmt.Errorf("local: stdin pipe: %w", err)
 	}
-	if st.outR, st.outW, err = os.Pipe(); err != nil {
+	if st.outR, st.outW, err = childPipe(false); err != nil {
 		st.close()
 		return nil, fmt.Errorf("local: stdout pipe: %w", err)
 	}
-	if st.errR, st.errW, err = os.Pipe(); err != nil {
+	if st.errR, st.errW, err = childPipe(false); err != nil {
 		st.close()
 		return nil, fmt.Errorf("local: stderr pipe: %w", err)
 	}
