@@ -181,6 +181,8 @@ type v1Group struct {
 	fresh              atomic.Bool // no process entered the group yet
 	mem, pids, cpuacct string
 
+	counters counterFiles
+
 	libOnce sync.Once
 	libCg   cgroup1.Cgroup
 	libErr  error
@@ -209,11 +211,11 @@ func (g *v1Group) read() counters {
 	if g.fresh.Load() {
 		return c // nothing ever ran in it
 	}
-	c.peak = int64(readUint(filepath.Join(g.mem, "memory.max_usage_in_bytes")))
-	c.oomKills = readKey(filepath.Join(g.mem, "memory.oom_control"), "oom_kill")
-	c.pidsMax = readKey(filepath.Join(g.pids, "pids.events"), "max")
+	c.peak = int64(parseUint(g.counters.read(cPeak, filepath.Join(g.mem, "memory.max_usage_in_bytes"))))
+	c.oomKills = parseKey(g.counters.read(cOOM, filepath.Join(g.mem, "memory.oom_control")), "oom_kill")
+	c.pidsMax = parseKey(g.counters.read(cPids, filepath.Join(g.pids, "pids.events")), "max")
 	if g.cpuacct != "" {
-		c.cpu = time.Duration(readUint(filepath.Join(g.cpuacct, "cpuacct.usage")))
+		c.cpu = time.Duration(parseUint(g.counters.read(cCPU, filepath.Join(g.cpuacct, "cpuacct.usage"))))
 	}
 	return c
 }
@@ -226,7 +228,7 @@ func (g *v1Group) resetPeak() {
 	if g.fresh.Load() {
 		return
 	}
-	_ = writeFile(filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"))
+	g.counters.write(cPeak, filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"))
 }
 
 // procs lists the group's processes, from the first hierarchy that still
@@ -287,6 +289,7 @@ func (g *v1Group) kill() error {
 }
 
 func (g *v1Group) remove() error {
+	g.counters.close()
 	return removeWhenEmpty(func() (int, error) {
 		procs, err := g.procs()
 		return len(procs), err
@@ -443,20 +446,24 @@ func writeFile(file string, data []byte) error {
 }
 
 func readUint(file string) uint64 {
-	b, err := readFile(file)
-	if err != nil {
-		return 0
-	}
+	b, _ := readFile(file)
+	return parseUint(b)
+}
+
+// parseUint parses a control file holding one number (0 when it does not).
+func parseUint(b []byte) uint64 {
 	v, _ := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 	return v
 }
 
 // readKey reads "key value" lines (memory.events, cpu.stat, ...).
 func readKey(file, key string) uint64 {
-	b, err := readFile(file)
-	if err != nil {
-		return 0
-	}
+	b, _ := readFile(file)
+	return parseKey(b, key)
+}
+
+// parseKey returns the value of key in "key value" lines (0 without it).
+func parseKey(b []byte, key string) uint64 {
 	for line := range bytes.Lines(b) {
 		k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte{' '})
 		if ok && string(k) == key {

@@ -212,6 +212,35 @@ func TestUsageMeasured(t *testing.T) {
 	}
 }
 
+// TestUsageMeasuredPerExecution checks that each execution of a session
+// gets its own CPU time and peak memory: the counters read before and
+// after it are current, and the peak is reset between executions.
+func TestUsageMeasuredPerExecution(t *testing.T) {
+	p := newTestProvider(t, local.Config{})
+	if !slices.Contains(p.Languages(), "python") {
+		t.Skip("python3 is not installed on this host")
+	}
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	small := func(when string) {
+		t.Helper()
+		res := run(t, sb, "/usr/bin/env true", computemw.ExecOptions{})
+		if res.ExitCode != 0 || res.CPUTime >= 100*time.Millisecond || res.PeakMemory >= 16<<20 {
+			t.Errorf("%s: a program that does nothing: %+v", when, res)
+		}
+	}
+	small("first execution")
+	small("second execution")
+	code := "import time\nt = time.process_time()\nbuf = bytearray(32 << 20)\nfor i in range(0, len(buf), 4096): buf[i] = 1\nwhile time.process_time() - t < 0.3: pass\nprint('done')\n"
+	res, err := sb.RunCode(t.Context(), "python", code, computemw.ExecOptions{Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stdout != "done\n" || res.CPUTime < 200*time.Millisecond || res.PeakMemory < 32<<20 {
+		t.Errorf("a 300ms busy loop that touched 32 MiB: %+v", res)
+	}
+	small("after the busy one")
+}
+
 // A program's tracebacks name main.py, not a hidden file; a user's own
 // main.py is left alone.
 func TestRunCodeTracebackNames(t *testing.T) {

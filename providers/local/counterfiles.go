@@ -1,0 +1,109 @@
+//go:build linux
+
+package local
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// The counter files of a v1 group that every execution reads.
+const (
+	cPeak = iota // memory.max_usage_in_bytes, also reset
+	cOOM         // memory.oom_control
+	cPids        // pids.events
+	cCPU         // cpuacct.usage
+	numCounters
+)
+
+// counterFiles keeps a group's counter files open once read: an execution
+// in a session reads four before it starts and four after it ends, and
+// each read of a closed one is an open (a walk of the cgroup path), two
+// reads and a close, where an open one is a single pread from offset 0,
+// from which the kernel produces the file afresh. They are closed before
+// the group is removed.
+type counterFiles struct {
+	mu     sync.RWMutex
+	fds    [numCounters]int // descriptor + 1; 0: not open
+	closed bool
+}
+
+// read returns the content of counter i (at path), or nil.
+func (cf *counterFiles) read(i int, path string) []byte {
+	var buf [512]byte
+	cf.mu.RLock()
+	if fd := cf.fds[i] - 1; fd >= 0 {
+		n, err := unix.Pread(fd, buf[:], 0)
+		cf.mu.RUnlock()
+		if err != nil || n < 0 {
+			return nil
+		}
+		return buf[:n]
+	}
+	cf.mu.RUnlock()
+	fd := cf.open(i, path)
+	if fd < 0 {
+		b, _ := readFile(path)
+		return b
+	}
+	cf.mu.RLock()
+	defer cf.mu.RUnlock()
+	if cf.closed {
+		return nil
+	}
+	n, err := unix.Pread(fd, buf[:], 0)
+	if err != nil || n < 0 {
+		return nil
+	}
+	return buf[:n]
+}
+
+// write writes data to counter i (at path) from offset 0.
+func (cf *counterFiles) write(i int, path string, data []byte) {
+	cf.mu.RLock()
+	if fd := cf.fds[i] - 1; fd >= 0 {
+		_, _ = unix.Pwrite(fd, data, 0)
+		cf.mu.RUnlock()
+		return
+	}
+	cf.mu.RUnlock()
+	_ = writeFile(path, data)
+}
+
+// open opens counter i, read-write for the one that is also reset, and
+// returns its descriptor, or -1 when it cannot (or the files are closed).
+func (cf *counterFiles) open(i int, path string) int {
+	cf.mu.Lock()
+	defer cf.mu.Unlock()
+	if cf.closed {
+		return -1
+	}
+	if fd := cf.fds[i] - 1; fd >= 0 {
+		return fd
+	}
+	mode := unix.O_RDONLY
+	if i == cPeak {
+		mode = unix.O_RDWR
+	}
+	fd, err := unix.Open(path, mode|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	cf.fds[i] = fd + 1
+	return fd
+}
+
+// close closes the open counter files; reads after it fall back to
+// opening the files by path.
+func (cf *counterFiles) close() {
+	cf.mu.Lock()
+	defer cf.mu.Unlock()
+	for i, fd := range cf.fds {
+		if fd > 0 {
+			_ = unix.Close(fd - 1)
+		}
+		cf.fds[i] = 0
+	}
+	cf.closed = true
+}
