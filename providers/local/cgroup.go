@@ -145,10 +145,12 @@ func (d v1Driver) create(rel string, lim limits) (group, error) {
 				err = unix.Mkdir(h.dir, 0o755)
 			}
 		}
-		if err != nil && !errors.Is(err, unix.EEXIST) {
+		switch {
+		case err == nil:
+			made = append(made, h.dir)
+		case !errors.Is(err, unix.EEXIST):
 			return fail(&os.PathError{Op: "mkdir", Path: h.dir, Err: err})
 		}
-		made = append(made, h.dir)
 	}
 	var settings [][2]string
 	if lim.memoryBytes > 0 {

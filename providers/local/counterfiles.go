@@ -31,32 +31,31 @@ type counterFiles struct {
 
 // read returns the content of counter i (at path), or nil.
 func (cf *counterFiles) read(i int, path string) []byte {
-	var buf [512]byte
-	cf.mu.RLock()
-	if fd := cf.fds[i] - 1; fd >= 0 {
-		n, err := unix.Pread(fd, buf[:], 0)
-		cf.mu.RUnlock()
-		if err != nil || n < 0 {
-			return nil
-		}
-		return buf[:n]
+	if b, ok := cf.pread(i); ok {
+		return b
 	}
-	cf.mu.RUnlock()
-	fd := cf.open(i, path)
-	if fd < 0 {
+	if cf.open(i, path) < 0 {
 		b, _ := readFile(path)
 		return b
 	}
+	b, _ := cf.pread(i)
+	return b
+}
+
+// pread reads counter i from offset 0 if it is open (ok), nil on an error.
+func (cf *counterFiles) pread(i int) (b []byte, ok bool) {
 	cf.mu.RLock()
 	defer cf.mu.RUnlock()
-	if cf.closed {
-		return nil
+	fd := cf.fds[i] - 1
+	if fd < 0 {
+		return nil, false
 	}
-	n, err := unix.Pread(fd, buf[:], 0)
-	if err != nil || n < 0 {
-		return nil
+	buf := make([]byte, 512)
+	n, err := unix.Pread(fd, buf, 0)
+	if err != nil {
+		return nil, true
 	}
-	return buf[:n]
+	return buf[:n], true
 }
 
 // write writes data to counter i (at path) from offset 0.
@@ -94,8 +93,8 @@ func (cf *counterFiles) open(i int, path string) int {
 	return fd
 }
 
-// close closes the open counter files; reads after it fall back to
-// opening the files by path.
+// close closes the open counter files; reads and writes after it open
+// the files by path.
 func (cf *counterFiles) close() {
 	cf.mu.Lock()
 	defer cf.mu.Unlock()
