@@ -42,7 +42,9 @@ function finish(err) {
   if (socket.io.engine && socket.io.engine.transport) out.transport = socket.io.engine.transport.name;
   if (err) { out.error = err; process.exitCode = 1; }
   socket.disconnect();
-  process.stdout.write(JSON.stringify(out) + '\n');
+  // Exit once the summary is out: a transport's request still pending
+  // (a refused polling handshake) must not keep the client running.
+  process.stdout.write(JSON.stringify(out) + '\n', () => process.exit());
 }
 socket.on('connect_error', (e) => {
   out.connectError = {message: e.message, data: e.data || null};
