@@ -177,17 +177,26 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 		// As the shell would have exported it.
 		first = withPWD(env, cwd)
 	}
-	id, exited, _, err := ip.startProc(limitCtx, &initMsg{Argv: argv, Env: first, Dir: cwd}, st.child()...)
-	var se *startError
-	if shell != nil && errors.As(err, &se) {
-		// The init did not start argv's program: the shell will, or
-		// say why not.
-		id, exited, _, err = ip.startProc(limitCtx, &initMsg{Argv: shell, Env: env, Dir: cwd}, st.child()...)
-	} else if shell != nil && err == nil {
-		s.p.stage("direct")
+	m := &initMsg{Argv: argv, Env: first, Dir: cwd}
+	if shell != nil {
+		m.Shell, m.ShellEnv = shell, env
 	}
+	id, exited, err := ip.launch(m, st.child()...)
+	// The descriptors travel with the message: the pipes end when the
+	// program and what it left are gone.
 	st.closeChild()
 	if err != nil {
+		return nil, err
+	}
+	defer ip.done(id)
+	copied := st.copyOutput(tee(stdout, opts.Stdout, cancelRun), tee(stderr, opts.Stderr, cancelRun))
+	exit, stopped, lost, err := ip.await(limitCtx, id, exited)
+	var se *startError
+	if shell != nil && exit != nil && !exit.ViaShell {
+		s.p.stage("direct")
+	}
+	if err != nil {
+		st.drainWithin(copied, drainGrace)
 		switch {
 		case errors.As(err, &se) && se.notFound:
 			// As a shell reports a program it cannot find.
@@ -198,24 +207,6 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
 		}
 		return nil, fmt.Errorf("local: start: %w", err)
-	}
-	defer ip.done(id)
-	copied := st.copyOutput(tee(stdout, opts.Stdout, cancelRun), tee(stderr, opts.Stderr, cancelRun))
-
-	var stopped, lost bool
-	var exit *initMsg
-	select {
-	case exit = <-exited:
-	case <-ip.dead:
-		lost = true
-	case <-limitCtx.Done():
-		stopped = true
-		ip.signal(id, int(syscall.SIGKILL))
-		select {
-		case exit = <-exited:
-		case <-ip.dead:
-			lost = true
-		}
 	}
 	st.drainWithin(copied, drainGrace)
 	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 )
 
 // initProc is a sandbox's init as the provider sees it: the process that
@@ -68,7 +69,8 @@ func (ip *initProc) serve() {
 }
 
 // request registers a new request ID whose messages reach the returned
-// channel, which holds the two an execution gets (started, exit).
+// channel, which holds the messages a request gets (at most two: a
+// terminal's or a background program's started, then its exit).
 func (ip *initProc) request() (uint64, chan *initMsg) {
 	ch := make(chan *initMsg, 2)
 	ip.mu.Lock()
@@ -160,6 +162,54 @@ func (ip *initProc) startProc(ctx context.Context, m *initMsg, files ...*os.File
 			ip.done(id)
 		}()
 		return 0, nil, nil, ctx.Err()
+	}
+}
+
+// launch sends the start of an execution whose only answer is its exit,
+// or an error should the start fail (neither a terminal nor a background
+// program, which startProc starts). It returns the request ID and the
+// channel the answer arrives on; the caller calls done(id) once it has
+// it (or gives up). The descriptors travel with the message: the caller
+// may close its own as soon as launch returns.
+func (ip *initProc) launch(m *initMsg, files ...*os.File) (uint64, <-chan *initMsg, error) {
+	id, ch := ip.request()
+	m.Op, m.ID = opStart, id
+	if err := ip.conn.send(m, files...); err != nil {
+		ip.done(id)
+		return 0, nil, fmt.Errorf("local: %w", err)
+	}
+	return id, ch, nil
+}
+
+// await waits for the answer to a launch: the exit message, or a
+// *startError. When ctx ends first, the execution's process group is
+// killed and its answer still awaited (stopped); lost: the init is gone.
+func (ip *initProc) await(ctx context.Context, id uint64, ch <-chan *initMsg) (exit *initMsg, stopped, lost bool, err error) {
+	answer := func(r *initMsg) (*initMsg, error) {
+		closeFiles(r.files)
+		switch r.Op {
+		case opExit:
+			return r, nil
+		case opError:
+			return nil, &startError{notFound: r.NotFound, msg: r.Error}
+		}
+		return nil, fmt.Errorf("local: the sandbox's init answered %q to a start", r.Op)
+	}
+	select {
+	case r := <-ch:
+		exit, err = answer(r)
+		return exit, false, false, err
+	case <-ip.dead:
+		return nil, false, true, nil
+	case <-ctx.Done():
+	}
+	ip.signal(id, int(syscall.SIGKILL))
+	select {
+	case r := <-ch:
+		exit, err = answer(r)
+		return exit, true, false, err
+	case <-ip.dead:
+		return nil, true, true, nil
 	}
 }
 

@@ -52,6 +52,11 @@ type initMsg struct {
 	Argv []string `json:"argv,omitempty"`
 	Env  []string `json:"env,omitempty"`
 	Dir  string   `json:"dir,omitempty"`
+	// Shell and ShellEnv are the shell form of the same command (with
+	// start), which the init starts instead when it cannot start Argv's
+	// program; its exit then says ViaShell.
+	Shell    []string `json:"shell,omitempty"`
+	ShellEnv []string `json:"shellEnv,omitempty"`
 	// TTY: the program runs on a new pseudo-terminal of the sandbox's
 	// own devpts, of Cols by Rows, as its controlling terminal and
 	// standard streams; the terminal's master comes back with started.
@@ -73,7 +78,9 @@ type initMsg struct {
 
 	Error string `json:"error,omitempty"`
 	// NotFound: the program to start does not exist (exit status 127).
-	NotFound bool       `json:"notFound,omitempty"`
+	NotFound bool `json:"notFound,omitempty"`
+	// ViaShell (with exit): the execution ran in its shell form.
+	ViaShell bool       `json:"viaShell,omitempty"`
 	Procs    []procInfo `json:"procs,omitempty"`
 
 	// files are the descriptors that came with the message.

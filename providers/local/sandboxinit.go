@@ -4,9 +4,9 @@ package local
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -48,16 +48,21 @@ func init() {
 type sandboxInit struct {
 	conn *initConn
 
-	mu      sync.Mutex
-	execs   map[int]uint64 // PID of an execution's program → execution ID
-	byID    map[uint64]int // execution ID → PID
-	bg      map[int]bool   // PIDs of background programs
-	running int            // executions (not background) whose program runs
+	mu    sync.Mutex
+	execs map[int]uint64 // PID of an execution's program → execution ID
+	byID  map[uint64]int // execution ID → PID
+	// viaShell holds the executions started in their shell form.
+	viaShell map[uint64]bool
+	bg       map[int]bool // PIDs of background programs
+	running  int          // executions (not background) whose program runs
 	// pid1: the init is its PID namespace's first process, so every
 	// process it sees is the sandbox's. Without namespaces (development
 	// mode) it is not, and it never signals beyond an execution's own
 	// process group.
 	pid1 bool
+	// started wakes the reaper, which has no child to wait for, once a
+	// program has started.
+	started chan struct{}
 }
 
 // runInit serves the provider; its exit status is only seen by bwrap.
@@ -91,17 +96,16 @@ func runInit(spec string) int {
 	if err != nil {
 		return 2
 	}
-	in := &sandboxInit{conn: conn, execs: map[int]uint64{}, byID: map[uint64]int{}, bg: map[int]bool{}, pid1: os.Getpid() == 1}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGCHLD)
-	go func() {
-		for range sigs {
-			in.reap()
-		}
-	}()
+	in := &sandboxInit{
+		conn:  conn,
+		execs: map[int]uint64{}, byID: map[uint64]int{}, bg: map[int]bool{}, viaShell: map[uint64]bool{},
+		pid1:    os.Getpid() == 1,
+		started: make(chan struct{}, 1),
+	}
+	go in.reaper()
 	in.reply(&initMsg{Op: opReady})
 	for {
-		m, files, err := conn.recv()
+		m, files, err := in.conn.recv()
 		if err != nil {
 			// The provider is gone: as the sandbox's PID 1, returning
 			// ends every process in it; without namespaces, end the
@@ -199,7 +203,15 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 		fail(false, fmt.Errorf("no program"))
 		return
 	}
-	path, err := lookPathEnv(m.Argv[0], m.Env)
+	// Argv, or the shell form of the same command when there is one and
+	// argv's program cannot be started: the shell then runs it, or says
+	// why not, as it always would.
+	argv, env, viaShell := m.Argv, m.Env, false
+	path, err := lookPathEnv(argv[0], env)
+	if err != nil && len(m.Shell) > 0 {
+		argv, env, viaShell = m.Shell, m.ShellEnv, true
+		path, err = lookPathEnv(argv[0], env)
+	}
 	if err != nil {
 		fail(true, err)
 		return
@@ -241,12 +253,19 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   m.Dir,
-		Env:   m.Env,
+		Env:   env,
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: m.TTY && !m.Background, Ctty: 0},
 	}
 	in.mu.Lock()
-	pid, err := syscall.ForkExec(path, m.Argv, attr)
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err != nil && !viaShell && len(m.Shell) > 0 {
+		// A program the kernel does not run (a script without #!).
+		if sh, lerr := lookPathEnv(m.Shell[0], m.ShellEnv); lerr == nil {
+			attr.Env, viaShell = m.ShellEnv, true
+			pid, err = syscall.ForkExec(sh, m.Shell, attr)
+		}
+	}
 	if err != nil {
 		in.mu.Unlock()
 		fail(false, err)
@@ -258,17 +277,26 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 		in.execs[pid] = m.ID
 		in.byID[m.ID] = pid
 		in.running++
+		if viaShell {
+			in.viaShell[m.ID] = true
+		}
+	}
+	select {
+	case in.started <- struct{}{}:
+	default:
 	}
 	// Under memory pressure the kernel picks a program before the init
 	// that serves the sandbox.
 	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("500"), 0)
-	// Still under the lock: the reaper, which takes it to find the PID,
-	// reports a program's exit only after its start.
-	r := &initMsg{Op: opStarted, ID: m.ID, PID: pid}
-	if master != nil {
-		_ = in.conn.send(r, master)
-	} else {
-		in.reply(r)
+	// An execution's only answer is its exit; a terminal or a
+	// background program is reported started (with its PID, and the
+	// terminal's master). Still under the lock: the reaper, which takes
+	// it to find the PID, reports a program's exit only after its start.
+	switch {
+	case master != nil:
+		_ = in.conn.send(&initMsg{Op: opStarted, ID: m.ID, PID: pid}, master)
+	case m.Background:
+		in.reply(&initMsg{Op: opStarted, ID: m.ID, PID: pid})
 	}
 	in.mu.Unlock()
 }
@@ -284,11 +312,34 @@ func (in *sandboxInit) bgCount() []int {
 	return pids
 }
 
+// reaper waits for children to exit and reaps them. It blocks in waitid
+// rather than waiting for SIGCHLD: a child's exit wakes the thread that
+// reaps it and reports the exit, where the signal went through the
+// runtime's signal handling thread and the os/signal goroutine first.
+// In interleaved runs of session executions of `true` it answered about
+// 0.07 ms sooner.
+func (in *sandboxInit) reaper() {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		switch {
+		case err == nil:
+			in.reap()
+		case errors.Is(err, unix.EINTR):
+		default:
+			// No child (ECHILD): none until the next start.
+			<-in.started
+		}
+	}
+}
+
 // reap collects every child that has exited. When an execution's program
-// exits, its process group is killed, and when it was the last execution
-// running, every other process that is not a background one: what an
-// execution leaves behind does not outlive it. Only then is its exit
-// reported, so that the provider's output pipes reach their end.
+// exits, its exit is reported, then its process group is killed, and when
+// it was the last execution running, every other process that is not a
+// background one: what an execution leaves behind does not outlive it.
+// The provider reads the program's output pipes to their end, which comes
+// once those processes are gone; reporting the exit first takes the kills
+// off the time to the result.
 func (in *sandboxInit) reap() {
 	for {
 		var ws syscall.WaitStatus
@@ -307,18 +358,21 @@ func (in *sandboxInit) reap() {
 		}
 		delete(in.execs, pid)
 		delete(in.byID, id)
+		viaShell := in.viaShell[id]
+		delete(in.viaShell, id)
 		in.running--
-		_ = unix.Kill(-pid, unix.SIGKILL)
-		if in.running == 0 && in.pid1 {
-			// Under the lock: no execution starts while it runs.
-			in.killLeftovers(len(in.bg) > 0)
-		}
-		in.mu.Unlock()
+		// What the program left is killed under the lock, so before any
+		// execution starts after it.
 		in.reply(&initMsg{
-			Op: opExit, ID: id, Status: int(ws),
+			Op: opExit, ID: id, Status: int(ws), ViaShell: viaShell,
 			CPU:    ru.Utime.Nano() + ru.Stime.Nano(),
 			MaxRSS: int64(ru.Maxrss) << 10,
 		})
+		_ = unix.Kill(-pid, unix.SIGKILL)
+		if in.running == 0 && in.pid1 {
+			in.killLeftovers(len(in.bg) > 0)
+		}
+		in.mu.Unlock()
 	}
 }
 
