@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -138,17 +139,28 @@ func (st *streams) closeChild() {
 // pipes end; the channel is closed when both copies are done.
 func (st *streams) copyOutput(stdout, stderr io.Writer) <-chan struct{} {
 	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _, _ = io.Copy(stdout, st.outR) }()
-	go func() { defer wg.Done(); _, _ = io.Copy(stderr, st.errR) }()
-	go func() { wg.Wait(); close(done) }()
+	var left atomic.Int32
+	left.Store(2)
+	// The copy that ends last closes done itself: the execution waiting
+	// for it wakes without a third goroutine in between.
+	finish := func() {
+		if left.Add(-1) == 0 {
+			close(done)
+		}
+	}
+	go func() { defer finish(); _, _ = io.Copy(stdout, st.outR) }()
+	go func() { defer finish(); _, _ = io.Copy(stderr, st.errR) }()
 	return done
 }
 
 // drainWithin waits for the copies after the program exited, at most
 // grace (drainGrace after an init's execution); then it stops them.
 func (st *streams) drainWithin(copied <-chan struct{}, grace time.Duration) {
+	select {
+	case <-copied: // usually: the pipes ended with the program
+		return
+	default:
+	}
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
