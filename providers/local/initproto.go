@@ -37,8 +37,8 @@ const (
 	opKillPID = "killpid" // signal one process (PID, Signal)
 	// From init.
 	opReady   = "ready"   // the init serves (ID 0)
-	opStarted = "started" // execution ID runs as PID
-	opExit    = "exit"    // execution ID ended: Status, CPU, MaxRSS
+	opStarted = "started" // terminal or background program ID runs as PID
+	opExit    = "exit"    // execution ID ended: Status, CPU, MaxRSS, ViaShell
 	opError   = "error"   // a request failed: Error (ID names it)
 	opReply   = "reply"   // the answer of procs or killpid (ID names it)
 )
