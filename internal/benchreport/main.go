@@ -79,6 +79,9 @@ func (s series) rps() float64 { return float64(len(s.d)) / s.wall.Seconds() }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 
+// signedMS is ms with its sign, for a difference.
+func signedMS(d time.Duration) string { return fmt.Sprintf("%+.2f ms", float64(d)/1e6) }
+
 func main() {
 	flag.Parse()
 	if err := run(); err != nil {
@@ -428,8 +431,8 @@ func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Clien
 	fmt.Fprintln(tw, "(d) exec in an existing session, the series taking turns\tok\tmedian\tp95\tp99\tmedian over baseline")
 	for _, st := range steps {
 		s := st.s
-		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t+%s\n", s.name, len(s.d), *execs, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
-			ms(s.pct(.5)-bare.pct(.5)))
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\n", s.name, len(s.d), *execs, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
+			signedMS(s.pct(.5)-bare.pct(.5)))
 	}
 	tw.Flush()
 	return nil
