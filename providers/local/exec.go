@@ -198,13 +198,13 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 	if err != nil {
 		st.drainWithin(copied, drainGrace)
 		switch {
-		case errors.As(err, &se) && se.notFound:
-			// As a shell reports a program it cannot find.
-			return &computemw.Result{ExitCode: 127, Stderr: se.msg + "\n", ExecutionTime: time.Since(start)}, nil
 		case errors.Is(context.Cause(limitCtx), errTimeLimit):
 			return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s while starting", timeout)}
 		case runCtx.Err() != nil:
 			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(runCtx))
+		case errors.As(err, &se) && se.notFound:
+			// As a shell reports a program it cannot find.
+			return &computemw.Result{ExitCode: 127, Stderr: se.msg + "\n", ExecutionTime: time.Since(start)}, nil
 		}
 		return nil, fmt.Errorf("local: start: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // initProc is a sandbox's init as the provider sees it: the process that
@@ -70,7 +71,8 @@ func (ip *initProc) serve() {
 
 // request registers a new request ID whose messages reach the returned
 // channel, which holds the messages a request gets (at most two: a
-// terminal's or a background program's started, then its exit).
+// terminal's started, then its exit; a background program gets only
+// started, an execution only its exit).
 func (ip *initProc) request() (uint64, chan *initMsg) {
 	ch := make(chan *initMsg, 2)
 	ip.mu.Lock()
@@ -183,7 +185,9 @@ func (ip *initProc) launch(m *initMsg, files ...*os.File) (uint64, <-chan *initM
 
 // await waits for the answer to a launch: the exit message, or a
 // *startError. When ctx ends first, the execution's process group is
-// killed and its answer still awaited (stopped); lost: the init is gone.
+// killed and its answer still awaited (stopped), for at most stopWait: an
+// init that has not even started the program by then (stuck in a fork)
+// does not hold the caller past its time limit. lost: the init is gone.
 func (ip *initProc) await(ctx context.Context, id uint64, ch <-chan *initMsg) (exit *initMsg, stopped, lost bool, err error) {
 	answer := func(r *initMsg) (*initMsg, error) {
 		closeFiles(r.files)
@@ -204,14 +208,24 @@ func (ip *initProc) await(ctx context.Context, id uint64, ch <-chan *initMsg) (e
 	case <-ctx.Done():
 	}
 	ip.signal(id, int(syscall.SIGKILL))
+	t := time.NewTimer(stopWait)
+	defer t.Stop()
 	select {
 	case r := <-ch:
 		exit, err = answer(r)
 		return exit, true, false, err
 	case <-ip.dead:
 		return nil, true, true, nil
+	case <-t.C:
+		// The kill is queued behind the start: the program, if it ever
+		// starts, is killed then; its answer finds no one waiting.
+		return nil, true, false, nil
 	}
 }
+
+// stopWait bounds how long an execution that was stopped waits for its
+// exit after the kill.
+const stopWait = 5 * time.Second
 
 // signal signals an execution's process group.
 func (ip *initProc) signal(id uint64, sig int) {

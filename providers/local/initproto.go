@@ -31,7 +31,7 @@ const maxInitFDs = 3
 // The operations of initMsg.Op.
 const (
 	// To init.
-	opStart   = "start"   // start Argv; FDs are stdin, stdout, stderr (none with TTY)
+	opStart   = "start"   // start Argv (else Shell); FDs are stdin, stdout, stderr (none with TTY)
 	opSignal  = "signal"  // signal execution ID's process group (Signal)
 	opProcs   = "procs"   // list the sandbox's processes
 	opKillPID = "killpid" // signal one process (PID, Signal)

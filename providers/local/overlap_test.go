@@ -13,16 +13,17 @@ import (
 
 // Executions of one session that overlap each get their own output and
 // exit status; the end of one does not end the other, nor what the other
-// started; once the last one ends, what they left is gone, and the
-// session serves the next execution.
+// started; once the last one ends, what they all left is gone by the
+// time its result comes back, and the session serves the next execution.
 func TestOverlappingExecutionsInOneSession(t *testing.T) {
 	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
 	sb := newSandbox(t, p, computemw.CreateOptions{})
 	pm := sb.(computemw.ProcessManager)
 	run(t, sb, "true", computemw.ExecOptions{}) // the sandbox's init starts with the next one
-	sleeps := func() []computemw.ProcessInfo {
-		return slices.DeleteFunc(procsWith(t, pm, "sleep 1003"), func(p computemw.ProcessInfo) bool { return p.Command != "sleep 1003" })
+	exactly := func(command string) []computemw.ProcessInfo {
+		return slices.DeleteFunc(procsWith(t, pm, command), func(p computemw.ProcessInfo) bool { return p.Command != command })
 	}
+	sleeps := func() []computemw.ProcessInfo { return exactly("sleep 1003") }
 
 	// The long one runs until its standard input ends, and leaves a
 	// child of its own behind.
@@ -47,6 +48,22 @@ func TestOverlappingExecutionsInOneSession(t *testing.T) {
 			t.Fatalf("the end of a short execution ended the long one's child: %+v", got)
 		}
 	}
+	// A short one that leaves a detached process: it lives while the
+	// long one runs, since an execution that ends kills what is left
+	// only when it is the last one running.
+	// The short one ends once its child has left its session.
+	detach := `setsid sleep 1004 >/dev/null 2>&1 </dev/null & c=$!
+while [ "$(cut -d' ' -f6 /proc/$c/stat)" = "$$" ]; do :; done; echo left`
+	if res := run(t, sb, detach, computemw.ExecOptions{}); res.Stdout != "left\n" {
+		t.Fatalf("%+v", res)
+	}
+	waitUntil(t, "the detached leftover", func() bool { return len(exactly("sleep 1004")) == 1 })
+	if res := run(t, sb, "true", computemw.ExecOptions{}); res.ExitCode != 0 {
+		t.Fatalf("%+v", res)
+	}
+	if got := exactly("sleep 1004"); len(got) != 1 {
+		t.Fatalf("a short execution's detached leftover, while the long one runs: %+v", got)
+	}
 	select {
 	case o := <-long:
 		t.Fatalf("the long execution ended with a short one: %+v, %v", o.res, o.err)
@@ -61,7 +78,10 @@ func TestOverlappingExecutionsInOneSession(t *testing.T) {
 	if o.err != nil || o.res.ExitCode != 5 || o.res.Stdout != "typed\nlong done\n" {
 		t.Fatalf("long execution: %+v, %v", o.res, o.err)
 	}
-	waitUntil(t, "the long execution's child gone", func() bool { return len(sleeps()) == 0 })
+	// Killed before the long one's exit was reported.
+	if got, left := sleeps(), exactly("sleep 1004"); len(got)+len(left) != 0 {
+		t.Fatalf("left after the last execution ended: %+v %+v", got, left)
+	}
 	if res := run(t, sb, "echo after", computemw.ExecOptions{}); res.Stdout != "after\n" || res.ExitCode != 0 {
 		t.Fatalf("after: %+v", res)
 	}

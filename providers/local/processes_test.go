@@ -84,6 +84,54 @@ func TestBackgroundProcesses(t *testing.T) {
 	}
 }
 
+// What a background program starts is background too: a child that left
+// its session while the program runs, and a child the program left behind
+// when it exited, survive the executions after them.
+func TestBackgroundDescendantsSurvive(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	pm := sb.(computemw.ProcessManager)
+	ctx := t.Context()
+	exactly := func(command string) []computemw.ProcessInfo {
+		return slices.DeleteFunc(procsWith(t, pm, command), func(p computemw.ProcessInfo) bool { return p.Command != command })
+	}
+	// A child in a session of its own, beside a program that runs on.
+	if _, err := pm.StartProcess(ctx, "setsid sleep 1007 >/dev/null 2>&1 </dev/null & exec sleep 1006", computemw.ProcessOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A child left behind by a program that exits.
+	if _, err := pm.StartProcess(ctx, "sleep 1008 >/dev/null 2>&1 </dev/null & exit 0", computemw.ProcessOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the background programs' children", func() bool {
+		return len(exactly("sleep 1006")) == 1 && len(exactly("sleep 1007")) == 1 && len(exactly("sleep 1008")) == 1 &&
+			len(procsWith(t, pm, "exit 0")) == 0
+	})
+	for range 2 {
+		if res := run(t, sb, "true", computemw.ExecOptions{}); res.ExitCode != 0 {
+			t.Fatalf("%+v", res)
+		}
+	}
+	for _, c := range []string{"sleep 1006", "sleep 1007", "sleep 1008"} {
+		if got := exactly(c); len(got) != 1 || !got[0].Background {
+			t.Errorf("%s after two executions: %+v, want one background process", c, got)
+		}
+	}
+	// Once no background program runs, their descendants still do.
+	if err := pm.KillProcess(ctx, exactly("sleep 1006")[0].PID); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the killed program gone", func() bool { return len(exactly("sleep 1006")) == 0 })
+	if res := run(t, sb, "true", computemw.ExecOptions{}); res.ExitCode != 0 {
+		t.Fatalf("%+v", res)
+	}
+	for _, c := range []string{"sleep 1007", "sleep 1008"} {
+		if got := exactly(c); len(got) != 1 || !got[0].Background {
+			t.Errorf("%s once no background program runs: %+v, want one background process", c, got)
+		}
+	}
+}
+
 // A program that exits at once is reported with its own status, never
 // another message's: its exit can come before the init has finished
 // reporting its start.

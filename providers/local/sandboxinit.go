@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/creack/pty"
@@ -54,7 +55,10 @@ type sandboxInit struct {
 	// viaShell holds the executions started in their shell form.
 	viaShell map[uint64]bool
 	bg       map[int]bool // PIDs of background programs
-	running  int          // executions (not background) whose program runs
+	// bgStarted: a background program was started, so processes marked
+	// as its descendants may run after it has exited.
+	bgStarted bool
+	running   int // executions (not background) whose program runs
 	// pid1: the init is its PID namespace's first process, so every
 	// process it sees is the sandbox's. Without namespaces (development
 	// mode) it is not, and it never signals beyond an execution's own
@@ -230,7 +234,7 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 		}
 		defer null.Close()
 		fds = []uintptr{null.Fd(), null.Fd(), null.Fd()}
-		m.Env = append(slices.Clone(m.Env), backgroundEnv+"=1")
+		env = append(slices.Clone(env), backgroundEnv+"=1")
 	case m.TTY:
 		ptmx, tty, err := pty.Open()
 		if err != nil {
@@ -273,6 +277,7 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 	}
 	if m.Background {
 		in.bg[pid] = true
+		in.bgStarted = true
 	} else {
 		in.execs[pid] = m.ID
 		in.byID[m.ID] = pid
@@ -326,20 +331,21 @@ func (in *sandboxInit) reaper() {
 		case err == nil:
 			in.reap()
 		case errors.Is(err, unix.EINTR):
-		default:
-			// No child (ECHILD): none until the next start.
+		case errors.Is(err, unix.ECHILD):
+			// None until the next start.
 			<-in.started
+		default:
+			// Not expected; never spin on it.
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
 
 // reap collects every child that has exited. When an execution's program
-// exits, its exit is reported, then its process group is killed, and when
-// it was the last execution running, every other process that is not a
-// background one: what an execution leaves behind does not outlive it.
-// The provider reads the program's output pipes to their end, which comes
-// once those processes are gone; reporting the exit first takes the kills
-// off the time to the result.
+// exits, its process group is killed, and when it was the last execution
+// running, every other process that is not a background one: what an
+// execution leaves behind does not outlive it. Only then is its exit
+// reported, so that nothing it left runs once its result is known.
 func (in *sandboxInit) reap() {
 	for {
 		var ws syscall.WaitStatus
@@ -361,24 +367,25 @@ func (in *sandboxInit) reap() {
 		viaShell := in.viaShell[id]
 		delete(in.viaShell, id)
 		in.running--
-		// What the program left is killed under the lock, so before any
-		// execution starts after it.
+		_ = unix.Kill(-pid, unix.SIGKILL)
+		if in.running == 0 && in.pid1 {
+			// Under the lock: no execution starts while it runs.
+			in.killLeftovers(in.bgStarted)
+		}
+		in.mu.Unlock()
 		in.reply(&initMsg{
 			Op: opExit, ID: id, Status: int(ws), ViaShell: viaShell,
 			CPU:    ru.Utime.Nano() + ru.Stime.Nano(),
 			MaxRSS: int64(ru.Maxrss) << 10,
 		})
-		_ = unix.Kill(-pid, unix.SIGKILL)
-		if in.running == 0 && in.pid1 {
-			in.killLeftovers(len(in.bg) > 0)
-		}
-		in.mu.Unlock()
 	}
 }
 
-// killLeftovers kills every process of the sandbox but this init and, when
-// there are any, the background programs and their descendants. Only a
-// PID 1 may call it.
+// killLeftovers kills every process of the sandbox but this init and,
+// once a background program has been started, the background programs
+// and their descendants (found by their session or their environment's
+// marker, so also after the program itself has exited). Only a PID 1 may
+// call it.
 func (in *sandboxInit) killLeftovers(background bool) {
 	if !in.pid1 {
 		return
