@@ -4,11 +4,11 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,25 +20,25 @@ import (
 // has set up its namespaces, mounts and filter, it runs in the sandbox's
 // cgroup with its rlimits, and /bin/sh waits on its standard input for
 // the one command line that starts the sandbox's first execution. That
-// execution then costs what the program itself costs (a fork of the shell
-// and the program's exec), not a bwrap process and not the start of an
-// init; a sandbox made for one request needs nothing more. Its later
-// executions, terminals and background processes go through its init,
-// which starts with the second one, as in a sandbox made on the spot.
+// execution then costs what the program itself costs (its exec), not a
+// bwrap process and not the start of an init; a sandbox made for one
+// request needs nothing more. Its later executions, terminals and
+// background processes go through its init, which starts with the
+// second one, as in a sandbox made on the spot.
 //
 // The command line is one line of shell syntax (no unquoted newline), so
 // the shell has parsed all of it before it runs any of it: it enters the
-// working directory, sets the environment, and runs the program (or
-// /bin/sh -c with the command) in a child that moves the program's
-// standard streams to 0, 1 and 2 (from fdHeld ..., its input from
-// /dev/null without one) and execs it, as a bwrap process of its own
-// would have run it (TestHeldExecutionMatchesCold compares the two). The
-// shell then writes the program's exit status to a pipe of its own
-// (fdHeld+3) and exits, so the result does not wait for bwrap to report
-// the end of its sandbox. The program could only forge that status with
-// ptrace on the shell, and it chooses its own exit status anyway; its
-// output is read to its end, and its time limit holds, whatever the pipe
-// says.
+// working directory, sets the environment, moves the program's standard
+// streams to 0, 1 and 2 (from fdHeld ..., its input from /dev/null
+// without one) and execs the program (or /bin/sh -c with the command) in
+// its own place, as a bwrap process of its own would have run it
+// (TestHeldExecutionMatchesCold compares the two). The program is then
+// the child of bwrap's PID 1, which passes its exit status on to bwrap's
+// first process as soon as it has reaped it; bwrap reports it on a pipe
+// of ours (--json-status-fd) before it ends, so the result waits for
+// neither bwrap's end nor the sandbox's. No shell stays to fork the
+// program and report its status, which cost every such execution a
+// fork and an exit more.
 type heldShell struct {
 	cmd    *exec.Cmd
 	pid    int      // the host PID of the sandbox's first process
@@ -46,7 +46,7 @@ type heldShell struct {
 	cwd    string   // the shell's working directory, as it sees it
 	script *os.File // the write end of the shell's standard input
 	diag   *os.File // the read end of bwrap's standard output and error
-	status *os.File // the read end of the pipe the program's status goes to
+	status *os.File // the read end of bwrap's status reports (--json-status-fd)
 	st     *streams // the program's standard streams (child ends at fdHeld ...)
 
 	// exited is closed once bwrap exited; waitErr is then set.
@@ -198,7 +198,7 @@ func (h *heldShell) closeFiles() {
 // checked, so this is defence in depth).
 func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (string, bool) {
 	var b strings.Builder
-	in, out, errs, status := fdString(fdHeld), fdString(fdHeld+1), fdString(fdHeld+2), fdString(fdHeld+3)
+	in, out, errs := fdString(fdHeld), fdString(fdHeld+1), fdString(fdHeld+2)
 	want := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -233,11 +233,10 @@ func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (str
 		}
 		b.WriteString("export " + shellQuote(kv) + " && ")
 	}
-	// The program runs in a child (a subshell that execs it) with its
-	// streams in place; the shell's own stay bwrap's, so that what the
-	// shell says of a program a signal ended ("Killed") is not the
-	// program's output. Then the shell reports the status, and exits.
-	b.WriteString("(exec")
+	// The shell becomes the program, with its streams in place; should
+	// the exec fail, the shell says why on the program's standard error
+	// and exits with 127 (not found) or 126, as a shell's child would.
+	b.WriteString("exec")
 	for _, a := range argv {
 		b.WriteString(" " + shellQuote(a))
 	}
@@ -246,8 +245,26 @@ func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (str
 	} else {
 		b.WriteString(" 0</dev/null")
 	}
-	b.WriteString(" 1>&" + out + " 2>&" + errs + " " + in + "<&- " + out + ">&- " + errs + ">&- " + status + ">&-); echo $? >&" + status)
+	b.WriteString(" 1>&" + out + " 2>&" + errs + " " + in + "<&- " + out + ">&- " + errs + ">&-")
 	return b.String(), true
+}
+
+// readExitStatus reads bwrap's status reports (--json-status-fd) to
+// their end and returns the exit code the last one gave, or -1 for none.
+func readExitStatus(r io.Reader) int {
+	code := -1
+	dec := json.NewDecoder(io.LimitReader(r, 4<<10))
+	for {
+		var report struct {
+			ExitCode *int `json:"exit-code"`
+		}
+		if dec.Decode(&report) != nil {
+			return code
+		}
+		if report.ExitCode != nil {
+			code = *report.ExitCode
+		}
+	}
 }
 
 // shellName reports whether name is a variable name of the shell.
@@ -324,17 +341,10 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 		_ = h.script.Close()
 	}()
 	reported := make(chan int, 1)
-	go func() {
-		// The shell writes the program's status, then exits: the pipe
-		// ends. Nothing (a shell killed) is -1.
-		b, _ := io.ReadAll(io.LimitReader(h.status, 16))
-		code, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			code = -1
-		}
-		reported <- code
-	}()
-
+	go func() { reported <- readExitStatus(h.status) }()
+	// bwrap reports the program's status (128 and the signal's number
+	// for one a signal ended) as soon as its PID 1 has reaped it, then
+	// ends with that status.
 	var stopped bool
 	code := -1
 	select {
@@ -346,7 +356,7 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 	var ru *syscall.Rusage
 	var waitErr error
 	if code < 0 || cg == nil {
-		// No status from the shell, or no cgroup to measure the
+		// No report (bwrap killed), or no cgroup to measure the
 		// program: bwrap's exit tells.
 		<-h.exited
 		code, waitErr = exitCode(h.cmd.ProcessState, h.waitErr), h.waitErr

@@ -16,7 +16,7 @@ import (
 // A pooled sandbox's first execution, which its held shell starts, means
 // what the same execution means as a bwrap process of its own: the same
 // output, exit status, error messages, environment, working directory,
-// descriptors, rlimits, standard input and time limit.
+// descriptors, rlimits, processes, standard input and time limit.
 func TestHeldExecutionMatchesCold(t *testing.T) {
 	cold := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
 	warm := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1}})
@@ -44,6 +44,9 @@ func TestHeldExecutionMatchesCold(t *testing.T) {
 		{"syntax error", "if then fi", computemw.ExecOptions{}},
 		{"not found", "nosuchprogram --flag", computemw.ExecOptions{}},
 		{"multi-line", "echo one\necho 'two\nlines'", computemw.ExecOptions{}},
+		// The program is PID 1's child, and no shell waits beside it.
+		{"processes", "echo $PPID; ls /proc | grep -c '^[0-9]'", computemw.ExecOptions{}},
+		{"a child left behind", "sleep 0.2 & echo started", computemw.ExecOptions{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -59,8 +59,8 @@ type profile struct {
 	// socket and the binary it runs (fdInitSocket, fdInitExe).
 	init []*os.File
 	// held are the standard input, output and error of the program a
-	// held shell runs and its status pipe (fdHeld ...); nil for any
-	// other process.
+	// held shell runs and the pipe bwrap reports its exit status to
+	// (fdHeld ...); nil for any other process.
 	held []*os.File
 	// ownInit: the program is the sandbox's init, its PID 1 (bwrap's
 	// --as-pid-1); otherwise bwrap's reaper is PID 1.
@@ -69,9 +69,10 @@ type profile struct {
 
 // The descriptors of a bwrap process, as its options name them.
 const (
-	// fdHeld ... fdHeld+3 are the standard input, output and error of
-	// the program a held shell runs, and the pipe its exit status goes
-	// to (held.go): single digits, as the shell's redirections need.
+	// fdHeld ... fdHeld+2 are the standard input, output and error of
+	// the program a held shell runs (held.go): single digits, as the
+	// shell's redirections need. fdHeld+3 is where bwrap reports its
+	// exit status (--json-status-fd).
 	fdHeld      = 3
 	numHeld     = 4
 	fdInfo      = 7  // bwrap reports the sandbox's PID 1 (--info-fd)
@@ -184,6 +185,10 @@ func (pr *profile) bwrapArgs() []string {
 		"--info-fd", fdString(fdInfo),
 		"--block-fd", fdString(fdBlock),
 	)
+	if pr.held != nil {
+		// The held program's status, as soon as bwrap's PID 1 reaped it.
+		args = append(args, "--json-status-fd", fdString(fdHeld+3))
+	}
 	if pr.seccomp != nil {
 		args = append(args, "--seccomp", fdString(fdSeccomp))
 	}
