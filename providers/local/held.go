@@ -198,7 +198,7 @@ func (h *heldShell) closeFiles() {
 // checked, so this is defence in depth).
 func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (string, bool) {
 	var b strings.Builder
-	in, out, errs := fdString(fdHeld), fdString(fdHeld+1), fdString(fdHeld+2)
+	in, out, errs, status := fdString(fdHeld), fdString(fdHeld+1), fdString(fdHeld+2), fdString(fdHeld+3)
 	want := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -245,7 +245,10 @@ func heldCommand(argv []string, cwd string, have, env []string, stdin bool) (str
 	} else {
 		b.WriteString(" 0</dev/null")
 	}
-	b.WriteString(" 1>&" + out + " 2>&" + errs + " " + in + "<&- " + out + ">&- " + errs + ">&-")
+	// bwrap has closed its status pipe in the sandbox already; without
+	// bwrap (Config.InsecureNoNamespaces) the shell holds it, and the
+	// program must not.
+	b.WriteString(" 1>&" + out + " 2>&" + errs + " " + in + "<&- " + out + ">&- " + errs + ">&- " + status + ">&-")
 	return b.String(), true
 }
 

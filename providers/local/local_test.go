@@ -267,3 +267,16 @@ func TestRunCodeTracebackNames(t *testing.T) {
 		t.Errorf("the user's main.py is gone: %v", err)
 	}
 }
+
+// Without namespaces, a ready sandbox's first execution still ends with
+// its program: what the program left behind holds none of the pipes the
+// provider waits on.
+func TestInsecureHeldExecutionEndsWithItsProgram(t *testing.T) {
+	p := newTestProvider(t, local.Config{InsecureNoNamespaces: true, WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1}})
+	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	res, err := sb.Exec(t.Context(), "sleep 30 >/dev/null 2>&1 & exit 3", computemw.ExecOptions{Timeout: 10 * time.Second})
+	if err != nil || res.ExitCode != 3 || res.ExecutionTime > 5*time.Second {
+		t.Fatalf("got %+v, %v; want exit 3 as soon as the shell exits", res, err)
+	}
+}
