@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 )
 
@@ -117,6 +118,47 @@ type Config struct {
 	DefaultTemplate string
 	// WarmPool keeps sandboxes ready for Create (pool.go).
 	WarmPool PoolConfig
+	// StartGate orders the starts of executions while the CPUs are busy
+	// (startgate.go).
+	StartGate StartGateConfig
+}
+
+// StartGateConfig configures the start gate: while tasks wait for a CPU,
+// executions (Exec and RunCode, not terminals or background processes)
+// start in order of arrival, Slots at a time, each keeping its slot until
+// it ends or for Hold; while the CPUs have room, they start at once. The
+// gate needs the kernel's CPU pressure (/proc/pressure/cpu, Linux 4.20
+// with PSI); without it there is none.
+type StartGateConfig struct {
+	// Slots is how many executions start at once on busy CPUs (default:
+	// the number of CPUs); -1 turns the gate off.
+	Slots int
+	// Hold is how long an execution keeps its slot before it counts as
+	// long-running and shares the CPUs with the rest (default 100ms). A
+	// waiting execution waits at most about its place in line, divided
+	// by Slots, times Hold.
+	Hold time.Duration
+}
+
+// StartGateStats is the start gate's state (Provider.StartGateStats).
+type StartGateStats struct {
+	// Slots is the gate's size; 0 when there is no gate.
+	Slots int
+	// Running is how many executions hold a slot (above Slots while
+	// the watch admitted some beyond them), and Waiting how many wait.
+	Running, Waiting int
+	// Waited counts the executions that had to wait, and Extra those the
+	// watch admitted beyond the slots because the CPUs had room.
+	Waited, Extra uint64
+}
+
+func (c *StartGateConfig) setDefaults() {
+	if c.Slots == 0 {
+		c.Slots = runtime.NumCPU()
+	}
+	if c.Hold <= 0 {
+		c.Hold = 100 * time.Millisecond
+	}
 }
 
 // PoolConfig configures the warm pool: sandboxes made in the background
@@ -175,6 +217,7 @@ func (c *PoolConfig) setDefaults() {
 
 func (c *Config) setDefaults() error {
 	c.WarmPool.setDefaults()
+	c.StartGate.setDefaults()
 	if c.BaseDir == "" {
 		dir, err := defaultBaseDir()
 		if err != nil {

@@ -105,6 +105,13 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 	if err := checkArgv(argv); err != nil {
 		return nil, err
 	}
+	// On busy CPUs, executions start in order of arrival, a few at a
+	// time (startgate.go).
+	release, err := s.p.gate.enter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("local: waiting to start: %w", err)
+	}
+	defer release()
 	isolated := argv
 	if shell != nil {
 		isolated = shell

@@ -179,6 +179,9 @@ func bounded(t *testing.T, d time.Duration, call func() (*computemw.Result, erro
 // leaked so that one failure does not cascade.
 func checkNoLeaks(t *testing.T, p *local.Provider, baseDir, cgroupParent string) {
 	t.Helper()
+	if s := p.StartGateStats(); s.Running != 0 || s.Waiting != 0 {
+		t.Errorf("leak: the start gate still counts %d running and %d waiting after Close", s.Running, s.Waiting)
+	}
 	if entries, err := os.ReadDir(baseDir); err != nil {
 		t.Errorf("leak check: %v", err)
 	} else if len(entries) > 0 {

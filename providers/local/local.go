@@ -50,6 +50,7 @@ type Provider struct {
 	hook atomic.Pointer[func(stage string)]
 
 	pool *pool // nil when off
+	gate *startGate
 	// running counts executions in progress, and lastExec is when one
 	// last started or ended (UnixNano): the pool makes sandboxes only
 	// when none ran for PoolConfig.Quiet (pool.go).
@@ -140,6 +141,7 @@ func New(cfg Config) (*Provider, error) {
 		p.log.Debug("computemw/local: runtime unavailable", "language", name, "reason", why)
 	}
 	p.pool = newPool(p, cfg.WarmPool)
+	p.gate = newStartGate(cfg.StartGate)
 	return p, nil
 }
 
