@@ -33,12 +33,11 @@ const (
 //
 // Why: executions started at once share the CPUs among all of them, so
 // that each ends near the end of the burst; started in order, each ends
-// after those that came before it. With 100 pooled sandboxes each running
-// `node -v` at once through the Go API (2 CPUs), the median went from
-// 1.38–1.48 s to 0.82–0.91 s, against 0.84–1.29 s for 100 bare bwrap
-// sandboxes. Through the kit's routes, whose MaxSandboxes already keeps
-// all but 64 of a burst waiting, its share is smaller: make bench,
-// section (b), measures it beside the same bursts without the gate.
+// after those that came before it. make bench, section (b), measures the
+// gate's share: bursts of 100 pooled sandboxes running `node -v`, through
+// the Go API and through the kit's routes (whose MaxSandboxes already
+// keeps all but 64 of a burst waiting), beside the same bursts on a
+// provider without it.
 type startGate struct {
 	slots int
 	hold  time.Duration
