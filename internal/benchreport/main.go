@@ -10,7 +10,7 @@
 // series can then average.
 // (b) Bursts of 100 and 1000 such requests at once (default kit config:
 // MaxSandboxes 64, the queue, the default pool), beside 100 bare bwrap
-// sandboxes running `node -v` started at once; three bursts of 100 of
+// sandboxes running `node -v` started at once; five bursts of 100 of
 // each, taking turns. Then the start gate's share: the same bursts, over
 // HTTP and through the Go API, beside a provider without the gate.
 // (c) POST /api/exec {"command":"true"} from 8 clients, beside bare bwrap
@@ -54,7 +54,7 @@ var (
 	reqs  = flag.Int("requests", 400, "requests per throughput series")
 	conc  = flag.Int("concurrency", 8, "concurrent clients of the throughput series")
 	execs = flag.Int("execs", 300, "executions per session series")
-	turns = flag.Int("bursts", 3, "bursts of n per series in (b), the series taking turns")
+	turns = flag.Int("bursts", 5, "bursts of n per series in (b), the series taking turns")
 	only  = flag.String("only", "abcdef", "the sections to run, by letter")
 	pace  = flag.Duration("pace", 100*time.Millisecond, "the least time between the starts of paced requests")
 )
@@ -261,6 +261,7 @@ func run() error {
 		// is over all its bursts.
 		var bareBurst, burst series
 		var perBurst []string
+		var ratios []float64
 		if warm.PoolStats().Target < *n {
 			// Run alone, the section first grows the pool, as any
 			// earlier burst (or section (a)) would have.
@@ -290,6 +291,7 @@ func run() error {
 				}
 			}
 			perBurst = append(perBurst, fmt.Sprintf("%s / %s (%.2fx)", ms(m[1]), ms(m[0]), float64(m[1])/float64(m[0])))
+			ratios = append(ratios, float64(m[1])/float64(m[0]))
 		}
 		bareBurst.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline), %d bursts, %d ready sandboxes on the host", *n, *turns, ready)
 		burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`, %d bursts", *n, *turns) + poolNote(ps, warm.PoolStats())
@@ -304,7 +306,7 @@ func run() error {
 		row(burst, bareBurst, total)
 		row(bigBurst, bareBurst, *big)
 		tw.Flush()
-		fmt.Printf("    each burst of %d, kit / baseline medians: %s\n", *n, strings.Join(perBurst, ", "))
+		fmt.Printf("    each burst of %d, kit / baseline medians: %s; median of the bursts' ratios %.2fx\n", *n, strings.Join(perBurst, ", "), median(ratios))
 		gs := warm.StartGateStats()
 		fmt.Printf("    start gate: %d slots; %d executions waited for one, %d started beyond them while the CPUs had room\n", gs.Slots, gs.Waited, gs.Extra)
 		if err := gateReport(ctx, tw, mux, quiet, post, nodeV, warm); err != nil {
@@ -408,6 +410,7 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 	} {
 		var gated, ungated series
 		var perBurst []string
+		var ratios []float64
 		for i := range *turns {
 			steps := []struct {
 				s  *series
@@ -425,6 +428,7 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 				m[(j+i)%2] = b.pct(.5)
 			}
 			perBurst = append(perBurst, fmt.Sprintf("%s / %s (%.2fx)", ms(m[0]), ms(m[1]), float64(m[0])/float64(m[1])))
+			ratios = append(ratios, float64(m[0])/float64(m[1]))
 		}
 		ungated.name = fmt.Sprintf("%s, start gate off (baseline), %d bursts", pair.name, *turns)
 		gated.name = fmt.Sprintf("%s, start gate on (default), %d bursts", pair.name, *turns)
@@ -433,9 +437,25 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 				float64(s.pct(.5))/float64(ungated.pct(.5)))
 		}
 		tw.Flush()
-		fmt.Printf("    each burst of %d, gate on / off medians: %s\n", *n, strings.Join(perBurst, ", "))
+		fmt.Printf("    each burst of %d, gate on / off medians: %s; median of the bursts' ratios %.2fx\n", *n, strings.Join(perBurst, ", "), median(ratios))
 	}
 	return nil
+}
+
+// median is the median of xs (0 when empty). The bursts' ratios are
+// each of a pair of bursts run one after the other, so that a slow spell
+// of the machine, which can last a burst or two, moves one ratio and not
+// the median of them, where it moves the pooled medians of one series.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // poolNote says how many of a series' creates the pool served, from its
