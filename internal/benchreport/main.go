@@ -262,6 +262,7 @@ func run() error {
 		var bareBurst, burst series
 		var perBurst []string
 		var ratios []float64
+		cpu := map[*series]time.Duration{} // the machine's, while each series' bursts ran
 		if warm.PoolStats().Target < *n {
 			// Run alone, the section first grows the pool, as any
 			// earlier burst (or section (a)) would have.
@@ -282,7 +283,9 @@ func run() error {
 			var m [2]time.Duration
 			for _, st := range steps {
 				settle(warm)
+				c := busyCPU()
 				b := measure(*n, *n, st.fn)
+				cpu[st.s] += busyCPU() - c
 				st.s.d = append(st.s.d, b.d...)
 				if st.s == &burst {
 					m[1] = b.pct(.5)
@@ -307,6 +310,9 @@ func run() error {
 		row(bigBurst, bareBurst, *big)
 		tw.Flush()
 		fmt.Printf("    each burst of %d, kit / baseline medians: %s; median of the bursts' ratios %.2fx\n", *n, strings.Join(perBurst, ", "), median(ratios))
+		perReq := func(s *series) time.Duration { return cpu[s] / time.Duration(total) }
+		fmt.Printf("    a tenth done (p10): kit %s, baseline %s; the machine's CPU per request while the bursts ran: kit %s, baseline %s (%.2fx)\n",
+			ms(burst.pct(.1)), ms(bareBurst.pct(.1)), ms(perReq(&burst)), ms(perReq(&bareBurst)), float64(cpu[&burst])/float64(cpu[&bareBurst]))
 		gs := warm.StartGateStats()
 		fmt.Printf("    start gate: %d slots; %d executions waited for one, %d started beyond them while the CPUs had room\n", gs.Slots, gs.Waited, gs.Extra)
 		if err := gateReport(ctx, tw, mux, quiet, post, nodeV, warm); err != nil {
