@@ -48,7 +48,8 @@ type Options struct {
 // compute_execution_duration_seconds, compute_active_sandboxes,
 // compute_active_connections, compute_sandbox_create_duration_seconds,
 // compute_rejections_total, the admission queue's compute_queue_depth and
-// compute_queue_wait_seconds, and the warm pools' compute_warm_pool_*.
+// compute_queue_wait_seconds, the warm pools' compute_warm_pool_* and the
+// start gates' compute_start_gate_*.
 // One Metrics serves one kit.
 type Metrics struct {
 	computemw.NopHooks

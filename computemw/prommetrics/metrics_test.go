@@ -211,3 +211,60 @@ func TestMetricsServeOneKit(t *testing.T) {
 		t.Fatal("a second kit on the same metrics was accepted")
 	}
 }
+
+// reporting is a provider with a warm pool and a start gate to report.
+type reporting struct{ *fakeprovider.Provider }
+
+func (reporting) PoolStats() computemw.PoolStats {
+	return computemw.PoolStats{Ready: 3, Target: 8, Hits: 5, Misses: 2, IdleBytes: 1 << 20}
+}
+
+func (reporting) StartGateStats() computemw.StartGateStats {
+	return computemw.StartGateStats{Slots: 2, Running: 3, Waiting: 4, Waited: 7, Extra: 1}
+}
+
+// A provider's warm pool and start gate are read when scraped; a provider
+// without them has no series, and the families lint clean.
+func TestMetricsPoolAndStartGate(t *testing.T) {
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{reporting{fakeprovider.New("fake")}}, Metrics: prommetrics.New(prommetrics.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kit.Close(context.Background()) })
+	fake := map[string]string{"provider": "fake"}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"compute_warm_pool_ready", fake, 3},
+		{"compute_warm_pool_target", fake, 8},
+		{"compute_warm_pool_idle_bytes", fake, 1 << 20},
+		{"compute_warm_pool_creates_total", map[string]string{"provider": "fake", "result": "hit"}, 5},
+		{"compute_warm_pool_creates_total", map[string]string{"provider": "fake", "result": "miss"}, 2},
+		{"compute_start_gate_slots", fake, 2},
+		{"compute_start_gate_running", fake, 3},
+		{"compute_start_gate_waiting", fake, 4},
+		{"compute_start_gate_waited_total", fake, 7},
+		{"compute_start_gate_extra_total", fake, 1},
+	} {
+		if got := counter(t, kit, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	resp := serve(t, kit, "GET", "/metrics", "")
+	problems, err := promlint.New(bytes.NewReader(resp.Body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+
+	plain, _ := newKit(t, computemw.Config{})
+	for _, name := range []string{"compute_warm_pool_ready", "compute_start_gate_slots"} {
+		if n := testutil.CollectAndCount(computemwtest.Registry(t, plain), name); n != 0 {
+			t.Errorf("a provider without a pool or gate has %d %s series", n, name)
+		}
+	}
+}

@@ -8,14 +8,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// queueCollectors are the admission queue's and warm pools' metrics:
-// compute_queue_depth, compute_queue_wait_seconds,
+// queueCollectors are the admission queue's, warm pools' and start
+// gates' metrics: compute_queue_depth, compute_queue_wait_seconds,
 // compute_warm_pool_ready, compute_warm_pool_target,
-// compute_warm_pool_idle_bytes and compute_warm_pool_creates_total.
+// compute_warm_pool_idle_bytes, compute_warm_pool_creates_total and
+// compute_start_gate_*.
 type queueCollectors struct {
 	wait  *prometheus.HistogramVec
 	depth prometheus.GaugeFunc
 	pool  *poolCollector
+	gate  *gateCollector
 }
 
 func newQueueCollectors(k *computemw.Kit) *queueCollectors {
@@ -30,6 +32,7 @@ func newQueueCollectors(k *computemw.Kit) *queueCollectors {
 			Help: "Sandbox creations waiting for a slot now.",
 		}, func() float64 { return float64(k.QueueDepth() + k.SessionWaiters()) }),
 		pool: &poolCollector{k: k},
+		gate: &gateCollector{k: k},
 	}
 	q.wait.WithLabelValues("admitted")
 	q.wait.WithLabelValues("refused")
@@ -37,7 +40,7 @@ func newQueueCollectors(k *computemw.Kit) *queueCollectors {
 }
 
 func (q *queueCollectors) collectors() []prometheus.Collector {
-	return []prometheus.Collector{q.wait, q.depth, q.pool}
+	return []prometheus.Collector{q.wait, q.depth, q.pool, q.gate}
 }
 
 // SandboxQueued implements computemw.QueueObserver.
@@ -77,5 +80,34 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleBytes), name)
 		ch <- prometheus.MustNewConstMetric(poolCreates, prometheus.CounterValue, float64(s.Hits), name, "hit")
 		ch <- prometheus.MustNewConstMetric(poolCreates, prometheus.CounterValue, float64(s.Misses), name, "miss")
+	}
+}
+
+// gateCollector reads the providers' start gates when scraped.
+type gateCollector struct{ k *computemw.Kit }
+
+var (
+	gateSlots   = prometheus.NewDesc("compute_start_gate_slots", "Executions a provider's start gate lets start at once while the CPUs are busy.", []string{"provider"}, nil)
+	gateRunning = prometheus.NewDesc("compute_start_gate_running", "Executions holding a slot of a provider's start gate.", []string{"provider"}, nil)
+	gateWaiting = prometheus.NewDesc("compute_start_gate_waiting", "Executions waiting at a provider's start gate.", []string{"provider"}, nil)
+	gateWaited  = prometheus.NewDesc("compute_start_gate_waited_total", "Executions that waited at a provider's start gate.", []string{"provider"}, nil)
+	gateExtra   = prometheus.NewDesc("compute_start_gate_extra_total", "Executions a provider's start gate let start beyond its slots because the CPUs had room.", []string{"provider"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *gateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{gateSlots, gateRunning, gateWaiting, gateWaited, gateExtra} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *gateCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, s := range c.k.StartGateStats() {
+		ch <- prometheus.MustNewConstMetric(gateSlots, prometheus.GaugeValue, float64(s.Slots), name)
+		ch <- prometheus.MustNewConstMetric(gateRunning, prometheus.GaugeValue, float64(s.Running), name)
+		ch <- prometheus.MustNewConstMetric(gateWaiting, prometheus.GaugeValue, float64(s.Waiting), name)
+		ch <- prometheus.MustNewConstMetric(gateWaited, prometheus.CounterValue, float64(s.Waited), name)
+		ch <- prometheus.MustNewConstMetric(gateExtra, prometheus.CounterValue, float64(s.Extra), name)
 	}
 }

@@ -140,18 +140,6 @@ type StartGateConfig struct {
 	Hold time.Duration
 }
 
-// StartGateStats is the start gate's state (Provider.StartGateStats).
-type StartGateStats struct {
-	// Slots is the gate's size; 0 when there is no gate.
-	Slots int
-	// Running is how many executions hold a slot (above Slots while
-	// the watch admitted some beyond them), and Waiting how many wait.
-	Running, Waiting int
-	// Waited counts the executions that had to wait, and Extra those the
-	// watch admitted beyond the slots because the CPUs had room.
-	Waited, Extra uint64
-}
-
 func (c *StartGateConfig) setDefaults() {
 	if c.Slots == 0 {
 		c.Slots = runtime.NumCPU()

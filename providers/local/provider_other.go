@@ -37,8 +37,9 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	return nil, errNotLinux
 }
 
-// StartGateStats is zero: no start gate off Linux.
-func (p *Provider) StartGateStats() StartGateStats { return StartGateStats{} }
+// StartGateStats implements computemw.StartGateReporter: no start gate off
+// Linux.
+func (p *Provider) StartGateStats() computemw.StartGateStats { return computemw.StartGateStats{} }
 
 // PoolStats implements computemw.PoolReporter: no pool off Linux.
 func (p *Provider) PoolStats() computemw.PoolStats { return computemw.PoolStats{} }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // The start gate's watch: how often it reads the CPUs' pressure while
@@ -152,18 +154,19 @@ func (g *startGate) watch() {
 }
 
 // stats reports the gate's state.
-func (g *startGate) stats() StartGateStats {
+func (g *startGate) stats() computemw.StartGateStats {
 	if g == nil {
-		return StartGateStats{}
+		return computemw.StartGateStats{}
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return StartGateStats{Slots: g.slots, Running: g.inUse, Waiting: len(g.waiters),
+	return computemw.StartGateStats{Slots: g.slots, Running: g.inUse, Waiting: len(g.waiters),
 		Waited: g.waited.Load(), Extra: g.extra.Load()}
 }
 
-// StartGateStats reports the start gate's state (Config.StartGate).
-func (p *Provider) StartGateStats() StartGateStats { return p.gate.stats() }
+// StartGateStats implements computemw.StartGateReporter: the start gate's
+// state (Config.StartGate).
+func (p *Provider) StartGateStats() computemw.StartGateStats { return p.gate.stats() }
 
 // cpuStall is the time some task waited for a CPU since boot, from the
 // kernel's pressure stall information; -1 without it.

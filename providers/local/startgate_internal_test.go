@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // busyCPUs is a stall source on which tasks always waited for a CPU;
@@ -27,7 +29,7 @@ func idleCPUs() time.Duration { return 0 }
 
 // waitFor polls the gate's state until cond holds (a goroutine of the
 // test reached the gate), or fails the test.
-func waitFor(t *testing.T, g *startGate, what string, cond func(StartGateStats) bool) {
+func waitFor(t *testing.T, g *startGate, what string, cond func(computemw.StartGateStats) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond(g.stats()) {
@@ -63,7 +65,7 @@ func TestStartGateOrder(t *testing.T) {
 			mu.Unlock()
 			rels <- rel
 		})
-		waitFor(t, g, "a waiter queued", func(s StartGateStats) bool { return s.Waiting == i+1 })
+		waitFor(t, g, "a waiter queued", func(s computemw.StartGateStats) bool { return s.Waiting == i+1 })
 	}
 	first()
 	first() // a second release gives nothing back
@@ -121,7 +123,7 @@ func TestStartGateCancel(t *testing.T) {
 		_, err := g.enter(ctx)
 		errc <- err
 	}()
-	waitFor(t, g, "the waiter queued", func(s StartGateStats) bool { return s.Waiting == 1 })
+	waitFor(t, g, "the waiter queued", func(s computemw.StartGateStats) bool { return s.Waiting == 1 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled waiter: %v", err)
@@ -167,7 +169,7 @@ func TestStartGateRoom(t *testing.T) {
 	if s := g.stats(); s.Running != 0 || s.Waiting != 0 {
 		t.Errorf("after all: %+v", s)
 	}
-	waitFor(t, g, "the watch ended", func(StartGateStats) bool {
+	waitFor(t, g, "the watch ended", func(computemw.StartGateStats) bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		return !g.watching
@@ -186,7 +188,7 @@ func TestStartGateOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	rel()
-	if s := g.stats(); s != (StartGateStats{}) {
+	if s := g.stats(); s != (computemw.StartGateStats{}) {
 		t.Errorf("no gate: %+v", s)
 	}
 }
