@@ -255,14 +255,6 @@ func run() error {
 
 	// (b) Bursts.
 	if section("b") {
-		// One burst's median moves by a third from one burst to the
-		// next, the baseline's most (the kernel staggers bwrap's starts
-		// differently each time): the series take turns, and each row
-		// is over all its bursts.
-		var bareBurst, burst series
-		var perBurst []string
-		var ratios []float64
-		cpu := map[*series]time.Duration{} // the machine's, while each series' bursts ran
 		if warm.PoolStats().Target < *n {
 			// Run alone, the section first grows the pool, as any
 			// earlier burst (or section (a)) would have.
@@ -272,30 +264,8 @@ func run() error {
 		settle(warm)
 		ready := warm.PoolStats().Ready
 		ps := warm.PoolStats()
-		for i := range *turns {
-			steps := []struct {
-				s  *series
-				fn func() error
-			}{{&bareBurst, bareBwrap("node", "-v")}, {&burst, post("/api/exec", nodeV)}}
-			if i%2 == 1 {
-				steps[0], steps[1] = steps[1], steps[0]
-			}
-			var m [2]time.Duration
-			for _, st := range steps {
-				settle(warm)
-				c := busyCPU()
-				b := measure(*n, *n, st.fn)
-				cpu[st.s] += busyCPU() - c
-				st.s.d = append(st.s.d, b.d...)
-				if st.s == &burst {
-					m[1] = b.pct(.5)
-				} else {
-					m[0] = b.pct(.5)
-				}
-			}
-			perBurst = append(perBurst, fmt.Sprintf("%s / %s (%.2fx)", ms(m[1]), ms(m[0]), float64(m[1])/float64(m[0])))
-			ratios = append(ratios, float64(m[1])/float64(m[0]))
-		}
+		pb := takeTurns(*turns, *n, post("/api/exec", nodeV), bareBwrap("node", "-v"), false, func() { settle(warm) })
+		burst, bareBurst := pb.a, pb.b
 		bareBurst.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline), %d bursts, %d ready sandboxes on the host", *n, *turns, ready)
 		burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`, %d bursts", *n, *turns) + poolNote(ps, warm.PoolStats())
 		settle(warm)
@@ -309,10 +279,10 @@ func run() error {
 		row(burst, bareBurst, total)
 		row(bigBurst, bareBurst, *big)
 		tw.Flush()
-		fmt.Printf("    each burst of %d, kit / baseline medians: %s; median of the bursts' ratios %.2fx\n", *n, strings.Join(perBurst, ", "), median(ratios))
-		perReq := func(s *series) time.Duration { return cpu[s] / time.Duration(total) }
+		fmt.Println(pb.summary(*n, "kit / baseline"))
+		perReq := func(cpu time.Duration) time.Duration { return cpu / time.Duration(total) }
 		fmt.Printf("    a tenth done (p10): kit %s, baseline %s; the machine's CPU per request while the bursts ran: kit %s, baseline %s (%.2fx)\n",
-			ms(burst.pct(.1)), ms(bareBurst.pct(.1)), ms(perReq(&burst)), ms(perReq(&bareBurst)), float64(cpu[&burst])/float64(cpu[&bareBurst]))
+			ms(burst.pct(.1)), ms(bareBurst.pct(.1)), ms(perReq(pb.cpuA)), ms(perReq(pb.cpuB)), float64(pb.cpuA)/float64(pb.cpuB))
 		gs := warm.StartGateStats()
 		fmt.Printf("    start gate: %d slots; %d executions waited for one, %d started beyond them while the CPUs had room\n", gs.Slots, gs.Waited, gs.Extra)
 		if err := gateReport(ctx, tw, mux, quiet, post, nodeV, warm); err != nil {
@@ -414,28 +384,8 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 		{fmt.Sprintf("burst of %d HTTP create → `node -v`", *n), post("/api/exec", body), post("/ungated/exec", body)},
 		{fmt.Sprintf("burst of %d Go API create → `node -v` (no MaxSandboxes)", *n), api(warm), api(off)},
 	} {
-		var gated, ungated series
-		var perBurst []string
-		var ratios []float64
-		for i := range *turns {
-			steps := []struct {
-				s  *series
-				fn func() error
-			}{{&gated, pair.on}, {&ungated, pair.off}}
-			if i%2 == 1 {
-				steps[0], steps[1] = steps[1], steps[0]
-			}
-			var m [2]time.Duration
-			for j, st := range steps {
-				settle(warm)
-				settle(off)
-				b := measure(*n, *n, st.fn)
-				st.s.d = append(st.s.d, b.d...)
-				m[(j+i)%2] = b.pct(.5)
-			}
-			perBurst = append(perBurst, fmt.Sprintf("%s / %s (%.2fx)", ms(m[0]), ms(m[1]), float64(m[0])/float64(m[1])))
-			ratios = append(ratios, float64(m[0])/float64(m[1]))
-		}
+		pb := takeTurns(*turns, *n, pair.on, pair.off, true, func() { settle(warm); settle(off) })
+		gated, ungated := pb.a, pb.b
 		ungated.name = fmt.Sprintf("%s, start gate off (baseline), %d bursts", pair.name, *turns)
 		gated.name = fmt.Sprintf("%s, start gate on (default), %d bursts", pair.name, *turns)
 		for _, s := range []series{ungated, gated} {
@@ -443,25 +393,9 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 				float64(s.pct(.5))/float64(ungated.pct(.5)))
 		}
 		tw.Flush()
-		fmt.Printf("    each burst of %d, gate on / off medians: %s; median of the bursts' ratios %.2fx\n", *n, strings.Join(perBurst, ", "), median(ratios))
+		fmt.Println(pb.summary(*n, "gate on / off"))
 	}
 	return nil
-}
-
-// median is the median of xs (0 when empty). The bursts' ratios are
-// each of a pair of bursts run one after the other, so that a slow spell
-// of the machine, which can last a burst or two, moves one ratio and not
-// the median of them, where it moves the pooled medians of one series.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // poolNote says how many of a series' creates the pool served, from its
