@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	computeecho "github.com/computemw/kit/adapters/echo"
+	computeecho "github.com/computemw/kit/adapters/computeecho"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"

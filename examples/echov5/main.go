@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	computeecho "github.com/computemw/kit/adapters/echov5"
+	"github.com/computemw/kit/adapters/computeechov5"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
@@ -62,14 +62,14 @@ func run() error {
 		// A global error handler: errors that handlers return are
 		// written with the kit's status and code (408 TIMEOUT, 507 ...);
 		// other errors go to Echo's default handler.
-		HTTPErrorHandler: computeecho.HTTPErrorHandler(kit, nil),
+		HTTPErrorHandler: computeechov5.HTTPErrorHandler(kit, nil),
 	})
 	e.Use(middleware.Recover())
 
 	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
 	// GET /api/health, /api/ready, /api/metrics, and the /api/sandboxes
 	// sessions.
-	computeecho.Register(e.Group("/api"), kit)
+	computeechov5.Register(e.Group("/api"), kit)
 	// Prometheus metrics at the root too, where scrapers look.
 	e.GET("/metrics", echo.WrapHandler(metrics))
 
@@ -82,7 +82,7 @@ func run() error {
 		}
 		// The kit's governed path: policies, a sandbox of its own,
 		// metrics, the execution log.
-		ctx, err := computeecho.Admit(c, kit, computemw.OpExecute)
+		ctx, err := computeechov5.Admit(c, kit, computemw.OpExecute)
 		if err != nil {
 			return err
 		}
@@ -94,11 +94,11 @@ func run() error {
 	})
 
 	// A sandbox-per-request middleware: requests of the /api/compute group get
-	// their own sandbox, reachable with computeecho.Sandbox(c). It is set on
+	// their own sandbox, reachable with computeechov5.Sandbox(c). It is set on
 	// the routes rather than with Group.Use, which would also run it (and
 	// create a sandbox) for paths of the group that match no route.
 	compute := e.Group("/api/compute")
-	sandbox := computeecho.Middleware(kit)
+	sandbox := computeechov5.Middleware(kit)
 	compute.POST("/python", func(c *echo.Context) error {
 		var body struct {
 			Code string `json:"code"`
@@ -106,7 +106,7 @@ func run() error {
 		if err := computemw.DecodeJSON(c.Request().Body, kit.Config().MaxBodyBytes, &body); err != nil {
 			return err
 		}
-		res, err := computeecho.Sandbox(c).RunCode(c.Request().Context(), "python", body.Code, computemw.ExecOptions{})
+		res, err := computeechov5.Sandbox(c).RunCode(c.Request().Context(), "python", body.Code, computemw.ExecOptions{})
 		if err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	computefiber "github.com/computemw/kit/adapters/fiber"
+	computefiber "github.com/computemw/kit/adapters/computefiber"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	computefiber "github.com/computemw/kit/adapters/fiberv3"
+	"github.com/computemw/kit/adapters/computefiberv3"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
@@ -64,14 +64,14 @@ func run() error {
 		// A global error handler: errors that handlers return are
 		// written with the kit's status and code (408 TIMEOUT, 507 ...);
 		// other errors go to fiber.DefaultErrorHandler.
-		ErrorHandler: computefiber.ErrorHandler(kit),
+		ErrorHandler: computefiberv3.ErrorHandler(kit),
 	})
 	app.Use(recover.New())
 
 	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
 	// GET /api/health, /api/ready, /api/metrics, /api/ws, and the
 	// /api/sandboxes sessions.
-	computefiber.Register(app.Group("/api"), kit)
+	computefiberv3.Register(app.Group("/api"), kit)
 	// Prometheus metrics at the root too, where scrapers look, as in the
 	// other starters (a net/http handler, through Fiber's adaptor).
 	app.Get("/metrics", adaptor.HTTPHandler(metrics))
@@ -87,7 +87,7 @@ func run() error {
 		}
 		// The kit's governed path: policies, a sandbox of its own,
 		// metrics, the execution log.
-		ctx, err := computefiber.Admit(c, kit, computemw.OpExecute)
+		ctx, err := computefiberv3.Admit(c, kit, computemw.OpExecute)
 		if err != nil {
 			return err
 		}
@@ -99,18 +99,18 @@ func run() error {
 	})
 
 	// A sandbox-per-request middleware: requests of the /api/compute group get
-	// their own sandbox, reachable with computefiber.Sandbox(c). It is set
+	// their own sandbox, reachable with computefiberv3.Sandbox(c). It is set
 	// on the routes rather than on the group, which would also run it (and
 	// create a sandbox) for paths of the group that match no route.
 	compute := app.Group("/api/compute")
-	compute.Post("/python", computefiber.New(kit), func(c fiber.Ctx) error {
+	compute.Post("/python", computefiberv3.New(kit), func(c fiber.Ctx) error {
 		var body struct {
 			Code string `json:"code"`
 		}
 		if err := computemw.DecodeJSON(bytes.NewReader(c.BodyRaw()), kit.Config().MaxBodyBytes, &body); err != nil {
 			return err
 		}
-		res, err := computefiber.Sandbox(c).RunCode(computefiber.Context(c), "python", body.Code, computemw.ExecOptions{})
+		res, err := computefiberv3.Sandbox(c).RunCode(computefiberv3.Context(c), "python", body.Code, computemw.ExecOptions{})
 		if err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func run() error {
 	})
 
 	// Last: unknown paths get the kit's JSON 404 (Fiber matches in order).
-	app.Use(computefiber.NotFound(kit))
+	app.Use(computefiberv3.NotFound(kit))
 
 	addr := os.Getenv("ADDR")
 	if addr == "" {

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	computegin "github.com/computemw/kit/adapters/gin"
+	computegin "github.com/computemw/kit/adapters/computegin"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"

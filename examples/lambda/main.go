@@ -27,12 +27,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/e2b"
-	computelambda "github.com/computemw/kit/transports/lambda"
+	computelambda "github.com/computemw/kit/transports/computelambda"
 )
 
 // errNoProvider is the start-up failure of a function without a remote

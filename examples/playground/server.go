@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 )
 

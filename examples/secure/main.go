@@ -59,7 +59,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/prommetrics"

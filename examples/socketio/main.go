@@ -29,12 +29,12 @@ import (
 	"syscall"
 	"time"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
-	computesocketio "github.com/computemw/kit/transports/socketio"
+	computesocketio "github.com/computemw/kit/transports/computesocketio"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/computemw/kit/internal/exampletest"
-	"github.com/computemw/kit/transports/socketio/socketiotest"
+	"github.com/computemw/kit/transports/computesocketio/socketiotest"
 )
 
 const testSecret = "example-test-secret-of-at-least-32-bytes"

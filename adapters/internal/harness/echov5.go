@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	computeecho "github.com/computemw/kit/adapters/echov5"
+	"github.com/computemw/kit/adapters/computeechov5"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/labstack/echo/v5"
@@ -16,13 +16,13 @@ import (
 func EchoV5App(kit *computemw.Kit) *echo.Echo {
 	e := echo.NewWithConfig(echo.Config{
 		Logger:           slog.New(slog.DiscardHandler),
-		HTTPErrorHandler: computeecho.HTTPErrorHandler(kit, nil),
+		HTTPErrorHandler: computeechov5.HTTPErrorHandler(kit, nil),
 	})
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
-	computeecho.Register(e.Group(computemwtest.Prefix), kit)
-	mw := computeecho.Middleware(kit)
+	computeechov5.Register(e.Group(computemwtest.Prefix), kit)
+	mw := computeechov5.Middleware(kit)
 	e.GET(computemwtest.SandboxPath, func(c *echo.Context) error {
-		if computeecho.Sandbox(c) == nil {
+		if computeechov5.Sandbox(c) == nil {
 			return c.String(http.StatusInternalServerError, "no sandbox")
 		}
 		return c.JSON(http.StatusOK, computemwtest.SandboxInfoFor(c.Request().Context()))
@@ -38,7 +38,7 @@ func EchoV5App(kit *computemw.Kit) *echo.Echo {
 	e.GET(computemwtest.ErrorPath, func(*echo.Context) error { return computemwtest.SuiteError() }, mw)
 	bare := func(needSandbox bool) echo.HandlerFunc {
 		return func(c *echo.Context) error {
-			if needSandbox && computeecho.Sandbox(c) == nil {
+			if needSandbox && computeechov5.Sandbox(c) == nil {
 				return c.String(http.StatusInternalServerError, "no sandbox")
 			}
 			return c.JSON(http.StatusOK, ok)

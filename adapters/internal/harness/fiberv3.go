@@ -1,6 +1,6 @@
 package harness
 
-// The Fiber v3 app. In this file fiber and computefiber are the v3
+// The Fiber v3 app. In this file fiber and computefiberv3 are the v3
 // packages, as a user of Fiber v3 imports them.
 
 import (
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	computefiber "github.com/computemw/kit/adapters/fiberv3"
+	"github.com/computemw/kit/adapters/computefiberv3"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/gofiber/fiber/v3"
@@ -19,27 +19,27 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// FiberV3App is the Fiber v3 app, with computefiber.ErrorHandler (of
+// FiberV3App is the Fiber v3 app, with computefiberv3.ErrorHandler (of
 // adapters/fiberv3) as its error handler unless errorHandler is given. It
 // serves the same routes as [FiberApp].
 func FiberV3App(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App {
-	cfg := fiber.Config{ErrorHandler: computefiber.ErrorHandler(kit)}
+	cfg := fiber.Config{ErrorHandler: computefiberv3.ErrorHandler(kit)}
 	if len(errorHandler) > 0 {
 		cfg.ErrorHandler = errorHandler[0]
 	}
 	app := fiber.New(cfg)
 	app.Use(fiberrecover.New())
-	computefiber.Register(app.Group(computemwtest.Prefix), kit)
-	mw := computefiber.New(kit)
+	computefiberv3.Register(app.Group(computemwtest.Prefix), kit)
+	mw := computefiberv3.New(kit)
 	app.Get(computemwtest.SandboxPath, mw, func(c fiber.Ctx) error {
-		if computefiber.Sandbox(c) == nil {
+		if computefiberv3.Sandbox(c) == nil {
 			return c.Status(http.StatusInternalServerError).SendString("no sandbox")
 		}
-		return c.JSON(computemwtest.SandboxInfoFor(computefiber.Context(c)))
+		return c.JSON(computemwtest.SandboxInfoFor(computefiberv3.Context(c)))
 	})
 	app.Post(computemwtest.RunPath, mw, func(c fiber.Ctx) error {
 		// The raw body: c.Body() would inflate a Content-Encoding.
-		res, err := computemwtest.RunInRequest(computefiber.Context(c), bytes.NewReader(c.BodyRaw()))
+		res, err := computemwtest.RunInRequest(computefiberv3.Context(c), bytes.NewReader(c.BodyRaw()))
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func FiberV3App(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.A
 	app.Get(computemwtest.ErrorPath, mw, func(fiber.Ctx) error { return computemwtest.SuiteError() })
 	bare := func(needSandbox bool) fiber.Handler {
 		return func(c fiber.Ctx) error {
-			if needSandbox && computefiber.Sandbox(c) == nil {
+			if needSandbox && computefiberv3.Sandbox(c) == nil {
 				return c.Status(http.StatusInternalServerError).SendString("no sandbox")
 			}
 			return c.JSON(ok)
@@ -64,7 +64,7 @@ func FiberV3App(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.A
 		}
 		return c.JSON(bareExec(&req))
 	})
-	app.Use(computefiber.NotFound(kit))
+	app.Use(computefiberv3.NotFound(kit))
 	return app
 }
 

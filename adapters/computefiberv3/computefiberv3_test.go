@@ -1,4 +1,4 @@
-package computefiber_test
+package computefiberv3_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	computefiber "github.com/computemw/kit/adapters/fiberv3"
+	"github.com/computemw/kit/adapters/computefiberv3"
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
@@ -24,7 +24,7 @@ func TestAdapterSuite(t *testing.T) {
 	computemwtest.AdapterSuite(t, computemwtest.Harness{Name: "fiberv3", Start: harness.FiberV3})
 }
 
-// With fiber's own error handler instead of computefiber.ErrorHandler, a
+// With fiber's own error handler instead of computefiberv3.ErrorHandler, a
 // failure to create the request's sandbox still has the kit's status, and
 // its message is the client-safe one.
 func TestDefaultErrorHandler(t *testing.T) {
@@ -69,7 +69,7 @@ func TestErrorHandlerFallback(t *testing.T) {
 		t.Errorf("NotFound: %d %s", r.Status, r.Raw)
 	}
 
-	app := fiber.New(fiber.Config{ErrorHandler: computefiber.ErrorHandler(kit)})
+	app := fiber.New(fiber.Config{ErrorHandler: computefiberv3.ErrorHandler(kit)})
 	app.Get("/teapot", func(fiber.Ctx) error { return fiber.ErrTeapot })
 	base = harness.ServeFiberV3(t, app)
 	for path, want := range map[string]*fiber.Error{"/teapot": fiber.ErrTeapot, "/nope": fiber.ErrNotFound} {

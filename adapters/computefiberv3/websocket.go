@@ -1,4 +1,4 @@
-package computefiber
+package computefiberv3
 
 import (
 	"net/http"

@@ -9,7 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
 )

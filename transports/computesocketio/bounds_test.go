@@ -8,8 +8,8 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
-	computesocketio "github.com/computemw/kit/transports/socketio"
-	"github.com/computemw/kit/transports/socketio/socketiotest"
+	computesocketio "github.com/computemw/kit/transports/computesocketio"
+	"github.com/computemw/kit/transports/computesocketio/socketiotest"
 )
 
 // answers are the events an event may be answered with.

@@ -19,8 +19,8 @@ import (
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
 	"github.com/computemw/kit/computemw/prommetrics"
-	computesocketio "github.com/computemw/kit/transports/socketio"
-	"github.com/computemw/kit/transports/socketio/socketiotest"
+	computesocketio "github.com/computemw/kit/transports/computesocketio"
+	"github.com/computemw/kit/transports/computesocketio/socketiotest"
 )
 
 var secret = []byte("socket-io-test-secret-of-32-bytes!!")

@@ -1,14 +1,14 @@
-// Package computeecho is the Echo v5 adapter of computemw: sandbox-per-
+// Package computeechov5 is the Echo v5 adapter of computemw: sandbox-per-
 // request middleware, the prebuilt route group, and an HTTPErrorHandler that
-// renders the kit's errors. The last element of its import path names the
-// major version of Echo; the Echo v4 adapter is adapters/echo.
+// renders the kit's errors. The Echo v4 adapter is adapters/computeecho, with
+// the same API.
 //
-//	import computeecho "github.com/computemw/kit/adapters/echov5"
+//	import "github.com/computemw/kit/adapters/computeechov5"
 //
 //	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
-//	e := echo.NewWithConfig(echo.Config{HTTPErrorHandler: computeecho.HTTPErrorHandler(kit, nil)})
-//	computeecho.Register(e.Group("/api"), kit)           // POST /api/execute, ...
-//	e.POST("/mine", h, computeecho.Middleware(kit))      // computeecho.Sandbox(c) in h
+//	e := echo.NewWithConfig(echo.Config{HTTPErrorHandler: computeechov5.HTTPErrorHandler(kit, nil)})
+//	computeechov5.Register(e.Group("/api"), kit)           // POST /api/execute, ...
+//	e.POST("/mine", h, computeechov5.Middleware(kit))      // computeechov5.Sandbox(c) in h
 //
 // Errors follow Echo's rule: handlers and middleware return them, and the
 // app's HTTPErrorHandler writes them. Install [HTTPErrorHandler] so that
@@ -20,7 +20,7 @@
 // renders the full contract from the wrapped error. Echo's
 // DefaultHTTPErrorHandler(true) adds the wrapped error's own text to its
 // answer, internal detail included: use it in development only.
-package computeecho
+package computeechov5
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package computefiber_test
+package computefiberv3_test
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	computefiber "github.com/computemw/kit/adapters/fiber"
+	"github.com/computemw/kit/adapters/computefiberv3"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
-	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v3"
 )
 
 // Register the route group under /api, and a handler of your own behind
@@ -18,10 +18,10 @@ func ExampleRegister() {
 	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("fake")}})
 	defer kit.Close(context.Background())
 
-	app := fiber.New(fiber.Config{ErrorHandler: computefiber.ErrorHandler(kit), DisableStartupMessage: true})
-	computefiber.Register(app.Group("/api"), kit)
-	app.Post("/run", computefiber.New(kit), func(c *fiber.Ctx) error {
-		res, err := computefiber.Sandbox(c).Exec(computefiber.Context(c), "exit 2", computemw.ExecOptions{})
+	app := fiber.New(fiber.Config{ErrorHandler: computefiberv3.ErrorHandler(kit)})
+	computefiberv3.Register(app.Group("/api"), kit)
+	app.Post("/run", computefiberv3.New(kit), func(c fiber.Ctx) error {
+		res, err := computefiberv3.Sandbox(c).Exec(computefiberv3.Context(c), "exit 2", computemw.ExecOptions{})
 		if err != nil {
 			return err
 		}
@@ -31,7 +31,7 @@ func ExampleRegister() {
 	for _, path := range []string{"/api/exec", "/run"} {
 		req := httptest.NewRequest("POST", path, strings.NewReader(`{"command":"echo 4"}`))
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := app.Test(req, -1)
+		resp, err := app.Test(req, fiber.TestConfig{Timeout: 0})
 		if err != nil {
 			panic(err)
 		}

@@ -1,4 +1,4 @@
-package computegin_test
+package computeecho_test
 
 import (
 	"context"
@@ -7,39 +7,37 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	computegin "github.com/computemw/kit/adapters/gin"
+	computeecho "github.com/computemw/kit/adapters/computeecho"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
-	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
 )
 
 // Register the route group under /api, and a handler of your own behind
-// the sandbox middleware that answers with the Result as it is.
+// the sandbox middleware; errors are rendered by the kit's error handler.
 func ExampleRegister() {
-	gin.SetMode(gin.ReleaseMode)
 	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("fake")}})
 	defer kit.Close(context.Background())
 
-	r := gin.New()
-	r.Use(gin.Recovery(), computegin.ErrorHandler(kit))
-	computegin.Register(r.Group("/api"), kit)
-	r.POST("/run", computegin.Middleware(kit), func(c *gin.Context) {
-		res, err := computegin.Sandbox(c).Exec(c.Request.Context(), "echo mine", computemw.ExecOptions{})
+	e := echo.New()
+	e.HTTPErrorHandler = computeecho.HTTPErrorHandler(kit, e.DefaultHTTPErrorHandler)
+	computeecho.Register(e.Group("/api"), kit)
+	e.POST("/run", func(c echo.Context) error {
+		res, err := computeecho.Sandbox(c).Exec(c.Request().Context(), "sleep", computemw.ExecOptions{Timeout: 1})
 		if err != nil {
-			_ = c.Error(err)
-			return
+			return err
 		}
-		c.JSON(http.StatusOK, res)
-	})
+		return c.JSON(http.StatusOK, res)
+	}, computeecho.Middleware(kit))
 
 	for _, path := range []string{"/api/exec", "/run"} {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"command":"echo 4"}`))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, req)
-		fmt.Println(rec.Code, strings.Contains(rec.Body.String(), `"success":true`))
+		e.ServeHTTP(rec, req)
+		fmt.Println(rec.Code)
 	}
 	// Output:
-	// 200 true
-	// 200 true
+	// 200
+	// 408
 }

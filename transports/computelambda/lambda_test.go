@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
-	computelambda "github.com/computemw/kit/transports/lambda"
+	computelambda "github.com/computemw/kit/transports/computelambda"
 )
 
 const allowedOrigin = "https://app.example.com"

@@ -1,17 +1,17 @@
-// Package computefiber is the Fiber v3 adapter of computemw: sandbox-per-
+// Package computefiberv3 is the Fiber v3 adapter of computemw: sandbox-per-
 // request middleware, the prebuilt route group, and an ErrorHandler that
 // renders the kit's errors. It is native fasthttp, with no net/http bridge.
-// Its package name is that of the Fiber v2 adapter (adapters/fiber), with
-// the same API in Fiber v3's style (handlers take a fiber.Ctx):
+// It has the API of the Fiber v2 adapter (adapters/computefiber) in Fiber
+// v3's style (handlers take a fiber.Ctx):
 //
-//	import computefiber "github.com/computemw/kit/adapters/fiberv3"
+//	import "github.com/computemw/kit/adapters/computefiberv3"
 //
 //	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{prov}})
-//	app := fiber.New(fiber.Config{ErrorHandler: computefiber.ErrorHandler(kit)})
+//	app := fiber.New(fiber.Config{ErrorHandler: computefiberv3.ErrorHandler(kit)})
 //	app.Use(recover.New())
-//	computefiber.Register(app.Group("/api"), kit)          // POST /api/execute, ...
-//	app.Post("/mine", computefiber.New(kit), h)            // computefiber.Sandbox(c) in h
-//	app.Use(computefiber.NotFound(kit))                    // last: the kit's JSON 404
+//	computefiberv3.Register(app.Group("/api"), kit)          // POST /api/execute, ...
+//	app.Post("/mine", computefiberv3.New(kit), h)            // computefiberv3.Sandbox(c) in h
+//	app.Use(computefiberv3.NotFound(kit))                    // last: the kit's JSON 404
 //
 // Handlers return errors and the app's ErrorHandler writes them; install
 // [ErrorHandler] so that errors of the kit get its status, code and JSON
@@ -26,7 +26,7 @@
 // not cancel a request when its client goes away, so a request's sandbox is
 // destroyed when its handler returns (at the latest when the execution's
 // timeout ends it), never earlier.
-package computefiber
+package computefiberv3
 
 import (
 	"bufio"
@@ -89,7 +89,7 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 
 // NotFound is the handler of unknown paths: the kit's JSON 404, as the
 // route group's own answers. Fiber matches routes in the order they were
-// added, so add it last: app.Use(computefiber.NotFound(kit)).
+// added, so add it last: app.Use(computefiberv3.NotFound(kit)).
 func NotFound(kit *computemw.Kit) fiber.Handler {
 	return func(c fiber.Ctx) error {
 		return write(c, kit.NotFound(c.Context(), request(c)))

@@ -1,4 +1,4 @@
-package computeecho_test
+package computeechov5_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	computeecho "github.com/computemw/kit/adapters/echov5"
+	"github.com/computemw/kit/adapters/computeechov5"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
 	"github.com/labstack/echo/v5"
@@ -20,15 +20,15 @@ func ExampleRegister() {
 	defer kit.Close(context.Background())
 
 	e := echo.New()
-	e.HTTPErrorHandler = computeecho.HTTPErrorHandler(kit, nil)
-	computeecho.Register(e.Group("/api"), kit)
+	e.HTTPErrorHandler = computeechov5.HTTPErrorHandler(kit, nil)
+	computeechov5.Register(e.Group("/api"), kit)
 	e.POST("/run", func(c *echo.Context) error {
-		res, err := computeecho.Sandbox(c).Exec(c.Request().Context(), "sleep", computemw.ExecOptions{Timeout: 1})
+		res, err := computeechov5.Sandbox(c).Exec(c.Request().Context(), "sleep", computemw.ExecOptions{Timeout: 1})
 		if err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, res)
-	}, computeecho.Middleware(kit))
+	}, computeechov5.Middleware(kit))
 
 	for _, path := range []string{"/api/exec", "/run"} {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"command":"echo 4"}`))

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"testing"
 
-	computehttp "github.com/computemw/kit/adapters/nethttp"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/go-chi/chi/v5"

@@ -1,4 +1,4 @@
-package computeecho_test
+package computegin_test
 
 import (
 	"context"
@@ -7,37 +7,39 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	computeecho "github.com/computemw/kit/adapters/echo"
+	computegin "github.com/computemw/kit/adapters/computegin"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
-	"github.com/labstack/echo/v4"
+	"github.com/gin-gonic/gin"
 )
 
 // Register the route group under /api, and a handler of your own behind
-// the sandbox middleware; errors are rendered by the kit's error handler.
+// the sandbox middleware that answers with the Result as it is.
 func ExampleRegister() {
+	gin.SetMode(gin.ReleaseMode)
 	kit, _ := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("fake")}})
 	defer kit.Close(context.Background())
 
-	e := echo.New()
-	e.HTTPErrorHandler = computeecho.HTTPErrorHandler(kit, e.DefaultHTTPErrorHandler)
-	computeecho.Register(e.Group("/api"), kit)
-	e.POST("/run", func(c echo.Context) error {
-		res, err := computeecho.Sandbox(c).Exec(c.Request().Context(), "sleep", computemw.ExecOptions{Timeout: 1})
+	r := gin.New()
+	r.Use(gin.Recovery(), computegin.ErrorHandler(kit))
+	computegin.Register(r.Group("/api"), kit)
+	r.POST("/run", computegin.Middleware(kit), func(c *gin.Context) {
+		res, err := computegin.Sandbox(c).Exec(c.Request.Context(), "echo mine", computemw.ExecOptions{})
 		if err != nil {
-			return err
+			_ = c.Error(err)
+			return
 		}
-		return c.JSON(http.StatusOK, res)
-	}, computeecho.Middleware(kit))
+		c.JSON(http.StatusOK, res)
+	})
 
 	for _, path := range []string{"/api/exec", "/run"} {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"command":"echo 4"}`))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, req)
-		fmt.Println(rec.Code)
+		r.ServeHTTP(rec, req)
+		fmt.Println(rec.Code, strings.Contains(rec.Body.String(), `"success":true`))
 	}
 	// Output:
-	// 200
-	// 408
+	// 200 true
+	// 200 true
 }

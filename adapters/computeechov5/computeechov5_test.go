@@ -1,4 +1,4 @@
-package computeecho_test
+package computeechov5_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	computeecho "github.com/computemw/kit/adapters/echov5"
+	"github.com/computemw/kit/adapters/computeechov5"
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
@@ -21,7 +21,7 @@ func TestAdapterSuite(t *testing.T) {
 	computemwtest.AdapterSuite(t, computemwtest.Harness{Name: "echov5", Start: harness.EchoV5})
 }
 
-// With echo's own error handler instead of computeecho.HTTPErrorHandler, a
+// With echo's own error handler instead of computeechov5.HTTPErrorHandler, a
 // failure to create the request's sandbox still has the kit's status, and
 // its message is the client-safe one.
 func TestDefaultHTTPErrorHandler(t *testing.T) {
@@ -54,11 +54,11 @@ func TestDefaultHTTPErrorHandler(t *testing.T) {
 // HTTPError keeps the kit's error reachable and never wraps twice; errors
 // that already carry a status for Echo pass through.
 func TestHTTPError(t *testing.T) {
-	if computeecho.HTTPError(nil) != nil {
+	if computeechov5.HTTPError(nil) != nil {
 		t.Error("HTTPError(nil) is not nil")
 	}
 	ke := &computemw.Error{Code: computemw.CodeTimeout, Message: "too slow"}
-	err := computeecho.HTTPError(fmt.Errorf("running: %w", ke))
+	err := computeechov5.HTTPError(fmt.Errorf("running: %w", ke))
 	var he *echo.HTTPError
 	if !errors.As(err, &he) || he.Code != http.StatusRequestTimeout || he.Message != "too slow" {
 		t.Fatalf("HTTPError: %#v", err)
@@ -66,15 +66,15 @@ func TestHTTPError(t *testing.T) {
 	if got := new(*computemw.Error); !errors.As(err, got) || (*got).Code != computemw.CodeTimeout {
 		t.Errorf("kit error not reachable: %v", err)
 	}
-	if again := computeecho.HTTPError(err); again != err {
+	if again := computeechov5.HTTPError(err); again != err {
 		t.Errorf("wrapped twice: %v", again)
 	}
 	for _, pass := range []error{echo.ErrNotFound, echo.NewHTTPError(http.StatusTeapot, "tea")} {
-		if got := computeecho.HTTPError(pass); got != pass {
+		if got := computeechov5.HTTPError(pass); got != pass {
 			t.Errorf("%v became %v", pass, got)
 		}
 	}
-	err = computeecho.HTTPError(errors.New("disk /var/lib/x failed"))
+	err = computeechov5.HTTPError(errors.New("disk /var/lib/x failed"))
 	if !errors.As(err, &he) || he.Code != http.StatusInternalServerError || he.Message != computemw.ErrInternal.Message {
 		t.Errorf("unknown error: %v", err)
 	}
@@ -112,14 +112,14 @@ func TestHTTPErrorHandler(t *testing.T) {
 func TestSkipperAndAdmit(t *testing.T) {
 	kit, fake := computemwtest.SuiteKit(t, computemw.Config{AllowedHosts: []string{"127.0.0.1"}})
 	e := harness.EchoV5App(kit)
-	skip := computeecho.MiddlewareWithConfig(kit, computeecho.MiddlewareConfig{
+	skip := computeechov5.MiddlewareWithConfig(kit, computeechov5.MiddlewareConfig{
 		Skipper: func(*echo.Context) bool { return true },
 	})
 	e.GET("/skipped", func(c *echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]bool{"sandbox": computeecho.Sandbox(c) != nil})
+		return c.JSON(http.StatusOK, map[string]bool{"sandbox": computeechov5.Sandbox(c) != nil})
 	}, skip)
 	e.POST("/admitted", func(c *echo.Context) error {
-		if _, err := computeecho.Admit(c, kit, computemw.OpExecute); err != nil {
+		if _, err := computeechov5.Admit(c, kit, computemw.OpExecute); err != nil {
 			return err
 		}
 		return c.NoContent(http.StatusNoContent)

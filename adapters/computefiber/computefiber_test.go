@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	computefiber "github.com/computemw/kit/adapters/fiber"
+	computefiber "github.com/computemw/kit/adapters/computefiber"
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	computegin "github.com/computemw/kit/adapters/gin"
+	computegin "github.com/computemw/kit/adapters/computegin"
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
