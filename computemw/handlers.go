@@ -151,7 +151,8 @@ func decodeContent(content, encoding string) ([]byte, error) {
 
 var fileActions = []string{"read", "download", "write", "list", "stat", "mkdir", "delete"}
 
-// handleFiles serves POST /files.
+// handleFiles serves POST /files: the JSON form of [Kit.Files], and the
+// download action, which streams the file.
 func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 	var req FilesRequest
 	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
@@ -160,99 +161,57 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 	if !slices.Contains(fileActions, req.Action) {
 		return nil, &Error{Code: CodeBadRequest, Message: "Invalid action", Details: map[string]any{"actions": fileActions}}
 	}
-	if req.Path == "" && req.Action == "list" {
-		req.Path = "."
-	}
-	if err := required("path", req.Path); err != nil {
-		return nil, err
-	}
-	if strings.ContainsRune(req.Path, 0) {
-		return nil, Errorf(CodeBadRequest, "field \"path\" contains a NUL byte")
-	}
-	var data []byte
+	op := FileOp{Action: req.Action, Path: req.Path, Provider: req.Provider, SandboxID: req.SandboxID}
 	if req.Action == "write" {
-		var err error
-		if data, err = decodeContent(req.Content, req.Encoding); err != nil {
+		data, err := decodeContent(req.Content, req.Encoding)
+		if err != nil {
 			return nil, Errorf(CodeBadRequest, "%s", err.Error())
 		}
+		op.Data = data
 	} else if req.Encoding != "" && req.Encoding != "utf8" && req.Encoding != "utf-8" && req.Encoding != "base64" {
 		return nil, Errorf(CodeBadRequest, "unknown encoding %q (want utf8 or base64)", req.Encoding)
 	}
-	id := targetID(ctx, req.SandboxID)
-	p, plan, err := k.targetProvider(ctx, req.Provider, id)
+	if req.Action == "download" {
+		return k.serveDownload(ctx, op)
+	}
+	res, err := k.Files(ctx, op)
 	if err != nil {
 		return nil, err
 	}
-	a := &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: id, plan: plan}
-	mw := k.requestSandbox(ctx, a)
-	if err := k.authorize(ctx, a); err != nil {
+	switch req.Action {
+	case "read":
+		if req.Encoding == "base64" || !utf8.Valid(res.Content) {
+			return JSON(http.StatusOK, FileContent{Content: base64.StdEncoding.EncodeToString(res.Content), Encoding: "base64"})
+		}
+		return JSON(http.StatusOK, FileContent{Content: string(res.Content), Encoding: "utf8"})
+	case "list":
+		return JSON(http.StatusOK, FileList{Files: res.Files})
+	case "stat":
+		return JSON(http.StatusOK, res.Info)
+	}
+	return JSON(http.StatusOK, map[string]bool{"success": true})
+}
+
+// serveDownload is the download action of POST /files: the file streamed
+// as application/octet-stream, with the sandbox and a transfer slot held
+// until the stream ends.
+func (k *Kit) serveDownload(ctx context.Context, op FileOp) (*Response, error) {
+	a, mw, err := k.fileAction(ctx, &op)
+	if err != nil {
 		return nil, err
 	}
-	transfer := req.Action == "read" || req.Action == "download" || req.Action == "write"
-	if transfer {
-		if !k.transfers.TryAcquire() {
-			return nil, k.notRun(ctx, a, &Error{Code: CodeUnavailable, Message: "too many file transfers, retry later", RetryAfter: capacityRetryAfter})
-		}
+	if !k.transfers.TryAcquire() {
+		return nil, k.notRun(ctx, a, errTooManyTransfers)
 	}
 	g, release, err := k.target(ctx, a, mw)
 	if err != nil {
-		if transfer {
-			k.transfers.Release()
-		}
+		k.transfers.Release()
 		return nil, err
 	}
-	if req.Action == "download" {
-		// The sandbox and the transfer slot are held until the stream ends.
-		return k.download(ctx, g, req.Path, func() {
-			release()
-			k.transfers.Release()
-		})
-	}
-	defer release()
-	if transfer {
-		defer k.transfers.Release()
-	}
-	sb := g.raw
-
-	switch req.Action {
-	case "read":
-		b, err := k.readSmall(ctx, sb, req.Path)
-		if err != nil {
-			return nil, err
-		}
-		if req.Encoding == "base64" || !utf8.Valid(b) {
-			return JSON(http.StatusOK, FileContent{Content: base64.StdEncoding.EncodeToString(b), Encoding: "base64"})
-		}
-		return JSON(http.StatusOK, FileContent{Content: string(b), Encoding: "utf8"})
-	case "write":
-		if err := sb.WriteFile(ctx, req.Path, data); err != nil {
-			return nil, err
-		}
-	case "list":
-		files, err := sb.ListFiles(ctx, req.Path)
-		if err != nil {
-			return nil, err
-		}
-		if files == nil {
-			files = []FileInfo{}
-		}
-		return JSON(http.StatusOK, FileList{Files: files})
-	case "stat":
-		fi, err := sb.Stat(ctx, req.Path)
-		if err != nil {
-			return nil, err
-		}
-		return JSON(http.StatusOK, fi)
-	case "mkdir":
-		if err := sb.Mkdir(ctx, req.Path); err != nil {
-			return nil, err
-		}
-	case "delete":
-		if err := sb.Remove(ctx, req.Path); err != nil {
-			return nil, err
-		}
-	}
-	return JSON(http.StatusOK, map[string]bool{"success": true})
+	return k.download(ctx, g, op.Path, func() {
+		release()
+		k.transfers.Release()
+	})
 }
 
 // readSmall reads a file for the JSON form of a read, which carries at

@@ -9,7 +9,7 @@
 // Every field that creates or uses a sandbox enters the kit like a request
 // of its own: it is admitted with the caller's headers ([computemw.Kit.Admit]),
 // then runs through [computemw.Kit.Execute], [computemw.Kit.CreateSession],
-// [computemw.Kit.DestroySession] or the POST /files operation itself, so
+// [computemw.Kit.DestroySession] or [computemw.Kit.Files], so
 // authentication, RBAC, rate limits, quotas, metrics and hooks hold exactly
 // as on the HTTP routes. Errors are GraphQL errors whose extensions.code is
 // the kit's code (TIMEOUT, UNAUTHORIZED, RATE_LIMITED, BAD_REQUEST ...).
@@ -82,11 +82,10 @@ func (o *Options) setDefaults() {
 // Handler is the GraphQL endpoint: POST for queries and mutations, GET
 // with an Upgrade for the WebSocket of subscriptions. Build it with [New].
 type Handler struct {
-	kit   *computemw.Kit
-	cfg   computemw.Config // the kit's, with its defaults
-	opts  Options
-	srv   *handler.Server
-	files computemw.Route
+	kit  *computemw.Kit
+	cfg  computemw.Config // the kit's, with its defaults
+	opts Options
+	srv  *handler.Server
 }
 
 // New returns the GraphQL endpoint of kit. Mount it at one path (it
@@ -95,11 +94,6 @@ type Handler struct {
 func New(kit *computemw.Kit, opts Options) *Handler {
 	opts.setDefaults()
 	h := &Handler{kit: kit, cfg: kit.Config(), opts: opts}
-	for _, rt := range kit.Routes() {
-		if rt.Path == "/files" {
-			h.files = rt
-		}
-	}
 	cfg := generated.Config{Resolvers: &resolver{h: h}}
 	setComplexity(&cfg.Complexity, opts.OperationCost)
 	srv := handler.New(generated.NewExecutableSchema(cfg))

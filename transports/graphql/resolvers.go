@@ -101,7 +101,7 @@ func executionResult(res *computemw.Result) *generated.ExecutionResult {
 
 // WriteFile writes a UTF-8 file, as POST /files {action:"write"} does.
 func (m *mutationResolver) WriteFile(ctx context.Context, path, content string, sandboxID *string) (*bool, error) {
-	if err := m.h.fileOp(ctx, computemw.FilesRequest{Action: "write", Path: path, Content: content, SandboxID: str(sandboxID)}, nil); err != nil {
+	if _, err := m.h.fileOp(ctx, computemw.FileOp{Action: "write", Path: path, Data: []byte(content), SandboxID: str(sandboxID)}); err != nil {
 		return nil, err
 	}
 	return &done, nil
@@ -153,8 +153,8 @@ type queryResolver struct{ h *Handler }
 
 // ListFiles lists a directory, as POST /files {action:"list"} does.
 func (q *queryResolver) ListFiles(ctx context.Context, path string, sandboxID *string) ([]generated.FileInfo, error) {
-	var list computemw.FileList
-	if err := q.h.fileOp(ctx, computemw.FilesRequest{Action: "list", Path: path, SandboxID: str(sandboxID)}, &list); err != nil {
+	list, err := q.h.fileOp(ctx, computemw.FileOp{Action: "list", Path: path, SandboxID: str(sandboxID)})
+	if err != nil {
 		return nil, err
 	}
 	out := make([]generated.FileInfo, 0, len(list.Files))
@@ -171,15 +171,12 @@ func (q *queryResolver) ListFiles(ctx context.Context, path string, sandboxID *s
 
 // ReadFile reads a file, as POST /files {action:"read"} does.
 func (q *queryResolver) ReadFile(ctx context.Context, path string, sandboxID *string) (*generated.FileContent, error) {
-	var fc computemw.FileContent
-	if err := q.h.fileOp(ctx, computemw.FilesRequest{Action: "read", Path: path, SandboxID: str(sandboxID)}, &fc); err != nil {
-		return nil, err
-	}
-	size, err := contentSize(fc)
+	fc, err := q.h.fileOp(ctx, computemw.FileOp{Action: "read", Path: path, SandboxID: str(sandboxID)})
 	if err != nil {
 		return nil, err
 	}
-	return &generated.FileContent{Path: path, Content: fc.Content, Encoding: fc.Encoding, Size: size}, nil
+	content, encoding := fileContent(fc.Content)
+	return &generated.FileContent{Path: path, Content: content, Encoding: encoding, Size: len(fc.Content)}, nil
 }
 
 func str(p *string) string {

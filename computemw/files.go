@@ -1,0 +1,126 @@
+package computemw
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// FileOp is one file operation of [Kit.Files].
+type FileOp struct {
+	// Action is "read", "write", "list", "stat", "mkdir" or "delete".
+	Action string
+	// Path is the file or directory, relative to the sandbox's working
+	// directory or absolute inside the sandbox; "" lists the working
+	// directory.
+	Path string
+	// Data is what "write" writes.
+	Data []byte
+	// Provider names the provider of a sandbox made for the operation; ""
+	// is the kit's default. Ignored with SandboxID.
+	Provider string
+	// SandboxID targets one of the caller's sessions; "" runs the
+	// operation in a sandbox made for it (or the request's own sandbox,
+	// under an adapter's middleware).
+	SandboxID string
+}
+
+// FileResult is what [Kit.Files] answers.
+type FileResult struct {
+	// Content is the file "read" read.
+	Content []byte
+	// Files are the entries "list" found (never nil after a list).
+	Files []FileInfo
+	// Info describes the file "stat" looked at.
+	Info *FileInfo
+}
+
+// fileOps are the actions of [Kit.Files].
+var fileOps = []string{"read", "write", "list", "stat", "mkdir", "delete"}
+
+// errTooManyTransfers refuses a read or write past Config.MaxTransfers.
+var errTooManyTransfers = &Error{Code: CodeUnavailable, Message: "too many file transfers, retry later", RetryAfter: capacityRetryAfter}
+
+// Files performs one file operation, as the route POST /files does: in the
+// caller's session (op.SandboxID) or in a sandbox made for it, authorized
+// as an [OpFiles] action, held to the kit's limits (a read carries at most
+// Config.MaxReadBytes, and reads and writes take one of the kit's transfer
+// slots), observed and charged. ctx comes from [Kit.Admit]. Invalid
+// operations are BAD_REQUEST; another caller's session is NOT_FOUND.
+func (k *Kit) Files(ctx context.Context, op FileOp) (*FileResult, error) {
+	if !slices.Contains(fileOps, op.Action) {
+		return nil, &Error{Code: CodeBadRequest, Message: "Invalid action", Details: map[string]any{"actions": fileOps}}
+	}
+	a, mw, err := k.fileAction(ctx, &op)
+	if err != nil {
+		return nil, err
+	}
+	transfer := op.Action == "read" || op.Action == "write"
+	if transfer {
+		if !k.transfers.TryAcquire() {
+			return nil, k.notRun(ctx, a, errTooManyTransfers)
+		}
+		defer k.transfers.Release()
+	}
+	g, release, err := k.target(ctx, a, mw)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	sb := g.raw
+	switch op.Action {
+	case "read":
+		b, err := k.readSmall(ctx, sb, op.Path)
+		if err != nil {
+			return nil, err
+		}
+		return &FileResult{Content: b}, nil
+	case "write":
+		return &FileResult{}, sb.WriteFile(ctx, op.Path, op.Data)
+	case "list":
+		files, err := sb.ListFiles(ctx, op.Path)
+		if err != nil {
+			return nil, err
+		}
+		if files == nil {
+			files = []FileInfo{}
+		}
+		return &FileResult{Files: files}, nil
+	case "stat":
+		fi, err := sb.Stat(ctx, op.Path)
+		if err != nil {
+			return nil, err
+		}
+		return &FileResult{Info: &fi}, nil
+	case "mkdir":
+		return &FileResult{}, sb.Mkdir(ctx, op.Path)
+	default: // delete
+		return &FileResult{}, sb.Remove(ctx, op.Path)
+	}
+}
+
+// fileAction checks op's path and authorizes it as an OpFiles action of
+// the caller (ctx from Kit.Admit) on its target: a session, the request's
+// own sandbox (mw), or one to be made.
+func (k *Kit) fileAction(ctx context.Context, op *FileOp) (a *Action, mw *governed, err error) {
+	if op.Path == "" && op.Action == "list" {
+		op.Path = "."
+	}
+	if err := required("path", op.Path); err != nil {
+		return nil, nil, err
+	}
+	if strings.ContainsRune(op.Path, 0) {
+		return nil, nil, Errorf(CodeBadRequest, "field \"path\" contains a NUL byte")
+	}
+	id := targetID(ctx, op.SandboxID)
+	p, plan, err := k.targetProvider(ctx, op.Provider, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	a = &Action{Op: OpFiles, Provider: p.Name(), Timeout: k.cfg.DefaultTimeout, SandboxID: id, plan: plan}
+	mw = k.requestSandbox(ctx, a)
+	if err := k.authorize(ctx, a); err != nil {
+		return nil, nil, err
+	}
+	return a, mw, nil
+}
