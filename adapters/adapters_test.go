@@ -11,6 +11,7 @@ import (
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"go.uber.org/goleak"
 )
 
@@ -86,7 +87,7 @@ func BenchmarkCore(b *testing.B) {
 	kit, _ := computemwtest.SuiteKit(b, computemw.Config{})
 	req := &computemw.Request{Method: http.MethodGet, Header: http.Header{}, RemoteAddr: "127.0.0.1:40000"}
 	enter := func() {
-		_, release, err := kit.EnterRequest(context.Background(), req, computemw.MiddlewareOptions{})
+		_, release, err := httpapi.New(kit).EnterRequest(context.Background(), req, httpapi.MiddlewareOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -108,7 +109,7 @@ func BenchmarkCoreExec(b *testing.B) {
 	h := http.Header{"Content-Type": {"application/json"}}
 	serve := func() {
 		req := &computemw.Request{Method: http.MethodPost, Header: h, Body: strings.NewReader(harness.ExecBody)}
-		if resp := kit.ServeRoute(context.Background(), exec, req); resp.Status != http.StatusOK {
+		if resp := httpapi.New(kit).ServeRoute(context.Background(), exec, req); resp.Status != http.StatusOK {
 			b.Fatalf("%d %s", resp.Status, resp.Body)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // activeConnections reads the kit's compute_active_connections gauge: the
@@ -47,8 +48,8 @@ func TestWebSocketBackpressure(t *testing.T) {
 			ws := dialWS(t, base)
 			// The server handles messages in order: execute runs once
 			// create-sandbox is done, so the client need not read between.
-			ws.send(computemw.WSMessage{Type: "create-sandbox"})
-			ws.send(computemw.WSMessage{Type: "execute", Command: "yes"})
+			ws.send(httpapi.WSMessage{Type: "create-sandbox"})
+			ws.send(httpapi.WSMessage{Type: "execute", Command: "yes"})
 			start := time.Now()
 			waitFor(t, func() bool { return kit.LiveSandboxes() == 1 })
 
@@ -104,7 +105,7 @@ func TestWebSocketPing(t *testing.T) {
 		t.Run(a.Name+"/answers", func(t *testing.T) {
 			kit := localKit(t, cfg)
 			ws := dialWS(t, a.Start(t, kit))
-			ws.send(computemw.WSMessage{Type: "create-sandbox"})
+			ws.send(httpapi.WSMessage{Type: "create-sandbox"})
 			if m := ws.next(); m.Type != "sandbox-ready" {
 				t.Fatalf("got %+v", m)
 			}
@@ -112,7 +113,7 @@ func TestWebSocketPing(t *testing.T) {
 			// One reader for the rest of the connection: its pending Read
 			// answers the server's pings.
 			type read struct {
-				m   computemw.WSMessage
+				m   httpapi.WSMessage
 				err error
 			}
 			msgs := make(chan read, 16)
@@ -135,7 +136,7 @@ func TestWebSocketPing(t *testing.T) {
 				}
 			}()
 			t.Cleanup(func() { close(done); ws.c.CloseNow() })
-			recv := func() computemw.WSMessage {
+			recv := func() httpapi.WSMessage {
 				t.Helper()
 				select {
 				case r := <-msgs:
@@ -146,7 +147,7 @@ func TestWebSocketPing(t *testing.T) {
 				case <-ws.ctx.Done():
 					t.Fatal("no message before the test's deadline")
 				}
-				return computemw.WSMessage{}
+				return httpapi.WSMessage{}
 			}
 
 			// The idle period is what is under test: nothing may arrive,
@@ -160,7 +161,7 @@ func TestWebSocketPing(t *testing.T) {
 			if n := kit.LiveSandboxes(); n != 1 {
 				t.Fatalf("after %v idle: %d sandboxes", idle, n)
 			}
-			ws.send(computemw.WSMessage{Type: "execute", Command: "echo still-here"})
+			ws.send(httpapi.WSMessage{Type: "execute", Command: "echo still-here"})
 			if m := recv(); m.Type != "output" || m.Data != "still-here\n" {
 				t.Fatalf("got %+v", m)
 			}
@@ -171,7 +172,7 @@ func TestWebSocketPing(t *testing.T) {
 		t.Run(a.Name+"/silent", func(t *testing.T) {
 			kit := localKit(t, cfg)
 			ws := dialWS(t, a.Start(t, kit))
-			ws.send(computemw.WSMessage{Type: "create-sandbox"})
+			ws.send(httpapi.WSMessage{Type: "create-sandbox"})
 			if m := ws.next(); m.Type != "sandbox-ready" {
 				t.Fatalf("got %+v", m)
 			}

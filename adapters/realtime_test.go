@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 )
@@ -82,7 +83,7 @@ func dialWS(t *testing.T, base string) *wsClient {
 	return &wsClient{t: t, ctx: ctx, c: c}
 }
 
-func (w *wsClient) send(m computemw.WSMessage) {
+func (w *wsClient) send(m httpapi.WSMessage) {
 	w.t.Helper()
 	b, _ := json.Marshal(m)
 	if err := w.c.Write(w.ctx, websocket.MessageText, b); err != nil {
@@ -90,13 +91,13 @@ func (w *wsClient) send(m computemw.WSMessage) {
 	}
 }
 
-func (w *wsClient) next() computemw.WSMessage {
+func (w *wsClient) next() httpapi.WSMessage {
 	w.t.Helper()
 	_, b, err := w.c.Read(w.ctx)
 	if err != nil {
 		w.t.Fatalf("read: %v", err)
 	}
-	var m computemw.WSMessage
+	var m httpapi.WSMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		w.t.Fatalf("%s: %v", b, err)
 	}
@@ -129,13 +130,13 @@ func TestRealtime(t *testing.T) {
 		t.Run(a.Name, func(t *testing.T) {
 			kit := localKit(t, computemw.Config{})
 			ws := dialWS(t, a.Start(t, kit))
-			ws.send(computemw.WSMessage{Type: "create-sandbox"})
+			ws.send(httpapi.WSMessage{Type: "create-sandbox"})
 			if m := ws.next(); m.Type != "sandbox-ready" {
 				t.Fatalf("got %+v", m)
 			}
 
 			// A line every 100 ms arrives as its own message.
-			ws.send(computemw.WSMessage{Type: "execute", Command: "for i in 1 2 3 4 5; do echo $i; sleep 0.1; done"})
+			ws.send(httpapi.WSMessage{Type: "execute", Command: "for i in 1 2 3 4 5; do echo $i; sleep 0.1; done"})
 			for i := 1; i <= 5; i++ {
 				if m := ws.next(); m.Type != "output" || m.Data != string(rune('0'+i))+"\n" {
 					t.Fatalf("line %d: %+v", i, m)
@@ -147,22 +148,22 @@ func TestRealtime(t *testing.T) {
 
 			// The program waits for input sent only after its first line
 			// arrived: without live streaming and stdin this never ends.
-			ws.send(computemw.WSMessage{Type: "execute", Language: "python", Code: "print('first', flush=True)\nprint('got', input())"})
+			ws.send(httpapi.WSMessage{Type: "execute", Language: "python", Code: "print('first', flush=True)\nprint('got', input())"})
 			ws.until("output", "first\n")
-			ws.send(computemw.WSMessage{Type: "stdin", Data: "hello\n"})
+			ws.send(httpapi.WSMessage{Type: "stdin", Data: "hello\n"})
 			ws.until("output", "got hello\n")
 			if m := ws.next(); m.Type != "execution-complete" {
 				t.Fatalf("got %+v", m)
 			}
 
-			ws.send(computemw.WSMessage{Type: "terminal-start", Cols: 80, Rows: 24})
-			ws.send(computemw.WSMessage{Type: "terminal-input", Data: "tty >/dev/null && echo TT''Y-OK; stty size\n"})
+			ws.send(httpapi.WSMessage{Type: "terminal-start", Cols: 80, Rows: 24})
+			ws.send(httpapi.WSMessage{Type: "terminal-input", Data: "tty >/dev/null && echo TT''Y-OK; stty size\n"})
 			ws.until("terminal-output", "24 80")
-			ws.send(computemw.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
-			ws.send(computemw.WSMessage{Type: "terminal-input", Data: "stty size\n"})
+			ws.send(httpapi.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
+			ws.send(httpapi.WSMessage{Type: "terminal-input", Data: "stty size\n"})
 			ws.until("terminal-output", "40 120")
 
-			ws.send(computemw.WSMessage{Type: "execute", Command: "sleep 1000"})
+			ws.send(httpapi.WSMessage{Type: "execute", Command: "sleep 1000"})
 			waitFor(t, func() bool { return kit.LiveSandboxes() == 1 })
 			ws.c.Close(websocket.StatusNormalClosure, "")
 			waitFor(t, func() bool { return kit.LiveSandboxes() == 0 })
@@ -213,11 +214,11 @@ func TestManyWebSockets(t *testing.T) {
 						return
 					}
 					defer c.CloseNow()
-					send := func(m computemw.WSMessage) error {
+					send := func(m httpapi.WSMessage) error {
 						b, _ := json.Marshal(m)
 						return c.Write(ctx, websocket.MessageText, b)
 					}
-					if err := send(computemw.WSMessage{Type: "create-sandbox"}); err != nil {
+					if err := send(httpapi.WSMessage{Type: "create-sandbox"}); err != nil {
 						errs <- err.Error()
 						return
 					}
@@ -228,11 +229,11 @@ func TestManyWebSockets(t *testing.T) {
 							errs <- err.Error()
 							return
 						}
-						var m computemw.WSMessage
+						var m httpapi.WSMessage
 						json.Unmarshal(b, &m)
 						switch m.Type {
 						case "sandbox-ready":
-							send(computemw.WSMessage{Type: "execute", Command: "seq 1 3; echo session-" + string(rune('a'+i%26))})
+							send(httpapi.WSMessage{Type: "execute", Command: "seq 1 3; echo session-" + string(rune('a'+i%26))})
 						case "output":
 							out.WriteString(m.Data)
 						case "execution-complete":

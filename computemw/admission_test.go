@@ -12,6 +12,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // queueRecorder records the waits the kit reports.
@@ -262,7 +263,7 @@ func TestSessionSlotWait(t *testing.T) {
 	if err := json.Unmarshal(first.Body, &id); err != nil || id.SandboxID == "" {
 		t.Fatalf("session id: %s", first.Body)
 	}
-	got := make(chan *computemw.Response, 1)
+	got := make(chan *httpapi.Response, 1)
 	go func() { got <- post(ctx, kit, "/sandboxes", `{"wait":10000}`) }()
 	// The waiter is parked before the slot frees.
 	deadline := time.Now().Add(10 * time.Second)
@@ -273,7 +274,7 @@ func TestSessionSlotWait(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	del := &computemw.Request{Method: "DELETE", Params: map[string]string{"id": id.SandboxID}, Header: http.Header{}, Body: strings.NewReader(""), RemoteAddr: "127.0.0.1:40000"}
-	if r := kit.ServeRoute(ctx, computemwtest.RouteOf(kit, "/sandboxes/{id}"), del); r.Status/100 != 2 {
+	if r := httpapi.New(kit).ServeRoute(ctx, computemwtest.RouteOf(kit, "/sandboxes/{id}"), del); r.Status/100 != 2 {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
 	if r := <-got; r.Status != 201 {

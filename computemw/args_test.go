@@ -10,6 +10,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 func TestValidateArgs(t *testing.T) {
@@ -87,9 +88,9 @@ func TestResultCompileOutputJSON(t *testing.T) {
 func TestWebSocketExecuteArgsChecked(t *testing.T) {
 	kit, _ := newKit(t, computemw.Config{})
 	conn, done := startConn(t, kit)
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	conn.expect(t, "sandbox-ready")
-	for _, m := range []computemw.WSMessage{
+	for _, m := range []httpapi.WSMessage{
 		{Type: "execute", Language: "python", Code: "echo", Args: []string{"a\x00b"}},
 		{Type: "execute", Language: "python", Code: "echo", Args: make([]string, computemw.MaxArgs+1)},
 		{Type: "execute", Command: "echo", Args: []string{"x"}},
@@ -99,9 +100,9 @@ func TestWebSocketExecuteArgsChecked(t *testing.T) {
 			t.Errorf("args %q: %+v, want BAD_REQUEST about args", m.Args, got)
 		}
 	}
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "exit 0"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "exit 0"})
 	conn.expect(t, "execution-complete")
-	_ = conn.Close(computemw.CloseNormal, "")
+	_ = conn.Close(httpapi.CloseNormal, "")
 	if err := <-done; err != nil && !errors.Is(err, io.EOF) {
 		t.Logf("ServeConn: %v", err)
 	}

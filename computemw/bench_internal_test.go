@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
@@ -58,21 +56,12 @@ func benchKit(b *testing.B, observed bool) *Kit {
 }
 
 func benchExec(b *testing.B, k *Kit) {
-	var route Route
-	for _, rt := range k.Routes() {
-		if rt.Path == "/exec" {
-			route = rt
-		}
-	}
-	hdr := http.Header{"Content-Type": {"application/json"}}
+	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		resp := k.ServeRoute(context.Background(), route, &Request{
-			Method: http.MethodPost, Header: hdr, Body: strings.NewReader(`{"command":"true"}`),
-		})
-		if resp.Status != 200 {
-			b.Fatalf("status %d: %s", resp.Status, resp.Body)
+		if _, err := k.Execute(ctx, Run{Command: "true"}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

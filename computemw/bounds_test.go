@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // Everything a caller hands to a sandbox besides the body is bounded and
@@ -58,6 +59,6 @@ func TestInputBounds(t *testing.T) {
 	}
 }
 
-func post(ctx context.Context, kit *computemw.Kit, path, body string) *computemw.Response {
+func post(ctx context.Context, kit *computemw.Kit, path, body string) *httpapi.Response {
 	return computemwtest.ServePath(ctx, kit, http.MethodPost, path, body, nil)
 }

@@ -20,9 +20,17 @@ func OpFrom(ctx context.Context) Op {
 	return op
 }
 
-// withSandbox returns a context carrying the request's governed sandbox.
-func withSandbox(ctx context.Context, sb *governed) context.Context {
-	return context.WithValue(ctx, sandboxKey, sb)
+// WithSandbox returns a context carrying the request's sandbox, which
+// [SandboxFrom] returns and executions and file operations of the request
+// use instead of making one of their own: an adapter's middleware puts
+// there the sandbox [Kit.Acquire] made for the request. Only a sandbox the
+// kit made is kept; ctx is returned unchanged for any other.
+func WithSandbox(ctx context.Context, sb Sandbox) context.Context {
+	g, ok := sb.(*governed)
+	if !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, sandboxKey, g)
 }
 
 // SandboxFrom returns the request's sandbox, or nil when no sandbox

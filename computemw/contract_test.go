@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 func TestDecodeJSON(t *testing.T) {
@@ -35,7 +36,7 @@ func TestDecodeJSON(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var b body
-			err := computemw.DecodeJSON(strings.NewReader(c.in), 64, &b)
+			err := httpapi.DecodeJSON(strings.NewReader(c.in), 64, &b)
 			if c.code == "" {
 				if err != nil {
 					t.Fatalf("unexpected error %v", err)
@@ -54,7 +55,7 @@ func TestDecodeJSONMaxBytesReader(t *testing.T) {
 	rec := httptest.NewRecorder()
 	r := http.MaxBytesReader(rec, io.NopCloser(strings.NewReader(`{"code":"abcdef"}`)), 4)
 	var v map[string]any
-	err := computemw.DecodeJSON(r, 1024, &v)
+	err := httpapi.DecodeJSON(r, 1024, &v)
 	if !errors.Is(err, computemw.ErrTooLarge) {
 		t.Errorf("MaxBytesReader error not mapped to 413: %v", err)
 	}

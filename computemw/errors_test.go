@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // The table of DESIGN.md, written independently of errors.go.
@@ -87,7 +88,7 @@ func TestErrorf(t *testing.T) {
 func TestClientClosedAndDecodingErrors(t *testing.T) {
 	var logs bytes.Buffer
 	kit, _ := newKit(t, computemw.Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	resp := kit.ErrorResponse(context.Background(), fmt.Errorf("exec: %w", context.Canceled), nil)
+	resp := httpapi.New(kit).ErrorResponse(context.Background(), fmt.Errorf("exec: %w", context.Canceled), nil)
 	if resp.Status != 499 || !strings.Contains(string(resp.Body), "CLIENT_CLOSED") {
 		t.Errorf("cancelled: %d %s", resp.Status, resp.Body)
 	}
@@ -98,7 +99,7 @@ func TestClientClosedAndDecodingErrors(t *testing.T) {
 	if s := computemw.StatusOf(json.Unmarshal([]byte(`{`), &v)); s != 500 {
 		t.Errorf("a syntax error decoding someone's JSON: %d", s)
 	}
-	if s := computemw.StatusOf(computemw.DecodeJSON(strings.NewReader(`{`), 100, &v)); s != 400 {
+	if s := computemw.StatusOf(httpapi.DecodeJSON(strings.NewReader(`{`), 100, &v)); s != 400 {
 		t.Errorf("a client's malformed body: %d", s)
 	}
 }

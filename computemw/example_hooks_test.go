@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // usageLog records each execution's measured usage, the way a billing
@@ -40,10 +41,10 @@ func ExampleHooks() {
 	})
 	defer kit.Close(context.Background())
 
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		if rt.Path == "/execute" {
 			for _, code := range []string{"echo hi", "oom"} {
-				kit.ServeRoute(context.Background(), rt, &computemw.Request{
+				httpapi.New(kit).ServeRoute(context.Background(), rt, &computemw.Request{
 					Method: http.MethodPost,
 					Header: http.Header{"Content-Type": {"application/json"}},
 					Body:   strings.NewReader(`{"language":"python","code":"` + code + `"}`),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // Build a kit once, then run code through its governed path. A real app
@@ -35,7 +36,7 @@ func ExampleKit_Admit() {
 		Header: http.Header{"X-Request-Id": {"job-42"}}, RemoteAddr: "192.0.2.1:4000",
 	})
 	if err != nil {
-		fmt.Println(kit.ErrorResponse(ctx, err, nil).Status)
+		fmt.Println(httpapi.New(kit).ErrorResponse(ctx, err, nil).Status)
 		return
 	}
 	res, err := kit.Execute(ctx, computemw.Run{Command: "echo from a job queue"})

@@ -224,3 +224,48 @@ func (k *Kit) destroyLater(ctx context.Context, g *governed) func() {
 	var once sync.Once
 	return func() { once.Do(func() { go destroy() }) }
 }
+
+// Prepared is an execution that is admitted, authorized and holds its
+// sandbox, ready to run: the first half of a run whose output is streamed,
+// so that a refusal (401, 404, 429, 503 ...) is known before anything is
+// sent to the client. Run it once, then Release it.
+type Prepared struct {
+	k   *Kit
+	ctx context.Context
+	p   *prepared
+	rel sync.Once
+}
+
+// Prepare does everything [Kit.Execute] does before the program starts —
+// validation, admission, authorization, finding or creating the sandbox —
+// and returns the execution ready to run. Release must be called, whether
+// or not it ran.
+func (k *Kit) Prepare(ctx context.Context, run Run) (*Prepared, error) {
+	ctx, p, err := k.prepare(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{k: k, ctx: ctx, p: p}, nil
+}
+
+// Context returns the context the execution was admitted with: the
+// request's ID, principal and response headers.
+func (p *Prepared) Context() context.Context { return p.ctx }
+
+// Run runs the prepared execution, its output also written to stdout and
+// stderr (either may be nil) as it is produced, until it ends or ctx
+// does. ctx should carry the values of [Prepared.Context].
+func (p *Prepared) Run(ctx context.Context, stdout, stderr io.Writer) (*Result, error) {
+	opts := p.p.opts
+	if stdout != nil {
+		opts.Stdout = stdout
+	}
+	if stderr != nil {
+		opts.Stderr = stderr
+	}
+	return p.k.execute(ctx, p.p.a, p.p.g, opts, p.p.fn)
+}
+
+// Release ends the execution's use of its sandbox (destroying a sandbox
+// made for it). It is idempotent.
+func (p *Prepared) Release() { p.rel.Do(p.p.release) }

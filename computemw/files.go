@@ -2,8 +2,11 @@ package computemw
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // FileOp is one file operation of [Kit.Files].
@@ -112,7 +115,7 @@ func (k *Kit) fileAction(ctx context.Context, op *FileOp) (a *Action, mw *govern
 	if strings.ContainsRune(op.Path, 0) {
 		return nil, nil, Errorf(CodeBadRequest, "field \"path\" contains a NUL byte")
 	}
-	id := targetID(ctx, op.SandboxID)
+	id := op.SandboxID
 	p, plan, err := k.targetProvider(ctx, op.Provider, id)
 	if err != nil {
 		return nil, nil, err
@@ -123,4 +126,116 @@ func (k *Kit) fileAction(ctx context.Context, op *FileOp) (a *Action, mw *govern
 		return nil, nil, err
 	}
 	return a, mw, nil
+}
+
+func required(field, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return Errorf(CodeBadRequest, "field %q is required", field)
+	}
+	return nil
+}
+
+func checkLanguage(p Provider, language string) error {
+	ll, ok := p.(LanguageLister)
+	if !ok {
+		return nil
+	}
+	langs := ll.Languages()
+	if slices.Contains(langs, language) {
+		return nil
+	}
+	return &Error{
+		Code:    CodeExecution,
+		Message: fmt.Sprintf("unsupported language %q", language),
+		Details: map[string]any{"supported": langs},
+	}
+}
+
+// readSmall reads a file for the JSON form of a read, which carries at
+// most Config.MaxReadBytes: a larger file is a 413 that points to the
+// download action, before anything is read when the provider can tell the
+// size first ([FileOpener]).
+func (k *Kit) readSmall(ctx context.Context, sb Sandbox, path string) ([]byte, error) {
+	limit := k.cfg.MaxReadBytes
+	tooLarge := func(size int64) error {
+		return &Error{Code: CodePayloadTooLarge,
+			Message: fmt.Sprintf("file is %d bytes, over the %d the JSON form carries: use the download action", size, limit),
+			Details: map[string]any{"size": size, "limit": limit}}
+	}
+	if fo, ok := sb.(FileOpener); ok {
+		rc, fi, err := fo.OpenFile(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		if fi.Size > limit {
+			return nil, tooLarge(fi.Size)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(b)) > limit {
+			return nil, tooLarge(int64(len(b)))
+		}
+		return b, nil
+	}
+	b, err := sb.ReadFile(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge(int64(len(b)))
+	}
+	return b, nil
+}
+
+// OpenFile opens a file of a sandbox for streaming, as the download action
+// of POST /files does: authorized like [Kit.Files], holding the sandbox
+// and one of the kit's transfer slots until the returned reader is
+// closed. The provider must stream files ([FileOpener]); otherwise the
+// answer is BAD_REQUEST. Close the reader in every case.
+func (k *Kit) OpenFile(ctx context.Context, op FileOp) (io.ReadCloser, FileInfo, error) {
+	op.Action = "read"
+	a, mw, err := k.fileAction(ctx, &op)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	if !k.transfers.TryAcquire() {
+		return nil, FileInfo{}, k.notRun(ctx, a, errTooManyTransfers)
+	}
+	g, release, err := k.target(ctx, a, mw)
+	if err != nil {
+		k.transfers.Release()
+		return nil, FileInfo{}, err
+	}
+	done := func() {
+		release()
+		k.transfers.Release()
+	}
+	fo, ok := g.raw.(FileOpener)
+	if !ok {
+		done()
+		return nil, FileInfo{}, Errorf(CodeBadRequest, "provider %q cannot stream files: use the read action", g.Provider())
+	}
+	rc, fi, err := fo.OpenFile(ctx, op.Path)
+	if err != nil {
+		done()
+		return nil, FileInfo{}, err
+	}
+	return &heldFile{ReadCloser: rc, done: done}, fi, nil
+}
+
+// heldFile is an open file that holds its sandbox and transfer slot until
+// it is closed.
+type heldFile struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (f *heldFile) Close() error {
+	err := f.ReadCloser.Close()
+	f.once.Do(f.done)
+	return err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // entry runs one command through one entry point of the kit as the
@@ -30,7 +31,7 @@ var entries = map[string]entry{
 			fmt.Sprintf(`{"command":%q,"timeout":60000}`, command), h).Status
 	},
 	"middleware sandbox in a handler": func(t *testing.T, g *computemwtest.Governed, h http.Header, command string) int {
-		ctx, release, err := g.Kit.EnterRequest(context.Background(), request(h), computemw.MiddlewareOptions{})
+		ctx, release, err := httpapi.New(g.Kit).EnterRequest(context.Background(), request(h), httpapi.MiddlewareOptions{})
 		defer release()
 		if err != nil {
 			return statusOf(err)
@@ -81,7 +82,7 @@ var entries = map[string]entry{
 		id := between(string(resp.Body), `"sandboxId":"`, `"`)
 		defer computemwtest.ServePath(ctx, g.Kit, http.MethodDelete, "/sandboxes/{id}", "", h)
 		_ = id
-		stream := g.Kit.ServeRoute(ctx, computemwtest.RouteOf(g.Kit, "/sandboxes/{id}/exec/stream"), &computemw.Request{
+		stream := httpapi.New(g.Kit).ServeRoute(ctx, computemwtest.RouteOf(g.Kit, "/sandboxes/{id}/exec/stream"), &computemw.Request{
 			Method: http.MethodPost, Header: withJSON(h), RemoteAddr: "127.0.0.1:40000", Params: map[string]string{"id": id},
 			Body: strings.NewReader(fmt.Sprintf(`{"command":%q,"timeout":60000}`, command)),
 		})
@@ -96,22 +97,22 @@ var entries = map[string]entry{
 		return 200
 	},
 	"WebSocket": func(t *testing.T, g *computemwtest.Governed, h http.Header, command string) int {
-		ctx, err := g.Kit.AdmitWebSocket(context.Background(), &computemw.Request{Method: http.MethodGet, Header: h, RemoteAddr: "127.0.0.1:40000"})
+		ctx, err := httpapi.New(g.Kit).AdmitWebSocket(context.Background(), &computemw.Request{Method: http.MethodGet, Header: h, RemoteAddr: "127.0.0.1:40000"})
 		if err != nil {
 			return statusOf(err)
 		}
 		conn := newMemConn()
 		done := make(chan error, 1)
-		go func() { done <- g.Kit.ServeConn(ctx, conn) }()
+		go func() { done <- httpapi.New(g.Kit).ServeConn(ctx, conn) }()
 		defer func() {
-			conn.Close(computemw.CloseNormal, "")
+			conn.Close(httpapi.CloseNormal, "")
 			<-done
 		}()
-		conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+		conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 		if m := conn.next(t); m.Type != "sandbox-ready" {
 			return computemw.Code(m.Code).Status()
 		}
-		conn.send(t, computemw.WSMessage{Type: "execute", Command: command})
+		conn.send(t, httpapi.WSMessage{Type: "execute", Command: command})
 		status := 200
 		for {
 			switch m := conn.next(t); m.Type {

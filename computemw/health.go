@@ -2,7 +2,6 @@ package computemw
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -110,28 +109,10 @@ func (k *Kit) Health(ctx context.Context) HealthReport {
 	return rep
 }
 
-func (k *Kit) handleHealth(ctx context.Context, _ *Request) (*Response, error) {
-	rep := k.Health(ctx)
-	status := http.StatusOK
-	if rep.Status != "healthy" {
-		status = http.StatusServiceUnavailable
-	}
-	return JSON(status, rep)
-}
-
 // Ready reports whether the kit accepts new sandboxes: false once Close has
 // begun, so a load balancer stops sending traffic during shutdown.
 func (k *Kit) Ready() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return !k.closed
-}
-
-// handleReady serves GET /ready: 200 {"status":"ready"}, or 503 UNAVAILABLE
-// during shutdown.
-func (k *Kit) handleReady(ctx context.Context, _ *Request) (*Response, error) {
-	if !k.Ready() {
-		return nil, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
-	}
-	return JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

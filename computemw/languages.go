@@ -2,7 +2,6 @@ package computemw
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -36,22 +35,6 @@ type Runtime struct {
 // as asking each runtime its version in a sandbox; ctx bounds that work.
 type RuntimeLister interface {
 	Runtimes(ctx context.Context) ([]Runtime, error)
-}
-
-// ProviderRuntimes is one provider's entry in the body of GET /languages.
-type ProviderRuntimes struct {
-	Provider string    `json:"provider"`
-	Runtimes []Runtime `json:"runtimes"`
-	// Error says why the provider's runtimes could not be listed (they may
-	// still be listed by name alone).
-	Error string `json:"error,omitempty"`
-}
-
-// LanguagesResponse is the body of GET /languages.
-type LanguagesResponse struct {
-	// DefaultProvider is the provider used when a request names none.
-	DefaultProvider string             `json:"defaultProvider"`
-	Providers       []ProviderRuntimes `json:"providers"`
 }
 
 // runtimesTimeout bounds one provider's Runtimes call.
@@ -135,35 +118,4 @@ func namedRuntimes(p Provider) []Runtime {
 		}
 	}
 	return out
-}
-
-// handleLanguages serves GET /languages: every provider's runtimes. A
-// provider whose listing fails is reported with an error (its cause is
-// logged) and its languages by name, and the others still answer.
-func (k *Kit) handleLanguages(ctx context.Context, _ *Request) (*Response, error) {
-	if err := k.authorize(ctx, &Action{Op: OpLanguages}); err != nil {
-		return nil, err
-	}
-	names := k.providers.Names()
-	out := LanguagesResponse{DefaultProvider: k.cfg.DefaultProvider, Providers: make([]ProviderRuntimes, len(names))}
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			pr := ProviderRuntimes{Provider: name}
-			rts, err := k.Runtimes(ctx, name)
-			if err != nil {
-				k.log.WarnContext(ctx, "computemw: listing runtimes failed", "provider", name, "error", err)
-				pr.Error = publicMessage(AsError(err))
-				p, _ := k.providers.Get(name)
-				rts = namedRuntimes(p)
-			}
-			pr.Runtimes = rts
-			out.Providers[i] = pr
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return JSON(http.StatusOK, out)
 }

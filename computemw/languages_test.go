@@ -13,6 +13,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/rbac"
 )
 
@@ -38,10 +39,10 @@ func (l *listing) Runtimes(ctx context.Context) ([]computemw.Runtime, error) {
 	return []computemw.Runtime{{Name: "python", Aliases: []string{"py"}, Version: "Python 3.11.2", Extension: ".py"}, {Name: "bash"}}, nil
 }
 
-func getLanguages(t *testing.T, kit *computemw.Kit) (int, computemw.LanguagesResponse, []byte) {
+func getLanguages(t *testing.T, kit *computemw.Kit) (int, httpapi.LanguagesResponse, []byte) {
 	t.Helper()
 	resp := computemwtest.ServePath(context.Background(), kit, http.MethodGet, "/languages", "", nil)
-	var body computemw.LanguagesResponse
+	var body httpapi.LanguagesResponse
 	if resp.Status == http.StatusOK {
 		if err := json.Unmarshal(resp.Body, &body); err != nil {
 			t.Fatalf("body: %v: %s", err, resp.Body)
@@ -146,7 +147,7 @@ func TestLanguagesIsGoverned(t *testing.T) {
 	if resp.Status != 200 || json.Unmarshal(resp.Body, &doc) != nil || doc["openapi"] != "3.1.0" {
 		t.Errorf("GET /openapi.json: %d", resp.Status)
 	}
-	if got := computemw.OpenAPI(); string(got) != string(resp.Body) {
+	if got := httpapi.OpenAPI(); string(got) != string(resp.Body) {
 		t.Error("OpenAPI() differs from what GET /openapi.json serves")
 	}
 }

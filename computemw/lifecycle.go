@@ -29,8 +29,16 @@ func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (
 // idempotent, runs even when the request's context is already cancelled
 // (client gone), and is bounded by Config.DestroyTimeout. Call it with
 // defer right after a nil error.
+//
+// Called with a context admitted as [OpMiddleware] (an adapter's
+// sandbox-per-request middleware), the creation is authorized as that
+// operation.
 func (k *Kit) Acquire(ctx context.Context, provider string, opts CreateOptions) (Sandbox, func(), error) {
-	sb, err := k.createFor(ctx, OpCreate, provider, opts)
+	op := OpCreate
+	if admitted(ctx) && OpFrom(ctx) == OpMiddleware {
+		op = OpMiddleware
+	}
+	sb, err := k.createFor(ctx, op, provider, opts)
 	if err != nil {
 		return nil, func() {}, err
 	}

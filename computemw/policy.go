@@ -132,7 +132,10 @@ func admitted(ctx context.Context) bool { return ctx.Value(admittedKey) != nil }
 // with the caller's headers and address, then uses the returned context
 // with [Kit.Acquire], [Kit.Create] or [Kit.Execute]. A refused caller gets
 // the policy's error (401, 429 ...), which [Kit.ErrorResponse] renders.
-// r may be nil; its Header may be nil (an empty header is used).
+// r may be nil; its Header may be nil (an empty header is used). For
+// [OpWebSocket], the page's Origin must also be one the kit allows
+// (Config.AllowedOrigins, else the pages of Config.AllowedHosts): a
+// browser page of another origin gets 403 FORBIDDEN.
 func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
 	if r == nil {
 		r = &Request{}
@@ -155,6 +158,13 @@ func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, er
 	for _, p := range k.cfg.Policies {
 		var err error
 		if ctx, err = p.Admit(ctx, op, r); err != nil {
+			k.rejected(ctx, op, nil, err)
+			return ctx, err
+		}
+	}
+	if op == OpWebSocket {
+		if origin := r.Header.Get("Origin"); !k.originAllowed(origin) {
+			err := Errorf(CodeForbidden, "origin %q may not open a WebSocket here", truncate(origin, 128))
 			k.rejected(ctx, op, nil, err)
 			return ctx, err
 		}
@@ -212,4 +222,19 @@ func withResponseHeader(ctx context.Context) (context.Context, http.Header) {
 func ResponseHeader(ctx context.Context) http.Header {
 	h, _ := ctx.Value(responseHeaderKey).(http.Header)
 	return h
+}
+
+// OpOpenAPI is GET /openapi.json: the route group's OpenAPI document.
+const OpOpenAPI Op = "openapi"
+
+// Authorize runs every policy's Authorize for an operation that creates
+// and uses no sandbox (listing languages, reading metrics): the caller
+// (ctx from [Kit.Admit]) must be allowed op. A refusal is reported to the
+// hooks.
+func (k *Kit) Authorize(ctx context.Context, op Op) error {
+	ctx, err := k.ensureAdmitted(ctx, op)
+	if err != nil {
+		return err
+	}
+	return k.authorize(ctx, &Action{Op: op})
 }

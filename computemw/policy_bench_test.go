@@ -13,6 +13,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/internal/policytest"
 	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/computemw/ratelimit"
@@ -54,7 +55,7 @@ func benchServe(b *testing.B, kit *computemw.Kit, h http.Header) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		resp := kit.ServeRoute(ctx, route, &computemw.Request{
+		resp := httpapi.New(kit).ServeRoute(ctx, route, &computemw.Request{
 			Method: http.MethodPost, Header: h, Body: strings.NewReader(`{"command":"true"}`), RemoteAddr: "127.0.0.1:5000",
 		})
 		if resp.Status != http.StatusOK {

@@ -1,11 +1,7 @@
 package computemw
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net/http"
-	"strconv"
 )
 
 // ProcessManager is implemented by sandboxes whose processes can outlive
@@ -109,64 +105,4 @@ func (g *governed) authorizeOp(ctx context.Context, op Op) (context.Context, err
 		return ctx, err
 	}
 	return ctx, g.k.authorize(ctx, g.action(op, "", 0))
-}
-
-// StartProcessRequest is the body of POST /sandboxes/{id}/processes.
-type StartProcessRequest struct {
-	Command string            `json:"command"`
-	Cwd     string            `json:"cwd,omitempty"`
-	Env     map[string]string `json:"env,omitempty"`
-}
-
-func (k *Kit) handleStartProcess(ctx context.Context, r *Request) (*Response, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, k.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return nil, Errorf(CodeBadRequest, "reading the body: %v", err)
-	}
-	var req StartProcessRequest
-	if err := DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
-		return nil, err
-	}
-	s, release, err := k.session(ctx, r.Param("id"))
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	info, err := s.sb.StartProcess(ctx, req.Command, ProcessOptions{Cwd: req.Cwd, Env: req.Env})
-	if err != nil {
-		return nil, err
-	}
-	return JSON(http.StatusCreated, info)
-}
-
-func (k *Kit) handleListProcesses(ctx context.Context, r *Request) (*Response, error) {
-	s, release, err := k.session(ctx, r.Param("id"))
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	procs, err := s.sb.Processes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if procs == nil {
-		procs = []ProcessInfo{}
-	}
-	return JSON(http.StatusOK, map[string]any{"processes": procs})
-}
-
-func (k *Kit) handleKillProcess(ctx context.Context, r *Request) (*Response, error) {
-	pid, err := strconv.Atoi(r.Param("pid"))
-	if err != nil || pid <= 0 {
-		return nil, Errorf(CodeBadRequest, "pid %q is not a process ID", r.Param("pid"))
-	}
-	s, release, err := k.session(ctx, r.Param("id"))
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	if err := s.sb.KillProcess(ctx, pid); err != nil {
-		return nil, err
-	}
-	return &Response{Status: http.StatusNoContent, Header: http.Header{}}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // The process routes answer bad input with a clear 4xx, and a provider
@@ -23,12 +24,12 @@ func TestProcessRoutesRefuse(t *testing.T) {
 	if err := json.Unmarshal(created.Body, &info); err != nil || info.SandboxID == "" {
 		t.Fatalf("session: %d %s", created.Status, created.Body)
 	}
-	call := func(method, path, id, pid, body string) *computemw.Response {
+	call := func(method, path, id, pid, body string) *httpapi.Response {
 		h := http.Header{}
 		if body != "" {
 			h.Set("Content-Type", "application/json")
 		}
-		return kit.ServeRoute(ctx, computemwtest.RouteOf(kit, path), &computemw.Request{
+		return httpapi.New(kit).ServeRoute(ctx, computemwtest.RouteOf(kit, path), &computemw.Request{
 			Method: method, Params: map[string]string{"id": id, "pid": pid}, Header: h,
 			Body: strings.NewReader(body), RemoteAddr: "127.0.0.1:40000",
 		})

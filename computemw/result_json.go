@@ -42,3 +42,26 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// ExecutionResponse is the 200 body of /execute and /exec.
+type ExecutionResponse struct {
+	Success       bool   `json:"success"`
+	Output        string `json:"output"`
+	Stderr        string `json:"stderr"`
+	CompileOutput string `json:"compileOutput,omitempty"`
+	ExitCode      int    `json:"exitCode"`
+	ExecutionTime int64  `json:"executionTime"` // milliseconds
+	CPUTime       int64  `json:"cpuTime"`       // milliseconds
+	PeakMemory    int64  `json:"peakMemory"`    // bytes
+	SandboxID     string `json:"sandboxId"`
+	Provider      string `json:"provider"`
+	Truncated     bool   `json:"truncated"`
+}
+
+// PartialOutput is the Details of a TIMEOUT or RESOURCE_ERROR: what the
+// program printed before it was stopped.
+type PartialOutput struct {
+	Output    string `json:"output"`
+	Stderr    string `json:"stderr"`
+	Truncated bool   `json:"truncated"`
+}

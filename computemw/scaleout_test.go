@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // twoInstances builds two kits sharing one session store and one provider
@@ -307,14 +308,14 @@ func TestWebSocketSandboxesCountAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func() (*memConn, chan error) {
-		wctx, err := k2.AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
+		wctx, err := httpapi.New(k2).AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
 		if err != nil {
 			t.Fatal(err)
 		}
 		conn := newMemConn()
 		done := make(chan error, 1)
-		go func() { done <- k2.ServeConn(wctx, conn) }()
-		conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+		go func() { done <- httpapi.New(k2).ServeConn(wctx, conn) }()
+		conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 		return conn, done
 	}
 	c1, d1 := open()
@@ -326,11 +327,11 @@ func TestWebSocketSandboxesCountAcrossInstances(t *testing.T) {
 	if _, err := k1.CreateSession(ctx, computemw.SessionOptions{}); computemw.StatusOf(err) != 429 {
 		t.Errorf("a session past the limit on the other instance: %v", err)
 	}
-	c1.Close(computemw.CloseNormal, "")
+	c1.Close(httpapi.CloseNormal, "")
 	<-d1
 	// The place is given back with the connection.
-	c2.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	c2.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	c2.expect(t, "sandbox-ready")
-	c2.Close(computemw.CloseNormal, "")
+	c2.Close(httpapi.CloseNormal, "")
 	<-d2
 }

@@ -1,12 +1,9 @@
 package computemw
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"maps"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -27,19 +24,6 @@ type SessionInfo struct {
 	CreatedAt time.Time         `json:"createdAt"`
 	ExpiresAt time.Time         `json:"expiresAt"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
-}
-
-// CreateSessionRequest is the body of POST /sandboxes.
-type CreateSessionRequest struct {
-	Provider string            `json:"provider,omitempty"`
-	Language string            `json:"language,omitempty"`
-	Template string            `json:"template,omitempty"`
-	Timeout  *float64          `json:"timeout,omitempty"` // TTL in milliseconds
-	Metadata map[string]string `json:"metadata,omitempty"`
-	// Wait is how long, in milliseconds, the request may wait for a
-	// session slot when the caller (or the kit) is at its session limit;
-	// at most Config.QueueTimeout. Default 0: refuse at once.
-	Wait *float64 `json:"wait,omitempty"`
 }
 
 type session struct {
@@ -84,51 +68,6 @@ func (ss *sessions) freedLocked() {
 func (s *session) info() SessionInfo {
 	return SessionInfo{SandboxID: s.sb.ID(), Provider: s.sb.Provider(), Status: "running",
 		CreatedAt: s.created.UTC(), ExpiresAt: s.expires.UTC(), Metadata: s.meta}
-}
-
-// sessionTTL converts a requested TTL in milliseconds.
-func (k *Kit) sessionTTL(ms *float64) (time.Duration, error) {
-	if ms == nil {
-		return k.cfg.SessionTTL, nil
-	}
-	if *ms <= 0 || *ms != *ms {
-		return 0, Errorf(CodeBadRequest, "field \"timeout\" must be a positive number of milliseconds")
-	}
-	if *ms > float64(k.cfg.MaxSessionTTL.Milliseconds()) {
-		return 0, Errorf(CodeBadRequest, "field \"timeout\" exceeds the maximum session lifetime of %d ms", k.cfg.MaxSessionTTL.Milliseconds())
-	}
-	return time.Duration(*ms * float64(time.Millisecond)), nil
-}
-
-func (k *Kit) handleCreateSession(ctx context.Context, r *Request) (*Response, error) {
-	var req CreateSessionRequest
-	body, err := io.ReadAll(io.LimitReader(r.Body, k.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return nil, Errorf(CodeBadRequest, "reading the body: %v", err)
-	}
-	// An empty body is a session with the defaults.
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
-			return nil, err
-		}
-	}
-	ttl, err := k.sessionTTL(req.Timeout)
-	if err != nil {
-		return nil, err
-	}
-	template := req.Template
-	if template == "" {
-		template = req.Language
-	}
-	wait, err := k.sessionWait(req.Wait)
-	if err != nil {
-		return nil, err
-	}
-	info, err := k.CreateSession(ctx, SessionOptions{Provider: req.Provider, Template: template, TTL: ttl, Metadata: req.Metadata, Wait: wait})
-	if err != nil {
-		return nil, err
-	}
-	return JSON(http.StatusCreated, info)
 }
 
 // SessionOptions configure [Kit.CreateSession].
@@ -317,17 +256,6 @@ func (k *Kit) sessionSlotDone(owner string) {
 	k.sessions.dropPending(owner)
 }
 
-// sessionWait converts a requested slot wait in milliseconds.
-func (k *Kit) sessionWait(ms *float64) (time.Duration, error) {
-	if ms == nil || *ms == 0 {
-		return 0, nil
-	}
-	if *ms < 0 || *ms > float64(k.cfg.QueueTimeout.Milliseconds()) {
-		return 0, Errorf(CodeBadRequest, "field \"wait\" must be between 0 and %d ms", max(0, k.cfg.QueueTimeout.Milliseconds()))
-	}
-	return time.Duration(*ms * float64(time.Millisecond)), nil
-}
-
 // sessionSlotWait takes a session slot for owner, waiting up to wait for
 // one to be freed when the kit or the caller is at its limit.
 func (k *Kit) sessionSlotWait(ctx context.Context, owner string, wait time.Duration) error {
@@ -471,17 +399,20 @@ func (k *Kit) closeSessions(ctx context.Context) {
 	}
 }
 
-func (k *Kit) handleListSessions(ctx context.Context, _ *Request) (*Response, error) {
+// ListSessions returns the caller's live sessions (ctx from [Kit.Admit]),
+// oldest first, as GET /sandboxes answers them. The caller must be allowed
+// [OpSessions].
+func (k *Kit) ListSessions(ctx context.Context) ([]SessionInfo, error) {
+	ctx, err := k.ensureAdmitted(ctx, OpSessions)
+	if err != nil {
+		return nil, err
+	}
 	if err := k.authorize(ctx, &Action{Op: OpSessions}); err != nil {
 		return nil, err
 	}
 	owner := k.owner(ctx)
 	if k.shared() {
-		list, err := k.listShared(ctx, owner)
-		if err != nil {
-			return nil, err
-		}
-		return JSON(http.StatusOK, map[string]any{"sandboxes": list})
+		return k.listShared(ctx, owner)
 	}
 	k.sessions.mu.Lock()
 	list := make([]SessionInfo, 0, len(k.sessions.byID))
@@ -492,52 +423,20 @@ func (k *Kit) handleListSessions(ctx context.Context, _ *Request) (*Response, er
 	}
 	k.sessions.mu.Unlock()
 	slices.SortFunc(list, func(a, b SessionInfo) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	return JSON(http.StatusOK, map[string]any{"sandboxes": list})
+	return list, nil
 }
 
-func (k *Kit) handleGetSession(ctx context.Context, r *Request) (*Response, error) {
-	s, release, err := k.session(ctx, r.Param("id"))
+// Session returns one of the caller's sessions (ctx from [Kit.Admit]).
+// Looking a session up is a use: its lifetime restarts, which is what
+// POST /sandboxes/{id}/keepalive does. Another caller's session, or one
+// that is gone, is NOT_FOUND.
+func (k *Kit) Session(ctx context.Context, id string) (SessionInfo, error) {
+	s, release, err := k.session(ctx, id)
 	if err != nil {
-		return nil, err
+		return SessionInfo{}, err
 	}
 	defer release()
 	k.sessions.mu.Lock()
-	info := s.info()
-	k.sessions.mu.Unlock()
-	return JSON(http.StatusOK, info)
-}
-
-// handleKeepalive serves POST /sandboxes/{id}/keepalive: using a session
-// renews its TTL, so this is a use that does nothing else.
-func (k *Kit) handleKeepalive(ctx context.Context, r *Request) (*Response, error) {
-	return k.handleGetSession(ctx, r)
-}
-
-func (k *Kit) handleDeleteSession(ctx context.Context, r *Request) (*Response, error) {
-	if err := k.DestroySession(ctx, r.Param("id")); err != nil {
-		return nil, err
-	}
-	return &Response{Status: http.StatusNoContent, Header: http.Header{}}, nil
-}
-
-// sessionRoute adapts a stateless operation to /sandboxes/{id}/...: the
-// body's sandboxId is the path's.
-func (k *Kit) sessionRoute(h HandlerFunc) HandlerFunc {
-	return func(ctx context.Context, r *Request) (*Response, error) {
-		return h(withSessionID(ctx, r.Param("id")), r)
-	}
-}
-
-var sessionIDKey = &contextKey{"session-id"}
-
-func withSessionID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, sessionIDKey, id)
-}
-
-// targetID is the session a request targets: the path's, else the body's.
-func targetID(ctx context.Context, fromBody string) string {
-	if id, ok := ctx.Value(sessionIDKey).(string); ok {
-		return id
-	}
-	return fromBody
+	defer k.sessions.mu.Unlock()
+	return s.info(), nil
 }

@@ -12,17 +12,18 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // call runs one request through the route group with path parameters and
 // a context (for the principal).
-func call(t *testing.T, ctx context.Context, kit *computemw.Kit, method, pattern, id, body string) (*computemw.Response, map[string]any) {
+func call(t *testing.T, ctx context.Context, kit *computemw.Kit, method, pattern, id, body string) (*httpapi.Response, map[string]any) {
 	t.Helper()
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		if rt.Path != pattern {
 			continue
 		}
-		resp := kit.ServeRoute(ctx, rt, &computemw.Request{
+		resp := httpapi.New(kit).ServeRoute(ctx, rt, &computemw.Request{
 			Method: method, Header: http.Header{"Content-Type": {"application/json"}}, Body: strings.NewReader(body),
 			Params: map[string]string{"id": id},
 		})
@@ -172,12 +173,12 @@ func TestSessionLimitsUnderConcurrency(t *testing.T) {
 func TestAnonymousSessionsBelongToTheirAddress(t *testing.T) {
 	kit, _ := newKit(t, computemw.Config{})
 	ctx := context.Background()
-	serve := func(addr, method, path, id, body string) *computemw.Response {
+	serve := func(addr, method, path, id, body string) *httpapi.Response {
 		h := http.Header{}
 		if body != "" {
 			h.Set("Content-Type", "application/json")
 		}
-		return kit.ServeRoute(ctx, computemwtest.RouteOf(kit, path), &computemw.Request{
+		return httpapi.New(kit).ServeRoute(ctx, computemwtest.RouteOf(kit, path), &computemw.Request{
 			Method: method, Header: h, RemoteAddr: addr, Params: map[string]string{"id": id}, Body: strings.NewReader(body),
 		})
 	}
@@ -214,12 +215,12 @@ func TestAnonymousSessionsBelongToTheirAddress(t *testing.T) {
 // the proxy forwards, not by the proxy's own.
 func TestAnonymousSessionsBehindAProxy(t *testing.T) {
 	kit, _ := newKit(t, computemw.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
-	via := func(client, method, path, id, body string) *computemw.Response {
+	via := func(client, method, path, id, body string) *httpapi.Response {
 		h := http.Header{"X-Forwarded-For": {client}}
 		if body != "" {
 			h.Set("Content-Type", "application/json")
 		}
-		return kit.ServeRoute(context.Background(), computemwtest.RouteOf(kit, path), &computemw.Request{
+		return httpapi.New(kit).ServeRoute(context.Background(), computemwtest.RouteOf(kit, path), &computemw.Request{
 			Method: method, Header: h, RemoteAddr: "10.0.0.1:5000", Params: map[string]string{"id": id}, Body: strings.NewReader(body),
 		})
 	}

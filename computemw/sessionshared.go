@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -329,46 +328,16 @@ func (k *Kit) destroyShared(ctx context.Context, s *session) {
 	k.releaser(ctx, s.sb)()
 }
 
-// misdirected answers a request for a session whose sandbox only its own
-// instance reaches: 307 to that instance's URL when it has one and the
-// request came through a route, else 421 WRONG_INSTANCE naming it.
-func (k *Kit) misdirected(ctx context.Context, rec SessionRecord) error {
+// misdirected is the error for a session that another instance holds:
+// WRONG_INSTANCE naming the owner, with its base URL when it published
+// one (Details "instance" and "instanceUrl"), so that the HTTP contract
+// can redirect the request there.
+func (k *Kit) misdirected(_ context.Context, rec SessionRecord) error {
 	details := map[string]string{"instance": rec.Instance}
-	msg := fmt.Sprintf("sandbox %q is served by another instance", rec.ID)
 	if rec.InstanceURL != "" {
-		loc := strings.TrimSuffix(rec.InstanceURL, "/")
-		if path, ok := routeURLPath(ctx); ok {
-			loc += path
-			details["location"] = loc
-			if h := ResponseHeader(ctx); h != nil {
-				h.Set("Location", loc)
-				return &Error{Code: CodeSessionElsewhere, Message: msg, Details: details}
-			}
-		}
 		details["instanceUrl"] = strings.TrimSuffix(rec.InstanceURL, "/")
 	}
-	return &Error{Code: CodeWrongInstance, Message: msg, Details: details}
-}
-
-var routeKey = &contextKey{"route"}
-
-// withRoute records the route a request came through, for redirects.
-func withRoute(ctx context.Context, path string) context.Context {
-	return context.WithValue(ctx, routeKey, path)
-}
-
-// routeURLPath is the path, under the route group, of the request being
-// served: its route with the path parameters filled in.
-func routeURLPath(ctx context.Context) (string, bool) {
-	path, ok := ctx.Value(routeKey).(string)
-	r := admittedRequest(ctx)
-	if !ok || r == nil {
-		return "", false
-	}
-	for name, v := range r.Params {
-		path = strings.ReplaceAll(path, "{"+name+"}", url.PathEscape(v))
-	}
-	return path, !strings.Contains(path, "{")
+	return &Error{Code: CodeWrongInstance, Message: fmt.Sprintf("sandbox %q is served by another instance", rec.ID), Details: details}
 }
 
 // reapRecord ends an expired session that this instance can reach: held

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 func TestExecStreamEvents(t *testing.T) {
@@ -20,10 +21,10 @@ func TestExecStreamEvents(t *testing.T) {
 	}
 	id := body["sandboxId"].(string)
 
-	stream := func(body string) (*computemw.Response, string, error) {
-		for _, rt := range kit.Routes() {
+	stream := func(body string) (*httpapi.Response, string, error) {
+		for _, rt := range httpapi.New(kit).Routes() {
 			if rt.Path == "/sandboxes/{id}/exec/stream" {
-				resp := kit.ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{"Content-Type": {"application/json"}},
+				resp := httpapi.New(kit).ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{"Content-Type": {"application/json"}},
 					Body: strings.NewReader(body), Params: map[string]string{"id": id}})
 				if resp.Stream == nil {
 					return resp, string(resp.Body), nil
@@ -56,9 +57,9 @@ func TestExecStreamEvents(t *testing.T) {
 		t.Errorf("missing command: %d", resp.Status)
 	}
 	// A client that is gone stops the execution.
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		if rt.Path == "/sandboxes/{id}/exec/stream" {
-			resp := kit.ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{"Content-Type": {"application/json"}},
+			resp := httpapi.New(kit).ServeRoute(ctx, rt, &computemw.Request{Method: "POST", Header: http.Header{"Content-Type": {"application/json"}},
 				Body: strings.NewReader(`{"command":"lines 1000"}`), Params: map[string]string{"id": id}})
 			err := resp.Stream(ctx, failingWriter{}, func() error { return nil })
 			if err == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // tenantPolicy is a policy an application writes itself, with the kit's
@@ -81,14 +82,14 @@ func TestThirdPartyPolicy(t *testing.T) {
 
 	// Over a WebSocket, each message is admitted with the upgrade's headers.
 	for _, tenant := range []string{"t2", "frozen"} {
-		wctx, err := kit.AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet, Header: http.Header{"X-Tenant": {tenant}}})
+		wctx, err := httpapi.New(kit).AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet, Header: http.Header{"X-Tenant": {tenant}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		conn := newMemConn()
 		done := make(chan error, 1)
-		go func() { done <- kit.ServeConn(wctx, conn) }()
-		conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+		go func() { done <- httpapi.New(kit).ServeConn(wctx, conn) }()
+		conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 		m := conn.next(t)
 		switch {
 		case tenant == "frozen" && (m.Type != "error" || m.Code != string(computemw.CodeForbidden)):
@@ -96,7 +97,7 @@ func TestThirdPartyPolicy(t *testing.T) {
 		case tenant != "frozen" && m.Type != "sandbox-ready":
 			t.Errorf("create-sandbox: %+v", m)
 		}
-		conn.Close(computemw.CloseNormal, "")
+		conn.Close(httpapi.CloseNormal, "")
 		<-done
 	}
 	want := map[string]bool{"websocket WS t2": false, "websocket WS frozen": false}

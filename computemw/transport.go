@@ -44,3 +44,43 @@ func (k *Kit) OpenConnection(ctx context.Context, op Op) (done func(), err error
 		})
 	}, nil
 }
+
+// Hold creates a sandbox that a real-time connection of the caller (ctx
+// from [Kit.Admit]) holds for its life, as the WebSocket endpoint's
+// create-sandbox does: it counts with the caller's sessions (the total cap
+// and the caller's own), is authorized as an [OpWebSocket] creation, and
+// is destroyed by release (idempotent, bounded by Config.DestroyTimeout).
+// template, when set, must be one the provider offers.
+func (k *Kit) Hold(ctx context.Context, provider string, opts CreateOptions) (sb Sandbox, release func(), err error) {
+	if opts.Template != "" {
+		p, err := k.provider(provider)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := checkTemplate(p, opts.Template); err != nil {
+			return nil, nil, err
+		}
+	}
+	ctx, err = k.ensureAdmitted(ctx, OpWebSocket)
+	if err != nil {
+		return nil, nil, err
+	}
+	owner := k.owner(ctx)
+	if err := k.sessionSlot(owner); err != nil {
+		k.rejected(ctx, OpWebSocket, nil, err)
+		return nil, nil, err
+	}
+	g, err := k.createFor(ctx, OpWebSocket, provider, opts)
+	if err != nil {
+		k.sessionSlotDone(owner)
+		return nil, nil, err
+	}
+	destroy := k.releaser(ctx, g)
+	var once sync.Once
+	return g, func() {
+		once.Do(func() {
+			destroy()
+			k.sessionSlotDone(owner)
+		})
+	}, nil
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // A connection attaches to the caller's session: it runs in the session's
@@ -29,12 +30,12 @@ func TestWebSocketAttachesToSession(t *testing.T) {
 	serve := func(ctx context.Context) (*memConn, chan error) {
 		conn := newMemConn()
 		done := make(chan error, 1)
-		go func() { done <- kit.ServeConn(ctx, conn) }()
+		go func() { done <- httpapi.New(kit).ServeConn(ctx, conn) }()
 		return conn, done
 	}
 	bob := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "bob"})
 	conn, done := serve(bob)
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
 	if m := conn.expect(t, "error"); m.Code != "NOT_FOUND" {
 		t.Errorf("another caller's session: %+v", m)
 	}
@@ -42,13 +43,13 @@ func TestWebSocketAttachesToSession(t *testing.T) {
 	<-done
 
 	conn, done = serve(alice)
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
 	if m := conn.expect(t, "sandbox-ready"); m.SandboxID != info.SandboxID {
 		t.Fatalf("ready: %+v", m)
 	}
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
 	conn.expect(t, "error") // one per connection
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "echo in the session"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "echo in the session"})
 	if m := conn.expect(t, "output"); m.Data != "in the session\n" {
 		t.Errorf("output: %+v", m)
 	}
@@ -56,12 +57,12 @@ func TestWebSocketAttachesToSession(t *testing.T) {
 	if fake.Created() != 1 {
 		t.Errorf("created %d sandboxes: the connection must use the session's", fake.Created())
 	}
-	conn.send(t, computemw.WSMessage{Type: "destroy-sandbox"})
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "true"})
+	conn.send(t, httpapi.WSMessage{Type: "destroy-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "true"})
 	if m := conn.expect(t, "error"); m.Message != "No active sandbox" {
 		t.Errorf("after detaching: %+v", m)
 	}
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox", SandboxID: info.SandboxID})
 	conn.expect(t, "sandbox-ready")
 	conn.Close(1000, "")
 	<-done

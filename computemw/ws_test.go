@@ -12,11 +12,12 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/ratelimit"
 	"github.com/ulule/limiter/v3"
 )
 
-// memConn is an in-memory computemw.Conn: the test plays the client.
+// memConn is an in-memory httpapi.Conn: the test plays the client.
 type memConn struct {
 	in      chan []byte // client → server
 	out     chan []byte // server → client
@@ -62,29 +63,29 @@ func (c *memConn) Close(int, string) error {
 	return nil
 }
 
-func (c *memConn) send(t *testing.T, m computemw.WSMessage) {
+func (c *memConn) send(t *testing.T, m httpapi.WSMessage) {
 	t.Helper()
 	b, _ := json.Marshal(m)
 	c.in <- b
 }
 
 // next returns the next server message, failing after a bound.
-func (c *memConn) next(t *testing.T) computemw.WSMessage {
+func (c *memConn) next(t *testing.T) httpapi.WSMessage {
 	t.Helper()
 	select {
 	case b := <-c.out:
-		var m computemw.WSMessage
+		var m httpapi.WSMessage
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("server sent %s: %v", b, err)
 		}
 		return m
 	case <-time.After(10 * time.Second):
 		t.Fatal("no message from the server")
-		return computemw.WSMessage{}
+		return httpapi.WSMessage{}
 	}
 }
 
-func (c *memConn) expect(t *testing.T, typ string) computemw.WSMessage {
+func (c *memConn) expect(t *testing.T, typ string) httpapi.WSMessage {
 	t.Helper()
 	m := c.next(t)
 	if m.Type != typ {
@@ -96,7 +97,7 @@ func (c *memConn) expect(t *testing.T, typ string) computemw.WSMessage {
 func startConn(t *testing.T, kit *computemw.Kit) (*memConn, chan error) {
 	conn := newMemConn()
 	done := make(chan error, 1)
-	go func() { done <- kit.ServeConn(context.Background(), conn) }()
+	go func() { done <- httpapi.New(kit).ServeConn(context.Background(), conn) }()
 	return conn, done
 }
 
@@ -104,7 +105,7 @@ func TestWebSocketProtocol(t *testing.T) {
 	kit, fake := newKit(t, computemw.Config{})
 	conn, done := startConn(t, kit)
 
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "echo x"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "echo x"})
 	if m := conn.expect(t, "error"); m.Message != "No active sandbox" || m.Code != "BAD_REQUEST" {
 		t.Errorf("execute without sandbox: %+v", m)
 	}
@@ -112,18 +113,18 @@ func TestWebSocketProtocol(t *testing.T) {
 	if m := conn.expect(t, "error"); m.Code != "BAD_REQUEST" {
 		t.Errorf("malformed: %+v", m)
 	}
-	conn.send(t, computemw.WSMessage{Type: "launch-missiles"})
+	conn.send(t, httpapi.WSMessage{Type: "launch-missiles"})
 	conn.expect(t, "error")
 
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	ready := conn.expect(t, "sandbox-ready")
 	if ready.SandboxID == "" || fake.Live() != 1 {
 		t.Fatalf("sandbox-ready %+v, live %d", ready, fake.Live())
 	}
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	conn.expect(t, "error") // one per connection
 
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "lines 3"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "lines 3"})
 	for i := 1; i <= 3; i++ {
 		m := conn.expect(t, "output")
 		if m.Stream != "stdout" || m.Data != "line "+string(rune('0'+i))+"\n" {
@@ -134,34 +135,34 @@ func TestWebSocketProtocol(t *testing.T) {
 		t.Fatalf("complete: %+v", m)
 	}
 
-	conn.send(t, computemw.WSMessage{Type: "execute", Language: "python", Code: "readline"})
-	conn.send(t, computemw.WSMessage{Type: "stdin", Data: "typed\n"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Language: "python", Code: "readline"})
+	conn.send(t, httpapi.WSMessage{Type: "stdin", Data: "typed\n"})
 	if m := conn.expect(t, "output"); m.Data != "typed\n" {
 		t.Fatalf("stdin echo: %+v", m)
 	}
 	conn.expect(t, "execution-complete")
 
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "exit 4"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "exit 4"})
 	if m := conn.expect(t, "execution-complete"); *m.ExitCode != 4 {
 		t.Fatalf("exit code: %+v", m)
 	}
 
-	conn.send(t, computemw.WSMessage{Type: "terminal-start", Cols: 100, Rows: 30})
-	conn.send(t, computemw.WSMessage{Type: "terminal-input", Data: "ls\n"})
+	conn.send(t, httpapi.WSMessage{Type: "terminal-start", Cols: 100, Rows: 30})
+	conn.send(t, httpapi.WSMessage{Type: "terminal-input", Data: "ls\n"})
 	if m := conn.expect(t, "terminal-output"); m.Data != "echo:ls\n" {
 		t.Fatalf("terminal: %+v", m)
 	}
-	conn.send(t, computemw.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
+	conn.send(t, httpapi.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
 	if m := conn.expect(t, "terminal-output"); m.Data != "size 40 120\n" {
 		t.Fatalf("resize: %+v", m)
 	}
 
-	conn.send(t, computemw.WSMessage{Type: "destroy-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "destroy-sandbox"})
 	conn.expect(t, "terminal-exit")
 	if !fake.WaitLive(0, 10*time.Second) {
 		t.Fatal("destroy-sandbox left the sandbox")
 	}
-	conn.Close(computemw.CloseNormal, "")
+	conn.Close(httpapi.CloseNormal, "")
 	if err := <-done; err != nil {
 		t.Errorf("ServeConn: %v", err)
 	}
@@ -170,11 +171,11 @@ func TestWebSocketProtocol(t *testing.T) {
 func TestWebSocketCloseMidRunDestroys(t *testing.T) {
 	kit, fake := newKit(t, computemw.Config{})
 	conn, done := startConn(t, kit)
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	conn.expect(t, "sandbox-ready")
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "block"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "block"})
 	<-fake.Started()
-	conn.Close(computemw.CloseNormal, "")
+	conn.Close(httpapi.CloseNormal, "")
 	if err := <-done; err != nil {
 		t.Errorf("ServeConn: %v", err)
 	}
@@ -188,9 +189,9 @@ func TestWebSocketStalledClientIsDropped(t *testing.T) {
 	conn := newMemConn()
 	conn.stalled = true
 	done := make(chan error, 1)
-	go func() { done <- kit.ServeConn(context.Background(), conn) }()
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "lines 100000"})
+	go func() { done <- httpapi.New(kit).ServeConn(context.Background(), conn) }()
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "lines 100000"})
 	select {
 	case err := <-done:
 		if err == nil {
@@ -209,19 +210,19 @@ func TestWebSocketStalledClientIsDropped(t *testing.T) {
 func TestWebSocketStdinBacklogIsBounded(t *testing.T) {
 	kit, fake := newKit(t, computemw.Config{})
 	conn, done := startConn(t, kit)
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	conn.expect(t, "sandbox-ready")
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "block"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "block"})
 	<-fake.Started()
 	for range 200 {
-		conn.send(t, computemw.WSMessage{Type: "stdin", Data: "x\n"})
+		conn.send(t, httpapi.WSMessage{Type: "stdin", Data: "x\n"})
 	}
 	if m := conn.expect(t, "error"); m.Code != "BAD_REQUEST" {
 		t.Errorf("got %+v", m)
 	}
 	// Closing with refusals still queued may end the writer with a
 	// write error rather than the reader with EOF: either is fine here.
-	conn.Close(computemw.CloseNormal, "")
+	conn.Close(httpapi.CloseNormal, "")
 	<-done
 	if fake.Live() != 0 {
 		t.Errorf("%d sandboxes left", fake.Live())
@@ -239,22 +240,22 @@ func TestWebSocketMessagesAreRateLimited(t *testing.T) {
 	conn := newMemConn()
 	done := make(chan error, 1)
 	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice", Plan: "free"})
-	ctx, err = kit.AdmitWebSocket(ctx, &computemw.Request{Method: "GET", Header: http.Header{}})
+	ctx, err = httpapi.New(kit).AdmitWebSocket(ctx, &computemw.Request{Method: "GET", Header: http.Header{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { done <- kit.ServeConn(ctx, conn) }()
-	conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	go func() { done <- httpapi.New(kit).ServeConn(ctx, conn) }()
+	conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	conn.expect(t, "sandbox-ready")
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "echo 1"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "echo 1"})
 	conn.expect(t, "output")
 	conn.expect(t, "execution-complete")
 	// The upgrade, the creation and one execution used the 3 allowed.
-	conn.send(t, computemw.WSMessage{Type: "execute", Command: "echo 2"})
+	conn.send(t, httpapi.WSMessage{Type: "execute", Command: "echo 2"})
 	if m := conn.expect(t, "error"); m.Code != "RATE_LIMITED" {
 		t.Errorf("fourth admission: %+v", m)
 	}
-	conn.Close(computemw.CloseNormal, "")
+	conn.Close(httpapi.CloseNormal, "")
 	<-done
 }
 
@@ -267,14 +268,14 @@ func TestWebSocketSandboxesCountAsSessions(t *testing.T) {
 		t.Fatalf("session: %d %s", r.Status, r.Body)
 	}
 	open := func() (*memConn, chan error) {
-		wctx, err := kit.AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
+		wctx, err := httpapi.New(kit).AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
 		if err != nil {
 			t.Fatal(err)
 		}
 		conn := newMemConn()
 		done := make(chan error, 1)
-		go func() { done <- kit.ServeConn(wctx, conn) }()
-		conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+		go func() { done <- httpapi.New(kit).ServeConn(wctx, conn) }()
+		conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 		return conn, done
 	}
 	c1, d1 := open()
@@ -286,12 +287,12 @@ func TestWebSocketSandboxesCountAsSessions(t *testing.T) {
 	if fake.Live() != 2 {
 		t.Errorf("%d sandboxes live, want 2", fake.Live())
 	}
-	c1.Close(computemw.CloseNormal, "")
+	c1.Close(httpapi.CloseNormal, "")
 	<-d1
 	// The place is given back with the connection.
-	c2.send(t, computemw.WSMessage{Type: "create-sandbox"})
+	c2.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 	c2.expect(t, "sandbox-ready")
-	c2.Close(computemw.CloseNormal, "")
+	c2.Close(httpapi.CloseNormal, "")
 	<-d2
 }
 
@@ -304,7 +305,7 @@ func TestWebSocketLifetimes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			kit, fake := newKit(t, computemw.Config{WebSocket: ws})
 			conn, done := startConn(t, kit)
-			conn.send(t, computemw.WSMessage{Type: "create-sandbox"})
+			conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 			conn.expect(t, "sandbox-ready")
 			select {
 			case err := <-done:
@@ -328,20 +329,20 @@ func TestWebSocketConnectionsPerCaller(t *testing.T) {
 	kit, _ := newKit(t, computemw.Config{WebSocket: computemw.WSConfig{MaxConnsPerCaller: 2}})
 	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
 	open := func(ctx context.Context) (*memConn, chan error) {
-		wctx, err := kit.AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
+		wctx, err := httpapi.New(kit).AdmitWebSocket(ctx, &computemw.Request{Method: http.MethodGet})
 		if err != nil {
 			t.Fatal(err)
 		}
 		conn := newMemConn()
 		done := make(chan error, 1)
-		go func() { done <- kit.ServeConn(wctx, conn) }()
+		go func() { done <- httpapi.New(kit).ServeConn(wctx, conn) }()
 		return conn, done
 	}
 	c1, d1 := open(ctx)
 	c2, d2 := open(ctx)
 	// Both are served: each answers a message.
 	for _, c := range []*memConn{c1, c2} {
-		c.send(t, computemw.WSMessage{Type: "bogus"})
+		c.send(t, httpapi.WSMessage{Type: "bogus"})
 		c.expect(t, "error")
 	}
 	c3, d3 := open(ctx)
@@ -353,19 +354,19 @@ func TestWebSocketConnectionsPerCaller(t *testing.T) {
 	}
 	// Another caller has its own places.
 	c4, d4 := open(computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "bob"}))
-	c4.send(t, computemw.WSMessage{Type: "bogus"})
+	c4.send(t, httpapi.WSMessage{Type: "bogus"})
 	c4.expect(t, "error")
 	for _, c := range []*memConn{c1, c2, c4} {
-		c.Close(computemw.CloseNormal, "")
+		c.Close(httpapi.CloseNormal, "")
 	}
 	<-d1
 	<-d2
 	<-d4
 	c5, d5 := open(ctx)
-	c5.send(t, computemw.WSMessage{Type: "bogus"})
+	c5.send(t, httpapi.WSMessage{Type: "bogus"})
 	if m := c5.expect(t, "error"); m.Code != string(computemw.CodeBadRequest) {
 		t.Errorf("after the others closed: %+v", m)
 	}
-	c5.Close(computemw.CloseNormal, "")
+	c5.Close(httpapi.CloseNormal, "")
 	<-d5
 }

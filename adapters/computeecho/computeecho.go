@@ -26,6 +26,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 )
@@ -60,7 +61,7 @@ func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.Middlew
 	if cfg.Skipper == nil {
 		cfg.Skipper = DefaultMiddlewareConfig.Skipper
 	}
-	opts := computemw.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
+	opts := httpapi.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
@@ -70,7 +71,7 @@ func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.Middlew
 				c.SetRequest(r.WithContext(ctx))
 				return next(c)
 			}
-			ctx, release, err := kit.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), opts)
+			ctx, release, err := httpapi.New(kit).EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), opts)
 			defer release()
 			maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
 			c.SetRequest(r.WithContext(ctx))
@@ -110,7 +111,7 @@ type Router interface {
 	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
 }
 
-// Register adds the prebuilt route group, every route of kit.Routes(), to
+// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
 // r at paths relative to it: /execute, /exec, /files, /health, /ready,
 // /metrics, the /sandboxes session routes and their event stream. Each
 // route is registered for every method, so that a wrong method gets the
@@ -122,12 +123,12 @@ type Router interface {
 //
 //	e.GET("/api/ws", echo.WrapHandler(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
 func Register(r Router, kit *computemw.Kit) {
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c echo.Context) error {
 			hr := c.Request()
 			req := adapterkit.Request(hr, names, c.Param)
-			write(c, kit.ServeRoute(hr.Context(), rt, req))
+			write(c, httpapi.New(kit).ServeRoute(hr.Context(), rt, req))
 			return nil
 		})
 	}
@@ -136,7 +137,7 @@ func Register(r Router, kit *computemw.Kit) {
 	// other route to this one, whatever the order).
 	r.Any("/*", func(c echo.Context) error {
 		hr := c.Request()
-		write(c, kit.NotFound(hr.Context(), adapterkit.Request(hr, nil, nil)))
+		write(c, httpapi.New(kit).NotFound(hr.Context(), adapterkit.Request(hr, nil, nil)))
 		return nil
 	})
 }
@@ -178,16 +179,16 @@ func HTTPErrorHandler(kit *computemw.Kit, next echo.HTTPErrorHandler) echo.HTTPE
 		r := c.Request()
 		ctx, _ := computemw.BeginRequest(r.Context(), r.Header)
 		if c.Response().Committed {
-			kit.LogLateError(ctx, err)
+			httpapi.New(kit).LogLateError(ctx, err)
 			return
 		}
-		write(c, kit.ErrorResponse(ctx, err, r.Header))
+		write(c, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
 	}
 }
 
 // write sends a response of the kit; a streaming one runs until it ends or
 // the client is gone.
-func write(c echo.Context, resp *computemw.Response) {
+func write(c echo.Context, resp *httpapi.Response) {
 	w := c.Response()
 	maps.Copy(w.Header(), resp.Header)
 	w.WriteHeader(resp.Status)

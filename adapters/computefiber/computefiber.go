@@ -34,6 +34,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 )
@@ -71,14 +72,14 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 	if len(config) > 0 {
 		cfg = config[0]
 	}
-	opts := computemw.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
+	opts := httpapi.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
 	return func(c *fiber.Ctx) error {
 		if cfg.Next != nil && cfg.Next(c) {
 			ctx, id := computemw.BeginRequest(c.UserContext(), header{c})
 			enter(c, ctx, id)
 			return c.Next()
 		}
-		ctx, release, err := kit.EnterRequest(c.UserContext(), request(c), opts)
+		ctx, release, err := httpapi.New(kit).EnterRequest(c.UserContext(), request(c), opts)
 		id := computemw.RequestIDFrom(ctx)
 		defer release()
 		enter(c, ctx, id)
@@ -95,7 +96,7 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 // added, so add it last: app.Use(computefiber.NotFound(kit)).
 func NotFound(kit *computemw.Kit) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		return write(c, kit.NotFound(c.UserContext(), request(c)))
+		return write(c, httpapi.New(kit).NotFound(c.UserContext(), request(c)))
 	}
 }
 
@@ -140,7 +141,7 @@ func RequestID(c *fiber.Ctx) string {
 // methods; unlike the *fiber.Ctx it may be kept after the handler returns.
 func Context(c *fiber.Ctx) context.Context { return c.UserContext() }
 
-// Register adds the prebuilt route group, every route of kit.Routes(), to
+// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
 // router at paths relative to it: /execute, /exec, /files, /health, /ready,
 // /metrics, the /sandboxes session routes and their event stream. Each
 // route is registered for every method, so that a wrong method gets the
@@ -148,7 +149,7 @@ func Context(c *fiber.Ctx) context.Context { return c.UserContext() }
 // themselves, errors included. It also adds the WebSocket endpoint GET /ws
 // for same-origin clients (see [WebSocket] for other origins).
 func Register(router fiber.Router, kit *computemw.Kit) {
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		names := adapterkit.ParamNames(rt)
 		router.All(adapterkit.ColonPath(rt), func(c *fiber.Ctx) error {
 			req := &computemw.Request{
@@ -164,7 +165,7 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 				RemoteAddr: c.Context().RemoteAddr().String(),
 				Host:       string(c.Request().Host()),
 			}
-			return write(c, kit.ServeRoute(c.UserContext(), rt, req))
+			return write(c, httpapi.New(kit).ServeRoute(c.UserContext(), rt, req))
 		})
 	}
 	router.Get("/ws", WebSocket(kit, nil))
@@ -211,7 +212,7 @@ func ErrorHandler(kit *computemw.Kit) fiber.ErrorHandler {
 			err = w.err
 		}
 		ctx, _ := computemw.BeginRequest(c.UserContext(), header{c})
-		return write(c, kit.ErrorResponse(ctx, err, header{c}))
+		return write(c, httpapi.New(kit).ErrorResponse(ctx, err, header{c}))
 	}
 }
 
@@ -235,7 +236,7 @@ func (h header) Values(key string) []string {
 // write sends a response of the kit. A streaming one is handed to fasthttp,
 // which runs it after the handler has returned: it holds nothing of c, and
 // it learns that the client is gone only when a write fails.
-func write(c *fiber.Ctx, resp *computemw.Response) error {
+func write(c *fiber.Ctx, resp *httpapi.Response) error {
 	setHeader(c, resp.Header)
 	c.Status(resp.Status)
 	if stream := resp.Stream; stream != nil {

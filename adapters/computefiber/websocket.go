@@ -5,6 +5,7 @@ import (
 
 	"github.com/computemw/kit/adapters/internal/fasthttpws"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -28,17 +29,17 @@ func WebSocket(kit *computemw.Kit, upgrader *websocket.FastHTTPUpgrader) fiber.H
 	return func(c *fiber.Ctx) error {
 		// The header is copied: every message is admitted with it after
 		// this handler has returned and fasthttp has reused c.
-		ctx, err := kit.AdmitWebSocket(c.UserContext(), &computemw.Request{
+		ctx, err := httpapi.New(kit).AdmitWebSocket(c.UserContext(), &computemw.Request{
 			Method: c.Method(), Header: copyHeader(c), RemoteAddr: c.Context().RemoteAddr().String(),
 			Host: string(c.Request().Host()),
 		})
 		if err != nil {
-			return write(c, kit.ErrorResponse(ctx, err, header{c}))
+			return write(c, httpapi.New(kit).ErrorResponse(ctx, err, header{c}))
 		}
 		// A failed handshake has been answered by the upgrader.
 		_ = upgrader.Upgrade(c.Context(), func(conn *websocket.Conn) {
 			conn.SetReadLimit(limit)
-			_ = kit.ServeConn(ctx, fasthttpws.NewConn(conn))
+			_ = httpapi.New(kit).ServeConn(ctx, fasthttpws.NewConn(conn))
 		})
 		return nil
 	}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/gofiber/fiber/v3"
 	"github.com/valyala/fasthttp"
 )
@@ -70,14 +71,14 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 	if len(config) > 0 {
 		cfg = config[0]
 	}
-	opts := computemw.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
+	opts := httpapi.MiddlewareOptions{Provider: cfg.Provider, Create: cfg.Create}
 	return func(c fiber.Ctx) error {
 		if cfg.Next != nil && cfg.Next(c) {
 			ctx, _ := computemw.BeginRequest(c.Context(), headerOf(c))
 			enter(c, ctx)
 			return c.Next()
 		}
-		ctx, release, err := kit.EnterRequest(c.Context(), request(c), opts)
+		ctx, release, err := httpapi.New(kit).EnterRequest(c.Context(), request(c), opts)
 		defer release()
 		enter(c, ctx)
 		if err != nil {
@@ -92,7 +93,7 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 // added, so add it last: app.Use(computefiberv3.NotFound(kit)).
 func NotFound(kit *computemw.Kit) fiber.Handler {
 	return func(c fiber.Ctx) error {
-		return write(c, kit.NotFound(c.Context(), request(c)))
+		return write(c, httpapi.New(kit).NotFound(c.Context(), request(c)))
 	}
 }
 
@@ -134,7 +135,7 @@ func RequestID(c fiber.Ctx) string { return computemw.RequestIDFrom(c.Context())
 // c.Locals, so it carries neither the sandbox nor the request ID.)
 func Context(c fiber.Ctx) context.Context { return c.Context() }
 
-// Register adds the prebuilt route group, every route of kit.Routes(), to
+// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
 // router at paths relative to it: /execute, /exec, /files, /health, /ready,
 // /metrics, the /sandboxes session routes and their event stream. Each
 // route is registered for every method, so that a wrong method gets the
@@ -142,7 +143,7 @@ func Context(c fiber.Ctx) context.Context { return c.Context() }
 // themselves, errors included. It also adds the WebSocket endpoint GET /ws
 // for same-origin clients (see [WebSocket] for other origins).
 func Register(router fiber.Router, kit *computemw.Kit) {
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		names := adapterkit.ParamNames(rt)
 		router.All(adapterkit.ColonPath(rt), func(c fiber.Ctx) error {
 			req := &computemw.Request{
@@ -158,7 +159,7 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 				RemoteAddr: c.RequestCtx().RemoteAddr().String(),
 				Host:       string(c.Request().Host()),
 			}
-			return write(c, kit.ServeRoute(c.Context(), rt, req))
+			return write(c, httpapi.New(kit).ServeRoute(c.Context(), rt, req))
 		})
 	}
 	router.Get("/ws", WebSocket(kit, nil))
@@ -206,7 +207,7 @@ func ErrorHandler(kit *computemw.Kit) fiber.ErrorHandler {
 		}
 		h := headerOf(c)
 		ctx, _ := computemw.BeginRequest(c.Context(), h)
-		return write(c, kit.ErrorResponse(ctx, err, h))
+		return write(c, httpapi.New(kit).ErrorResponse(ctx, err, h))
 	}
 }
 
@@ -234,7 +235,7 @@ func (h header) Values(key string) []string {
 // write sends a response of the kit. A streaming one is handed to fasthttp,
 // which runs it after the handler has returned: it holds nothing of c, and
 // it learns that the client is gone only when a write fails.
-func write(c fiber.Ctx, resp *computemw.Response) error {
+func write(c fiber.Ctx, resp *httpapi.Response) error {
 	setHeader(c, resp.Header)
 	c.Status(resp.Status)
 	if stream := resp.Stream; stream != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/ratelimit"
 	"github.com/gofiber/fiber/v3"
 	"github.com/ulule/limiter/v3"
@@ -142,11 +143,11 @@ func TestWebSocketKeepsItsHeaders(t *testing.T) {
 		}
 	}
 	// The WebSocket's client has two of its three left.
-	ws.Send(computemw.WSMessage{Type: "create-sandbox"})
+	ws.Send(httpapi.WSMessage{Type: "create-sandbox"})
 	if m := ws.Next(); m.Type != "sandbox-ready" {
 		t.Fatalf("create-sandbox: %+v", m)
 	}
-	ws.Send(computemw.WSMessage{Type: "execute", Command: "echo hi"})
+	ws.Send(httpapi.WSMessage{Type: "execute", Command: "echo hi"})
 	var out string
 	for m := ws.Next(); m.Type != "execution-complete"; m = ws.Next() {
 		if m.Type == "error" {
@@ -157,7 +158,7 @@ func TestWebSocketKeepsItsHeaders(t *testing.T) {
 	if out != "hi\n" {
 		t.Errorf("output %q", out)
 	}
-	ws.Send(computemw.WSMessage{Type: "execute", Command: "echo again"})
+	ws.Send(httpapi.WSMessage{Type: "execute", Command: "echo again"})
 	if m := ws.Next(); m.Type != "error" || m.Code != string(computemw.CodeRateLimited) {
 		t.Errorf("fourth request of the client: %+v, want a RATE_LIMITED error", m)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
 )
@@ -31,7 +32,7 @@ import (
 type Option func(*config)
 
 type config struct {
-	opts computemw.MiddlewareOptions
+	opts httpapi.MiddlewareOptions
 	skip func(*gin.Context) bool
 }
 
@@ -66,12 +67,12 @@ func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		ctx, release, err := kit.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
+		ctx, release, err := httpapi.New(kit).EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
 		defer release()
 		maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
 		c.Request = r.WithContext(ctx)
 		if err != nil {
-			write(c, kit.ErrorResponse(ctx, err, r.Header))
+			write(c, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
 			c.Abort()
 			return
 		}
@@ -99,7 +100,7 @@ func Sandbox(c *gin.Context) computemw.Sandbox {
 	return computemw.SandboxFrom(c.Request.Context())
 }
 
-// Register adds the prebuilt route group, every route of kit.Routes(), to
+// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
 // r (an engine or a group) at paths relative to it: /execute, /exec,
 // /files, /health, /ready, /metrics, the /sandboxes session routes and
 // their event stream. Each route is registered for every method, so that a
@@ -110,11 +111,11 @@ func Sandbox(c *gin.Context) computemw.Sandbox {
 //
 //	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
 func Register(r gin.IRoutes, kit *computemw.Kit) {
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c *gin.Context) {
 			req := adapterkit.Request(c.Request, names, c.Param)
-			write(c, kit.ServeRoute(c.Request.Context(), rt, req))
+			write(c, httpapi.New(kit).ServeRoute(c.Request.Context(), rt, req))
 		})
 	}
 	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, nil)))
@@ -125,7 +126,7 @@ func Register(r gin.IRoutes, kit *computemw.Kit) {
 // engine, so install it there: r.NoRoute(computegin.NotFound(kit)).
 func NotFound(kit *computemw.Kit) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		write(c, kit.NotFound(c.Request.Context(), adapterkit.Request(c.Request, nil, nil)))
+		write(c, httpapi.New(kit).NotFound(c.Request.Context(), adapterkit.Request(c.Request, nil, nil)))
 	}
 }
 
@@ -137,10 +138,10 @@ func Error(c *gin.Context, kit *computemw.Kit, err error) {
 	c.Abort()
 	ctx, _ := computemw.BeginRequest(c.Request.Context(), c.Request.Header)
 	if c.Writer.Written() {
-		kit.LogLateError(ctx, err)
+		httpapi.New(kit).LogLateError(ctx, err)
 		return
 	}
-	write(c, kit.ErrorResponse(ctx, err, c.Request.Header))
+	write(c, httpapi.New(kit).ErrorResponse(ctx, err, c.Request.Header))
 }
 
 // ErrorHandler is a middleware that renders, after the handlers ran, the
@@ -165,7 +166,7 @@ func ErrorHandler(kit *computemw.Kit) gin.HandlerFunc {
 		}
 		ctx, _ := computemw.BeginRequest(c.Request.Context(), c.Request.Header)
 		c.Abort()
-		write(c, kit.ErrorResponse(ctx, err, c.Request.Header))
+		write(c, httpapi.New(kit).ErrorResponse(ctx, err, c.Request.Header))
 	}
 }
 
@@ -193,7 +194,7 @@ func classify(e *gin.Error) error {
 
 // write sends a response of the kit; a streaming one runs until it ends or
 // the client is gone.
-func write(c *gin.Context, resp *computemw.Response) {
+func write(c *gin.Context, resp *httpapi.Response) {
 	maps.Copy(c.Writer.Header(), resp.Header)
 	c.Status(resp.Status)
 	c.Writer.WriteHeaderNow()

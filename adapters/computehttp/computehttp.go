@@ -20,13 +20,14 @@ import (
 	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // Option configures [Middleware].
 type Option func(*config)
 
 type config struct {
-	opts computemw.MiddlewareOptions
+	opts httpapi.MiddlewareOptions
 	skip func(*http.Request) bool
 }
 
@@ -59,11 +60,11 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			ctx, release, err := kit.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
+			ctx, release, err := httpapi.New(kit).EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
 			defer release()
 			maps.Copy(w.Header(), computemw.ResponseHeader(ctx))
 			if err != nil {
-				write(w, kit.ErrorResponse(ctx, err, r.Header))
+				write(w, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -82,12 +83,12 @@ func Sandbox(r *http.Request) computemw.Sandbox { return computemw.SandboxFrom(r
 // [Mount], http.StripPrefix, or chi's Mount.
 func Handler(kit *computemw.Kit) http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		mux.Handle(rt.Path, routeHandler(kit, rt))
 	}
 	mux.Handle("GET /ws", WebSocket(kit, nil))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		adapterkit.Write(r.Context(), w, kit.NotFound(r.Context(), adapterkit.Request(r, nil, nil)))
+		adapterkit.Write(r.Context(), w, httpapi.New(kit).NotFound(r.Context(), adapterkit.Request(r, nil, nil)))
 	}))
 	return mux
 }
@@ -109,18 +110,18 @@ func Mount(mux Mounter, prefix string, kit *computemw.Kit) {
 	mux.Handle(prefix+"/", http.StripPrefix(prefix, Handler(kit)))
 }
 
-func routeHandler(kit *computemw.Kit, rt computemw.Route) http.Handler {
+func routeHandler(kit *computemw.Kit, rt httpapi.Route) http.Handler {
 	names := adapterkit.ParamNames(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := adapterkit.Request(r, names, r.PathValue)
-		adapterkit.Write(r.Context(), w, kit.ServeRoute(r.Context(), rt, req))
+		adapterkit.Write(r.Context(), w, httpapi.New(kit).ServeRoute(r.Context(), rt, req))
 	})
 }
 
 // Error writes err with the kit's status, code and body shape (the Go form
 // of an Express error handler).
 func Error(w http.ResponseWriter, r *http.Request, kit *computemw.Kit, err error) {
-	write(w, kit.ErrorResponse(r.Context(), err, r.Header))
+	write(w, httpapi.New(kit).ErrorResponse(r.Context(), err, r.Header))
 }
 
 // HandlerFunc is a handler that returns its error instead of writing it.
@@ -133,7 +134,7 @@ func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
 		tw := &trackingWriter{ResponseWriter: w}
 		if err := fn(tw, r); err != nil {
 			if tw.wrote {
-				kit.LogLateError(r.Context(), err)
+				httpapi.New(kit).LogLateError(r.Context(), err)
 				return
 			}
 			Error(w, r, kit, err)
@@ -141,7 +142,7 @@ func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
 	})
 }
 
-func write(w http.ResponseWriter, resp *computemw.Response) {
+func write(w http.ResponseWriter, resp *httpapi.Response) {
 	adapterkit.Write(context.Background(), w, resp)
 }
 

@@ -12,6 +12,7 @@ import (
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // Mount the route group under /api and a handler of your own behind the
@@ -41,7 +42,7 @@ func ExampleMount() {
 	fmt.Printf("%d success=%t output=%q\n", resp.StatusCode, body.Success, body.Output)
 
 	resp, _ = http.Post(srv.URL+"/api/execute", "application/json", strings.NewReader(`{"language":"python"}`))
-	var e computemw.ErrorBody
+	var e httpapi.ErrorBody
 	json.NewDecoder(resp.Body).Decode(&e)
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode, e.Code, e.Error)

@@ -23,6 +23,7 @@ import (
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -49,7 +50,7 @@ var frameworks = []computemwtest.Harness{
 func load(t *testing.T) *openapi3.T {
 	t.Helper()
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(computemw.OpenAPI())
+	doc, err := loader.LoadFromData(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatalf("loading the OpenAPI document: %v", err)
 	}
@@ -70,7 +71,7 @@ func TestDocumentNamesEveryRoute(t *testing.T) {
 	}
 	kit, _ := computemwtest.SuiteKit(t, computemw.Config{})
 	inKit := map[string]bool{"GET /ws": true}
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		for _, m := range rt.Methods {
 			inKit[m+" "+rt.Path] = true
 		}

@@ -15,11 +15,12 @@ import (
 	"strings"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // ColonPath returns the route's path with each {name} parameter written as
 // :name, the syntax of the Gin, Echo and Fiber routers.
-func ColonPath(rt computemw.Route) string {
+func ColonPath(rt httpapi.Route) string {
 	if !strings.Contains(rt.Path, "{") {
 		return rt.Path
 	}
@@ -33,7 +34,7 @@ func ColonPath(rt computemw.Route) string {
 }
 
 // ParamNames lists the route's {name} parameters in path order.
-func ParamNames(rt computemw.Route) []string {
+func ParamNames(rt httpapi.Route) []string {
 	var out []string
 	for _, seg := range strings.Split(rt.Path, "/") {
 		if name, ok := paramName(seg); ok {
@@ -82,7 +83,7 @@ func PublicError(err error) (status int, message string) {
 
 // Write writes a response on net/http; a streaming one (Server-Sent
 // Events) runs until it ends or ctx (the client's) is done.
-func Write(ctx context.Context, w http.ResponseWriter, resp *computemw.Response) {
+func Write(ctx context.Context, w http.ResponseWriter, resp *httpapi.Response) {
 	maps.Copy(w.Header(), resp.Header)
 	w.WriteHeader(resp.Status)
 	if resp.Stream != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 func TestRoutePatterns(t *testing.T) {
@@ -20,7 +21,7 @@ func TestRoutePatterns(t *testing.T) {
 		{"/sandboxes/{id}/files/{name}", "/sandboxes/:id/files/:name", []string{"id", "name"}},
 		{"/odd/{}/x{y}", "/odd/{}/x{y}", nil},
 	} {
-		rt := computemw.Route{Path: c.path}
+		rt := httpapi.Route{Path: c.path}
 		if got := adapterkit.ColonPath(rt); got != c.colon {
 			t.Errorf("ColonPath(%q) = %q, want %q", c.path, got, c.colon)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // WebSocket serves the kit's WebSocket protocol (GET /ws): policies run
@@ -19,9 +20,9 @@ func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
 		opts = &websocket.AcceptOptions{InsecureSkipVerify: true}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := kit.AdmitWebSocket(r.Context(), Request(r, nil, nil))
+		ctx, err := httpapi.New(kit).AdmitWebSocket(r.Context(), Request(r, nil, nil))
 		if err != nil {
-			Write(ctx, w, kit.ErrorResponse(ctx, err, r.Header))
+			Write(ctx, w, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
 			return
 		}
 		c, err := websocket.Accept(w, r, opts)
@@ -29,11 +30,11 @@ func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
 			return // Accept has answered the client
 		}
 		c.SetReadLimit(int64(kit.Config().WebSocket.MaxMessageBytes) + 1)
-		_ = kit.ServeConn(ctx, wsConn{c})
+		_ = httpapi.New(kit).ServeConn(ctx, wsConn{c})
 	})
 }
 
-// wsConn adapts a coder/websocket connection to computemw.Conn.
+// wsConn adapts a coder/websocket connection to httpapi.Conn.
 type wsConn struct{ c *websocket.Conn }
 
 func (w wsConn) Read(ctx context.Context) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/computemw/ratelimit"
@@ -40,7 +41,7 @@ func RunInRequest(ctx context.Context, body io.Reader) (*computemw.ExecutionResp
 	var req struct {
 		Command string `json:"command"`
 	}
-	if err := computemw.DecodeJSON(body, 1<<16, &req); err != nil {
+	if err := httpapi.DecodeJSON(body, 1<<16, &req); err != nil {
 		return nil, err
 	}
 	sb := computemw.SandboxFrom(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // GovernanceSuite checks over an adapter's real server that every way in —
@@ -102,7 +103,7 @@ func streamStatus(t *testing.T, url, body string, header map[string]string) int 
 		case strings.HasPrefix(line, "event: "):
 			event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: ") && event == "error":
-			var e computemw.ErrorBody
+			var e httpapi.ErrorBody
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &e); err != nil {
 				t.Fatalf("error event: %v", err)
 			}
@@ -134,11 +135,11 @@ func webSocketStatus(t *testing.T, base string, header map[string]string, comman
 	}
 	defer c.Conn.CloseNow()
 	send, next := c.Send, c.Next
-	send(computemw.WSMessage{Type: "create-sandbox"})
+	send(httpapi.WSMessage{Type: "create-sandbox"})
 	if m := next(); m.Type != "sandbox-ready" {
 		return computemw.Code(m.Code).Status()
 	}
-	send(computemw.WSMessage{Type: "execute", Command: command})
+	send(httpapi.WSMessage{Type: "execute", Command: command})
 	status := 200
 	for {
 		switch m := next(); m.Type {

@@ -6,12 +6,13 @@ import (
 	"strings"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // RouteOf returns the kit's route at path ("/exec"), or panics: tests and
 // benchmarks that drive the kit without HTTP look routes up once.
-func RouteOf(kit *computemw.Kit, path string) computemw.Route {
-	for _, rt := range kit.Routes() {
+func RouteOf(kit *computemw.Kit, path string) httpapi.Route {
+	for _, rt := range httpapi.New(kit).Routes() {
 		if rt.Path == path {
 			return rt
 		}
@@ -24,7 +25,7 @@ func RouteOf(kit *computemw.Kit, path string) computemw.Route {
 // response. ctx may carry a principal ([computemw.WithPrincipal]). A
 // non-empty body is sent as application/json unless header says
 // otherwise, as clients of the JSON routes do.
-func ServePath(ctx context.Context, kit *computemw.Kit, method, path, body string, header http.Header) *computemw.Response {
+func ServePath(ctx context.Context, kit *computemw.Kit, method, path, body string, header http.Header) *httpapi.Response {
 	header = header.Clone()
 	if header == nil {
 		header = http.Header{}
@@ -32,7 +33,7 @@ func ServePath(ctx context.Context, kit *computemw.Kit, method, path, body strin
 	if body != "" && header.Get("Content-Type") == "" {
 		header.Set("Content-Type", "application/json")
 	}
-	return kit.ServeRoute(ctx, RouteOf(kit, path), &computemw.Request{
+	return httpapi.New(kit).ServeRoute(ctx, RouteOf(kit, path), &computemw.Request{
 		Method: method, Header: header, Body: strings.NewReader(body), RemoteAddr: "127.0.0.1:40000",
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // StreamingSuite checks sessions, Server-Sent Events and the WebSocket
@@ -86,11 +87,11 @@ func StreamingSuite(t *testing.T, h Harness) {
 		c := ws.Conn
 		defer c.CloseNow()
 		send, next := ws.Send, ws.Next
-		send(computemw.WSMessage{Type: "create-sandbox"})
+		send(httpapi.WSMessage{Type: "create-sandbox"})
 		if m := next(); m.Type != "sandbox-ready" || m.SandboxID == "" {
 			t.Fatalf("got %+v", m)
 		}
-		send(computemw.WSMessage{Type: "execute", Command: "lines 2"})
+		send(httpapi.WSMessage{Type: "execute", Command: "lines 2"})
 		for _, want := range []string{"line 1\n", "line 2\n"} {
 			if m := next(); m.Type != "output" || m.Data != want {
 				t.Fatalf("got %+v, want output %q", m, want)
@@ -99,7 +100,7 @@ func StreamingSuite(t *testing.T, h Harness) {
 		if m := next(); m.Type != "execution-complete" || m.ExitCode == nil || *m.ExitCode != 0 {
 			t.Fatalf("got %+v", m)
 		}
-		send(computemw.WSMessage{Type: "execute", Command: "block"})
+		send(httpapi.WSMessage{Type: "execute", Command: "block"})
 		<-fake.Started()
 		c.Close(websocket.StatusNormalClosure, "")
 		if !fake.WaitLive(0, 10*time.Second) {

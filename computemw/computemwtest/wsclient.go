@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
-	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // WSClient speaks the kit's WebSocket protocol to a server under test.
@@ -31,7 +31,7 @@ func DialWS(t testing.TB, ctx context.Context, base string, header http.Header) 
 }
 
 // Send sends one message, failing the test if it cannot.
-func (c *WSClient) Send(m computemw.WSMessage) {
+func (c *WSClient) Send(m httpapi.WSMessage) {
 	c.t.Helper()
 	b, _ := json.Marshal(m)
 	if err := c.Conn.Write(c.ctx, websocket.MessageText, b); err != nil {
@@ -40,13 +40,13 @@ func (c *WSClient) Send(m computemw.WSMessage) {
 }
 
 // Next reads the next message, failing the test if it cannot.
-func (c *WSClient) Next() computemw.WSMessage {
+func (c *WSClient) Next() httpapi.WSMessage {
 	c.t.Helper()
 	_, b, err := c.Conn.Read(c.ctx)
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
 	}
-	var m computemw.WSMessage
+	var m httpapi.WSMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		c.t.Fatalf("%s: %v", b, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
@@ -19,11 +20,11 @@ import (
 )
 
 // serve runs one request through the kit's route group, as an adapter does.
-func serve(t testing.TB, kit *computemw.Kit, method, path, body string) *computemw.Response {
+func serve(t testing.TB, kit *computemw.Kit, method, path, body string) *httpapi.Response {
 	t.Helper()
-	for _, rt := range kit.Routes() {
+	for _, rt := range httpapi.New(kit).Routes() {
 		if rt.Path == path {
-			return kit.ServeRoute(context.Background(), rt, &computemw.Request{
+			return httpapi.New(kit).ServeRoute(context.Background(), rt, &computemw.Request{
 				Method: method, Header: http.Header{"Content-Type": {"application/json"}}, Body: strings.NewReader(body),
 			})
 		}

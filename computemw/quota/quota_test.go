@@ -12,6 +12,7 @@ import (
 	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/internal/policytest"
 	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/computemw/rbac"
@@ -66,7 +67,7 @@ func newQuotaFixture(t *testing.T, limits quota.Limits, cfg computemw.Config, qc
 		ctx: computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice", Plan: "free"})}
 }
 
-func (f *quotaFixture) exec(command string) *computemw.Response {
+func (f *quotaFixture) exec(command string) *httpapi.Response {
 	return policytest.Post(f.ctx, f.kit, "/exec", `{"command":"`+command+`","timeout":100}`, nil)
 }
 
@@ -128,7 +129,7 @@ func TestQuotaRefusesBeforeCreating(t *testing.T) {
 			if resp.Status != 429 || !json.Valid(resp.Body) {
 				t.Fatalf("over quota: %d %s", resp.Status, resp.Body)
 			}
-			var body computemw.ErrorBody
+			var body httpapi.ErrorBody
 			_ = json.Unmarshal(resp.Body, &body)
 			if body.Code != computemw.CodeQuotaExceeded {
 				t.Errorf("code %s", body.Code)
@@ -153,7 +154,7 @@ func TestQuotaRefusesBeforeCreating(t *testing.T) {
 
 func TestQuotaRollsBackRefusedReservations(t *testing.T) {
 	f := newQuotaFixture(t, quota.Limits{Executions: 10}, computemw.Config{MaxSandboxes: 1, QueueTimeout: -1}, quota.Config{})
-	done := make(chan *computemw.Response, 1)
+	done := make(chan *httpapi.Response, 1)
 	go func() {
 		done <- policytest.Post(f.ctx, f.kit, "/exec", `{"command":"sleep","timeout":2000}`, nil)
 	}()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/computemw/kit/adapters/computeechov5"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 	"github.com/labstack/echo/v5"
@@ -103,7 +104,7 @@ func run() error {
 		var body struct {
 			Code string `json:"code"`
 		}
-		if err := computemw.DecodeJSON(c.Request().Body, kit.Config().MaxBodyBytes, &body); err != nil {
+		if err := httpapi.DecodeJSON(c.Request().Body, kit.Config().MaxBodyBytes, &body); err != nil {
 			return err
 		}
 		res, err := computeechov5.Sandbox(c).RunCode(c.Request().Context(), "python", body.Code, computemw.ExecOptions{})
@@ -170,7 +171,7 @@ type executeBody struct {
 // 400 BAD_REQUEST.
 func validate(r io.Reader, limit int64) (executeBody, error) {
 	var b executeBody
-	if err := computemw.DecodeJSON(r, limit, &b); err != nil {
+	if err := httpapi.DecodeJSON(r, limit, &b); err != nil {
 		return b, err
 	}
 	for _, f := range []struct{ name, value string }{{"code", b.Code}, {"language", b.Language}} {

@@ -22,6 +22,7 @@ import (
 
 	computefiber "github.com/computemw/kit/adapters/computefiber"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 	"github.com/gofiber/fiber/v2"
@@ -106,7 +107,7 @@ func run() error {
 		var body struct {
 			Code string `json:"code"`
 		}
-		if err := computemw.DecodeJSON(bytes.NewReader(c.Request().Body()), kit.Config().MaxBodyBytes, &body); err != nil {
+		if err := httpapi.DecodeJSON(bytes.NewReader(c.Request().Body()), kit.Config().MaxBodyBytes, &body); err != nil {
 			return err
 		}
 		res, err := computefiber.Sandbox(c).RunCode(computefiber.Context(c), "python", body.Code, computemw.ExecOptions{})
@@ -159,7 +160,7 @@ type executeBody struct {
 // 400 BAD_REQUEST.
 func validate(r io.Reader, limit int64) (executeBody, error) {
 	var b executeBody
-	if err := computemw.DecodeJSON(r, limit, &b); err != nil {
+	if err := httpapi.DecodeJSON(r, limit, &b); err != nil {
 		return b, err
 	}
 	for _, f := range []struct{ name, value string }{{"code", b.Code}, {"language", b.Language}} {

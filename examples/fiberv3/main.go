@@ -22,6 +22,7 @@ import (
 
 	"github.com/computemw/kit/adapters/computefiberv3"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/local"
 	"github.com/gofiber/fiber/v3"
@@ -107,7 +108,7 @@ func run() error {
 		var body struct {
 			Code string `json:"code"`
 		}
-		if err := computemw.DecodeJSON(bytes.NewReader(c.BodyRaw()), kit.Config().MaxBodyBytes, &body); err != nil {
+		if err := httpapi.DecodeJSON(bytes.NewReader(c.BodyRaw()), kit.Config().MaxBodyBytes, &body); err != nil {
 			return err
 		}
 		res, err := computefiberv3.Sandbox(c).RunCode(computefiberv3.Context(c), "python", body.Code, computemw.ExecOptions{})
@@ -161,7 +162,7 @@ type executeBody struct {
 // 400 BAD_REQUEST.
 func validate(r io.Reader, limit int64) (executeBody, error) {
 	var b executeBody
-	if err := computemw.DecodeJSON(r, limit, &b); err != nil {
+	if err := httpapi.DecodeJSON(r, limit, &b); err != nil {
 		return b, err
 	}
 	for _, f := range []struct{ name, value string }{{"code", b.Code}, {"language", b.Language}} {

@@ -22,6 +22,7 @@ import (
 
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/e2b"
@@ -70,7 +71,7 @@ func run() error {
 		var body struct {
 			Command string `json:"command"`
 		}
-		if err := computemw.DecodeJSON(r.Body, 1<<20, &body); err != nil {
+		if err := httpapi.DecodeJSON(r.Body, 1<<20, &body); err != nil {
 			return err
 		}
 		if body.Command == "" {
@@ -96,7 +97,7 @@ func run() error {
 		var body struct {
 			Code string `json:"code"`
 		}
-		if err := computemw.DecodeJSON(r.Body, 1<<20, &body); err != nil {
+		if err := httpapi.DecodeJSON(r.Body, 1<<20, &body); err != nil {
 			return err
 		}
 		res, err := computehttp.Sandbox(r).RunCode(r.Context(), "python", body.Code, computemw.ExecOptions{})

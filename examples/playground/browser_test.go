@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/internal/exampletest"
 )
 
@@ -261,7 +262,7 @@ func TestBrowser(t *testing.T) {
 func languageNames(t *testing.T, base string) []string {
 	t.Helper()
 	st, body := get(t, base+"/api/languages", nil)
-	var resp computemw.LanguagesResponse
+	var resp httpapi.LanguagesResponse
 	if st != 200 || json.Unmarshal([]byte(body), &resp) != nil {
 		t.Fatalf("GET /api/languages: %d %s", st, body)
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/internal/exampletest"
 )
 
@@ -89,7 +89,7 @@ func TestTokenReachesWebSocket(t *testing.T) {
 		t.Errorf("no token: %d %s", st, body)
 	}
 	st, body := get(t, srv.URL+"/api/languages", http.Header{"X-Api-Key": {"s3cret-key"}})
-	var langs computemw.LanguagesResponse
+	var langs httpapi.LanguagesResponse
 	if st != 200 || json.Unmarshal([]byte(body), &langs) != nil || len(langs.Providers) != 1 {
 		t.Fatalf("with the key: %d %s", st, body)
 	}
@@ -115,7 +115,7 @@ func TestTokenReachesWebSocket(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read: %v (so far %v)", err, got)
 		}
-		var m computemw.WSMessage
+		var m httpapi.WSMessage
 		_ = json.Unmarshal(b, &m)
 		got = append(got, m.Type)
 		if m.Type == "error" || (m.Type == "output" && m.Data != "authed\n") {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/internal/exampletest"
 )
 
@@ -40,20 +40,20 @@ func TestExample(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	send := func(m computemw.WSMessage) {
+	send := func(m httpapi.WSMessage) {
 		t.Helper()
 		b, _ := json.Marshal(m)
 		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
 			t.Fatalf("send: %v", err)
 		}
 	}
-	next := func() computemw.WSMessage {
+	next := func() httpapi.WSMessage {
 		t.Helper()
 		_, b, err := c.Read(ctx)
 		if err != nil {
 			t.Fatalf("read: %v", err)
 		}
-		var m computemw.WSMessage
+		var m httpapi.WSMessage
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
@@ -63,11 +63,11 @@ func TestExample(t *testing.T) {
 		return m
 	}
 
-	send(computemw.WSMessage{Type: "create-sandbox"})
+	send(httpapi.WSMessage{Type: "create-sandbox"})
 	if m := next(); m.Type != "sandbox-ready" || m.SandboxID == "" {
 		t.Fatalf("got %+v", m)
 	}
-	send(computemw.WSMessage{Type: "execute", Command: "echo one; echo two >&2; exit 3"})
+	send(httpapi.WSMessage{Type: "execute", Command: "echo one; echo two >&2; exit 3"})
 	var stdout, stderr strings.Builder
 	for {
 		m := next()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 const (
@@ -137,13 +138,13 @@ func dialKit(ctx context.Context, url string) (*wsConn, error) {
 	return &wsConn{ctx: ctx, c: c}, nil
 }
 
-func (w *wsConn) send(m computemw.WSMessage) error {
+func (w *wsConn) send(m httpapi.WSMessage) error {
 	b, _ := json.Marshal(m)
 	return w.c.Write(w.ctx, websocket.MessageText, b)
 }
 
-func (w *wsConn) next() (computemw.WSMessage, error) {
-	var m computemw.WSMessage
+func (w *wsConn) next() (httpapi.WSMessage, error) {
+	var m httpapi.WSMessage
 	_, b, err := w.c.Read(w.ctx)
 	if err != nil {
 		return m, err
@@ -169,13 +170,13 @@ func wsLineLatency(ctx context.Context, url string) (series, error) {
 		return series{}, err
 	}
 	defer w.close()
-	if err := w.send(computemw.WSMessage{Type: "create-sandbox"}); err != nil {
+	if err := w.send(httpapi.WSMessage{Type: "create-sandbox"}); err != nil {
 		return series{}, err
 	}
 	if m, err := w.next(); err != nil || m.Type != "sandbox-ready" {
 		return series{}, fmt.Errorf("create-sandbox: %+v %v", m, err)
 	}
-	if err := w.send(computemw.WSMessage{Type: "execute", Language: "python", Code: tickProgram}); err != nil {
+	if err := w.send(httpapi.WSMessage{Type: "execute", Language: "python", Code: tickProgram}); err != nil {
 		return series{}, err
 	}
 	var l lineLatency
@@ -239,7 +240,7 @@ func wsFirstOutput(ctx context.Context, url string) (time.Duration, error) {
 	// a pause, as a client would, and the timing starts over.
 	for backoff := time.Millisecond; ; backoff = min(2*backoff, 50*time.Millisecond) {
 		start = time.Now()
-		if err := w.send(computemw.WSMessage{Type: "create-sandbox"}); err != nil {
+		if err := w.send(httpapi.WSMessage{Type: "create-sandbox"}); err != nil {
 			return 0, err
 		}
 		m, err := w.next()
@@ -251,7 +252,7 @@ func wsFirstOutput(ctx context.Context, url string) (time.Duration, error) {
 		}
 		time.Sleep(backoff)
 	}
-	if err := w.send(computemw.WSMessage{Type: "execute", Command: "echo hi"}); err != nil {
+	if err := w.send(httpapi.WSMessage{Type: "execute", Command: "echo hi"}); err != nil {
 		return 0, err
 	}
 	m, err := w.next()

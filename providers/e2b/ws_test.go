@@ -12,6 +12,7 @@ import (
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // The kit's WebSocket protocol, served by the net/http adapter, over the
@@ -35,13 +36,13 @@ func TestWebSocketThroughKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws.Send(computemw.WSMessage{Type: "create-sandbox", Provider: "e2b"})
+	ws.Send(httpapi.WSMessage{Type: "create-sandbox", Provider: "e2b"})
 	ready := ws.Next()
 	if ready.Type != "sandbox-ready" || ready.Provider != "e2b" || !slices.Contains(f.Live(), ready.SandboxID) {
 		t.Fatalf("got %+v; want sandbox-ready for a sandbox live on the fake (%v)", ready, f.Live())
 	}
 
-	ws.Send(computemw.WSMessage{Type: "execute", Command: "echo one; echo two >&2; exit 3"})
+	ws.Send(httpapi.WSMessage{Type: "execute", Command: "echo one; echo two >&2; exit 3"})
 	var stdout, stderr string
 	for {
 		m := ws.Next()
@@ -62,11 +63,11 @@ func TestWebSocketThroughKit(t *testing.T) {
 		t.Errorf("streamed stdout %q, stderr %q", stdout, stderr)
 	}
 
-	ws.Send(computemw.WSMessage{Type: "terminal-start", Command: "sh", Cols: 100, Rows: 30})
-	ws.Send(computemw.WSMessage{Type: "terminal-input", Data: "stty size\n"})
+	ws.Send(httpapi.WSMessage{Type: "terminal-start", Command: "sh", Cols: 100, Rows: 30})
+	ws.Send(httpapi.WSMessage{Type: "terminal-input", Data: "stty size\n"})
 	readTerminal(t, ws, "30 100")
-	ws.Send(computemw.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
-	ws.Send(computemw.WSMessage{Type: "terminal-input", Data: "stty size; exit 5\n"})
+	ws.Send(httpapi.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
+	ws.Send(httpapi.WSMessage{Type: "terminal-input", Data: "stty size; exit 5\n"})
 	out, exit := readTerminal(t, ws, "")
 	if !strings.Contains(out, "40 120") {
 		t.Errorf("after the resize the terminal printed %q, want 40 120", out)
@@ -75,7 +76,7 @@ func TestWebSocketThroughKit(t *testing.T) {
 		t.Errorf("terminal-exit code %v, want 5", exit)
 	}
 
-	ws.Send(computemw.WSMessage{Type: "destroy-sandbox"})
+	ws.Send(httpapi.WSMessage{Type: "destroy-sandbox"})
 	if err := f.WaitNoneLive(ctx); err != nil {
 		t.Error(err)
 	}

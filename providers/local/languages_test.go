@@ -18,6 +18,7 @@ import (
 
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/providers/local"
 )
 
@@ -72,7 +73,7 @@ func TestLanguagesMatchWhatRuns(t *testing.T) {
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var body computemw.LanguagesResponse
+	var body httpapi.LanguagesResponse
 	if resp.StatusCode != 200 || json.Unmarshal(raw, &body) != nil {
 		t.Fatalf("GET /languages: %d %s", resp.StatusCode, raw)
 	}

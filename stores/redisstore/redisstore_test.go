@@ -18,6 +18,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/computemw/ratelimit"
 	"github.com/computemw/kit/stores/redisstore"
@@ -170,7 +171,7 @@ func TestRedisDown(t *testing.T) {
 	}
 	kit, fake := computemwtest.MeteredKit(t, computemw.Config{Policies: []computemw.Policy{rl, q}, Hooks: []computemw.Hooks{q}}, computemwtest.Measured)
 	pctx := computemw.WithPrincipal(ctx, computemw.Principal{ID: "alice", Plan: "free"})
-	exec := func() *computemw.Response {
+	exec := func() *httpapi.Response {
 		return computemwtest.ServePath(pctx, kit, http.MethodPost, "/exec", `{"command":"echo hi"}`, nil)
 	}
 	if r := exec(); r.Status != 200 {
@@ -199,7 +200,7 @@ func TestRedisDown(t *testing.T) {
 	startRedis(t, srv.port)
 	// The client redials; the first requests may still meet dead pooled
 	// connections.
-	var last *computemw.Response
+	var last *httpapi.Response
 	for range 10 {
 		if last = exec(); last.Status == 200 {
 			break

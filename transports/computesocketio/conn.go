@@ -11,6 +11,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // Why the server ends a connection on its own.
@@ -52,7 +53,7 @@ type conn struct {
 func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	req := handshakeRequest(sock)
 	ctx, cancel := context.WithCancelCause(s.base)
-	ctx, err := s.kit.AdmitWebSocket(ctx, req)
+	ctx, err := httpapi.New(s.kit).AdmitWebSocket(ctx, req)
 	var closed func()
 	if err == nil {
 		closed, err = s.kit.OpenConnection(ctx, computemw.OpWebSocket)

@@ -10,6 +10,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // startSessionEvent is the payload of start-session.
@@ -95,7 +96,7 @@ func decode(args []any, limit int, v any) (socket.Ack, error) {
 	if err != nil {
 		return ack, computemw.Errorf(computemw.CodeBadRequest, "malformed event payload")
 	}
-	if err := computemw.DecodeJSON(bytes.NewReader(b), int64(limit), v); err != nil {
+	if err := httpapi.DecodeJSON(bytes.NewReader(b), int64(limit), v); err != nil {
 		return ack, err
 	}
 	return ack, nil

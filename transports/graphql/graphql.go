@@ -29,6 +29,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/transports/graphql/internal/generated"
 )
 
@@ -114,11 +115,11 @@ func New(kit *computemw.Kit, opts Options) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &computemw.Request{Method: r.Method, Header: r.Header, Host: r.Host, RemoteAddr: r.RemoteAddr}
-	if computemw.IsPreflight(req) {
-		writeResponse(w, h.kit.Preflight(r.Context(), req, []string{http.MethodPost}))
+	if httpapi.IsPreflight(req) {
+		writeResponse(w, httpapi.New(h.kit).Preflight(r.Context(), req, []string{http.MethodPost}))
 		return
 	}
-	h.kit.CORSHeaders(w.Header(), req)
+	httpapi.New(h.kit).CORSHeaders(w.Header(), req)
 	if !h.kit.HostAllowed(r.Host) {
 		h.writeError(w, computemw.Errorf(computemw.CodeForbidden, "host %q is not served here", truncate(r.Host, 64)))
 		return

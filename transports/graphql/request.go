@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 type callerKey struct{}
@@ -70,7 +71,7 @@ func (h *Handler) readBody(r *http.Request) (*http.Request, error) {
 }
 
 // writeResponse writes a response of the kit (a CORS preflight's).
-func writeResponse(w http.ResponseWriter, resp *computemw.Response) {
+func writeResponse(w http.ResponseWriter, resp *httpapi.Response) {
 	maps.Copy(w.Header(), resp.Header)
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // The close code of a refused connection_init (graphql-transport-ws's
@@ -82,7 +83,7 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	}
 	h.credentials(header, payload)
 	req.Method, req.Header = http.MethodGet, header
-	actx, err := h.kit.AdmitWebSocket(ctx, req)
+	actx, err := httpapi.New(h.kit).AdmitWebSocket(ctx, req)
 	if err != nil {
 		return refuse(ctx, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/fasthttp/websocket"
 )
 
-// Conn adapts a fasthttp/websocket connection to computemw.Conn. The kit
+// Conn adapts a fasthttp/websocket connection to httpapi.Conn. The kit
 // reads from one goroutine and writes (messages and pings) from another,
 // which the connection allows; pongs arrive through the reader.
 type Conn struct {
@@ -37,7 +37,7 @@ func NewConn(c *websocket.Conn) *Conn {
 	return w
 }
 
-// Read implements computemw.Conn.
+// Read implements httpapi.Conn.
 func (w *Conn) Read(ctx context.Context) ([]byte, error) {
 	// The connection has no context: a done ctx ends the read through its
 	// deadline.
@@ -69,7 +69,7 @@ func (w *Conn) Read(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// Write implements computemw.Conn.
+// Write implements httpapi.Conn.
 func (w *Conn) Write(ctx context.Context, msg []byte) error {
 	deadline, _ := ctx.Deadline()
 	if err := w.c.SetWriteDeadline(deadline); err != nil {
@@ -78,7 +78,7 @@ func (w *Conn) Write(ctx context.Context, msg []byte) error {
 	return w.c.WriteMessage(websocket.TextMessage, msg)
 }
 
-// Ping implements computemw.Conn.
+// Ping implements httpapi.Conn.
 func (w *Conn) Ping(ctx context.Context) error {
 	deadline, _ := ctx.Deadline()
 	if err := w.c.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
@@ -92,7 +92,7 @@ func (w *Conn) Ping(ctx context.Context) error {
 	}
 }
 
-// Close implements computemw.Conn.
+// Close implements httpapi.Conn.
 func (w *Conn) Close(code int, reason string) error {
 	w.mu.Lock()
 	if !w.closed {

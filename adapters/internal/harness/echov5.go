@@ -8,6 +8,7 @@ import (
 	"github.com/computemw/kit/adapters/computeechov5"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 )
@@ -47,7 +48,7 @@ func EchoV5App(kit *computemw.Kit) *echo.Echo {
 	e.GET(BarePath, bare(false))
 	e.GET(MiddlewarePath, bare(true), mw)
 	e.POST(BareExecPath, func(c *echo.Context) error {
-		var req computemw.ExecRequest
+		var req httpapi.ExecRequest
 		if err := c.Bind(&req); err != nil {
 			return err
 		}

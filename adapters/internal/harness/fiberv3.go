@@ -14,6 +14,7 @@ import (
 	"github.com/computemw/kit/adapters/computefiberv3"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/gofiber/fiber/v3"
 	fiberrecover "github.com/gofiber/fiber/v3/middleware/recover"
 	"github.com/valyala/fasthttp"
@@ -58,7 +59,7 @@ func FiberV3App(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.A
 	app.Get(BarePath, bare(false))
 	app.Get(MiddlewarePath, mw, bare(true))
 	app.Post(BareExecPath, func(c fiber.Ctx) error {
-		var req computemw.ExecRequest
+		var req httpapi.ExecRequest
 		if err := c.Bind().Body(&req); err != nil {
 			return err
 		}

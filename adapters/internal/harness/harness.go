@@ -28,6 +28,7 @@ import (
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/gin-gonic/gin"
 	"github.com/gofiber/fiber/v2"
 	fiberrecover "github.com/gofiber/fiber/v2/middleware/recover"
@@ -50,7 +51,7 @@ const (
 func init() { gin.SetMode(gin.TestMode) }
 
 // bareExec is what the BareExecPath handlers answer.
-func bareExec(req *computemw.ExecRequest) computemw.ExecutionResponse {
+func bareExec(req *httpapi.ExecRequest) computemw.ExecutionResponse {
 	return computemw.ExecutionResponse{Success: req.Command != "", SandboxID: "bare-1", Provider: "fake"}
 }
 
@@ -94,7 +95,7 @@ func NetHTTPHandler(kit *computemw.Kit) http.Handler {
 	mux.HandleFunc("GET "+BarePath, bare(false))
 	mux.Handle("GET "+MiddlewarePath, mw(bare(true)))
 	mux.HandleFunc("POST "+BareExecPath, func(w http.ResponseWriter, r *http.Request) {
-		var req computemw.ExecRequest
+		var req httpapi.ExecRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -144,7 +145,7 @@ func GinEngine(kit *computemw.Kit) *gin.Engine {
 	r.GET(BarePath, bare(false))
 	r.GET(MiddlewarePath, mw, bare(true))
 	r.POST(BareExecPath, func(c *gin.Context) {
-		var req computemw.ExecRequest
+		var req httpapi.ExecRequest
 		if err := c.ShouldBindJSON(&req); err != nil {
 			c.String(http.StatusBadRequest, err.Error())
 			return
@@ -190,7 +191,7 @@ func EchoApp(kit *computemw.Kit) *echo.Echo {
 	e.GET(BarePath, bare(false))
 	e.GET(MiddlewarePath, bare(true), mw)
 	e.POST(BareExecPath, func(c echo.Context) error {
-		var req computemw.ExecRequest
+		var req httpapi.ExecRequest
 		if err := c.Bind(&req); err != nil {
 			return err
 		}
@@ -236,7 +237,7 @@ func FiberApp(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App
 	app.Get(BarePath, bare(false))
 	app.Get(MiddlewarePath, mw, bare(true))
 	app.Post(BareExecPath, func(c *fiber.Ctx) error {
-		var req computemw.ExecRequest
+		var req httpapi.ExecRequest
 		if err := c.BodyParser(&req); err != nil {
 			return err
 		}

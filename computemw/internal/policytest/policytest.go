@@ -15,6 +15,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // HMACSecret signs the HS256 test tokens.
@@ -43,7 +44,7 @@ func NewKit(t testing.TB, cfg computemw.Config) *computemw.Kit {
 }
 
 // Post serves a POST on the kit's route at path.
-func Post(ctx context.Context, kit *computemw.Kit, path, body string, h http.Header) *computemw.Response {
+func Post(ctx context.Context, kit *computemw.Kit, path, body string, h http.Header) *httpapi.Response {
 	return computemwtest.ServePath(ctx, kit, http.MethodPost, path, body, h)
 }
 

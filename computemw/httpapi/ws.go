@@ -1,4 +1,4 @@
-package computemw
+package httpapi
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // Conn is a WebSocket connection as the kit needs it. Adapters wrap their
@@ -57,66 +59,6 @@ type WSMessage struct {
 	Message   string `json:"message,omitempty"`
 }
 
-// WSConfig tunes the WebSocket protocol; zero fields take the defaults.
-type WSConfig struct {
-	// SendQueue is how many outgoing messages may wait for a slow client
-	// (default 64). When it is full, producers wait: the sandboxed program
-	// blocks on its output pipe instead of the server buffering.
-	SendQueue int
-	// WriteTimeout disconnects a client that accepts no message for this
-	// long (default 10s); its sandbox is destroyed.
-	WriteTimeout time.Duration
-	// PingInterval pings idle clients (default 30s); one that does not
-	// answer within WriteTimeout is disconnected.
-	PingInterval time.Duration
-	// MaxMessageBytes caps an incoming message (default 1 MiB).
-	MaxMessageBytes int
-	// TerminalTimeout ends a terminal after this long (default 30m);
-	// policies may lower it (RBAC's MaxExecutionTime).
-	TerminalTimeout time.Duration
-	// IdleTimeout closes a connection whose client sent no message for
-	// this long while nothing runs on it (default 15m).
-	IdleTimeout time.Duration
-	// MaxLifetime closes a connection this long after it opened, whatever
-	// it is doing (default 2h).
-	MaxLifetime time.Duration
-	// MaxConnsPerCaller caps one caller's open connections (default 16);
-	// MaxConns all of them (default 1024). Past either, a new connection
-	// gets an error message and is closed.
-	MaxConnsPerCaller int
-	MaxConns          int
-}
-
-func (c *WSConfig) setDefaults() {
-	if c.SendQueue <= 0 {
-		c.SendQueue = 64
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = 30 * time.Second
-	}
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 1 << 20
-	}
-	if c.TerminalTimeout <= 0 {
-		c.TerminalTimeout = 30 * time.Minute
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 15 * time.Minute
-	}
-	if c.MaxLifetime <= 0 {
-		c.MaxLifetime = 2 * time.Hour
-	}
-	if c.MaxConnsPerCaller <= 0 {
-		c.MaxConnsPerCaller = 16
-	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = 1024
-	}
-}
-
 // AdmitWebSocket runs the policies for a WebSocket upgrade, before it
 // happens, so that a refused client gets a plain HTTP error (401, 429 ...).
 // Adapters call it, upgrade on success, then call [Kit.ServeConn] with the
@@ -126,40 +68,37 @@ func (c *WSConfig) setDefaults() {
 // or runs something is admitted with it (a policy reads the upgrade
 // request's headers there). Adapters whose framework reuses request
 // memory (Fiber) pass a copy.
-func (k *Kit) AdmitWebSocket(ctx context.Context, r *Request) (context.Context, error) {
-	ctx, err := k.Admit(ctx, OpWebSocket, r)
+func (k *API) AdmitWebSocket(ctx context.Context, r *computemw.Request) (context.Context, error) {
+	ctx, err := k.kit.Admit(ctx, computemw.OpWebSocket, r)
 	if err != nil {
 		return ctx, err
 	}
-	if r != nil && r.Header != nil && !k.originAllowed(r.Header.Get("Origin")) {
-		err := Errorf(CodeForbidden, "origin %q may not open a WebSocket here", truncate(r.Header.Get("Origin"), 128))
-		k.rejected(ctx, OpWebSocket, nil, err)
-		return ctx, err
-	}
-	var h Header = http.Header{}
+	var h computemw.Header = http.Header{}
 	if r != nil && r.Header != nil {
 		h = r.Header
 	}
-	return context.WithValue(ctx, wsHeaderKey, h), nil
+	return context.WithValue(ctx, wsHeaderKey{}, h), nil
 }
 
-var wsHeaderKey = &contextKey{"websocket-header"}
+// wsHeaderKey carries the upgrade request's headers in a connection's
+// context.
+type wsHeaderKey struct{}
 
 // admitMessage runs the policies for one message that creates a sandbox,
 // runs code or opens a terminal, as for a request of its own: rate limits
 // count every such message, not only the upgrade, and a quota reserves
 // each execution separately. The caller was authenticated at the upgrade
 // (its principal is in s.ctx).
-func (s *wsSession) admitMessage(op Op) (context.Context, error) {
-	h, _ := s.ctx.Value(wsHeaderKey).(Header)
-	return s.k.Admit(s.ctx, op, &Request{Method: "WS", Header: h, RemoteAddr: RemoteAddrFrom(s.ctx)})
+func (s *wsSession) admitMessage(op computemw.Op) (context.Context, error) {
+	h, _ := s.ctx.Value(wsHeaderKey{}).(computemw.Header)
+	return s.k.kit.Admit(s.ctx, op, &computemw.Request{Method: "WS", Header: h, RemoteAddr: computemw.RemoteAddrFrom(s.ctx)})
 }
 
 // wsSession is the state of one WebSocket connection.
 type wsSession struct {
-	k      *Kit
+	k      *API
 	conn   Conn
-	cfg    WSConfig
+	cfg    computemw.WSConfig
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	out    chan []byte
@@ -168,12 +107,12 @@ type wsSession struct {
 	idle *time.Timer
 
 	mu      sync.Mutex
-	sb      Sandbox
+	sb      computemw.Sandbox
 	release func()
 	stdin   *inputQueue // of the running execution
 	termIn  *inputQueue // of the open terminal
 	running bool
-	term    Terminal
+	term    computemw.Terminal
 	wg      sync.WaitGroup // executions and terminal pumps
 }
 
@@ -181,14 +120,12 @@ type wsSession struct {
 // stalls, or the kit shuts down. It owns the sandbox the client creates and
 // destroys it when the connection ends, however it ends. It blocks; call it
 // on the upgraded connection's goroutine with the context returned by
-// [Kit.AdmitWebSocket].
-func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
+// [API.AdmitWebSocket].
+func (k *API) ServeConn(ctx context.Context, conn Conn) error {
 	cfg := k.cfg.WebSocket
-	cfg.setDefaults()
-	owner := k.owner(ctx)
-	if err := k.conns.take(owner, cfg); err != nil {
-		k.rejected(ctx, OpWebSocket, nil, err)
-		e := AsError(err)
+	closeConn, err := k.kit.OpenConnection(ctx, computemw.OpWebSocket)
+	if err != nil {
+		e := computemw.AsError(err)
 		b, _ := json.Marshal(WSMessage{Type: "error", Message: e.Message, Code: string(e.Code)})
 		wctx, cancel := context.WithTimeout(ctx, cfg.WriteTimeout)
 		_ = conn.Write(wctx, b)
@@ -196,8 +133,7 @@ func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 		_ = conn.Close(ClosePolicy, e.Message)
 		return err
 	}
-	defer k.conns.give(owner)
-	defer k.trackConnection(ctx, OpWebSocket)()
+	defer closeConn()
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &wsSession{k: k, conn: conn, cfg: cfg, ctx: ctx, cancel: cancel, out: make(chan []byte, cfg.SendQueue),
 		inbox: make(chan *WSMessage, inboxSize)}
@@ -210,7 +146,7 @@ func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 	defer lifetime.Stop()
 	s.idle = time.AfterFunc(cfg.IdleTimeout, s.idleCheck)
 	defer s.idle.Stop()
-	err := s.readLoop()
+	err = s.readLoop()
 	cancel(err)
 	handler.Wait() // no message is handled after this: nothing is created
 	s.teardown()
@@ -223,8 +159,8 @@ func (k *Kit) ServeConn(ctx context.Context, conn Conn) error {
 
 // Why the kit closes a connection on its own.
 var (
-	errLifetime = &Error{Code: CodeUnavailable, Message: "connection lifetime reached"}
-	errIdle     = &Error{Code: CodeUnavailable, Message: "connection idle"}
+	errLifetime = &computemw.Error{Code: computemw.CodeUnavailable, Message: "connection lifetime reached"}
+	errIdle     = &computemw.Error{Code: computemw.CodeUnavailable, Message: "connection idle"}
 )
 
 // idleCheck closes the connection once its client has been silent for
@@ -252,12 +188,12 @@ func (s *wsSession) readLoop() error {
 		}
 		s.idle.Reset(s.cfg.IdleTimeout)
 		if len(msg) > s.cfg.MaxMessageBytes {
-			s.sendError(Errorf(CodeBadRequest, "message exceeds %d bytes", s.cfg.MaxMessageBytes))
+			s.sendError(computemw.Errorf(computemw.CodeBadRequest, "message exceeds %d bytes", s.cfg.MaxMessageBytes))
 			continue
 		}
 		var m WSMessage
 		if err := json.Unmarshal(msg, &m); err != nil {
-			s.sendError(Errorf(CodeBadRequest, "malformed JSON message"))
+			s.sendError(computemw.Errorf(computemw.CodeBadRequest, "malformed JSON message"))
 			continue
 		}
 		// Handled in order on their own goroutine, so that reading goes
@@ -341,7 +277,7 @@ func (s *wsSession) flush() {
 func (s *wsSession) fail(err error, code int) {
 	s.cancel(err)
 	reason := ""
-	if e, ok := err.(*Error); ok {
+	if e, ok := err.(*computemw.Error); ok {
 		reason = e.Message
 	}
 	_ = s.conn.Close(code, reason)
@@ -361,11 +297,11 @@ func (s *wsSession) send(m WSMessage) {
 }
 
 func (s *wsSession) sendError(err error) {
-	e := AsError(err)
+	e := computemw.AsError(err)
 	msg := e.Message
-	if e.Code == CodeInternal {
-		s.k.log.ErrorContext(s.ctx, "computemw: websocket", "requestId", RequestIDFrom(s.ctx), "error", err)
-		msg = ErrInternal.Message
+	if e.Code == computemw.CodeInternal {
+		s.k.log.ErrorContext(s.ctx, "computemw: websocket", "requestId", computemw.RequestIDFrom(s.ctx), "error", err)
+		msg = computemw.ErrInternal.Message
 	}
 	s.send(WSMessage{Type: "error", Message: msg, Code: string(e.Code)})
 }
@@ -391,9 +327,9 @@ func (s *wsSession) handle(m *WSMessage) error {
 		s.destroy()
 		return nil
 	case "":
-		return Errorf(CodeBadRequest, "message has no type")
+		return computemw.Errorf(computemw.CodeBadRequest, "message has no type")
 	default:
-		return Errorf(CodeBadRequest, "unknown message type %q", m.Type)
+		return computemw.Errorf(computemw.CodeBadRequest, "unknown message type %q", m.Type)
 	}
 }
 
@@ -402,50 +338,31 @@ func (s *wsSession) create(m *WSMessage) error {
 	has := s.sb != nil
 	s.mu.Unlock()
 	if has {
-		return Errorf(CodeBadRequest, "a sandbox is already active on this connection")
+		return computemw.Errorf(computemw.CodeBadRequest, "a sandbox is already active on this connection")
 	}
-	if m.Template != "" {
-		p, err := s.k.provider(m.Provider)
-		if err != nil {
-			return err
-		}
-		if err := checkTemplate(p, m.Template); err != nil {
-			return err
-		}
-	}
-	ctx, err := s.admitMessage(OpWebSocket)
+	ctx, err := s.admitMessage(computemw.OpWebSocket)
 	if err != nil {
 		return err
 	}
-	// A connection's sandbox counts in the same books as sessions: the
-	// total cap and the caller's own.
-	owner := s.k.owner(ctx)
-	if err := s.k.sessionSlot(owner); err != nil {
-		s.k.rejected(ctx, OpWebSocket, nil, err)
-		return err
-	}
-	g, err := s.k.createFor(ctx, OpWebSocket, m.Provider, CreateOptions{Template: m.Template})
+	// The sandbox lives as long as the connection, not this message, and
+	// counts in the same books as sessions: the total cap and the
+	// caller's own.
+	g, release, err := s.k.kit.Hold(ctx, m.Provider, computemw.CreateOptions{Template: m.Template})
 	if err != nil {
-		s.k.sessionSlotDone(owner)
 		return err
 	}
-	// The sandbox lives as long as the connection, not this message.
-	destroy := s.k.releaser(s.ctx, g)
 	s.mu.Lock()
-	s.sb, s.release = g, func() {
-		destroy()
-		s.k.sessionSlotDone(owner)
-	}
+	s.sb, s.release = g, release
 	s.mu.Unlock()
 	s.send(WSMessage{Type: "sandbox-ready", SandboxID: g.ID(), Provider: g.Provider()})
 	return nil
 }
 
-func (s *wsSession) sandbox() (Sandbox, error) {
+func (s *wsSession) sandbox() (computemw.Sandbox, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sb == nil {
-		return nil, Errorf(CodeBadRequest, "No active sandbox")
+		return nil, computemw.Errorf(computemw.CodeBadRequest, "No active sandbox")
 	}
 	return s.sb, nil
 }
@@ -458,19 +375,19 @@ func (s *wsSession) execute(m *WSMessage) error {
 		return err
 	}
 	if m.Command == "" && (m.Language == "" || m.Code == "") {
-		return Errorf(CodeBadRequest, "execute needs a command, or a language and code")
+		return computemw.Errorf(computemw.CodeBadRequest, "execute needs a command, or a language and code")
 	}
-	if err := validateRunArgs(Run{Command: m.Command, Args: m.Args}); err != nil {
+	if err := validateArgs(m.Command, m.Args); err != nil {
 		return err
 	}
-	op := OpExec
+	op := computemw.OpExec
 	if m.Command == "" {
-		op = OpExecute
+		op = computemw.OpExecute
 	}
 	s.mu.Lock()
 	if s.running { // only this read loop starts executions
 		s.mu.Unlock()
-		return Errorf(CodeBadRequest, "an execution is already running on this connection")
+		return computemw.Errorf(computemw.CodeBadRequest, "an execution is already running on this connection")
 	}
 	s.running = true
 	s.mu.Unlock()
@@ -490,14 +407,14 @@ func (s *wsSession) execute(m *WSMessage) error {
 
 	go func() {
 		defer s.wg.Done()
-		opts := ExecOptions{
+		opts := computemw.ExecOptions{
 			Args:   m.Args,
 			Stdin:  stdinR,
 			Stdout: &streamWriter{s: s, stream: "stdout"},
 			Stderr: &streamWriter{s: s, stream: "stderr"},
 		}
 		var (
-			res *Result
+			res *computemw.Result
 			err error
 		)
 		if m.Command != "" {
@@ -528,7 +445,7 @@ func (s *wsSession) writeStdin(data string) error {
 	q := s.stdin
 	s.mu.Unlock()
 	if q == nil {
-		return Errorf(CodeBadRequest, "no execution is running")
+		return computemw.Errorf(computemw.CodeBadRequest, "no execution is running")
 	}
 	return q.push(data)
 }
@@ -538,17 +455,17 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	if err != nil {
 		return err
 	}
-	to, ok := sb.(TerminalOpener)
+	to, ok := sb.(computemw.TerminalOpener)
 	if !ok {
-		return Errorf(CodeExecution, "provider %q has no terminals", sb.Provider())
+		return computemw.Errorf(computemw.CodeExecution, "provider %q has no terminals", sb.Provider())
 	}
 	s.mu.Lock()
 	open := s.term != nil
 	s.mu.Unlock()
 	if open {
-		return Errorf(CodeBadRequest, "a terminal is already open on this connection")
+		return computemw.Errorf(computemw.CodeBadRequest, "a terminal is already open on this connection")
 	}
-	ctx, err := s.admitMessage(OpTerminal)
+	ctx, err := s.admitMessage(computemw.OpTerminal)
 	if err != nil {
 		return err
 	}
@@ -561,7 +478,7 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	}
 	// A governed terminal: authorized, ended at its time limit (the
 	// caller's role may lower it), and charged when it ends.
-	term, err := to.OpenTerminal(ctx, TerminalOptions{Command: m.Command, Cols: cols, Rows: rows})
+	term, err := to.OpenTerminal(ctx, computemw.TerminalOptions{Command: m.Command, Cols: cols, Rows: rows})
 	if err != nil {
 		return err
 	}
@@ -588,11 +505,11 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	return nil
 }
 
-func (s *wsSession) terminal() (Terminal, error) {
+func (s *wsSession) terminal() (computemw.Terminal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.term == nil {
-		return nil, Errorf(CodeBadRequest, "no terminal is open")
+		return nil, computemw.Errorf(computemw.CodeBadRequest, "no terminal is open")
 	}
 	return s.term, nil
 }
@@ -602,7 +519,7 @@ func (s *wsSession) terminalInput(data string) error {
 	q := s.termIn
 	s.mu.Unlock()
 	if q == nil {
-		return Errorf(CodeBadRequest, "no terminal is open")
+		return computemw.Errorf(computemw.CodeBadRequest, "no terminal is open")
 	}
 	return q.push(data)
 }
@@ -613,7 +530,7 @@ func (s *wsSession) resize(m *WSMessage) error {
 		return err
 	}
 	if m.Cols == 0 || m.Rows == 0 {
-		return Errorf(CodeBadRequest, "terminal-resize needs cols and rows")
+		return computemw.Errorf(computemw.CodeBadRequest, "terminal-resize needs cols and rows")
 	}
 	return t.Resize(m.Cols, m.Rows)
 }
@@ -702,13 +619,13 @@ func (q *inputQueue) push(data string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return Errorf(CodeBadRequest, "the program has ended")
+		return computemw.Errorf(computemw.CodeBadRequest, "the program has ended")
 	}
 	select {
 	case q.ch <- data:
 		return nil
 	default:
-		return Errorf(CodeBadRequest, "input refused: the program is not reading it")
+		return computemw.Errorf(computemw.CodeBadRequest, "input refused: the program is not reading it")
 	}
 }
 
@@ -723,39 +640,11 @@ func (q *inputQueue) close() {
 	}
 }
 
-// connections counts open WebSocket connections, in all and per caller.
-type connections struct {
-	mu    sync.Mutex
-	total int
-	by    map[string]int
-}
-
-// take holds a place for a connection of owner, or refuses: 429 past the
-// caller's cap, 503 past the total.
-func (c *connections) take(owner string, cfg WSConfig) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.by == nil {
-		c.by = make(map[string]int)
+// validateArgs checks an execute message's arguments: bounded, and only
+// for a program (a command line takes its arguments in itself).
+func validateArgs(command string, args []string) error {
+	if len(args) > 0 && command != "" {
+		return computemw.Errorf(computemw.CodeBadRequest, "args are for a program (language and code), not a command")
 	}
-	switch {
-	case c.total >= cfg.MaxConns:
-		return &Error{Code: CodeUnavailable, Message: "too many WebSocket connections, retry later", RetryAfter: capacityRetryAfter}
-	case c.by[owner] >= cfg.MaxConnsPerCaller:
-		return &Error{Code: CodeRateLimited, Message: fmt.Sprintf("at most %d WebSocket connections per caller", cfg.MaxConnsPerCaller),
-			RetryAfter: capacityRetryAfter}
-	}
-	c.total++
-	c.by[owner]++
-	return nil
-}
-
-// give gives a connection's place back.
-func (c *connections) give(owner string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.total--
-	if c.by[owner]--; c.by[owner] <= 0 {
-		delete(c.by, owner)
-	}
+	return computemw.ValidateArgs(args)
 }

@@ -1,4 +1,4 @@
-package computemw
+package httpapi
 
 import (
 	"context"
@@ -7,48 +7,56 @@ import (
 	"io"
 	"net/http"
 	"sync"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // handleExecStream serves POST /sandboxes/{id}/exec/stream: the command's
 // output as Server-Sent Events while it runs — "stdout" and "stderr" events
 // whose data is a JSON string, then one "exit" event {"exitCode":N}, or an
 // "error" event with the error body.
-func (k *Kit) handleExecStream(ctx context.Context, r *Request) (*Response, error) {
+func (k *API) handleExecStream(ctx context.Context, r *computemw.Request) (*Response, error) {
 	run, err := k.decodeExec(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	// Admitted, authorized and with its session in use before the answer
+	// A stream is a connection of the caller's (Config.WebSocket's caps),
+	// admitted, authorized and with its session in use before the answer
 	// starts, so that a refusal is a plain HTTP error.
-	ctx, p, err := k.prepare(ctx, run)
+	closeConn, err := k.kit.OpenConnection(ctx, computemw.OpExec)
 	if err != nil {
 		return nil, err
 	}
+	p, err := k.kit.Prepare(ctx, run)
+	if err != nil {
+		closeConn()
+		return nil, err
+	}
+	ctx = p.Context()
 	h := make(http.Header, 4)
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	return &Response{Status: http.StatusOK, Header: h, Stream: func(sctx context.Context, w io.Writer, flush func() error) error {
-		defer p.release()
-		defer k.trackConnection(ctx, OpExec)()
+		defer p.Release()
+		defer closeConn()
 		// The request's values (request ID, principal) with the stream's
 		// lifetime: it ends when the client is gone or a write fails.
 		sctx, cancel := context.WithCancelCause(mergeCancel(ctx, sctx))
 		defer cancel(nil)
 		ev := &sseWriter{w: w, flush: flush, cancel: cancel}
 		stdout, stderr := ev.stream("stdout"), ev.stream("stderr")
-		p.opts.Stdout, p.opts.Stderr = stdout, stderr
-		res, err := k.execute(sctx, p.a, p.g, p.opts, p.fn)
+		res, err := p.Run(sctx, stdout, stderr)
 		stdout.close()
 		stderr.close()
 		if err != nil {
-			e := AsError(err)
+			e := computemw.AsError(err)
 			msg := e.Message
-			if e.Code == CodeInternal {
-				k.log.ErrorContext(ctx, "computemw: exec stream", "requestId", RequestIDFrom(ctx), "error", err)
-				msg = ErrInternal.Message
+			if e.Code == computemw.CodeInternal {
+				k.log.ErrorContext(ctx, "computemw: exec stream", "requestId", computemw.RequestIDFrom(ctx), "error", err)
+				msg = computemw.ErrInternal.Message
 			}
-			ev.event("error", ErrorBody{Error: msg, Code: e.Code, RequestID: RequestIDFrom(ctx)})
+			ev.event("error", ErrorBody{Error: msg, Code: e.Code, RequestID: computemw.RequestIDFrom(ctx)})
 		}
 		if res != nil {
 			ev.event("exit", map[string]int{"exitCode": res.ExitCode})

@@ -1,4 +1,4 @@
-package computemw
+package httpapi
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // JSON builds a JSON response.
@@ -26,14 +28,14 @@ func JSON(status int, v any) (*Response, error) {
 //
 // A request that has no ID yet (an error raised outside the kit's routes
 // and middleware) gets one here, so every error can be traced.
-func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response {
-	ctx, id := BeginRequest(ctx, h)
-	e := AsError(err)
+func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) *Response {
+	ctx, id := computemw.BeginRequest(ctx, h)
+	e := computemw.AsError(err)
 	status := e.Status()
 	switch {
-	case e.Code == CodeClientClosed:
+	case e.Code == computemw.CodeClientClosed:
 		k.log.InfoContext(ctx, "computemw: client closed the request", "requestId", id)
-	case e.Code == CodeInternal:
+	case e.Code == computemw.CodeInternal:
 		k.log.ErrorContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	case status >= 500:
 		k.log.WarnContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
@@ -58,11 +60,11 @@ func (k *Kit) ErrorResponse(ctx context.Context, err error, h Header) *Response 
 	}
 	body, jerr := json.Marshal(v)
 	if jerr != nil {
-		body, _ = json.Marshal(ErrorBody{Error: ErrInternal.Message, Code: CodeInternal, RequestID: id})
+		body, _ = json.Marshal(ErrorBody{Error: computemw.ErrInternal.Message, Code: computemw.CodeInternal, RequestID: id})
 		status = http.StatusInternalServerError
 	}
 	hdr := make(http.Header, 3)
-	for k, v := range ResponseHeader(ctx) {
+	for k, v := range computemw.ResponseHeader(ctx) {
 		hdr[k] = v
 	}
 	hdr.Set("Content-Type", ctype)

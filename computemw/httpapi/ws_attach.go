@@ -1,6 +1,10 @@
-package computemw
+package httpapi
 
-import "context"
+import (
+	"context"
+
+	"github.com/computemw/kit/computemw"
+)
 
 // attach serves create-sandbox with a sandboxId: the connection works in
 // the caller's session sandbox (POST /sandboxes) instead of a new one, so
@@ -11,23 +15,22 @@ import "context"
 // when it begins). Another caller's session, or an unknown one, is
 // NOT_FOUND, as on the HTTP routes.
 func (s *wsSession) attach(m *WSMessage) error {
-	ctx, err := s.admitMessage(OpWebSocket)
+	ctx, err := s.admitMessage(computemw.OpWebSocket)
 	if err != nil {
 		return err
 	}
-	sess, release, err := s.k.session(context.WithoutCancel(ctx), m.SandboxID)
+	sb, release, err := s.k.kit.SessionSandbox(context.WithoutCancel(ctx), m.SandboxID)
 	if err != nil {
-		s.k.rejected(ctx, OpWebSocket, nil, err)
 		return err
 	}
 	s.mu.Lock()
 	if s.sb != nil {
 		s.mu.Unlock()
 		release()
-		return Errorf(CodeBadRequest, "a sandbox is already active on this connection")
+		return computemw.Errorf(computemw.CodeBadRequest, "a sandbox is already active on this connection")
 	}
-	s.sb, s.release = sess.sb, release
+	s.sb, s.release = sb, release
 	s.mu.Unlock()
-	s.send(WSMessage{Type: "sandbox-ready", SandboxID: sess.sb.ID(), Provider: sess.sb.Provider()})
+	s.send(WSMessage{Type: "sandbox-ready", SandboxID: sb.ID(), Provider: sb.Provider()})
 	return nil
 }

@@ -1,10 +1,12 @@
-package computemw
+package httpapi
 
 import (
 	"context"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/computemw/kit/computemw"
 )
 
 // Cross-origin requests (CORS) for a front end served from another origin.
@@ -20,7 +22,7 @@ const corsAllowHeaders = "Authorization, Content-Type, X-API-Key, X-Request-ID"
 const corsExposeHeaders = "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy"
 
 // corsAllowed reports whether origin is one of Config.AllowedOrigins.
-func (k *Kit) corsAllowed(origin string) bool {
+func (k *API) corsAllowed(origin string) bool {
 	if origin == "" {
 		return false
 	}
@@ -35,7 +37,7 @@ func (k *Kit) corsAllowed(origin string) bool {
 // IsPreflight reports whether r is a CORS preflight: OPTIONS with
 // Access-Control-Request-Method. Adapters' middleware answer it with
 // [Kit.Preflight] instead of creating a sandbox.
-func IsPreflight(r *Request) bool {
+func IsPreflight(r *computemw.Request) bool {
 	return r.Method == http.MethodOptions && r.Header != nil && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
@@ -43,12 +45,12 @@ func IsPreflight(r *Request) bool {
 // with the Access-Control-Allow-* headers when the origin is allowed and
 // the method is one of them, else 403 FORBIDDEN. No policy runs: a
 // preflight carries no credentials.
-func (k *Kit) Preflight(ctx context.Context, r *Request, methods []string) *Response {
+func (k *API) Preflight(ctx context.Context, r *computemw.Request, methods []string) *Response {
 	origin := r.Header.Get("Origin")
 	want := strings.ToUpper(strings.TrimSpace(r.Header.Get("Access-Control-Request-Method")))
 	if !k.corsAllowed(origin) || (methods != nil && !slices.Contains(methods, want)) {
-		return k.Serve(ctx, func(context.Context, *Request) (*Response, error) {
-			return nil, Errorf(CodeForbidden, "cross-origin %s from %q is not allowed", truncate(want, 16), truncate(origin, 128))
+		return k.Serve(ctx, func(context.Context, *computemw.Request) (*Response, error) {
+			return nil, computemw.Errorf(computemw.CodeForbidden, "cross-origin %s from %q is not allowed", truncate(want, 16), truncate(origin, 128))
 		}, r)
 	}
 	h := make(http.Header, 6)
@@ -68,7 +70,7 @@ func (k *Kit) Preflight(ctx context.Context, r *Request, methods []string) *Resp
 // Access-Control-Allow-Origin and the headers a front end may read.
 // Adapters' middleware call it for the application's own routes; the route
 // group does it itself.
-func (k *Kit) CORSHeaders(h http.Header, r *Request) {
+func (k *API) CORSHeaders(h http.Header, r *computemw.Request) {
 	origin := ""
 	if r.Header != nil {
 		origin = r.Header.Get("Origin")

@@ -1,4 +1,4 @@
-package computemw
+package httpapi
 
 import (
 	"context"
@@ -12,17 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/computemw/kit/computemw"
 )
 
-func required(field, value string) error {
-	if strings.TrimSpace(value) == "" {
-		return Errorf(CodeBadRequest, "field %q is required", field)
-	}
-	return nil
-}
-
 // handleExecute serves POST /execute: run code in a language.
-func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) {
+func (k *API) handleExecute(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req ExecuteRequest
 	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
@@ -38,7 +33,7 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := k.Execute(ctx, Run{
+	res, err := k.kit.Execute(ctx, computemw.Run{
 		Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID),
 		Language: req.Language, Code: req.Code, Env: req.Env, Args: req.Args,
 		Stdin: strings.NewReader(req.Stdin), Timeout: timeout, Files: files,
@@ -48,66 +43,50 @@ func (k *Kit) handleExecute(ctx context.Context, r *Request) (*Response, error) 
 
 // decodeExec reads and validates the body of an exec: POST /exec and its
 // event-stream form.
-func (k *Kit) decodeExec(ctx context.Context, r *Request) (Run, error) {
+func (k *API) decodeExec(ctx context.Context, r *computemw.Request) (computemw.Run, error) {
 	var req ExecRequest
 	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
-		return Run{}, err
+		return computemw.Run{}, err
 	}
 	if err := required("command", req.Command); err != nil {
-		return Run{}, err
+		return computemw.Run{}, err
 	}
 	timeout, err := k.timeoutFrom(req.Timeout)
 	if err != nil {
-		return Run{}, err
+		return computemw.Run{}, err
 	}
-	return Run{
+	return computemw.Run{
 		Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID), Command: req.Command,
 		Cwd: req.Cwd, Env: req.Env, Stdin: strings.NewReader(req.Stdin), Timeout: timeout,
 	}, nil
 }
 
 // handleExec serves POST /exec: run a shell command line.
-func (k *Kit) handleExec(ctx context.Context, r *Request) (*Response, error) {
+func (k *API) handleExec(ctx context.Context, r *computemw.Request) (*Response, error) {
 	run, err := k.decodeExec(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	res, err := k.Execute(ctx, run)
+	res, err := k.kit.Execute(ctx, run)
 	return k.executionResponse(res, err)
 }
 
 // executionResponse turns a result into the contract's body, or into an
 // error carrying the partial output.
-func (k *Kit) executionResponse(res *Result, err error) (*Response, error) {
+func (k *API) executionResponse(res *computemw.Result, err error) (*Response, error) {
 	if err != nil {
-		e := AsError(err)
-		if res != nil && e.Details == nil && (e.Code == CodeTimeout || e.Code == CodeResource) {
+		e := computemw.AsError(err)
+		if res != nil && e.Details == nil && (e.Code == computemw.CodeTimeout || e.Code == computemw.CodeResource) {
 			c := *e
-			c.Details = PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
+			c.Details = computemw.PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
 			e = &c
 		}
 		return nil, e
 	}
 	if k.cfg.StrictExitCode && res.ExitCode != 0 {
-		return nil, &Error{Code: CodeExecution, Message: fmt.Sprintf("program exited with code %d", res.ExitCode), Details: res.Stderr}
+		return nil, &computemw.Error{Code: computemw.CodeExecution, Message: fmt.Sprintf("program exited with code %d", res.ExitCode), Details: res.Stderr}
 	}
 	return JSON(http.StatusOK, res.Response())
-}
-
-func checkLanguage(p Provider, language string) error {
-	ll, ok := p.(LanguageLister)
-	if !ok {
-		return nil
-	}
-	langs := ll.Languages()
-	if slices.Contains(langs, language) {
-		return nil
-	}
-	return &Error{
-		Code:    CodeExecution,
-		Message: fmt.Sprintf("unsupported language %q", language),
-		Details: map[string]any{"supported": langs},
-	}
 }
 
 func firstError(err error) error {
@@ -119,17 +98,17 @@ func firstError(err error) error {
 	return err
 }
 
-func decodeFiles(specs []FileSpec) ([]File, error) {
-	out := make([]File, 0, len(specs))
+func decodeFiles(specs []FileSpec) ([]computemw.File, error) {
+	out := make([]computemw.File, 0, len(specs))
 	for i, f := range specs {
 		if f.Path == "" {
-			return nil, Errorf(CodeBadRequest, "files[%d]: field \"path\" is required", i)
+			return nil, computemw.Errorf(computemw.CodeBadRequest, "files[%d]: field \"path\" is required", i)
 		}
 		data, err := decodeContent(f.Content, f.Encoding)
 		if err != nil {
-			return nil, Errorf(CodeBadRequest, "files[%d]: %s", i, err.Error())
+			return nil, computemw.Errorf(computemw.CodeBadRequest, "files[%d]: %s", i, err.Error())
 		}
-		out = append(out, File{Path: f.Path, Data: data})
+		out = append(out, computemw.File{Path: f.Path, Data: data})
 	}
 	return out, nil
 }
@@ -153,28 +132,28 @@ var fileActions = []string{"read", "download", "write", "list", "stat", "mkdir",
 
 // handleFiles serves POST /files: the JSON form of [Kit.Files], and the
 // download action, which streams the file.
-func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
+func (k *API) handleFiles(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req FilesRequest
 	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(fileActions, req.Action) {
-		return nil, &Error{Code: CodeBadRequest, Message: "Invalid action", Details: map[string]any{"actions": fileActions}}
+		return nil, &computemw.Error{Code: computemw.CodeBadRequest, Message: "Invalid action", Details: map[string]any{"actions": fileActions}}
 	}
-	op := FileOp{Action: req.Action, Path: req.Path, Provider: req.Provider, SandboxID: req.SandboxID}
+	op := computemw.FileOp{Action: req.Action, Path: req.Path, Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID)}
 	if req.Action == "write" {
 		data, err := decodeContent(req.Content, req.Encoding)
 		if err != nil {
-			return nil, Errorf(CodeBadRequest, "%s", err.Error())
+			return nil, computemw.Errorf(computemw.CodeBadRequest, "%s", err.Error())
 		}
 		op.Data = data
 	} else if req.Encoding != "" && req.Encoding != "utf8" && req.Encoding != "utf-8" && req.Encoding != "base64" {
-		return nil, Errorf(CodeBadRequest, "unknown encoding %q (want utf8 or base64)", req.Encoding)
+		return nil, computemw.Errorf(computemw.CodeBadRequest, "unknown encoding %q (want utf8 or base64)", req.Encoding)
 	}
 	if req.Action == "download" {
 		return k.serveDownload(ctx, op)
 	}
-	res, err := k.Files(ctx, op)
+	res, err := k.kit.Files(ctx, op)
 	if err != nil {
 		return nil, err
 	}
@@ -193,77 +172,11 @@ func (k *Kit) handleFiles(ctx context.Context, r *Request) (*Response, error) {
 }
 
 // serveDownload is the download action of POST /files: the file streamed
-// as application/octet-stream, with the sandbox and a transfer slot held
-// until the stream ends.
-func (k *Kit) serveDownload(ctx context.Context, op FileOp) (*Response, error) {
-	a, mw, err := k.fileAction(ctx, &op)
+// as application/octet-stream with its length, the sandbox and a transfer
+// slot held until the stream ends ([computemw.Kit.OpenFile]).
+func (k *API) serveDownload(ctx context.Context, op computemw.FileOp) (*Response, error) {
+	rc, fi, err := k.kit.OpenFile(ctx, op)
 	if err != nil {
-		return nil, err
-	}
-	if !k.transfers.TryAcquire() {
-		return nil, k.notRun(ctx, a, errTooManyTransfers)
-	}
-	g, release, err := k.target(ctx, a, mw)
-	if err != nil {
-		k.transfers.Release()
-		return nil, err
-	}
-	return k.download(ctx, g, op.Path, func() {
-		release()
-		k.transfers.Release()
-	})
-}
-
-// readSmall reads a file for the JSON form of a read, which carries at
-// most Config.MaxReadBytes: a larger file is a 413 that points to the
-// download action, before anything is read when the provider can tell the
-// size first ([FileOpener]).
-func (k *Kit) readSmall(ctx context.Context, sb Sandbox, path string) ([]byte, error) {
-	limit := k.cfg.MaxReadBytes
-	tooLarge := func(size int64) error {
-		return &Error{Code: CodePayloadTooLarge,
-			Message: fmt.Sprintf("file is %d bytes, over the %d the JSON form carries: use the download action", size, limit),
-			Details: map[string]any{"size": size, "limit": limit}}
-	}
-	if fo, ok := sb.(FileOpener); ok {
-		rc, fi, err := fo.OpenFile(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		if fi.Size > limit {
-			return nil, tooLarge(fi.Size)
-		}
-		b, err := io.ReadAll(io.LimitReader(rc, limit+1))
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(b)) > limit {
-			return nil, tooLarge(int64(len(b)))
-		}
-		return b, nil
-	}
-	b, err := sb.ReadFile(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, tooLarge(int64(len(b)))
-	}
-	return b, nil
-}
-
-// download streams a file as application/octet-stream with its length;
-// done runs when the stream ends.
-func (k *Kit) download(ctx context.Context, g *governed, path string, done func()) (*Response, error) {
-	fo, ok := g.raw.(FileOpener)
-	if !ok {
-		done()
-		return nil, Errorf(CodeBadRequest, "provider %q cannot stream files: use the read action", g.Provider())
-	}
-	rc, fi, err := fo.OpenFile(ctx, path)
-	if err != nil {
-		done()
 		return nil, err
 	}
 	h := make(http.Header, 4)
@@ -272,11 +185,18 @@ func (k *Kit) download(ctx context.Context, g *governed, path string, done func(
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fi.Name}))
 	h.Set("X-Content-Type-Options", "nosniff")
 	return &Response{Status: http.StatusOK, Header: h, Stream: func(sctx context.Context, w io.Writer, flush func() error) error {
-		defer done()
 		defer rc.Close()
 		stop := context.AfterFunc(sctx, func() { rc.Close() })
 		defer stop()
 		_, err := io.Copy(w, io.LimitReader(rc, fi.Size))
 		return err
 	}}, nil
+}
+
+// required refuses a field that is empty or only blanks.
+func required(field, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return computemw.Errorf(computemw.CodeBadRequest, "field %q is required", field)
+	}
+	return nil
 }

@@ -1,12 +1,16 @@
-package computemw
+package httpapi
 
-import "context"
+import (
+	"context"
+
+	"github.com/computemw/kit/computemw"
+)
 
 // publicMessage is the client-safe message of e: an internal error's
 // detail is only logged.
-func publicMessage(e *Error) string {
-	if e.Code == CodeInternal {
-		return ErrInternal.Message
+func publicMessage(e *computemw.Error) string {
+	if e.Code == computemw.CodeInternal {
+		return computemw.ErrInternal.Message
 	}
 	return e.Message
 }
@@ -14,7 +18,7 @@ func publicMessage(e *Error) string {
 // LogLateError logs an error that a handler reported after its response
 // had started, when the status can no longer change: the error is not lost,
 // and no second response is written.
-func (k *Kit) LogLateError(ctx context.Context, err error) {
+func (k *API) LogLateError(ctx context.Context, err error) {
 	k.log.ErrorContext(ctx, "computemw: error after the response started",
-		"requestId", RequestIDFrom(ctx), "status", StatusOf(err), "error", err)
+		"requestId", computemw.RequestIDFrom(ctx), "status", computemw.StatusOf(err), "error", err)
 }

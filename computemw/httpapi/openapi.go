@@ -1,13 +1,12 @@
-package computemw
+package httpapi
 
 import (
 	"context"
 	_ "embed"
 	"net/http"
-)
 
-// OpOpenAPI is GET /openapi.json: the route group's OpenAPI document.
-const OpOpenAPI Op = "openapi"
+	"github.com/computemw/kit/computemw"
+)
 
 // openAPIDocument is the OpenAPI 3.1 document of the HTTP contract. A test
 // validates every response of the adapter suite, on every framework,
@@ -23,7 +22,7 @@ var openAPIDocument []byte
 func OpenAPI() []byte { return append([]byte(nil), openAPIDocument...) }
 
 // handleOpenAPI serves GET /openapi.json.
-func (k *Kit) handleOpenAPI(context.Context, *Request) (*Response, error) {
+func (k *API) handleOpenAPI(context.Context, *computemw.Request) (*Response, error) {
 	h := make(http.Header, 2)
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-cache")

@@ -1,4 +1,4 @@
-package computemw
+package httpapi
 
 import (
 	"strings"

@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/computemw/kit/computemw"
+)
+
+// ExecuteRequest is the body of POST /execute.
+type ExecuteRequest struct {
+	Code      string            `json:"code"`
+	Language  string            `json:"language"`
+	Provider  string            `json:"provider,omitempty"`
+	Timeout   *float64          `json:"timeout,omitempty"` // milliseconds
+	Stdin     string            `json:"stdin,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Args      []string          `json:"args,omitempty"`
+	Files     []FileSpec        `json:"files,omitempty"`
+	SandboxID string            `json:"sandboxId,omitempty"`
+}
+
+// FileSpec is a file written into the sandbox before code runs.
+type FileSpec struct {
+	Path     string `json:"path"`
+	Content  string `json:"content"`
+	Encoding string `json:"encoding,omitempty"` // utf8 (default) or base64
+}
+
+// ExecRequest is the body of POST /exec.
+type ExecRequest struct {
+	Command   string            `json:"command"`
+	Cwd       string            `json:"cwd,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Timeout   *float64          `json:"timeout,omitempty"` // milliseconds
+	Stdin     string            `json:"stdin,omitempty"`
+	Provider  string            `json:"provider,omitempty"`
+	SandboxID string            `json:"sandboxId,omitempty"`
+}
+
+// FilesRequest is the body of POST /files.
+type FilesRequest struct {
+	Action    string `json:"action"`
+	Path      string `json:"path"`
+	Content   string `json:"content,omitempty"`
+	Encoding  string `json:"encoding,omitempty"` // utf8 (default) or base64
+	Provider  string `json:"provider,omitempty"`
+	SandboxID string `json:"sandboxId,omitempty"`
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error     string         `json:"error"`
+	Code      computemw.Code `json:"code"`
+	Details   any            `json:"details,omitempty"`
+	RequestID string         `json:"requestId,omitempty"`
+}
+
+// ProblemBody is the RFC 9457 form of ErrorBody, sent to clients that
+// accept application/problem+json.
+type ProblemBody struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail"`
+	Code      computemw.Code `json:"code"`
+	Details   any            `json:"details,omitempty"`
+	RequestID string         `json:"requestId,omitempty"`
+}
+
+// FileContent is the body of a files read.
+type FileContent struct {
+	Content  string `json:"content"`
+	Encoding string `json:"encoding"`
+}
+
+// FileList is the body of a files list.
+type FileList struct {
+	Files []computemw.FileInfo `json:"files"`
+}
+
+// DecodeJSON reads one JSON value from r into v, reading at most limit
+// bytes. It returns 413 PAYLOAD_TOO_LARGE past the limit and 400
+// BAD_REQUEST for an empty body, malformed JSON, a wrong field type or
+// trailing data. Unknown fields are ignored.
+func DecodeJSON(r io.Reader, limit int64, v any) error {
+	if r == nil {
+		return computemw.Errorf(computemw.CodeBadRequest, "request body is empty")
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &computemw.Error{Code: computemw.CodePayloadTooLarge, Message: fmt.Sprintf("request body exceeds %d bytes", limit)}
+		}
+		return computemw.Errorf(computemw.CodeBadRequest, "reading request body: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return &computemw.Error{Code: computemw.CodePayloadTooLarge, Message: fmt.Sprintf("request body exceeds %d bytes", limit)}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return computemw.Errorf(computemw.CodeBadRequest, "request body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON: unexpected data after the top-level value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return computemw.Errorf(computemw.CodeBadRequest, "request body must be a JSON object, not %s", typ.Value)
+		}
+		return computemw.Errorf(computemw.CodeBadRequest, "field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON: unexpected end of input")
+	default:
+		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON: %s", err.Error())
+	}
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "float64", "float32", "int", "int64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "map":
+		return "an object"
+	case "slice":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	default:
+		return k
+	}
+}
+
+// timeoutFrom converts a request's timeout in milliseconds, applying the
+// kit's default and maximum.
+func (k *API) timeoutFrom(ms *float64) (time.Duration, error) {
+	if ms == nil {
+		return k.cfg.DefaultTimeout, nil
+	}
+	v := *ms
+	if math.IsNaN(v) || v <= 0 {
+		return 0, computemw.Errorf(computemw.CodeBadRequest, "field \"timeout\" must be a positive number of milliseconds")
+	}
+	max := k.cfg.MaxTimeout
+	if v > float64(max/time.Millisecond) {
+		return 0, computemw.Errorf(computemw.CodeBadRequest, "field \"timeout\" exceeds the maximum of %d ms", max/time.Millisecond)
+	}
+	return time.Duration(v * float64(time.Millisecond)), nil
+}
