@@ -2,7 +2,7 @@
 # Installs the official Node.js Socket.IO client (npm package
 # socket.io-client, major version 4: Engine.IO v4, Socket.IO protocol v5)
 # into .cache/node-socketio/ for the test that drives the Socket.IO
-# transport with it (transports/socketio/nodeclient_test.go). Nothing is
+# transport with it (transports/computesocketio/nodeclient_test.go). Nothing is
 # committed: .cache/ is ignored by git. Without node and npm it says what
 # to install and succeeds, so `make setup-test` keeps working; that test
 # then skips (and fails under CI=true).

@@ -47,7 +47,7 @@ func TestEvents(t *testing.T) {
 	h := newHandler(kit)
 	for _, file := range []string{"apigw-rest-v1.json", "apigw-http-v2.json", "function-url.json"} {
 		t.Run(file, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("..", "..", "transports", "lambda", "testdata", file))
+			raw, err := os.ReadFile(filepath.Join("..", "..", "transports", "computelambda", "testdata", file))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,7 +21,7 @@ import (
 )
 
 // FiberV3App is the Fiber v3 app, with computefiberv3.ErrorHandler (of
-// adapters/fiberv3) as its error handler unless errorHandler is given. It
+// adapters/computefiberv3) as its error handler unless errorHandler is given. It
 // serves the same routes as [FiberApp].
 func FiberV3App(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App {
 	cfg := fiber.Config{ErrorHandler: computefiberv3.ErrorHandler(kit)}
