@@ -51,16 +51,16 @@ func TestWebSocketBackpressure(t *testing.T) {
 			ws.send(httpapi.WSMessage{Type: "create-sandbox"})
 			ws.send(httpapi.WSMessage{Type: "execute", Command: "yes"})
 			start := time.Now()
-			waitFor(t, func() bool { return kit.LiveSandboxes() == 1 })
+			waitFor(t, func() bool { return kit.Stats().Live == 1 })
 
 			// Poll the server's state while `yes` runs against a client
 			// that reads nothing, and track the heap's peak meanwhile.
 			var peak uint64
 			deadline := start.Add(30 * time.Second)
-			for kit.LiveSandboxes() != 0 || activeConnections(t, kit) != 0 {
+			for kit.Stats().Live != 0 || activeConnections(t, kit) != 0 {
 				if time.Now().After(deadline) {
 					t.Fatalf("stalled client still served after 30s: %d sandboxes, %v connections",
-						kit.LiveSandboxes(), activeConnections(t, kit))
+						kit.Stats().Live, activeConnections(t, kit))
 				}
 				runtime.ReadMemStats(&now)
 				peak = max(peak, now.HeapAlloc)
@@ -158,7 +158,7 @@ func TestWebSocketPing(t *testing.T) {
 				t.Fatalf("while idle: %+v %v", r.m, r.err)
 			case <-timer.C:
 			}
-			if n := kit.LiveSandboxes(); n != 1 {
+			if n := kit.Stats().Live; n != 1 {
 				t.Fatalf("after %v idle: %d sandboxes", idle, n)
 			}
 			ws.send(httpapi.WSMessage{Type: "execute", Command: "echo still-here"})
@@ -178,7 +178,7 @@ func TestWebSocketPing(t *testing.T) {
 			}
 			start := time.Now()
 			// No Read from here on: pings go unanswered.
-			waitFor(t, func() bool { return kit.LiveSandboxes() == 0 && activeConnections(t, kit) == 0 })
+			waitFor(t, func() bool { return kit.Stats().Live == 0 && activeConnections(t, kit) == 0 })
 			t.Logf("silent client dropped after %v", time.Since(start).Round(time.Millisecond))
 		})
 	}

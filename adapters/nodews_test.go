@@ -193,7 +193,7 @@ func TestNodeWebSocketClient(t *testing.T) {
 			if s.CloseCode == nil || *s.CloseCode != 1000 {
 				t.Errorf("close code %v", s.CloseCode)
 			}
-			waitFor(t, func() bool { return kit.LiveSandboxes() == 0 })
+			waitFor(t, func() bool { return kit.Stats().Live == 0 })
 		})
 	}
 }

@@ -164,9 +164,9 @@ func TestRealtime(t *testing.T) {
 			ws.until("terminal-output", "40 120")
 
 			ws.send(httpapi.WSMessage{Type: "execute", Command: "sleep 1000"})
-			waitFor(t, func() bool { return kit.LiveSandboxes() == 1 })
+			waitFor(t, func() bool { return kit.Stats().Live == 1 })
 			ws.c.Close(websocket.StatusNormalClosure, "")
-			waitFor(t, func() bool { return kit.LiveSandboxes() == 0 })
+			waitFor(t, func() bool { return kit.Stats().Live == 0 })
 		})
 	}
 }
@@ -254,7 +254,7 @@ func TestManyWebSockets(t *testing.T) {
 			for e := range errs {
 				t.Error(e)
 			}
-			waitFor(t, func() bool { return kit.LiveSandboxes() == 0 })
+			waitFor(t, func() bool { return kit.Stats().Live == 0 })
 			waitFor(t, func() bool { return runtime.NumGoroutine() <= goroutines+5 })
 			runtime.GC()
 			runtime.ReadMemStats(&after)

@@ -110,7 +110,7 @@ func (k *Kit) refuseQueued() {
 }
 
 // QueueDepth returns the number of sandbox creations waiting for a slot.
-func (k *Kit) QueueDepth() int {
+func (k *Kit) queueDepth() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.queue)

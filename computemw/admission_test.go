@@ -60,8 +60,8 @@ func TestQueueWaitsForASlot(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatalf("queued creation: %v", err)
 	}
-	if kit.QueueDepth() != 0 {
-		t.Errorf("queue depth %d after the wait", kit.QueueDepth())
+	if kit.Stats().Queued != 0 {
+		t.Errorf("queue depth %d after the wait", kit.Stats().Queued)
 	}
 	if w := rec.recorded(); len(w) != 1 || w[0] != nil {
 		t.Errorf("reported waits %v, want one that got a slot", w)
@@ -157,7 +157,7 @@ func TestQueueBounds(t *testing.T) {
 				t.Error("a refused creation created a sandbox")
 			}
 			if c.cfg.QueueDepth != 1 {
-				if d := kit.QueueDepth(); d != 0 {
+				if d := kit.Stats().Queued; d != 0 {
 					t.Errorf("queue depth %d after the refusal", d)
 				}
 			}
@@ -227,9 +227,9 @@ func TestQueueOnTheRoute(t *testing.T) {
 func queueReaches(t *testing.T, kit *computemw.Kit, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for kit.QueueDepth() != n {
+	for kit.Stats().Queued != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("queue depth %d, want %d", kit.QueueDepth(), n)
+			t.Fatalf("queue depth %d, want %d", kit.Stats().Queued, n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -267,7 +267,7 @@ func TestSessionSlotWait(t *testing.T) {
 	go func() { got <- post(ctx, kit, "/sandboxes", `{"wait":10000}`) }()
 	// The waiter is parked before the slot frees.
 	deadline := time.Now().Add(10 * time.Second)
-	for kit.SessionWaiters() != 1 {
+	for kit.Stats().SessionWaiters != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the session request never waited")
 		}

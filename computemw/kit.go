@@ -308,9 +308,6 @@ func anySlice[T any](s []T) []any {
 // Config returns the kit's configuration with defaults applied.
 func (k *Kit) Config() Config { return k.cfg }
 
-// Logger returns the kit's logger.
-func (k *Kit) Logger() *slog.Logger { return k.log }
-
 // provider returns the provider registered under name; "" is the default.
 // It is not exported: sandboxes reach applications only through the
 // governed path.
@@ -328,10 +325,6 @@ func (k *Kit) provider(name string) (Provider, error) {
 // Providers returns the registered provider names, sorted.
 func (k *Kit) Providers() []string { return k.providers.Names() }
 
-// DefaultProvider returns the name of the provider used when a request
-// names none.
-func (k *Kit) DefaultProvider() string { return k.cfg.DefaultProvider }
-
 // Languages returns the languages the named provider runs, or nil when it
 // does not say (it has no LanguageLister) or is unknown.
 func (k *Kit) Languages(provider string) []string {
@@ -346,7 +339,7 @@ func (k *Kit) Languages(provider string) []string {
 }
 
 // LiveSandboxes returns how many sandboxes the kit holds right now.
-func (k *Kit) LiveSandboxes() int {
+func (k *Kit) liveSandboxes() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.live)

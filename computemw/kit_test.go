@@ -59,8 +59,8 @@ func TestCapacity(t *testing.T) {
 	}
 	relB()
 	relC()
-	if kit.LiveSandboxes() != 0 || fake.Live() != 0 {
-		t.Errorf("live: kit %d, provider %d", kit.LiveSandboxes(), fake.Live())
+	if kit.Stats().Live != 0 || fake.Live() != 0 {
+		t.Errorf("live: kit %d, provider %d", kit.Stats().Live, fake.Live())
 	}
 }
 

@@ -24,7 +24,7 @@ type PoolReporter interface {
 
 // PoolStats returns the warm-pool statistics of every provider that keeps
 // one, by provider name.
-func (k *Kit) PoolStats() map[string]PoolStats {
+func (k *Kit) poolStats() map[string]PoolStats {
 	out := map[string]PoolStats{}
 	for _, name := range k.providers.Names() {
 		p, _ := k.providers.Get(name)

@@ -61,7 +61,7 @@ func TestSessionServedByAnyInstance(t *testing.T) {
 	if resp, _ := call(t, alice, k1, "GET", "/sandboxes/{id}", id, ``); resp.Status != 404 {
 		t.Errorf("the creating instance still serves a deleted session: %d %s", resp.Status, resp.Body)
 	}
-	if n := k1.LiveSandboxes() + k2.LiveSandboxes(); n != 0 {
+	if n := k1.Stats().Live + k2.Stats().Live; n != 0 {
 		t.Errorf("%d handles held after the delete", n)
 	}
 }
@@ -112,14 +112,14 @@ func TestExpiredSessionReapedByAnyInstance(t *testing.T) {
 	}
 	id := body["sandboxId"].(string)
 	ctx := context.Background()
-	if n, err := k2.ReapSessions(ctx); n != 0 || err != nil {
+	if n, err := k2.Sessions().Reap(ctx); n != 0 || err != nil {
 		t.Fatalf("reaped a live session: %d, %v", n, err)
 	}
 	// The session's TTL passes (the record's expiry is set in the past).
 	if err := store.Touch(ctx, id, time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := k2.ReapSessions(ctx); n != 1 || err != nil {
+	if n, err := k2.Sessions().Reap(ctx); n != 1 || err != nil {
 		t.Fatalf("ReapSessions = %d, %v; want 1", n, err)
 	}
 	if fake.Live() != 0 {
@@ -128,7 +128,7 @@ func TestExpiredSessionReapedByAnyInstance(t *testing.T) {
 	if resp, _ := call(t, alice, k1, "POST", "/sandboxes/{id}/exec", id, `{"command":"echo hi"}`); resp.Status != 404 {
 		t.Errorf("use of an expired session: %d %s", resp.Status, resp.Body)
 	}
-	if n := k1.LiveSandboxes(); n != 0 {
+	if n := k1.Stats().Live; n != 0 {
 		t.Errorf("the creating instance holds %d handles", n)
 	}
 }
@@ -246,11 +246,11 @@ func TestSessionInUseOutlivesItsTTL(t *testing.T) {
 	store := &computemw.MemorySessionStore{}
 	k1, _ := twoInstances(t, fake, computemw.Config{SessionStore: store, SessionTTL: time.Minute, MaxTimeout: time.Hour})
 	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
-	info, err := k1.CreateSession(alice, computemw.SessionOptions{})
+	info, err := k1.Sessions().Create(alice, computemw.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, release, err := k1.SessionSandbox(alice, info.SandboxID)
+	_, release, err := k1.Sessions().Sandbox(alice, info.SandboxID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,20 +273,20 @@ func TestOrphanHostRecordDropped(t *testing.T) {
 	store := &computemw.MemorySessionStore{}
 	k1, k2 := twoInstances(t, hostOnly{fake}, computemw.Config{SessionStore: store, SessionReapInterval: time.Minute})
 	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
-	info, err := k1.CreateSession(alice, computemw.SessionOptions{})
+	info, err := k1.Sessions().Create(alice, computemw.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	_ = store.Touch(ctx, info.SandboxID, time.Now().Add(-time.Second))
-	if n, _ := k2.ReapSessions(ctx); n != 1 {
+	if n, _ := k2.Sessions().Reap(ctx); n != 1 {
 		t.Fatalf("reaped %d", n)
 	}
 	if _, err := store.Get(ctx, info.SandboxID); err != nil {
 		t.Errorf("another instance dropped a just-expired record its owner reaps: %v", err)
 	}
 	_ = store.Touch(ctx, info.SandboxID, time.Now().Add(-time.Hour))
-	if n, _ := k2.ReapSessions(ctx); n != 1 {
+	if n, _ := k2.Sessions().Reap(ctx); n != 1 {
 		t.Fatalf("reaped %d", n)
 	}
 	if _, err := store.Get(ctx, info.SandboxID); err == nil {
@@ -304,7 +304,7 @@ func TestWebSocketSandboxesCountAcrossInstances(t *testing.T) {
 	fake := fakeprovider.New("remote")
 	k1, k2 := twoInstances(t, fake, computemw.Config{MaxSessionsPerPrincipal: 2})
 	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
-	if _, err := k1.CreateSession(ctx, computemw.SessionOptions{}); err != nil {
+	if _, err := k1.Sessions().Create(ctx, computemw.SessionOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	open := func() (*memConn, chan error) {
@@ -324,7 +324,7 @@ func TestWebSocketSandboxesCountAcrossInstances(t *testing.T) {
 	if m := c2.expect(t, "error"); m.Code != string(computemw.CodeRateLimited) {
 		t.Errorf("third sandbox of one caller: %+v", m)
 	}
-	if _, err := k1.CreateSession(ctx, computemw.SessionOptions{}); computemw.StatusOf(err) != 429 {
+	if _, err := k1.Sessions().Create(ctx, computemw.SessionOptions{}); computemw.StatusOf(err) != 429 {
 		t.Errorf("a session past the limit on the other instance: %v", err)
 	}
 	c1.Close(httpapi.CloseNormal, "")

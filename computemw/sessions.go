@@ -92,7 +92,7 @@ type SessionOptions struct {
 // (ctx from [Kit.Admit]) is authorized to create a sandbox, the session
 // limits are held (in total and per caller), and the sandbox then serves
 // [Run]s and file operations that name its ID, from this caller only.
-func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionInfo, error) {
+func (k *Kit) createSession(ctx context.Context, opts SessionOptions) (SessionInfo, error) {
 	switch {
 	case opts.TTL == 0:
 		opts.TTL = k.cfg.SessionTTL
@@ -155,7 +155,7 @@ func (k *Kit) CreateSession(ctx context.Context, opts SessionOptions) (SessionIn
 
 // DestroySession destroys one of the caller's sessions: the governed form
 // of DELETE /sandboxes/{id}. Another caller's session is NOT_FOUND.
-func (k *Kit) DestroySession(ctx context.Context, id string) error {
+func (k *Kit) destroySessionByID(ctx context.Context, id string) error {
 	s, release, err := k.session(ctx, id)
 	if err != nil {
 		return err
@@ -300,7 +300,7 @@ func (k *Kit) sessionSlotWait(ctx context.Context, owner string, wait time.Durat
 
 // SessionWaiters returns the number of session requests waiting for a
 // slot.
-func (k *Kit) SessionWaiters() int {
+func (k *Kit) sessionWaiters() int {
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	return k.sessions.waiters
@@ -402,7 +402,7 @@ func (k *Kit) closeSessions(ctx context.Context) {
 // ListSessions returns the caller's live sessions (ctx from [Kit.Admit]),
 // oldest first, as GET /sandboxes answers them. The caller must be allowed
 // [OpSessions].
-func (k *Kit) ListSessions(ctx context.Context) ([]SessionInfo, error) {
+func (k *Kit) listSessions(ctx context.Context) ([]SessionInfo, error) {
 	ctx, err := k.ensureAdmitted(ctx, OpSessions)
 	if err != nil {
 		return nil, err
@@ -430,7 +430,7 @@ func (k *Kit) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 // Looking a session up is a use: its lifetime restarts, which is what
 // POST /sandboxes/{id}/keepalive does. Another caller's session, or one
 // that is gone, is NOT_FOUND.
-func (k *Kit) Session(ctx context.Context, id string) (SessionInfo, error) {
+func (k *Kit) sessionInfo(ctx context.Context, id string) (SessionInfo, error) {
 	s, release, err := k.session(ctx, id)
 	if err != nil {
 		return SessionInfo{}, err

@@ -383,7 +383,7 @@ func (k *Kit) reapRecord(ctx context.Context, rec SessionRecord) {
 // this instance can reach and lets go of its handles on sessions other
 // instances destroyed; each instance runs it every
 // Config.SessionReapInterval. It returns how many expired records it saw.
-func (k *Kit) ReapSessions(ctx context.Context) (int, error) {
+func (k *Kit) reapSessions(ctx context.Context) (int, error) {
 	if !k.shared() {
 		return 0, nil
 	}
@@ -421,7 +421,7 @@ func (k *Kit) startReaper() {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if _, err := k.ReapSessions(ctx); err != nil && ctx.Err() == nil {
+				if _, err := k.reapSessions(ctx); err != nil && ctx.Err() == nil {
 					k.log.WarnContext(ctx, "computemw: reap expired sessions", "error", err)
 				}
 			}

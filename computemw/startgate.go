@@ -22,7 +22,7 @@ type StartGateReporter interface {
 
 // StartGateStats returns the start-gate statistics of every provider that
 // has a gate, by provider name.
-func (k *Kit) StartGateStats() map[string]StartGateStats {
+func (k *Kit) startGateStats() map[string]StartGateStats {
 	out := map[string]StartGateStats{}
 	for _, name := range k.providers.Names() {
 		p, _ := k.providers.Get(name)

@@ -179,11 +179,11 @@ func (h *providerHealth) probeResult(name string, err error) {
 	}
 }
 
-// ProviderHealthy reports whether the strategy currently uses the named
+// providerHealthy reports whether the strategy currently uses the named
 // provider: false after Config.UnhealthyAfter provider errors in a row,
 // until a health probe (GET /health, or the kit's own in the background)
 // succeeds.
-func (k *Kit) ProviderHealthy(name string) bool { return k.ph.healthy(name) }
+func (k *Kit) providerHealthy(name string) bool { return k.ph.healthy(name) }
 
 // probeLater probes an unhealthy provider in the background, at most once
 // per Config.HealthInterval, so that it comes back when it recovers.

@@ -15,7 +15,7 @@ import (
 // its terminals and file operations are authorized, observed and charged
 // like the routes' own, and the session's lifetime restarts when the use
 // ends. Another caller's session, or one that is gone, is NOT_FOUND.
-func (k *Kit) SessionSandbox(ctx context.Context, id string) (sb Sandbox, release func(), err error) {
+func (k *Kit) sessionSandbox(ctx context.Context, id string) (sb Sandbox, release func(), err error) {
 	s, release, err := k.session(ctx, id)
 	if err != nil {
 		return nil, nil, err

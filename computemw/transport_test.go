@@ -28,11 +28,11 @@ func TestSessionSandbox(t *testing.T) {
 	}
 	t.Cleanup(func() { kit.Close(context.Background()) })
 	alice, bob := callerCtx(t, kit, "alice"), callerCtx(t, kit, "bob")
-	info, err := kit.CreateSession(alice, computemw.SessionOptions{})
+	info, err := kit.Sessions().Create(alice, computemw.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, release, err := kit.SessionSandbox(alice, info.SandboxID)
+	sb, release, err := kit.Sessions().Sandbox(alice, info.SandboxID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,13 +44,13 @@ func TestSessionSandbox(t *testing.T) {
 		t.Error("the session's sandbox opens no terminals")
 	}
 	release()
-	if _, _, err := kit.SessionSandbox(bob, info.SandboxID); !errors.Is(err, computemw.ErrNotFound) {
+	if _, _, err := kit.Sessions().Sandbox(bob, info.SandboxID); !errors.Is(err, computemw.ErrNotFound) {
 		t.Errorf("another caller: %v, want NOT_FOUND", err)
 	}
-	if err := kit.DestroySession(alice, info.SandboxID); err != nil {
+	if err := kit.Sessions().Destroy(alice, info.SandboxID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := kit.SessionSandbox(alice, info.SandboxID); !errors.Is(err, computemw.ErrNotFound) {
+	if _, _, err := kit.Sessions().Sandbox(alice, info.SandboxID); !errors.Is(err, computemw.ErrNotFound) {
 		t.Errorf("after DestroySession: %v, want NOT_FOUND", err)
 	}
 	if fake.Live() != 0 {

@@ -17,7 +17,7 @@ import (
 func TestWebSocketAttachesToSession(t *testing.T) {
 	kit, fake := newKit(t, computemw.Config{})
 	alice := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
-	info, err := kit.CreateSession(alice, computemw.SessionOptions{})
+	info, err := kit.Sessions().Create(alice, computemw.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestWebSocketAttachesToSession(t *testing.T) {
 	if fake.Live() != 1 {
 		t.Errorf("%d sandboxes live, want the session's", fake.Live())
 	}
-	if err := kit.DestroySession(alice, info.SandboxID); err != nil {
+	if err := kit.Sessions().Destroy(alice, info.SandboxID); err != nil {
 		t.Fatal(err)
 	}
 	if fake.Live() != 0 {

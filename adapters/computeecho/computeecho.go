@@ -58,6 +58,7 @@ func Middleware(kit *computemw.Kit) echo.MiddlewareFunc {
 // middleware returns an *echo.HTTPError wrapping the kit's error (see the
 // package documentation) and next is not called.
 func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.MiddlewareFunc {
+	api := httpapi.New(kit)
 	if cfg.Skipper == nil {
 		cfg.Skipper = DefaultMiddlewareConfig.Skipper
 	}
@@ -71,7 +72,7 @@ func MiddlewareWithConfig(kit *computemw.Kit, cfg MiddlewareConfig) echo.Middlew
 				c.SetRequest(r.WithContext(ctx))
 				return next(c)
 			}
-			ctx, release, err := httpapi.New(kit).EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), opts)
+			ctx, release, err := api.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), opts)
 			defer release()
 			maps.Copy(c.Response().Header(), computemw.ResponseHeader(ctx))
 			c.SetRequest(r.WithContext(ctx))
@@ -111,7 +112,7 @@ type Router interface {
 	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
 }
 
-// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
+// Register adds the prebuilt route group, every route of [httpapi.API.Routes], to
 // r at paths relative to it: /execute, /exec, /files, /health, /ready,
 // /metrics, the /sandboxes session routes and their event stream. Each
 // route is registered for every method, so that a wrong method gets the
@@ -123,12 +124,13 @@ type Router interface {
 //
 //	e.GET("/api/ws", echo.WrapHandler(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
 func Register(r Router, kit *computemw.Kit) {
-	for _, rt := range httpapi.New(kit).Routes() {
+	api := httpapi.New(kit)
+	for _, rt := range api.Routes() {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c echo.Context) error {
 			hr := c.Request()
 			req := adapterkit.Request(hr, names, c.Param)
-			write(c, httpapi.New(kit).ServeRoute(hr.Context(), rt, req))
+			write(c, api.ServeRoute(hr.Context(), rt, req))
 			return nil
 		})
 	}
@@ -137,7 +139,7 @@ func Register(r Router, kit *computemw.Kit) {
 	// other route to this one, whatever the order).
 	r.Any("/*", func(c echo.Context) error {
 		hr := c.Request()
-		write(c, httpapi.New(kit).NotFound(hr.Context(), adapterkit.Request(hr, nil, nil)))
+		write(c, api.NotFound(hr.Context(), adapterkit.Request(hr, nil, nil)))
 		return nil
 	})
 }
@@ -162,6 +164,7 @@ func HTTPError(err error) error {
 // DefaultHTTPErrorHandler when next is nil. If the response was already
 // committed, a kit error is logged instead.
 func HTTPErrorHandler(kit *computemw.Kit, next echo.HTTPErrorHandler) echo.HTTPErrorHandler {
+	api := httpapi.New(kit)
 	return func(err error, c echo.Context) {
 		var ke *computemw.Error
 		if !errors.As(err, &ke) {
@@ -179,10 +182,10 @@ func HTTPErrorHandler(kit *computemw.Kit, next echo.HTTPErrorHandler) echo.HTTPE
 		r := c.Request()
 		ctx, _ := computemw.BeginRequest(r.Context(), r.Header)
 		if c.Response().Committed {
-			httpapi.New(kit).LogLateError(ctx, err)
+			api.LogLateError(ctx, err)
 			return
 		}
-		write(c, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
+		write(c, api.ErrorResponse(ctx, err, r.Header))
 	}
 }
 

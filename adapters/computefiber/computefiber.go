@@ -68,6 +68,7 @@ const (
 // cannot be created, the middleware returns the kit's error (see [Error])
 // and the next handlers are not called.
 func New(kit *computemw.Kit, config ...Config) fiber.Handler {
+	api := httpapi.New(kit)
 	cfg := ConfigDefault
 	if len(config) > 0 {
 		cfg = config[0]
@@ -79,7 +80,7 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 			enter(c, ctx, id)
 			return c.Next()
 		}
-		ctx, release, err := httpapi.New(kit).EnterRequest(c.UserContext(), request(c), opts)
+		ctx, release, err := api.EnterRequest(c.UserContext(), request(c), opts)
 		id := computemw.RequestIDFrom(ctx)
 		defer release()
 		enter(c, ctx, id)
@@ -95,8 +96,9 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 // route group's own answers. Fiber matches routes in the order they were
 // added, so add it last: app.Use(computefiber.NotFound(kit)).
 func NotFound(kit *computemw.Kit) fiber.Handler {
+	api := httpapi.New(kit)
 	return func(c *fiber.Ctx) error {
-		return write(c, httpapi.New(kit).NotFound(c.UserContext(), request(c)))
+		return write(c, api.NotFound(c.UserContext(), request(c)))
 	}
 }
 
@@ -141,7 +143,7 @@ func RequestID(c *fiber.Ctx) string {
 // methods; unlike the *fiber.Ctx it may be kept after the handler returns.
 func Context(c *fiber.Ctx) context.Context { return c.UserContext() }
 
-// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
+// Register adds the prebuilt route group, every route of [httpapi.API.Routes], to
 // router at paths relative to it: /execute, /exec, /files, /health, /ready,
 // /metrics, the /sandboxes session routes and their event stream. Each
 // route is registered for every method, so that a wrong method gets the
@@ -149,7 +151,8 @@ func Context(c *fiber.Ctx) context.Context { return c.UserContext() }
 // themselves, errors included. It also adds the WebSocket endpoint GET /ws
 // for same-origin clients (see [WebSocket] for other origins).
 func Register(router fiber.Router, kit *computemw.Kit) {
-	for _, rt := range httpapi.New(kit).Routes() {
+	api := httpapi.New(kit)
+	for _, rt := range api.Routes() {
 		names := adapterkit.ParamNames(rt)
 		router.All(adapterkit.ColonPath(rt), func(c *fiber.Ctx) error {
 			req := &computemw.Request{
@@ -165,7 +168,7 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 				RemoteAddr: c.Context().RemoteAddr().String(),
 				Host:       string(c.Request().Host()),
 			}
-			return write(c, httpapi.New(kit).ServeRoute(c.UserContext(), rt, req))
+			return write(c, api.ServeRoute(c.UserContext(), rt, req))
 		})
 	}
 	router.Get("/ws", WebSocket(kit, nil))
@@ -201,6 +204,7 @@ func Error(err error) error {
 // is a 500 INTERNAL_ERROR whose cause is logged, not sent: fiber's default
 // handler would send its text to the client.
 func ErrorHandler(kit *computemw.Kit) fiber.ErrorHandler {
+	api := httpapi.New(kit)
 	return func(c *fiber.Ctx, err error) error {
 		var ke *computemw.Error
 		var fe *fiber.Error
@@ -212,7 +216,7 @@ func ErrorHandler(kit *computemw.Kit) fiber.ErrorHandler {
 			err = w.err
 		}
 		ctx, _ := computemw.BeginRequest(c.UserContext(), header{c})
-		return write(c, httpapi.New(kit).ErrorResponse(ctx, err, header{c}))
+		return write(c, api.ErrorResponse(ctx, err, header{c}))
 	}
 }
 

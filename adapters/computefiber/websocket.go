@@ -18,9 +18,10 @@ import (
 // and destroys it when the connection closes, and it holds nothing of the
 // *fiber.Ctx. upgrader may be nil: same-origin clients only.
 func WebSocket(kit *computemw.Kit, upgrader *websocket.FastHTTPUpgrader) fiber.Handler {
+	api := httpapi.New(kit)
 	if upgrader == nil {
 		upgrader = &websocket.FastHTTPUpgrader{}
-		if kit.ChecksOrigins() {
+		if api.ChecksOrigins() {
 			// The kit has checked the Origin against its own lists.
 			upgrader.CheckOrigin = func(*fasthttp.RequestCtx) bool { return true }
 		}
@@ -29,17 +30,17 @@ func WebSocket(kit *computemw.Kit, upgrader *websocket.FastHTTPUpgrader) fiber.H
 	return func(c *fiber.Ctx) error {
 		// The header is copied: every message is admitted with it after
 		// this handler has returned and fasthttp has reused c.
-		ctx, err := httpapi.New(kit).AdmitWebSocket(c.UserContext(), &computemw.Request{
+		ctx, err := api.AdmitWebSocket(c.UserContext(), &computemw.Request{
 			Method: c.Method(), Header: copyHeader(c), RemoteAddr: c.Context().RemoteAddr().String(),
 			Host: string(c.Request().Host()),
 		})
 		if err != nil {
-			return write(c, httpapi.New(kit).ErrorResponse(ctx, err, header{c}))
+			return write(c, api.ErrorResponse(ctx, err, header{c}))
 		}
 		// A failed handshake has been answered by the upgrader.
 		_ = upgrader.Upgrade(c.Context(), func(conn *websocket.Conn) {
 			conn.SetReadLimit(limit)
-			_ = httpapi.New(kit).ServeConn(ctx, fasthttpws.NewConn(conn))
+			_ = api.ServeConn(ctx, fasthttpws.NewConn(conn))
 		})
 		return nil
 	}

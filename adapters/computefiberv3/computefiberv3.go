@@ -67,6 +67,7 @@ var ConfigDefault = Config{}
 // cannot be created, the middleware returns the kit's error (see [Error])
 // and the next handlers are not called.
 func New(kit *computemw.Kit, config ...Config) fiber.Handler {
+	api := httpapi.New(kit)
 	cfg := ConfigDefault
 	if len(config) > 0 {
 		cfg = config[0]
@@ -78,7 +79,7 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 			enter(c, ctx)
 			return c.Next()
 		}
-		ctx, release, err := httpapi.New(kit).EnterRequest(c.Context(), request(c), opts)
+		ctx, release, err := api.EnterRequest(c.Context(), request(c), opts)
 		defer release()
 		enter(c, ctx)
 		if err != nil {
@@ -92,8 +93,9 @@ func New(kit *computemw.Kit, config ...Config) fiber.Handler {
 // route group's own answers. Fiber matches routes in the order they were
 // added, so add it last: app.Use(computefiberv3.NotFound(kit)).
 func NotFound(kit *computemw.Kit) fiber.Handler {
+	api := httpapi.New(kit)
 	return func(c fiber.Ctx) error {
-		return write(c, httpapi.New(kit).NotFound(c.Context(), request(c)))
+		return write(c, api.NotFound(c.Context(), request(c)))
 	}
 }
 
@@ -135,7 +137,7 @@ func RequestID(c fiber.Ctx) string { return computemw.RequestIDFrom(c.Context())
 // c.Locals, so it carries neither the sandbox nor the request ID.)
 func Context(c fiber.Ctx) context.Context { return c.Context() }
 
-// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
+// Register adds the prebuilt route group, every route of [httpapi.API.Routes], to
 // router at paths relative to it: /execute, /exec, /files, /health, /ready,
 // /metrics, the /sandboxes session routes and their event stream. Each
 // route is registered for every method, so that a wrong method gets the
@@ -143,7 +145,8 @@ func Context(c fiber.Ctx) context.Context { return c.Context() }
 // themselves, errors included. It also adds the WebSocket endpoint GET /ws
 // for same-origin clients (see [WebSocket] for other origins).
 func Register(router fiber.Router, kit *computemw.Kit) {
-	for _, rt := range httpapi.New(kit).Routes() {
+	api := httpapi.New(kit)
+	for _, rt := range api.Routes() {
 		names := adapterkit.ParamNames(rt)
 		router.All(adapterkit.ColonPath(rt), func(c fiber.Ctx) error {
 			req := &computemw.Request{
@@ -159,7 +162,7 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 				RemoteAddr: c.RequestCtx().RemoteAddr().String(),
 				Host:       string(c.Request().Host()),
 			}
-			return write(c, httpapi.New(kit).ServeRoute(c.Context(), rt, req))
+			return write(c, api.ServeRoute(c.Context(), rt, req))
 		})
 	}
 	router.Get("/ws", WebSocket(kit, nil))
@@ -195,6 +198,7 @@ func Error(err error) error {
 // is a 500 INTERNAL_ERROR whose cause is logged, not sent: fiber's default
 // handler would send its text to the client.
 func ErrorHandler(kit *computemw.Kit) fiber.ErrorHandler {
+	api := httpapi.New(kit)
 	return func(c fiber.Ctx, err error) error {
 		var ke *computemw.Error
 		var fe *fiber.Error
@@ -207,7 +211,7 @@ func ErrorHandler(kit *computemw.Kit) fiber.ErrorHandler {
 		}
 		h := headerOf(c)
 		ctx, _ := computemw.BeginRequest(c.Context(), h)
-		return write(c, httpapi.New(kit).ErrorResponse(ctx, err, h))
+		return write(c, api.ErrorResponse(ctx, err, h))
 	}
 }
 

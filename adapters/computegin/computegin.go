@@ -54,6 +54,7 @@ func WithSkipper(skip func(*gin.Context) bool) Option { return func(c *config) {
 // be created, the error is written with the kit's status and code and the
 // chain is aborted.
 func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
+	api := httpapi.New(kit)
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
@@ -67,12 +68,12 @@ func Middleware(kit *computemw.Kit, opts ...Option) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		ctx, release, err := httpapi.New(kit).EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
+		ctx, release, err := api.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
 		defer release()
 		maps.Copy(c.Writer.Header(), computemw.ResponseHeader(ctx))
 		c.Request = r.WithContext(ctx)
 		if err != nil {
-			write(c, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
+			write(c, api.ErrorResponse(ctx, err, r.Header))
 			c.Abort()
 			return
 		}
@@ -100,7 +101,7 @@ func Sandbox(c *gin.Context) computemw.Sandbox {
 	return computemw.SandboxFrom(c.Request.Context())
 }
 
-// Register adds the prebuilt route group, every route of httpapi.New(kit).Routes(), to
+// Register adds the prebuilt route group, every route of [httpapi.API.Routes], to
 // r (an engine or a group) at paths relative to it: /execute, /exec,
 // /files, /health, /ready, /metrics, the /sandboxes session routes and
 // their event stream. Each route is registered for every method, so that a
@@ -111,11 +112,12 @@ func Sandbox(c *gin.Context) computemw.Sandbox {
 //
 //	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
 func Register(r gin.IRoutes, kit *computemw.Kit) {
-	for _, rt := range httpapi.New(kit).Routes() {
+	api := httpapi.New(kit)
+	for _, rt := range api.Routes() {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c *gin.Context) {
 			req := adapterkit.Request(c.Request, names, c.Param)
-			write(c, httpapi.New(kit).ServeRoute(c.Request.Context(), rt, req))
+			write(c, api.ServeRoute(c.Request.Context(), rt, req))
 		})
 	}
 	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, nil)))
@@ -125,8 +127,9 @@ func Register(r gin.IRoutes, kit *computemw.Kit) {
 // route group's own answers. Gin decides unknown paths for the whole
 // engine, so install it there: r.NoRoute(computegin.NotFound(kit)).
 func NotFound(kit *computemw.Kit) gin.HandlerFunc {
+	api := httpapi.New(kit)
 	return func(c *gin.Context) {
-		write(c, httpapi.New(kit).NotFound(c.Request.Context(), adapterkit.Request(c.Request, nil, nil)))
+		write(c, api.NotFound(c.Request.Context(), adapterkit.Request(c.Request, nil, nil)))
 	}
 }
 
@@ -135,13 +138,14 @@ func NotFound(kit *computemw.Kit) gin.HandlerFunc {
 // response already started, err is logged instead. Return from the handler
 // after calling it.
 func Error(c *gin.Context, kit *computemw.Kit, err error) {
+	api := httpapi.New(kit)
 	c.Abort()
 	ctx, _ := computemw.BeginRequest(c.Request.Context(), c.Request.Header)
 	if c.Writer.Written() {
-		httpapi.New(kit).LogLateError(ctx, err)
+		api.LogLateError(ctx, err)
 		return
 	}
-	write(c, httpapi.New(kit).ErrorResponse(ctx, err, c.Request.Header))
+	write(c, api.ErrorResponse(ctx, err, c.Request.Header))
 }
 
 // ErrorHandler is a middleware that renders, after the handlers ran, the
@@ -152,6 +156,7 @@ func Error(c *gin.Context, kit *computemw.Kit, err error) {
 //	r.Use(computegin.ErrorHandler(kit))
 //	r.GET("/x", func(c *gin.Context) { c.Error(err); return })
 func ErrorHandler(kit *computemw.Kit) gin.HandlerFunc {
+	api := httpapi.New(kit)
 	return func(c *gin.Context) {
 		c.Next()
 		if len(c.Errors) == 0 {
@@ -166,7 +171,7 @@ func ErrorHandler(kit *computemw.Kit) gin.HandlerFunc {
 		}
 		ctx, _ := computemw.BeginRequest(c.Request.Context(), c.Request.Header)
 		c.Abort()
-		write(c, httpapi.New(kit).ErrorResponse(ctx, err, c.Request.Header))
+		write(c, api.ErrorResponse(ctx, err, c.Request.Header))
 	}
 }
 

@@ -48,6 +48,7 @@ func WithSkipper(skip func(*http.Request) bool) Option { return func(c *config) 
 // the error is written with the kit's status and code and next is not
 // called.
 func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Handler {
+	api := httpapi.New(kit)
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
@@ -60,11 +61,11 @@ func Middleware(kit *computemw.Kit, opts ...Option) func(http.Handler) http.Hand
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
-			ctx, release, err := httpapi.New(kit).EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
+			ctx, release, err := api.EnterRequest(r.Context(), adapterkit.Request(r, nil, nil), cfg.opts)
 			defer release()
 			maps.Copy(w.Header(), computemw.ResponseHeader(ctx))
 			if err != nil {
-				write(w, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
+				write(w, api.ErrorResponse(ctx, err, r.Header))
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -82,13 +83,14 @@ func Sandbox(r *http.Request) computemw.Sandbox { return computemw.SandboxFrom(r
 // only; mount [WebSocket] with your own options for other origins). Mount it under a prefix with
 // [Mount], http.StripPrefix, or chi's Mount.
 func Handler(kit *computemw.Kit) http.Handler {
+	api := httpapi.New(kit)
 	mux := http.NewServeMux()
-	for _, rt := range httpapi.New(kit).Routes() {
+	for _, rt := range api.Routes() {
 		mux.Handle(rt.Path, routeHandler(kit, rt))
 	}
 	mux.Handle("GET /ws", WebSocket(kit, nil))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		adapterkit.Write(r.Context(), w, httpapi.New(kit).NotFound(r.Context(), adapterkit.Request(r, nil, nil)))
+		adapterkit.Write(r.Context(), w, api.NotFound(r.Context(), adapterkit.Request(r, nil, nil)))
 	}))
 	return mux
 }
@@ -111,17 +113,19 @@ func Mount(mux Mounter, prefix string, kit *computemw.Kit) {
 }
 
 func routeHandler(kit *computemw.Kit, rt httpapi.Route) http.Handler {
+	api := httpapi.New(kit)
 	names := adapterkit.ParamNames(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := adapterkit.Request(r, names, r.PathValue)
-		adapterkit.Write(r.Context(), w, httpapi.New(kit).ServeRoute(r.Context(), rt, req))
+		adapterkit.Write(r.Context(), w, api.ServeRoute(r.Context(), rt, req))
 	})
 }
 
 // Error writes err with the kit's status, code and body shape (the Go form
 // of an Express error handler).
 func Error(w http.ResponseWriter, r *http.Request, kit *computemw.Kit, err error) {
-	write(w, httpapi.New(kit).ErrorResponse(r.Context(), err, r.Header))
+	api := httpapi.New(kit)
+	write(w, api.ErrorResponse(r.Context(), err, r.Header))
 }
 
 // HandlerFunc is a handler that returns its error instead of writing it.
@@ -130,11 +134,12 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // Handle adapts fn: an error it returns is written with [Error], unless the
 // handler already started its response, in which case it is only logged.
 func Handle(kit *computemw.Kit, fn HandlerFunc) http.Handler {
+	api := httpapi.New(kit)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tw := &trackingWriter{ResponseWriter: w}
 		if err := fn(tw, r); err != nil {
 			if tw.wrote {
-				httpapi.New(kit).LogLateError(r.Context(), err)
+				api.LogLateError(r.Context(), err)
 				return
 			}
 			Error(w, r, kit, err)

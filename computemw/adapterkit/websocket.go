@@ -15,14 +15,15 @@ import (
 // be nil: origins are then checked by the kit (Config.AllowedOrigins and
 // AllowedHosts) when it has a list, else same-origin pages only.
 func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
-	if opts == nil && kit.ChecksOrigins() {
+	api := httpapi.New(kit)
+	if opts == nil && api.ChecksOrigins() {
 		// The kit has checked the Origin against its own lists.
 		opts = &websocket.AcceptOptions{InsecureSkipVerify: true}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := httpapi.New(kit).AdmitWebSocket(r.Context(), Request(r, nil, nil))
+		ctx, err := api.AdmitWebSocket(r.Context(), Request(r, nil, nil))
 		if err != nil {
-			Write(ctx, w, httpapi.New(kit).ErrorResponse(ctx, err, r.Header))
+			Write(ctx, w, api.ErrorResponse(ctx, err, r.Header))
 			return
 		}
 		c, err := websocket.Accept(w, r, opts)
@@ -30,7 +31,7 @@ func WebSocket(kit *computemw.Kit, opts *websocket.AcceptOptions) http.Handler {
 			return // Accept has answered the client
 		}
 		c.SetReadLimit(int64(kit.Config().WebSocket.MaxMessageBytes) + 1)
-		_ = httpapi.New(kit).ServeConn(ctx, wsConn{c})
+		_ = api.ServeConn(ctx, wsConn{c})
 	})
 }
 

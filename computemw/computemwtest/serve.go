@@ -12,7 +12,8 @@ import (
 // RouteOf returns the kit's route at path ("/exec"), or panics: tests and
 // benchmarks that drive the kit without HTTP look routes up once.
 func RouteOf(kit *computemw.Kit, path string) httpapi.Route {
-	for _, rt := range httpapi.New(kit).Routes() {
+	api := httpapi.New(kit)
+	for _, rt := range api.Routes() {
 		if rt.Path == path {
 			return rt
 		}
@@ -26,6 +27,7 @@ func RouteOf(kit *computemw.Kit, path string) httpapi.Route {
 // non-empty body is sent as application/json unless header says
 // otherwise, as clients of the JSON routes do.
 func ServePath(ctx context.Context, kit *computemw.Kit, method, path, body string, header http.Header) *httpapi.Response {
+	api := httpapi.New(kit)
 	header = header.Clone()
 	if header == nil {
 		header = http.Header{}
@@ -33,7 +35,7 @@ func ServePath(ctx context.Context, kit *computemw.Kit, method, path, body strin
 	if body != "" && header.Get("Content-Type") == "" {
 		header.Set("Content-Type", "application/json")
 	}
-	return httpapi.New(kit).ServeRoute(ctx, RouteOf(kit, path), &computemw.Request{
+	return api.ServeRoute(ctx, RouteOf(kit, path), &computemw.Request{
 		Method: method, Header: header, Body: strings.NewReader(body), RemoteAddr: "127.0.0.1:40000",
 	})
 }

@@ -27,7 +27,7 @@ type API struct {
 
 // New returns the HTTP contract of kit.
 func New(kit *computemw.Kit) *API {
-	return &API{kit: kit, cfg: kit.Config(), log: kit.Logger()}
+	return &API{kit: kit, cfg: kit.Config(), log: kit.Config().Logger}
 }
 
 // Kit returns the engine the API serves.

@@ -28,7 +28,7 @@ func (k *API) handleStartProcess(ctx context.Context, r *computemw.Request) (*Re
 	if err := DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
-	pm, release, err := k.processManager(ctx, r.Param("id"))
+	pm, release, err := k.processManager(ctx, r.Params["id"])
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (k *API) handleStartProcess(ctx context.Context, r *computemw.Request) (*Re
 
 // handleListProcesses serves GET /sandboxes/{id}/processes.
 func (k *API) handleListProcesses(ctx context.Context, r *computemw.Request) (*Response, error) {
-	pm, release, err := k.processManager(ctx, r.Param("id"))
+	pm, release, err := k.processManager(ctx, r.Params["id"])
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +59,11 @@ func (k *API) handleListProcesses(ctx context.Context, r *computemw.Request) (*R
 
 // handleKillProcess serves DELETE /sandboxes/{id}/processes/{pid}.
 func (k *API) handleKillProcess(ctx context.Context, r *computemw.Request) (*Response, error) {
-	pid, err := strconv.Atoi(r.Param("pid"))
+	pid, err := strconv.Atoi(r.Params["pid"])
 	if err != nil || pid <= 0 {
-		return nil, computemw.Errorf(computemw.CodeBadRequest, "pid %q is not a process ID", r.Param("pid"))
+		return nil, computemw.Errorf(computemw.CodeBadRequest, "pid %q is not a process ID", r.Params["pid"])
 	}
-	pm, release, err := k.processManager(ctx, r.Param("id"))
+	pm, release, err := k.processManager(ctx, r.Params["id"])
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (k *API) handleKillProcess(ctx context.Context, r *computemw.Request) (*Res
 // in use until release is called. A provider without background processes
 // is BAD_REQUEST.
 func (k *API) processManager(ctx context.Context, id string) (computemw.ProcessManager, func(), error) {
-	sb, release, err := k.kit.SessionSandbox(ctx, id)
+	sb, release, err := k.kit.Sessions().Sandbox(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -63,7 +63,7 @@ func (k *API) handleCreateSession(ctx context.Context, r *computemw.Request) (*R
 	if err != nil {
 		return nil, err
 	}
-	info, err := k.kit.CreateSession(ctx, computemw.SessionOptions{Provider: req.Provider, Template: template, TTL: ttl, Metadata: req.Metadata, Wait: wait})
+	info, err := k.kit.Sessions().Create(ctx, computemw.SessionOptions{Provider: req.Provider, Template: template, TTL: ttl, Metadata: req.Metadata, Wait: wait})
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (k *API) sessionWait(ms *float64) (time.Duration, error) {
 
 // handleGetSession serves GET /sandboxes/{id}.
 func (k *API) handleGetSession(ctx context.Context, r *computemw.Request) (*Response, error) {
-	info, err := k.kit.Session(ctx, r.Param("id"))
+	info, err := k.kit.Sessions().Get(ctx, r.Params["id"])
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (k *API) handleKeepalive(ctx context.Context, r *computemw.Request) (*Respo
 
 // handleDeleteSession serves DELETE /sandboxes/{id}.
 func (k *API) handleDeleteSession(ctx context.Context, r *computemw.Request) (*Response, error) {
-	if err := k.kit.DestroySession(ctx, r.Param("id")); err != nil {
+	if err := k.kit.Sessions().Destroy(ctx, r.Params["id"]); err != nil {
 		return nil, err
 	}
 	return &Response{Status: http.StatusNoContent, Header: http.Header{}}, nil
@@ -108,7 +108,7 @@ func (k *API) handleDeleteSession(ctx context.Context, r *computemw.Request) (*R
 // body's sandboxId is the path's.
 func (k *API) sessionRoute(h HandlerFunc) HandlerFunc {
 	return func(ctx context.Context, r *computemw.Request) (*Response, error) {
-		return h(withSessionID(ctx, r.Param("id")), r)
+		return h(withSessionID(ctx, r.Params["id"]), r)
 	}
 }
 
@@ -128,7 +128,7 @@ func targetID(ctx context.Context, fromBody string) string {
 
 // handleListSessions serves GET /sandboxes: the caller's sessions.
 func (k *API) handleListSessions(ctx context.Context, _ *computemw.Request) (*Response, error) {
-	list, err := k.kit.ListSessions(ctx)
+	list, err := k.kit.Sessions().List(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ func (s *wsSession) attach(m *WSMessage) error {
 	if err != nil {
 		return err
 	}
-	sb, release, err := s.k.kit.SessionSandbox(context.WithoutCancel(ctx), m.SandboxID)
+	sb, release, err := s.k.kit.Sessions().Sandbox(context.WithoutCancel(ctx), m.SandboxID)
 	if err != nil {
 		return err
 	}

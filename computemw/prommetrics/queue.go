@@ -30,7 +30,10 @@ func newQueueCollectors(k *computemw.Kit) *queueCollectors {
 		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "compute_queue_depth",
 			Help: "Sandbox creations waiting for a slot now.",
-		}, func() float64 { return float64(k.QueueDepth() + k.SessionWaiters()) }),
+		}, func() float64 {
+			st := k.Stats()
+			return float64(st.Queued + st.SessionWaiters)
+		}),
 		pool: &poolCollector{k: k},
 		gate: &gateCollector{k: k},
 	}
@@ -74,7 +77,7 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	for name, s := range c.k.PoolStats() {
+	for name, s := range c.k.Stats().Pools {
 		ch <- prometheus.MustNewConstMetric(poolReady, prometheus.GaugeValue, float64(s.Ready), name)
 		ch <- prometheus.MustNewConstMetric(poolTarget, prometheus.GaugeValue, float64(s.Target), name)
 		ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleBytes), name)
@@ -103,7 +106,7 @@ func (c *gateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *gateCollector) Collect(ch chan<- prometheus.Metric) {
-	for name, s := range c.k.StartGateStats() {
+	for name, s := range c.k.Stats().StartGates {
 		ch <- prometheus.MustNewConstMetric(gateSlots, prometheus.GaugeValue, float64(s.Slots), name)
 		ch <- prometheus.MustNewConstMetric(gateRunning, prometheus.GaugeValue, float64(s.Running), name)
 		ch <- prometheus.MustNewConstMetric(gateWaiting, prometheus.GaugeValue, float64(s.Waiting), name)

@@ -11,7 +11,6 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/computemw/kit/computemw"
-	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // Why the server ends a connection on its own.
@@ -53,7 +52,7 @@ type conn struct {
 func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	req := handshakeRequest(sock)
 	ctx, cancel := context.WithCancelCause(s.base)
-	ctx, err := httpapi.New(s.kit).AdmitWebSocket(ctx, req)
+	ctx, err := s.api.AdmitWebSocket(ctx, req)
 	var closed func()
 	if err == nil {
 		closed, err = s.kit.OpenConnection(ctx, computemw.OpWebSocket)
@@ -169,7 +168,7 @@ func (c *conn) admitEvent(op computemw.Op) (context.Context, error) {
 func (c *conn) sendError(err error) {
 	e := computemw.AsError(err)
 	if e.Code == computemw.CodeInternal {
-		c.s.kit.Logger().ErrorContext(c.ctx, "computemw: socket.io", "requestId", computemw.RequestIDFrom(c.ctx), "error", err)
+		c.s.kit.Config().Logger.ErrorContext(c.ctx, "computemw: socket.io", "requestId", computemw.RequestIDFrom(c.ctx), "error", err)
 	}
 	c.out.emit("error", errorEvent{Message: publicMessage(e), Code: string(e.Code)})
 }
@@ -212,8 +211,8 @@ func (c *conn) teardown(cause error) {
 // destroy destroys the socket's session, whatever the state of its
 // context.
 func (c *conn) destroy(id string) {
-	if err := c.s.kit.DestroySession(context.WithoutCancel(c.ctx), id); err != nil && !errors.Is(err, computemw.ErrNotFound) {
-		c.s.kit.Logger().ErrorContext(c.ctx, "computemw: socket.io: destroy session", "sandbox", id, "error", err)
+	if err := c.s.kit.Sessions().Destroy(context.WithoutCancel(c.ctx), id); err != nil && !errors.Is(err, computemw.ErrNotFound) {
+		c.s.kit.Config().Logger.ErrorContext(c.ctx, "computemw: socket.io: destroy session", "sandbox", id, "error", err)
 	}
 }
 

@@ -136,7 +136,7 @@ func (c *conn) startSession(args []any) error {
 	if err != nil {
 		return err
 	}
-	info, err := c.s.kit.CreateSession(ctx, computemw.SessionOptions{Provider: m.Provider, Template: m.Template,
+	info, err := c.s.kit.Sessions().Create(ctx, computemw.SessionOptions{Provider: m.Provider, Template: m.Template,
 		TTL: c.s.cfg.SessionTTL, Metadata: c.metadata(ctx)})
 	if err != nil {
 		return err
@@ -236,7 +236,7 @@ func (c *conn) executeCode(args []any) error {
 		if err != nil {
 			e := computemw.AsError(err)
 			if e.Code == computemw.CodeInternal {
-				c.s.kit.Logger().ErrorContext(ctx, "computemw: socket.io: execute", "requestId", computemw.RequestIDFrom(ctx), "error", err)
+				c.s.kit.Config().Logger.ErrorContext(ctx, "computemw: socket.io: execute", "requestId", computemw.RequestIDFrom(ctx), "error", err)
 			}
 			ev := errorEvent{ID: m.ID, Message: publicMessage(e), Code: string(e.Code)}
 			if res != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // DefaultPath is where clients find the server unless Config.Path says
@@ -108,6 +109,7 @@ func (c *Config) setDefaults(kc computemw.Config) {
 // [Server.Close] before the kit's Close.
 type Server struct {
 	kit     *computemw.Kit
+	api     *httpapi.API // the kit\'s HTTP contract: WebSocket admission
 	cfg     Config
 	io      *socket.Server
 	handler http.Handler
@@ -135,7 +137,7 @@ func New(kit *computemw.Kit, cfg Config) *Server {
 	if len(kc.AllowedOrigins) > 0 {
 		opts.SetCors(&types.Cors{Origin: kc.AllowedOrigins, Credentials: true})
 	}
-	s := &Server{kit: kit, cfg: cfg, conns: make(map[*conn]struct{})}
+	s := &Server{kit: kit, api: httpapi.New(kit), cfg: cfg, conns: make(map[*conn]struct{})}
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.io = socket.NewServer(nil, opts)
 	s.io.Use(s.admit)

@@ -64,7 +64,7 @@ func (c *conn) openTerminal() (*inputQueue, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb, release, err := c.s.kit.SessionSandbox(ctx, id)
+	sb, release, err := c.s.kit.Sessions().Sandbox(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (h *Handler) presentError(ctx context.Context, err error) *gqlerror.Error {
 			id = fe.requestID
 		}
 		if e.Code == computemw.CodeInternal && e.Err != nil {
-			h.kit.Logger().ErrorContext(ctx, "computemw graphql: field failed", "requestId", id, "error", err)
+			h.kit.Config().Logger.ErrorContext(ctx, "computemw graphql: field failed", "requestId", id, "error", err)
 		}
 		gerr.Message = publicMessage(e)
 		gerr.Err = nil
@@ -117,7 +117,7 @@ type graphQLBody struct {
 func (h *Handler) writeError(w http.ResponseWriter, err error) {
 	e := computemw.AsError(err)
 	if e.Code == computemw.CodeInternal {
-		h.kit.Logger().Error("computemw graphql: request failed", "error", err)
+		h.kit.Config().Logger.Error("computemw graphql: request failed", "error", err)
 	}
 	body, _ := json.Marshal(graphQLBody{Errors: []*gqlerror.Error{{Message: publicMessage(e), Extensions: extensions(e, "")}}})
 	w.Header().Set("Content-Type", "application/json")

@@ -84,6 +84,7 @@ func (o *Options) setDefaults() {
 // with an Upgrade for the WebSocket of subscriptions. Build it with [New].
 type Handler struct {
 	kit  *computemw.Kit
+	api  *httpapi.API     // the kit\'s HTTP contract: CORS, hosts, WebSocket admission
 	cfg  computemw.Config // the kit's, with its defaults
 	opts Options
 	srv  *handler.Server
@@ -94,7 +95,7 @@ type Handler struct {
 // when Config.AllowedOrigins is set, and 405 for the rest).
 func New(kit *computemw.Kit, opts Options) *Handler {
 	opts.setDefaults()
-	h := &Handler{kit: kit, cfg: kit.Config(), opts: opts}
+	h := &Handler{kit: kit, api: httpapi.New(kit), cfg: kit.Config(), opts: opts}
 	cfg := generated.Config{Resolvers: &resolver{h: h}}
 	setComplexity(&cfg.Complexity, opts.OperationCost)
 	srv := handler.New(generated.NewExecutableSchema(cfg))
@@ -116,11 +117,11 @@ func New(kit *computemw.Kit, opts Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &computemw.Request{Method: r.Method, Header: r.Header, Host: r.Host, RemoteAddr: r.RemoteAddr}
 	if httpapi.IsPreflight(req) {
-		writeResponse(w, httpapi.New(h.kit).Preflight(r.Context(), req, []string{http.MethodPost}))
+		writeResponse(w, h.api.Preflight(r.Context(), req, []string{http.MethodPost}))
 		return
 	}
-	httpapi.New(h.kit).CORSHeaders(w.Header(), req)
-	if !h.kit.HostAllowed(r.Host) {
+	h.api.CORSHeaders(w.Header(), req)
+	if !h.api.HostAllowed(r.Host) {
 		h.writeError(w, computemw.Errorf(computemw.CodeForbidden, "host %q is not served here", truncate(r.Host, 64)))
 		return
 	}

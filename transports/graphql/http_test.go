@@ -45,7 +45,7 @@ func TestExecuteCodeAndRunCommand(t *testing.T) {
 	if fake.Created() != 3 {
 		t.Errorf("created %d sandboxes for 3 fields, want 3", fake.Created())
 	}
-	waitFor(t, "every field's sandbox destroyed", func() bool { return fake.Live() == 0 && kit.LiveSandboxes() == 0 })
+	waitFor(t, "every field's sandbox destroyed", func() bool { return fake.Live() == 0 && kit.Stats().Live == 0 })
 
 	// The route group's /metrics counts what GraphQL ran.
 	m := metricsText(t, base)

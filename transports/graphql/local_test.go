@@ -60,7 +60,7 @@ func TestLocalProvider(t *testing.T) {
 	if r = post(t, base, `mutation D($id: ID!) { destroySession(sandboxId: $id) }`, vars, nil); r.Data["destroySession"] != true {
 		t.Errorf("destroySession: %s", r.Raw)
 	}
-	waitFor(t, "no live sandbox", func() bool { return kit.LiveSandboxes() == 0 })
+	waitFor(t, "no live sandbox", func() bool { return kit.Stats().Live == 0 })
 }
 
 // localKit builds a kit over the local provider in a workspace folder of

@@ -153,5 +153,5 @@ func TestNodeGraphQLWSClient(t *testing.T) {
 	if fake.Created() != created {
 		t.Errorf("a refused caller created %d sandboxes", fake.Created()-created)
 	}
-	waitFor(t, "every sandbox destroyed", func() bool { return fake.Live() == 0 && kit.LiveSandboxes() == 0 })
+	waitFor(t, "every sandbox destroyed", func() bool { return fake.Live() == 0 && kit.Stats().Live == 0 })
 }

@@ -129,7 +129,7 @@ func (m *mutationResolver) CreateSession(ctx context.Context, provider, language
 		}
 		opts.Wait = time.Duration(*wait) * time.Millisecond
 	}
-	info, err := m.h.kit.CreateSession(ctx, opts)
+	info, err := m.h.kit.Sessions().Create(ctx, opts)
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
@@ -143,7 +143,7 @@ func (m *mutationResolver) DestroySession(ctx context.Context, sandboxID string)
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	if err := m.h.kit.DestroySession(ctx, sandboxID); err != nil {
+	if err := m.h.kit.Sessions().Destroy(ctx, sandboxID); err != nil {
 		return nil, fail(ctx, err)
 	}
 	return &done, nil

@@ -13,7 +13,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/computemw/kit/computemw"
-	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // The close code of a refused connection_init (graphql-transport-ws's
@@ -28,7 +27,7 @@ func (h *Handler) websocket() transport.Websocket {
 	limit := int64(cfg.MaxMessageBytes)
 	return transport.Websocket{
 		Implementation: timedWebsocket{
-			inner:   transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{InsecureSkipVerify: h.kit.ChecksOrigins()}},
+			inner:   transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{InsecureSkipVerify: h.api.ChecksOrigins()}},
 			timeout: cfg.WriteTimeout,
 		},
 		InitFunc:              h.initConn,
@@ -45,7 +44,7 @@ func (h *Handler) websocket() transport.Websocket {
 // upgrade) — then serves the connection. Its
 // caller is admitted at connection_init, when its credentials are known.
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, req *computemw.Request) {
-	if origin := r.Header.Get("Origin"); !h.kit.OriginAllowed(origin) || (!h.kit.ChecksOrigins() && !sameOrigin(origin, r.Host)) {
+	if origin := r.Header.Get("Origin"); !h.api.OriginAllowed(origin) || (!h.api.ChecksOrigins() && !sameOrigin(origin, r.Host)) {
 		h.writeError(w, computemw.Errorf(computemw.CodeForbidden, "origin %q may not open a WebSocket here", truncate(origin, 128)))
 		return
 	}
@@ -83,7 +82,7 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	}
 	h.credentials(header, payload)
 	req.Method, req.Header = http.MethodGet, header
-	actx, err := httpapi.New(h.kit).AdmitWebSocket(ctx, req)
+	actx, err := h.api.AdmitWebSocket(ctx, req)
 	if err != nil {
 		return refuse(ctx, err)
 	}

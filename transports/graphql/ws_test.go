@@ -150,7 +150,7 @@ func TestSubscriptionEnds(t *testing.T) {
 	cl2.subscribe("1", executionDoc, map[string]any{"command": "block"})
 	<-fake.Started()
 	cl2.c.CloseNow()
-	waitFor(t, "a departed client's sandbox destroyed", func() bool { return fake.Live() == 0 && kit.LiveSandboxes() == 0 })
+	waitFor(t, "a departed client's sandbox destroyed", func() bool { return fake.Live() == 0 && kit.Stats().Live == 0 })
 }
 
 // TestWebSocketBounds: an oversized message closes the connection, a
@@ -229,8 +229,8 @@ func TestStalledClient(t *testing.T) {
 	// writes block.
 	cl.subscribe("1", executionDoc, map[string]any{"command": "lines 2000000"})
 	waitFor(t, "the stalled client's sandbox destroyed", func() bool { return fake.Created() == 1 && fake.Live() == 0 })
-	if kit.LiveSandboxes() != 0 {
-		t.Errorf("%d sandboxes live", kit.LiveSandboxes())
+	if kit.Stats().Live != 0 {
+		t.Errorf("%d sandboxes live", kit.Stats().Live)
 	}
 	// The program was stopped (the client left), it did not finish.
 	for st, want := range map[string]float64{"success": 0, "error": 1} {
