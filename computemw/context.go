@@ -26,8 +26,8 @@ func OpFrom(ctx context.Context) Op {
 // there the sandbox [Kit.Acquire] made for the request. Only a sandbox the
 // kit made is kept; ctx is returned unchanged for any other.
 func WithSandbox(ctx context.Context, sb Sandbox) context.Context {
-	g, ok := sb.(*governed)
-	if !ok {
+	g := governedOf(sb)
+	if g == nil {
 		return ctx
 	}
 	return context.WithValue(ctx, sandboxKey, g)
@@ -37,7 +37,7 @@ func WithSandbox(ctx context.Context, sb Sandbox) context.Context {
 // middleware ran: the Go form of Express's req.sandbox.
 func SandboxFrom(ctx context.Context) Sandbox {
 	if g := governedFrom(ctx); g != nil {
-		return g
+		return g.view()
 	}
 	return nil
 }

@@ -216,7 +216,7 @@ func (k *Kit) OpenFile(ctx context.Context, op FileOp) (io.ReadCloser, FileInfo,
 	fo, ok := g.raw.(FileOpener)
 	if !ok {
 		done()
-		return nil, FileInfo{}, Errorf(CodeBadRequest, "provider %q cannot stream files: use the read action", g.Provider())
+		return nil, FileInfo{}, Unsupported(g.Provider(), "streaming files (use the read action)")
 	}
 	rc, fi, err := fo.OpenFile(ctx, op.Path)
 	if err != nil {

@@ -180,11 +180,11 @@ func (g *governed) Remove(ctx context.Context, path string) error {
 	return g.raw.Remove(ctx, path)
 }
 
-// OpenFile streams a file, as a governed file operation.
-func (g *governed) OpenFile(ctx context.Context, path string) (io.ReadCloser, FileInfo, error) {
+// openFile streams a file, as a governed file operation.
+func (g *governed) openFile(ctx context.Context, path string) (io.ReadCloser, FileInfo, error) {
 	fo, ok := g.raw.(FileOpener)
 	if !ok {
-		return nil, FileInfo{}, Errorf(CodeBadRequest, "provider %q cannot stream files", g.raw.Provider())
+		return nil, FileInfo{}, Unsupported(g.raw.Provider(), "streaming files")
 	}
 	ctx, err := g.authorizeFile(ctx)
 	if err != nil {
@@ -224,14 +224,14 @@ func (g *governed) Destroy(ctx context.Context) error {
 	return g.err
 }
 
-// OpenTerminal opens a terminal as a governed execution: authorized as an
+// openTerminal opens a terminal as a governed execution: authorized as an
 // [OpTerminal] action, ended at the action's Timeout (Config.WebSocket's
 // TerminalTimeout, lowered by policies such as RBAC), and reported to the
 // hooks when it ends with the CPU time its sandbox used meanwhile.
-func (g *governed) OpenTerminal(ctx context.Context, opts TerminalOptions) (Terminal, error) {
+func (g *governed) openTerminal(ctx context.Context, opts TerminalOptions) (Terminal, error) {
 	to, ok := g.raw.(TerminalOpener)
 	if !ok {
-		return nil, Errorf(CodeExecution, "provider %q has no terminals", g.raw.Provider())
+		return nil, Unsupported(g.raw.Provider(), "terminals")
 	}
 	if err := ValidateEnv(opts.Env); err != nil {
 		return nil, err

@@ -21,7 +21,11 @@ const capacityRetryAfter = time.Second
 // and file operation on the returned sandbox is authorized, limited,
 // observed by the hooks and accounted like a request of its own.
 func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (Sandbox, error) {
-	return k.createFor(ctx, OpCreate, provider, opts)
+	g, err := k.createFor(ctx, OpCreate, provider, opts)
+	if err != nil {
+		return nil, err
+	}
+	return g.view(), nil
 }
 
 // Acquire creates a sandbox, as [Kit.Create] does, for the span of one
@@ -42,7 +46,7 @@ func (k *Kit) Acquire(ctx context.Context, provider string, opts CreateOptions) 
 	if err != nil {
 		return nil, func() {}, err
 	}
-	return sb, k.releaser(ctx, sb), nil
+	return sb.view(), k.releaser(ctx, sb), nil
 }
 
 // createFor admits the caller if needed, authorizes a sandbox creation of

@@ -41,16 +41,16 @@ type ProcessInfo struct {
 func (g *governed) processManager() (ProcessManager, error) {
 	pm, ok := g.raw.(ProcessManager)
 	if !ok {
-		return nil, Errorf(CodeExecution, "background processes are not supported by provider %s", g.raw.Provider())
+		return nil, Unsupported(g.raw.Provider(), "background processes")
 	}
 	return pm, nil
 }
 
-// StartProcess starts a background process as a governed execution: it is
+// startProcess starts a background process as a governed execution: it is
 // authorized, limited by the policies and reported to the hooks (its
 // launch counts as one execution; the CPU it uses afterwards shows in the
 // sandbox's usage).
-func (g *governed) StartProcess(ctx context.Context, command string, opts ProcessOptions) (ProcessInfo, error) {
+func (g *governed) startProcess(ctx context.Context, command string, opts ProcessOptions) (ProcessInfo, error) {
 	pm, err := g.processManager()
 	if err != nil {
 		return ProcessInfo{}, err
@@ -73,8 +73,8 @@ func (g *governed) StartProcess(ctx context.Context, command string, opts Proces
 	return info, err
 }
 
-// Processes lists the sandbox's processes, authorized like an execution.
-func (g *governed) Processes(ctx context.Context) ([]ProcessInfo, error) {
+// processes lists the sandbox's processes, authorized like an execution.
+func (g *governed) processes(ctx context.Context) ([]ProcessInfo, error) {
 	pm, err := g.processManager()
 	if err != nil {
 		return nil, err
@@ -85,8 +85,8 @@ func (g *governed) Processes(ctx context.Context) ([]ProcessInfo, error) {
 	return pm.Processes(ctx)
 }
 
-// KillProcess kills one process, authorized like an execution.
-func (g *governed) KillProcess(ctx context.Context, pid int) error {
+// killProcess kills one process, authorized like an execution.
+func (g *governed) killProcess(ctx context.Context, pid int) error {
 	pm, err := g.processManager()
 	if err != nil {
 		return err

@@ -20,7 +20,7 @@ func (k *Kit) sessionSandbox(ctx context.Context, id string) (sb Sandbox, releas
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.sb, release, nil
+	return s.sb.view(), release, nil
 }
 
 // OpenConnection holds a place for a real-time connection of the caller
@@ -77,7 +77,7 @@ func (k *Kit) Hold(ctx context.Context, provider string, opts CreateOptions) (sb
 	}
 	destroy := k.releaser(ctx, g)
 	var once sync.Once
-	return g, func() {
+	return g.view(), func() {
 		once.Do(func() {
 			destroy()
 			k.sessionSlotDone(owner)

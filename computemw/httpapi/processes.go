@@ -85,7 +85,7 @@ func (k *API) processManager(ctx context.Context, id string) (computemw.ProcessM
 	pm, ok := sb.(computemw.ProcessManager)
 	if !ok {
 		release()
-		return nil, nil, computemw.Errorf(computemw.CodeBadRequest, "provider %q has no background processes", sb.Provider())
+		return nil, nil, computemw.Unsupported(sb.Provider(), "background processes")
 	}
 	return pm, release, nil
 }

@@ -457,7 +457,7 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	}
 	to, ok := sb.(computemw.TerminalOpener)
 	if !ok {
-		return computemw.Errorf(computemw.CodeExecution, "provider %q has no terminals", sb.Provider())
+		return computemw.Unsupported(sb.Provider(), "terminals")
 	}
 	s.mu.Lock()
 	open := s.term != nil

@@ -71,7 +71,7 @@ func (c *conn) openTerminal() (*inputQueue, error) {
 	to, ok := sb.(computemw.TerminalOpener)
 	if !ok {
 		release()
-		return nil, computemw.Errorf(computemw.CodeExecution, "provider %q has no terminals", sb.Provider())
+		return nil, computemw.Unsupported(sb.Provider(), "terminals")
 	}
 	term, err := to.OpenTerminal(ctx, computemw.TerminalOptions{Cols: 80, Rows: 24})
 	if err != nil {
