@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -191,5 +192,37 @@ func TestNewInvalidBase(t *testing.T) {
 		if _, err := vendorhttp.New(nil, u, nil); err == nil {
 			t.Errorf("New(%q): no error", u)
 		}
+	}
+}
+
+// A cookie jar of the base client is not used: a cookie an agent sets is
+// never sent back (to it or, on a shared host, for another sandbox).
+func TestBaseJarIgnored(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "tenant-chosen", Path: "/"})
+	})
+	base := srv.Client()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.Jar = jar
+	c, err := vendorhttp.New(base, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		resp, err := c.Get(srv.URL + "/files")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	seen, _ := srv.requests()
+	if len(seen) != 2 {
+		t.Fatalf("%d requests", len(seen))
+	}
+	if got := seen[1].Get("Cookie"); got != "" {
+		t.Errorf("the second request sent Cookie %q", got)
 	}
 }
