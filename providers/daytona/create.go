@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona/internal/apiclient"
 	"github.com/computemw/kit/providers/daytona/internal/toolboxclient"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // Create implements computemw.Provider: it asks Daytona for a sandbox,
@@ -144,8 +146,17 @@ func (p *Provider) open(ctx context.Context, s *apiclient.Sandbox) (*Sandbox, er
 			Err: fmt.Errorf("daytona sandbox %s has no toolboxProxyUrl", s.Id)}
 	}
 	base := strings.TrimSuffix(s.ToolboxProxyUrl, "/") + "/" + s.Id
+	// The toolbox runs in the tenant's sandbox and may answer anything:
+	// its client sends the API key to the toolbox proxy's origin only,
+	// and a redirect (say, to another sandbox's toolbox on the same
+	// proxy) is an error, never followed.
+	c, err := vendorhttp.New(p.opts.HTTPClient, base, http.Header{"Authorization": {"Bearer " + p.opts.APIKey}})
+	if err != nil {
+		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "daytona answered something unexpected",
+			Err: fmt.Errorf("daytona sandbox %s: toolboxProxyUrl: %w", s.Id, err)}
+	}
 	tb, err := toolboxclient.NewClient(base, toolboxclient.WithHTTPClient(&doer{
-		client: p.doer.client, apiKey: p.doer.apiKey, retries: p.doer.retries, base: p.doer.base,
+		client: c, retries: p.doer.retries, base: p.doer.base,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: toolbox client: %w", err)

@@ -32,6 +32,15 @@
 //   - Usage counts executions; Daytona reports no CPU time or peak memory
 //     per command.
 //
+// The toolbox runs inside the tenant's own sandbox, so the tenant chooses
+// its answers. Every request goes through a client pinned to one origin
+// (providers/internal/vendorhttp): the API key goes only to the origin of
+// APIURL and of the toolbox proxy the control plane names, the
+// organization ID only to the control plane, and no redirect is followed
+// (it is an error of class UNAVAILABLE): neither API description
+// documents one, and on the shared toolbox proxy a followed redirect
+// would carry the key to another tenant's sandbox.
+//
 // Errors of the vendor map to the kit's classes (see errors.go). Only
 // idempotent calls are retried. A Create that fails or is cancelled deletes
 // what it made, also when Daytona finishes the creation after the client

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // vendorError is what Daytona answered to a failed call. It is the hidden
@@ -86,10 +87,24 @@ func vendorMessage(body []byte) string {
 // errors keep their meaning (TIMEOUT, CLIENT_CLOSED); a broken or refused
 // connection is UNAVAILABLE.
 func callError(op string, err error) error {
+	if vendorhttp.Permanent(err) {
+		return refusedError(op, err)
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("daytona %s: %w", op, err)
 	}
 	return &computemw.Error{Code: computemw.CodeUnavailable, Message: "daytona is unreachable", Err: fmt.Errorf("daytona %s: %w", op, err)}
+}
+
+// refusedError classifies a call that vendorhttp stopped: an answer that
+// redirects (never followed: the toolbox runs in the tenant's sandbox),
+// or a request for another origin (never sent). Neither is retried.
+func refusedError(op string, err error) error {
+	msg := "daytona: a request outside its configured origin was refused"
+	if re := new(vendorhttp.RedirectError); errors.As(err, &re) {
+		msg = "daytona answered with a redirect, which is not followed"
+	}
+	return &computemw.Error{Code: computemw.CodeUnavailable, Message: msg, Err: fmt.Errorf("daytona %s: %w", op, err)}
 }
 
 // check sends a call's outcome through the classification: a transport

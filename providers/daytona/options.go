@@ -67,7 +67,13 @@ type Options struct {
 	// 502/503/504 or a broken connection; negative disables retries.
 	Retries int
 	// HTTPClient makes the calls; default a client with no overall
-	// timeout (every call is bounded by its context).
+	// timeout (every call is bounded by its context). Only its Transport
+	// and Timeout are used: whatever its CheckRedirect and Jar say, no
+	// redirect is followed (an answer that redirects is an error of class
+	// UNAVAILABLE), no cookie is kept, and the API key is sent only to the
+	// origin (scheme, host, port) of APIURL and of the toolbox proxy the
+	// control plane names. The Transport must not follow redirects by
+	// itself.
 	HTTPClient *http.Client
 }
 

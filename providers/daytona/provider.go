@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona/internal/apiclient"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // Name is the provider's registry name.
@@ -54,7 +56,15 @@ func New(opts Options) (*Provider, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("daytona: APIURL %q is not an http(s) URL", opts.APIURL)
 	}
-	d := &doer{client: opts.HTTPClient, apiKey: opts.APIKey, orgID: opts.OrganizationID, retries: opts.Retries, base: 4 * opts.PollInterval}
+	creds := http.Header{"Authorization": {"Bearer " + opts.APIKey}}
+	if opts.OrganizationID != "" {
+		creds.Set("X-Daytona-Organization-ID", opts.OrganizationID) // the control plane's only
+	}
+	cp, err := vendorhttp.New(opts.HTTPClient, opts.APIURL, creds)
+	if err != nil {
+		return nil, fmt.Errorf("daytona: %w", err)
+	}
+	d := &doer{client: cp, retries: opts.Retries, base: 4 * opts.PollInterval}
 	api, err := apiclient.NewClient(strings.TrimSuffix(opts.APIURL, "/"), apiclient.WithHTTPClient(d))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: %w", err)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // maxRetryAfter caps how long a Retry-After from Daytona makes a retry
@@ -22,25 +24,20 @@ func idempotent(ctx context.Context) context.Context {
 	return context.WithValue(ctx, idempotentKey{}, true)
 }
 
-// doer sends the generated clients' requests: it adds the credentials and
-// retries idempotent calls (GET, DELETE, and those marked [idempotent])
-// after a 429, a 502/503/504 or a broken connection, with backoff and
-// honouring Retry-After and the context. A create or a command is never
-// retried: sent twice, it would run twice.
+// doer sends the generated clients' requests through a client of
+// vendorhttp (which adds the credentials, for its own origin only, and
+// follows no redirect) and retries idempotent calls (GET, DELETE, and
+// those marked [idempotent]) after a 429, a 502/503/504 or a broken
+// connection, with backoff and honouring Retry-After and the context. A
+// create or a command is never retried: sent twice, it would run twice.
 type doer struct {
-	client  *http.Client
-	apiKey  string
-	orgID   string // sent to the control plane only
+	client  *http.Client // from vendorhttp.New
 	retries int
 	base    time.Duration
 }
 
 // Do implements the generated clients' HttpRequestDoer.
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
-	req.Header.Set("Authorization", "Bearer "+d.apiKey)
-	if d.orgID != "" {
-		req.Header.Set("X-Daytona-Organization-ID", d.orgID)
-	}
 	ctx := req.Context()
 	retry := req.Method == http.MethodGet || req.Method == http.MethodDelete || ctx.Value(idempotentKey{}) != nil
 	for attempt := 0; ; attempt++ {
@@ -82,7 +79,7 @@ func (d *doer) backoff(attempt int, resp *http.Response, err error) (time.Durati
 	exp := d.base << attempt
 	wait := exp/2 + rand.N(exp/2+1)
 	if err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || vendorhttp.Permanent(err) {
 			return 0, false
 		}
 		return wait, true // a refused or broken connection

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // The control plane's JSON bodies, with the field names of the vendor's
@@ -108,12 +110,11 @@ func (p *Provider) api(ctx context.Context, c call) error {
 		if err != nil {
 			return nil, fmt.Errorf("e2b: %s: %w", c.op, err)
 		}
-		req.Header.Set("X-API-Key", p.opts.APIKey)
 		req.Header.Set("Accept", "application/json")
 		if payload != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := p.opts.HTTPClient.Do(req)
+		resp, err := p.cp.Do(req)
 		if err != nil {
 			return nil, transportError(c.op, err)
 		}
@@ -160,8 +161,8 @@ func retryable(se *StatusError, err error) bool {
 		return false
 	}
 	// A transport failure (refused, reset) is retryable; a context's end
-	// is not.
-	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	// is not, nor a redirect or a request refused for its origin.
+	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !vendorhttp.Permanent(err)
 }
 
 // retry runs attempt until it succeeds, fails for good, or (for idempotent

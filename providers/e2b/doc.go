@@ -17,5 +17,12 @@
 // one the create response names (or Options.Domain); Options.EnvdURL
 // replaces the rule.
 //
+// envd runs inside the tenant's own sandbox, so the tenant chooses its
+// answers. Every request goes through a client pinned to one origin
+// (providers/internal/vendorhttp): the API key goes only to the control
+// plane's origin, the access token only to that sandbox's envd, and no
+// redirect of either service is followed: it is an error of class
+// UNAVAILABLE. Neither API description documents a redirect.
+//
 // Package e2bfake holds a contract fake of both services for tests.
 package e2b

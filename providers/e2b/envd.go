@@ -9,52 +9,49 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b/internal/envd/filesystem/filesystemconnect"
 	"github.com/computemw/kit/providers/e2b/internal/envd/process/processconnect"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // envd is the client of one sandbox's agent.
 type envd struct {
-	base  string // base URL, no trailing slash
-	token string // X-Access-Token; empty when the sandbox is not secured
-	http  *http.Client
-	proc  processconnect.ProcessClient
-	fs    filesystemconnect.FilesystemClient
+	base string       // base URL, no trailing slash
+	http *http.Client // pinned to base's origin; sends the access token
+	proc processconnect.ProcessClient
+	fs   filesystemconnect.FilesystemClient
 }
 
-// tokenDoer sends envd's access token with every request of the Connect
-// clients.
-type tokenDoer struct {
-	c     *http.Client
-	token string
-}
-
-func (d tokenDoer) Do(r *http.Request) (*http.Response, error) {
-	if d.token != "" {
-		r.Header.Set("X-Access-Token", d.token)
-	}
-	return d.c.Do(r)
-}
-
-func (p *Provider) newEnvd(id, domain, token string) *envd {
+// newEnvd makes the client of a sandbox's envd. envd runs in the tenant's
+// sandbox, so it may answer anything: its client (see vendorhttp) sends
+// the access token to envd's origin only and follows no redirect.
+func (p *Provider) newEnvd(id, domain, token string) (*envd, error) {
 	domain = cmpOr(domain, p.opts.Domain)
 	base := fmt.Sprintf("https://%d-%s.%s", p.opts.EnvdPort, id, domain)
 	if p.opts.EnvdURL != nil {
 		base = p.opts.EnvdURL(id, domain)
 	}
 	base = strings.TrimSuffix(base, "/")
-	d := tokenDoer{c: p.opts.HTTPClient, token: token}
-	return &envd{
-		base:  base,
-		token: token,
-		http:  p.opts.HTTPClient,
-		proc:  processconnect.NewProcessClient(d, base),
-		fs:    filesystemconnect.NewFilesystemClient(d, base),
+	creds := http.Header{}
+	if token != "" {
+		creds.Set("X-Access-Token", token)
 	}
+	c, err := vendorhttp.New(p.opts.HTTPClient, base, creds)
+	if err != nil {
+		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider e2b is unavailable",
+			Err: fmt.Errorf("e2b: sandbox %s: envd: %w", id, err)}
+	}
+	return &envd{
+		base: base,
+		http: c,
+		proc: processconnect.NewProcessClient(c, base),
+		fs:   filesystemconnect.NewFilesystemClient(c, base),
+	}, nil
 }
 
 // retryConnect runs an idempotent envd call, retrying it while envd is
-// unreachable or overloaded.
+// unreachable or overloaded (not after a redirect).
 func (p *Provider) retryConnect(ctx context.Context, op string, f func() error) error {
 	delay := p.opts.RetryBase
 	for i := 0; ; i++ {
@@ -63,7 +60,8 @@ func (p *Provider) retryConnect(ctx context.Context, op string, f func() error) 
 			return nil
 		}
 		code := connect.CodeOf(err)
-		if i >= p.opts.MaxRetries || ctx.Err() != nil || (code != connect.CodeUnavailable && code != connect.CodeResourceExhausted) {
+		if i >= p.opts.MaxRetries || ctx.Err() != nil || vendorhttp.Permanent(err) ||
+			(code != connect.CodeUnavailable && code != connect.CodeResourceExhausted) {
 			return classifyConnect(op, err)
 		}
 		t := time.NewTimer(delay)

@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // apiError is the body of an error answer of either service: {code, message}
@@ -118,6 +119,9 @@ func classifyConnect(op string, err error) error {
 	if ke := new(computemw.Error); errors.As(err, &ke) {
 		return err
 	}
+	if vendorhttp.Permanent(err) {
+		return refusedError(op, err)
+	}
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
 		return transportError(op, err)
@@ -145,12 +149,26 @@ func classifyConnect(op string, err error) error {
 // transportError classifies an error that has no answer behind it: a
 // cancelled or expired context keeps its class, a network failure is 503.
 func transportError(op string, err error) error {
+	if vendorhttp.Permanent(err) {
+		return refusedError(op, err)
+	}
 	wrapped := fmt.Errorf("e2b: %s: %w", op, err)
 	switch ae := computemw.AsError(err); ae.Code {
 	case computemw.CodeTimeout, computemw.CodeClientClosed:
 		return wrapped
 	}
 	return &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider e2b is unavailable", Err: wrapped}
+}
+
+// refusedError classifies a call that vendorhttp stopped: an answer that
+// redirects (never followed: envd runs in the tenant's sandbox), or a
+// request for another origin (never sent). Neither is retried.
+func refusedError(op string, err error) error {
+	msg := "provider e2b: a request outside its configured origin was refused"
+	if re := new(vendorhttp.RedirectError); errors.As(err, &re) {
+		msg = "provider e2b answered with a redirect, which is not followed"
+	}
+	return &computemw.Error{Code: computemw.CodeUnavailable, Message: msg, Err: fmt.Errorf("e2b: %s: %w", op, err)}
 }
 
 func truncate(s string, n int) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b/internal/envd/process"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 var errExecTimeout = errors.New("execution timed out")
@@ -202,6 +203,9 @@ func (s *Sandbox) runError(runCtx context.Context, op string, err, stopCause err
 	}
 	if err == nil {
 		err = io.ErrUnexpectedEOF
+	}
+	if vendorhttp.Permanent(err) {
+		return refusedError(op, err)
 	}
 	if connect.CodeOf(err) == connect.CodeUnknown || connect.CodeOf(err) == connect.CodeInternal {
 		return &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider e2b lost the process", Err: fmt.Errorf("e2b: %s: %w", op, err)}

@@ -100,9 +100,6 @@ func (s *Sandbox) download(ctx context.Context, abs string) (io.ReadCloser, erro
 		if err != nil {
 			return nil, err
 		}
-		if s.envd.token != "" {
-			req.Header.Set("X-Access-Token", s.envd.token)
-		}
 		resp, err := s.envd.http.Do(req)
 		if err != nil {
 			return nil, transportError("download file", err)
@@ -126,9 +123,6 @@ func (s *Sandbox) upload(ctx context.Context, abs string, r io.Reader) error {
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
-		if s.envd.token != "" {
-			req.Header.Set("X-Access-Token", s.envd.token)
-		}
 		resp, err := s.envd.http.Do(req)
 		if err != nil {
 			return nil, transportError("upload file", err)

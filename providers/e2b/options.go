@@ -81,7 +81,13 @@ type Options struct {
 	// retry up to RetryMax (default 5s); a Retry-After header wins when
 	// it is longer and not over RetryMax.
 	RetryBase, RetryMax time.Duration
-	// HTTPClient carries both services; default a client of its own.
+	// HTTPClient carries both services; default a client of its own. Only
+	// its Transport and Timeout are used: whatever its CheckRedirect and
+	// Jar say, no redirect is followed (an answer that redirects is an
+	// error of class UNAVAILABLE), no cookie is kept, and the API key and
+	// envd's access token are sent only to the origin (scheme, host,
+	// port) of the control plane and of each sandbox's envd. The Transport
+	// must not follow redirects by itself.
 	HTTPClient *http.Client
 	// Logger receives background events (a late create that was killed);
 	// default slog.Default().

@@ -14,11 +14,13 @@ import (
 	"sync"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // Provider makes E2B sandboxes. It is safe for concurrent use.
 type Provider struct {
 	opts Options
+	cp   *http.Client // the control plane's, pinned to APIURL's origin
 
 	bg sync.WaitGroup // background kills of sandboxes whose caller gave up
 
@@ -32,7 +34,11 @@ func New(opts Options) (*Provider, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Provider{opts: opts, live: map[string]*Sandbox{}}, nil
+	cp, err := vendorhttp.New(opts.HTTPClient, opts.APIURL, http.Header{"X-API-Key": {opts.APIKey}})
+	if err != nil {
+		return nil, fmt.Errorf("e2b: %w", err)
+	}
+	return &Provider{opts: opts, cp: cp, live: map[string]*Sandbox{}}, nil
 }
 
 // Name returns "e2b".
@@ -122,10 +128,15 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		if res.err == nil {
 			// Tracked here, before anyone can see it, so that a Close
 			// that begins now either destroys it or waits for this.
-			res.sb = p.newSandbox(answer, opts.Resources.MaxExecutionTime)
-			if err := p.track(res.sb); err != nil {
+			sb, err := p.newSandbox(answer, opts.Resources.MaxExecutionTime)
+			if err == nil {
+				err = p.track(sb)
+			}
+			if err != nil {
 				p.killLate(answer.SandboxID)
-				res = result{err: err}
+				res.err = err
+			} else {
+				res.sb = sb
 			}
 		}
 		select {
@@ -222,7 +233,10 @@ func (p *Provider) Connect(ctx context.Context, id string) (*Sandbox, error) {
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider e2b is unavailable",
 			Err: fmt.Errorf("e2b: connect sandbox %s: the answer names %q", id, out.SandboxID)}
 	}
-	sb := p.newSandbox(out, 0)
+	sb, err := p.newSandbox(out, 0)
+	if err != nil {
+		return nil, err
+	}
 	if err := p.track(sb); err != nil {
 		return nil, err
 	}

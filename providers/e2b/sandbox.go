@@ -35,16 +35,19 @@ type Sandbox struct {
 	terms     map[*terminal]struct{}
 }
 
-func (p *Provider) newSandbox(b sandboxBody, maxExec time.Duration) *Sandbox {
+func (p *Provider) newSandbox(b sandboxBody, maxExec time.Duration) (*Sandbox, error) {
 	domain := ""
 	if b.Domain != nil {
 		domain = *b.Domain
 	}
+	e, err := p.newEnvd(b.SandboxID, domain, b.EnvdAccessToken)
+	if err != nil {
+		return nil, err
+	}
 	return &Sandbox{
 		p: p, id: b.SandboxID, template: b.TemplateID, maxExec: maxExec,
-		envd:  p.newEnvd(b.SandboxID, domain, b.EnvdAccessToken),
-		terms: map[*terminal]struct{}{},
-	}
+		envd: e, terms: map[*terminal]struct{}{},
+	}, nil
 }
 
 // ID is E2B's sandbox ID.

@@ -4,7 +4,8 @@
 // API descriptions (and fails the test on a wrong path, header, unit or
 // unknown field), really runs commands (sh -c in a temporary directory per
 // sandbox, on this host), keeps books of live sandboxes and processes,
-// and injects faults: statuses with Retry-After, connection resets,
+// and injects faults: statuses with Retry-After, redirects (as a toolbox,
+// in the tenant's sandbox, may answer anything), connection resets,
 // slow answers, a create that succeeds after the client gave up, and
 // sandboxes that take several polls to start.
 //

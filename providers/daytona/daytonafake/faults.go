@@ -17,6 +17,10 @@ type Fault struct {
 	Status int
 	// RetryAfter, when positive, is sent as Retry-After (whole seconds).
 	RetryAfter time.Duration
+	// Location, with a 3xx Status, makes the answer a redirect to it (sent
+	// as the Location header), as the toolbox, which runs in the tenant's
+	// own sandbox, may answer anything.
+	Location string
 	// Reset drops the connection without an answer.
 	Reset bool
 	// Delay holds the answer back (a slow server); it ends early when the
@@ -84,6 +88,9 @@ func (f *Fault) before(s *Server, q *request) bool {
 	if f.Status != 0 {
 		if f.RetryAfter > 0 {
 			q.w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+		}
+		if f.Location != "" {
+			q.w.Header().Set("Location", f.Location)
 		}
 		writeErr(q.w, f.Status, "injected fault")
 		return true

@@ -16,7 +16,8 @@
 // pseudo-terminal (github.com/creack/pty). This is no isolation: the fake is
 // for tests only.
 //
-// Faults can be injected (Fault): error answers with Retry-After, resets of
+// Faults can be injected (Fault): error answers with Retry-After, redirects
+// (as envd, in the tenant's sandbox, may answer anything), resets of
 // the connection in the middle of a process's stream, slow streams, and
 // creates held until the test releases them (HoldCreates), so that a
 // create can succeed after its client gave up. The fake keeps books of live

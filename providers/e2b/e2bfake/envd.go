@@ -53,11 +53,23 @@ func (f *Fake) serveEnvd(w http.ResponseWriter, r *http.Request, id string) {
 			writeError(w, http.StatusUnsupportedMediaType, "not the Connect protocol")
 			return
 		}
+		if op := rpcOps[r.URL.Path]; op != "" && answerFault(w, f.takeRedirect(op)) {
+			return
+		}
 		f.rpc.ServeHTTP(w, r)
 	default:
 		f.errorf("unknown envd route %s %s", r.Method, r.URL.Path)
 		writeError(w, http.StatusNotFound, "no such route")
 	}
+}
+
+// rpcOps names the RPCs a Fault can name.
+var rpcOps = map[string]string{
+	processconnect.ProcessStartProcedure:         OpStart,
+	processconnect.ProcessSendInputProcedure:     OpSendInput,
+	processconnect.ProcessSendSignalProcedure:    OpSignal,
+	filesystemconnect.FilesystemStatProcedure:    OpStat,
+	filesystemconnect.FilesystemListDirProcedure: OpListDir,
 }
 
 // connectProtocol checks that an RPC is spoken in the Connect protocol

@@ -39,6 +39,11 @@ type Fault struct {
 	// RetryAfter, when positive, is sent as Retry-After (whole seconds)
 	// with Status.
 	RetryAfter time.Duration
+	// Location, with a 3xx Status, makes the answer a redirect to it (sent
+	// as the Location header), as envd, which runs in the tenant's own
+	// sandbox, may answer anything. For an RPC the redirect is the HTTP
+	// answer to the RPC's request.
+	Location string
 	// ResetAfterEvents, for OpStart, aborts the connection after that
 	// many events of the process's stream were sent (1: right after the
 	// start event).
@@ -90,8 +95,32 @@ func answerFault(w http.ResponseWriter, ft *Fault) bool {
 	if ft.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((ft.RetryAfter+time.Second-1)/time.Second)))
 	}
+	if ft.Location != "" {
+		w.Header().Set("Location", ft.Location)
+	}
 	writeError(w, ft.Status, "injected fault")
 	return true
+}
+
+// takeRedirect is take for the redirect faults (those with a Location)
+// only: it counts a request to op, and uses up and returns its first
+// redirect fault, only when there is one.
+func (f *Fake) takeRedirect(op string) *Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, ft := range f.faults {
+		if ft.Op != op || ft.Location == "" {
+			continue
+		}
+		f.counts[op]++
+		ft.Times--
+		if ft.Times <= 0 {
+			f.faults = append(f.faults[:i:i], f.faults[i+1:]...)
+		}
+		c := *ft
+		return &c
+	}
+	return nil
 }
 
 // writeError writes the vendor's error body, {code, message}.
