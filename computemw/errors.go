@@ -37,8 +37,8 @@ const (
 )
 
 // Status returns the HTTP status for a code. The table is written out as
-// literals so that it can be compared with the design at a glance; an
-// unknown code is a 500.
+// literals so that it can be compared at a glance with the error table of
+// docs/http-api.md (see docs/architecture.md); an unknown code is a 500.
 func (c Code) Status() int {
 	switch c {
 	case CodeTimeout:

@@ -14,7 +14,8 @@ import (
 	"github.com/computemw/kit/computemw/httpapi"
 )
 
-// The table of DESIGN.md, written independently of errors.go.
+// The error table of docs/http-api.md (the error classes of docs/architecture.md),
+// written independently of errors.go.
 func TestCodeStatusTable(t *testing.T) {
 	want := map[computemw.Code]int{
 		"TIMEOUT": 408, "EXECUTION_ERROR": 400, "RESOURCE_ERROR": 507, "BAD_REQUEST": 400,

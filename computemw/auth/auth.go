@@ -1,7 +1,3 @@
-// Package auth is the authentication policy of computemw: JWT bearer
-// tokens (HS, RS, ES, EdDSA; JWKS with rotation) and hashed API keys. Its
-// [Authenticator] is a computemw.Policy; put it first in Config.Policies,
-// since RBAC, rate limits and quotas read the principal it sets.
 package auth
 
 import (

@@ -1,16 +1,3 @@
-// Package prommetrics exposes what a computemw kit does as Prometheus
-// metrics. [Metrics] is a computemw.MetricsExporter: set it as
-// Config.Metrics and the kit reports to it through its hooks and serves it
-// at GET /metrics of the route group.
-//
-//	m := prommetrics.New(prommetrics.Options{})
-//	kit, err := computemw.New(computemw.Config{Providers: provs, Metrics: m})
-//
-// Every label value exists from the start at zero — each registered
-// provider, each language it runs (and "command", "terminal", "other"),
-// each execution status and each rejection reason — so dashboards and
-// alerts never meet an absent series. Label values come from these fixed
-// sets: no client input can create a series.
 package prommetrics
 
 import (

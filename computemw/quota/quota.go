@@ -1,9 +1,3 @@
-// Package quota is the usage-quota policy of computemw: executions, CPU
-// seconds and memory-MB-seconds per principal and period, measured by the
-// sandboxes, reserved atomically before anything runs, in a [Store] that
-// may be shared by many instances (memory here; SQLite, Redis and
-// PostgreSQL in the stores packages). It uses only computemw's exported
-// Policy and Hooks API.
 package quota
 
 import (

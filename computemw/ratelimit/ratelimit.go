@@ -1,7 +1,3 @@
-// Package ratelimit is the request rate-limit policy of computemw, on
-// github.com/ulule/limiter/v3: tiers by plan, keyed by principal or client
-// address, X-RateLimit-* headers on every limited response, memory or
-// shared (Redis) stores. It uses only computemw's exported Policy API.
 package ratelimit
 
 import (
@@ -47,8 +43,9 @@ var (
 	canonicalLegacyReset     = textproto.CanonicalMIMEHeaderKey(HeaderRateLimitReset)
 )
 
-// DefaultTiers returns the default rate limits by plan, as the API guide sets them: free
-// 10, pro 100 and enterprise 1000 requests per 15 minutes.
+// DefaultTiers returns the default rate limits by plan, as ComputeSDK's API
+// guide sets them (see docs/architecture.md): free 10, pro 100 and
+// enterprise 1000 requests per 15 minutes.
 func DefaultTiers() map[string]limiter.Rate {
 	const window = 15 * time.Minute
 	return map[string]limiter.Rate{
@@ -108,8 +105,9 @@ type Config struct {
 // Limiter is the [computemw.Policy] of request rate limits: each caller gets the
 // rate of its plan's tier per fixed window, keyed by principal ID, or by
 // client address for anonymous callers. Every limited response carries
-// X-RateLimit-Limit, -Remaining and -Reset; past the limit the answer is
-// 429 RATE_LIMITED with Retry-After. Put it after the auth.Authenticator.
+// RateLimit-Limit, -Remaining, -Reset and RateLimit-Policy (X-RateLimit-*
+// too with Config.LegacyHeaders); past the limit the answer is 429
+// RATE_LIMITED with Retry-After. Put it after the auth.Authenticator.
 type Limiter struct {
 	limiters    map[string]*limiter.Limiter
 	ops         map[computemw.Op]*limiter.Limiter

@@ -1,8 +1,3 @@
-// Package rbac is the role-based access control policy of computemw:
-// roles map to [Permissions] (may a caller run code, touch files, create
-// sandboxes, on which providers, within which limits), and a request that
-// asks for more than its role allows is clamped or refused. It uses only
-// computemw's exported Policy API.
 package rbac
 
 import (
@@ -14,7 +9,8 @@ import (
 	"time"
 )
 
-// Permissions are what a role may do: the API guide's UserPermissions.
+// Permissions are what a role may do: the UserPermissions of ComputeSDK's
+// API guide (see docs/architecture.md).
 type Permissions struct {
 	// CanExecuteCode allows /execute and /exec.
 	CanExecuteCode bool

@@ -1,6 +1,7 @@
 // Command benchreport measures the local provider and the HTTP layer
 // against baselines taken in the same run, and prints ratios. It is run by
-// `make bench`. Every figure the README quotes comes from its output.
+// `make bench`. Every figure the README and docs/performance.md quote comes
+// from its output; docs/performance.md describes each series in full.
 //
 // (a) Time to interactive, as ComputeSDK's public benchmark defines it:
 // from "create a sandbox" (POST /api/exec) until `node -v` has succeeded
