@@ -10,7 +10,7 @@ var remoteAddrKey = &contextKey{"remote-addr"}
 
 // WithRemoteAddr returns a context carrying the client's address as the
 // server saw it (http.Request.RemoteAddr). Adapters whose sandbox
-// middleware calls [Kit.EnterRequest] set it first, so that policies such
+// middleware calls [httpapi.API.EnterRequest] set it first, so that policies such
 // as the rate limiter can key anonymous callers by address; the routes get
 // it from [Request].RemoteAddr.
 func WithRemoteAddr(ctx context.Context, addr string) context.Context {

@@ -81,7 +81,7 @@ func (c Code) Status() int {
 // Error is the one typed error of the kit. Message and Details are shown to
 // the client; Err is the cause and is only logged. Providers and handlers
 // return it (or wrap one of the class sentinels below) and a single place,
-// [Kit.ErrorResponse], renders it.
+// [httpapi.API.ErrorResponse], renders it.
 type Error struct {
 	// Code is the stable code; it decides the HTTP status.
 	Code Code

@@ -131,7 +131,7 @@ func admitted(ctx context.Context) bool { return ctx.Value(admittedKey) != nil }
 // resolver, a Socket.IO handler, a job queue) calls it once per request
 // with the caller's headers and address, then uses the returned context
 // with [Kit.Acquire], [Kit.Create] or [Kit.Execute]. A refused caller gets
-// the policy's error (401, 429 ...), which [Kit.ErrorResponse] renders.
+// the policy's error (401, 429 ...), which [httpapi.API.ErrorResponse] renders.
 // r may be nil; its Header may be nil (an empty header is used). For
 // [OpWebSocket], the page's Origin must also be one the kit allows
 // (Config.AllowedOrigins, else the pages of Config.AllowedHosts): a

@@ -70,7 +70,7 @@ func (s *session) info() SessionInfo {
 		CreatedAt: s.created.UTC(), ExpiresAt: s.expires.UTC(), Metadata: s.meta}
 }
 
-// SessionOptions configure [Kit.CreateSession].
+// SessionOptions configure [Sessions.Create].
 type SessionOptions struct {
 	// Provider names the provider; "" is the kit's default.
 	Provider string

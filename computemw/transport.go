@@ -6,7 +6,7 @@ import (
 )
 
 // What a transport of its own (Socket.IO, a job queue) needs beyond
-// [Kit.Admit], [Kit.Execute] and [Kit.CreateSession]: the governed sandbox
+// [Kit.Admit], [Kit.Execute] and [Sessions.Create]: the governed sandbox
 // of a session, for terminals and files, and a place in the books of
 // real-time connections.
 

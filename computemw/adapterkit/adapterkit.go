@@ -4,8 +4,8 @@
 // path parameters, the status and message of a framework's own error
 // value, the net/http response writer, and the WebSocket endpoint over
 // net/http. The framework-neutral contract itself — the route table
-// ([computemw.Kit.Routes]), requests and responses, the WebSocket protocol
-// ([computemw.Kit.ServeConn]) — is in the core.
+// ([httpapi.API.Routes]), requests and responses, the WebSocket protocol
+// ([httpapi.API.ServeConn]) — is in the core.
 package adapterkit
 
 import (
@@ -66,7 +66,7 @@ func PathParams(names []string, get func(name string) string) map[string]string 
 }
 
 // PublicError returns the HTTP status and the client-safe message that err
-// is rendered with by [computemw.Kit.ErrorResponse]. Adapters use it to
+// is rendered with by [httpapi.API.ErrorResponse]. Adapters use it to
 // build their framework's own error value (*echo.HTTPError, *fiber.Error),
 // so that an app whose framework error handler is not the kit's still
 // answers with the right status, and without the internal detail of a 500.

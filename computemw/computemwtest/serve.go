@@ -22,7 +22,7 @@ func RouteOf(kit *computemw.Kit, path string) httpapi.Route {
 }
 
 // ServePath serves one request on the kit's route at path through
-// [computemw.Kit.ServeRoute], as an adapter would, and returns the
+// [httpapi.API.ServeRoute], as an adapter would, and returns the
 // response. ctx may carry a principal ([computemw.WithPrincipal]). A
 // non-empty body is sent as application/json unless header says
 // otherwise, as clients of the JSON routes do.

@@ -36,7 +36,7 @@ func (k *API) corsAllowed(origin string) bool {
 
 // IsPreflight reports whether r is a CORS preflight: OPTIONS with
 // Access-Control-Request-Method. Adapters' middleware answer it with
-// [Kit.Preflight] instead of creating a sandbox.
+// [API.Preflight] instead of creating a sandbox.
 func IsPreflight(r *computemw.Request) bool {
 	return r.Method == http.MethodOptions && r.Header != nil && r.Header.Get("Access-Control-Request-Method") != ""
 }

@@ -130,7 +130,7 @@ func decodeContent(content, encoding string) ([]byte, error) {
 
 var fileActions = []string{"read", "download", "write", "list", "stat", "mkdir", "delete"}
 
-// handleFiles serves POST /files: the JSON form of [Kit.Files], and the
+// handleFiles serves POST /files: the JSON form of [computemw.Kit.Files], and the
 // download action, which streams the file.
 func (k *API) handleFiles(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req FilesRequest

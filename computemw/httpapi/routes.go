@@ -28,13 +28,13 @@ type Response struct {
 }
 
 // HandlerFunc is a framework-neutral operation: it returns either a
-// response or an error that [Kit.Serve] renders.
+// response or an error that [API.Serve] renders.
 type HandlerFunc func(ctx context.Context, r *computemw.Request) (*Response, error)
 
 // Route is one path of the prebuilt route group with the operations it
 // answers, by method. Path is relative to the group's prefix and writes
 // parameters as {name}. Adapters register each route for every method and
-// serve it with [Kit.ServeRoute], which dispatches on the method — so a
+// serve it with [API.ServeRoute], which dispatches on the method — so a
 // wrong method is the same 405 on every framework.
 type Route struct {
 	Path string
@@ -61,7 +61,7 @@ func (t *routeTable) add(method, path string, op computemw.Op, h HandlerFunc) {
 
 // Routes returns the prebuilt route group. Adapters register each route on
 // their framework's router (translating {name} to the router's syntax) and
-// serve it with [Kit.ServeRoute].
+// serve it with [API.ServeRoute].
 func (k *API) Routes() []Route {
 	var t routeTable
 	t.add(http.MethodPost, "/execute", computemw.OpExecute, jsonBody(k.handleExecute))

@@ -15,7 +15,7 @@ import (
 
 // Conn is a WebSocket connection as the kit needs it. Adapters wrap their
 // WebSocket library's connection in it (text frames only); the protocol
-// itself lives once, in [Kit.ServeConn].
+// itself lives once, in [API.ServeConn].
 type Conn interface {
 	// Read blocks until the next message or an error (closed connection).
 	Read(ctx context.Context) ([]byte, error)
@@ -61,7 +61,7 @@ type WSMessage struct {
 
 // AdmitWebSocket runs the policies for a WebSocket upgrade, before it
 // happens, so that a refused client gets a plain HTTP error (401, 429 ...).
-// Adapters call it, upgrade on success, then call [Kit.ServeConn] with the
+// Adapters call it, upgrade on success, then call [API.ServeConn] with the
 // returned context.
 //
 // r.Header is kept for the connection's life: every message that creates

@@ -4,11 +4,11 @@
 // types into a terminal, with events instead of HTTP routes.
 //
 // Every event goes through the kit's governed entry points: the handshake
-// is admitted like a WebSocket upgrade ([computemw.Kit.AdmitWebSocket]:
+// is admitted like a WebSocket upgrade ([httpapi.API.AdmitWebSocket]:
 // authentication, rate limits, allowed origins), and refused with a
 // connect_error; each event that creates or runs something is admitted
 // again (so rate limits count it) and then runs through
-// [computemw.Kit.CreateSession], [computemw.Kit.Execute] or a governed
+// [computemw.Sessions.Create], [computemw.Kit.Execute] or a governed
 // terminal, so RBAC, quotas, metrics, hooks and the execution log hold
 // exactly as on the HTTP routes. The session's sandbox is destroyed when
 // the socket disconnects, however it does.

@@ -8,8 +8,8 @@
 //
 // Every field that creates or uses a sandbox enters the kit like a request
 // of its own: it is admitted with the caller's headers ([computemw.Kit.Admit]),
-// then runs through [computemw.Kit.Execute], [computemw.Kit.CreateSession],
-// [computemw.Kit.DestroySession] or [computemw.Kit.Files], so
+// then runs through [computemw.Kit.Execute], [computemw.Sessions.Create],
+// [computemw.Sessions.Destroy] or [computemw.Kit.Files], so
 // authentication, RBAC, rate limits, quotas, metrics and hooks hold exactly
 // as on the HTTP routes. Errors are GraphQL errors whose extensions.code is
 // the kit's code (TIMEOUT, UNAUTHORIZED, RATE_LIMITED, BAD_REQUEST ...).
