@@ -194,7 +194,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The caller is admitted before the body is read and the document
 	// parsed, as the kit's routes admit theirs: parsing and validating a
 	// document costs CPU, which only a caller the policies let in may
-	// spend.
+	// spend. The response carries the admission's headers (X-Request-ID,
+	// the rate limiter's, a 401's challenge).
 	actx, err := h.kit.Admit(r.Context(), OpDocument, req)
 	maps.Copy(w.Header(), computemw.ResponseHeader(actx))
 	if err != nil {

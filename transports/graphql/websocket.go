@@ -85,7 +85,7 @@ func sameOrigin(origin, host string) bool {
 // in the same books as the kit's own WebSocket ([computemw.Kit.OpenConnection]:
 // Config.WebSocket's MaxConnsPerCaller and MaxConns, counted in
 // compute_active_connections); and the connection ends after MaxLifetime,
-// or IdleTimeout without a running subscription.
+// or IdleTimeout without a running operation.
 // A refusal closes the connection with 4403 and "CODE: message".
 func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	c := connFrom(ctx)
@@ -106,9 +106,9 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	if err != nil {
 		return refuse(ctx, err)
 	}
-	// Each subscription is admitted again, as a request of its own, with
+	// Each document and field is admitted again, as a request of its own, with
 	// these headers; the connection's context carries none of the
-	// admission's per-request state, since subscriptions run at once.
+	// admission's per-request state, since operations run at once.
 	sub := *req
 	sub.Method = "WS"
 	cctx, cancel := context.WithCancel(withCaller(ctx, &sub))
