@@ -187,8 +187,8 @@ func (c *conn) end(cause error) {
 	})
 }
 
-// teardown disconnects the socket if it is still there, ends its
-// terminal, destroys its session and waits for its executions, then gives
+// teardown disconnects the socket if it is still there and closes its
+// Engine.IO session, ends its terminal, destroys its session and waits for its executions, then gives
 // back its place.
 func (c *conn) teardown(cause error) {
 	defer c.s.untrack(c)
@@ -197,6 +197,11 @@ func (c *conn) teardown(cause error) {
 		e := computemw.AsError(cause)
 		c.out.emitNow("error", errorEvent{Message: publicMessage(e), Code: string(e.Code)})
 		c.sock.Disconnect(true)
+	} else {
+		// The Engine.IO session ends with the socket: one whose client
+		// left the namespace but kept the session open would count in no
+		// books. Nothing is left to send it.
+		c.sock.Conn().Close(true)
 	}
 	c.mu.Lock()
 	c.ended = true

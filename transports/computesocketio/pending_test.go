@@ -384,4 +384,46 @@ func TestAdmittedLeavesPending(t *testing.T) {
 	if a := c.handshake(nil); sid(a) == "" {
 		t.Errorf("handshake after the first was admitted: %+v", a)
 	}
+	leave(t, c, id)
+}
+
+// leave leaves the namespace and waits for the server to close the
+// session: polls get the close packet (maybe after a noop), then 400.
+func leave(t *testing.T, c *eio, id string) {
+	t.Helper()
+	// The session may close while this request is still being read: its
+	// answer is then 429 (Engine.IO's), and it is the only one.
+	if _, err := c.do(t.Context(), http.MethodPost, "EIO=4&transport=polling&sid="+id, "41", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		a := c.poll(id)
+		if a.status == http.StatusBadRequest {
+			return
+		}
+		if i == 3 || a.status != http.StatusOK || strings.Trim(a.body, "16\x1e") != "" {
+			t.Fatalf("poll after leaving the namespace: %+v, want noop or close packets, then 400", a)
+		}
+	}
+}
+
+// TestNamespaceDisconnectClosesSession: a client that leaves the namespace
+// but keeps its Engine.IO session open has that session closed: after
+// its admission it counts in the caller's connections only while its
+// socket is connected.
+func TestNamespaceDisconnectClosesSession(t *testing.T) {
+	srv, base := pendingServer(t, computemw.Config{}, computesocketio.Config{PingInterval: 10 * time.Minute})
+	c := newEIO(t, base, 2)
+	id := sid(c.handshake(nil))
+	if id == "" {
+		t.Fatal("no session")
+	}
+	c.send(id, `40{"token":"`+token(t, "alice", "pro", secret)+`"}`)
+	if a := c.poll(id); !strings.HasPrefix(a.body, "40{") {
+		t.Fatalf("connect answered %+v", a)
+	}
+	leave(t, c, id)
+	if n := srv.PendingConns(); n != 0 {
+		t.Errorf("PendingConns = %d", n)
+	}
 }
