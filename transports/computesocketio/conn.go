@@ -188,8 +188,8 @@ func (c *conn) end(cause error) {
 }
 
 // teardown disconnects the socket if it is still there and closes its
-// Engine.IO session, ends its terminal, destroys its session and waits for its executions, then gives
-// back its place.
+// Engine.IO session, ends its terminal, destroys its session and waits for
+// its executions, then gives back its place.
 func (c *conn) teardown(cause error) {
 	defer c.s.untrack(c)
 	defer c.closed()

@@ -18,7 +18,9 @@ import (
 // otherwise), and a handshake — a GET without a session ID, the request
 // that makes a session — needs a place among the sessions waiting to be
 // admitted (429 or 503 otherwise). Refusals carry the kit's error body,
-// and the Engine.IO server never sees them.
+// and the Engine.IO server never sees them. (Engine.IO's own allowRequest
+// hook runs once the request's context is allocated, answers only 403 in
+// Engine.IO's shape, and tells nothing when the session ends.)
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &computemw.Request{Method: r.Method, Header: r.Header, Host: r.Host, RemoteAddr: r.RemoteAddr}
 	if !s.kit.HostAllowed(r.Host) {

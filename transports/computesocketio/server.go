@@ -13,6 +13,14 @@
 // exactly as on the HTTP routes. The session's sandbox is destroyed when
 // the socket disconnects, however it does.
 //
+// Before the Socket.IO connect admits a client, its Engine.IO session is
+// bounded on its own: [Server.Handler] refuses requests for a host the kit
+// does not serve or from a page it does not allow (403) before the
+// Engine.IO server sees them, caps the sessions not yet admitted in all and
+// per client address (Config.MaxPendingConns, 503, and
+// MaxPendingConnsPerClient, 429), and a session not admitted within
+// Config.ConnectTimeout is closed.
+//
 // Client events: start-session {provider?, template?}, execute-code
 // {language, code} or {command} (with an optional id echoed back, stdin and
 // timeout in ms), terminal-input {data} (the first opens a shell),
