@@ -427,3 +427,50 @@ func TestNamespaceDisconnectClosesSession(t *testing.T) {
 		t.Errorf("PendingConns = %d", n)
 	}
 }
+
+// TestPendingPerClient: a client address is the kit's ClientIP —
+// X-Forwarded-For only from a trusted proxy, so a client cannot take
+// another's share by naming one — and an IPv6 client is its /64.
+func TestPendingPerClient(t *testing.T) {
+	try := func(t *testing.T, c *eio, xff string) answer {
+		t.Helper()
+		a, err := c.do(t.Context(), http.MethodGet, "EIO=4&transport=polling", "", map[string]string{"X-Forwarded-For": xff})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	cfg := computesocketio.Config{MaxPendingConnsPerClient: 1}
+
+	t.Run("untrusted peer", func(t *testing.T) {
+		_, base := pendingServer(t, computemw.Config{}, cfg)
+		c := newEIO(t, base, 1)
+		if a := try(t, c, "10.0.0.1"); sid(a) == "" {
+			t.Fatalf("first handshake: %+v", a)
+		}
+		if a := try(t, c, "10.0.0.2"); a.status != http.StatusTooManyRequests || code(a) != "RATE_LIMITED" {
+			t.Errorf("handshake naming another address: %+v, want 429 RATE_LIMITED", a)
+		}
+	})
+
+	t.Run("trusted proxy", func(t *testing.T) {
+		trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		_, base := pendingServer(t, computemw.Config{TrustedProxies: trusted}, cfg)
+		c := newEIO(t, base, 1)
+		for _, step := range []struct {
+			xff    string
+			status int
+		}{
+			{"10.0.0.1", http.StatusOK},
+			{"10.0.0.1", http.StatusTooManyRequests},
+			{"10.0.0.2", http.StatusOK},
+			{"2001:db8::1", http.StatusOK},
+			{"2001:db8::2", http.StatusTooManyRequests}, // the same /64
+			{"2001:db8:0:1::1", http.StatusOK},
+		} {
+			if a := try(t, c, step.xff); a.status != step.status {
+				t.Errorf("handshake from %s: %+v, want %d", step.xff, a, step.status)
+			}
+		}
+	})
+}
