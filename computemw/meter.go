@@ -87,10 +87,10 @@ func (k *Kit) usageMeters() []UsageMeter {
 }
 
 // startMeter meters g, a sandbox this instance created for a, when the kit
-// has usage meters. The sandbox's usage so far (a pooled sandbox's
+// has usage meters (a health probe's sandbox is nobody's). The sandbox's usage so far (a pooled sandbox's
 // warm-up) is nobody's: it is the meter's starting point.
 func (k *Kit) startMeter(ctx context.Context, a *Action, g *governed) {
-	if len(k.meters) == 0 {
+	if len(k.meters) == 0 || a.Op == OpHealth {
 		return
 	}
 	m := &meter{g: g, meters: k.meters, ctx: context.WithoutCancel(ctx),
