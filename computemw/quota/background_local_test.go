@@ -110,7 +110,8 @@ func TestQuotaStopsABackgroundBusyLoop(t *testing.T) {
 		t.Errorf("an execution after the quota was spent: %v, want QUOTA_EXCEEDED", err)
 	}
 	// Destroying the sandbox charges the rest: what its cgroup measured,
-	// but for its start.
+	// but for its start, and for the little its init used since this
+	// reading (charging the loop twice would be about twice the reading).
 	measured, err = sb.Usage(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestQuotaStopsABackgroundBusyLoop(t *testing.T) {
 	if u, _, err = q.Usage(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
-	if m := measured.CPUTime.Seconds(); u.CPUSeconds < m/2 || u.CPUSeconds > m+1e-3 {
+	if m := measured.CPUTime.Seconds(); u.CPUSeconds < m/2 || u.CPUSeconds > m*1.25+0.05 {
 		t.Errorf("charged %.3f CPU s in all; the sandbox measured %.3f", u.CPUSeconds, m)
 	}
 	t.Logf("charged %.3f CPU s, %.1f MB-s; the sandbox measured %.3f CPU s", u.CPUSeconds, u.MemoryMBSeconds, measured.CPUTime.Seconds())
