@@ -38,11 +38,11 @@
 // Provider authors implement [Provider] and [Sandbox] (and may implement
 // [TerminalOpener], [FileOpener], [LanguageLister], [HealthChecker],
 // [Closer]). Policy authors implement [Policy] (and may implement [Hooks],
-// [Challenger], [UsageChecker], [UsageReporter], [Binder]). The rest of the
-// Kit's methods are for adapter authors: [Kit.Routes], [Kit.ServeRoute],
-// [Kit.Serve], [Kit.EnterRequest], [Kit.AdmitWebSocket], [Kit.ServeConn],
-// [Kit.ErrorResponse], [Kit.NotFound], [Kit.Preflight], [Kit.CORSHeaders],
-// [Kit.ChecksOrigins] and [Kit.LogLateError].
+// [Challenger], [UsageChecker], [UsageMeter], [UsageReporter], [Binder]). The
+// rest of the Kit's methods are for adapter authors: [Kit.Routes],
+// [Kit.ServeRoute], [Kit.Serve], [Kit.EnterRequest], [Kit.AdmitWebSocket],
+// [Kit.ServeConn], [Kit.ErrorResponse], [Kit.NotFound], [Kit.Preflight],
+// [Kit.CORSHeaders], [Kit.ChecksOrigins] and [Kit.LogLateError].
 //
 // Request-scoped values travel in a [context.Context]: [SandboxFrom]
 // returns the sandbox created for the request by an adapter's middleware,
