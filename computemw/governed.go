@@ -22,6 +22,9 @@ type governed struct {
 	limit time.Duration
 	// defaultTimeout is an execution's limit when it asks for none.
 	defaultTimeout time.Duration
+	// meter charges what the sandbox uses that no execution reports; nil
+	// when the kit has no UsageMeter or the sandbox is another instance's.
+	meter *meter
 
 	mu        sync.Mutex
 	terms     map[*governedTerminal]struct{}
@@ -111,7 +114,9 @@ func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOpti
 		if g.limit > 0 && (opts.Timeout <= 0 || opts.Timeout > g.limit) {
 			opts.Timeout = g.limit
 		}
+		g.meter.begin()
 		res, err = fn(ctx, opts)
+		g.meter.end(res)
 	}
 	took := time.Since(start)
 	if res != nil {
@@ -212,6 +217,7 @@ func (g *governed) Destroy(ctx context.Context) error {
 		for _, t := range terms {
 			t.end(ctx)
 		}
+		g.meter.finish(ctx)
 		g.err = g.raw.Destroy(ctx)
 		g.k.mu.Lock()
 		delete(g.k.live, g)
@@ -251,10 +257,12 @@ func (g *governed) openTerminal(ctx context.Context, opts TerminalOptions) (Term
 	for _, h := range g.k.hooks {
 		h.ExecutionStarted(ctx, a)
 	}
+	g.meter.begin()
 	before, _ := g.raw.Usage(ctx)
 	start := time.Now()
 	term, err := to.OpenTerminal(ctx, opts)
 	if err != nil {
+		g.meter.end(nil)
 		for _, h := range g.k.hooks {
 			h.ExecutionFinished(ctx, a, nil, err, time.Since(start))
 		}
@@ -334,6 +342,7 @@ func (t *governedTerminal) Wait() (int, error) {
 		if err != nil && errors.Is(err, io.EOF) {
 			err = nil
 		}
+		t.g.meter.end(res)
 		for _, h := range t.g.k.hooks {
 			h.ExecutionFinished(t.ctx, t.a, res, err, took)
 		}
@@ -380,10 +389,16 @@ func (t *governedTerminal) checkUsage(interval time.Duration) {
 		sofar := t.sofar()
 		for _, c := range checkers {
 			if err := c.CheckUsage(t.ctx, t.a, sofar); err != nil {
-				t.stopped.CompareAndSwap(nil, &err)
-				_ = t.Terminal.Close()
+				t.stop(err)
 				return
 			}
 		}
 	}
+}
+
+// stop ends the terminal early, for err (a spent quota), which its end
+// reports.
+func (t *governedTerminal) stop(err error) {
+	t.stopped.CompareAndSwap(nil, &err)
+	_ = t.Terminal.Close()
 }

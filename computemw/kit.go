@@ -62,7 +62,9 @@ type Config struct {
 	// once (default 16); past it the answer is 503 with Retry-After.
 	MaxFileTransfers int
 	// UsageCheckInterval is how often an open terminal's usage so far is
-	// checked against the policies (a spent quota ends it); default 5s.
+	// checked against the policies (a spent quota ends it), and how often
+	// every sandbox's usage is read for the [UsageMeter]s (a quota charges
+	// background processes, and stops them once it is spent); default 5s.
 	UsageCheckInterval time.Duration
 	// WebSocket tunes the WebSocket protocol of GET /ws.
 	WebSocket WSConfig
@@ -208,6 +210,7 @@ type Kit struct {
 	log       *slog.Logger
 	health    health
 	hooks     []Hooks
+	meters    []UsageMeter // the policies and hooks that meter sandboxes
 	sessions  sessions
 	transfers semaphore
 	conns     connections
@@ -282,6 +285,7 @@ func New(cfg Config) (*Kit, error) {
 			addHooks(h)
 		}
 	}
+	k.meters = k.usageMeters()
 	bound := map[any]bool{}
 	for _, v := range append(append([]any{}, anySlice(k.hooks)...), anySlice(cfg.Policies)...) {
 		if b, ok := v.(Binder); ok && !bound[v] {

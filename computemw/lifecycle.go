@@ -157,6 +157,7 @@ func (k *Kit) createOn(ctx context.Context, a *Action) (g *governed, fromProvide
 	}
 	took := time.Since(start)
 	g = &governed{raw: sb, k: k, limit: a.Create.Resources.MaxExecutionTime, defaultTimeout: a.Timeout}
+	k.startMeter(ctx, a, g)
 	k.mu.Lock()
 	k.live[g] = struct{}{}
 	k.mu.Unlock()

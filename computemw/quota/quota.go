@@ -73,7 +73,10 @@ const quotaWriteTimeout = 30 * time.Second
 // As hooks, it records the CPU seconds and memory-MB-seconds each
 // execution measured (Result.CPUTime, Result.PeakMemory ×
 // Result.ExecutionTime), also for executions stopped by a timeout or a
-// resource limit, and for terminals when they end. A reservation is given
+// resource limit, and for terminals when they end. As a
+// [computemw.UsageMeter], it charges what sandboxes use besides
+// (background processes), as the kit measures it, and stops that work once
+// the CPU or memory quota is spent. A reservation is given
 // back when the execution could not run at all, or when the action was
 // refused after the reservation (by a later policy or the sandbox cap).
 type Quota struct {
@@ -297,6 +300,50 @@ func (q *Quota) CheckUsage(ctx context.Context, a *computemw.Action, sofar *comp
 	u.MemoryMBSeconds += float64(sofar.PeakMemory) / (1 << 20) * sofar.ExecutionTime.Seconds()
 	if spent(u, limits, 1) {
 		return exceeded(t.period, u, limits)
+	}
+	return nil
+}
+
+// MeterUsage implements [computemw.UsageMeter]: it charges what a sandbox
+// used that no execution reported (its background processes) to the
+// principal who created it, and refuses with QUOTA_EXCEEDED — which stops
+// the sandbox's processes and terminals — once that principal's CPU or
+// memory quota is spent, counting what its running executions have used
+// so far. Sandboxes of anonymous callers are not charged.
+func (q *Quota) MeterUsage(ctx context.Context, _ *computemw.Action, m *computemw.Metered) error {
+	p, ok := computemw.PrincipalFrom(ctx)
+	if !ok || p.ID == "" {
+		return nil
+	}
+	limits := q.Limits(p.Plan)
+	period := q.periodAt(time.Now())
+	delta := Usage{
+		CPUSeconds:      m.CPUTime.Seconds(),
+		MemoryMBSeconds: float64(m.PeakMemory) / (1 << 20) * m.MemoryTime.Seconds(),
+	}
+	wctx, cancel := context.WithTimeout(ctx, quotaWriteTimeout)
+	defer cancel()
+	var (
+		u   Usage
+		err error
+	)
+	if delta.CPUSeconds > 0 || delta.MemoryMBSeconds > 0 {
+		u, err = q.store.Add(wctx, p.ID, period, delta)
+	} else {
+		u, err = q.store.Get(wctx, p.ID, period)
+	}
+	if err != nil {
+		// The work is charged at the next reading, or by its executions.
+		q.log.ErrorContext(ctx, "computemw: quota: recording a sandbox's usage failed", "principal", p.ID, "sandbox", m.SandboxID, "error", err)
+		return nil
+	}
+	if m.Final {
+		return nil
+	}
+	u.CPUSeconds += m.Pending.Seconds()
+	if (limits.CPUSeconds > 0 && u.CPUSeconds >= limits.CPUSeconds) ||
+		(limits.MemoryMBSeconds > 0 && u.MemoryMBSeconds >= limits.MemoryMBSeconds) {
+		return exceeded(period, u, limits)
 	}
 	return nil
 }

@@ -58,7 +58,11 @@ func run() error {
 
 	mux := http.NewServeMux()
 	// POST /graphql for queries and mutations; GET /graphql upgrades to
-	// the WebSocket of subscriptions.
+	// the WebSocket of subscriptions. The defaults bound what a document
+	// may cost before it runs (MaxTokens, MaxBodyBytes, MaxComplexity) and
+	// what a WebSocket may hold (MaxOperationsPerConn, MaxPendingConns,
+	// InitTimeout); each document is admitted by the kit's policies before
+	// it is parsed.
 	mux.Handle("/graphql", graphql.New(kit, graphql.Options{}))
 	// The prebuilt route group beside it, and the metrics at the root.
 	computehttp.Mount(mux, "/api", kit)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,31 @@ func TestExample(t *testing.T) {
 	if bad.ConnectError == nil || bad.ConnectError.Data["code"] != "UNAUTHORIZED" {
 		t.Errorf("bad token: %+v", bad.ConnectError)
 	}
+	// A handshake for a name the server does not answer (a DNS-rebound
+	// page) is refused before any Engine.IO session is made.
+	if status, code := handshake(t, srv.URL, "rebound.example"); status != http.StatusForbidden || code != "FORBIDDEN" {
+		t.Errorf("handshake for another host: %d %q, want 403 FORBIDDEN", status, code)
+	}
 	srv.Stop(t)
+}
+
+// handshake opens an Engine.IO session by polling with the Host header
+// host, and returns the status and the kit's error code.
+func handshake(t *testing.T, base, host string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/socket.io/?EIO=4&transport=polling", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Code string `json:"code"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Code
 }

@@ -303,11 +303,14 @@ func (s *sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 		Executions: s.executions.Load(),
 	}
 	if s.cg != nil {
-		// The cgroup's counter is exact even when executions overlapped
-		// (their Results' CPU times then count each other's).
-		if c := s.cg.read().cpu; c > 0 {
-			u.CPUTime = c
+		// The cgroup's counters are exact even when executions overlapped
+		// (their Results' CPU times then count each other's), and hold
+		// background processes too.
+		c := s.cg.read()
+		if c.cpu > 0 {
+			u.CPUTime = c.cpu
 		}
+		u.PeakMemory = max(u.PeakMemory, c.peak)
 	}
 	return u, nil
 }

@@ -31,11 +31,11 @@ type conn struct {
 	out    *emitter
 	runs   chan struct{} // one token per running execution
 
-	endOnce  sync.Once
-	lifetime *time.Timer
+	endOnce sync.Once
 
 	mu          sync.Mutex
 	ended       bool
+	lifetime    *time.Timer
 	sessionID   string
 	starting    bool
 	term        computemw.Terminal
@@ -75,6 +75,11 @@ func (s *Server) admit(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	// The transport's close ends the connection even when the socket
 	// never gets to connect.
 	sock.Conn().Once("close", func(...any) { c.end(nil) })
+	// Admitted: the session no longer counts among those waiting, and
+	// its place among the caller's connections bounds it from now on.
+	if t := ticketFrom(sock.Request().Context()); t != nil {
+		t.release()
+	}
 	next(nil)
 }
 
@@ -127,12 +132,12 @@ func truncate(s string, n int) string {
 // serve starts handling the socket's events once it is connected.
 func (c *conn) serve() {
 	c.mu.Lock()
-	ended := c.ended
-	c.mu.Unlock()
-	if ended {
+	if c.ended {
+		c.mu.Unlock()
 		return
 	}
 	c.lifetime = time.AfterFunc(c.s.cfg.MaxLifetime, func() { c.end(errLifetime) })
+	c.mu.Unlock()
 	on := func(event string, h func(args []any) error) {
 		_ = c.sock.On(event, func(args ...any) {
 			if err := h(args); err != nil {
@@ -182,25 +187,31 @@ func (c *conn) end(cause error) {
 	})
 }
 
-// teardown disconnects the socket if it is still there, ends its
-// terminal, destroys its session and waits for its executions, then gives
-// back its place.
+// teardown disconnects the socket if it is still there and closes its
+// Engine.IO session, ends its terminal, destroys its session and waits for
+// its executions, then gives back its place.
 func (c *conn) teardown(cause error) {
 	defer c.s.untrack(c)
 	defer c.closed()
-	if c.lifetime != nil {
-		c.lifetime.Stop()
-	}
 	if cause != nil && c.sock.Connected() {
 		e := computemw.AsError(cause)
 		c.out.emitNow("error", errorEvent{Message: publicMessage(e), Code: string(e.Code)})
 		c.sock.Disconnect(true)
+	} else {
+		// The Engine.IO session ends with the socket: one whose client
+		// left the namespace but kept the session open would count in no
+		// books. Nothing is left to send it.
+		c.sock.Conn().Close(true)
 	}
 	c.mu.Lock()
 	c.ended = true
 	id := c.sessionID
 	c.sessionID = ""
+	lifetime := c.lifetime
 	c.mu.Unlock()
+	if lifetime != nil {
+		lifetime.Stop()
+	}
 	c.closeTerminal()
 	if id != "" {
 		c.destroy(id)

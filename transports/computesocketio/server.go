@@ -13,6 +13,14 @@
 // exactly as on the HTTP routes. The session's sandbox is destroyed when
 // the socket disconnects, however it does.
 //
+// Before the Socket.IO connect admits a client, its Engine.IO session is
+// bounded on its own: [Server.Handler] refuses requests for a host the kit
+// does not serve or from a page it does not allow (403) before the
+// Engine.IO server sees them, caps the sessions not yet admitted in all and
+// per client address (Config.MaxPendingConns, 503, and
+// MaxPendingConnsPerClient, 429), and a session not admitted within
+// Config.ConnectTimeout is closed.
+//
 // Client events: start-session {provider?, template?}, execute-code
 // {language, code} or {command} (with an optional id echoed back, stdin and
 // timeout in ms), terminal-input {data} (the first opens a shell),
@@ -27,6 +35,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -72,6 +81,21 @@ type Config struct {
 	// (default the kit's Config.SessionTTL); the socket's disconnect ends
 	// it sooner.
 	SessionTTL time.Duration
+
+	// Before a client is admitted (the Socket.IO connect, where the kit
+	// authenticates it), its Engine.IO session is bounded on its own:
+
+	// ConnectTimeout closes a session that has not been admitted this long
+	// after its handshake, and frees it (default 10s).
+	ConnectTimeout time.Duration
+	// MaxPendingConns caps the sessions not admitted yet, in all (default
+	// 1024); a handshake past it gets 503 UNAVAILABLE.
+	MaxPendingConns int
+	// MaxPendingConnsPerClient caps them per client address (default 32;
+	// the address of computemw.ClientIP, so behind a proxy set the kit's
+	// Config.TrustedProxies; IPv6 addresses count by /64); a handshake
+	// past it gets 429 RATE_LIMITED.
+	MaxPendingConnsPerClient int
 }
 
 func (c *Config) setDefaults(kc computemw.Config) {
@@ -102,19 +126,31 @@ func (c *Config) setDefaults(kc computemw.Config) {
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = kc.SessionTTL
 	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MaxPendingConns <= 0 {
+		c.MaxPendingConns = 1024
+	}
+	if c.MaxPendingConnsPerClient <= 0 {
+		c.MaxPendingConnsPerClient = 32
+	}
 }
 
 // Server is the kit's Socket.IO endpoint. Mount [Server.Handler] at
 // [Server.Path] on any net/http router (Gin, Echo, chi ...), and call
 // [Server.Close] before the kit's Close.
 type Server struct {
-	kit     *computemw.Kit
-	api     *httpapi.API // the kit\'s HTTP contract: WebSocket admission
-	cfg     Config
-	io      *socket.Server
-	handler http.Handler
-	base    context.Context
-	stop    context.CancelFunc
+	kit      *computemw.Kit
+	api      *httpapi.API // the kit's HTTP contract: hosts, origins, WebSocket admission
+	cfg      Config
+	io       *socket.Server
+	handler  http.Handler // the Engine.IO server
+	front    http.Handler // what Handler returns: checks, then handler
+	pending  *pendingGate
+	lastFull atomic.Int64 // when warnFull last logged, in Unix ns
+	base     context.Context
+	stop     context.CancelFunc
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -132,12 +168,14 @@ func New(kit *computemw.Kit, cfg Config) *Server {
 	opts.SetMaxHttpBufferSize(int64(cfg.MaxMessageBytes))
 	opts.SetPingInterval(cfg.PingInterval)
 	opts.SetPingTimeout(cfg.PingTimeout)
+	opts.SetConnectTimeout(cfg.ConnectTimeout)
 	// Pages of other origins may poll only when the kit allows them; the
 	// handshake itself is refused for an origin the kit does not allow.
 	if len(kc.AllowedOrigins) > 0 {
 		opts.SetCors(&types.Cors{Origin: kc.AllowedOrigins, Credentials: true})
 	}
-	s := &Server{kit: kit, api: httpapi.New(kit), cfg: cfg, conns: make(map[*conn]struct{})}
+	s := &Server{kit: kit, api: httpapi.New(kit), cfg: cfg, conns: make(map[*conn]struct{}),
+		pending: newPendingGate(cfg.MaxPendingConns, cfg.MaxPendingConnsPerClient, cfg.ConnectTimeout)}
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.io = socket.NewServer(nil, opts)
 	s.io.Use(s.admit)
@@ -149,12 +187,22 @@ func New(kit *computemw.Kit, cfg Config) *Server {
 		}
 	})
 	s.handler = s.io.ServeHandler(nil)
+	_ = s.io.Engine().On("connection", s.sessionOpened)
+	s.front = http.HandlerFunc(s.serveHTTP)
 	return s
 }
 
 // Handler serves Engine.IO's polling and WebSocket transports; mount it at
-// [Server.Path] (with Gin, on Path+"*any"; with Echo, on Path+"*").
-func (s *Server) Handler() http.Handler { return s.handler }
+// [Server.Path] (with Gin, on Path+"*any"; with Echo, on Path+"*"). It
+// refuses, before the Engine.IO server sees them, requests for a host the
+// kit does not serve or from a page it does not allow (403 FORBIDDEN), and
+// handshakes past MaxPendingConnsPerClient (429) or MaxPendingConns (503),
+// with the kit's error body.
+func (s *Server) Handler() http.Handler { return s.front }
+
+// PendingConns is the number of Engine.IO sessions open and not admitted
+// yet (see Config.MaxPendingConns).
+func (s *Server) PendingConns() int { return s.pending.count() }
 
 // Path is the path the handler expects, "/socket.io/" by default.
 func (s *Server) Path() string { return s.cfg.Path }

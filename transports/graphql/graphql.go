@@ -6,8 +6,11 @@
 //
 //	mux.Handle("/graphql", graphql.New(kit, graphql.Options{}))
 //
-// Every field that creates or uses a sandbox enters the kit like a request
-// of its own: it is admitted with the caller's headers ([computemw.Kit.Admit]),
+// A document is admitted before it is parsed ([computemw.Kit.Admit] as
+// [OpDocument]: host, authentication, rate limits), so a caller the kit
+// refuses costs no parsing; its size, tokens and complexity are capped.
+// Every field that creates or uses a sandbox then enters the kit like a
+// request of its own: it is admitted with the caller's headers,
 // then runs through [computemw.Kit.Execute], [computemw.Sessions.Create],
 // [computemw.Sessions.Destroy] or [computemw.Kit.Files], so
 // authentication, RBAC, rate limits, quotas, metrics and hooks hold exactly
@@ -19,6 +22,7 @@
 package graphql
 
 import (
+	"maps"
 	"net/http"
 	"time"
 
@@ -40,19 +44,44 @@ type Options struct {
 	// (executeCode, runCommand, readFile, writeFile, listFiles, the
 	// session mutations, execution) costs OperationCost more, so a
 	// document holds at most about MaxComplexity/OperationCost of them.
+	// Introspection fields count like the others.
 	MaxComplexity int
 	// OperationCost is the extra complexity of a field that creates or
 	// uses a sandbox (default 50).
 	OperationCost int
-	// DisableIntrospection refuses __schema and __type queries.
+	// MaxTokens caps the tokens of a document (names, punctuation,
+	// values: `{ a: __typename }` has 5), default 1000; a longer one is
+	// refused before it is validated. Validation is quadratic in the
+	// fields of a document that share a name, so this is what bounds the
+	// CPU a document may cost before it is refused or run.
+	MaxTokens int
+	// MaxBodyBytes caps the body of a POST (default Config.MaxBodyBytes
+	// of the kit, 1 MiB); past it the answer is 413 PAYLOAD_TOO_LARGE.
+	// Variables are in the body: a writeFile's content counts.
+	MaxBodyBytes int64
+	// DisableIntrospection refuses __schema and __type queries. By
+	// default introspection is served, to callers the kit admits only
+	// (every document is admitted before it is parsed): the schema is the
+	// one this package publishes, the same in every deployment.
 	DisableIntrospection bool
-	// MaxSubscriptionsPerConn caps the subscriptions running at once on
-	// one WebSocket connection (default 4); past it a subscription gets
-	// RATE_LIMITED.
+	// MaxOperationsPerConn caps the operations — subscriptions, queries
+	// and mutations — running at once on one WebSocket connection
+	// (default 4); past it an operation gets RATE_LIMITED.
+	MaxOperationsPerConn int
+	// Deprecated: MaxSubscriptionsPerConn is the former name of
+	// MaxOperationsPerConn, used when that is not set.
 	MaxSubscriptionsPerConn int
 	// InitTimeout closes a WebSocket connection whose client sends no
-	// connection_init within it (default 10s).
+	// connection_init within it (default 3s, as the graphql-ws server's).
 	InitTimeout time.Duration
+	// MaxPendingConns caps the WebSocket connections that have not sent
+	// connection_init yet (default 128), and MaxPendingConnsPerAddr those
+	// of one client address (default 8; the address is the one the kit
+	// believes, see Config.TrustedProxies). Such a connection holds
+	// memory before its caller is known: past either cap the upgrade is
+	// refused, 503 UNAVAILABLE or 429 RATE_LIMITED with Retry-After.
+	MaxPendingConns        int
+	MaxPendingConnsPerAddr int
 	// CredentialKeys are the keys of the connection_init payload that
 	// carry credentials, each copied to the header of the same name for
 	// the kit's policies (default Authorization and X-API-Key). Keys are
@@ -62,18 +91,33 @@ type Options struct {
 	CredentialKeys []string
 }
 
-func (o *Options) setDefaults() {
+func (o *Options) setDefaults(cfg computemw.Config) {
 	if o.MaxComplexity <= 0 {
 		o.MaxComplexity = 500
 	}
 	if o.OperationCost <= 0 {
 		o.OperationCost = 50
 	}
-	if o.MaxSubscriptionsPerConn <= 0 {
-		o.MaxSubscriptionsPerConn = 4
+	if o.MaxTokens <= 0 {
+		o.MaxTokens = defaultMaxTokens
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = cfg.MaxBodyBytes
+	}
+	if o.MaxOperationsPerConn <= 0 {
+		o.MaxOperationsPerConn = o.MaxSubscriptionsPerConn
+	}
+	if o.MaxOperationsPerConn <= 0 {
+		o.MaxOperationsPerConn = 4
 	}
 	if o.InitTimeout <= 0 {
-		o.InitTimeout = 10 * time.Second
+		o.InitTimeout = 3 * time.Second
+	}
+	if o.MaxPendingConns <= 0 {
+		o.MaxPendingConns = 128
+	}
+	if o.MaxPendingConnsPerAddr <= 0 {
+		o.MaxPendingConnsPerAddr = 8
 	}
 	if len(o.CredentialKeys) == 0 {
 		o.CredentialKeys = []string{"Authorization", "X-API-Key"}
@@ -83,29 +127,37 @@ func (o *Options) setDefaults() {
 // Handler is the GraphQL endpoint: POST for queries and mutations, GET
 // with an Upgrade for the WebSocket of subscriptions. Build it with [New].
 type Handler struct {
-	kit  *computemw.Kit
-	api  *httpapi.API     // the kit\'s HTTP contract: CORS, hosts, WebSocket admission
-	cfg  computemw.Config // the kit's, with its defaults
-	opts Options
-	srv  *handler.Server
+	kit     *computemw.Kit
+	cfg     computemw.Config // the kit's, with its defaults
+	opts    Options
+	srv     *handler.Server
+	api     *httpapi.API // the kit's HTTP contract: CORS, hosts, WebSocket admission
+	pending *pendingConns
 }
 
 // New returns the GraphQL endpoint of kit. Mount it at one path (it
 // answers every method there: POST, the WebSocket's GET, CORS preflights
 // when Config.AllowedOrigins is set, and 405 for the rest).
 func New(kit *computemw.Kit, opts Options) *Handler {
-	opts.setDefaults()
-	h := &Handler{kit: kit, api: httpapi.New(kit), cfg: kit.Config(), opts: opts}
+	opts.setDefaults(kit.Config())
+	h := &Handler{kit: kit, api: httpapi.New(kit), cfg: kit.Config(), opts: opts,
+		pending: newPendingConns(opts.MaxPendingConns, opts.MaxPendingConnsPerAddr)}
 	cfg := generated.Config{Resolvers: &resolver{h: h}}
 	setComplexity(&cfg.Complexity, opts.OperationCost)
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(h.websocket())
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(queryCache{lru.New[*ast.QueryDocument](queryCacheSize)})
+	srv.SetParserTokenLimit(opts.MaxTokens)
+	srv.SetValidationRulesFn(validationRules)
+	// Each document over the WebSocket is admitted before it is parsed
+	// (over HTTP, ServeHTTP admits the request).
+	srv.Use(documentGate{h})
 	if !opts.DisableIntrospection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.Use(&complexityLimit{max: opts.MaxComplexity})
+	srv.AroundOperations(h.aroundOperation)
 	srv.SetErrorPresenter(h.presentError)
 	srv.SetRecoverFunc(h.recoverPanic)
 	srv.SetDisableSuggestion(true)
@@ -135,7 +187,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"method %s is not allowed: send queries and mutations with POST, subscriptions over WebSocket", r.Method))
 		return
 	}
-	r, err := h.readBody(r)
+	// The caller is admitted before the body is read and the document
+	// parsed, as the kit's routes admit theirs: parsing and validating a
+	// document costs CPU, which only a caller the policies let in may
+	// spend. The response carries the admission's headers (X-Request-ID,
+	// the rate limiter's, a 401's challenge).
+	actx, err := h.kit.Admit(r.Context(), OpDocument, req)
+	maps.Copy(w.Header(), computemw.ResponseHeader(actx))
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	r, err = h.readBody(r)
 	if err != nil {
 		h.writeError(w, err)
 		return

@@ -11,10 +11,12 @@ import (
 
 const runDoc = `mutation { runCommand(command: "echo governed") { output } }`
 
-// TestPolicies runs the kit's policies on GraphQL fields as on the HTTP
-// routes: no or bad credentials are UNAUTHORIZED, a role without the
-// permission or the provider FORBIDDEN, and no refused caller creates a
-// sandbox; credentials of a JWT or an API key are served.
+// TestPolicies runs the kit's policies on GraphQL as on the HTTP routes:
+// no or bad credentials are a 401 UNAUTHORIZED for the whole document
+// (admitted before it is parsed, with the authenticator's challenge), a
+// role without the permission or the provider a FORBIDDEN field, and no
+// refused caller creates a sandbox; credentials of a JWT or an API key are
+// served.
 func TestPolicies(t *testing.T) {
 	kit, fake := computemwtest.PolicyKit(t, computemwtest.PolicyOptions{})
 	base := serve(t, kit, graphql.Options{})
@@ -25,21 +27,26 @@ func TestPolicies(t *testing.T) {
 		name   string
 		query  string
 		header http.Header
+		status int
 		code   string
 	}{
-		{"no credentials", runDoc, nil, "UNAUTHORIZED"},
-		{"bad token", runDoc, bearer("not-a-token"), "UNAUTHORIZED"},
-		{"wrong key", runDoc, http.Header{"X-Api-Key": {"cmw_wrong"}}, "UNAUTHORIZED"},
-		{"viewer runs code", runDoc, token("viewer"), "FORBIDDEN"},
-		{"viewer reads files", `{ readFile(path: "a") { content } }`, token("viewer"), "FORBIDDEN"},
-		{"viewer creates a session", `mutation { createSession { sandboxId } }`, token("viewer"), "FORBIDDEN"},
-		{"provider not allowed", runDoc, token("local-only"), "FORBIDDEN"},
-		{"no credentials for a session", `mutation { createSession { sandboxId } }`, nil, "UNAUTHORIZED"},
+		{"no credentials", runDoc, nil, 401, "UNAUTHORIZED"},
+		{"bad token", runDoc, bearer("not-a-token"), 401, "UNAUTHORIZED"},
+		{"wrong key", runDoc, http.Header{"X-Api-Key": {"cmw_wrong"}}, 401, "UNAUTHORIZED"},
+		{"viewer runs code", runDoc, token("viewer"), 200, "FORBIDDEN"},
+		{"viewer reads files", `{ readFile(path: "a") { content } }`, token("viewer"), 200, "FORBIDDEN"},
+		{"viewer creates a session", `mutation { createSession { sandboxId } }`, token("viewer"), 200, "FORBIDDEN"},
+		{"provider not allowed", runDoc, token("local-only"), 200, "FORBIDDEN"},
+		{"no credentials for a session", `mutation { createSession { sandboxId } }`, nil, 401, "UNAUTHORIZED"},
+		{"no credentials for introspection", `{ __schema { queryType { name } } }`, nil, 401, "UNAUTHORIZED"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := post(t, base, c.query, nil, c.header)
-			if r.Status != 200 || !slices.Equal(r.codes(), []string{c.code}) {
-				t.Errorf("%d %s, want %s", r.Status, r.Raw, c.code)
+			if r.Status != c.status || !slices.Equal(r.codes(), []string{c.code}) {
+				t.Errorf("%d %s, want %d %s", r.Status, r.Raw, c.status, c.code)
+			}
+			if c.status == 401 && r.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("401 without a challenge: %v", r.Header)
 			}
 		})
 	}
@@ -65,11 +72,13 @@ func TestPolicies(t *testing.T) {
 	}
 }
 
-// TestRateLimitsAndQuotas: each field is a request of its own for the
-// rate limiter and the quota, so one document cannot hide many executions.
+// TestRateLimitsAndQuotas: the document is a request for the rate
+// limiter, and each field one more of its own, for the rate limiter and
+// the quota, so one document cannot hide many executions.
 func TestRateLimitsAndQuotas(t *testing.T) {
 	t.Run("rate limit", func(t *testing.T) {
-		kit, fake := computemwtest.PolicyKit(t, computemwtest.PolicyOptions{RateLimit: 2})
+		// A limit of 3: the document, a and b.
+		kit, fake := computemwtest.PolicyKit(t, computemwtest.PolicyOptions{RateLimit: 3})
 		base := serve(t, kit, graphql.Options{})
 		key := http.Header{"X-Api-Key": {computemwtest.PolicyAPIKey}}
 		r := post(t, base, `mutation {
@@ -78,7 +87,7 @@ func TestRateLimitsAndQuotas(t *testing.T) {
 		  c: runCommand(command: "echo 3") { output }
 		}`, nil, key)
 		if r.Data["a"] == nil || r.Data["b"] == nil || !slices.Equal(r.codes(), []string{"RATE_LIMITED"}) {
-			t.Fatalf("three fields against a limit of 2: %s", r.Raw)
+			t.Fatalf("a document of three fields against a limit of 3: %s", r.Raw)
 		}
 		if ra, _ := r.Errors[0].Extensions["retryAfter"].(float64); ra < 1 {
 			t.Errorf("RATE_LIMITED without retryAfter: %s", r.Raw)

@@ -40,7 +40,7 @@ func (h *Handler) admit(ctx context.Context, op computemw.Op) (context.Context, 
 }
 
 // readBody checks a POST's body as the kit's JSON routes do — declared
-// JSON, not compressed, at most Config.MaxBodyBytes, well-formed — and
+// JSON, not compressed, at most Options.MaxBodyBytes, well-formed — and
 // reads it, so that an oversized body is a 413 rather than a decoding
 // error, and a malformed one is not echoed back.
 func (h *Handler) readBody(r *http.Request) (*http.Request, error) {
@@ -50,7 +50,7 @@ func (h *Handler) readBody(r *http.Request) (*http.Request, error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		return r, computemw.Errorf(computemw.CodeUnsupportedMedia, "Content-Type must be application/json")
 	}
-	limit := h.cfg.MaxBodyBytes
+	limit := h.opts.MaxBodyBytes
 	if r.ContentLength > limit {
 		return r, computemw.Errorf(computemw.CodePayloadTooLarge, "request body exceeds %d bytes", limit)
 	}

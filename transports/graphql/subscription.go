@@ -22,33 +22,32 @@ type subscriptionResolver struct{ h *Handler }
 // sandbox.
 func (s *subscriptionResolver) Execution(ctx context.Context, language, code, command, provider, sandboxID *string, timeout *int, stdin *string) (<-chan generated.ExecutionEvent, error) {
 	h := s.h
-	conn := connFrom(ctx)
-	if conn == nil {
+	op := operationFrom(ctx)
+	if op == nil {
 		return nil, computemw.Errorf(computemw.CodeBadRequest, "subscriptions are served over WebSocket")
 	}
 	run := computemw.Run{Language: str(language), Code: str(code), Command: str(command),
 		Provider: str(provider), SandboxID: str(sandboxID)}
-	op := computemw.OpExecute
+	kind := computemw.OpExecute
 	if run.Command != "" {
-		op = computemw.OpExec
+		kind = computemw.OpExec
 	}
 	if run.Command == "" && (run.Language == "" || run.Code == "") {
 		return nil, computemw.Errorf(computemw.CodeBadRequest, "execution needs a command, or a language and code")
 	}
-	if err := conn.begin(h.opts.MaxSubscriptionsPerConn); err != nil {
-		return nil, err
-	}
-	kctx, err := h.admit(ctx, op)
+	kctx, err := h.admit(ctx, kind)
 	if err == nil {
 		err = h.prepareRun(&run, timeout, stdin)
 	}
 	if err != nil {
-		conn.end()
 		return nil, fail(kctx, err)
 	}
+	// The program holds the operation's place on the connection until it
+	// has ended.
+	op.hold()
 	events := make(chan generated.ExecutionEvent)
 	go func() {
-		defer conn.end()
+		defer op.done()
 		defer close(events)
 		stdout := &chunkWriter{ctx: ctx, events: events, stream: generated.OutputStreamStdout}
 		stderr := &chunkWriter{ctx: ctx, events: events, stream: generated.OutputStreamStderr}

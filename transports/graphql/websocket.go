@@ -9,8 +9,10 @@ import (
 	"sync"
 	"time"
 
+	gql "github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/computemw/kit/computemw"
 )
@@ -39,16 +41,28 @@ func (h *Handler) websocket() transport.Websocket {
 	}
 }
 
-// serveWebSocket checks the upgrade — the page's origin by the kit's rule,
-// or same-origin when the kit has no lists (refused: 403 before any
-// upgrade) — then serves the connection. Its
-// caller is admitted at connection_init, when its credentials are known.
+// serveWebSocket checks the upgrade — the host (in ServeHTTP), the page's
+// origin by the kit's rule, or same-origin when the kit has no lists
+// (refused: 403 before any upgrade), and the connections of the client's
+// address that await connection_init (Options.MaxPendingConns) — then
+// serves the connection. Its caller is admitted at connection_init, when
+// its credentials are known, which must come within Options.InitTimeout.
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, req *computemw.Request) {
 	if origin := r.Header.Get("Origin"); !h.api.OriginAllowed(origin) || (!h.api.ChecksOrigins() && !sameOrigin(origin, r.Host)) {
 		h.writeError(w, computemw.Errorf(computemw.CodeForbidden, "origin %q may not open a WebSocket here", truncate(origin, 128)))
 		return
 	}
-	c := &conn{}
+	addr := r.RemoteAddr
+	if ip := computemw.ClientIP(r.Context(), req, h.cfg.TrustedProxies); ip.IsValid() {
+		addr = ip.String()
+	}
+	pending, err := h.pending.take(addr)
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	defer pending()
+	c := &conn{pending: pending}
 	defer c.close()
 	ctx := withConn(withCaller(r.Context(), req), c)
 	h.srv.ServeHTTP(w, r.WithContext(ctx))
@@ -71,10 +85,11 @@ func sameOrigin(origin, host string) bool {
 // in the same books as the kit's own WebSocket ([computemw.Kit.OpenConnection]:
 // Config.WebSocket's MaxConnsPerCaller and MaxConns, counted in
 // compute_active_connections); and the connection ends after MaxLifetime,
-// or IdleTimeout without a running subscription.
+// or IdleTimeout without a running operation.
 // A refusal closes the connection with 4403 and "CODE: message".
 func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	c := connFrom(ctx)
+	c.pending() // connection_init came: admitted or closed now
 	req := caller(ctx)
 	header := http.Header{}
 	if hh, ok := req.Header.(http.Header); ok {
@@ -91,9 +106,9 @@ func (h *Handler) initConn(ctx context.Context, payload transport.InitPayload) (
 	if err != nil {
 		return refuse(ctx, err)
 	}
-	// Each subscription is admitted again, as a request of its own, with
+	// Each document and field is admitted again, as a request of its own, with
 	// these headers; the connection's context carries none of the
-	// admission's per-request state, since subscriptions run at once.
+	// admission's per-request state, since operations run at once.
 	sub := *req
 	sub.Method = "WS"
 	cctx, cancel := context.WithCancel(withCaller(ctx, &sub))
@@ -145,9 +160,10 @@ func connFrom(ctx context.Context) *conn {
 }
 
 // conn is the state of one WebSocket connection: its running
-// subscriptions, its time limits, and its place among the caller's
+// operations, its time limits, and its place among the caller's
 // connections.
 type conn struct {
+	pending  func() // gives back the place among connections awaiting connection_init
 	mu       sync.Mutex
 	running  int
 	idle     time.Duration
@@ -176,22 +192,22 @@ func (c *conn) idleCheck() {
 	}
 }
 
-// begin takes a place for a subscription, at most max at once.
-func (c *conn) begin(max int) error {
+// begin takes a place for an operation, at most max at once.
+func (c *conn) begin(max int) (*operation, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.running >= max {
-		return &computemw.Error{Code: computemw.CodeRateLimited, Message: fmt.Sprintf("at most %d subscriptions at once per connection", max),
+		return nil, &computemw.Error{Code: computemw.CodeRateLimited, Message: fmt.Sprintf("at most %d operations at once per connection", max),
 			RetryAfter: time.Second}
 	}
 	c.running++
 	if c.idleT != nil {
 		c.idleT.Stop()
 	}
-	return nil
+	return &operation{c: c, holds: 1}, nil
 }
 
-// end gives a subscription's place back.
+// end gives an operation's place back.
 func (c *conn) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -261,4 +277,69 @@ func (c *timedConn) SetReadDeadline(t time.Time) error {
 		return d.SetReadDeadline(t)
 	}
 	return nil
+}
+
+// operation is the place of one running operation on a connection. It is
+// held by gqlgen's run of the operation until its last response, and by a
+// subscription's program until that ends (after a client's complete, the
+// program is still being stopped); the place is free once both let go.
+type operation struct {
+	c     *conn
+	mu    sync.Mutex
+	holds int
+}
+
+// hold takes one more hold on the place.
+func (o *operation) hold() {
+	o.mu.Lock()
+	o.holds++
+	o.mu.Unlock()
+}
+
+// done lets go of one hold; the last frees the place.
+func (o *operation) done() {
+	o.mu.Lock()
+	o.holds--
+	last := o.holds == 0
+	o.mu.Unlock()
+	if last {
+		o.c.end()
+	}
+}
+
+type operationKey struct{}
+
+// operationFrom returns the place of the WebSocket operation ctx runs, or
+// nil over HTTP.
+func operationFrom(ctx context.Context) *operation {
+	o, _ := ctx.Value(operationKey{}).(*operation)
+	return o
+}
+
+// aroundOperation gives every operation on a WebSocket connection —
+// subscription, query or mutation — a place among the connection's
+// Options.MaxOperationsPerConn; past it the operation is refused with
+// RATE_LIMITED before anything of it runs.
+func (h *Handler) aroundOperation(ctx context.Context, next gql.OperationHandler) gql.ResponseHandler {
+	c := connFrom(ctx)
+	if c == nil {
+		return next(ctx)
+	}
+	op, err := c.begin(h.opts.MaxOperationsPerConn)
+	if err != nil {
+		return gql.OneShot(&gql.Response{Errors: gqlerror.List{h.presentError(ctx, err)}})
+	}
+	responses := next(context.WithValue(ctx, operationKey{}, op))
+	finished := false
+	return func(ctx context.Context) *gql.Response {
+		if finished {
+			return nil
+		}
+		resp := responses(ctx)
+		if resp == nil {
+			finished = true
+			op.done()
+		}
+		return resp
+	}
 }

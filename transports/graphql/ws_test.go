@@ -228,7 +228,12 @@ func TestStalledClient(t *testing.T) {
 	// Never read again: the socket's buffers fill, then the server's
 	// writes block.
 	cl.subscribe("1", executionDoc, map[string]any{"command": "lines 2000000"})
-	waitFor(t, "the stalled client's sandbox destroyed", func() bool { return fake.Created() == 1 && fake.Live() == 0 })
+	// The fake counts a creation a moment before the sandbox is live: wait
+	// for the execution's end too.
+	waitFor(t, "the stalled client's execution ended and its sandbox destroyed", func() bool {
+		return fake.Created() == 1 && fake.Live() == 0 &&
+			computemwtest.MetricValue(t, kit, "compute_executions_total", map[string]string{"language": "command"}) == 1
+	})
 	if kit.Stats().Live != 0 {
 		t.Errorf("%d sandboxes live", kit.Stats().Live)
 	}
