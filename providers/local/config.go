@@ -88,7 +88,7 @@ type Config struct {
 	// /bin, /lib, /lib32, /lib64, /libx32, /sbin (those present), plus
 	// the few files of /etc that programs need.
 	SystemDirs []string
-	// DisableSeccomp turns off the system-call filter (see deniedSyscalls).
+	// DisableSeccomp turns off the system-call filter (internal/seccomp lists the calls it denies).
 	// Default false: every sandbox runs under it.
 	DisableSeccomp bool
 	// InsecureNoNamespaces runs processes without bwrap: no namespaces,
@@ -119,7 +119,7 @@ type Config struct {
 	// WarmPool keeps sandboxes ready for Create (pool.go).
 	WarmPool PoolConfig
 	// StartGate orders the starts of executions while the CPUs are busy
-	// (startgate.go).
+	// (internal/startgate).
 	StartGate StartGateConfig
 }
 

@@ -106,8 +106,8 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 		return nil, err
 	}
 	// On busy CPUs, executions start in order of arrival, a few at a
-	// time (startgate.go).
-	release, err := s.p.gate.enter(ctx)
+	// time (internal/startgate).
+	release, err := s.p.gate.Enter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("local: waiting to start: %w", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/seccomp"
+	"github.com/computemw/kit/providers/local/internal/startgate"
 )
 
 // Provider is the local provider. It is safe for concurrent use.
@@ -50,7 +52,7 @@ type Provider struct {
 	hook atomic.Pointer[func(stage string)]
 
 	pool *pool // nil when off
-	gate *startGate
+	gate *startgate.Gate
 	// running counts executions in progress, and lastExec is when one
 	// last started or ended (UnixNano): the pool makes sandboxes only
 	// when none ran for PoolConfig.Quiet (pool.go).
@@ -123,9 +125,9 @@ func New(cfg Config) (*Provider, error) {
 	p.binds = systemBinds(cfg.SystemDirs)
 	p.etcBinds = etcBinds()
 	if !cfg.DisableSeccomp {
-		if p.seccomp, err = seccompProgram(); err != nil {
+		if p.seccomp, err = seccomp.Program(); err != nil {
 			p.cleanupInstance()
-			return nil, err
+			return nil, fmt.Errorf("local: %w", err)
 		}
 	}
 	p.rt, err = newRuntimeTable(cfg.Runtimes, p.iso.visible)
@@ -141,7 +143,7 @@ func New(cfg Config) (*Provider, error) {
 		p.log.Debug("computemw/local: runtime unavailable", "language", name, "reason", why)
 	}
 	p.pool = newPool(p, cfg.WarmPool)
-	p.gate = newStartGate(cfg.StartGate)
+	p.gate = startgate.New(cfg.StartGate.Slots, cfg.StartGate.Hold)
 	return p, nil
 }
 
@@ -154,6 +156,10 @@ func (p *Provider) Languages() []string { return p.languages() }
 
 // PoolStats implements computemw.PoolReporter.
 func (p *Provider) PoolStats() computemw.PoolStats { return p.pool.stats() }
+
+// StartGateStats implements computemw.StartGateReporter: the start gate's
+// state (Config.StartGate).
+func (p *Provider) StartGateStats() computemw.StartGateStats { return p.gate.Stats() }
 
 // SandboxCount returns how many sandboxes exist: made and not yet
 // destroyed, the warm pool's ready ones included.
