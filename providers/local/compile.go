@@ -15,6 +15,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/local/internal/buildcache"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
 // maxCompileOutput caps what a compiler's output adds to a Result, and to
@@ -152,18 +153,18 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*co
 // left of ctx), with a fixed environment and no
 // network. Its Result holds the compiler's output and exit code.
 func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limit time.Duration) (*computemw.Result, error) {
-	var cg group
+	var cg cgroups.Group
 	if s.p.cg != nil {
 		lim := s.lim
-		lim.memoryBytes = int64(s.p.cfg.CompileMemoryMB) << 20
-		g, err := s.p.cg.create(s.p.cgroupRel(newID(sandboxPrefix)), lim)
+		lim.MemoryBytes = int64(s.p.cfg.CompileMemoryMB) << 20
+		g, err := s.p.cg.Create(s.p.cgroupRel(newID(sandboxPrefix)), lim)
 		if err != nil {
 			return nil, fmt.Errorf("local: compile cgroup: %w", err)
 		}
 		cg = g
 		defer func() {
-			_ = g.kill()
-			_ = g.remove()
+			_ = g.Kill()
+			_ = g.Remove()
 		}()
 	}
 	vars := map[string]string{
@@ -195,9 +196,9 @@ func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limi
 	}
 	res, err := s.runWith(ctx, expand(rt.Compile, vars), computemw.ExecOptions{Timeout: limit, MaxOutputBytes: maxCompileOutput}, adjust)
 	if cg != nil {
-		c := cg.read()
-		s.cpu.Add(int64(c.cpu))
-		if c.oomKills > 0 {
+		c := cg.Read()
+		s.cpu.Add(int64(c.CPU))
+		if c.OOMKills > 0 {
 			return compileResult(res), &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("compilation exceeded its memory limit of %d MB", s.p.cfg.CompileMemoryMB)}
 		}
 	}

@@ -38,7 +38,7 @@ type Config struct {
 	MemoryMB int
 	// MaxProcesses caps a sandbox's processes and threads (default 256).
 	// On cgroup v1, bwrap's monitor of the sandbox's first process, born
-	// in the sandbox's cgroup (cgroupjoin.go), counts as one of them.
+	// in the sandbox's cgroup (internal/cgroups: Joiner), counts as one of them.
 	MaxProcesses int
 	// CPUCores caps a sandbox's CPU bandwidth (default 1).
 	CPUCores float64

@@ -153,7 +153,7 @@ func TestLimitHugeOutputTruncated(t *testing.T) {
 }
 
 // Protection: the sandbox's init kills what an execution left behind when
-// it ends (sandboxinit.go: reap, killLeftovers), and the cgroup kill on
+// it ends (internal/sandboxinit: reap, killLeftovers), and the cgroup kill on
 // Destroy. Detached, double-forked and stopped processes are gone when Exec
 // returns.
 func TestLimitDetachedProcessesKilled(t *testing.T) {

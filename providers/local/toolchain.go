@@ -258,7 +258,7 @@ func (tc *toolchains) fillWarm(ctx context.Context, p *Provider, rt *Runtime, di
 	sb := created.(*sandbox)
 	defer func() { _ = sb.Destroy(context.WithoutCancel(ctx)) }()
 	// The provider's own one-time job may use every core.
-	sb.lim.cpuCores = float64(runtime.NumCPU())
+	sb.lim.CPUCores = float64(runtime.NumCPU())
 	bd, err := sb.newBuildDir(rt, rt.Warm, "")
 	if err != nil {
 		return err
