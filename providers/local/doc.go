@@ -25,6 +25,22 @@
 // development only, and says so loudly in the log. The provider needs
 // Linux: elsewhere the package builds, and New fails saying so.
 //
+// # Its parts
+//
+// This package is the host side: the provider, its sandboxes and what
+// they run (exec.go, isolated.go, held.go, compile.go), the isolation
+// profile (profile.go, bwrap.go, insecure.go), workspaces, uids and the
+// warm pool. Beside it, in internal packages:
+//
+//   - internal/sandboxinit: the init, which runs inside each sandbox as
+//     its PID 1 and starts every program of it (the server's own
+//     binary; its package doc says how the binary becomes an init);
+//   - internal/initproto: the messages between the provider and an init;
+//   - internal/cgroups: the sandboxes' cgroups, v1 and v2;
+//   - internal/seccomp: the system-call filter;
+//   - internal/startgate: the start gate (Config.StartGate);
+//   - internal/buildcache: the compiled languages' build cache.
+//
 // # Where each measure lives
 //
 // The profile of a process is assembled in one place, buildProfile in

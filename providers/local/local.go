@@ -20,9 +20,10 @@ import (
 	"github.com/computemw/kit/providers/local/internal/startgate"
 )
 
-// Provider is the local provider. It is safe for concurrent use. Its
-// parts, each set up once by New:
+// Provider is the local provider. It is safe for concurrent use.
 type Provider struct {
+	// The fields are grouped by the part of the provider they belong
+	// to; New sets up each part once.
 	cfg Config
 	log *slog.Logger
 

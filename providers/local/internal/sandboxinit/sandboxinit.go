@@ -15,19 +15,20 @@
 //     sandbox, any server that embeds the kit. A call forgotten in one of
 //     them would not fail at New, but run that program's main inside
 //     every sandbox it starts.
-//   - It runs early: Go initialises a package after the packages it
-//     imports, so the init takes over before the package initialisation
-//     of the rest of the server (its frameworks, drivers and
-//     registrations) runs, which a call from main would run first inside
-//     every sandbox.
+//   - It runs early: Go initialises this package as soon as the few
+//     packages it imports are, and always before the provider and every
+//     package that imports it, so much of the server's own package
+//     initialisation (its frameworks, drivers, registrations) never runs
+//     in a sandbox; a call from main would run after all of it.
 //   - Nothing else can start it: the variable is set only by the
 //     provider, only inside the profile, and removed (with the whole
 //     environment) before the init serves.
 //
 // What it costs: the packages this one imports (the standard library,
-// golang.org/x/sys and github.com/creack/pty), and packages that Go's
-// initialisation order puts before it, run their own initialisation in
-// each sandbox's init. Keep heavy work out of init functions.
+// golang.org/x/sys, github.com/creack/pty and initproto), and the
+// packages Go's initialisation order puts before it, run their own
+// initialisation in each sandbox's init. Keep heavy work out of init
+// functions.
 package sandboxinit
 
 import (
