@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/buildcache"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
 // maxCompileOutput caps what a compiler's output adds to a Result, and to
@@ -38,13 +40,13 @@ func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opt
 	dir := newID(".computemw-main-build")
 	defer func() { _ = s.root.RemoveAll(dir) }()
 	installed := false
-	if root, m, err := b.cache.open(key); err == nil {
+	if root, m, err := b.cache.Open(key); err == nil {
 		err = s.installArtefact(root, m, dir)
 		root.Close()
 		switch {
-		case errors.Is(err, errCorrupt):
+		case errors.Is(err, buildcache.ErrCorrupt):
 			s.p.log.Warn("computemw/local: a build cache entry was changed on disk; rebuilding it", "language", rt.Name, "key", key)
-			b.cache.drop(key)
+			b.cache.Drop(key)
 			_ = s.root.RemoveAll(dir)
 		case err != nil:
 			return nil, err
@@ -59,7 +61,7 @@ func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opt
 			return res, err
 		}
 		compileOutput = res.CompileOutput
-		root, m, err := b.cache.open(key)
+		root, m, err := b.cache.Open(key)
 		if err != nil {
 			return nil, fmt.Errorf("local: build cache: %w", err)
 		}
@@ -76,6 +78,27 @@ func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opt
 		res.CompileOutput = compileOutput
 	}
 	return res, err
+}
+
+// installArtefact copies a cached artefact into dir (workspace-relative,
+// new) of the sandbox's workspace, checked against its manifest, and gives
+// it to the sandbox. A mismatch returns buildcache.ErrCorrupt; the caller
+// removes dir.
+func (s *sandbox) installArtefact(src *os.Root, m *buildcache.Manifest, dir string) error {
+	err := buildcache.Install(src, m, s.root, dir, s.giveToSandbox)
+	if err != nil && !errors.Is(err, buildcache.ErrCorrupt) {
+		return fmt.Errorf("local: %w", err)
+	}
+	return err
+}
+
+// giveToSandbox gives a file the provider made in the workspace to the
+// sandbox's uid, where that differs from the server's.
+func (s *sandbox) giveToSandbox(rel string) error {
+	if !s.chown {
+		return nil
+	}
+	return s.root.Lchown(rel, s.uid, s.gid)
 }
 
 // build compiles code in a build directory of its own: a fresh directory
@@ -118,7 +141,8 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*co
 		return out, fmt.Errorf("local: compile output: %w", err)
 	}
 	defer outRoot.Close()
-	if _, err := b.cache.put(key, outRoot); err != nil {
+	if _, err := b.cache.Put(key, outRoot); err != nil {
+		err = fmt.Errorf("local: %w", err)
 		return out, &computemw.Error{Code: computemw.CodeExecution, Message: err.Error(), Err: err}
 	}
 	return out, nil
@@ -129,18 +153,18 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*co
 // left of ctx), with a fixed environment and no
 // network. Its Result holds the compiler's output and exit code.
 func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limit time.Duration) (*computemw.Result, error) {
-	var cg group
+	var cg cgroups.Group
 	if s.p.cg != nil {
 		lim := s.lim
-		lim.memoryBytes = int64(s.p.cfg.CompileMemoryMB) << 20
-		g, err := s.p.cg.create(s.p.cgroupRel(newID(sandboxPrefix)), lim)
+		lim.MemoryBytes = int64(s.p.cfg.CompileMemoryMB) << 20
+		g, err := s.p.cg.Create(s.p.cgroupRel(newID(sandboxPrefix)), lim)
 		if err != nil {
 			return nil, fmt.Errorf("local: compile cgroup: %w", err)
 		}
 		cg = g
 		defer func() {
-			_ = g.kill()
-			_ = g.remove()
+			_ = g.Kill()
+			_ = g.Remove()
 		}()
 	}
 	vars := map[string]string{
@@ -172,9 +196,9 @@ func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limi
 	}
 	res, err := s.runWith(ctx, expand(rt.Compile, vars), computemw.ExecOptions{Timeout: limit, MaxOutputBytes: maxCompileOutput}, adjust)
 	if cg != nil {
-		c := cg.read()
-		s.cpu.Add(int64(c.cpu))
-		if c.oomKills > 0 {
+		c := cg.Read()
+		s.cpu.Add(int64(c.CPU))
+		if c.OOMKills > 0 {
 			return compileResult(res), &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("compilation exceeded its memory limit of %d MB", s.p.cfg.CompileMemoryMB)}
 		}
 	}

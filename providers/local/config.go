@@ -38,7 +38,8 @@ type Config struct {
 	MemoryMB int
 	// MaxProcesses caps a sandbox's processes and threads (default 256).
 	// On cgroup v1, bwrap's monitor of the sandbox's first process, born
-	// in the sandbox's cgroup (cgroupjoin.go), counts as one of them.
+	// in the sandbox's cgroup (internal/cgroups: Joiner), counts as one
+	// of them.
 	MaxProcesses int
 	// CPUCores caps a sandbox's CPU bandwidth (default 1).
 	CPUCores float64
@@ -88,7 +89,8 @@ type Config struct {
 	// /bin, /lib, /lib32, /lib64, /libx32, /sbin (those present), plus
 	// the few files of /etc that programs need.
 	SystemDirs []string
-	// DisableSeccomp turns off the system-call filter (see deniedSyscalls).
+	// DisableSeccomp turns off the system-call filter (internal/seccomp
+	// lists the calls it denies).
 	// Default false: every sandbox runs under it.
 	DisableSeccomp bool
 	// InsecureNoNamespaces runs processes without bwrap: no namespaces,
@@ -119,7 +121,7 @@ type Config struct {
 	// WarmPool keeps sandboxes ready for Create (pool.go).
 	WarmPool PoolConfig
 	// StartGate orders the starts of executions while the CPUs are busy
-	// (startgate.go).
+	// (internal/startgate).
 	StartGate StartGateConfig
 }
 

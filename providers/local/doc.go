@@ -25,26 +25,42 @@
 // development only, and says so loudly in the log. The provider needs
 // Linux: elsewhere the package builds, and New fails saying so.
 //
+// # Its parts
+//
+// This package is the host side: the provider, its sandboxes and what
+// they run (exec.go, isolated.go, held.go, compile.go), the isolation
+// profile (profile.go, bwrap.go, insecure.go), workspaces, uids and the
+// warm pool. Beside it, in internal packages:
+//
+//   - internal/sandboxinit: the init, which runs inside each sandbox as
+//     its PID 1 and starts every program of it (the server's own
+//     binary; its package doc says how the binary becomes an init);
+//   - internal/initproto: the messages between the provider and an init;
+//   - internal/cgroups: the sandboxes' cgroups, v1 and v2;
+//   - internal/seccomp: the system-call filter;
+//   - internal/startgate: the start gate (Config.StartGate);
+//   - internal/buildcache: the compiled languages' build cache.
+//
 // # Where each measure lives
 //
 // The profile of a process is assembled in one place, buildProfile in
 // profile.go, and applied by the isolation New chose (isolation.go). Each
-// measure, the code that makes it (file: functions), and what it protects
-// against:
+// measure, the code that makes it (file or internal package: functions),
+// and what it protects against:
 //
 //	| measure | where | protects against |
 //	|---|---|---|
 //	| user namespace; uid 1000 inside, an unprivileged host uid outside | profile.go: bwrapArgs; bwrap.go: prepare; sandbox.go: Create | a sandbox acting as root, or as the server's uid, on the host |
 //	| a host uid of its own per live sandbox (root server, Config.UIDRange) | bwrap.go: sandboxIDs, setup; uids.go: acquire, release | one sandbox using up the per-user kernel limits of the others, or signalling their processes |
-//	| PID namespace whose PID 1 is the sandbox's init; --die-with-parent; what an execution leaves is killed when it ends | profile.go: bwrapArgs; sandboxinit.go: reap, killLeftovers; spawn.go: killTree | processes that outlive their execution or their sandbox; signals to host processes |
-//	| the server's binary, run as the init, out of the sandbox's reach: passed as a descriptor the init closes, the init not dumpable | initstart.go: openInitBinary, startInit; sandboxinit.go: runInit | a sandbox reading the server's binary (and what is compiled into it) or tracing its init |
+//	| PID namespace whose PID 1 is the sandbox's init; --die-with-parent; what an execution leaves is killed when it ends | profile.go: bwrapArgs; internal/sandboxinit: reap, killLeftovers; spawn.go: killTree | processes that outlive their execution or their sandbox; signals to host processes |
+//	| the server's binary, run as the init, out of the sandbox's reach: passed as a descriptor the init closes, the init not dumpable | initstart.go: openInitBinary, startInit; internal/sandboxinit: run | a sandbox reading the server's binary (and what is compiled into it) or tracing its init |
 //	| mount namespace: read-only system directories, generated /etc, own /workspace, private /tmp, read-only root | profile.go: bwrapArgs, systemBinds; local.go: writeEtc; mountns.go: makeBase | reading host files or other sandboxes' workspaces; writing outside the workspace |
 //	| network namespace unless the sandbox asks and Config.AllowNetwork | profile.go: bwrapArgs; sandbox.go: Create | reaching the host's loopback services or the network |
 //	| IPC, UTS and cgroup namespaces | profile.go: bwrapArgs | sharing memory or semaphores with the host; renaming the host; seeing host cgroup paths |
 //	| no capabilities, no nested user namespaces, a new session | profile.go: bwrapArgs | regaining privileges; typing into the server's terminal (TIOCSTI) |
-//	| system-call filter | seccomp.go: seccompProgram; profile.go: bwrapArgs | kernel attack surface: keyrings, io_uring, eBPF, perf, userfaultfd, mount APIs, other ABIs |
-//	| cgroup: memory, processes, CPU; joined before the program runs (on v1 the sandbox's first process is born in it) | cgroup.go: create; cgroupjoin.go: join; spawn.go: spawn | memory exhaustion, fork bombs, CPU hogs; it also measures usage |
-//	| rlimits: file size, open files, no core dumps; set on the sandbox's first process before it runs, or by its shell or init | rlimits.go: apply, probeRlimits; spawn.go: spawn; profile.go: buildProfile, wrap, rlimitSpec; sandboxinit.go: setInitRlimits | huge files, descriptor exhaustion, core dumps |
+//	| system-call filter | internal/seccomp: Program; profile.go: bwrapArgs | kernel attack surface: keyrings, io_uring, eBPF, perf, userfaultfd, mount APIs, other ABIs |
+//	| cgroup: memory, processes, CPU; joined before the program runs (on v1 the sandbox's first process is born in it) | internal/cgroups: Create, Join; spawn.go: spawn | memory exhaustion, fork bombs, CPU hogs; it also measures usage |
+//	| rlimits: file size, open files, no core dumps; set on the sandbox's first process before it runs, or by its shell or init | rlimits.go: apply, probeRlimits; spawn.go: spawn; profile.go: buildProfile, wrap; initstart.go: startInit; internal/sandboxinit: setInitRlimits | huge files, descriptor exhaustion, core dumps |
 //	| environment: a fixed base plus checked client variables, via --clearenv/--setenv | env.go: checkEnv, environ; profile.go: buildProfile, bwrapArgs | host secrets reaching a sandbox; LD_PRELOAD in bwrap itself; NUL-injected bwrap options; oversized environments |
 //	| bwrap's options in a sealed memory file; NUL refused | args.go: argsFile, dataFile | option injection; a start blocked on a full pipe |
 //	| host descriptors closed before exec | fds.go: closeInheritedFDs | host files reaching a sandbox through inherited descriptors |
@@ -57,7 +73,7 @@
 //	| BaseDir verified; reclaim acts only on the provider's own names, never through symlinks | basedir.go: prepareBaseDir, verifyBaseDir; reclaim.go: reclaimOrphans, reclaimInstance | other local users planting lock files or instance directories |
 //	| development mode without namespaces (cgroup, rlimits, environment and time limit only) | isolation.go: newIsolation; insecure.go: prepare | nothing else: never for untrusted code |
 //	| compile step: a build directory of its own as /workspace, a fixed environment, no network, a cgroup of its own | compile.go: build, compileIn | a compile reading the workspace or the sandbox's variables (an artefact unlike its cache key); a compile using the run step's memory |
-//	| build cache: a server-only directory; regular files copied through an os.Root; SHA-256 checked on every use | buildcache.go: put, copyTree, installArtefact | a sandbox reading or poisoning another's artefacts; a compiler's symlink leading the server to a host file |
+//	| build cache: a server-only directory; regular files copied through an os.Root; SHA-256 checked on every use | internal/buildcache: Put, CopyTree, Install; compile.go: installArtefact | a sandbox reading or poisoning another's artefacts; a compiler's symlink leading the server to a host file |
 //	| Go's build cache: filled by a compile of the provider's own, copied for each compile | toolchain.go: warm, fillWarm; compile.go: copySeed | a sandbox writing a cache entry that another's compile trusts |
 //	| templates: a root filesystem bound read-only instead of the host's system directories | template.go: loadTemplate, systemBinds; toolchain.go: stage | nothing new: it changes what a sandbox sees, read-only |
 //

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,11 +94,13 @@ func (s *sandbox) runWithShell(ctx context.Context, direct, shell []string, opts
 
 // execute is runWith and runWithShell: shell, when not nil, is the
 // command's form for a bwrap process of its own and for a start of argv
-// that fails.
+// that fails. An execution takes one of three paths: a process of its own
+// under bwrap when its profile differs from the sandbox's (runIsolated),
+// the sandbox's first execution (runFirst), or a start by the sandbox's
+// init (runInInit).
 func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts computemw.ExecOptions, adjust func(*profile)) (*computemw.Result, error) {
 	s.p.executionStarted()
 	defer s.p.executionDone()
-	timeout := s.timeLimit(opts.Timeout)
 	cwd, err := s.cwd(opts.Cwd)
 	if err != nil {
 		return nil, err
@@ -106,38 +109,56 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 		return nil, err
 	}
 	// On busy CPUs, executions start in order of arrival, a few at a
-	// time (startgate.go).
-	release, err := s.p.gate.enter(ctx)
+	// time (internal/startgate).
+	release, err := s.p.gate.Enter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("local: waiting to start: %w", err)
 	}
 	defer release()
-	isolated := argv
-	if shell != nil {
-		isolated = shell
-	}
 	switch {
 	case adjust != nil:
 		// A profile of its own: a process of its own, started by bwrap.
+		isolated := argv
+		if shell != nil {
+			isolated = shell
+		}
 		return s.runIsolated(ctx, isolated, cwd, opts, adjust)
 	case !s.hasInit() && s.executions.Load() == 0 && s.active.Load() == 0:
-		// The sandbox's first execution: a bwrap process of its own is
-		// cheaper than starting the init, and a sandbox made for one
-		// request needs nothing more.
-		if shell != nil && s.startsDirectly(argv, opts.Env) {
+		return s.runFirst(ctx, argv, shell, cwd, opts)
+	}
+	return s.runInInit(ctx, argv, shell, cwd, opts)
+}
+
+// runFirst runs the sandbox's first execution: a bwrap process of its own
+// is cheaper than starting the init, and a sandbox made for one request
+// needs nothing more. A sandbox of the warm pool has that process
+// waiting (held.go). A command without shell syntax runs without a shell
+// where bwrap would start the program the shell finds (startsDirectly).
+func (s *sandbox) runFirst(ctx context.Context, argv, shell []string, cwd string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	isolated := argv
+	if shell != nil {
+		isolated = shell
+		if s.startsDirectly(argv, opts.Env) {
 			s.p.stage("direct")
 			isolated = argv
 		}
-		// A sandbox of the warm pool has its first process waiting.
-		if h := s.takeHeld(); h != nil {
-			if line, ok := s.heldLine(h, isolated, cwd, opts); ok {
-				s.p.stage("held")
-				return s.runHeld(ctx, h, line, opts)
-			}
-			h.release()
-		}
-		return s.runIsolated(ctx, isolated, cwd, opts, func(*profile) {})
 	}
+	if h := s.takeHeld(); h != nil {
+		if line, ok := s.heldLine(h, isolated, cwd, opts); ok {
+			s.p.stage("held")
+			return s.runHeld(ctx, h, line, opts)
+		}
+		h.release()
+	}
+	return s.runIsolated(ctx, isolated, cwd, opts, func(*profile) {})
+}
+
+// runInInit runs an execution through the sandbox's init, which it starts
+// first when it does not run yet: the init forks and execs argv (or
+// shell, when argv's program cannot be started) with the execution's
+// standard streams, and reports its exit once what it left is gone.
+func (s *sandbox) runInInit(ctx context.Context, argv, shell []string, cwd string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	timeout := s.timeLimit(opts.Timeout)
 	env, err := s.environ(opts.Env)
 	if err != nil {
 		return nil, err
@@ -167,12 +188,12 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 	stdout := &cappedBuffer{max: maxOut}
 	stderr := &cappedBuffer{max: maxOut}
 
-	var before counters
+	var before cgroups.Counters
 	if s.cg != nil {
-		before = s.cg.read()
+		before = s.cg.Read()
 		s.mu.Lock()
 		if s.active.Add(1) == 1 {
-			s.cg.resetPeak()
+			s.cg.ResetPeak()
 		}
 		s.mu.Unlock()
 		defer s.active.Add(-1)
@@ -234,7 +255,7 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 	// to reap; the cgroup counts it (and executions of the same sandbox
 	// running concurrently).
 	after := s.measure(res, s.cg, before)
-	if err := s.limitError(before, after, s.lim.memoryBytes, timedOut, timeout); err != nil {
+	if err := s.limitError(before, after, s.lim.MemoryBytes, timedOut, timeout); err != nil {
 		return res, err
 	}
 	switch {
@@ -302,14 +323,14 @@ func (s *sandbox) cwd(dir string) (string, error) {
 // measure completes an execution's result from its cgroup (CPU time since
 // before, peak memory) and adds it to the sandbox's usage; it returns the
 // cgroup's readings after the execution (zero without a cgroup).
-func (s *sandbox) measure(res *computemw.Result, cg group, before counters) counters {
-	var after counters
+func (s *sandbox) measure(res *computemw.Result, cg cgroups.Group, before cgroups.Counters) cgroups.Counters {
+	var after cgroups.Counters
 	if cg != nil {
-		after = cg.read()
-		if after.peak > 0 {
-			res.PeakMemory = after.peak
+		after = cg.Read()
+		if after.Peak > 0 {
+			res.PeakMemory = after.Peak
 		}
-		if d := after.cpu - before.cpu; d > res.CPUTime {
+		if d := after.CPU - before.CPU; d > res.CPUTime {
 			res.CPUTime = d
 		}
 	}
@@ -327,15 +348,15 @@ func (s *sandbox) measure(res *computemw.Result, cg group, before counters) coun
 // limitError is the error of an execution that a limit ended — memory
 // (of memoryBytes, 0 when unknown here), processes, its time limit — or
 // nil.
-func (s *sandbox) limitError(before, after counters, memoryBytes int64, timedOut bool, timeout time.Duration) error {
+func (s *sandbox) limitError(before, after cgroups.Counters, memoryBytes int64, timedOut bool, timeout time.Duration) error {
 	switch {
-	case after.oomKills > before.oomKills:
+	case after.OOMKills > before.OOMKills:
 		if memoryBytes == 0 {
 			return &computemw.Error{Code: computemw.CodeResource, Message: "memory limit exceeded"}
 		}
 		return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("memory limit of %d MB exceeded", memoryBytes>>20)}
-	case after.pidsMax > before.pidsMax:
-		return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.pids)}
+	case after.PidsMax > before.PidsMax:
+		return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("process limit of %d exceeded", s.lim.Pids)}
 	case timedOut:
 		return &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout)}
 	}

@@ -17,7 +17,7 @@ func SandboxCgroupDirs(sb computemw.Sandbox) []string {
 	if s.p.cg == nil {
 		return nil
 	}
-	return s.p.cg.paths(s.p.cgroupRel(s.id))
+	return s.p.cg.Paths(s.p.cgroupRel(s.id))
 }
 
 // SandboxWorkspace returns the host path of a sandbox's workspace
@@ -37,7 +37,7 @@ func CgroupParentDirs(p *Provider) []string {
 	if p.cg == nil {
 		return nil
 	}
-	return p.cg.paths("/" + p.cfg.CgroupParent)
+	return p.cg.Paths("/" + p.cfg.CgroupParent)
 }
 
 // InstanceName returns the provider's instance name (its directory under

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
 // heldShell is the first process of a sandbox the warm pool made: bwrap
@@ -328,11 +329,11 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 	copied := h.st.copyOutput(tee(stdout, opts.Stdout, cancelRun), tee(stderr, opts.Stderr, cancelRun))
 
 	cg := s.cg
-	var before counters
+	var before cgroups.Counters
 	if cg != nil {
-		before = cg.read()
+		before = cg.Read()
 		if s.active.Add(1) == 1 {
-			cg.resetPeak()
+			cg.ResetPeak()
 		}
 		defer s.active.Add(-1)
 	}

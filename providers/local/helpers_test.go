@@ -170,6 +170,36 @@ func bounded(t *testing.T, d time.Duration, call func() (*computemw.Result, erro
 	}
 }
 
+// timedOutAfter runs an execution that prints printed and then cannot
+// end, under time limits that double from first until one ends it after
+// it printed: how long a program takes to print depends on the machine and
+// its load, so a limit that ended it sooner says nothing about what is
+// kept. Every run must end with TIMEOUT, never before its limit; the
+// result of the first that printed is returned, and the test fails when
+// none kept what the program printed. exec runs on the test's goroutine
+// and bounds its execution (bounded).
+func timedOutAfter(t *testing.T, first time.Duration, printed string, exec func(limit time.Duration) (*computemw.Result, error)) *computemw.Result {
+	t.Helper()
+	limit := first
+	for range 6 {
+		start := time.Now()
+		res, err := exec(limit)
+		if elapsed := time.Since(start); elapsed < limit {
+			t.Fatalf("a %s time limit ended the execution after %s", limit, elapsed)
+		}
+		if !errors.Is(err, computemw.ErrTimeout) {
+			t.Fatalf("a %s time limit: got %v (result %+v), want an error of class %s", limit, err, res, computemw.CodeTimeout)
+		}
+		if res != nil && strings.Contains(res.Stdout, printed) {
+			return res
+		}
+		t.Logf("a %s time limit ended the program before it printed %q (result %+v); doubling it", limit, printed, res)
+		limit *= 2
+	}
+	t.Fatalf("no time limit up to %s kept what the program printed (%q)", limit/2, printed)
+	return nil
+}
+
 // checkNoLeaks asserts that a closed provider left nothing: no entry in its
 // BaseDir (workspaces, instance directory, lock file), no cgroup under its
 // CgroupParent, no process in those cgroups, and no child process of the

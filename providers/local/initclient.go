@@ -11,19 +11,41 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/computemw/kit/providers/local/internal/initproto"
 )
+
+// initMsg is a message of the init's protocol (internal/initproto), as
+// the provider's side builds its requests.
+type initMsg = initproto.Msg
+
+// The requests the provider's side names beside start and signal.
+const (
+	opProcs   = initproto.OpProcs
+	opKillPID = initproto.OpKillPID
+)
+
+// initReply is a message from the init, with the descriptors that came
+// with it (a terminal's master), which its receiver owns.
+type initReply struct {
+	*initproto.Msg
+	files []*os.File
+}
+
+// closeFiles closes the descriptors of a reply.
+func closeFiles(files []*os.File) { initproto.CloseFiles(files) }
 
 // initProc is a sandbox's init as the provider sees it: the process that
 // holds the sandbox's namespaces (bwrap's, or the init itself without
 // namespaces), and the socket to the init inside them.
 type initProc struct {
 	cmd  *exec.Cmd
-	conn *initConn
+	conn *initproto.Conn
 	pid  int // the init's host PID
 
 	mu      sync.Mutex
 	nextID  uint64
-	waiting map[uint64]chan *initMsg
+	waiting map[uint64]chan *initReply
 
 	// dead is closed once the init or its socket is gone; err says why.
 	dead chan struct{}
@@ -43,7 +65,7 @@ func (ip *initProc) serve() {
 		close(ip.exited)
 	}()
 	for {
-		m, files, err := ip.conn.recv()
+		m, files, err := ip.conn.Recv()
 		if err != nil {
 			ip.mu.Lock()
 			ip.err = fmt.Errorf("%w: %v", errInitGone, err)
@@ -54,11 +76,10 @@ func (ip *initProc) serve() {
 		ip.mu.Lock()
 		ch := ip.waiting[m.ID]
 		ip.mu.Unlock()
-		m.files = files
 		delivered := false
 		if ch != nil {
 			select {
-			case ch <- m:
+			case ch <- &initReply{Msg: m, files: files}:
 				delivered = true
 			default: // a waiter that left: nothing to deliver to
 			}
@@ -73,8 +94,8 @@ func (ip *initProc) serve() {
 // channel, which holds the messages a request gets (at most two: a
 // terminal's started, then its exit; a background program gets only
 // started, an execution only its exit).
-func (ip *initProc) request() (uint64, chan *initMsg) {
-	ch := make(chan *initMsg, 2)
+func (ip *initProc) request() (uint64, chan *initReply) {
+	ch := make(chan *initReply, 2)
 	ip.mu.Lock()
 	ip.nextID++
 	id := ip.nextID
@@ -101,16 +122,16 @@ func (ip *initProc) gone() error {
 }
 
 // call sends a request and waits for its one answer.
-func (ip *initProc) call(ctx context.Context, m *initMsg) (*initMsg, error) {
+func (ip *initProc) call(ctx context.Context, m *initMsg) (*initReply, error) {
 	id, ch := ip.request()
 	defer ip.done(id)
 	m.ID = id
-	if err := ip.conn.send(m); err != nil {
+	if err := ip.conn.Send(m); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	select {
 	case r := <-ch:
-		if r.Op == opError {
+		if r.Op == initproto.OpError {
 			return nil, errors.New(r.Error)
 		}
 		return r, nil
@@ -125,21 +146,21 @@ func (ip *initProc) call(ctx context.Context, m *initMsg) (*initMsg, error) {
 // the channel on which its exit arrives, and the started message (whose
 // files the caller owns); the caller calls done(id) once it has the exit
 // (or gives up).
-func (ip *initProc) startProc(ctx context.Context, m *initMsg, files ...*os.File) (uint64, <-chan *initMsg, *initMsg, error) {
+func (ip *initProc) startProc(ctx context.Context, m *initMsg, files ...*os.File) (uint64, <-chan *initReply, *initReply, error) {
 	id, ch := ip.request()
-	m.Op, m.ID = opStart, id
-	if err := ip.conn.send(m, files...); err != nil {
+	m.Op, m.ID = initproto.OpStart, id
+	if err := ip.conn.Send(m, files...); err != nil {
 		ip.done(id)
 		return 0, nil, nil, fmt.Errorf("local: %w", err)
 	}
 	select {
 	case r := <-ch:
-		if r.Op == opError {
+		if r.Op == initproto.OpError {
 			ip.done(id)
 			closeFiles(r.files)
 			return 0, nil, nil, &startError{notFound: r.NotFound, msg: r.Error}
 		}
-		if r.Op != opStarted {
+		if r.Op != initproto.OpStarted {
 			// The init reports a start before its exit; a message
 			// out of order is a broken init, never an exit status.
 			ip.done(id)
@@ -156,7 +177,7 @@ func (ip *initProc) startProc(ctx context.Context, m *initMsg, files ...*os.File
 			select {
 			case r := <-ch:
 				closeFiles(r.files)
-				if r.Op == opStarted {
+				if r.Op == initproto.OpStarted {
 					ip.signal(id, 9)
 				}
 			case <-ip.dead:
@@ -173,10 +194,10 @@ func (ip *initProc) startProc(ctx context.Context, m *initMsg, files ...*os.File
 // channel the answer arrives on; the caller calls done(id) once it has
 // it (or gives up). The descriptors travel with the message: the caller
 // may close its own as soon as launch returns.
-func (ip *initProc) launch(m *initMsg, files ...*os.File) (uint64, <-chan *initMsg, error) {
+func (ip *initProc) launch(m *initMsg, files ...*os.File) (uint64, <-chan *initReply, error) {
 	id, ch := ip.request()
-	m.Op, m.ID = opStart, id
-	if err := ip.conn.send(m, files...); err != nil {
+	m.Op, m.ID = initproto.OpStart, id
+	if err := ip.conn.Send(m, files...); err != nil {
 		ip.done(id)
 		return 0, nil, fmt.Errorf("local: %w", err)
 	}
@@ -188,13 +209,13 @@ func (ip *initProc) launch(m *initMsg, files ...*os.File) (uint64, <-chan *initM
 // killed and its answer still awaited (stopped), for at most stopWait: an
 // init that has not even started the program by then (stuck in a fork)
 // does not hold the caller past its time limit. lost: the init is gone.
-func (ip *initProc) await(ctx context.Context, id uint64, ch <-chan *initMsg) (exit *initMsg, stopped, lost bool, err error) {
-	answer := func(r *initMsg) (*initMsg, error) {
+func (ip *initProc) await(ctx context.Context, id uint64, ch <-chan *initReply) (exit *initReply, stopped, lost bool, err error) {
+	answer := func(r *initReply) (*initReply, error) {
 		closeFiles(r.files)
 		switch r.Op {
-		case opExit:
+		case initproto.OpExit:
 			return r, nil
-		case opError:
+		case initproto.OpError:
 			return nil, &startError{notFound: r.NotFound, msg: r.Error}
 		}
 		return nil, fmt.Errorf("local: the sandbox's init answered %q to a start", r.Op)
@@ -229,13 +250,13 @@ const stopWait = 5 * time.Second
 
 // signal signals an execution's process group.
 func (ip *initProc) signal(id uint64, sig int) {
-	_ = ip.conn.send(&initMsg{Op: opSignal, ID: id, Signal: sig})
+	_ = ip.conn.Send(&initMsg{Op: initproto.OpSignal, ID: id, Signal: sig})
 }
 
 // kill ends the init and with it every process of the sandbox.
 func (ip *initProc) kill() {
 	killTree(ip.cmd)
-	_ = ip.conn.close()
+	_ = ip.conn.Close()
 }
 
 // startError: the init could not start a program.

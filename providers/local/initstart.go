@@ -8,10 +8,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/computemw/kit/providers/local/internal/initproto"
+	"github.com/computemw/kit/providers/local/internal/sandboxinit"
 )
 
 // openInitBinary opens the binary every sandbox's init runs: the server's
-// own (its package init in sandboxinit.go serves as the init). Sandboxes
+// own (the package initialisation of internal/sandboxinit, which this
+// package imports, serves as the init). Sandboxes
 // reach it only through a descriptor, so its directory may be closed to
 // them; when the file itself is not executable by their uids, a copy in
 // the instance directory is.
@@ -60,9 +64,9 @@ func copyExecutable(from, to string) error {
 // filter, cgroup, rlimits and environment apply to it and so to every
 // process it starts. It returns once the init runs in the cgroup.
 func (s *sandbox) startInit(ctx context.Context) error {
-	mine, theirs, err := socketPair()
+	mine, theirs, err := initproto.SocketPair()
 	if err != nil {
-		return err
+		return fmt.Errorf("local: %w", err)
 	}
 	defer theirs.Close()
 	argv := []string{"/proc/self/fd/" + fdString(fdInitExe)}
@@ -77,8 +81,9 @@ func (s *sandbox) startInit(ctx context.Context) error {
 	pr.argv = argv
 	// The runtime of the init starts with one processor and a tight heap:
 	// it only forks, execs and relays a few messages.
-	pr.env = append(pr.env, initEnv+"="+fdString(fdInitSocket)+","+fdString(fdInitExe),
-		initRlimitsEnv+"="+s.rlimitSpec(), "GOMAXPROCS=1", "GOGC=50")
+	lim := s.p.rlimits()
+	pr.env = append(pr.env, sandboxinit.Environ(fdInitSocket, fdInitExe, lim.fileBytes, lim.openFiles)...)
+	pr.env = append(pr.env, "GOMAXPROCS=1", "GOGC=50")
 	pr.init = []*os.File{theirs, s.p.exe}
 	pr.ownInit = true
 	l, err := s.p.iso.prepare(pr)
@@ -87,25 +92,25 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		return err
 	}
 	l.cmd.Stderr = &cappedBuffer{max: 4 << 10}
-	conn, err := newInitConn(mine)
+	conn, err := initproto.NewConn(mine)
 	if err != nil {
 		l.close()
-		return err
+		return fmt.Errorf("local: %w", err)
 	}
 	if err := s.begin(l.cmd); err != nil {
 		l.close()
-		conn.close()
+		conn.Close()
 		return err
 	}
 	pid, err := s.spawn(ctx, l, pr.cgroup)
 	if err != nil {
 		s.end(l.cmd)
-		conn.close()
+		conn.Close()
 		return fmt.Errorf("local: start the sandbox's init: %w", err)
 	}
 	ip := &initProc{
 		cmd: l.cmd, conn: conn, pid: pid,
-		waiting: map[uint64]chan *initMsg{},
+		waiting: map[uint64]chan *initReply{},
 		dead:    make(chan struct{}),
 		exited:  make(chan struct{}),
 	}
@@ -113,7 +118,7 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		<-ip.exited
 		s.end(l.cmd)
 	}()
-	ready := make(chan *initMsg, 1)
+	ready := make(chan *initReply, 1)
 	ip.waiting[0] = ready
 	go ip.serve()
 	select {
@@ -124,7 +129,7 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		return fmt.Errorf("local: the sandbox's init failed to start: %s", stderrOf(l.cmd))
 	case <-ctx.Done():
 		killTree(l.cmd)
-		conn.close()
+		conn.Close()
 		<-ip.exited
 		return ctx.Err()
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
 // runIsolated runs argv as a process of its own under bwrap, with the
@@ -60,12 +61,12 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 	}
 	defer s.end(cmd)
 
-	var before counters
+	var before cgroups.Counters
 	cg := pr.cgroup
 	if cg != nil {
-		before = cg.read()
+		before = cg.Read()
 		if s.active.Add(1) == 1 || cg != s.cg {
-			cg.resetPeak()
+			cg.ResetPeak()
 		}
 		defer s.active.Add(-1)
 	}
@@ -101,7 +102,7 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 // with status code, bwrap's rusage ru (nil when bwrap's end was not
 // waited for) and waitErr: its output, exit status, CPU time and peak
 // memory, and the error of a limit that ended it or of its end by runCtx.
-func (s *sandbox) isolatedResult(code int, ru *syscall.Rusage, waitErr error, stdout, stderr *cappedBuffer, start time.Time, cg group, before counters, stopped bool, runCtx, limitCtx context.Context, timeout time.Duration) (*computemw.Result, error) {
+func (s *sandbox) isolatedResult(code int, ru *syscall.Rusage, waitErr error, stdout, stderr *cappedBuffer, start time.Time, cg cgroups.Group, before cgroups.Counters, stopped bool, runCtx, limitCtx context.Context, timeout time.Duration) (*computemw.Result, error) {
 	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
 
 	res := &computemw.Result{ExecutionTime: time.Since(start)}

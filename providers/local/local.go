@@ -15,51 +15,75 @@ import (
 	"sync/atomic"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
+	"github.com/computemw/kit/providers/local/internal/seccomp"
+	"github.com/computemw/kit/providers/local/internal/startgate"
 )
 
 // Provider is the local provider. It is safe for concurrent use.
 type Provider struct {
-	cfg      Config
-	log      *slog.Logger
-	iso      isolation // bwrap, or the development mode without namespaces
-	rt       *runtimeTable
-	cg       cgroupDriver // nil without cgroups
-	instance string       // this provider's directory and cgroup name
-	dir      string       // BaseDir/instance
-	etcDir   string       // generated passwd, group, hosts, hostname
-	lock     *os.File     // flock held for the provider's lifetime
+	// The fields are grouped by the part of the provider they belong
+	// to; New sets up each part once.
+	cfg Config
+	log *slog.Logger
+
+	// The instance: this provider's directory under BaseDir and cgroup
+	// under CgroupParent, with the lock that marks it alive
+	// (reclaim.go).
+	instance string
+	dir      string   // BaseDir/instance
+	lock     *os.File // flock held for the provider's lifetime
 	rootUser bool
-	tmpfsWS  bool // workspaces are size-capped tmpfs mounts
-	// joinCgroups: a sandbox's first process is born in its cgroup,
-	// started from a thread that joined it (cgroupjoin.go: probeJoin).
-	joinCgroups bool
-	threads     *nsThreads // make workspaces and start processes in their namespaces (tmpfsWS)
-	seccomp     []byte     // compiled system-call filter, or nil
-	binds       []string   // bwrap arguments for the system directories
-	etcBinds    []string   // and for the host's /etc entries, one by one
-	etc         []*os.File
+
+	// Isolation: how a profile is applied (isolation.go: bwrap, or the
+	// development mode without namespaces), and what every profile
+	// holds (profile.go).
+	iso      isolation
+	seccomp  []byte   // compiled system-call filter (internal/seccomp), or nil
+	binds    []string // bwrap arguments for the system directories
+	etcBinds []string // and for the host's /etc entries, one by one
+	etcDir   string   // generated passwd, group, hosts, hostname
+	etc      []*os.File
 	// etcStage is etcDir, opened, when the namespace every workspace's
 	// is copied from has the host's /etc entries bound in it
 	// (mountns.go: makeBase): a sandbox then binds it as its /etc.
 	etcStage *os.File
-	exe      *os.File    // the binary every sandbox's init runs
-	tc       *toolchains // compiled languages, build cache, templates
+	exe      *os.File // the binary every sandbox's init runs (initstart.go)
 
-	// hook, when set (by tests), is called at each stage of a process's
-	// start-up (see spawn).
-	hook atomic.Pointer[func(stage string)]
+	// Cgroups (internal/cgroups): nil without them. joinCgroups: a
+	// sandbox's first process is born in its cgroup, started from a
+	// thread that joined it (workspace.go: probeJoin).
+	cg          cgroups.Driver
+	joinCgroups bool
 
-	pool *pool // nil when off
-	gate *startGate
-	// running counts executions in progress, and lastExec is when one
-	// last started or ended (UnixNano): the pool makes sandboxes only
-	// when none ran for PoolConfig.Quiet (pool.go).
+	// Workspaces: size-capped tmpfs mounts (tmpfsWS), made and entered
+	// by threads in mount namespaces of their own (mountns.go).
+	tmpfsWS bool
+	threads *nsThreads
+
+	// Languages: the runtime table, and the compiled languages' build
+	// cache, toolchains and templates (toolchain.go, template.go).
+	rt *runtimeTable
+	tc *toolchains
+
+	// Scheduling: the warm pool (nil when off) and the start gate
+	// (internal/startgate; nil when off). running counts executions in
+	// progress, and lastExec is when one last started or ended
+	// (UnixNano): the pool makes sandboxes only when none ran for
+	// PoolConfig.Quiet (pool.go).
+	pool     *pool
+	gate     *startgate.Gate
 	running  atomic.Int64
 	lastExec atomic.Int64
 
+	// The sandboxes made and not yet destroyed.
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
 	closed    bool
+
+	// hook, set only by tests (export_test.go: SetSpawnHook), is called
+	// at each stage of a process's start-up (spawn.go: stage).
+	hook atomic.Pointer[func(stage string)]
 }
 
 // New starts a local provider: it checks bwrap, cgroups and BaseDir,
@@ -77,7 +101,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.iso = iso
 
-	cg, err := newCgroupDriver()
+	cg, err := cgroups.NewDriver()
 	if err == nil {
 		err = probeCgroup(cg, cfg.CgroupParent)
 	}
@@ -123,9 +147,9 @@ func New(cfg Config) (*Provider, error) {
 	p.binds = systemBinds(cfg.SystemDirs)
 	p.etcBinds = etcBinds()
 	if !cfg.DisableSeccomp {
-		if p.seccomp, err = seccompProgram(); err != nil {
+		if p.seccomp, err = seccomp.Program(); err != nil {
 			p.cleanupInstance()
-			return nil, err
+			return nil, fmt.Errorf("local: %w", err)
 		}
 	}
 	p.rt, err = newRuntimeTable(cfg.Runtimes, p.iso.visible)
@@ -141,7 +165,7 @@ func New(cfg Config) (*Provider, error) {
 		p.log.Debug("computemw/local: runtime unavailable", "language", name, "reason", why)
 	}
 	p.pool = newPool(p, cfg.WarmPool)
-	p.gate = newStartGate(cfg.StartGate)
+	p.gate = startgate.New(cfg.StartGate.Slots, cfg.StartGate.Hold)
 	return p, nil
 }
 
@@ -154,6 +178,10 @@ func (p *Provider) Languages() []string { return p.languages() }
 
 // PoolStats implements computemw.PoolReporter.
 func (p *Provider) PoolStats() computemw.PoolStats { return p.pool.stats() }
+
+// StartGateStats implements computemw.StartGateReporter: the start gate's
+// state (Config.StartGate).
+func (p *Provider) StartGateStats() computemw.StartGateStats { return p.gate.Stats() }
 
 // SandboxCount returns how many sandboxes exist: made and not yet
 // destroyed, the warm pool's ready ones included.
@@ -168,7 +196,7 @@ func (p *Provider) CgroupVersion() int {
 	if p.cg == nil {
 		return 0
 	}
-	return p.cg.version()
+	return p.cg.Version()
 }
 
 // Close destroys every sandbox the provider still has and removes its
@@ -212,7 +240,7 @@ func (p *Provider) cleanupInstance() error {
 		p.threads.close()
 	}
 	if p.cg != nil {
-		for _, dir := range p.cg.paths(p.cgroupRel("")) {
+		for _, dir := range p.cg.Paths(p.cgroupRel("")) {
 			if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
@@ -274,13 +302,13 @@ func (p *Provider) writeEtc() error {
 }
 
 // probeCgroup checks that a sandbox cgroup can be created and removed.
-func probeCgroup(d cgroupDriver, parent string) error {
+func probeCgroup(d cgroups.Driver, parent string) error {
 	rel := filepath.Join("/", parent, newID("probe"))
-	g, err := d.create(rel, limits{memoryBytes: 64 << 20, pids: 16})
+	g, err := d.Create(rel, cgroups.Limits{MemoryBytes: 64 << 20, Pids: 16})
 	if err != nil {
 		return err
 	}
-	return g.remove()
+	return g.Remove()
 }
 
 // newID returns prefix-<16 hex digits>, the shape of every instance and

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,7 +80,7 @@ func (t *nsThreads) serve(ready chan<- error) {
 	if unix.Gettid() == unix.Getpid() {
 		// The server's main thread, which the kernel's out-of-memory
 		// killer would take for the whole server in a sandbox's cgroup,
-		// never joins one (cgroupjoin.go): it is held idle here, so
+		// never joins one (internal/cgroups: Joiner): it is held idle here, so
 		// that the thread that takes its place is another.
 		t.wg.Add(1)
 		go t.serve(ready)
@@ -119,11 +120,11 @@ func (t *nsThreads) run(ns *os.File, f func() error) error {
 }
 
 // start is run for f that starts a process, which is born, when g is not
-// nil and lets the thread join it, in cgroup g as well (cgroupjoin.go);
+// nil and lets the thread join it, in cgroup g as well (internal/cgroups: Joiner);
 // joined reports whether it was and the thread left g once f returned.
 // A thread that cannot leave ends, and the process it started
 // (Pdeathsig) with it.
-func (t *nsThreads) start(ns *os.File, g joiner, f func() error) (joined bool, err error) {
+func (t *nsThreads) start(ns *os.File, g cgroups.Joiner, f func() error) (joined bool, err error) {
 	type result struct {
 		joined bool
 		err    error
@@ -133,7 +134,7 @@ func (t *nsThreads) start(ns *os.File, g joiner, f func() error) (joined bool, e
 		var leave func() error
 		if g != nil {
 			var err error
-			if leave, err = g.join(); err != nil {
+			if leave, err = g.Join(); err != nil {
 				if leave != nil && leave() != nil {
 					done <- result{err: fmt.Errorf("local: leave a sandbox's cgroup: %w", err)}
 					return false

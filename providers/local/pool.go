@@ -190,7 +190,7 @@ func (pl *pool) refill() {
 			if err == nil && sb.cg != nil {
 				// Read once, outside the lock: an idle sandbox's memory
 				// stays what it was when it became ready.
-				sb.idleMem = sb.cg.memory()
+				sb.idleMem = sb.cg.Memory()
 			}
 			pl.mu.Lock()
 			pl.making--

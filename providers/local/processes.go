@@ -10,10 +10,6 @@ import (
 	"github.com/computemw/kit/computemw"
 )
 
-// maxBackground caps the background programs a sandbox's init starts
-// (their descendants count against the sandbox's process limit).
-const maxBackground = 32
-
 // StartProcess implements computemw.ProcessManager: the init starts the
 // command detached, with /dev/null as its streams and a marker its
 // descendants inherit, so that it survives the end of executions until it

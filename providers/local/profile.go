@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
 // profile is the complete isolation profile of one process: every measure
@@ -37,7 +38,7 @@ type profile struct {
 	// seccomp is the compiled system-call filter; nil when disabled.
 	seccomp []byte
 	// cgroup receives the process before it runs; nil without cgroups.
-	cgroup group
+	cgroup cgroups.Group
 	// workspace is a descriptor of the workspace directory, bound at
 	// /workspace; etc are descriptors of the generated /etc files
 	// (etcNames order). Both are owned by the sandbox and the provider.
@@ -146,7 +147,7 @@ func (pr *profile) bwrapArgs() []string {
 		args = append(args, "--unshare-net")
 	}
 	if pr.ownInit {
-		// The sandbox's init (sandboxinit.go) is its PID 1 and reaps
+		// The sandbox's init (internal/sandboxinit) is its PID 1 and reaps
 		// its orphans; its death ends every process of the sandbox.
 		args = append(args, "--as-pid-1")
 	}
@@ -266,12 +267,4 @@ func etcBinds() []string {
 func (r rlimits) wrap(argv []string) []string {
 	script := fmt.Sprintf("ulimit -f %d && ulimit -n %d && ulimit -c 0 && exec \"$@\"", r.fileBytes/512, r.openFiles)
 	return append([]string{"/bin/sh", "-c", script, "sh"}, argv...)
-}
-
-// rlimitSpec is the rlimits for a sandbox's init, which sets them
-// on itself (setInitRlimits): "<file size bytes>,<open files>", and no
-// core dumps.
-func (s *sandbox) rlimitSpec() string {
-	lim := s.p.rlimits()
-	return fmt.Sprintf("%d,%d", lim.fileBytes, lim.openFiles)
 }

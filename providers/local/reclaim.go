@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
 // The prefixes of the names newID makes for instances and sandboxes.
@@ -71,15 +73,15 @@ func (p *Provider) reclaimInstance(inst string) {
 	n := 0
 	if p.cg != nil {
 		base := filepath.Join("/", p.cfg.CgroupParent, inst)
-		for _, dir := range p.cg.paths(base) {
+		for _, dir := range p.cg.Paths(base) {
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
 				if !e.IsDir() || !sandboxName.MatchString(e.Name()) {
 					continue
 				}
 				rel := filepath.Join(base, e.Name())
-				if g, err := p.cg.create(rel, limits{}); err == nil {
-					if g.remove() == nil {
+				if g, err := p.cg.Create(rel, cgroups.Limits{}); err == nil {
+					if g.Remove() == nil {
 						n++
 					}
 				}

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/computemw/kit/providers/local/internal/initproto"
 )
 
 // Runtime describes how to run source code of one language in a sandbox:
@@ -237,8 +239,9 @@ func rustRuntime() Runtime {
 	return rt
 }
 
-// sandboxPath is the PATH inside every sandbox.
-const sandboxPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// sandboxPath is the PATH inside every sandbox, where its init looks for
+// programs too.
+const sandboxPath = initproto.DefaultPath
 
 // runtimeTable resolves language names to runtimes present on the host.
 type runtimeTable struct {

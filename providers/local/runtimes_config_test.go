@@ -5,7 +5,6 @@ package local_test
 import (
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,52 +57,57 @@ func TestRuntimeTableIsConfiguration(t *testing.T) {
 	}
 }
 
-// bigProgram is a C program that takes the compiler about a second and
-// some 40 MB: a large initialised array. It prints the array's sum.
-func bigProgram() (code, sum string) {
-	var b strings.Builder
-	b.WriteString("#include <stdio.h>\nstatic const int a[] = {")
-	total := 0
-	for i := range 200000 {
-		v := i * 7 % 1000
-		total += v
-		b.WriteString(strconv.Itoa(v) + ",")
-	}
-	b.WriteString("};\nint main(void) { long s = 0; for (unsigned i = 0; i < sizeof a / sizeof *a; i++) s += a[i]; printf(\"%ld\\n\", s); }\n// " + randHex() + "\n")
-	return b.String(), strconv.Itoa(total) + "\n"
-}
-
 // The compile step has time and memory limits of its own
 // (Config.CompileTimeout, Config.CompileMemoryMB), apart from the run
-// step's.
+// step's. Each limit is met by a compile step that cannot stay within it
+// on any machine: one that never ends, one whose memory grows past any
+// cap, and one that needs more memory than the sandbox it compiles for.
 func TestCompileLimits(t *testing.T) {
-	cache := sharedBuildCache(t)
-	compile := func(cfg local.Config) (*computemw.Result, string, error) {
+	// hold makes a compile step of sh that runs script, then writes a
+	// run step that prints the program's source.
+	hold := func(name, script string) local.Runtime {
+		return local.Runtime{Name: name, Ext: ".txt",
+			Compile: []string{"sh", "-c", script + ` && printf '#!/bin/sh\ncat "$0.txt"\n' > {out}/main && cp {file} {out}/main.txt && chmod +x {out}/main`},
+			Run:     []string{"{out}/main"}}
+	}
+	rts := []local.Runtime{
+		// Never ends: nothing writes the FIFO it reads.
+		hold("never-ends", "mkfifo /tmp/fifo && read x < /tmp/fifo"),
+		// Keeps all of its input, which never ends, as one line.
+		hold("grows", "tail -n 1 /dev/zero"),
+		// Needs 64 MiB for a moment: 64 MiB of input as one line.
+		hold("needs-64mb", "head -c 67108864 /dev/zero | tail -n 1 | wc -c > /dev/null"),
+	}
+	compile := func(cfg local.Config, lang string) (res *computemw.Result, code string, err error) {
 		t.Helper()
-		cfg.BuildCacheDir = cache
+		cfg.Runtimes = rts
+		cfg.BuildCacheDir = sharedBuildCache(t)
 		p := newTestProvider(t, cfg)
-		requireLanguage(t, p, "c")
+		requireLanguage(t, p, lang)
 		sb := newSandbox(t, p, computemw.CreateOptions{})
 		// Gone before the next provider's leak check, which counts every
 		// child process of the test binary (each sandbox has its init).
 		defer sb.Destroy(t.Context())
-		code, sum := bigProgram()
-		res, err := sb.RunCode(t.Context(), "c", code, computemw.ExecOptions{Timeout: time.Minute})
-		return res, sum, err
+		// The program is new to the build cache: the compile step runs.
+		code = "program " + randHex() + "\n"
+		res, err = bounded(t, 2*time.Minute, func() (*computemw.Result, error) {
+			return sb.RunCode(t.Context(), lang, code, computemw.ExecOptions{Timeout: time.Minute})
+		})
+		return res, code, err
 	}
 	var ce *computemw.Error
-	_, _, err := compile(local.Config{CompileTimeout: 200 * time.Millisecond})
-	if !errors.As(err, &ce) || ce.Code != computemw.CodeTimeout || !strings.Contains(ce.Message, "compilation exceeded its time limit") {
-		t.Errorf("a compile past its time limit: %v, want TIMEOUT naming the compilation", err)
+	_, _, err := compile(local.Config{CompileTimeout: 200 * time.Millisecond}, "never-ends")
+	if !errors.As(err, &ce) || ce.Code != computemw.CodeTimeout || !strings.Contains(ce.Message, "compilation exceeded its time limit of 200ms") {
+		t.Errorf("a compile past its time limit: %v, want TIMEOUT naming the compilation and its limit", err)
 	}
-	_, _, err = compile(local.Config{CompileMemoryMB: 16})
+	_, _, err = compile(local.Config{CompileMemoryMB: 16}, "grows")
 	if !errors.As(err, &ce) || ce.Code != computemw.CodeResource || !strings.Contains(ce.Message, "compilation exceeded its memory limit of 16 MB") {
 		t.Errorf("a compile past its memory limit: %v, want RESOURCE_ERROR naming the compilation", err)
 	}
 	// The run step's memory is the sandbox's, and the compile's is its
 	// own: a compile larger than the sandbox succeeds.
-	res, sum, err := compile(local.Config{MemoryMB: 24})
-	if err != nil || res.Stdout != sum {
-		t.Errorf("a compile larger than the run step's memory: %v %+v, want %q", err, res, sum)
+	res, code, err := compile(local.Config{MemoryMB: 24}, "needs-64mb")
+	if err != nil || res.ExitCode != 0 || res.Stdout != code {
+		t.Errorf("a compile larger than the run step's memory: %v %+v, want %q", err, res, code)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,10 +36,10 @@ type sandbox struct {
 	wsFile   *os.File // descriptor of the workspace (O_PATH), opened at creation
 	mntns    *os.File // the mount namespace where ws is a tmpfs of its own (mountns.go); nil for a plain directory
 	root     *os.Root
-	cg       group // nil without cgroups
+	cg       cgroups.Group // nil without cgroups
 	env      map[string]string
 	network  bool
-	lim      limits
+	lim      cgroups.Limits
 	maxExec  time.Duration // the longest one execution may run
 	uid, gid int           // the host ids its processes run as
 	lease    *uidLease     // holds uid for this sandbox alone, or nil
@@ -165,7 +166,7 @@ func (s *sandbox) provision() error {
 	}
 	s.root = root
 	if s.p.cg != nil {
-		g, err := s.p.cg.create(s.p.cgroupRel(s.id), s.lim)
+		g, err := s.p.cg.Create(s.p.cgroupRel(s.id), s.lim)
 		if err != nil {
 			return fmt.Errorf("local: %w", err)
 		}
@@ -175,20 +176,20 @@ func (s *sandbox) provision() error {
 }
 
 // limitsFor clamps requested resources to the provider's maximum.
-func (p *Provider) limitsFor(r computemw.Resources) limits {
-	l := limits{
-		memoryBytes: int64(p.cfg.MemoryMB) << 20,
-		pids:        int64(p.cfg.MaxProcesses),
-		cpuCores:    p.cfg.CPUCores,
+func (p *Provider) limitsFor(r computemw.Resources) cgroups.Limits {
+	l := cgroups.Limits{
+		MemoryBytes: int64(p.cfg.MemoryMB) << 20,
+		Pids:        int64(p.cfg.MaxProcesses),
+		CPUCores:    p.cfg.CPUCores,
 	}
-	if r.MemoryMB > 0 && int64(r.MemoryMB)<<20 < l.memoryBytes {
-		l.memoryBytes = int64(r.MemoryMB) << 20
+	if r.MemoryMB > 0 && int64(r.MemoryMB)<<20 < l.MemoryBytes {
+		l.MemoryBytes = int64(r.MemoryMB) << 20
 	}
-	if r.MaxProcesses > 0 && int64(r.MaxProcesses) < l.pids {
-		l.pids = int64(r.MaxProcesses)
+	if r.MaxProcesses > 0 && int64(r.MaxProcesses) < l.Pids {
+		l.Pids = int64(r.MaxProcesses)
 	}
-	if r.CPUCores > 0 && r.CPUCores < l.cpuCores {
-		l.cpuCores = r.CPUCores
+	if r.CPUCores > 0 && r.CPUCores < l.CPUCores {
+		l.CPUCores = r.CPUCores
 	}
 	return l
 }
@@ -306,11 +307,11 @@ func (s *sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 		// The cgroup's counters are exact even when executions overlapped
 		// (their Results' CPU times then count each other's), and hold
 		// background processes too.
-		c := s.cg.read()
-		if c.cpu > 0 {
-			u.CPUTime = c.cpu
+		c := s.cg.Read()
+		if c.CPU > 0 {
+			u.CPUTime = c.CPU
 		}
-		u.PeakMemory = max(u.PeakMemory, c.peak)
+		u.PeakMemory = max(u.PeakMemory, c.Peak)
 	}
 	return u, nil
 }
@@ -353,7 +354,7 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 		if s.cg != nil {
-			_ = s.cg.kill()
+			_ = s.cg.Kill()
 		}
 		select {
 		case <-waited:
@@ -361,12 +362,12 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("local: destroy %s: executions still running: %w", s.id, ctx.Err()))
 		}
 		if s.cg != nil {
-			if err := s.cg.remove(); err != nil {
+			if err := s.cg.Remove(); err != nil {
 				errs = append(errs, fmt.Errorf("local: destroy %s: %w", s.id, err))
 			}
 		}
 		if s.init != nil {
-			_ = s.init.conn.close()
+			_ = s.init.conn.Close()
 		}
 		if s.root != nil {
 			_ = s.root.Close()

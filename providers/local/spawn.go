@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
 // spawn starts a prepared process and completes its start-up handshake,
@@ -20,7 +22,7 @@ import (
 // program. Every wait honours ctx: when it ends, the
 // process tree is killed and reaped, and spawn returns ctx's error, so a
 // client that leaves, or a timeout, always frees the execution.
-func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
+func (s *sandbox) spawn(ctx context.Context, l *launch, cg cgroups.Group) (int, error) {
 	defer l.close()
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -28,9 +30,9 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 	closeInheritedFDs()
 	start := l.cmd.Start
 	// born: the process was born in cg, started from a thread that joined
-	// it (cgroupjoin.go), rather than to be moved there.
+	// it (internal/cgroups: Joiner), rather than to be moved there.
 	born := false
-	j, ok := cg.(joiner)
+	j, ok := cg.(cgroups.Joiner)
 	if ok = ok && s.p.joinCgroups; !ok {
 		j = nil
 	}
@@ -71,7 +73,7 @@ func (s *sandbox) spawn(ctx context.Context, l *launch, cg group) (int, error) {
 		return fail(err)
 	}
 	if cg != nil && !born {
-		if err := cg.add(pid); err != nil {
+		if err := cg.Add(pid); err != nil {
 			return fail(fmt.Errorf("local: cgroup: %w", err))
 		}
 	}

@@ -13,17 +13,23 @@ import (
 	"testing"
 )
 
-// packageFuncs parses the package's non-test files and returns, per file,
-// the names of the functions and methods it declares.
+// packageFuncs parses the package's non-test files and those of its
+// internal packages, and returns the names of the functions and methods
+// each declares: per file of the package ("profile.go"), and per internal
+// package ("internal/cgroups"), all its files together.
 func packageFuncs(t *testing.T) map[string]map[string]bool {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
+	own, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal, err := filepath.Glob("internal/*/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]map[string]bool{}
 	fset := token.NewFileSet()
-	for _, name := range files {
+	for _, name := range append(own, internal...) {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
 		}
@@ -31,10 +37,16 @@ func packageFuncs(t *testing.T) map[string]map[string]bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[name] = map[string]bool{}
+		key := name
+		if strings.HasPrefix(name, "internal/") {
+			key = filepath.Dir(name)
+		}
+		if out[key] == nil {
+			out[key] = map[string]bool{}
+		}
 		for _, d := range f.Decls {
 			if fd, ok := d.(*ast.FuncDecl); ok {
-				out[name][fd.Name.Name] = true
+				out[key][fd.Name.Name] = true
 			}
 		}
 	}
@@ -42,7 +54,8 @@ func packageFuncs(t *testing.T) map[string]map[string]bool {
 }
 
 // The table of measures in the package documentation names real code:
-// every "file: function" of its where column exists.
+// every "file: function" (or "internal package: function") of its where
+// column exists.
 func TestDocTableNamesRealCode(t *testing.T) {
 	funcs := packageFuncs(t)
 	doc, err := os.ReadFile("doc.go")
@@ -64,7 +77,7 @@ func TestDocTableNamesRealCode(t *testing.T) {
 			}
 			declared, ok := funcs[file]
 			if !ok {
-				t.Errorf("row %q names %s, which is not a file of the package", strings.TrimSpace(cols[1]), file)
+				t.Errorf("row %q names %s, which is not a file of the package nor an internal package", strings.TrimSpace(cols[1]), file)
 				continue
 			}
 			for _, fn := range strings.Split(names, ",") {
@@ -79,10 +92,13 @@ func TestDocTableNamesRealCode(t *testing.T) {
 	}
 }
 
-// sourcesMentioning lists the package's non-test files that match re.
+// sourcesMentioning lists the non-test files of the package and of its
+// internal packages that match re.
 func sourcesMentioning(t *testing.T, re *regexp.Regexp) []string {
 	t.Helper()
 	files, _ := filepath.Glob("*.go")
+	internal, _ := filepath.Glob("internal/*/*.go")
+	files = append(files, internal...)
 	var out []string
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {

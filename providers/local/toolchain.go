@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/buildcache"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +29,7 @@ import (
 // templates, and the host directories staged for sandboxes.
 type toolchains struct {
 	p         *Provider
-	cache     *buildCache
+	cache     *buildcache.Cache
 	templates map[string]*fsTemplate
 
 	prepareOnce sync.Once
@@ -58,11 +59,8 @@ const warmTimeout = 10 * time.Minute
 func newToolchains(p *Provider) (*toolchains, error) {
 	tc := &toolchains{
 		p: p,
-		cache: &buildCache{
-			dir:      p.cfg.BuildCacheDir,
-			maxBytes: int64(p.cfg.BuildCacheMB) << 20,
-			maxEntry: min(int64(p.cfg.BuildCacheMB)<<20, 512<<20),
-		},
+		cache: buildcache.New(p.cfg.BuildCacheDir,
+			int64(p.cfg.BuildCacheMB)<<20, min(int64(p.cfg.BuildCacheMB)<<20, 512<<20)),
 		warms: map[string]*warmState{}, ids: map[string]string{}, staged: map[string]string{},
 	}
 	tc.ctx, tc.cancel = context.WithCancel(context.Background())
@@ -75,7 +73,11 @@ func newToolchains(p *Provider) (*toolchains, error) {
 
 // prepare creates the build cache directory on first use.
 func (tc *toolchains) prepare() error {
-	tc.prepareOnce.Do(func() { tc.prepareErr = tc.cache.prepare() })
+	tc.prepareOnce.Do(func() {
+		if err := tc.cache.Prepare(); err != nil {
+			tc.prepareErr = fmt.Errorf("local: %w", err)
+		}
+	})
 	return tc.prepareErr
 }
 
@@ -200,7 +202,7 @@ func (tc *toolchains) warm(ctx context.Context, p *Provider, rt *Runtime) (strin
 		return "", err
 	}
 	h := sha256.Sum256([]byte(strings.Join([]string{"warm-v1", rt.Name, id, strings.Join(rt.Compile, "\x00"), fmt.Sprint(rt.Env), rt.Warm}, "\x00")))
-	dir := filepath.Join(tc.cache.dir, "warm", hex.EncodeToString(h[:16]))
+	dir := filepath.Join(tc.cache.Dir(), "warm", hex.EncodeToString(h[:16]))
 	if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
 		return filepath.Join(dir, "cache"), nil
 	}
@@ -256,7 +258,7 @@ func (tc *toolchains) fillWarm(ctx context.Context, p *Provider, rt *Runtime, di
 	sb := created.(*sandbox)
 	defer func() { _ = sb.Destroy(context.WithoutCancel(ctx)) }()
 	// The provider's own one-time job may use every core.
-	sb.lim.cpuCores = float64(runtime.NumCPU())
+	sb.lim.CPUCores = float64(runtime.NumCPU())
 	bd, err := sb.newBuildDir(rt, rt.Warm, "")
 	if err != nil {
 		return err
@@ -282,8 +284,8 @@ func (tc *toolchains) fillWarm(ctx context.Context, p *Provider, rt *Runtime, di
 		return fmt.Errorf("local: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if _, err := copyTree(src, filepath.Join(tmp, "cache"), 4<<30); err != nil {
-		return err
+	if _, err := buildcache.CopyTree(src, filepath.Join(tmp, "cache"), 4<<30); err != nil {
+		return fmt.Errorf("local: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "ready"), nil, 0o600); err != nil {
 		return fmt.Errorf("local: %w", err)

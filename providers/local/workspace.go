@@ -4,6 +4,7 @@ package local
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/computemw/kit/providers/local/internal/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,4 +149,32 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// probeJoin checks that a thread of the server can join a sandbox's
+// cgroup and leave it again; where it cannot (a server in a group it may
+// not write to), each sandbox's first process is moved into its group
+// once started, as on cgroup v2.
+func (p *Provider) probeJoin() {
+	if p.cg == nil || p.threads == nil {
+		return
+	}
+	g, err := p.cg.Create(p.cgroupRel(newID("probe")), cgroups.Limits{MemoryBytes: 64 << 20, Pids: 16})
+	if err != nil {
+		return
+	}
+	defer func() { _ = g.Remove() }()
+	j, ok := g.(cgroups.Joiner)
+	if !ok {
+		return
+	}
+	joined, err := p.threads.start(nil, j, func() error { return nil })
+	if err == nil && !joined {
+		err = errors.New("a thread could not join a sandbox's cgroup and leave it")
+	}
+	if err != nil {
+		p.log.Warn("computemw/local: sandboxes' first processes are moved into their cgroups once started", "reason", err)
+		return
+	}
+	p.joinCgroups = true
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package cgroups
 
 import (
 	"errors"
@@ -20,8 +20,8 @@ import (
 // 100 ms apart on this project's machine kind (2 cores, cgroup v1), and a
 // thread's move in and out well under a millisecond: so a sandbox's first
 // process is started from a thread of the server that joined the
-// sandbox's group for that moment (nsThreads.start), and bwrap's monitor
-// and its child are born confined.
+// sandbox's group for that moment (the provider's nsThreads.start), and
+// bwrap's monitor and its child are born confined.
 //
 // What a thread of the server in a sandbox's group could cost is
 // bounded: only a group no process ever entered is joined (it holds no
@@ -32,21 +32,21 @@ import (
 // leaves as soon as the fork returned, and a thread that cannot leave
 // ends.
 
-// joiner is a group that the calling thread can join.
-type joiner interface {
-	group
-	// join moves the calling thread, locked to its goroutine, into the
+// Joiner is a group that the calling thread can join.
+type Joiner interface {
+	Group
+	// Join moves the calling thread, locked to its goroutine, into the
 	// group in every hierarchy, and returns what moves it back to the
 	// groups it was in. It fails when the group was joined or entered
 	// before, or leaves too little room for a fork under its process
 	// cap; when it fails having moved the thread part of the way, leave
 	// is not nil and must be called.
-	join() (leave func() error, err error)
+	Join() (leave func() error, err error)
 }
 
-// errJoinRefused: the group cannot be joined (it is not new, or its
+// ErrJoinRefused: the group cannot be joined (it is not new, or its
 // process cap is too low); its first process is moved in instead.
-var errJoinRefused = errors.New("cgroup: not joined")
+var ErrJoinRefused = errors.New("cgroup: not joined")
 
 // minJoinPids is the least process cap under which a thread joins a
 // group: the thread, bwrap's monitor and the sandbox's first process
@@ -60,10 +60,10 @@ type v1Hierarchy struct {
 	dir   string   // the group's directory in it
 }
 
-// join implements joiner.
-func (g *v1Group) join() (func() error, error) {
+// Join implements Joiner.
+func (g *v1Group) Join() (func() error, error) {
 	if g.pidsLimit > 0 && g.pidsLimit < minJoinPids || !g.fresh.CompareAndSwap(true, false) {
-		return nil, errJoinRefused
+		return nil, ErrJoinRefused
 	}
 	home, err := threadCgroups()
 	if err != nil {
@@ -87,7 +87,7 @@ func (g *v1Group) join() (func() error, error) {
 			}
 		}
 		if !ok {
-			return leave, fmt.Errorf("cgroup: the thread's %s group is unknown", strings.Join(h.names, ","))
+			return leave, fmt.Errorf("cgroup: the thread's %s Group is unknown", strings.Join(h.names, ","))
 		}
 		back = append(back, filepath.Join(h.root, rel, "tasks"))
 		if err := writeFile(filepath.Join(h.dir, "tasks"), []byte("0")); err != nil {
@@ -135,32 +135,4 @@ func (d v1Driver) v1Hierarchies(rel string) []v1Hierarchy {
 		out = append(out, v1Hierarchy{names: []string{string(s.Name())}, root: p.Path("/"), dir: dir})
 	}
 	return out
-}
-
-// probeJoin checks that a thread of the server can join a sandbox's
-// cgroup and leave it again; where it cannot (a server in a group it may
-// not write to), each sandbox's first process is moved into its group
-// once started, as on cgroup v2.
-func (p *Provider) probeJoin() {
-	if p.cg == nil || p.threads == nil {
-		return
-	}
-	g, err := p.cg.create(p.cgroupRel(newID("probe")), limits{memoryBytes: 64 << 20, pids: 16})
-	if err != nil {
-		return
-	}
-	defer func() { _ = g.remove() }()
-	j, ok := g.(joiner)
-	if !ok {
-		return
-	}
-	joined, err := p.threads.start(nil, j, func() error { return nil })
-	if err == nil && !joined {
-		err = errors.New("a thread could not join a sandbox's cgroup and leave it")
-	}
-	if err != nil {
-		p.log.Warn("computemw/local: sandboxes' first processes are moved into their cgroups once started", "reason", err)
-		return
-	}
-	p.joinCgroups = true
 }

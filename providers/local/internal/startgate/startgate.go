@@ -1,6 +1,8 @@
 //go:build linux
 
-package local
+// Package startgate holds the start gate: while the CPUs are busy,
+// executions start in order of arrival, a few at a time.
+package startgate
 
 import (
 	"context"
@@ -22,7 +24,7 @@ const (
 	gateRoomPart = 0.1
 )
 
-// startGate lets executions' programs at the CPUs in order of arrival
+// Gate lets executions' programs at the CPUs in order of arrival
 // while the CPUs are busy. Up to slots executions hold a slot at once. An
 // execution gives its slot back when it ends, or after hold: it then
 // counts as long-running and shares the CPUs like any other process. A
@@ -40,7 +42,7 @@ const (
 // the Go API and through the kit's routes (whose MaxSandboxes already
 // keeps all but 64 of a burst waiting), beside the same bursts on a
 // provider without it.
-type startGate struct {
+type Gate struct {
 	slots int
 	hold  time.Duration
 	stall func() time.Duration // cumulative CPU wait; negative when unknown
@@ -53,18 +55,19 @@ type startGate struct {
 	waited, extra atomic.Uint64
 }
 
-// newStartGate returns the gate cfg asks for; nil (no gate) when it is
-// off or when the kernel reports no CPU pressure to watch.
-func newStartGate(cfg StartGateConfig) *startGate {
-	if cfg.Slots <= 0 || cpuStall() < 0 {
+// New returns a gate of slots slots, each held for at most hold; nil (no
+// gate) when slots is not positive or when the kernel reports no CPU
+// pressure to watch.
+func New(slots int, hold time.Duration) *Gate {
+	if slots <= 0 || cpuStall() < 0 {
 		return nil
 	}
-	return &startGate{slots: cfg.Slots, hold: cfg.Hold, stall: cpuStall}
+	return &Gate{slots: slots, hold: hold, stall: cpuStall}
 }
 
-// enter waits for a slot, or ctx. The release it returns gives the slot
+// Enter waits for a slot, or ctx. The release it returns gives the slot
 // back; it may be called more than once.
-func (g *startGate) enter(ctx context.Context) (release func(), err error) {
+func (g *Gate) Enter(ctx context.Context) (release func(), err error) {
 	if g == nil {
 		return func() {}, nil
 	}
@@ -108,7 +111,7 @@ func (g *startGate) enter(ctx context.Context) (release func(), err error) {
 
 // release gives a slot back and admits the next waiters it makes room
 // for.
-func (g *startGate) release() {
+func (g *Gate) release() {
 	g.mu.Lock()
 	g.inUse--
 	for g.inUse < g.slots && len(g.waiters) > 0 {
@@ -118,7 +121,7 @@ func (g *startGate) release() {
 }
 
 // admitLocked lets the first waiter start.
-func (g *startGate) admitLocked() {
+func (g *Gate) admitLocked() {
 	g.inUse++
 	close(g.waiters[0])
 	g.waiters = g.waiters[1:]
@@ -126,7 +129,7 @@ func (g *startGate) admitLocked() {
 
 // watch admits waiters beyond the slots while the CPUs have room, until
 // none waits.
-func (g *startGate) watch() {
+func (g *Gate) watch() {
 	last, lastAt := g.stall(), time.Now()
 	ramp := 1
 	for {
@@ -153,8 +156,8 @@ func (g *startGate) watch() {
 	}
 }
 
-// stats reports the gate's state.
-func (g *startGate) stats() computemw.StartGateStats {
+// Stats reports the gate's state (zero for a nil gate).
+func (g *Gate) Stats() computemw.StartGateStats {
 	if g == nil {
 		return computemw.StartGateStats{}
 	}
@@ -163,10 +166,6 @@ func (g *startGate) stats() computemw.StartGateStats {
 	return computemw.StartGateStats{Slots: g.slots, Running: g.inUse, Waiting: len(g.waiters),
 		Waited: g.waited.Load(), Extra: g.extra.Load()}
 }
-
-// StartGateStats implements computemw.StartGateReporter: the start gate's
-// state (Config.StartGate).
-func (p *Provider) StartGateStats() computemw.StartGateStats { return p.gate.stats() }
 
 // cpuStall is the time some task waited for a CPU since boot, from the
 // kernel's pressure stall information; -1 without it.

@@ -1,6 +1,9 @@
 //go:build linux
 
-package local
+// Package cgroups holds the sandboxes' cgroups, on cgroup v1 or v2: their
+// limits (memory, processes, CPU), their counters, and how their
+// processes are killed and the groups removed.
+package cgroups
 
 import (
 	"bytes"
@@ -23,45 +26,51 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// limits are the cgroup limits of one sandbox.
-type limits struct {
-	memoryBytes int64
-	pids        int64
-	cpuCores    float64
+// Limits are the cgroup limits of one sandbox (zero: none).
+type Limits struct {
+	MemoryBytes int64
+	Pids        int64
+	CPUCores    float64
 }
 
-// counters are cumulative cgroup readings.
-type counters struct {
-	cpu      time.Duration
-	peak     int64
-	oomKills uint64
-	pidsMax  uint64
+// Counters are cumulative cgroup readings.
+type Counters struct {
+	CPU      time.Duration
+	Peak     int64
+	OOMKills uint64 // processes the memory limit killed
+	PidsMax  uint64 // forks the process limit refused
 }
 
-// cgroupDriver creates sandbox cgroups on the cgroup version the host has.
-type cgroupDriver interface {
-	// version is 1 or 2.
-	version() int
-	// create makes the cgroup at rel (relative to the hierarchy root).
-	create(rel string, lim limits) (group, error)
-	// paths returns the host directories of rel, one per hierarchy.
-	paths(rel string) []string
+// Driver creates sandbox cgroups on the cgroup version the host has.
+type Driver interface {
+	// Version is 1 or 2.
+	Version() int
+	// Create makes the cgroup at rel (relative to the hierarchy root).
+	Create(rel string, lim Limits) (Group, error)
+	// Paths returns the host directories of rel, one per hierarchy.
+	Paths(rel string) []string
 }
 
-// group is one sandbox's cgroup.
-type group interface {
-	add(pid int) error
-	read() counters
-	// memory is the memory the group uses now, in bytes.
-	memory() int64
-	resetPeak()
-	kill() error
-	remove() error
+// Group is one sandbox's cgroup.
+type Group interface {
+	// Add moves process pid into the group.
+	Add(pid int) error
+	// Read returns the group's counters.
+	Read() Counters
+	// Memory is the memory the group uses now, in bytes.
+	Memory() int64
+	// ResetPeak starts the peak memory counter afresh, where the
+	// kernel allows it (cgroup v1).
+	ResetPeak()
+	// Kill kills every process of the group.
+	Kill() error
+	// Remove kills what is left in the group and deletes it.
+	Remove() error
 }
 
-// newCgroupDriver picks the driver for the host, or an error saying why
+// NewDriver picks the driver for the host, or an error saying why
 // cgroups cannot be used.
-func newCgroupDriver() (cgroupDriver, error) {
+func NewDriver() (Driver, error) {
 	switch cgroups.Mode() {
 	case cgroups.Unified:
 		return v2Driver{mount: "/sys/fs/cgroup"}, nil
@@ -99,9 +108,9 @@ type v1Driver struct{ subs []cgroup1.Subsystem }
 
 type pather interface{ Path(string) string }
 
-func (d v1Driver) version() int { return 1 }
+func (d v1Driver) Version() int { return 1 }
 
-func (d v1Driver) paths(rel string) []string {
+func (d v1Driver) Paths(rel string) []string {
 	out := make([]string, 0, len(d.subs))
 	for _, s := range d.subs {
 		if p, ok := s.(pather); ok {
@@ -127,11 +136,11 @@ func (d v1Driver) path(rel string, name cgroup1.Name) string {
 // does the same through os.MkdirAll and os.WriteFile, with about three
 // times the system calls, on the path of every cold sandbox; the library
 // still moves, freezes and thaws the group's processes (lib).
-func (d v1Driver) create(rel string, lim limits) (group, error) {
-	g := &v1Group{rel: rel, subs: d.subs, dirs: d.paths(rel), hier: d.v1Hierarchies(rel), pidsLimit: lim.pids,
+func (d v1Driver) Create(rel string, lim Limits) (Group, error) {
+	g := &v1Group{rel: rel, subs: d.subs, dirs: d.Paths(rel), hier: d.v1Hierarchies(rel), pidsLimit: lim.Pids,
 		mem: d.path(rel, cgroup1.Memory), pids: d.path(rel, cgroup1.Pids), cpuacct: d.path(rel, cgroup1.Cpuacct)}
 	var made []string
-	fail := func(err error) (group, error) {
+	fail := func(err error) (Group, error) {
 		for _, dir := range slices.Backward(made) {
 			_ = syscall.Rmdir(dir)
 		}
@@ -153,14 +162,14 @@ func (d v1Driver) create(rel string, lim limits) (group, error) {
 		}
 	}
 	var settings [][2]string
-	if lim.memoryBytes > 0 {
-		settings = append(settings, [2]string{filepath.Join(g.mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.memoryBytes, 10)})
+	if lim.MemoryBytes > 0 {
+		settings = append(settings, [2]string{filepath.Join(g.mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.MemoryBytes, 10)})
 	}
-	if lim.pids > 0 {
-		settings = append(settings, [2]string{filepath.Join(g.pids, "pids.max"), strconv.FormatInt(lim.pids, 10)})
+	if lim.Pids > 0 {
+		settings = append(settings, [2]string{filepath.Join(g.pids, "pids.max"), strconv.FormatInt(lim.Pids, 10)})
 	}
-	if cpu := d.path(rel, cgroup1.Cpu); lim.cpuCores > 0 && cpu != "" {
-		q, p := cpuQuota(lim.cpuCores)
+	if cpu := d.path(rel, cgroup1.Cpu); lim.CPUCores > 0 && cpu != "" {
+		q, p := cpuQuota(lim.CPUCores)
 		settings = append(settings,
 			[2]string{filepath.Join(cpu, "cpu.cfs_period_us"), strconv.FormatUint(p, 10)},
 			[2]string{filepath.Join(cpu, "cpu.cfs_quota_us"), strconv.FormatInt(q, 10)})
@@ -178,12 +187,12 @@ type v1Group struct {
 	rel                string
 	subs               []cgroup1.Subsystem
 	dirs               []string      // the group's directory in each hierarchy
-	hier               []v1Hierarchy // the same, each once, with where each is mounted (cgroupjoin.go)
+	hier               []v1Hierarchy // the same, each once, with where each is mounted (join.go)
 	pidsLimit          int64
 	fresh              atomic.Bool // no process entered the group yet
 	mem, pids, cpuacct string
 
-	counters counterFiles
+	counterFiles counterFiles
 
 	libOnce sync.Once
 	libCg   cgroup1.Cgroup
@@ -199,7 +208,7 @@ func (g *v1Group) lib() (cgroup1.Cgroup, error) {
 	return g.libCg, g.libErr
 }
 
-func (g *v1Group) add(pid int) error {
+func (g *v1Group) Add(pid int) error {
 	g.fresh.Store(false)
 	cg, err := g.lib()
 	if err != nil {
@@ -208,29 +217,29 @@ func (g *v1Group) add(pid int) error {
 	return cg.AddProc(uint64(pid))
 }
 
-func (g *v1Group) read() counters {
-	var c counters
+func (g *v1Group) Read() Counters {
+	var c Counters
 	if g.fresh.Load() {
 		return c // nothing ever ran in it
 	}
-	c.peak = int64(parseUint(g.counters.read(cPeak, filepath.Join(g.mem, "memory.max_usage_in_bytes"))))
-	c.oomKills = parseKey(g.counters.read(cOOM, filepath.Join(g.mem, "memory.oom_control")), "oom_kill")
-	c.pidsMax = parseKey(g.counters.read(cPids, filepath.Join(g.pids, "pids.events")), "max")
+	c.Peak = int64(parseUint(g.counterFiles.read(cPeak, filepath.Join(g.mem, "memory.max_usage_in_bytes"))))
+	c.OOMKills = parseKey(g.counterFiles.read(cOOM, filepath.Join(g.mem, "memory.oom_control")), "oom_kill")
+	c.PidsMax = parseKey(g.counterFiles.read(cPids, filepath.Join(g.pids, "pids.events")), "max")
 	if g.cpuacct != "" {
-		c.cpu = time.Duration(parseUint(g.counters.read(cCPU, filepath.Join(g.cpuacct, "cpuacct.usage"))))
+		c.CPU = time.Duration(parseUint(g.counterFiles.read(cCPU, filepath.Join(g.cpuacct, "cpuacct.usage"))))
 	}
 	return c
 }
 
-func (g *v1Group) memory() int64 {
+func (g *v1Group) Memory() int64 {
 	return int64(readUint(filepath.Join(g.mem, "memory.usage_in_bytes")))
 }
 
-func (g *v1Group) resetPeak() {
+func (g *v1Group) ResetPeak() {
 	if g.fresh.Load() {
 		return
 	}
-	g.counters.write(cPeak, filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"))
+	g.counterFiles.write(cPeak, filepath.Join(g.mem, "memory.max_usage_in_bytes"), []byte("0"))
 }
 
 // procs lists the group's processes, from the first hierarchy that still
@@ -247,7 +256,7 @@ func (g *v1Group) procs() ([]int, error) {
 		var pids []int
 		for _, f := range strings.Fields(string(b)) {
 			// A thread of the server that joined the group to start its
-			// first process (cgroupjoin.go) makes it list the server.
+			// first process (join.go) makes it list the server.
 			if pid, perr := strconv.Atoi(f); perr == nil && pid != os.Getpid() {
 				pids = append(pids, pid)
 			}
@@ -260,7 +269,7 @@ func (g *v1Group) procs() ([]int, error) {
 // kill kills every process of the group: with a signal each, and, when
 // a process appeared meanwhile, again with the group frozen so that
 // nothing can fork, then thawed so that the kills are delivered.
-func (g *v1Group) kill() error {
+func (g *v1Group) Kill() error {
 	procs, err := g.procs()
 	if err == nil && len(procs) == 0 {
 		return nil
@@ -290,12 +299,12 @@ func (g *v1Group) kill() error {
 	return err
 }
 
-func (g *v1Group) remove() error {
-	g.counters.close()
+func (g *v1Group) Remove() error {
+	g.counterFiles.close()
 	return removeWhenEmpty(func() (int, error) {
 		procs, err := g.procs()
 		return len(procs), err
-	}, g.kill, g.rmdirs)
+	}, g.Kill, g.rmdirs)
 }
 
 // rmdirs deletes the group's directory in every hierarchy. The kernel
@@ -322,21 +331,21 @@ func (g *v1Group) rmdirs() error {
 
 type v2Driver struct{ mount string }
 
-func (d v2Driver) version() int { return 2 }
+func (d v2Driver) Version() int { return 2 }
 
-func (d v2Driver) paths(rel string) []string { return []string{filepath.Join(d.mount, rel)} }
+func (d v2Driver) Paths(rel string) []string { return []string{filepath.Join(d.mount, rel)} }
 
-func (d v2Driver) create(rel string, lim limits) (group, error) {
+func (d v2Driver) Create(rel string, lim Limits) (Group, error) {
 	res := &cgroup2.Resources{}
-	if lim.memoryBytes > 0 {
-		m := lim.memoryBytes
+	if lim.MemoryBytes > 0 {
+		m := lim.MemoryBytes
 		res.Memory = &cgroup2.Memory{Max: &m}
 	}
-	if lim.pids > 0 {
-		res.Pids = &cgroup2.Pids{Max: lim.pids}
+	if lim.Pids > 0 {
+		res.Pids = &cgroup2.Pids{Max: lim.Pids}
 	}
-	if lim.cpuCores > 0 {
-		q, p := cpuQuota(lim.cpuCores)
+	if lim.CPUCores > 0 {
+		q, p := cpuQuota(lim.CPUCores)
 		res.CPU = &cgroup2.CPU{Max: cgroup2.NewCPUMax(&q, &p)}
 	}
 	m, err := cgroup2.NewManager(d.mount, path.Clean("/"+rel), res)
@@ -344,7 +353,7 @@ func (d v2Driver) create(rel string, lim limits) (group, error) {
 		return nil, fmt.Errorf("cgroup v2 create %s: %w", rel, err)
 	}
 	dir := filepath.Join(d.mount, rel)
-	if lim.memoryBytes > 0 {
+	if lim.MemoryBytes > 0 {
 		// No swap, so the memory cap is the cap; best effort, as
 		// memory.swap.max exists only where the kernel accounts swap.
 		_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
@@ -357,32 +366,32 @@ type v2Group struct {
 	dir string
 }
 
-func (g *v2Group) add(pid int) error { return g.m.AddProc(uint64(pid)) }
+func (g *v2Group) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
 
-func (g *v2Group) read() counters {
-	var c counters
-	c.peak = int64(readUint(filepath.Join(g.dir, "memory.peak")))
-	c.oomKills = readKey(filepath.Join(g.dir, "memory.events"), "oom_kill")
-	c.pidsMax = readKey(filepath.Join(g.dir, "pids.events"), "max")
-	c.cpu = time.Duration(readKey(filepath.Join(g.dir, "cpu.stat"), "usage_usec")) * time.Microsecond
+func (g *v2Group) Read() Counters {
+	var c Counters
+	c.Peak = int64(readUint(filepath.Join(g.dir, "memory.peak")))
+	c.OOMKills = readKey(filepath.Join(g.dir, "memory.events"), "oom_kill")
+	c.PidsMax = readKey(filepath.Join(g.dir, "pids.events"), "max")
+	c.CPU = time.Duration(readKey(filepath.Join(g.dir, "cpu.stat"), "usage_usec")) * time.Microsecond
 	return c
 }
 
-func (g *v2Group) memory() int64 {
+func (g *v2Group) Memory() int64 {
 	return int64(readUint(filepath.Join(g.dir, "memory.current")))
 }
 
 // resetPeak is a no-op on v2: memory.peak is reported for the sandbox's
 // lifetime (a reset needs a per-descriptor protocol of kernels ≥ 6.12).
-func (g *v2Group) resetPeak() {}
+func (g *v2Group) ResetPeak() {}
 
-func (g *v2Group) kill() error { return g.m.Kill() }
+func (g *v2Group) Kill() error { return g.m.Kill() }
 
-func (g *v2Group) remove() error {
+func (g *v2Group) Remove() error {
 	return removeWhenEmpty(func() (int, error) {
 		procs, err := g.m.Procs(true)
 		return len(procs), err
-	}, g.kill, g.m.Delete)
+	}, g.Kill, g.m.Delete)
 }
 
 // removeWhenEmpty kills what is left in a group, waits (bounded) for the

@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package initproto
 
 import (
 	"encoding/binary"
@@ -15,36 +15,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The provider and a sandbox's init (sandboxinit.go) talk over a Unix
+// The provider and a sandbox's init (internal/sandboxinit) talk over a Unix
 // stream socket pair: each message is a 4-byte big-endian length and a JSON
 // object, and the descriptors a message carries (an execution's standard
 // streams) travel with its first byte as SCM_RIGHTS.
 
-// maxInitFrame bounds one message: a command line, an environment and a
+// maxFrame bounds one message: a command line, an environment and a
 // program's arguments are each capped well below it (computemw.ValidateEnv,
 // computemw.MaxCommandBytes), even after JSON escaping.
-const maxInitFrame = 8 << 20
+const maxFrame = 8 << 20
 
-// maxInitFDs is the most descriptors one message carries.
-const maxInitFDs = 3
+// maxFDs is the most descriptors one message carries.
+const maxFDs = 3
 
-// The operations of initMsg.Op.
+// The operations of Msg.Op.
 const (
 	// To init.
-	opStart   = "start"   // start Argv (else Shell); FDs are stdin, stdout, stderr (none with TTY)
-	opSignal  = "signal"  // signal execution ID's process group (Signal)
-	opProcs   = "procs"   // list the sandbox's processes
-	opKillPID = "killpid" // signal one process (PID, Signal)
+	OpStart   = "start"   // start Argv (else Shell); FDs are stdin, stdout, stderr (none with TTY)
+	OpSignal  = "signal"  // signal execution ID's process group (Signal)
+	OpProcs   = "procs"   // list the sandbox's processes
+	OpKillPID = "killpid" // signal one process (PID, Signal)
 	// From init.
-	opReady   = "ready"   // the init serves (ID 0)
-	opStarted = "started" // terminal or background program ID runs as PID
-	opExit    = "exit"    // execution ID ended: Status, CPU, MaxRSS, ViaShell
-	opError   = "error"   // a request failed: Error (ID names it)
-	opReply   = "reply"   // the answer of procs or killpid (ID names it)
+	OpReady   = "ready"   // the init serves (ID 0)
+	OpStarted = "started" // terminal or background program ID runs as PID
+	OpExit    = "exit"    // execution ID ended: Status, CPU, MaxRSS, ViaShell
+	OpError   = "error"   // a request failed: Error (ID names it)
+	OpReply   = "reply"   // the answer of procs or killpid (ID names it)
 )
 
-// initMsg is one message between the provider and an init.
-type initMsg struct {
+// Msg is one message between the provider and an init.
+type Msg struct {
 	Op string `json:"op"`
 	// ID names an execution, or the request a reply answers.
 	ID uint64 `json:"id,omitempty"`
@@ -80,15 +80,12 @@ type initMsg struct {
 	// NotFound: the program to start does not exist (exit status 127).
 	NotFound bool `json:"notFound,omitempty"`
 	// ViaShell (with exit): the execution ran in its shell form.
-	ViaShell bool       `json:"viaShell,omitempty"`
-	Procs    []procInfo `json:"procs,omitempty"`
-
-	// files are the descriptors that came with the message.
-	files []*os.File
+	ViaShell bool   `json:"viaShell,omitempty"`
+	Procs    []Proc `json:"procs,omitempty"`
 }
 
-// procInfo describes one process of a sandbox, as its init sees it.
-type procInfo struct {
+// Proc describes one process of a sandbox, as its init sees it.
+type Proc struct {
 	PID        int    `json:"pid"`
 	PPID       int    `json:"ppid"`
 	Command    string `json:"command"`
@@ -96,48 +93,48 @@ type procInfo struct {
 	State      string `json:"state"`
 }
 
-// initConn is one end of the socket pair. Sends are serialised; one
+// Conn is one end of the socket pair. Sends are serialised; one
 // goroutine receives.
-type initConn struct {
+type Conn struct {
 	c  *net.UnixConn
 	mu sync.Mutex
 }
 
-// newInitConn wraps a connected Unix stream socket descriptor. The
+// NewConn wraps a connected Unix stream socket descriptor. The
 // descriptor is owned by the result afterwards.
-func newInitConn(f *os.File) (*initConn, error) {
+func NewConn(f *os.File) (*Conn, error) {
 	defer f.Close()
 	c, err := net.FileConn(f)
 	if err != nil {
-		return nil, fmt.Errorf("local: init socket: %w", err)
+		return nil, fmt.Errorf("init socket: %w", err)
 	}
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		c.Close()
-		return nil, errors.New("local: init socket is not a Unix socket")
+		return nil, errors.New("init socket is not a Unix socket")
 	}
-	return &initConn{c: uc}, nil
+	return &Conn{c: uc}, nil
 }
 
-// socketPair returns both ends of a new Unix stream socket pair,
+// SocketPair returns both ends of a new Unix stream socket pair,
 // close-on-exec.
-func socketPair() (*os.File, *os.File, error) {
+func SocketPair() (*os.File, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("local: socketpair: %w", err)
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "init"), os.NewFile(uintptr(fds[1]), "init"), nil
 }
 
-// send writes one message with its descriptors (which stay the caller's
+// Send writes one message with its descriptors (which stay the caller's
 // to close).
-func (ic *initConn) send(m *initMsg, files ...*os.File) error {
+func (ic *Conn) Send(m *Msg, files ...*os.File) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	if len(body) > maxInitFrame {
-		return fmt.Errorf("local: message of %d bytes is too large", len(body))
+	if len(body) > maxFrame {
+		return fmt.Errorf("message of %d bytes is too large", len(body))
 	}
 	frame := make([]byte, 4+len(body))
 	binary.BigEndian.PutUint32(frame, uint32(len(body)))
@@ -162,11 +159,11 @@ func (ic *initConn) send(m *initMsg, files ...*os.File) error {
 	return err
 }
 
-// recv reads one message and the descriptors that came with it. Only one
+// Recv reads one message and the descriptors that came with it. Only one
 // goroutine may call it.
-func (ic *initConn) recv() (*initMsg, []*os.File, error) {
+func (ic *Conn) Recv() (*Msg, []*os.File, error) {
 	var hdr [4]byte
-	oob := make([]byte, unix.CmsgSpace(4*maxInitFDs))
+	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
 	var files []*os.File
 	got := 0
 	for got < len(hdr) {
@@ -175,46 +172,46 @@ func (ic *initConn) recv() (*initMsg, []*os.File, error) {
 			fs, perr := parseRights(oob[:oobn])
 			files = append(files, fs...)
 			if perr != nil {
-				closeFiles(files)
+				CloseFiles(files)
 				return nil, nil, perr
 			}
 		}
 		if err != nil {
-			closeFiles(files)
+			CloseFiles(files)
 			return nil, nil, err
 		}
 		if n == 0 {
-			closeFiles(files)
+			CloseFiles(files)
 			return nil, nil, io.EOF
 		}
 		got += n
 	}
 	size := binary.BigEndian.Uint32(hdr[:])
-	if size > maxInitFrame {
-		closeFiles(files)
-		return nil, nil, fmt.Errorf("local: init message of %d bytes is too large", size)
+	if size > maxFrame {
+		CloseFiles(files)
+		return nil, nil, fmt.Errorf("init message of %d bytes is too large", size)
 	}
 	body := make([]byte, size)
 	if _, err := io.ReadFull(ic.c, body); err != nil {
-		closeFiles(files)
+		CloseFiles(files)
 		return nil, nil, err
 	}
-	m := new(initMsg)
+	m := new(Msg)
 	if err := json.Unmarshal(body, m); err != nil {
-		closeFiles(files)
-		return nil, nil, fmt.Errorf("local: init message: %w", err)
+		CloseFiles(files)
+		return nil, nil, fmt.Errorf("init message: %w", err)
 	}
 	return m, files, nil
 }
 
-// close closes the connection.
-func (ic *initConn) close() error { return ic.c.Close() }
+// Close closes the connection.
+func (ic *Conn) Close() error { return ic.c.Close() }
 
 // parseRights turns SCM_RIGHTS control messages into files, close-on-exec.
 func parseRights(oob []byte) ([]*os.File, error) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return nil, fmt.Errorf("local: control message: %w", err)
+		return nil, fmt.Errorf("control message: %w", err)
 	}
 	var files []*os.File
 	for _, m := range msgs {
@@ -230,7 +227,8 @@ func parseRights(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-func closeFiles(files []*os.File) {
+// CloseFiles closes the descriptors that came with a message.
+func CloseFiles(files []*os.File) {
 	for _, f := range files {
 		if f != nil {
 			_ = f.Close()

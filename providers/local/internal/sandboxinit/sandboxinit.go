@@ -1,6 +1,35 @@
 //go:build linux
 
-package local
+// Package sandboxinit holds a sandbox's init: the code that runs inside
+// the sandbox as its PID 1 and starts every program of it.
+//
+// The init is the server's own binary, which the provider starts inside
+// the sandbox's profile with [Env] set; this package's init function sees
+// the variable and serves as the init instead of returning to the
+// program's main. The switch is made at import time, rather than by a
+// call the server makes early in main (as moby's reexec.Init is), for
+// three reasons:
+//
+//   - Every binary that links the provider serves as the init without a
+//     line of its own: the examples, every test binary that starts a
+//     sandbox, any server that embeds the kit. A call forgotten in one of
+//     them would not fail at New, but run that program's main inside
+//     every sandbox it starts.
+//   - It runs early: Go initialises this package as soon as the few
+//     packages it imports are, and always before the provider and every
+//     package that imports it, so much of the server's own package
+//     initialisation (its frameworks, drivers, registrations) never runs
+//     in a sandbox; a call from main would run after all of it.
+//   - Nothing else can start it: the variable is set only by the
+//     provider, only inside the profile, and removed (with the whole
+//     environment) before the init serves.
+//
+// What it costs: the packages this one imports (the standard library,
+// golang.org/x/sys, github.com/creack/pty and initproto), and the
+// packages Go's initialisation order puts before it, run their own
+// initialisation in each sandbox's init. Keep heavy work out of init
+// functions.
+package sandboxinit
 
 import (
 	"bytes"
@@ -18,36 +47,51 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/computemw/kit/providers/local/internal/initproto"
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
-// initEnv names the environment variable that turns the server's own
-// binary into a sandbox's init: "<socket fd>,<binary fd>". The provider
-// sets it only for the init it starts, inside the sandbox's profile.
-const initEnv = "COMPUTEMW_SANDBOX_INIT"
+// Env names the environment variable that turns the server's own binary
+// into a sandbox's init: "<socket fd>,<binary fd>". The provider sets it
+// only for the init it starts, inside the sandbox's profile (Environ).
+const Env = "COMPUTEMW_SANDBOX_INIT"
 
-// initRlimitsEnv carries the rlimits the init sets on itself before it
-// serves: "<file size bytes>,<open files>" (profile.go: rlimitSpec).
-const initRlimitsEnv = "COMPUTEMW_SANDBOX_RLIMITS"
+// rlimitsEnv carries the rlimits the init sets on itself before it
+// serves: "<file size bytes>,<open files>".
+const rlimitsEnv = "COMPUTEMW_SANDBOX_RLIMITS"
 
 // backgroundEnv marks a background process and its descendants, which
 // survive the end of executions.
 const backgroundEnv = "COMPUTEMW_BACKGROUND"
 
-// A sandbox's init is this package's own binary, started by the
-// provider as the first process inside the sandbox's namespaces, cgroup,
-// system-call filter and rlimits (profile.go). It never returns to the
-// program's main: it serves the provider until its socket closes.
+// maxBackground caps the background programs an init starts (their
+// descendants count against the sandbox's process limit).
+const maxBackground = 32
+
+// Environ returns the variables that make the server's binary, started
+// with its end of the socket pair at socketFD and its own descriptor at
+// exeFD, a sandbox's init whose processes may write files of at most
+// fileBytes and hold openFiles descriptors (and dump no core).
+func Environ(socketFD, exeFD int, fileBytes, openFiles uint64) []string {
+	return []string{
+		Env + "=" + strconv.Itoa(socketFD) + "," + strconv.Itoa(exeFD),
+		rlimitsEnv + "=" + strconv.FormatUint(fileBytes, 10) + "," + strconv.FormatUint(openFiles, 10),
+	}
+}
+
+// The switch: in a binary started as a sandbox's init, this never returns
+// to the program's main; the init serves the provider until its socket
+// closes, then the process exits.
 func init() {
-	if v, ok := os.LookupEnv(initEnv); ok {
-		os.Exit(runInit(v))
+	if v, ok := os.LookupEnv(Env); ok {
+		os.Exit(run(v))
 	}
 }
 
 // sandboxInit is the state of a running init.
 type sandboxInit struct {
-	conn *initConn
+	conn *initproto.Conn
 
 	mu    sync.Mutex
 	execs map[int]uint64 // PID of an execution's program → execution ID
@@ -69,8 +113,8 @@ type sandboxInit struct {
 	started chan struct{}
 }
 
-// runInit serves the provider; its exit status is only seen by bwrap.
-func runInit(spec string) int {
+// run serves the provider; its exit status is only seen by bwrap.
+func run(spec string) int {
 	// Nothing of the server's binary is reachable from the sandbox:
 	// /proc/1/exe and the rest of /proc/1 belong to no one the sandbox's
 	// programs can become, and the binary's descriptor is closed.
@@ -79,7 +123,7 @@ func runInit(spec string) int {
 	if name, err := unix.BytePtrFromString("sandbox-init"); err == nil {
 		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
 	}
-	limits := os.Getenv(initRlimitsEnv)
+	limits := os.Getenv(rlimitsEnv)
 	os.Clearenv()
 	if err := setInitRlimits(limits); err != nil {
 		// Never serve without them.
@@ -96,7 +140,7 @@ func runInit(spec string) int {
 		return 2
 	}
 	unix.CloseOnExec(n)
-	conn, err := newInitConn(os.NewFile(uintptr(n), "init"))
+	conn, err := initproto.NewConn(os.NewFile(uintptr(n), "init"))
 	if err != nil {
 		return 2
 	}
@@ -107,9 +151,9 @@ func runInit(spec string) int {
 		started: make(chan struct{}, 1),
 	}
 	go in.reaper()
-	in.reply(&initMsg{Op: opReady})
+	in.reply(&initproto.Msg{Op: initproto.OpReady})
 	for {
-		m, files, err := in.conn.recv()
+		m, files, err := in.conn.Recv()
 		if err != nil {
 			// The provider is gone: as the sandbox's PID 1, returning
 			// ends every process in it; without namespaces, end the
@@ -125,7 +169,7 @@ func runInit(spec string) int {
 			return 0
 		}
 		in.handle(m, files)
-		closeFiles(files)
+		initproto.CloseFiles(files)
 	}
 }
 
@@ -152,15 +196,15 @@ func setInitRlimits(spec string) error {
 	return nil
 }
 
-func (in *sandboxInit) reply(m *initMsg) {
-	_ = in.conn.send(m)
+func (in *sandboxInit) reply(m *initproto.Msg) {
+	_ = in.conn.Send(m)
 }
 
-func (in *sandboxInit) handle(m *initMsg, files []*os.File) {
+func (in *sandboxInit) handle(m *initproto.Msg, files []*os.File) {
 	switch m.Op {
-	case opStart:
+	case initproto.OpStart:
 		in.start(m, files)
-	case opSignal:
+	case initproto.OpSignal:
 		in.mu.Lock()
 		pid, ok := in.byID[m.ID]
 		in.mu.Unlock()
@@ -168,14 +212,14 @@ func (in *sandboxInit) handle(m *initMsg, files []*os.File) {
 			// The program leads its own session and process group.
 			_ = unix.Kill(-pid, syscall.Signal(m.Signal))
 		}
-	case opProcs:
+	case initproto.OpProcs:
 		if !in.pid1 {
-			in.reply(&initMsg{Op: opError, ID: m.ID, Error: "processes are listed only in sandboxes with namespaces"})
+			in.reply(&initproto.Msg{Op: initproto.OpError, ID: m.ID, Error: "processes are listed only in sandboxes with namespaces"})
 			return
 		}
-		in.reply(&initMsg{Op: opReply, ID: m.ID, Procs: in.procs()})
-	case opKillPID:
-		r := &initMsg{Op: opReply, ID: m.ID}
+		in.reply(&initproto.Msg{Op: initproto.OpReply, ID: m.ID, Procs: in.procs()})
+	case initproto.OpKillPID:
+		r := &initproto.Msg{Op: initproto.OpReply, ID: m.ID}
 		in.mu.Lock()
 		leader := in.bg[m.PID]
 		in.mu.Unlock()
@@ -192,16 +236,16 @@ func (in *sandboxInit) handle(m *initMsg, files []*os.File) {
 		}
 		in.reply(r)
 	default:
-		in.reply(&initMsg{Op: opError, ID: m.ID, Error: "unknown operation " + strconv.Quote(m.Op)})
+		in.reply(&initproto.Msg{Op: initproto.OpError, ID: m.ID, Error: "unknown operation " + strconv.Quote(m.Op)})
 	}
 }
 
 // start starts one program in a session of its own. The lock is held
 // across the fork so that the reaper, which takes it too, always finds the
 // PID registered.
-func (in *sandboxInit) start(m *initMsg, files []*os.File) {
+func (in *sandboxInit) start(m *initproto.Msg, files []*os.File) {
 	fail := func(notFound bool, err error) {
-		in.reply(&initMsg{Op: opError, ID: m.ID, Error: err.Error(), NotFound: notFound})
+		in.reply(&initproto.Msg{Op: initproto.OpError, ID: m.ID, Error: err.Error(), NotFound: notFound})
 	}
 	if len(m.Argv) == 0 {
 		fail(false, fmt.Errorf("no program"))
@@ -299,9 +343,9 @@ func (in *sandboxInit) start(m *initMsg, files []*os.File) {
 	// it to find the PID, reports a program's exit only after its start.
 	switch {
 	case master != nil:
-		_ = in.conn.send(&initMsg{Op: opStarted, ID: m.ID, PID: pid}, master)
+		_ = in.conn.Send(&initproto.Msg{Op: initproto.OpStarted, ID: m.ID, PID: pid}, master)
 	case m.Background:
-		in.reply(&initMsg{Op: opStarted, ID: m.ID, PID: pid})
+		in.reply(&initproto.Msg{Op: initproto.OpStarted, ID: m.ID, PID: pid})
 	}
 	in.mu.Unlock()
 }
@@ -373,8 +417,8 @@ func (in *sandboxInit) reap() {
 			in.killLeftovers(in.bgStarted)
 		}
 		in.mu.Unlock()
-		in.reply(&initMsg{
-			Op: opExit, ID: id, Status: int(ws), ViaShell: viaShell,
+		in.reply(&initproto.Msg{
+			Op: initproto.OpExit, ID: id, Status: int(ws), ViaShell: viaShell,
 			CPU:    ru.Utime.Nano() + ru.Stime.Nano(),
 			MaxRSS: int64(ru.Maxrss) << 10,
 		})
@@ -484,10 +528,10 @@ func readStat(pid int) (procStat, bool) {
 }
 
 // procs lists the sandbox's processes but init.
-func (in *sandboxInit) procs() []procInfo {
+func (in *sandboxInit) procs() []initproto.Proc {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	var out []procInfo
+	var out []initproto.Proc
 	for _, p := range listPIDs() {
 		if p == 1 {
 			continue
@@ -501,7 +545,7 @@ func (in *sandboxInit) procs() []procInfo {
 		if command == "" {
 			command = "[" + st.comm + "]"
 		}
-		out = append(out, procInfo{PID: p, PPID: st.ppid, Command: command, Background: in.isBackground(p), State: st.state})
+		out = append(out, initproto.Proc{PID: p, PPID: st.ppid, Command: command, Background: in.isBackground(p), State: st.state})
 	}
 	return out
 }
@@ -511,7 +555,7 @@ func lookPathEnv(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	path := sandboxPath
+	path := initproto.DefaultPath
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			path = v

@@ -1,6 +1,9 @@
 //go:build linux
 
-package local
+// Package buildcache holds the build cache: compiled artefacts on the
+// host, keyed by what built them, each checked against its manifest
+// whenever it is used.
+package buildcache
 
 import (
 	"crypto/sha256"
@@ -21,7 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// buildCache is the content-addressed store of compiled artefacts on the
+// Cache is the content-addressed store of compiled artefacts on the
 // host: an entry's key hashes the language, the toolchain's identity, the
 // compile flags, the template and the source. Only the provider writes it,
 // after a successful compile, copying the compile step's output through a
@@ -29,7 +32,7 @@ import (
 // sandbox ever has it mounted. Each entry has a manifest with the SHA-256
 // of every file, checked again whenever the entry is copied out, so an
 // entry changed on disk is dropped and rebuilt, never served.
-type buildCache struct {
+type Cache struct {
 	dir      string // BuildCacheDir: 0700, owned by the server
 	maxBytes int64  // entries are evicted, least recently used first, past this
 	maxEntry int64  // the largest artefact kept
@@ -37,13 +40,22 @@ type buildCache struct {
 	mu sync.Mutex // serialises eviction
 }
 
-// manifest lists an artefact's files.
-type manifest struct {
-	Files []manifestFile `json:"files"`
+// New returns the cache in dir, which holds at most maxBytes, and no
+// artefact larger than maxEntry. Prepare creates the directory.
+func New(dir string, maxBytes, maxEntry int64) *Cache {
+	return &Cache{dir: dir, maxBytes: maxBytes, maxEntry: maxEntry}
 }
 
-// manifestFile is one regular file of an artefact.
-type manifestFile struct {
+// Dir is the cache's directory.
+func (c *Cache) Dir() string { return c.dir }
+
+// Manifest lists an artefact's files.
+type Manifest struct {
+	Files []File `json:"files"`
+}
+
+// File is one regular file of an artefact.
+type File struct {
 	Path   string `json:"path"` // slash-separated, relative
 	Mode   uint32 `json:"mode"` // permission bits
 	Size   int64  `json:"size"`
@@ -51,7 +63,7 @@ type manifestFile struct {
 }
 
 // size is the artefact's size in bytes.
-func (m *manifest) size() int64 {
+func (m *Manifest) size() int64 {
 	var n int64
 	for _, f := range m.Files {
 		n += f.Size
@@ -63,45 +75,45 @@ func (m *manifest) size() int64 {
 // file per class).
 const maxArtefactFiles = 4096
 
-// errCorrupt: a cache entry no longer matches its manifest.
-var errCorrupt = errors.New("local: build cache entry does not match its manifest")
+// ErrCorrupt: a cache entry no longer matches its manifest.
+var ErrCorrupt = errors.New("build cache entry does not match its manifest")
 
-// prepare creates the cache directory, private to the server.
-func (c *buildCache) prepare() error {
+// Prepare creates the cache directory, private to the server.
+func (c *Cache) Prepare() error {
 	if err := os.MkdirAll(filepath.Join(c.dir, "objects"), 0o700); err != nil {
-		return fmt.Errorf("local: build cache: %w", err)
+		return fmt.Errorf("build cache: %w", err)
 	}
 	for _, d := range []string{c.dir, filepath.Join(c.dir, "objects")} {
 		fi, err := os.Lstat(d)
 		if err != nil {
-			return fmt.Errorf("local: build cache: %w", err)
+			return fmt.Errorf("build cache: %w", err)
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("local: build cache: %s is not a directory", d)
+			return fmt.Errorf("build cache: %s is not a directory", d)
 		}
 		if err := os.Chmod(d, 0o700); err != nil {
-			return fmt.Errorf("local: build cache: %w", err)
+			return fmt.Errorf("build cache: %w", err)
 		}
 	}
 	return nil
 }
 
 // entryDir is where the entry of key lives.
-func (c *buildCache) entryDir(key string) string {
+func (c *Cache) entryDir(key string) string {
 	return filepath.Join(c.dir, "objects", key[:2], key)
 }
 
-// open returns the entry of key, or fs.ErrNotExist. Using an entry marks
+// Open returns the entry of key, or fs.ErrNotExist. Using an entry marks
 // it recently used.
-func (c *buildCache) open(key string) (*os.Root, *manifest, error) {
+func (c *Cache) Open(key string) (*os.Root, *Manifest, error) {
 	dir := c.entryDir(key)
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		return nil, nil, err
 	}
-	var m manifest
+	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		c.drop(key)
+		c.Drop(key)
 		return nil, nil, fs.ErrNotExist
 	}
 	root, err := os.OpenRoot(filepath.Join(dir, "files"))
@@ -113,36 +125,36 @@ func (c *buildCache) open(key string) (*os.Root, *manifest, error) {
 	return root, &m, nil
 }
 
-// drop removes the entry of key.
-func (c *buildCache) drop(key string) { _ = os.RemoveAll(c.entryDir(key)) }
+// Drop removes the entry of key.
+func (c *Cache) Drop(key string) { _ = os.RemoveAll(c.entryDir(key)) }
 
-// put copies the artefact in src (the compile step's output directory)
+// Put copies the artefact in src (the compile step's output directory)
 // into the entry of key, and returns its manifest.
-func (c *buildCache) put(key string, src *os.Root) (*manifest, error) {
+func (c *Cache) Put(key string, src *os.Root) (*Manifest, error) {
 	tmp, err := os.MkdirTemp(c.dir, "tmp-")
 	if err != nil {
-		return nil, fmt.Errorf("local: build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	m, err := copyTree(src, filepath.Join(tmp, "files"), c.maxEntry)
+	m, err := CopyTree(src, filepath.Join(tmp, "files"), c.maxEntry)
 	if err != nil {
 		return nil, err
 	}
 	data, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("local: build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), data, 0o600); err != nil {
-		return nil, fmt.Errorf("local: build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	dst := c.entryDir(key)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return nil, fmt.Errorf("local: build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	// Another compile of the same program may have won the race: both
 	// entries hold the same artefact, the first stays.
 	if err := os.Rename(tmp, dst); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, unix.ENOTEMPTY) {
-		return nil, fmt.Errorf("local: build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	c.evict()
 	return m, nil
@@ -150,7 +162,7 @@ func (c *buildCache) put(key string, src *os.Root) (*manifest, error) {
 
 // evict removes the least recently used entries until the cache holds at
 // most maxBytes.
-func (c *buildCache) evict() {
+func (c *Cache) evict() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	type entry struct {
@@ -169,7 +181,7 @@ func (c *buildCache) evict() {
 			if err != nil {
 				continue
 			}
-			var m manifest
+			var m Manifest
 			if data, err := os.ReadFile(filepath.Join(dir, "manifest.json")); err == nil {
 				_ = json.Unmarshal(data, &m)
 			}
@@ -187,16 +199,16 @@ func (c *buildCache) evict() {
 	}
 }
 
-// copyTree copies the regular files and directories under src into the
+// CopyTree copies the regular files and directories under src into the
 // new directory dst, refusing symbolic links, devices and FIFOs, more than
 // maxArtefactFiles files and more than maxBytes bytes, and returns their
 // manifest. src is reached only through its os.Root, so nothing in it can
 // lead the copy elsewhere on the host.
-func copyTree(src *os.Root, dst string, maxBytes int64) (*manifest, error) {
+func CopyTree(src *os.Root, dst string, maxBytes int64) (*Manifest, error) {
 	if err := os.MkdirAll(dst, 0o700); err != nil {
-		return nil, fmt.Errorf("local: build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
-	m := &manifest{}
+	m := &Manifest{}
 	var total int64
 	err := fs.WalkDir(src.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -246,42 +258,46 @@ func copyTree(src *os.Root, dst string, maxBytes int64) (*manifest, error) {
 		if n != fi.Size() {
 			return fmt.Errorf("%s changed while it was copied", p)
 		}
-		m.Files = append(m.Files, manifestFile{Path: p, Mode: mode, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+		m.Files = append(m.Files, File{Path: p, Mode: mode, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("local: the compiler's output cannot be kept: %w", err)
+		return nil, fmt.Errorf("the compiler's output cannot be kept: %w", err)
 	}
 	return m, nil
 }
 
-// installArtefact copies a cached artefact into dir (workspace-relative,
-// new) of the sandbox's workspace, checking every file against the
-// manifest. A mismatch returns errCorrupt; the caller removes dir.
-func (s *sandbox) installArtefact(src *os.Root, m *manifest, dir string) error {
-	if err := s.root.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("local: %w", err)
+// Install copies the artefact of m, from src (an entry Open returned),
+// into dir (new) of dst, checking every file against the manifest, and
+// gives each file and directory it makes to own. A mismatch returns
+// ErrCorrupt; the caller removes dir.
+func Install(src *os.Root, m *Manifest, dst *os.Root, dir string, own func(rel string) error) error {
+	if err := dst.Mkdir(dir, 0o755); err != nil {
+		return err
 	}
-	if err := s.giveToSandbox(dir); err != nil {
+	if err := own(dir); err != nil {
 		return err
 	}
 	for _, f := range m.Files {
 		if !fs.ValidPath(f.Path) {
-			return errCorrupt
+			return ErrCorrupt
 		}
 		rel := path.Join(dir, f.Path)
 		if parent := path.Dir(f.Path); parent != "." {
 			for _, d := range parents(parent) {
 				p := path.Join(dir, d)
-				if err := s.root.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-					return fmt.Errorf("local: %w", err)
+				if err := dst.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+					return err
 				}
-				if err := s.giveToSandbox(p); err != nil {
+				if err := own(p); err != nil {
 					return err
 				}
 			}
 		}
-		if err := s.copyVerified(src, f, rel); err != nil {
+		if err := copyVerified(src, f, dst, rel); err != nil {
+			return err
+		}
+		if err := own(rel); err != nil {
 			return err
 		}
 	}
@@ -298,17 +314,17 @@ func parents(p string) []string {
 	return out
 }
 
-// copyVerified copies one artefact file into the workspace and checks its
+// copyVerified copies one artefact file into rel of dst and checks its
 // hash.
-func (s *sandbox) copyVerified(src *os.Root, f manifestFile, rel string) error {
+func copyVerified(src *os.Root, f File, dst *os.Root, rel string) error {
 	in, err := src.OpenFile(filepath.FromSlash(f.Path), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return errCorrupt
+		return ErrCorrupt
 	}
 	defer in.Close()
-	out, err := s.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, fs.FileMode(f.Mode&0o755))
+	out, err := dst.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, fs.FileMode(f.Mode&0o755))
 	if err != nil {
-		return fmt.Errorf("local: %w", err)
+		return err
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(in, f.Size+1))
@@ -316,22 +332,10 @@ func (s *sandbox) copyVerified(src *os.Root, f manifestFile, rel string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("local: %w", err)
+		return err
 	}
 	if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
-		return errCorrupt
-	}
-	return s.giveToSandbox(rel)
-}
-
-// giveToSandbox gives a file the provider made in the workspace to the
-// sandbox's uid, where that differs from the server's.
-func (s *sandbox) giveToSandbox(rel string) error {
-	if !s.chown {
-		return nil
-	}
-	if err := s.root.Lchown(rel, s.uid, s.gid); err != nil {
-		return fmt.Errorf("local: %w", err)
+		return ErrCorrupt
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package startgate
 
 import (
 	"context"
@@ -29,12 +29,12 @@ func idleCPUs() time.Duration { return 0 }
 
 // waitFor polls the gate's state until cond holds (a goroutine of the
 // test reached the gate), or fails the test.
-func waitFor(t *testing.T, g *startGate, what string, cond func(computemw.StartGateStats) bool) {
+func waitFor(t *testing.T, g *Gate, what string, cond func(computemw.StartGateStats) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !cond(g.stats()) {
+	for !cond(g.Stats()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: gate %+v", what, g.stats())
+			t.Fatalf("%s: gate %+v", what, g.Stats())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -42,8 +42,8 @@ func waitFor(t *testing.T, g *startGate, what string, cond func(computemw.StartG
 
 // On busy CPUs, executions start in order of arrival as slots free up.
 func TestStartGateOrder(t *testing.T) {
-	g := &startGate{slots: 1, hold: time.Hour, stall: busyCPUs()}
-	first, err := g.enter(t.Context())
+	g := &Gate{slots: 1, hold: time.Hour, stall: busyCPUs()}
+	first, err := g.Enter(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestStartGateOrder(t *testing.T) {
 	)
 	for i := range 3 {
 		wg.Go(func() {
-			rel, err := g.enter(t.Context())
+			rel, err := g.Enter(t.Context())
 			if err != nil {
 				t.Error(err)
 				return
@@ -71,7 +71,7 @@ func TestStartGateOrder(t *testing.T) {
 	first() // a second release gives nothing back
 	for range 3 {
 		rel := <-rels
-		if s := g.stats(); s.Running != 1 {
+		if s := g.Stats(); s.Running != 1 {
 			t.Fatalf("one slot, %d running", s.Running)
 		}
 		rel()
@@ -80,7 +80,7 @@ func TestStartGateOrder(t *testing.T) {
 	if order[0] != 0 || order[1] != 1 || order[2] != 2 {
 		t.Errorf("started in the order %v, want [0 1 2]", order)
 	}
-	if s := g.stats(); s.Running != 0 || s.Waiting != 0 || s.Waited != 3 || s.Extra != 0 {
+	if s := g.Stats(); s.Running != 0 || s.Waiting != 0 || s.Waited != 3 || s.Extra != 0 {
 		t.Errorf("after all: %+v", s)
 	}
 }
@@ -88,39 +88,39 @@ func TestStartGateOrder(t *testing.T) {
 // An execution that keeps its slot longer than hold gives it up to the
 // next one; its own release later gives nothing back twice.
 func TestStartGateHold(t *testing.T) {
-	g := &startGate{slots: 1, hold: 20 * time.Millisecond, stall: busyCPUs()}
-	long, err := g.enter(t.Context())
+	g := &Gate{slots: 1, hold: 20 * time.Millisecond, stall: busyCPUs()}
+	long, err := g.Enter(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := g.enter(t.Context())
+	next, err := g.Enter(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := g.stats(); s.Running != 1 || s.Waited != 1 {
+	if s := g.Stats(); s.Running != 1 || s.Waited != 1 {
 		t.Errorf("the long one's slot went to the next: %+v", s)
 	}
 	long()
-	if s := g.stats(); s.Running != 1 {
+	if s := g.Stats(); s.Running != 1 {
 		t.Errorf("the long one's late release gave back another's slot: %+v", s)
 	}
 	next()
-	if s := g.stats(); s.Running != 0 {
+	if s := g.Stats(); s.Running != 0 {
 		t.Errorf("after all: %+v", s)
 	}
 }
 
 // A waiter whose context ends leaves the line and holds nothing.
 func TestStartGateCancel(t *testing.T) {
-	g := &startGate{slots: 1, hold: time.Hour, stall: busyCPUs()}
-	first, err := g.enter(t.Context())
+	g := &Gate{slots: 1, hold: time.Hour, stall: busyCPUs()}
+	first, err := g.Enter(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := g.enter(ctx)
+		_, err := g.Enter(ctx)
 		errc <- err
 	}()
 	waitFor(t, g, "the waiter queued", func(s computemw.StartGateStats) bool { return s.Waiting == 1 })
@@ -128,11 +128,11 @@ func TestStartGateCancel(t *testing.T) {
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled waiter: %v", err)
 	}
-	if s := g.stats(); s.Waiting != 0 || s.Running != 1 {
+	if s := g.Stats(); s.Waiting != 0 || s.Running != 1 {
 		t.Errorf("after the cancel: %+v", s)
 	}
 	first()
-	if s := g.stats(); s.Running != 0 {
+	if s := g.Stats(); s.Running != 0 {
 		t.Errorf("after all: %+v", s)
 	}
 }
@@ -140,15 +140,15 @@ func TestStartGateCancel(t *testing.T) {
 // While the CPUs have room, waiters start beyond the slots: the gate
 // never keeps a CPU idle.
 func TestStartGateRoom(t *testing.T) {
-	g := &startGate{slots: 1, hold: time.Hour, stall: idleCPUs}
-	first, err := g.enter(t.Context())
+	g := &Gate{slots: 1, hold: time.Hour, stall: idleCPUs}
+	first, err := g.Enter(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rels := make(chan func(), 5)
 	for range 5 {
 		go func() {
-			rel, err := g.enter(t.Context())
+			rel, err := g.Enter(t.Context())
 			if err != nil {
 				t.Error(err)
 			}
@@ -159,14 +159,14 @@ func TestStartGateRoom(t *testing.T) {
 	for range 5 {
 		got = append(got, <-rels)
 	}
-	if s := g.stats(); s.Running != 6 || s.Extra != 5 {
+	if s := g.Stats(); s.Running != 6 || s.Extra != 5 {
 		t.Errorf("5 admitted beyond one slot: %+v", s)
 	}
 	first()
 	for _, rel := range got {
 		rel()
 	}
-	if s := g.stats(); s.Running != 0 || s.Waiting != 0 {
+	if s := g.Stats(); s.Running != 0 || s.Waiting != 0 {
 		t.Errorf("after all: %+v", s)
 	}
 	waitFor(t, g, "the watch ended", func(computemw.StartGateStats) bool {
@@ -179,16 +179,16 @@ func TestStartGateRoom(t *testing.T) {
 // Without the kernel's CPU pressure, or with Slots -1, there is no gate,
 // and a nil gate lets everything through.
 func TestStartGateOff(t *testing.T) {
-	if g := newStartGate(StartGateConfig{Slots: -1, Hold: time.Second}); g != nil {
+	if g := New(-1, time.Second); g != nil {
 		t.Error("Slots -1 made a gate")
 	}
-	var g *startGate
-	rel, err := g.enter(t.Context())
+	var g *Gate
+	rel, err := g.Enter(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rel()
-	if s := g.stats(); s != (computemw.StartGateStats{}) {
+	if s := g.Stats(); s != (computemw.StartGateStats{}) {
 		t.Errorf("no gate: %+v", s)
 	}
 }
