@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/computemw/kit/computemw"
 )
@@ -19,6 +20,8 @@ import (
 // Provider makes E2B sandboxes. It is safe for concurrent use.
 type Provider struct {
 	opts Options
+	// waitFunc replaces the wait before a retry in tests (nil: a timer).
+	waitFunc func(ctx context.Context, d time.Duration) error
 
 	bg sync.WaitGroup // background kills of sandboxes whose caller gave up
 
