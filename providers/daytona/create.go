@@ -145,7 +145,7 @@ func (p *Provider) open(ctx context.Context, s *apiclient.Sandbox) (*Sandbox, er
 	}
 	base := strings.TrimSuffix(s.ToolboxProxyUrl, "/") + "/" + s.Id
 	tb, err := toolboxclient.NewClient(base, toolboxclient.WithHTTPClient(&doer{
-		client: p.doer.client, apiKey: p.doer.apiKey, retries: p.doer.retries, base: p.doer.base,
+		client: p.doer.client, apiKey: p.doer.apiKey, retries: p.doer.retries, base: p.doer.base, wait: p.doer.wait,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: toolbox client: %w", err)
