@@ -35,8 +35,8 @@ func redisAddr() string {
 // is not there, and deletes the keys under namespace at cleanup.
 func client(t *testing.T, namespace string) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisAddr(), DialTimeout: time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	c := redis.NewClient(&redis.Options{Addr: redisAddr(), DialTimeout: 10 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err := c.Ping(ctx).Err()
 	computemwtest.Require(t, err == nil, fmt.Sprintf("redis not reachable at %s: %v", redisAddr(), err))
