@@ -150,8 +150,8 @@ func (s *redisServer) stop() {
 // kit recovers once Redis is back.
 func TestRedisDown(t *testing.T) {
 	srv := startRedis(t, "")
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + srv.port, DialTimeout: 500 * time.Millisecond,
-		ReadTimeout: time.Second, MaxRetries: 1})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + srv.port, DialTimeout: 10 * time.Second,
+		ReadTimeout: 10 * time.Second, MaxRetries: 1})
 	t.Cleanup(func() { rdb.Close() })
 	ctx := context.Background()
 	rates, err := redisstore.NewRateStore(ctx, rdb, "rate")
