@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,8 +56,13 @@ func TestLocalProvider(t *testing.T) {
 		"code": "import os, time\nfor i in range(3):\n    print('tick', i, flush=True)\n" +
 			"    while not os.path.exists('go%d' % i):\n        time.sleep(0.01)\n"})
 	for i := range 3 {
-		if ev := cl.nextEvent("1"); ev.Data != fmt.Sprintf("tick %d\n", i) {
-			t.Fatalf("chunk %d: %+v", i, ev)
+		// A line may come in pieces (print writes its parts one by one).
+		var line string
+		for !strings.HasSuffix(line, "\n") {
+			line += cl.nextEvent("1").Data
+		}
+		if line != fmt.Sprintf("tick %d\n", i) {
+			t.Fatalf("line %d: %q", i, line)
 		}
 		w := fmt.Sprintf(`mutation W($id: ID) { writeFile(path: "go%d", content: "", sandboxId: $id) }`, i)
 		if r = post(t, base, w, vars, nil); r.Data["writeFile"] != true {
