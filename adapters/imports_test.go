@@ -10,7 +10,7 @@ import (
 // share lives in computemw/adapterkit.
 func TestNoAdapterImportsAnother(t *testing.T) {
 	const module = "github.com/computemw/kit/adapters/"
-	adapters := []string{"nethttp", "gin", "echo", "echov5", "fiber", "fiberv3"}
+	adapters := []string{"computehttp", "computegin", "computeecho", "computeechov5", "computefiber", "computefiberv3"}
 	for _, a := range adapters {
 		out, err := exec.Command("go", "list", "-deps", module+a).CombinedOutput()
 		if err != nil {
