@@ -1,6 +1,9 @@
 # computemw — see README.md.
 GO      ?= go
 TESTFLAGS ?= -race -count=1 -timeout 25m
+# Test-only Go modules in the repository, each with its own go.mod (so what
+# only their tests use stays out of the kit's): the browser tests.
+TEST_MODULES := tests/browser
 
 .PHONY: all setup setup-test setup-playground run playground test bench lint template-python-data
 .PHONY: generate-daytona
@@ -31,7 +34,8 @@ template-python-data:
 	@bash scripts/build-template.sh python-data
 
 ## setup-playground: xterm.js for the playground's terminal (npm, into
-## .cache/), and Chromium for its browser test (apt-get, when missing)
+## .cache/), and Chromium for its browser test in tests/browser (apt-get,
+## when missing)
 setup-playground:
 	@bash scripts/setup-node-playground.sh
 
@@ -44,12 +48,16 @@ playground: setup setup-playground
 	$(GO) run ./examples/playground
 
 ## test: vet (also for macOS, where the module must build), then every
-## test with the race detector
+## test with the race detector; then the same in each test-only module
 test: setup-test
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
 	GOOS=darwin $(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
+	@set -e; for m in $(TEST_MODULES); do \
+		echo "cd $$m && $(GO) vet ./... && $(GO) test $(TESTFLAGS) ./..."; \
+		(cd $$m && $(GO) vet ./... && $(GO) test $(TESTFLAGS) ./...); \
+	done
 
 ## bench: time-to-interactive and HTTP ratios, then the Go benchmarks
 bench: setup
@@ -60,6 +68,7 @@ bench: setup
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@set -e; for m in $(TEST_MODULES); do (cd $$m && $(GO) vet ./...); done
 
 ## generate-daytona: regenerate the Daytona provider's API clients from the
 ## vendor specs in providers/daytona/internal/spec (oapi-codegen through

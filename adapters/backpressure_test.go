@@ -92,18 +92,21 @@ func TestWebSocketBackpressure(t *testing.T) {
 	}
 }
 
-// TestWebSocketPing configures a ping every 200ms and a 500ms timeout: a
-// client that answers pings (coder/websocket does while a Read is pending)
-// stays connected through an idle period longer than both, and can still
-// run a command; one that never reads, and so never answers, is dropped
-// and its sandbox destroyed.
+// TestWebSocketPing configures a ping every 200ms: a client that answers
+// pings (coder/websocket does while a Read is pending) stays connected
+// through an idle period longer than a ping interval and the pong timeout
+// (WriteTimeout) together, and can still run a command; one that never
+// reads, and so never answers, is dropped and its sandbox destroyed. The
+// answering client's pong timeout is generous (3s), so that a loaded
+// machine answering late is not taken for a client that left.
 func TestWebSocketPing(t *testing.T) {
-	cfg := computemw.Config{WebSocket: computemw.WSConfig{PingInterval: 200 * time.Millisecond, WriteTimeout: 500 * time.Millisecond}}
-	const idle = 1500 * time.Millisecond // > PingInterval + WriteTimeout: a silent client is gone by then
+	answering := computemw.Config{WebSocket: computemw.WSConfig{PingInterval: 200 * time.Millisecond, WriteTimeout: 3 * time.Second}}
+	silent := computemw.Config{WebSocket: computemw.WSConfig{PingInterval: 200 * time.Millisecond, WriteTimeout: 500 * time.Millisecond}}
+	const idle = 4 * time.Second // > PingInterval + WriteTimeout: an unanswered ping has failed by then
 	for _, a := range []int{0, 3, 5} {
 		a := adapters[a]
 		t.Run(a.Name+"/answers", func(t *testing.T) {
-			kit := localKit(t, cfg)
+			kit := localKit(t, answering)
 			ws := dialWS(t, a.Start(t, kit))
 			ws.send(httpapi.WSMessage{Type: "create-sandbox"})
 			if m := ws.next(); m.Type != "sandbox-ready" {
@@ -170,7 +173,7 @@ func TestWebSocketPing(t *testing.T) {
 			}
 		})
 		t.Run(a.Name+"/silent", func(t *testing.T) {
-			kit := localKit(t, cfg)
+			kit := localKit(t, silent)
 			ws := dialWS(t, a.Start(t, kit))
 			ws.send(httpapi.WSMessage{Type: "create-sandbox"})
 			if m := ws.next(); m.Type != "sandbox-ready" {

@@ -135,12 +135,15 @@ func TestRealtime(t *testing.T) {
 				t.Fatalf("got %+v", m)
 			}
 
-			// A line every 100 ms arrives as its own message.
-			ws.send(httpapi.WSMessage{Type: "execute", Command: "for i in 1 2 3 4 5; do echo $i; sleep 0.1; done"})
+			// Each line arrives as its own message while the command runs:
+			// the command prints the next one only after the test got
+			// this one and answered on stdin.
+			ws.send(httpapi.WSMessage{Type: "execute", Command: "for i in 1 2 3 4 5; do echo $i; read x; done"})
 			for i := 1; i <= 5; i++ {
 				if m := ws.next(); m.Type != "output" || m.Data != string(rune('0'+i))+"\n" {
 					t.Fatalf("line %d: %+v", i, m)
 				}
+				ws.send(httpapi.WSMessage{Type: "stdin", Data: "\n"})
 			}
 			if m := ws.next(); m.Type != "execution-complete" || *m.ExitCode != 0 {
 				t.Fatalf("got %+v", m)

@@ -2,7 +2,7 @@
 # Installs what the playground example and its browser test use, never
 # committed: the npm packages @xterm/xterm and @xterm/addon-fit (the
 # playground's terminal) into .cache/node-playground/, and Chromium (the
-# browser the test drives headless) with apt-get when it is missing and
+# browser tests/browser drives headless) with apt-get when it is missing and
 # this is a Debian or Ubuntu machine run as root. Without npm, or without
 # a way to install Chromium, it says what to install and succeeds, so that
 # `make setup` keeps working; the page then says the terminal is missing,

@@ -154,9 +154,12 @@ func TestQuotaRefusesBeforeCreating(t *testing.T) {
 
 func TestQuotaRollsBackRefusedReservations(t *testing.T) {
 	f := newQuotaFixture(t, quota.Limits{Executions: 10}, computemw.Config{MaxSandboxes: 1, QueueTimeout: -1}, quota.Config{})
+	// The first execution holds the only sandbox until the test lets go.
+	hold, release := context.WithCancel(f.ctx)
+	defer release()
 	done := make(chan *httpapi.Response, 1)
 	go func() {
-		done <- policytest.Post(f.ctx, f.kit, "/exec", `{"command":"sleep","timeout":2000}`, nil)
+		done <- policytest.Post(hold, f.kit, "/exec", `{"command":"block"}`, nil)
 	}()
 	select {
 	case <-f.fake.Started():
@@ -170,6 +173,7 @@ func TestQuotaRollsBackRefusedReservations(t *testing.T) {
 	if u := f.usage(t); u.Executions != 1 {
 		t.Errorf("executions %d after a capacity refusal, want 1", u.Executions)
 	}
+	release()
 	<-done
 }
 

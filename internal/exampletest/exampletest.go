@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,6 +41,7 @@ func Start(t *testing.T, pkg string, env ...string) *Server {
 
 	bin := filepath.Join(t.TempDir(), "example")
 	build := exec.Command("go", "build", "-o", bin, pkg)
+	build.Dir = moduleRoot() // the kit's own go.mod, also from a test module in the repository
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
@@ -99,6 +101,13 @@ func Start(t *testing.T, pkg string, env ...string) *Server {
 		t.Fatalf("example not ready after 60s\n%s", s.logs)
 	}
 	return s
+}
+
+// moduleRoot is the directory of the kit's go.mod: the examples are built
+// with the kit's requirements wherever the test that starts them lives.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // Stop sends SIGTERM and waits for a clean exit, then checks that the

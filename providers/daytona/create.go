@@ -156,7 +156,7 @@ func (p *Provider) open(ctx context.Context, s *apiclient.Sandbox) (*Sandbox, er
 			Err: fmt.Errorf("daytona sandbox %s: toolboxProxyUrl: %w", s.Id, err)}
 	}
 	tb, err := toolboxclient.NewClient(base, toolboxclient.WithHTTPClient(&doer{
-		client: c, retries: p.doer.retries, base: p.doer.base,
+		client: c, retries: p.doer.retries, base: p.doer.base, wait: p.doer.wait,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: toolbox client: %w", err)

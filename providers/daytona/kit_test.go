@@ -73,7 +73,7 @@ func TestKitOverNetHTTP(t *testing.T) {
 	if code != 400 || body["code"] != "EXECUTION_ERROR" {
 		t.Errorf("/execute with a language Daytona lacks: %d %v", code, body)
 	}
-	code, body = post("/api/exec", `{"command":"sleep 30","timeout":300}`)
+	code, body = post("/api/exec", `{"command":"sleep 1000","timeout":300}`)
 	if code != 408 || body["code"] != "TIMEOUT" {
 		t.Errorf("/exec past its timeout: %d %v", code, body)
 	}

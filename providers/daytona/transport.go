@@ -34,6 +34,24 @@ type doer struct {
 	client  *http.Client // from vendorhttp.New
 	retries int
 	base    time.Duration
+	// wait replaces the wait before a retry in tests (nil: a timer).
+	wait func(ctx context.Context, d time.Duration) error
+}
+
+// sleep waits d before a retry, or until ctx ends (then it returns ctx's
+// error).
+func (d *doer) sleep(ctx context.Context, wait time.Duration) error {
+	if d.wait != nil {
+		return d.wait(ctx, wait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Do implements the generated clients' HttpRequestDoer.
@@ -56,12 +74,8 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 			resp.Body.Close()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := d.sleep(ctx, wait); err != nil {
+			return nil, err
 		}
 		if req.GetBody != nil {
 			body, err := req.GetBody()

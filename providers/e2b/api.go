@@ -165,6 +165,22 @@ func retryable(se *StatusError, err error) bool {
 	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !vendorhttp.Permanent(err)
 }
 
+// wait waits d before a retry, or until ctx ends (then it returns ctx's
+// error). Tests give the provider a clock of their own with waitFunc.
+func (p *Provider) wait(ctx context.Context, d time.Duration) error {
+	if p.waitFunc != nil {
+		return p.waitFunc(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // retry runs attempt until it succeeds, fails for good, or (for idempotent
 // calls) the retries are used up. attempt returns either an error answer
 // (se) or a failure without an answer (err).
@@ -193,15 +209,11 @@ func (p *Provider) retry(ctx context.Context, op string, idempotent bool, attemp
 			// the caller the 429 (and its Retry-After) now.
 			return classify(se)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if p.wait(ctx, wait) != nil {
 			if se != nil {
 				return classify(se)
 			}
 			return transportError(op, ctx.Err())
-		case <-t.C:
 		}
 		delay = min(2*delay, p.opts.RetryMax)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -64,12 +63,8 @@ func (p *Provider) retryConnect(ctx context.Context, op string, f func() error) 
 			(code != connect.CodeUnavailable && code != connect.CodeResourceExhausted) {
 			return classifyConnect(op, err)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if p.wait(ctx, delay) != nil {
 			return classifyConnect(op, err)
-		case <-t.C:
 		}
 		delay = min(2*delay, p.opts.RetryMax)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -66,17 +67,19 @@ func TestCreateErrorClasses(t *testing.T) {
 // Idempotent calls are retried after 429 and 5xx, waiting the Retry-After
 // the vendor asked for.
 func TestIdempotentCallsRetried(t *testing.T) {
-	p, f := newProvider(t, nil)
+	p, f := newProvider(t, func(o *e2b.Options) { o.RetryMax = 5 * time.Second })
+	clock := &retryClock{}
+	e2b.SetRetryWait(p, clock.wait)
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := testCtx(t)
 
-	f.Inject(e2bfake.Fault{Op: e2bfake.OpGet, Status: http.StatusTooManyRequests, RetryAfter: time.Second})
-	start := time.Now()
+	f.Inject(e2bfake.Fault{Op: e2bfake.OpGet, Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second})
+	clock.reset()
 	if _, err := p.Get(ctx, sb.ID()); err != nil {
 		t.Fatalf("Get after one 429: %v", err)
 	}
-	if waited := time.Since(start); waited < time.Second {
-		t.Errorf("retried after %s, before the Retry-After of 1s", waited)
+	if waits := clock.taken(); !slices.Equal(waits, []time.Duration{3 * time.Second}) {
+		t.Errorf("waited %v before the retry, want the Retry-After of 3s", waits)
 	}
 	if n := f.Count(e2bfake.OpGet); n != 2 {
 		t.Errorf("%d get requests, want 2", n)
@@ -139,7 +142,7 @@ func TestResetMidStream(t *testing.T) {
 	ctx := testCtx(t)
 	// Events: start, "before", then the reset.
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpStart, ResetAfterEvents: 2})
-	res, err := sb.Exec(ctx, "echo before; sleep 30", computemw.ExecOptions{Timeout: 20 * time.Second})
+	res, err := sb.Exec(ctx, "echo before; sleep 1000", computemw.ExecOptions{})
 	wantCode(t, "Exec whose stream is reset", err, computemw.CodeUnavailable)
 	if res == nil || res.Stdout != "before\n" {
 		t.Errorf("partial result %+v, want stdout before\\n", res)
@@ -147,7 +150,7 @@ func TestResetMidStream(t *testing.T) {
 	if n := f.Count(e2bfake.OpSignal); n != 1 {
 		t.Errorf("%d SendSignal requests, want 1", n)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := f.WaitNoProcesses(wctx); err != nil {
 		t.Error(err)
@@ -160,14 +163,21 @@ func TestSlowStreamTimesOut(t *testing.T) {
 	p, f := newProvider(t, nil)
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := testCtx(t)
-	f.Inject(e2bfake.Fault{Op: e2bfake.OpStart, EventDelay: 10 * time.Second})
-	start := time.Now()
-	_, err := sb.Exec(ctx, "sleep 30", computemw.ExecOptions{Timeout: 300 * time.Millisecond})
-	wantCode(t, "Exec on a slow stream", err, computemw.CodeTimeout)
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("returned after %s", d)
+	// No event comes before the caller has gone: only the timeout can
+	// end the call, and only killing the process can end the command.
+	f.Inject(e2bfake.Fault{Op: e2bfake.OpStart, EventDelay: time.Hour})
+	done := make(chan error, 1)
+	go func() {
+		_, err := sb.Exec(ctx, "sleep 1000", computemw.ExecOptions{Timeout: 300 * time.Millisecond})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		wantCode(t, "Exec on a slow stream", err, computemw.CodeTimeout)
+	case <-time.After(time.Minute):
+		t.Fatal("Exec with a 300ms timeout still running after a minute")
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := f.WaitNoProcesses(wctx); err != nil {
 		t.Errorf("the timed-out process was not killed (by tag, its pid never came): %v", err)
@@ -181,9 +191,15 @@ func TestCancelMidCreate(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			p, f := newProvider(t, nil)
 			hold := f.HoldCreates()
-			ctx, cancel := context.WithCancel(t.Context())
+			// The caller's context ends once the create has reached the
+			// vendor: cancelled, or at a deadline the test makes pass.
+			var ctx context.Context
+			var cancel func()
 			if how == "deadline" {
-				ctx, cancel = context.WithTimeout(t.Context(), 200*time.Millisecond)
+				dl := newDeadlineCtx(t.Context())
+				ctx, cancel = dl, dl.expire
+			} else {
+				ctx, cancel = context.WithCancel(t.Context())
 			}
 			defer cancel()
 			done := make(chan error, 1)
@@ -195,9 +211,7 @@ func TestCancelMidCreate(t *testing.T) {
 				done <- err
 			}()
 			<-hold.Arrived()
-			if how == "cancel" {
-				cancel()
-			}
+			cancel()
 			err := <-done
 			want := map[string]computemw.Code{"cancel": computemw.CodeClientClosed, "deadline": computemw.CodeTimeout}[how]
 			wantCode(t, "Create given up", err, want)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/internal/vendorhttp"
@@ -21,6 +22,8 @@ import (
 type Provider struct {
 	opts Options
 	cp   *http.Client // the control plane's, pinned to APIURL's origin
+	// waitFunc replaces the wait before a retry in tests (nil: a timer).
+	waitFunc func(ctx context.Context, d time.Duration) error
 
 	bg sync.WaitGroup // background kills of sandboxes whose caller gave up
 

@@ -42,7 +42,7 @@ func TestTerminal(t *testing.T) {
 	if _, err := term.Write([]byte("x")); err == nil {
 		t.Error("Write after Close succeeded")
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := f.WaitNoProcesses(wctx); err != nil {
 		t.Error(err)

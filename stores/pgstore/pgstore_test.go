@@ -27,7 +27,7 @@ func dsn() string {
 // there, and makes sure schema exists; the schema is dropped at cleanup.
 func pool(t *testing.T, schema string) *pgxpool.Pool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	p, err := pgxpool.New(ctx, dsn())
 	if err == nil {

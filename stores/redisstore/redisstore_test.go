@@ -36,8 +36,8 @@ func redisAddr() string {
 // is not there, and deletes the keys under namespace at cleanup.
 func client(t *testing.T, namespace string) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisAddr(), DialTimeout: time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	c := redis.NewClient(&redis.Options{Addr: redisAddr(), DialTimeout: 10 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err := c.Ping(ctx).Err()
 	computemwtest.Require(t, err == nil, fmt.Sprintf("redis not reachable at %s: %v", redisAddr(), err))
@@ -151,8 +151,8 @@ func (s *redisServer) stop() {
 // kit recovers once Redis is back.
 func TestRedisDown(t *testing.T) {
 	srv := startRedis(t, "")
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + srv.port, DialTimeout: 500 * time.Millisecond,
-		ReadTimeout: time.Second, MaxRetries: 1})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + srv.port, DialTimeout: 10 * time.Second,
+		ReadTimeout: 10 * time.Second, MaxRetries: 1})
 	t.Cleanup(func() { rdb.Close() })
 	ctx := context.Background()
 	rates, err := redisstore.NewRateStore(ctx, rdb, "rate")

@@ -2,10 +2,12 @@ package graphql_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,14 +49,29 @@ func TestLocalProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl.subscribe("1", executionDoc, map[string]any{"language": "python",
-		"code": "import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.2)"})
-	events, errs := cl.collect("1")
-	if len(errs) != 0 || len(events) < 2 || events[len(events)-1].Output != "tick 0\ntick 1\ntick 2\n" {
-		t.Fatalf("subscription: events %+v errors %+v", events, errs)
+	// Each line is printed only once the test has seen the one before and
+	// written the file the program waits for: the lines can only arrive
+	// if they are streamed as they are printed.
+	cl.subscribe("1", executionDoc, map[string]any{"language": "python", "id": id,
+		"code": "import os, time\nfor i in range(3):\n    print('tick', i, flush=True)\n" +
+			"    while not os.path.exists('go%d' % i):\n        time.sleep(0.01)\n"})
+	for i := range 3 {
+		// A line may come in pieces (print writes its parts one by one).
+		var line string
+		for !strings.HasSuffix(line, "\n") {
+			line += cl.nextEvent("1").Data
+		}
+		if line != fmt.Sprintf("tick %d\n", i) {
+			t.Fatalf("line %d: %q", i, line)
+		}
+		w := fmt.Sprintf(`mutation W($id: ID) { writeFile(path: "go%d", content: "", sandboxId: $id) }`, i)
+		if r = post(t, base, w, vars, nil); r.Data["writeFile"] != true {
+			t.Fatalf("writeFile go%d: %s", i, r.Raw)
+		}
 	}
-	if chunks := len(events) - 1; chunks < 3 {
-		t.Errorf("%d output chunks for 3 lines printed 0.2s apart: not streamed as produced", chunks)
+	events, errs := cl.collect("1")
+	if len(errs) != 0 || len(events) != 1 || events[0].Output != "tick 0\ntick 1\ntick 2\n" {
+		t.Fatalf("subscription's end: events %+v errors %+v", events, errs)
 	}
 
 	if r = post(t, base, `mutation D($id: ID!) { destroySession(sandboxId: $id) }`, vars, nil); r.Data["destroySession"] != true {

@@ -104,11 +104,33 @@ type event struct {
 	Sandbox  string `json:"sandboxId"`
 }
 
+// nextEvent reads the next message, which must be an event of
+// subscription id without errors.
+func (cl *wsClient) nextEvent(id string) event {
+	cl.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := cl.read(ctx)
+	if err != nil {
+		cl.t.Fatalf("reading subscription %s: %v", id, err)
+	}
+	var p struct {
+		Data struct {
+			Execution *event `json:"execution"`
+		} `json:"data"`
+		Errors []gqlError `json:"errors"`
+	}
+	if m.ID != id || m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil || len(p.Errors) != 0 || p.Data.Execution == nil {
+		cl.t.Fatalf("want an event of subscription %s, got %+v", id, m)
+	}
+	return *p.Data.Execution
+}
+
 // collect reads subscription id to its end: its events, and the errors
 // of an "error" message or of a "next" that carries errors.
 func (cl *wsClient) collect(id string) ([]event, []gqlError) {
 	cl.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var (
 		events []event
