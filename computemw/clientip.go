@@ -8,23 +8,23 @@ import (
 
 var remoteAddrKey = &contextKey{"remote-addr"}
 
-// WithRemoteAddr returns a context carrying the client's address as the
+// withRemoteAddr returns a context carrying the client's address as the
 // server saw it (http.Request.RemoteAddr). Adapters whose sandbox
 // middleware calls [httpapi.API.EnterRequest] set it first, so that policies such
 // as the rate limiter can key anonymous callers by address; the routes get
 // it from [Request].RemoteAddr.
-func WithRemoteAddr(ctx context.Context, addr string) context.Context {
+func withRemoteAddr(ctx context.Context, addr string) context.Context {
 	return context.WithValue(ctx, remoteAddrKey, addr)
 }
 
-// RemoteAddrFrom returns the address set by [WithRemoteAddr], or "".
-func RemoteAddrFrom(ctx context.Context) string {
+// remoteAddrFrom returns the address set by [withRemoteAddr], or "".
+func remoteAddrFrom(ctx context.Context) string {
 	s, _ := ctx.Value(remoteAddrKey).(string)
 	return s
 }
 
 // ClientIP returns the address of the client that sent r: its
-// RemoteAddr (or [RemoteAddrFrom] ctx), unless that is a trusted proxy, in
+// RemoteAddr (or [remoteAddrFrom] ctx), unless that is a trusted proxy, in
 // which case X-Forwarded-For is walked from right to left past the trusted
 // hops to the first address that is not one. X-Forwarded-For is ignored
 // when the peer is not trusted, so a client cannot choose its own address.
@@ -35,7 +35,7 @@ func ClientIP(ctx context.Context, r *Request, trusted []netip.Prefix) netip.Add
 		remote = r.RemoteAddr
 	}
 	if remote == "" {
-		remote = RemoteAddrFrom(ctx)
+		remote = remoteAddrFrom(ctx)
 	}
 	ip := parseIP(remote)
 	if !ip.IsValid() || !isTrusted(ip, trusted) || r == nil || r.Header == nil {
@@ -58,18 +58,18 @@ func ClientIP(ctx context.Context, r *Request, trusted []netip.Prefix) netip.Add
 	return ip
 }
 
-// HeaderValues is implemented by a [Header] that can return every line
+// headerValues is implemented by a [Header] that can return every line
 // of a repeated header (http.Header does). Without it X-Forwarded-For is
 // not believed: a proxy may add its own line after the client's, and the
 // first line alone would be the client's choice.
-type HeaderValues interface {
+type headerValues interface {
 	Values(key string) []string
 }
 
 // forwardedFor returns the X-Forwarded-For hops, the last header line
 // first (the nearest proxy appends to the last one).
 func forwardedFor(h Header) [][]string {
-	hv, ok := h.(HeaderValues)
+	hv, ok := h.(headerValues)
 	if !ok {
 		return nil
 	}

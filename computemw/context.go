@@ -47,8 +47,8 @@ func governedFrom(ctx context.Context) *governed {
 	return g
 }
 
-// WithRequestID returns a context carrying the request ID.
-func WithRequestID(ctx context.Context, id string) context.Context {
+// withRequestID returns a context carrying the request ID.
+func withRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey, id)
 }
 

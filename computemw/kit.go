@@ -206,7 +206,7 @@ func (c *Config) setDefaults() {
 // for concurrent use.
 type Kit struct {
 	cfg       Config
-	providers Registry
+	providers registry
 	log       *slog.Logger
 	health    health
 	hooks     []Hooks

@@ -112,13 +112,6 @@ type UsageChecker interface {
 	CheckUsage(ctx context.Context, a *Action, sofar *Result) error
 }
 
-// Challenger is implemented by authentication policies: Challenge returns
-// the WWW-Authenticate value that a 401 of the kit's own (such as GET
-// /usage without credentials) carries.
-type Challenger interface {
-	Challenge() string
-}
-
 var admittedKey = &contextKey{"admitted"}
 
 // admitted reports whether ctx went through [Kit.Admit].
@@ -148,7 +141,7 @@ func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, er
 	ctx, _ = BeginRequest(ctx, r.Header)
 	ctx = withOp(ctx, op)
 	if r.RemoteAddr != "" {
-		ctx = WithRemoteAddr(ctx, r.RemoteAddr)
+		ctx = withRemoteAddr(ctx, r.RemoteAddr)
 	}
 	if r.Host != "" && !k.hostAllowed(r.Host) {
 		err := Errorf(CodeForbidden, "host %q is not served here", truncate(r.Host, 64))

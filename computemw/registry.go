@@ -6,14 +6,14 @@ import (
 	"sync"
 )
 
-// Registry holds providers by name. The zero value is empty and ready.
-type Registry struct {
+// registry holds providers by name. The zero value is empty and ready.
+type registry struct {
 	mu        sync.RWMutex
 	providers map[string]Provider
 }
 
 // Register adds p under p.Name(). Registering a name twice is an error.
-func (r *Registry) Register(p Provider) error {
+func (r *registry) Register(p Provider) error {
 	if p == nil {
 		return fmt.Errorf("computemw: register: nil provider")
 	}
@@ -34,7 +34,7 @@ func (r *Registry) Register(p Provider) error {
 }
 
 // Get returns the provider registered under name.
-func (r *Registry) Get(name string) (Provider, bool) {
+func (r *registry) Get(name string) (Provider, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	p, ok := r.providers[name]
@@ -42,7 +42,7 @@ func (r *Registry) Get(name string) (Provider, bool) {
 }
 
 // Names returns the registered names in sorted order.
-func (r *Registry) Names() []string {
+func (r *registry) Names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	names := make([]string, 0, len(r.providers))

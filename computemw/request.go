@@ -29,8 +29,6 @@ type Request struct {
 	RemoteAddr string
 }
 
-// Param returns a path parameter, or "".
-func (r *Request) Param(name string) string { return r.Params[name] }
 
 // RequestIDHeader is the header that carries the request ID both ways.
 const RequestIDHeader = "X-Request-ID"
@@ -56,7 +54,7 @@ func BeginRequest(ctx context.Context, h Header) (context.Context, string) {
 	}
 	ctx, hdr := withResponseHeader(ctx)
 	hdr[requestIDCanonical] = []string{id}
-	return WithRequestID(ctx, id), id
+	return withRequestID(ctx, id), id
 }
 
 func validRequestID(id string) bool {

@@ -55,7 +55,7 @@ var (
 // SessionStore keeps session records where every kit instance sees them
 // (Config.SessionStore), so that instances behind a load balancer serve any
 // session of a remote provider and hold the session limits together.
-// Implementations: [MemorySessionStore] (one process), stores/redisstore
+// Implementations: [memorySessionStore] (one process), stores/redisstore
 // and stores/pgstore. A record and a reservation count towards the limits
 // while their expiry is in the future. Every method is safe for concurrent
 // use by many instances.
@@ -111,10 +111,10 @@ func NewSessionToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// MemorySessionStore is a [SessionStore] in this process's memory: kits
+// memorySessionStore is a [SessionStore] in this process's memory: kits
 // that share one (in one process) share their sessions. The zero value is
 // ready to use.
-type MemorySessionStore struct {
+type memorySessionStore struct {
 	mu     sync.Mutex
 	recs   map[string]SessionRecord
 	places map[string]memPlace
@@ -125,9 +125,9 @@ type memPlace struct {
 	until time.Time
 }
 
-var _ SessionStore = (*MemorySessionStore)(nil)
+var _ SessionStore = (*memorySessionStore)(nil)
 
-func (m *MemorySessionStore) initLocked() {
+func (m *memorySessionStore) initLocked() {
 	if m.recs == nil {
 		m.recs = map[string]SessionRecord{}
 		m.places = map[string]memPlace{}
@@ -135,7 +135,7 @@ func (m *MemorySessionStore) initLocked() {
 }
 
 // Reserve implements SessionStore.
-func (m *MemorySessionStore) Reserve(_ context.Context, owner string, lim SessionLimits, until time.Time) (string, error) {
+func (m *memorySessionStore) Reserve(_ context.Context, owner string, lim SessionLimits, until time.Time) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.initLocked()
@@ -169,7 +169,7 @@ func (m *MemorySessionStore) Reserve(_ context.Context, owner string, lim Sessio
 }
 
 // Commit implements SessionStore.
-func (m *MemorySessionStore) Commit(_ context.Context, token string, rec SessionRecord) error {
+func (m *memorySessionStore) Commit(_ context.Context, token string, rec SessionRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.initLocked()
@@ -180,7 +180,7 @@ func (m *MemorySessionStore) Commit(_ context.Context, token string, rec Session
 }
 
 // Release implements SessionStore.
-func (m *MemorySessionStore) Release(_ context.Context, _, token string) error {
+func (m *memorySessionStore) Release(_ context.Context, _, token string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.places, token)
@@ -188,7 +188,7 @@ func (m *MemorySessionStore) Release(_ context.Context, _, token string) error {
 }
 
 // Get implements SessionStore.
-func (m *MemorySessionStore) Get(_ context.Context, id string) (SessionRecord, error) {
+func (m *memorySessionStore) Get(_ context.Context, id string) (SessionRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.recs[id]
@@ -200,7 +200,7 @@ func (m *MemorySessionStore) Get(_ context.Context, id string) (SessionRecord, e
 }
 
 // Touch implements SessionStore.
-func (m *MemorySessionStore) Touch(_ context.Context, id string, expires time.Time) error {
+func (m *memorySessionStore) Touch(_ context.Context, id string, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.recs[id]
@@ -213,7 +213,7 @@ func (m *MemorySessionStore) Touch(_ context.Context, id string, expires time.Ti
 }
 
 // Delete implements SessionStore.
-func (m *MemorySessionStore) Delete(_ context.Context, id string) (bool, error) {
+func (m *memorySessionStore) Delete(_ context.Context, id string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, ok := m.recs[id]
@@ -222,7 +222,7 @@ func (m *MemorySessionStore) Delete(_ context.Context, id string) (bool, error) 
 }
 
 // List implements SessionStore.
-func (m *MemorySessionStore) List(_ context.Context, owner string, now time.Time) ([]SessionRecord, error) {
+func (m *memorySessionStore) List(_ context.Context, owner string, now time.Time) ([]SessionRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []SessionRecord
@@ -237,7 +237,7 @@ func (m *MemorySessionStore) List(_ context.Context, owner string, now time.Time
 }
 
 // Expired implements SessionStore.
-func (m *MemorySessionStore) Expired(_ context.Context, now time.Time, limit int) ([]SessionRecord, error) {
+func (m *memorySessionStore) Expired(_ context.Context, now time.Time, limit int) ([]SessionRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for t, p := range m.places {

@@ -145,7 +145,7 @@ func (a *Authenticator) Admit(ctx context.Context, op computemw.Op, r *computemw
 	return ctx, nil
 }
 
-// Challenge implements [computemw.Challenger]: the WWW-Authenticate value
+// Challenge implements [httpapi.Challenger]: the WWW-Authenticate value
 // of a 401, with this authenticator's realm.
 func (a *Authenticator) Challenge() string { return a.challenge }
 

@@ -15,7 +15,7 @@ func (k *API) handleUsage(ctx context.Context, _ *computemw.Request) (*Response,
 	if !ok || p.ID == "" {
 		if h := computemw.ResponseHeader(ctx); h != nil && h.Get("WWW-Authenticate") == "" {
 			for _, pol := range k.cfg.Policies {
-				if c, ok := pol.(computemw.Challenger); ok {
+				if c, ok := pol.(Challenger); ok {
 					h.Set("WWW-Authenticate", c.Challenge())
 					break
 				}
@@ -24,7 +24,7 @@ func (k *API) handleUsage(ctx context.Context, _ *computemw.Request) (*Response,
 		return nil, &computemw.Error{Code: computemw.CodeUnauthorized, Message: "authentication required"}
 	}
 	for _, pol := range k.cfg.Policies {
-		if r, ok := pol.(computemw.UsageReporter); ok {
+		if r, ok := pol.(UsageReporter); ok {
 			rep, err := r.ReportUsage(ctx, p)
 			if err != nil {
 				return nil, err
@@ -33,4 +33,20 @@ func (k *API) handleUsage(ctx context.Context, _ *computemw.Request) (*Response,
 		}
 	}
 	return nil, &computemw.Error{Code: computemw.CodeNotFound, Message: "usage tracking is not configured"}
+}
+
+// UsageReporter is implemented by policies that track usage, such as
+// quota.Quota; GET /usage answers with the report of the first one in
+// computemw.Config.Policies (a policy implements it by having the method).
+type UsageReporter interface {
+	// ReportUsage returns p's usage, as a value that marshals to JSON.
+	ReportUsage(ctx context.Context, p computemw.Principal) (any, error)
+}
+
+// Challenger is implemented by authentication policies: Challenge returns
+// the WWW-Authenticate value that a 401 of the kit's own (such as GET
+// /usage without credentials) carries; the first policy that has the
+// method gives it.
+type Challenger interface {
+	Challenge() string
 }

@@ -73,16 +73,25 @@ func (k *API) AdmitWebSocket(ctx context.Context, r *computemw.Request) (context
 	if err != nil {
 		return ctx, err
 	}
-	var h computemw.Header = http.Header{}
-	if r != nil && r.Header != nil {
-		h = r.Header
+	up := upgrade{h: http.Header{}}
+	if r != nil {
+		up.addr = r.RemoteAddr
+		if r.Header != nil {
+			up.h = r.Header
+		}
 	}
-	return context.WithValue(ctx, wsHeaderKey{}, h), nil
+	return context.WithValue(ctx, upgradeKey{}, up), nil
 }
 
-// wsHeaderKey carries the upgrade request's headers in a connection's
-// context.
-type wsHeaderKey struct{}
+// upgrade is what a connection keeps of its upgrade request: the headers
+// and the client's address its messages are admitted with.
+type upgrade struct {
+	h    computemw.Header
+	addr string
+}
+
+// upgradeKey carries a connection's upgrade in its context.
+type upgradeKey struct{}
 
 // admitMessage runs the policies for one message that creates a sandbox,
 // runs code or opens a terminal, as for a request of its own: rate limits
@@ -90,8 +99,8 @@ type wsHeaderKey struct{}
 // each execution separately. The caller was authenticated at the upgrade
 // (its principal is in s.ctx).
 func (s *wsSession) admitMessage(op computemw.Op) (context.Context, error) {
-	h, _ := s.ctx.Value(wsHeaderKey{}).(computemw.Header)
-	return s.k.kit.Admit(s.ctx, op, &computemw.Request{Method: "WS", Header: h, RemoteAddr: computemw.RemoteAddrFrom(s.ctx)})
+	up, _ := s.ctx.Value(upgradeKey{}).(upgrade)
+	return s.k.kit.Admit(s.ctx, op, &computemw.Request{Method: "WS", Header: up.h, RemoteAddr: up.addr})
 }
 
 // wsSession is the state of one WebSocket connection.

@@ -348,7 +348,7 @@ func (q *Quota) MeterUsage(ctx context.Context, _ *computemw.Action, m *computem
 	return nil
 }
 
-// ReportUsage implements [UsageReporter] for GET /usage.
+// ReportUsage implements httpapi.UsageReporter for GET /usage.
 func (q *Quota) ReportUsage(ctx context.Context, p computemw.Principal) (any, error) {
 	u, period, err := q.Usage(ctx, p)
 	if err != nil {
