@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 )
 
 // Conn is a WebSocket connection as the kit needs it. Adapters wrap their
@@ -561,21 +562,21 @@ func (s *wsSession) teardown() {
 type streamWriter struct {
 	s      *wsSession
 	stream string
-	utf8Chunker
+	chunk  textstream.UTF8Chunker
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	if err := w.s.ctx.Err(); err != nil {
 		return 0, err
 	}
-	if text := w.next(p); text != "" {
+	if text := w.chunk.Next(p); text != "" {
 		w.emit(text)
 	}
 	return len(p), w.s.ctx.Err()
 }
 
 func (w *streamWriter) flush() {
-	if text := w.rest(); text != "" {
+	if text := w.chunk.Rest(); text != "" {
 		w.emit(text)
 	}
 }
