@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 )
 
 // handleExecStream serves POST /sandboxes/{id}/exec/stream: the command's
@@ -108,20 +109,20 @@ func (s *sseWriter) event(name string, v any) {
 func (s *sseWriter) stream(name string) *sseStream { return &sseStream{s: s, name: name} }
 
 type sseStream struct {
-	s    *sseWriter
-	name string
-	utf8Chunker
+	s     *sseWriter
+	name  string
+	chunk textstream.UTF8Chunker
 }
 
 func (w *sseStream) Write(p []byte) (int, error) {
-	if text := w.next(p); text != "" {
+	if text := w.chunk.Next(p); text != "" {
 		w.s.event(w.name, text)
 	}
 	return len(p), nil
 }
 
 func (w *sseStream) close() {
-	if text := w.rest(); text != "" {
+	if text := w.chunk.Rest(); text != "" {
 		w.s.event(w.name, text)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 )
 
 // Conn is a WebSocket connection as the kit needs it. Adapters wrap their
@@ -118,8 +119,8 @@ type wsSession struct {
 	mu      sync.Mutex
 	sb      computemw.Sandbox
 	release func()
-	stdin   *inputQueue // of the running execution
-	termIn  *inputQueue // of the open terminal
+	stdin   *textstream.InputQueue // of the running execution
+	termIn  *textstream.InputQueue // of the open terminal
 	running bool
 	term    computemw.Terminal
 	wg      sync.WaitGroup // executions and terminal pumps
@@ -408,7 +409,7 @@ func (s *wsSession) execute(m *WSMessage) error {
 		return err
 	}
 	stdinR, stdinW := io.Pipe()
-	stdin := newInputQueue(stdinW)
+	stdin := textstream.NewInputQueue(stdinW, inputBacklog)
 	s.mu.Lock()
 	s.stdin = stdin
 	s.wg.Add(1)
@@ -432,7 +433,7 @@ func (s *wsSession) execute(m *WSMessage) error {
 			res, err = sb.RunCode(ctx, m.Language, m.Code, opts)
 		}
 		stdinR.Close()
-		stdin.close()
+		stdin.Close()
 		opts.Stdout.(*streamWriter).flush()
 		opts.Stderr.(*streamWriter).flush()
 		s.mu.Lock()
@@ -456,7 +457,7 @@ func (s *wsSession) writeStdin(data string) error {
 	if q == nil {
 		return computemw.Errorf(computemw.CodeBadRequest, "no execution is running")
 	}
-	return q.push(data)
+	return pushInput(q, data)
 }
 
 func (s *wsSession) startTerminal(m *WSMessage) error {
@@ -491,7 +492,7 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 	if err != nil {
 		return err
 	}
-	input := newInputQueue(term)
+	input := textstream.NewInputQueue(term, inputBacklog)
 	s.mu.Lock()
 	s.term, s.termIn = term, input
 	s.wg.Add(1)
@@ -505,7 +506,7 @@ func (s *wsSession) startTerminal(m *WSMessage) error {
 		s.mu.Lock()
 		s.term, s.termIn = nil, nil
 		s.mu.Unlock()
-		input.close()
+		input.Close()
 		if err != nil && s.ctx.Err() == nil {
 			s.sendError(err)
 		}
@@ -530,7 +531,7 @@ func (s *wsSession) terminalInput(data string) error {
 	if q == nil {
 		return computemw.Errorf(computemw.CodeBadRequest, "no terminal is open")
 	}
-	return q.push(data)
+	return pushInput(q, data)
 }
 
 func (s *wsSession) resize(m *WSMessage) error {
@@ -570,21 +571,21 @@ func (s *wsSession) teardown() {
 type streamWriter struct {
 	s      *wsSession
 	stream string
-	utf8Chunker
+	chunk  textstream.UTF8Chunker
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	if err := w.s.ctx.Err(); err != nil {
 		return 0, err
 	}
-	if text := w.next(p); text != "" {
+	if text := w.chunk.Next(p); text != "" {
 		w.emit(text)
 	}
 	return len(p), w.s.ctx.Err()
 }
 
 func (w *streamWriter) flush() {
-	if text := w.rest(); text != "" {
+	if text := w.chunk.Rest(); text != "" {
 		w.emit(text)
 	}
 }
@@ -601,51 +602,16 @@ func (w *streamWriter) emit(data string) {
 // not reading.
 const inputBacklog = 64
 
-// inputQueue writes a client's input (stdin, terminal keys) to a program
-// in arrival order from one goroutine. Its backlog is bounded: input for a
-// program that does not read is refused, not held without bound.
-type inputQueue struct {
-	mu     sync.Mutex
-	ch     chan string
-	closed bool
-}
-
-func newInputQueue(w io.Writer) *inputQueue {
-	q := &inputQueue{ch: make(chan string, inputBacklog)}
-	go func() {
-		var failed bool
-		for data := range q.ch {
-			if !failed {
-				_, err := io.WriteString(w, data)
-				failed = err != nil
-			}
-		}
-	}()
-	return q
-}
-
-func (q *inputQueue) push(data string) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
+// pushInput queues a client's input for the program, in the words of this
+// API when it is refused.
+func pushInput(q *textstream.InputQueue, data string) error {
+	switch err := q.Push(data); {
+	case errors.Is(err, textstream.ErrClosed):
 		return computemw.Errorf(computemw.CodeBadRequest, "the program has ended")
-	}
-	select {
-	case q.ch <- data:
-		return nil
-	default:
+	case errors.Is(err, textstream.ErrFull):
 		return computemw.Errorf(computemw.CodeBadRequest, "input refused: the program is not reading it")
-	}
-}
-
-// close ends the queue once the program is gone (its writer fails then, so
-// the goroutine drains what is left and exits).
-func (q *inputQueue) close() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.closed {
-		q.closed = true
-		close(q.ch)
+	default:
+		return err
 	}
 }
 

@@ -9,12 +9,12 @@ import (
 	"maps"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/e2b/internal/envd/process"
 	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
@@ -125,15 +125,15 @@ func (s *Sandbox) run(ctx context.Context, cmd string, args []string, opts compu
 		Stdin:   &withStdin,
 	}
 	start := time.Now()
-	out := &capture{max: limit}
-	errOut := &capture{max: limit}
-	stdout := tee(out, opts.Stdout, stop)
-	stderr := tee(errOut, opts.Stderr, stop)
+	out := textstream.NewCapped(limit)
+	errOut := textstream.NewCapped(limit)
+	stdout := textstream.Tee(out, opts.Stdout, stop)
+	stderr := textstream.Tee(errOut, opts.Stderr, stop)
 	res := func() *computemw.Result {
 		r := &computemw.Result{ExecutionTime: time.Since(start)}
-		r.Stdout, r.Truncated = out.result()
+		r.Stdout, r.Truncated = out.Result()
 		var t bool
-		r.Stderr, t = errOut.result()
+		r.Stderr, t = errOut.Result()
 		r.Truncated = r.Truncated || t
 		return r
 	}
@@ -259,60 +259,4 @@ func (s *Sandbox) feed(ctx context.Context, sel *process.ProcessSelector, r io.R
 func gone(err error) bool {
 	c := connect.CodeOf(err)
 	return c == connect.CodeNotFound || c == connect.CodeFailedPrecondition
-}
-
-// capture keeps the first max bytes written to it.
-type capture struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
-	max       int64
-	truncated bool
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	room := c.max - int64(c.buf.Len())
-	if int64(len(p)) > room {
-		c.truncated = true
-		if room > 0 {
-			c.buf.Write(p[:room])
-		}
-		return len(p), nil
-	}
-	c.buf.Write(p)
-	return len(p), nil
-}
-
-func (c *capture) result() (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String(), c.truncated
-}
-
-// tee captures output and passes it on to stream, when set; the first
-// error of stream stops the run.
-func tee(c *capture, stream io.Writer, stop context.CancelCauseFunc) io.Writer {
-	if stream == nil {
-		return c
-	}
-	return &teeWriter{c: c, stream: stream, stop: stop}
-}
-
-type teeWriter struct {
-	c      *capture
-	stream io.Writer
-	stop   context.CancelCauseFunc
-	failed bool
-}
-
-func (t *teeWriter) Write(p []byte) (int, error) {
-	_, _ = t.c.Write(p)
-	if !t.failed {
-		if _, err := t.stream.Write(p); err != nil {
-			t.failed = true
-			t.stop(fmt.Errorf("output stream: %w", err))
-		}
-	}
-	return len(p), nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/local/internal/cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -185,8 +186,8 @@ func (s *sandbox) runInInit(ctx context.Context, argv, shell []string, cwd strin
 		return nil, err
 	}
 	defer st.close()
-	stdout := &cappedBuffer{max: maxOut}
-	stderr := &cappedBuffer{max: maxOut}
+	stdout := textstream.NewCapped(maxOut)
+	stderr := textstream.NewCapped(maxOut)
 
 	var before cgroups.Counters
 	if s.cg != nil {
@@ -217,7 +218,7 @@ func (s *sandbox) runInInit(ctx context.Context, argv, shell []string, cwd strin
 		return nil, err
 	}
 	defer ip.done(id)
-	copied := st.copyOutput(tee(stdout, opts.Stdout, cancelRun), tee(stderr, opts.Stderr, cancelRun))
+	copied := st.copyOutput(textstream.Tee(stdout, opts.Stdout, cancelRun), textstream.Tee(stderr, opts.Stderr, cancelRun))
 	exit, stopped, lost, err := ip.await(limitCtx, id, exited)
 	var se *startError
 	if shell != nil && exit != nil && !exit.ViaShell {
@@ -242,8 +243,8 @@ func (s *sandbox) runInInit(ctx context.Context, argv, shell []string, cwd strin
 
 	res := &computemw.Result{ExecutionTime: elapsed}
 	var tOut, tErr bool
-	res.Stdout, tOut = stdout.result()
-	res.Stderr, tErr = stderr.result()
+	res.Stdout, tOut = stdout.Result()
+	res.Stderr, tErr = stderr.Result()
 	res.Truncated = tOut || tErr
 	res.ExitCode = -1
 	if exit != nil {

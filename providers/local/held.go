@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
@@ -309,8 +310,8 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 	if maxOut <= 0 {
 		maxOut = s.p.cfg.MaxOutputBytes
 	}
-	stdout := &cappedBuffer{max: maxOut}
-	stderr := &cappedBuffer{max: maxOut}
+	stdout := textstream.NewCapped(maxOut)
+	stderr := textstream.NewCapped(maxOut)
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	limitCtx, cancelLimit := context.WithTimeoutCause(runCtx, timeout, errTimeLimit)
@@ -326,7 +327,7 @@ func (s *sandbox) runHeld(ctx context.Context, h *heldShell, line string, opts c
 	} else {
 		_ = h.st.inW.Close()
 	}
-	copied := h.st.copyOutput(tee(stdout, opts.Stdout, cancelRun), tee(stderr, opts.Stderr, cancelRun))
+	copied := h.st.copyOutput(textstream.Tee(stdout, opts.Stdout, cancelRun), textstream.Tee(stderr, opts.Stderr, cancelRun))
 
 	cg := s.cg
 	var before cgroups.Counters

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/local/internal/initproto"
 	"github.com/computemw/kit/providers/local/internal/sandboxinit"
 )
@@ -91,7 +92,7 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		mine.Close()
 		return err
 	}
-	l.cmd.Stderr = &cappedBuffer{max: 4 << 10}
+	l.cmd.Stderr = textstream.NewCapped(4 << 10)
 	conn, err := initproto.NewConn(mine)
 	if err != nil {
 		l.close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
@@ -35,8 +36,8 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 	if maxOut <= 0 {
 		maxOut = s.p.cfg.MaxOutputBytes
 	}
-	stdout := &cappedBuffer{max: maxOut}
-	stderr := &cappedBuffer{max: maxOut}
+	stdout := textstream.NewCapped(maxOut)
+	stderr := textstream.NewCapped(maxOut)
 
 	l, err := s.p.iso.prepare(pr)
 	if err != nil {
@@ -53,8 +54,8 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 		return nil, err
 	}
 	defer stdin.Close()
-	cmd.Stdout = tee(stdout, opts.Stdout, cancelRun)
-	cmd.Stderr = tee(stderr, opts.Stderr, cancelRun)
+	cmd.Stdout = textstream.Tee(stdout, opts.Stdout, cancelRun)
+	cmd.Stderr = textstream.Tee(stderr, opts.Stderr, cancelRun)
 	if err := s.begin(cmd); err != nil {
 		l.close()
 		return nil, err
@@ -102,13 +103,13 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 // with status code, bwrap's rusage ru (nil when bwrap's end was not
 // waited for) and waitErr: its output, exit status, CPU time and peak
 // memory, and the error of a limit that ended it or of its end by runCtx.
-func (s *sandbox) isolatedResult(code int, ru *syscall.Rusage, waitErr error, stdout, stderr *cappedBuffer, start time.Time, cg cgroups.Group, before cgroups.Counters, stopped bool, runCtx, limitCtx context.Context, timeout time.Duration) (*computemw.Result, error) {
+func (s *sandbox) isolatedResult(code int, ru *syscall.Rusage, waitErr error, stdout, stderr *textstream.Capped, start time.Time, cg cgroups.Group, before cgroups.Counters, stopped bool, runCtx, limitCtx context.Context, timeout time.Duration) (*computemw.Result, error) {
 	timedOut := stopped && errors.Is(context.Cause(limitCtx), errTimeLimit)
 
 	res := &computemw.Result{ExecutionTime: time.Since(start)}
 	var tOut, tErr bool
-	res.Stdout, tOut = stdout.result()
-	res.Stderr, tErr = stderr.result()
+	res.Stdout, tOut = stdout.Result()
+	res.Stderr, tErr = stderr.Result()
 	res.Truncated = tOut || tErr
 	res.ExitCode = code
 	if ru != nil {

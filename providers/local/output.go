@@ -3,78 +3,12 @@
 package local
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// cappedBuffer keeps the first max bytes written to it and discards the
-// rest, remembering that it did. Writes never fail, so a chatty program is
-// drained instead of blocked.
-type cappedBuffer struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
-	max       int64
-	truncated bool
-}
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	room := c.max - int64(c.buf.Len())
-	if room <= 0 {
-		if len(p) > 0 {
-			c.truncated = true
-		}
-		return len(p), nil
-	}
-	if int64(len(p)) > room {
-		c.buf.Write(p[:room])
-		c.truncated = true
-		return len(p), nil
-	}
-	c.buf.Write(p)
-	return len(p), nil
-}
-
-func (c *cappedBuffer) result() (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String(), c.truncated
-}
-
-// tee captures output and, when stream is set, passes it on as it comes.
-// The first error of stream calls stop and ends the streaming; the capture
-// goes on, so the pipe is always drained.
-func tee(capture *cappedBuffer, stream io.Writer, stop context.CancelCauseFunc) io.Writer {
-	if stream == nil {
-		return capture
-	}
-	return &teeWriter{capture: capture, stream: stream, stop: stop}
-}
-
-type teeWriter struct {
-	capture *cappedBuffer
-	stream  io.Writer
-	stop    context.CancelCauseFunc
-	failed  bool
-}
-
-func (t *teeWriter) Write(p []byte) (int, error) {
-	_, _ = t.capture.Write(p)
-	if !t.failed {
-		if _, err := t.stream.Write(p); err != nil {
-			t.failed = true
-			t.stop(fmt.Errorf("output stream: %w", err))
-		}
-	}
-	return len(p), nil
-}
 
 // drainGrace bounds how long an execution's output is read after its
 // program exited. Its init kills what the program left in its process

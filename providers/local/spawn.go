@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/local/internal/cgroups"
 )
 
@@ -182,8 +183,8 @@ func exitCode(ps *os.ProcessState, err error) int {
 }
 
 func stderrOf(cmd *exec.Cmd) string {
-	if b, ok := cmd.Stderr.(*cappedBuffer); ok {
-		out, _ := b.result()
+	if b, ok := cmd.Stderr.(*textstream.Capped); ok {
+		out, _ := b.Result()
 		return out
 	}
 	return ""

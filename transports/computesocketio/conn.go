@@ -11,6 +11,7 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 )
 
 // Why the server ends a connection on its own.
@@ -39,7 +40,7 @@ type conn struct {
 	sessionID   string
 	starting    bool
 	term        computemw.Terminal
-	termIn      *inputQueue
+	termIn      *textstream.InputQueue
 	termRelease func()
 	wg          sync.WaitGroup // executions and the terminal's pump
 }

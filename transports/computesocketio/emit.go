@@ -2,14 +2,13 @@ package computesocketio
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/zishang520/socket.io/parsers/socket/v3/parser"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 )
 
 // emitter sends events to one client with a bounded window: an event
@@ -71,38 +70,26 @@ type streamWriter struct {
 	event  string
 	id     string
 	stream string
-	carry  []byte
+	chunk  textstream.UTF8Chunker
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	if err := w.c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	buf := append(w.carry, p...)
-	cut := len(buf)
-	for i := len(buf) - 1; i >= 0 && i >= len(buf)-utf8.UTFMax; i-- {
-		if utf8.RuneStart(buf[i]) {
-			if !utf8.FullRune(buf[i:]) {
-				cut = i
-			}
-			break
-		}
-	}
-	w.carry = append(w.carry[:0:0], buf[cut:]...)
-	if cut > 0 {
-		w.send(string(buf[:cut]))
+	if text := w.chunk.Next(p); text != "" {
+		w.send(text)
 	}
 	return len(p), w.c.ctx.Err()
 }
 
 // flush sends what is held back, at the end of the stream.
 func (w *streamWriter) flush() {
-	if len(w.carry) > 0 {
-		w.send(string(w.carry))
-		w.carry = nil
+	if text := w.chunk.Rest(); text != "" {
+		w.send(text)
 	}
 }
 
 func (w *streamWriter) send(data string) {
-	w.c.out.emit(w.event, outputEvent{ID: w.id, Stream: w.stream, Data: strings.ToValidUTF8(data, "\uFFFD")})
+	w.c.out.emit(w.event, outputEvent{ID: w.id, Stream: w.stream, Data: data})
 }

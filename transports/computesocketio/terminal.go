@@ -1,10 +1,11 @@
 package computesocketio
 
 import (
+	"errors"
 	"io"
-	"sync"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 )
 
 // terminalInput types into the session's terminal, opening it (a shell)
@@ -30,7 +31,7 @@ func (c *conn) terminalInput(args []any) error {
 			return err
 		}
 	}
-	return q.push(m.Data)
+	return pushKeys(q, m.Data)
 }
 
 // terminalResize changes the open terminal's window size.
@@ -55,7 +56,7 @@ func (c *conn) terminalResize(args []any) error {
 // authorized as a terminal of its own, ended at its time limit, and
 // charged when it ends. Its output streams as terminal-output, its end
 // as terminal-exit.
-func (c *conn) openTerminal() (*inputQueue, error) {
+func (c *conn) openTerminal() (*textstream.InputQueue, error) {
 	id, err := c.session()
 	if err != nil {
 		return nil, err
@@ -78,7 +79,7 @@ func (c *conn) openTerminal() (*inputQueue, error) {
 		release()
 		return nil, err
 	}
-	q := newInputQueue(term)
+	q := textstream.NewInputQueue(term, inputBacklog)
 	c.mu.Lock()
 	c.term, c.termIn, c.termRelease = term, q, release
 	c.mu.Unlock()
@@ -87,7 +88,7 @@ func (c *conn) openTerminal() (*inputQueue, error) {
 		_, _ = io.Copy(w, term)
 		w.flush()
 		code, err := term.Wait()
-		q.close()
+		q.Close()
 		c.mu.Lock()
 		var rel func()
 		if c.term == term {
@@ -104,7 +105,7 @@ func (c *conn) openTerminal() (*inputQueue, error) {
 	})
 	if !started { // the socket ended meanwhile
 		_ = term.Close()
-		q.close()
+		q.Close()
 		release()
 		return nil, errShutdown
 	}
@@ -125,49 +126,15 @@ func (c *conn) closeTerminal() {
 // reading.
 const inputBacklog = 64
 
-// inputQueue writes a client's keys to a terminal in arrival order from
-// one goroutine, so that a terminal that does not read never blocks the
-// socket's events; its backlog is bounded.
-type inputQueue struct {
-	mu     sync.Mutex
-	ch     chan string
-	closed bool
-}
-
-func newInputQueue(w io.Writer) *inputQueue {
-	q := &inputQueue{ch: make(chan string, inputBacklog)}
-	go func() {
-		failed := false
-		for data := range q.ch {
-			if !failed {
-				_, err := io.WriteString(w, data)
-				failed = err != nil
-			}
-		}
-	}()
-	return q
-}
-
-func (q *inputQueue) push(data string) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
+// pushKeys queues a client's keys for the terminal, in the words of this
+// transport when they are refused.
+func pushKeys(q *textstream.InputQueue, data string) error {
+	switch err := q.Push(data); {
+	case errors.Is(err, textstream.ErrClosed):
 		return computemw.Errorf(computemw.CodeBadRequest, "the terminal has ended")
-	}
-	select {
-	case q.ch <- data:
-		return nil
-	default:
+	case errors.Is(err, textstream.ErrFull):
 		return computemw.Errorf(computemw.CodeBadRequest, "input refused: the terminal is not reading it")
-	}
-}
-
-// close ends the queue once the terminal is gone.
-func (q *inputQueue) close() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.closed {
-		q.closed = true
-		close(q.ch)
+	default:
+		return err
 	}
 }

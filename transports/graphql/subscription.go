@@ -3,11 +3,11 @@ package graphql
 import (
 	"context"
 	"errors"
-	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/transports/graphql/internal/generated"
 )
 
@@ -80,27 +80,23 @@ type chunkWriter struct {
 	ctx    context.Context
 	events chan<- generated.ExecutionEvent
 	stream generated.OutputStream
-	carry  []byte
+	chunk  textstream.UTF8Chunker
 }
 
 var errClientGone = errors.New("the subscriber left")
 
 func (w *chunkWriter) Write(p []byte) (int, error) {
-	buf := append(w.carry, p...)
-	cut := completeUTF8(buf)
-	w.carry = append([]byte(nil), buf[cut:]...)
-	if cut > 0 && !w.send(string(buf[:cut])) {
+	if text := w.chunk.Next(p); text != "" && !w.send(text) {
 		return 0, errClientGone
 	}
 	return len(p), nil
 }
 
-// flush sends what is left (an incomplete character at the end is sent as
-// it is).
+// flush sends what is left (an incomplete character at the end becomes
+// U+FFFD).
 func (w *chunkWriter) flush() {
-	if len(w.carry) > 0 {
-		w.send(string(w.carry))
-		w.carry = nil
+	if text := w.chunk.Rest(); text != "" {
+		w.send(text)
 	}
 }
 
@@ -111,20 +107,4 @@ func (w *chunkWriter) send(data string) bool {
 	case <-w.ctx.Done():
 		return false
 	}
-}
-
-// completeUTF8 returns the length of b's prefix that ends on a character
-// boundary: at most utf8.UTFMax-1 bytes of a character begun but not
-// finished are held back.
-func completeUTF8(b []byte) int {
-	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax+1; i-- {
-		if !utf8.RuneStart(b[i]) {
-			continue
-		}
-		if r, size := utf8.DecodeRune(b[i:]); r == utf8.RuneError && size <= 1 && !utf8.FullRune(b[i:]) {
-			return i
-		}
-		break
-	}
-	return len(b)
 }
