@@ -29,7 +29,6 @@ type Request struct {
 	RemoteAddr string
 }
 
-
 // RequestIDHeader is the header that carries the request ID both ways.
 const RequestIDHeader = "X-Request-ID"
 
