@@ -65,7 +65,7 @@
 //	| bwrap's options in a sealed memory file; NUL refused | args.go: argsFile, dataFile | option injection; a start blocked on a full pipe |
 //	| host descriptors closed before exec | fds.go: closeInheritedFDs | host files reaching a sandbox through inherited descriptors |
 //	| start-up and time limit bounded by the context | spawn.go: spawn, readChildPID; exec.go: run, timeLimit | a hung start or a runaway program holding a slot after its client left |
-//	| output captured up to a cap | output.go: tee | server memory eaten by a chatty program |
+//	| output captured up to a cap (internal/textstream.Capped) | exec.go: runInInit; isolated.go: runIsolated; held.go: runHeld | server memory eaten by a chatty program |
 //	| workspace: a size-capped tmpfs where the server may mount, in a mount namespace of its own that the sandbox's processes start from | mountns.go: workspace, run; sandbox.go: provision; spawn.go: spawn | filling the host's disk; every sandbox paying for the others' mounts; a workspace outliving a crashed server |
 //	| workspace reached by descriptor: bwrap's --bind-fd and --ro-bind-fd, the file API's walk | sandbox.go: provision; profile.go: bwrapArgs; walk.go: workspaceFD | a swapped path leading a sandbox, or the server, elsewhere |
 //	| file API: capped paths, a linear walk, symlinks only beneath the workspace, regular files only | files.go: rel; walk.go: walkDirs, stepDir, openBeneath | quadratic CPU for deep paths; symlink escapes; FIFOs stalling the server |
