@@ -44,14 +44,7 @@ func (d *doer) sleep(ctx context.Context, wait time.Duration) error {
 	if d.wait != nil {
 		return d.wait(ctx, wait)
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return vendorhttp.Wait(ctx, wait)
 }
 
 // Do implements the generated clients' HttpRequestDoer.

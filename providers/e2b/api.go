@@ -171,14 +171,7 @@ func (p *Provider) wait(ctx context.Context, d time.Duration) error {
 	if p.waitFunc != nil {
 		return p.waitFunc(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return vendorhttp.Wait(ctx, d)
 }
 
 // retry runs attempt until it succeeds, fails for good, or (for idempotent
