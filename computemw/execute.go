@@ -218,10 +218,14 @@ func (k *Kit) target(ctx context.Context, a *Action, mw *governed) (*governed, f
 // destroys the sandbox in the background, so that the answer does not wait
 // for it. The sandbox keeps its slot of Config.MaxSandboxes until it is
 // gone (so capacity still bounds the destroys in progress), and Kit.Close
-// waits for it.
+// waits for it. With Config.DestroyBeforeReturn the release destroys the
+// sandbox before it returns.
 func (k *Kit) destroyLater(ctx context.Context, g *governed) func() {
 	destroy := k.releaser(ctx, g)
 	var once sync.Once
+	if k.cfg.DestroyBeforeReturn {
+		return func() { once.Do(destroy) }
+	}
 	return func() { once.Do(func() { go destroy() }) }
 }
 

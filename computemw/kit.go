@@ -41,6 +41,13 @@ type Config struct {
 	// DestroyTimeout bounds how long destroying one sandbox may take after
 	// the request that owned it is gone. Default 10s.
 	DestroyTimeout time.Duration
+	// DestroyBeforeReturn destroys a sandbox made for one execution before
+	// [Kit.Execute] (or [Prepared.Release]) returns, so before the route
+	// answers, instead of in the background after. Set it where the
+	// process may be frozen or ended once it answers (AWS Lambda, Vercel):
+	// a destroy left running then never finishes, and the sandbox
+	// outlives its invocation. Default false: answers do not wait.
+	DestroyBeforeReturn bool
 	// StrictExitCode turns a program's non-zero exit into 400
 	// EXECUTION_ERROR instead of 200 with success:false.
 	StrictExitCode bool
