@@ -9,6 +9,14 @@
 // then hold exactly as on a server: authentication, RBAC, rate limits,
 // quotas, metrics, 405 for a wrong method, CORS from Config.AllowedOrigins.
 //
+// A function is frozen as soon as it answers and may be ended without
+// notice, so work left running after the answer may never finish. Build
+// the kit with Config.DestroyBeforeReturn, so that a request's sandboxes
+// are destroyed before it answers; serve sessions only with a shared
+// Config.SessionStore and a reaper — Options.Scheduled run by a schedule
+// calling kit.Sessions().Reap — since nothing in the function runs
+// between invocations (docs/serverless.md).
+//
 //	lambda.StartHandler(computelambda.New(computehttp.Handler(kit), computelambda.Options{}))
 package computelambda
 
@@ -29,6 +37,12 @@ type Options struct {
 	// handler sees it: a custom domain's base path mapping, or an HTTP
 	// API stage other than $default (whose name starts the raw path).
 	StripBasePath string
+	// Scheduled, when set, serves the function's EventBridge scheduled
+	// events (source "aws.events", detail-type "Scheduled Event"): a
+	// function with sessions reaps expired ones here, with
+	// kit.Sessions().Reap. Its error is the invocation's. Without it such
+	// an event is an [ErrUnsupportedEvent].
+	Scheduled func(ctx context.Context) error
 }
 
 // Handler is a lambda.Handler serving h for API Gateway (REST and HTTP
@@ -36,12 +50,14 @@ type Options struct {
 type Handler struct {
 	v1 *httpadapter.HandlerAdapter
 	v2 *httpadapter.HandlerAdapterV2
+
+	scheduled func(ctx context.Context) error
 }
 
 // New returns the Lambda handler of h; start it with
 // lambda.StartHandler.
 func New(h http.Handler, opts Options) *Handler {
-	l := &Handler{v1: httpadapter.New(h), v2: httpadapter.NewV2(h)}
+	l := &Handler{v1: httpadapter.New(h), v2: httpadapter.NewV2(h), scheduled: opts.Scheduled}
 	if opts.StripBasePath != "" {
 		l.v1.StripBasePath(opts.StripBasePath)
 		l.v2.StripBasePath(opts.StripBasePath)
@@ -55,8 +71,11 @@ var ErrUnsupportedEvent = errors.New("computelambda: unsupported event: not an A
 
 // eventKind holds the fields that tell the payload formats apart: 2.0
 // (HTTP APIs, function URLs) has version "2.0" and requestContext.http;
-// 1.0 (REST APIs, HTTP APIs asked for 1.0) has httpMethod.
+// 1.0 (REST APIs, HTTP APIs asked for 1.0) has httpMethod; a scheduled
+// event has source "aws.events" and detail-type "Scheduled Event".
 type eventKind struct {
+	Source         string `json:"source"`
+	DetailType     string `json:"detail-type"`
 	Version        string `json:"version"`
 	HTTPMethod     string `json:"httpMethod"`
 	RequestContext struct {
@@ -94,6 +113,11 @@ func (l *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			return nil, fmt.Errorf("computelambda: %w", err)
 		}
 		return json.Marshal(resp)
+	case kind.Source == "aws.events" && kind.DetailType == "Scheduled Event" && l.scheduled != nil:
+		if err := l.scheduled(ctx); err != nil {
+			return nil, fmt.Errorf("computelambda: scheduled event: %w", err)
+		}
+		return []byte("null"), nil
 	}
 	return nil, ErrUnsupportedEvent
 }

@@ -145,7 +145,8 @@ func handlerOver(kit *computemw.Kit) *computelambda.Handler {
 func fakeKit(t *testing.T) (*computemw.Kit, *fakeprovider.Provider) {
 	t.Helper()
 	fake := fakeprovider.New("fake")
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fake}, AllowedOrigins: []string{allowedOrigin}})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fake}, AllowedOrigins: []string{allowedOrigin},
+		DestroyBeforeReturn: true})
 	if err != nil {
 		t.Fatal(err)
 	}
