@@ -12,7 +12,36 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
+	"github.com/computemw/kit/providers/e2b"
+	"github.com/computemw/kit/providers/e2b/e2bfake"
 )
+
+const apiKey = "starter-test-key"
+
+// withKey adds the test's API key to header.
+func withKey(header map[string]string) map[string]string {
+	out := map[string]string{"X-API-Key": apiKey}
+	for k, v := range header {
+		out[k] = v
+	}
+	return out
+}
+
+// starterKit builds the function's kit over prov from the environment,
+// with the test's API key, and serves it on loopback.
+func starterKit(t *testing.T, prov computemw.Provider) (*computemw.Kit, string) {
+	t.Helper()
+	t.Setenv("COMPUTEMW_API_KEY", apiKey)
+	t.Setenv("COMPUTEMW_JWT_SECRET", "")
+	kit, err := newKit(prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kit.Close(context.Background()) })
+	srv := httptest.NewServer(executeHandler(kit))
+	t.Cleanup(srv.Close)
+	return kit, srv.URL + "/api/execute"
+}
 
 // reply is one answer of the function.
 type reply struct {
@@ -61,22 +90,36 @@ func TestHandlerWithoutProvider(t *testing.T) {
 	}
 }
 
+// TestHandlerWithoutAuthenticator: with a provider but no JWT secret and
+// no API key, the function runs nothing and answers every call with 503
+// and the message that says what to set; a JWT secret too short to be
+// safe is refused too.
+func TestHandlerWithoutAuthenticator(t *testing.T) {
+	t.Setenv("E2B_API_KEY", "e2b_test")
+	t.Setenv("DAYTONA_API_KEY", "")
+	t.Setenv("COMPUTEMW_API_KEY", "")
+	for _, tc := range []struct{ secret, want string }{{"", errNoAuth.Error()}, {"short", "at least 32"}} {
+		t.Setenv("COMPUTEMW_JWT_SECRET", tc.secret)
+		srv := httptest.NewServer(build())
+		r := call(t, srv.URL+"/api/execute", http.MethodPost, `{"language":"python","code":"print(1)"}`,
+			map[string]string{"X-API-Key": apiKey})
+		srv.Close()
+		if msg, _ := r.body["error"].(string); r.status != 503 || r.body["code"] != "UNAVAILABLE" || !strings.Contains(msg, tc.want) {
+			t.Errorf("secret %q: %d %v", tc.secret, r.status, r.body)
+		}
+	}
+}
+
 // TestExecute serves the function over net/http with the fake provider in
 // place of a remote one: the guide's request and response, 405 for other
 // methods, CORS for the configured origin only, 400 for a bad body.
 func TestExecute(t *testing.T) {
 	t.Setenv("COMPUTEMW_ALLOWED_ORIGINS", "https://app.example.com, https://admin.example.com")
+	t.Setenv("COMPUTEMW_RATE_FREE", "100")
 	fake := fakeprovider.New("fake")
-	kit, err := newKit(fake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kit.Close(context.Background()) })
-	srv := httptest.NewServer(executeHandler(kit))
-	t.Cleanup(srv.Close)
-	url := srv.URL + "/api/execute"
+	_, url := starterKit(t, fake)
 
-	r := call(t, url, http.MethodPost, `{"language":"python","code":"echo hi"}`, map[string]string{"Origin": "https://app.example.com"})
+	r := call(t, url, http.MethodPost, `{"language":"python","code":"echo hi"}`, withKey(map[string]string{"Origin": "https://app.example.com"}))
 	if r.status != 200 || r.body["output"] != "hi\n" || r.body["success"] != true || r.body["stderr"] != "" {
 		t.Fatalf("POST: %d %v", r.status, r.body)
 	}
@@ -86,13 +129,16 @@ func TestExecute(t *testing.T) {
 	if got := r.header.Get("Access-Control-Allow-Origin"); got != "https://app.example.com" {
 		t.Errorf("Access-Control-Allow-Origin %q", got)
 	}
+	if r = call(t, url, http.MethodPost, `{"language":"python","code":"echo hi"}`, nil); r.status != 401 || r.body["code"] != "UNAUTHORIZED" {
+		t.Errorf("without the key: %d %v", r.status, r.body)
+	}
 	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
-		r = call(t, url, m, "", nil)
+		r = call(t, url, m, "", withKey(nil))
 		if r.status != 405 || r.body["code"] != "METHOD_NOT_ALLOWED" || !strings.Contains(r.header.Get("Allow"), "POST") {
 			t.Errorf("%s: %d %v %v", m, r.status, r.header, r.body)
 		}
 	}
-	r = call(t, url, http.MethodPost, `{"language":"python","code":"echo hi"}`, map[string]string{"Origin": "https://evil.example"})
+	r = call(t, url, http.MethodPost, `{"language":"python","code":"echo hi"}`, withKey(map[string]string{"Origin": "https://evil.example"}))
 	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("other origin: %d, Access-Control-Allow-Origin %q", r.status, r.header.Get("Access-Control-Allow-Origin"))
 	}
@@ -105,7 +151,7 @@ func TestExecute(t *testing.T) {
 		t.Errorf("preflight of an allowed origin: %d %v", r.status, r.header)
 	}
 	for _, body := range []string{`{"language":"python"}`, `{"code":"echo x"}`, `{"code":`, `[]`} {
-		r = call(t, url, http.MethodPost, body, nil)
+		r = call(t, url, http.MethodPost, body, withKey(nil))
 		if r.status != 400 || r.body["code"] != "BAD_REQUEST" {
 			t.Errorf("%s: %d %v", body, r.status, r.body)
 		}
@@ -151,4 +197,76 @@ func TestGoverned(t *testing.T) {
 		t.Errorf("without credentials: %d %v", r.status, r.body)
 	}
 	g.CheckNothing(t, before)
+}
+
+// TestNothingOutlivesAnInvocation serves 20 executions on E2B (its
+// contract fake): the moment each answer reaches the client, no sandbox is
+// alive, neither in the kit nor at the vendor — the function is frozen
+// then, and a sandbox alive at that moment lives on at the operator's
+// expense.
+func TestNothingOutlivesAnInvocation(t *testing.T) {
+	t.Setenv("COMPUTEMW_RATE_FREE", "100")
+	fake := e2bfake.New(t)
+	prov, err := e2b.New(fake.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit, url := starterKit(t, prov)
+	alive := 0
+	for i := range 20 {
+		r := call(t, url, http.MethodPost, `{"language":"bash","code":"echo once"}`, withKey(nil))
+		kitLive, vendorLive := kit.Stats().Live, len(fake.Live())
+		if r.status != 200 || r.body["output"] != "once\n" {
+			t.Fatalf("call %d: %d %v", i, r.status, r.body)
+		}
+		if kitLive != 0 || vendorLive != 0 {
+			alive++
+		}
+	}
+	if alive != 0 {
+		t.Errorf("%d of 20 calls answered with a sandbox alive", alive)
+	}
+}
+
+// TestRateLimit: a caller past its tier's requests in the window is
+// refused with 429 RATE_LIMITED and Retry-After, and nothing runs.
+func TestRateLimit(t *testing.T) {
+	t.Setenv("COMPUTEMW_RATE_FREE", "3")
+	fake := fakeprovider.New("fake")
+	_, url := starterKit(t, fake)
+	const body = `{"language":"python","code":"echo ok"}`
+	for i := range 3 {
+		if r := call(t, url, http.MethodPost, body, withKey(nil)); r.status != 200 {
+			t.Fatalf("request %d: %d %v", i+1, r.status, r.body)
+		}
+	}
+	r := call(t, url, http.MethodPost, body, withKey(nil))
+	if r.status != 429 || r.body["code"] != "RATE_LIMITED" || r.header.Get("Retry-After") == "" {
+		t.Errorf("request 4: %d %v %v", r.status, r.header, r.body)
+	}
+	if n := fake.Created(); n != 3 {
+		t.Errorf("%d sandboxes made, want 3", n)
+	}
+}
+
+// TestQuota: a caller past its plan's executions is refused with 429
+// QUOTA_EXCEEDED, and nothing runs.
+func TestQuota(t *testing.T) {
+	t.Setenv("COMPUTEMW_RATE_FREE", "100")
+	t.Setenv("COMPUTEMW_QUOTA_FREE", "2")
+	fake := fakeprovider.New("fake")
+	_, url := starterKit(t, fake)
+	const body = `{"language":"python","code":"echo ok"}`
+	for i := range 2 {
+		if r := call(t, url, http.MethodPost, body, withKey(nil)); r.status != 200 {
+			t.Fatalf("execution %d: %d %v", i+1, r.status, r.body)
+		}
+	}
+	r := call(t, url, http.MethodPost, body, withKey(nil))
+	if r.status != 429 || r.body["code"] != "QUOTA_EXCEEDED" {
+		t.Errorf("execution 3: %d %v", r.status, r.body)
+	}
+	if n := fake.Created(); n != 2 {
+		t.Errorf("%d sandboxes made, want 2", n)
+	}
 }
