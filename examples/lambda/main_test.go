@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
 	"github.com/computemw/kit/providers/e2b"
@@ -292,5 +294,38 @@ func TestSessionsNeedAStore(t *testing.T) {
 	}
 	if n := fake.Created(); n != 0 {
 		t.Errorf("%d sandboxes made", n)
+	}
+}
+
+// TestBearerToken: with COMPUTEMW_JWT_SECRET alone, a caller with a token
+// signed by it runs code, and one signed by another secret gets 401.
+func TestBearerToken(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef"
+	t.Setenv("COMPUTEMW_JWT_SECRET", secret)
+	t.Setenv("COMPUTEMW_API_KEY", "")
+	t.Setenv("COMPUTEMW_REDIS_URL", "")
+	fake := fakeprovider.New("fake")
+	kit, err := newKit(context.Background(), fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kit.Close(context.Background()) })
+	h := newHandler(kit)
+	token := func(key string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": "alice", "plan": "free", "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+	r := send(t, h, fixtures[0], "POST", "/api/exec", `{"command":"echo jwt"}`, map[string]string{"Authorization": token(secret)})
+	if r.StatusCode != 200 || r.body["output"] != "jwt\n" {
+		t.Errorf("signed with the secret: %d %s", r.StatusCode, r.Body)
+	}
+	r = send(t, h, fixtures[0], "POST", "/api/exec", `{"command":"echo jwt"}`, map[string]string{"Authorization": token(secret + "x")})
+	if r.StatusCode != 401 || r.body["code"] != "UNAUTHORIZED" {
+		t.Errorf("signed with another secret: %d %s", r.StatusCode, r.Body)
 	}
 }
