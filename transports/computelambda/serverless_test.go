@@ -3,6 +3,7 @@ package computelambda_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/computemw/kit/computemw"
@@ -30,15 +31,22 @@ func TestNothingOutlivesAnInvocation(t *testing.T) {
 	h := handlerOver(kit)
 	const perKind = 7
 	alive, answered := 0, 0
+	// Each a request sandbox of its own: an execute, an exec, a file write.
+	requests := []struct{ path, body, field, want string }{
+		{"/api/execute", `{"language":"bash","code":"echo once"}`, "output", "once\n"},
+		{"/api/exec", `{"command":"echo once"}`, "output", "once\n"},
+		{"/api/files", `{"action":"write","path":"a.txt","content":"x"}`, "success", "true"},
+	}
 	for _, fx := range fixtures {
-		for range perKind {
+		for i := range perKind {
+			req := requests[i%len(requests)]
 			ev := event(t, fx.file)
-			setRequest(ev, "/api/exec", `{"command":"echo once"}`)
+			setRequest(ev, req.path, req.body)
 			r := invoke(t, h, ev)
 			// The answer exists now: count before anything else runs.
 			kitLive, vendorLive := kit.Stats().Live, len(fake.Live())
-			if r.StatusCode != 200 || r.json(t)["output"] != "once\n" {
-				t.Fatalf("%s: %d %s", fx.name, r.StatusCode, r.Body)
+			if r.StatusCode != 200 || fmt.Sprint(r.json(t)[req.field]) != req.want {
+				t.Fatalf("%s %s: %d %s", fx.name, req.path, r.StatusCode, r.Body)
 			}
 			answered++
 			if kitLive != 0 || vendorLive != 0 {
