@@ -19,13 +19,17 @@ type waiter struct {
 	owner   string        // the caller's owner key: its turn in the queue
 	ready   chan struct{} // closed when granted or refused
 	granted bool          // set, under k.mu, before ready is closed
+	bumped  bool          // likewise: its place went to another caller's
 }
 
 // reserve holds a slot of Config.MaxSandboxes for a new sandbox. At
 // capacity it queues (admissionQueue: the callers take turns, each's
 // creations first come first served) for at most Config.QueueTimeout and
 // while at most Config.QueueDepth others wait; past either (or when ctx
-// ends) it fails with 503 and Retry-After.
+// ends) it fails with 503 and Retry-After. In a full queue, a caller with
+// fewer waiting than another takes the place of that other's newest
+// creation (admissionQueue.bump), which fails as if it had found the
+// queue full: one caller cannot fill the queue for all.
 func (k *Kit) reserve(ctx context.Context) error {
 	owner := k.owner(ctx)
 	k.mu.Lock()
@@ -39,10 +43,18 @@ func (k *Kit) reserve(ctx context.Context) error {
 		return nil
 	}
 	if k.queue.n >= k.cfg.QueueDepth || k.cfg.QueueTimeout <= 0 {
-		k.mu.Unlock()
-		err := &Error{Code: CodeUnavailable, Message: "sandbox capacity reached and the queue is full, retry later", RetryAfter: capacityRetryAfter}
-		k.queued(ctx, 0, err)
-		return err
+		var bumped *waiter
+		if k.cfg.QueueTimeout > 0 {
+			bumped = k.queue.bump(owner)
+		}
+		if bumped == nil {
+			k.mu.Unlock()
+			err := errQueueFull()
+			k.queued(ctx, 0, err)
+			return err
+		}
+		bumped.bumped = true
+		close(bumped.ready)
 	}
 	w := &waiter{owner: owner, ready: make(chan struct{})}
 	k.queue.push(w)
@@ -60,7 +72,7 @@ func (k *Kit) reserve(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	k.mu.Lock()
-	granted := w.granted
+	granted, bumped := w.granted, w.bumped
 	if !granted {
 		k.queue.remove(w)
 	}
@@ -69,12 +81,20 @@ func (k *Kit) reserve(ctx context.Context) error {
 	case granted && err != nil:
 		// Granted as the wait ended: give the slot on.
 		k.unreserve()
+	case bumped && err == nil:
+		// Refused: another caller took the place.
+		err = errQueueFull()
 	case !granted && err == nil:
 		// Refused: the kit is closing.
 		err = &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
 	}
 	k.queued(ctx, time.Since(start), err)
 	return err
+}
+
+// errQueueFull is the refusal of a creation that found the queue full.
+func errQueueFull() error {
+	return &Error{Code: CodeUnavailable, Message: "sandbox capacity reached and the queue is full, retry later", RetryAfter: capacityRetryAfter}
 }
 
 // unreserve gives a slot back: to the next creation queued, if any.

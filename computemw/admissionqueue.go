@@ -55,6 +55,24 @@ func (q *admissionQueue) remove(w *waiter) {
 	}
 }
 
+// bump makes room for owner's creation in a full queue: it takes out and
+// returns the newest creation of the caller with the most waiting, when
+// that caller has at least two more waiting than owner; else nil.
+func (q *admissionQueue) bump(owner string) *waiter {
+	var most []*waiter
+	for _, o := range q.owners {
+		if ws := q.waiting[o]; len(ws) > len(most) {
+			most = ws
+		}
+	}
+	if len(most) < len(q.waiting[owner])+2 {
+		return nil
+	}
+	w := most[len(most)-1]
+	q.remove(w)
+	return w
+}
+
 // clear empties the queue and returns what it held.
 func (q *admissionQueue) clear() []*waiter {
 	var all []*waiter

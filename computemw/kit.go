@@ -22,7 +22,9 @@ type Config struct {
 	// queue for a sandbox to be destroyed: callers take turns, each's
 	// creations first come first served.
 	MaxSandboxes int
-	// QueueDepth caps the creations waiting at once (default 1024), and
+	// QueueDepth caps the creations waiting at once (default 1024; in a
+	// full queue, a caller with fewer waiting than another takes the
+	// place of the other's newest, which is refused), and
 	// QueueTimeout how long one waits (default 60s: a burst of 1000
 	// drains within it on two cores); past either, or
 	// when its request ends, it fails with 503 UNAVAILABLE and
