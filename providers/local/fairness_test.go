@@ -27,10 +27,12 @@ func (s *startSignal) Write(b []byte) (int, error) {
 }
 
 // Through the kit, on busy CPUs with one start slot: while one caller has
-// an execution running and many more waiting in its sandbox, another
-// caller's `echo hi` starts within the next two slots freed (one of the
-// first caller's, then its own) and completes while the first caller's
-// line is still long.
+// an execution running and many more waiting in its three sandboxes,
+// another caller's `echo hi` starts within the next two slots freed (one
+// of the first caller's, then its own) and completes while the first
+// caller's line is still long. The kit names the callers to the provider
+// (ExecOptions.Caller): by sandbox alone, the first caller's three would
+// each have a turn before the other's.
 func TestStartGateFairThroughTheKit(t *testing.T) {
 	p := newTestProvider(t, local.Config{StartGate: local.StartGateConfig{Slots: -1}})
 	local.GateOnBusyCPUs(p, 1)
@@ -43,19 +45,24 @@ func TestStartGateFairThroughTheKit(t *testing.T) {
 	actx, stopA := context.WithCancel(computemw.WithPrincipal(t.Context(), computemw.Principal{ID: "a"}))
 	defer stopA()
 	bctx := computemw.WithPrincipal(t.Context(), computemw.Principal{ID: "b"})
-	sa, err := kit.Create(actx, "", computemw.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
+	var sa []computemw.Sandbox
+	for range 3 {
+		sb, err := kit.Create(actx, "", computemw.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sb.Destroy(context.Background())
+		sa = append(sa, sb)
 	}
-	defer sa.Destroy(context.Background())
 	sb, err := kit.Create(bctx, "", computemw.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sb.Destroy(context.Background())
 
-	// Caller a: many executions that each announce their start, then wait
-	// until their input ends; the first runs, the rest wait their turn.
+	// Caller a: many executions, spread over its sandboxes, that each
+	// announce their start, then wait until their input ends; the first
+	// runs, the rest wait their turn.
 	const many = 8
 	started := make(chan int, many)
 	inputs := make([]*io.PipeWriter, many)
@@ -67,7 +74,7 @@ func TestStartGateFairThroughTheKit(t *testing.T) {
 		inputs[i] = w
 		defer w.Close()
 		wg.Go(func() {
-			_, _ = sa.Exec(actx, "echo started; read x", computemw.ExecOptions{Stdin: r,
+			_, _ = sa[i%len(sa)].Exec(actx, "echo started; read x", computemw.ExecOptions{Stdin: r,
 				Stdout: &startSignal{started: started, i: i}, Timeout: 5 * time.Minute})
 		})
 		if i == 0 {
@@ -117,7 +124,7 @@ func TestStartGateFairThroughTheKit(t *testing.T) {
 		t.Errorf("%d of caller a's executions started before caller b's, want at most 2 (the one running and one turn)", startedA)
 	}
 	if s := p.StartGateStats(); s.Waiting < many-3 {
-		t.Errorf("caller b's completed after caller a's line emptied: %+v", s)
+		t.Errorf("caller b's completed only once caller a's line had shortened: %+v", s)
 	}
 	t.Logf("caller a's executions started before caller b's: %d of %d", startedA, many)
 }
