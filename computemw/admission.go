@@ -16,33 +16,48 @@ type QueueObserver interface {
 
 // waiter is a sandbox creation queued for a slot.
 type waiter struct {
+	owner   string        // the caller's owner key: its turn in the queue
 	ready   chan struct{} // closed when granted or refused
 	granted bool          // set, under k.mu, before ready is closed
+	bumped  bool          // likewise: its place went to another caller's
 }
 
 // reserve holds a slot of Config.MaxSandboxes for a new sandbox. At
-// capacity it queues, first come first served, for at most
-// Config.QueueTimeout and behind at most Config.QueueDepth others; past
-// either (or when ctx ends) it fails with 503 and Retry-After.
+// capacity it queues (admissionQueue: the callers take turns, each's
+// creations first come first served) for at most Config.QueueTimeout and
+// while at most Config.QueueDepth others wait; past either (or when ctx
+// ends) it fails with 503 and Retry-After. In a full queue, a caller with
+// fewer waiting than another takes the place of that other's newest
+// creation (admissionQueue.bump), which fails as if it had found the
+// queue full: one caller cannot fill the queue for all.
 func (k *Kit) reserve(ctx context.Context) error {
+	owner := k.owner(ctx)
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
 		return &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
 	}
-	if k.reserved < k.cfg.MaxSandboxes && len(k.queue) == 0 {
+	if k.reserved < k.cfg.MaxSandboxes && k.queue.n == 0 {
 		k.reserved++
 		k.mu.Unlock()
 		return nil
 	}
-	if len(k.queue) >= k.cfg.QueueDepth || k.cfg.QueueTimeout <= 0 {
-		k.mu.Unlock()
-		err := &Error{Code: CodeUnavailable, Message: "sandbox capacity reached and the queue is full, retry later", RetryAfter: capacityRetryAfter}
-		k.queued(ctx, 0, err)
-		return err
+	if k.queue.n >= k.cfg.QueueDepth || k.cfg.QueueTimeout <= 0 {
+		var bumped *waiter
+		if k.cfg.QueueTimeout > 0 {
+			bumped = k.queue.bump(owner)
+		}
+		if bumped == nil {
+			k.mu.Unlock()
+			err := errQueueFull()
+			k.queued(ctx, 0, err)
+			return err
+		}
+		bumped.bumped = true
+		close(bumped.ready)
 	}
-	w := &waiter{ready: make(chan struct{})}
-	k.queue = append(k.queue, w)
+	w := &waiter{owner: owner, ready: make(chan struct{})}
+	k.queue.push(w)
 	k.mu.Unlock()
 
 	start := time.Now()
@@ -57,15 +72,18 @@ func (k *Kit) reserve(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	k.mu.Lock()
-	granted := w.granted
+	granted, bumped := w.granted, w.bumped
 	if !granted {
-		k.dequeue(w)
+		k.queue.remove(w)
 	}
 	k.mu.Unlock()
 	switch {
 	case granted && err != nil:
 		// Granted as the wait ended: give the slot on.
 		k.unreserve()
+	case bumped && err == nil:
+		// Refused: another caller took the place.
+		err = errQueueFull()
 	case !granted && err == nil:
 		// Refused: the kit is closing.
 		err = &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
@@ -74,23 +92,17 @@ func (k *Kit) reserve(ctx context.Context) error {
 	return err
 }
 
-// dequeue removes w from the queue; k.mu is held.
-func (k *Kit) dequeue(w *waiter) {
-	for i, q := range k.queue {
-		if q == w {
-			k.queue = append(k.queue[:i], k.queue[i+1:]...)
-			return
-		}
-	}
+// errQueueFull is the refusal of a creation that found the queue full.
+func errQueueFull() error {
+	return &Error{Code: CodeUnavailable, Message: "sandbox capacity reached and the queue is full, retry later", RetryAfter: capacityRetryAfter}
 }
 
-// unreserve gives a slot back: to the first creation queued, if any.
+// unreserve gives a slot back: to the next creation queued, if any.
 func (k *Kit) unreserve() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if len(k.queue) > 0 && !k.closed {
-		w := k.queue[0]
-		k.queue = k.queue[1:]
+	if k.queue.n > 0 && !k.closed {
+		w := k.queue.pop()
 		w.granted = true
 		close(w.ready)
 		return
@@ -103,17 +115,16 @@ func (k *Kit) unreserve() {
 
 // refuseQueued ends every queued wait when the kit closes; k.mu is held.
 func (k *Kit) refuseQueued() {
-	for _, w := range k.queue {
+	for _, w := range k.queue.clear() {
 		close(w.ready)
 	}
-	k.queue = nil
 }
 
 // QueueDepth returns the number of sandbox creations waiting for a slot.
 func (k *Kit) queueDepth() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return len(k.queue)
+	return k.queue.n
 }
 
 // queued reports a wait to the hooks that observe the queue.

@@ -93,8 +93,9 @@ type execFunc func(ctx context.Context, opts ExecOptions) (*Result, error)
 
 // execute runs an authorized execution in g: the one place where the kit
 // runs a program. It checks the language, holds the execution to its time
-// limit, and reports it to the hooks (metrics, log, quota) exactly once,
-// whatever happens.
+// limit, names its caller to the provider (ExecOptions.Caller), and
+// reports it to the hooks (metrics, log, quota) exactly once, whatever
+// happens.
 func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOptions, fn execFunc) (*Result, error) {
 	for _, h := range k.hooks {
 		h.ExecutionStarted(ctx, a)
@@ -111,6 +112,7 @@ func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOpti
 	}
 	if err == nil {
 		opts.Timeout = a.Timeout
+		opts.Caller = k.owner(ctx)
 		if g.limit > 0 && (opts.Timeout <= 0 || opts.Timeout > g.limit) {
 			opts.Timeout = g.limit
 		}

@@ -19,9 +19,12 @@ type Config struct {
 	DefaultProvider string
 	// MaxSandboxes caps the sandboxes alive at once (per-request and
 	// sessions together). Default 64. Past it, a creation waits in a
-	// queue, first come first served, for a sandbox to be destroyed.
+	// queue for a sandbox to be destroyed: callers take turns, each's
+	// creations first come first served.
 	MaxSandboxes int
-	// QueueDepth caps the creations waiting at once (default 1024), and
+	// QueueDepth caps the creations waiting at once (default 1024; in a
+	// full queue, a caller with fewer waiting than another takes the
+	// place of the other's newest, which is refused), and
 	// QueueTimeout how long one waits (default 60s: a burst of 1000
 	// drains within it on two cores); past either, or
 	// when its request ends, it fails with 503 UNAVAILABLE and
@@ -227,8 +230,8 @@ type Kit struct {
 
 	mu       sync.Mutex
 	live     map[*governed]struct{}
-	reserved int       // sandboxes being created plus live ones
-	queue    []*waiter // creations waiting for a slot, oldest first
+	reserved int            // sandboxes being created plus live ones
+	queue    admissionQueue // creations waiting for a slot
 	closed   bool
 	drained  chan struct{} // closed when closed && reserved == 0
 }

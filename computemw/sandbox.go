@@ -125,6 +125,11 @@ type ExecOptions struct {
 	// without bound; a writer's error stops the program.
 	Stdout io.Writer
 	Stderr io.Writer
+	// Caller names whom the execution runs for (the kit sets it to the
+	// caller's principal, else client address). Providers may use it to
+	// share work fairly between callers: the local provider's start gate
+	// lets callers' executions start in turn.
+	Caller string
 }
 
 // FileOpener is implemented by sandboxes that can stream a file: the kit's

@@ -1,7 +1,7 @@
 package computemw
 
 // StartGateStats describe a provider's start gate: executions let at busy
-// CPUs in order of arrival, a few at a time.
+// CPUs a few at a time, their callers taking turns.
 type StartGateStats struct {
 	// Slots is the gate's size; 0 when the provider has no gate.
 	Slots int

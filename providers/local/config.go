@@ -127,8 +127,9 @@ type Config struct {
 
 // StartGateConfig configures the start gate: while tasks wait for a CPU,
 // executions (Exec and RunCode, not terminals or background processes)
-// start in order of arrival, Slots at a time, each keeping its slot until
-// it ends or for Hold; while the CPUs have room, they start at once. The
+// start Slots at a time, the callers (ExecOptions.Caller) taking turns,
+// each keeping its slot until it ends or for Hold; while the CPUs have
+// room, they start at once. The
 // gate needs the kernel's CPU pressure (/proc/pressure/cpu, Linux 4.20
 // with PSI); without it there is none.
 type StartGateConfig struct {

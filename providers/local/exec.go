@@ -109,11 +109,9 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 	if err := checkArgv(argv); err != nil {
 		return nil, err
 	}
-	// On busy CPUs, executions start in order of arrival, a few at a
-	// time (internal/startgate).
-	release, err := s.p.gate.Enter(ctx)
+	release, err := s.enterGate(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("local: waiting to start: %w", err)
+		return nil, err
 	}
 	defer release()
 	switch {
@@ -128,6 +126,27 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 		return s.runFirst(ctx, argv, shell, cwd, opts)
 	}
 	return s.runInInit(ctx, argv, shell, cwd, opts)
+}
+
+// enterGate waits for the execution's turn to start: on busy CPUs,
+// executions start a few at a time, the callers (opts.Caller) and within
+// a caller the sandboxes taking turns (internal/startgate). The wait ends
+// with ctx or the execution's time limit, whichever comes first.
+func (s *sandbox) enterGate(ctx context.Context, opts computemw.ExecOptions) (func(), error) {
+	if s.p.gate == nil {
+		return func() {}, nil
+	}
+	timeout := s.timeLimit(opts.Timeout)
+	wctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeLimit)
+	defer cancel()
+	release, err := s.p.gate.Enter(wctx, opts.Caller, s.id)
+	switch {
+	case err == nil:
+		return release, nil
+	case ctx.Err() == nil && errors.Is(context.Cause(wctx), errTimeLimit):
+		return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s waiting to start", timeout)}
+	}
+	return nil, fmt.Errorf("local: waiting to start: %w", err)
 }
 
 // runFirst runs the sandbox's first execution: a bwrap process of its own

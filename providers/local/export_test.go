@@ -4,8 +4,11 @@ package local
 
 import (
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/local/internal/startgate"
 )
 
 // Test-only accessors for the external test package.
@@ -149,3 +152,18 @@ func SetEtcFiles(paths []string) (restore func()) {
 // EtcStaged reports whether the provider binds sandboxes' /etc in one
 // mount.
 func EtcStaged(p *Provider) bool { return p.etcStage != nil }
+
+// GateOnBusyCPUs gives p a start gate of slots slots, each held until its
+// execution ends, on CPUs that always look busy: executions beyond the
+// slots wait their turn however idle the machine is. Call it before p
+// runs anything.
+func GateOnBusyCPUs(p *Provider, slots int) {
+	var mu sync.Mutex
+	var stalled time.Duration
+	p.gate = startgate.NewWatching(slots, time.Hour, func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		stalled += time.Hour
+		return stalled
+	})
+}

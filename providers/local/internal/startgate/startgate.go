@@ -1,7 +1,7 @@
 //go:build linux
 
 // Package startgate holds the start gate: while the CPUs are busy,
-// executions start in order of arrival, a few at a time.
+// executions start a few at a time, callers taking turns.
 package startgate
 
 import (
@@ -24,16 +24,20 @@ const (
 	gateRoomPart = 0.1
 )
 
-// Gate lets executions' programs at the CPUs in order of arrival
-// while the CPUs are busy. Up to slots executions hold a slot at once. An
-// execution gives its slot back when it ends, or after hold: it then
-// counts as long-running and shares the CPUs like any other process. A
-// watch that runs only while executions wait reads the machine's CPU
-// pressure (/proc/pressure/cpu) each tick and, while tasks waited for a
-// CPU less than a tenth of the tick, admits waiters beyond the slots,
-// twice as many each tick: the gate orders starts on busy CPUs and never
-// keeps one idle (programs that sleep, wait for input or for the disk
-// start together, as without it).
+// Gate lets executions' programs at the CPUs a few at a time while the
+// CPUs are busy, fairly between callers: the callers with executions
+// waiting take turns, one start each; a caller's sessions take turns
+// within its turns; a session's executions start in order of arrival
+// (line). A caller with hundreds of executions waiting thus delays
+// another's first by at most one start. Up to slots executions hold a
+// slot at once. An execution gives its slot back when it ends, or after
+// hold: it then counts as long-running and shares the CPUs like any other
+// process. A watch that runs only while executions wait reads the
+// machine's CPU pressure (/proc/pressure/cpu) each tick and, while tasks
+// waited for a CPU less than a tenth of the tick, admits waiters beyond
+// the slots, twice as many each tick: the gate orders starts on busy CPUs
+// and never keeps one idle (programs that sleep, wait for input or for
+// the disk start together, as without it).
 //
 // Why: executions started at once share the CPUs among all of them, so
 // that each ends near the end of the burst; started in order, each ends
@@ -49,7 +53,7 @@ type Gate struct {
 
 	mu       sync.Mutex
 	inUse    int
-	waiters  []chan struct{}
+	waiters  line
 	watching bool
 
 	waited, extra atomic.Uint64
@@ -62,22 +66,31 @@ func New(slots int, hold time.Duration) *Gate {
 	if slots <= 0 || cpuStall() < 0 {
 		return nil
 	}
-	return &Gate{slots: slots, hold: hold, stall: cpuStall}
+	return NewWatching(slots, hold, cpuStall)
 }
 
-// Enter waits for a slot, or ctx. The release it returns gives the slot
-// back; it may be called more than once.
-func (g *Gate) Enter(ctx context.Context) (release func(), err error) {
+// NewWatching returns a gate like New's that reads the time tasks waited
+// for a CPU from stall (negative when unknown) instead of the kernel:
+// tests make the CPUs look busy with it.
+func NewWatching(slots int, hold time.Duration, stall func() time.Duration) *Gate {
+	return &Gate{slots: slots, hold: hold, stall: stall}
+}
+
+// Enter waits for a slot, or ctx, in caller's and session's turn (the
+// execution's caller, as computemw.ExecOptions.Caller names it, and its
+// sandbox). The release it returns gives the slot back; it may be called
+// more than once.
+func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(), err error) {
 	if g == nil {
 		return func() {}, nil
 	}
 	g.mu.Lock()
-	if g.inUse < g.slots && len(g.waiters) == 0 {
+	if g.inUse < g.slots && g.waiters.n == 0 {
 		g.inUse++
 		g.mu.Unlock()
 	} else {
 		ch := make(chan struct{})
-		g.waiters = append(g.waiters, ch)
+		g.waiters.push(caller, session, ch)
 		g.waited.Add(1)
 		if !g.watching {
 			g.watching = true
@@ -88,15 +101,11 @@ func (g *Gate) Enter(ctx context.Context) (release func(), err error) {
 		case <-ch:
 		case <-ctx.Done():
 			g.mu.Lock()
-			for i, w := range g.waiters {
-				if w == ch {
-					g.waiters = append(g.waiters[:i], g.waiters[i+1:]...)
-					g.mu.Unlock()
-					return nil, ctx.Err()
-				}
-			}
+			waiting := g.waiters.remove(caller, session, ch)
 			g.mu.Unlock()
-			g.release() // admitted meanwhile
+			if !waiting {
+				g.release() // admitted meanwhile
+			}
 			return nil, ctx.Err()
 		}
 	}
@@ -114,17 +123,16 @@ func (g *Gate) Enter(ctx context.Context) (release func(), err error) {
 func (g *Gate) release() {
 	g.mu.Lock()
 	g.inUse--
-	for g.inUse < g.slots && len(g.waiters) > 0 {
+	for g.inUse < g.slots && g.waiters.n > 0 {
 		g.admitLocked()
 	}
 	g.mu.Unlock()
 }
 
-// admitLocked lets the first waiter start.
+// admitLocked lets the next waiter start.
 func (g *Gate) admitLocked() {
 	g.inUse++
-	close(g.waiters[0])
-	g.waiters = g.waiters[1:]
+	close(g.waiters.pop())
 }
 
 // watch admits waiters beyond the slots while the CPUs have room, until
@@ -136,13 +144,13 @@ func (g *Gate) watch() {
 		time.Sleep(gateTick)
 		stall, now := g.stall(), time.Now()
 		g.mu.Lock()
-		if len(g.waiters) == 0 {
+		if g.waiters.n == 0 {
 			g.watching = false
 			g.mu.Unlock()
 			return
 		}
 		if stall >= 0 && last >= 0 && float64(stall-last) < gateRoomPart*float64(now.Sub(lastAt)) {
-			n := min(ramp, len(g.waiters))
+			n := min(ramp, g.waiters.n)
 			for range n {
 				g.admitLocked()
 			}
@@ -163,7 +171,7 @@ func (g *Gate) Stats() computemw.StartGateStats {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return computemw.StartGateStats{Slots: g.slots, Running: g.inUse, Waiting: len(g.waiters),
+	return computemw.StartGateStats{Slots: g.slots, Running: g.inUse, Waiting: g.waiters.n,
 		Waited: g.waited.Load(), Extra: g.extra.Load()}
 }
 

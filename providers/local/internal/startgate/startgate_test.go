@@ -43,7 +43,7 @@ func waitFor(t *testing.T, g *Gate, what string, cond func(computemw.StartGateSt
 // On busy CPUs, executions start in order of arrival as slots free up.
 func TestStartGateOrder(t *testing.T) {
 	g := &Gate{slots: 1, hold: time.Hour, stall: busyCPUs()}
-	first, err := g.Enter(t.Context())
+	first, err := g.Enter(t.Context(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestStartGateOrder(t *testing.T) {
 	)
 	for i := range 3 {
 		wg.Go(func() {
-			rel, err := g.Enter(t.Context())
+			rel, err := g.Enter(t.Context(), "", "")
 			if err != nil {
 				t.Error(err)
 				return
@@ -89,11 +89,11 @@ func TestStartGateOrder(t *testing.T) {
 // next one; its own release later gives nothing back twice.
 func TestStartGateHold(t *testing.T) {
 	g := &Gate{slots: 1, hold: 20 * time.Millisecond, stall: busyCPUs()}
-	long, err := g.Enter(t.Context())
+	long, err := g.Enter(t.Context(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := g.Enter(t.Context())
+	next, err := g.Enter(t.Context(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,14 +113,14 @@ func TestStartGateHold(t *testing.T) {
 // A waiter whose context ends leaves the line and holds nothing.
 func TestStartGateCancel(t *testing.T) {
 	g := &Gate{slots: 1, hold: time.Hour, stall: busyCPUs()}
-	first, err := g.Enter(t.Context())
+	first, err := g.Enter(t.Context(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := g.Enter(ctx)
+		_, err := g.Enter(ctx, "", "")
 		errc <- err
 	}()
 	waitFor(t, g, "the waiter queued", func(s computemw.StartGateStats) bool { return s.Waiting == 1 })
@@ -141,14 +141,14 @@ func TestStartGateCancel(t *testing.T) {
 // never keeps a CPU idle.
 func TestStartGateRoom(t *testing.T) {
 	g := &Gate{slots: 1, hold: time.Hour, stall: idleCPUs}
-	first, err := g.Enter(t.Context())
+	first, err := g.Enter(t.Context(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rels := make(chan func(), 5)
 	for range 5 {
 		go func() {
-			rel, err := g.Enter(t.Context())
+			rel, err := g.Enter(t.Context(), "", "")
 			if err != nil {
 				t.Error(err)
 			}
@@ -183,7 +183,7 @@ func TestStartGateOff(t *testing.T) {
 		t.Error("Slots -1 made a gate")
 	}
 	var g *Gate
-	rel, err := g.Enter(t.Context())
+	rel, err := g.Enter(t.Context(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
