@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/adapters/computeechov5"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
@@ -71,8 +72,10 @@ func run() error {
 	// GET /api/health, /api/ready, /api/metrics, and the /api/sandboxes
 	// sessions.
 	computeechov5.Register(e.Group("/api"), kit)
-	// Prometheus metrics at the root too, where scrapers look.
-	e.GET("/metrics", echo.WrapHandler(metrics))
+	// Prometheus metrics at the root too, where scrapers look: the route
+	// group's own net/http handler (which answers /metrics only here), so
+	// that the same host check and policies as /api/metrics apply.
+	e.GET("/metrics", echo.WrapHandler(computehttp.Handler(kit)))
 
 	// A Fastify-style route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.

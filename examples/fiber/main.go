@@ -21,6 +21,7 @@ import (
 	"time"
 
 	computefiber "github.com/computemw/kit/adapters/computefiber"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
@@ -74,9 +75,11 @@ func run() error {
 	// GET /api/health, /api/ready, /api/metrics, and the /api/sandboxes
 	// sessions.
 	computefiber.Register(app.Group("/api"), kit)
-	// Prometheus metrics at the root too, where scrapers look, as in the
-	// other starters (a net/http handler, through Fiber's adaptor).
-	app.Get("/metrics", adaptor.HTTPHandler(metrics))
+	// Prometheus metrics at the root too, where scrapers look: the route
+	// group's own net/http handler (which answers /metrics only here),
+	// through Fiber's adaptor, so that the same host check and policies
+	// as /api/metrics apply.
+	app.Get("/metrics", adaptor.HTTPHandler(computehttp.Handler(kit)))
 
 	// A Fastify-style route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	computegin "github.com/computemw/kit/adapters/computegin"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
@@ -71,8 +72,10 @@ func run() error {
 	computegin.Register(r.Group("/api"), kit)
 	// Unknown paths get the kit's JSON 404, like the route group's answers.
 	r.NoRoute(computegin.NotFound(kit))
-	// Prometheus metrics at the root too, where scrapers look.
-	r.GET("/metrics", gin.WrapH(metrics))
+	// Prometheus metrics at the root too, where scrapers look: the route
+	// group's own net/http handler (which answers /metrics only here), so
+	// that the same host check and policies as /api/metrics apply.
+	r.GET("/metrics", gin.WrapH(computehttp.Handler(kit)))
 
 	// A Fastify-style route: the body is validated before any sandbox
 	// is created, then a sandbox runs the code and is destroyed.

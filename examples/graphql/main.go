@@ -64,9 +64,11 @@ func run() error {
 	// InitTimeout); each document is admitted by the kit's policies before
 	// it is parsed.
 	mux.Handle("/graphql", graphql.New(kit, graphql.Options{}))
-	// The prebuilt route group beside it, and the metrics at the root.
+	// The prebuilt route group beside it, and the metrics at the root
+	// too, where scrapers look: through the route group's own handler, so
+	// that the same host check and policies as /api/metrics apply.
 	computehttp.Mount(mux, "/api", kit)
-	mux.Handle("GET /metrics", metrics)
+	mux.Handle("GET /metrics", computehttp.Handler(kit))
 
 	addr := os.Getenv("ADDR")
 	if addr == "" {

@@ -106,5 +106,8 @@ func TestExample(t *testing.T) {
 		t.Errorf("streamed chunks %q", chunks)
 	}
 	c.Close(websocket.StatusNormalClosure, "")
+	// The metrics at the root are governed as /api/metrics: a foreign
+	// Host is refused on both.
+	exampletest.CheckMetrics(t, srv, nil, "/metrics", "/api/metrics")
 	srv.Stop(t)
 }

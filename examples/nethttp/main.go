@@ -63,8 +63,10 @@ func run() error {
 	// The prebuilt route group: POST /api/execute, /api/exec, /api/files,
 	// GET /api/health, /api/ready, /api/metrics.
 	computehttp.Mount(mux, "/api", kit)
-	// Prometheus metrics at the root too, where scrapers look.
-	mux.Handle("GET /metrics", metrics)
+	// Prometheus metrics at the root too, where scrapers look: the route
+	// group's own handler, so that the same host check and policies as
+	// /api/metrics apply.
+	mux.Handle("GET /metrics", computehttp.Handler(kit))
 
 	// The quick start: a sandbox per request, destroyed when done.
 	mux.Handle("POST /execute", computehttp.Handle(kit, func(w http.ResponseWriter, r *http.Request) error {

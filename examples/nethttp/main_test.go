@@ -40,6 +40,9 @@ func TestExample(t *testing.T) {
 	if r.Status != 408 || r.Code() != "TIMEOUT" {
 		t.Errorf("timeout: %d %s", r.Status, r.Raw)
 	}
+	// The metrics at the root are governed as /api/metrics: a foreign
+	// Host is refused on both.
+	exampletest.CheckMetrics(t, srv, nil, "/metrics", "/api/metrics")
 	srv.Stop(t)
 }
 

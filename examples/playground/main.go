@@ -8,7 +8,7 @@
 //
 // Environment: PORT (8080) or ADDR; COMPUTEMW_HOSTS, the Host names served
 // (default the loopback names); PLAYGROUND_API_KEY, a key the page must
-// send (then every route but /health and /ready needs it); PLAYGROUND_TIMEOUT,
+// send (then every route but /health and /ready needs it, /metrics too); PLAYGROUND_TIMEOUT,
 // an execution's time limit (Go duration, default 10s); PLAYGROUND_XTERM,
 // the node_modules directory holding @xterm/xterm (default: the nearest
 // .cache/node-playground/node_modules above the working directory).
@@ -56,10 +56,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	metrics := prommetrics.New(prommetrics.Options{})
 	cfg := computemw.Config{
 		Providers:      []computemw.Provider{prov},
-		Metrics:        metrics,
+		Metrics:        prommetrics.New(prommetrics.Options{}),
 		DefaultTimeout: timeout,
 		// Answer only the names this server is reached by, so that a
 		// DNS-rebound page cannot use it, and WebSockets of those pages.
@@ -92,7 +91,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newHandler(kit, metrics, xterm), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: newHandler(kit, xterm), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	slog.Info("computemw playground ready", "url", "http://"+ln.Addr().String()+"/")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -80,9 +81,16 @@ func TestServesPageAndAssets(t *testing.T) {
 	}
 }
 
+// protocols are the WebSocket subprotocols the page offers with token.
+func protocols(token string) []string {
+	return []string{"computemw", "computemw.token." + base64.RawURLEncoding.EncodeToString([]byte(token))}
+}
+
 // TestTokenReachesWebSocket runs the playground with an API key: the API
-// refuses a caller without it, and the page's WebSocket, which carries it
-// in the query, is let in and can run code.
+// refuses a caller without it; the page's WebSocket, which carries it as
+// a subprotocol, is let in and can run code, while a token in the URL,
+// which proxies log, is not accepted; and the metrics at the root want
+// the key and the Host that /api/metrics wants.
 func TestTokenReachesWebSocket(t *testing.T) {
 	srv := exampletest.Start(t, pkg, "PLAYGROUND_API_KEY=s3cret-key")
 	if st, body := get(t, srv.URL+"/api/languages", nil); st != 401 || !strings.Contains(body, "UNAUTHORIZED") {
@@ -96,14 +104,28 @@ func TestTokenReachesWebSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ws := "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/ws"
-	if _, resp, err := websocket.Dial(ctx, ws+"?token=wrong", nil); err == nil || resp == nil || resp.StatusCode != 401 {
-		t.Errorf("a wrong token: %v %v", resp, err)
+	for name, opts := range map[string]*websocket.DialOptions{
+		"a wrong token":                 {Subprotocols: protocols("wrong")},
+		"a token that is not base64url": {Subprotocols: []string{"computemw", "computemw.token.s3cret-key!"}},
+		"no token":                      {Subprotocols: []string{"computemw"}},
+	} {
+		if _, resp, err := websocket.Dial(ctx, ws, opts); err == nil || resp == nil || resp.StatusCode != 401 {
+			t.Errorf("%s: %v %v", name, resp, err)
+		}
 	}
-	c, _, err := websocket.Dial(ctx, ws+"?token=s3cret-key", nil)
+	if _, resp, err := websocket.Dial(ctx, ws+"?token=s3cret-key", nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("the token in the URL: %v %v", resp, err)
+	}
+	c, _, err := websocket.Dial(ctx, ws, &websocket.DialOptions{Subprotocols: protocols("s3cret-key")})
 	if err != nil {
 		t.Fatalf("dial with the token: %v", err)
 	}
 	defer c.CloseNow()
+	// The server chose the page's subprotocol, which a browser requires,
+	// and not the one holding the token.
+	if p := c.Subprotocol(); p != "computemw" {
+		t.Errorf("subprotocol %q, want computemw", p)
+	}
 	for _, m := range []string{`{"type":"create-sandbox"}`, `{"type":"execute","command":"echo authed"}`} {
 		if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
 			t.Fatal(err)
@@ -123,5 +145,6 @@ func TestTokenReachesWebSocket(t *testing.T) {
 		}
 	}
 	c.Close(websocket.StatusNormalClosure, "")
+	exampletest.CheckMetrics(t, srv, map[string]string{"X-API-Key": "s3cret-key"}, "/metrics", "/api/metrics")
 	srv.Stop(t)
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"embed"
+	"encoding/base64"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/coder/websocket"
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 )
@@ -28,11 +30,19 @@ var vendorFiles = map[string]string{
 
 // newHandler serves the page at /, its files at /static/, xterm.js from
 // nodeModules at /vendor/ (404 when nodeModules is "": the page then says
-// how to install it), the route group at /api and metrics at /metrics.
-func newHandler(kit *computemw.Kit, metrics http.Handler, nodeModules string) http.Handler {
+// how to install it), the route group at /api, its WebSocket at /api/ws
+// and the metrics at /metrics, governed as /api/metrics.
+func newHandler(kit *computemw.Kit, nodeModules string) http.Handler {
 	mux := http.NewServeMux()
-	computehttp.Mount(mux, "/api", kit) // includes GET /api/ws
-	mux.Handle("GET /metrics", metrics)
+	computehttp.Mount(mux, "/api", kit)
+	// The WebSocket answers the page's subprotocol, which carries no
+	// token once tokenFromProtocol has taken it out. The kit checks the
+	// page's origin against AllowedHosts; the library, same-origin only.
+	mux.Handle("GET /api/ws", computehttp.WebSocket(kit, &websocket.AcceptOptions{Subprotocols: []string{wsProtocol}}))
+	// The metrics at the root too, where scrapers look: through the route
+	// group's own handler, so that the API key and the host check of
+	// /api/metrics apply there too.
+	mux.Handle("GET /metrics", computehttp.Handler(kit))
 	sub, _ := fs.Sub(static, "static")
 	files := http.FileServerFS(sub)
 	mux.Handle("GET /{$}", files)
@@ -45,7 +55,7 @@ func newHandler(kit *computemw.Kit, metrics http.Handler, nodeModules string) ht
 		}
 		http.ServeFile(w, r, filepath.Join(nodeModules, filepath.FromSlash(rel)))
 	})
-	return tokenFromQuery(securityHeaders(mux))
+	return tokenFromProtocol(securityHeaders(mux))
 }
 
 // securityHeaders keeps the page from being framed or sniffed, and its
@@ -59,26 +69,54 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// tokenFromQuery lets the page authenticate its WebSocket: browsers send
-// no Authorization header on one, so the page puts its token in the
-// query of GET /api/ws, and this moves it into the header the kit's
-// authenticator reads (a JWT as a bearer token, else an API key). Only
-// that path is rewritten.
-func tokenFromQuery(h http.Handler) http.Handler {
+// wsProtocol is the WebSocket subprotocol the page asks for, and
+// tokenProtocol the prefix of the one that carries its token.
+const (
+	wsProtocol    = "computemw"
+	tokenProtocol = "computemw.token."
+)
+
+// tokenFromProtocol lets the page authenticate its WebSocket: browsers
+// send no Authorization header on one, and a token in the URL would be
+// written to every proxy's and server's access log, so the page offers
+// it as a subprotocol, "computemw.token." and the token in unpadded
+// base64url, beside "computemw". This takes that entry out of the
+// Sec-WebSocket-Protocol header of GET /api/ws (so that it is never
+// chosen nor echoed) and puts the token in the header the kit's
+// authenticator reads: a JWT as a bearer token, else an API key. A token
+// that does not decode is dropped, so the caller is unauthenticated.
+func tokenFromProtocol(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/ws" || !r.URL.Query().Has("token") {
+		offered := r.Header.Values("Sec-WebSocket-Protocol")
+		if r.URL.Path != "/api/ws" || len(offered) == 0 {
 			h.ServeHTTP(w, r)
 			return
 		}
-		q := r.URL.Query()
-		token := q.Get("token")
-		q.Del("token")
+		var keep []string
+		token := ""
+		for _, line := range offered {
+			for p := range strings.SplitSeq(line, ",") {
+				p = strings.TrimSpace(p)
+				enc, ok := strings.CutPrefix(p, tokenProtocol)
+				if !ok {
+					keep = append(keep, p)
+					continue
+				}
+				if b, err := base64.RawURLEncoding.DecodeString(enc); err == nil {
+					token = string(b)
+				}
+			}
+		}
 		r = r.Clone(r.Context())
-		r.URL.RawQuery = q.Encode()
-		r.RequestURI = r.URL.RequestURI()
-		if strings.Count(token, ".") == 2 {
+		r.Header.Del("Sec-WebSocket-Protocol")
+		if len(keep) > 0 {
+			r.Header.Set("Sec-WebSocket-Protocol", strings.Join(keep, ", "))
+		}
+		switch {
+		case token == "":
+		case strings.Count(token, ".") == 2:
 			r.Header.Set("Authorization", "Bearer "+token)
-		} else {
+		default:
 			r.Header.Set("X-API-Key", token)
 		}
 		h.ServeHTTP(w, r)

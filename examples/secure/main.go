@@ -37,6 +37,8 @@
 //	COMPUTEMW_TRUSTED_PROXIES   CIDRs whose X-Forwarded-For is believed
 //	COMPUTEMW_METRICS_API_KEY   API key a Prometheus scraper sends
 //	                            (Authorization: ApiKey <key>) for /metrics
+//	COMPUTEMW_HOSTS             the Host names served, comma-separated
+//	                            (default the loopback names); others get 403
 //	PORT, ADDR                  listen on 127.0.0.1:$PORT (8080), or on $ADDR
 package main
 
@@ -113,6 +115,9 @@ func run() error {
 		Providers: []computemw.Provider{prov},
 		Policies:  policies,
 		Metrics:   prommetrics.New(prommetrics.Options{}),
+		// Answer only the names this server is reached by: a request
+		// naming another Host is refused with 403 before any policy.
+		AllowedHosts: allowedHosts(),
 	})
 	if err != nil {
 		return err
@@ -252,6 +257,15 @@ func closeLogged(c io.Closer) {
 	if err := c.Close(); err != nil {
 		slog.Error("closing the usage store", "error", err)
 	}
+}
+
+// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
+// (comma-separated), else the loopback names.
+func allowedHosts() []string {
+	if v := os.Getenv("COMPUTEMW_HOSTS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"127.0.0.1", "localhost", "::1"}
 }
 
 // loopback reports whether addr (host:port) listens on loopback only.

@@ -81,6 +81,7 @@ func TestExample(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(string(r.Raw), "compute_executions_total") {
 		t.Errorf("metrics with the scraper's key: %d %.200s", r.Status, r.Raw)
 	}
+	exampletest.CheckMetrics(t, srv, map[string]string{"Authorization": "ApiKey " + metricsKey}, "/metrics", "/api/metrics")
 	srv.Stop(t)
 }
 

@@ -74,7 +74,10 @@ func run() error {
 	mux := http.NewServeMux()
 	mux.Handle(sio.Path(), sio.Handler())
 	computehttp.Mount(mux, "/api", kit)
-	mux.Handle("GET /metrics", metrics)
+	// The metrics at the root too, where scrapers look: through the route
+	// group's own handler, so that the JWT and the host check of
+	// /api/metrics apply there too.
+	mux.Handle("GET /metrics", computehttp.Handler(kit))
 
 	addr := os.Getenv("ADDR")
 	if addr == "" {

@@ -64,6 +64,8 @@ func TestExample(t *testing.T) {
 	if status, code := handshake(t, srv.URL, "rebound.example"); status != http.StatusForbidden || code != "FORBIDDEN" {
 		t.Errorf("handshake for another host: %d %q, want 403 FORBIDDEN", status, code)
 	}
+	// The metrics at the root need the same JWT and Host as /api/metrics.
+	exampletest.CheckMetrics(t, srv, map[string]string{"Authorization": "Bearer " + token(t, testSecret)}, "/metrics", "/api/metrics")
 	srv.Stop(t)
 }
 

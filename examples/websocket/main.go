@@ -57,7 +57,9 @@ func run() error {
 	}
 	mux := http.NewServeMux()
 	computehttp.Mount(mux, "/api", kit) // includes GET /api/ws
-	mux.Handle("GET /metrics", metrics)
+	// The metrics at the root too, where scrapers look: through the route
+	// group's own handler, so that the host check of /api/metrics applies.
+	mux.Handle("GET /metrics", computehttp.Handler(kit))
 	mux.Handle("GET /{$}", http.FileServerFS(page))
 
 	addr := os.Getenv("ADDR")

@@ -49,11 +49,9 @@ func CheckFrameworkStarter(t *testing.T, srv *Server) {
 	if after := sandboxesCreated(t, srv.URL); after != before {
 		t.Errorf("invalid requests created %v sandboxes", after-before)
 	}
-	// Every starter serves the metrics at the root too, where scrapers look.
-	if m := computemwtest.Do(t, context.Background(), http.MethodGet, srv.URL+"/metrics", "", nil); m.Status != 200 ||
-		!strings.Contains(string(m.Raw), "compute_executions_total") {
-		t.Errorf("root /metrics: %d", m.Status)
-	}
+	// Every starter serves the metrics at the root too, where scrapers
+	// look, governed as the route group's.
+	CheckMetrics(t, srv, nil, "/metrics", "/api/metrics")
 	// A handler's error reaches the global error handler.
 	r = post("/api/compute/python", `{"code":`)
 	if r.Status != 400 || r.Code() != "BAD_REQUEST" {

@@ -17,8 +17,13 @@ const samples = {
   php: '<?php\nfor ($i = 0; $i < 5; $i++) {\n    echo "tick $i\\n";\n    flush();\n    usleep(500000);\n}\n',
 };
 
+// The token lives in this tab's sessionStorage only: it is gone when the
+// tab closes, and other tabs and later visits never see it. Earlier
+// versions kept it in localStorage: drop what they left there.
+localStorage.removeItem("playground-token");
+
 const state = {
-  token: localStorage.getItem("playground-token") || "",
+  token: sessionStorage.getItem("playground-token") || "",
   runtimes: [],
   sandboxId: "",
   ws: null,
@@ -177,8 +182,9 @@ function connect() {
   if (state.ws) state.ws.close();
   const url = new URL(API + "/ws", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  if (state.token) url.searchParams.set("token", state.token);
-  const ws = new WebSocket(url);
+  // Never in the URL, which proxies and servers log: the token travels as
+  // a WebSocket subprotocol, which the server takes out before it answers.
+  const ws = new WebSocket(url, wsProtocols());
   state.ws = ws;
   ws.onopen = () => send({ type: "create-sandbox", sandboxId: state.sandboxId });
   ws.onclose = () => {
@@ -188,6 +194,17 @@ function connect() {
     setStatus("disconnected — reload the page to reconnect");
   };
   ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
+}
+
+// wsProtocols are the subprotocols the page offers: "computemw", and the
+// token (if any) as "computemw.token." and its UTF-8 in unpadded base64url,
+// which only has the characters a subprotocol may hold.
+function wsProtocols() {
+  if (!state.token) return ["computemw"];
+  let bin = "";
+  for (const b of new TextEncoder().encode(state.token)) bin += String.fromCharCode(b);
+  const enc = btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return ["computemw", "computemw.token." + enc];
 }
 
 function send(msg) {
@@ -499,7 +516,7 @@ async function start() {
 $("token-form").onsubmit = (ev) => {
   ev.preventDefault();
   state.token = $("token").value.trim();
-  localStorage.setItem("playground-token", state.token);
+  sessionStorage.setItem("playground-token", state.token);
   if (state.sandboxId) api("DELETE", "/sandboxes/" + state.sandboxId).catch(() => {});
   state.sandboxId = "";
   start();
