@@ -108,11 +108,12 @@ type Config struct {
 	// unhealthy: the strategy skips it until a health probe succeeds.
 	// Default 3.
 	UnhealthyAfter int
-	// SessionStore, when set, keeps the session records where every
-	// instance sharing it sees them (stores/redisstore, stores/pgstore):
-	// any instance serves, keeps alive and destroys a session of a remote
-	// provider (one implementing [Attacher]), and the session limits hold
-	// across instances. nil keeps sessions in this kit only.
+	// SessionStore keeps the session book: every session's record and the
+	// session limits. nil keeps it in this process's memory, for this kit
+	// only. A shared one (stores/redisstore, stores/pgstore) lets every
+	// instance sharing it serve, keep alive and destroy a session of a
+	// remote provider (one implementing [Attacher]), and holds the session
+	// limits across instances.
 	SessionStore SessionStore
 	// InstanceURL is this instance's own base URL of the route group
 	// ("http://10.0.0.7:8080/api"). With a SessionStore, a request for a
@@ -123,8 +124,9 @@ type Config struct {
 	// InstanceID names this instance in session records; default
 	// InstanceURL, else a random ID.
 	InstanceID string
-	// SessionReapInterval is how often, with a SessionStore, this
-	// instance destroys sessions whose TTL passed. Default 30s.
+	// SessionReapInterval is how often this instance looks in the session
+	// book for sessions whose TTL passed (those it holds also end on their
+	// own timer) and drops lapsed places. Default 30s.
 	SessionReapInterval time.Duration
 }
 
@@ -238,8 +240,11 @@ func New(cfg Config) (*Kit, error) {
 		live:    make(map[*governed]struct{}),
 		drained: make(chan struct{}),
 	}
+	k.sessions.store = cfg.SessionStore
+	if k.sessions.store == nil {
+		k.sessions.store = &memorySessionStore{}
+	}
 	k.sessions.byID = make(map[string]*session)
-	k.sessions.pending = make(map[string]int)
 	k.sessions.places = make(map[string][]string)
 	for _, p := range cfg.Providers {
 		if err := k.providers.Register(p); err != nil {
@@ -296,7 +301,7 @@ func New(cfg Config) (*Kit, error) {
 		}
 	}
 	if k.cfg.SessionStore != nil {
-		k.startReaper()
+		k.startReaper() // other instances' expired sessions are reaped too
 	}
 	return k, nil
 }
