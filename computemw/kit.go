@@ -54,6 +54,23 @@ type Config struct {
 	// caller (default 10).
 	MaxSessions             int
 	MaxSessionsPerPrincipal int
+	// MaxSessionLifetime is the longest a session lives from its
+	// creation, however often it is used (default 24h); a policy may
+	// lower it per caller (Action.MaxSessionLifetime, as quota plans do).
+	MaxSessionLifetime time.Duration
+	// MaxSandboxesPerPrincipal caps the sandboxes one caller holds at
+	// once: request sandboxes, sessions and connections' sandboxes
+	// (default MaxSandboxes less an eighth, so that one caller cannot
+	// take every slot); a policy may lower it (Action.MaxSandboxes). A
+	// creation past it waits, within QueueTimeout and its request, for
+	// one of the caller's own sandboxes to go, then fails with 429
+	// RATE_LIMITED.
+	MaxSandboxesPerPrincipal int
+	// MaxSessionExecutions caps the executions running at once in one
+	// session on this instance (default 8); one past it is refused with
+	// 429 RATE_LIMITED, so that one session cannot queue work without
+	// bound.
+	MaxSessionExecutions int
 	// MaxReadBytes caps the file a read of POST /files returns in its JSON
 	// body (default 1 MiB); larger files are streamed by the download
 	// action.
@@ -167,6 +184,15 @@ func (c *Config) setDefaults() {
 	if c.MaxSessionsPerPrincipal <= 0 {
 		c.MaxSessionsPerPrincipal = 10
 	}
+	if c.MaxSessionLifetime <= 0 {
+		c.MaxSessionLifetime = 24 * time.Hour
+	}
+	if c.MaxSandboxesPerPrincipal <= 0 {
+		c.MaxSandboxesPerPrincipal = max(1, c.MaxSandboxes-c.MaxSandboxes/8)
+	}
+	if c.MaxSessionExecutions <= 0 {
+		c.MaxSessionExecutions = 8
+	}
 	if c.DestroyTimeout <= 0 {
 		c.DestroyTimeout = 10 * time.Second
 	}
@@ -214,6 +240,7 @@ type Kit struct {
 	hooks     []Hooks
 	meters    []UsageMeter // the policies and hooks that meter sandboxes
 	sessions  sessions
+	owned     owned // sandboxes held by each caller
 	transfers semaphore
 	conns     connections
 	runtimes  runtimeCache // GET /languages: each provider's runtimes, once listed

@@ -26,9 +26,9 @@ func (k *Kit) storeContext(ctx context.Context) (context.Context, context.Cancel
 // wait while a limit is reached: woken when this instance frees a place,
 // and looking again at a short interval for places other instances free.
 // The place lapses after hold unless committed or released.
-func (k *Kit) reservePlace(ctx context.Context, owner string, wait, hold time.Duration) (string, error) {
+func (k *Kit) reservePlace(ctx context.Context, owner string, perOwner int, wait, hold time.Duration) (string, error) {
 	k.startReaper() // lapsed places are dropped by the reaper
-	lim := SessionLimits{Total: k.cfg.MaxSessions, PerOwner: k.cfg.MaxSessionsPerPrincipal}
+	lim := SessionLimits{Total: k.cfg.MaxSessions, PerOwner: perOwner}
 	start := time.Now()
 	var (
 		tick    *time.Ticker
@@ -106,7 +106,7 @@ func (k *Kit) releasePlace(ctx context.Context, owner, token string) {
 func (k *Kit) holdPlace(owner string) error {
 	ctx, cancel := k.storeContext(context.Background())
 	defer cancel()
-	token, err := k.reservePlace(ctx, owner, 0, k.cfg.WebSocket.MaxLifetime+k.cfg.DestroyTimeout+time.Minute)
+	token, err := k.reservePlace(ctx, owner, k.cfg.MaxSessionsPerPrincipal, 0, k.cfg.WebSocket.MaxLifetime+k.cfg.DestroyTimeout+time.Minute)
 	if err != nil {
 		return err
 	}
@@ -250,6 +250,7 @@ func (k *Kit) attachSession(ctx context.Context, rec SessionRecord) (*session, e
 		}
 		return nil, err
 	}
+	g.maxRunning = k.cfg.MaxSessionExecutions
 	s := &session{sb: g, owner: rec.Owner, created: rec.CreatedAt, ttl: rec.TTL, meta: rec.Metadata, expires: rec.ExpiresAt, attached: true}
 	k.sessions.mu.Lock()
 	if cur := k.sessions.byID[rec.ID]; cur != nil && !cur.dead {

@@ -133,7 +133,9 @@ func (k *Kit) createSession(ctx context.Context, opts SessionOptions) (SessionIn
 	owner := k.owner(ctx)
 	st := k.sessions.store
 	// A creation is bounded by its wait and the provider's create.
-	token, err := k.reservePlace(ctx, owner, opts.Wait, opts.Wait+k.cfg.QueueTimeout+k.cfg.DefaultTimeout+time.Minute)
+	perOwner := lower(k.cfg.MaxSessionsPerPrincipal, a.MaxSessions)
+	lifetime := lower(k.cfg.MaxSessionLifetime, a.MaxSessionLifetime)
+	token, err := k.reservePlace(ctx, owner, perOwner, opts.Wait, opts.Wait+k.cfg.QueueTimeout+k.cfg.DefaultTimeout+time.Minute)
 	if err != nil {
 		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
@@ -142,9 +144,11 @@ func (k *Kit) createSession(ctx context.Context, opts SessionOptions) (SessionIn
 		k.releasePlace(ctx, owner, token)
 		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
+	sb.maxRunning = k.cfg.MaxSessionExecutions
 	now := time.Now()
 	rec := SessionRecord{ID: sb.ID(), Provider: sb.Provider(), Owner: owner, Instance: k.cfg.InstanceID,
-		InstanceURL: k.cfg.InstanceURL, CreatedAt: now, ExpiresAt: now.Add(opts.TTL), TTL: opts.TTL, Metadata: maps.Clone(opts.Metadata)}
+		InstanceURL: k.cfg.InstanceURL, CreatedAt: now, TTL: opts.TTL, Deadline: now.Add(lifetime), Metadata: maps.Clone(opts.Metadata)}
+	rec.ExpiresAt = rec.expiry(now)
 	sctx, cancel := k.storeContext(ctx)
 	err = st.Commit(sctx, token, rec)
 	cancel()
@@ -160,7 +164,7 @@ func (k *Kit) createSession(ctx context.Context, opts SessionOptions) (SessionIn
 		k.destroySession(ctx, s)
 		return SessionInfo{}, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
 	}
-	s.timer = time.AfterFunc(opts.TTL, func() { k.expireSession(s) })
+	s.timer = time.AfterFunc(time.Until(rec.ExpiresAt), func() { k.expireSession(s) })
 	k.sessions.byID[sb.ID()] = s
 	info := s.info()
 	k.sessions.mu.Unlock()
@@ -268,15 +272,16 @@ func (k *Kit) session(ctx context.Context, id string) (*session, func(), error) 
 		}
 	}
 	touch := func(hold time.Duration) error {
-		exp := time.Now().Add(rec.TTL)
+		now := time.Now()
+		exp := rec.expiry(now)
 		sctx, cancel := k.storeContext(ctx)
 		defer cancel()
-		err := st.Touch(sctx, id, exp.Add(hold))
+		err := st.Touch(sctx, id, rec.expiry(now.Add(hold)))
 		if err == nil {
 			k.sessions.mu.Lock()
 			s.expires = exp
 			if s.timer != nil && hold == 0 {
-				s.timer.Reset(rec.TTL)
+				s.timer.Reset(time.Until(exp))
 			}
 			k.sessions.mu.Unlock()
 		}
@@ -351,4 +356,22 @@ func (k *Kit) sessionInfo(ctx context.Context, id string) (SessionInfo, error) {
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	return s.info(), nil
+}
+
+// expiry is when the session ends if its last use is at t: one TTL later,
+// and never past its deadline.
+func (r SessionRecord) expiry(t time.Time) time.Time {
+	exp := t.Add(r.TTL)
+	if !r.Deadline.IsZero() && exp.After(r.Deadline) {
+		return r.Deadline
+	}
+	return exp
+}
+
+// lower returns the Config's cap, lowered to a policy's when it set one.
+func lower[T int | time.Duration](cfg, policy T) T {
+	if policy > 0 && policy < cfg {
+		return policy
+	}
+	return cfg
 }

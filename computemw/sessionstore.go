@@ -30,6 +30,10 @@ type SessionRecord struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	TTL       time.Duration
+	// Deadline, when not zero, is when the session ends however it is
+	// used (the caller's session lifetime cap): ExpiresAt is never set
+	// past it.
+	Deadline time.Time
 	// Metadata is the caller's metadata.
 	Metadata map[string]string
 }
