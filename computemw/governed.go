@@ -3,6 +3,7 @@ package computemw
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,14 @@ type governed struct {
 	// meter charges what the sandbox uses that no execution reports; nil
 	// when the kit has no UsageMeter or the sandbox is another instance's.
 	meter *meter
+	// maxRunning caps the executions running at once (a session's,
+	// Config.MaxSessionExecutions); 0 is none. owner is the caller whose
+	// per-caller sandbox cap the sandbox counts in ("" when none).
+	maxRunning int
+	owner      string
 
 	mu        sync.Mutex
+	running   int // executions running, under maxRunning
 	terms     map[*governedTerminal]struct{}
 	destroyed bool
 	once      sync.Once
@@ -97,14 +104,16 @@ type execFunc func(ctx context.Context, opts ExecOptions) (*Result, error)
 // reports it to the hooks (metrics, log, quota) exactly once, whatever
 // happens.
 func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOptions, fn execFunc) (*Result, error) {
+	done, err := g.startRun()
+	if err != nil {
+		return nil, k.notRun(ctx, a, err)
+	}
+	defer done()
 	for _, h := range k.hooks {
 		h.ExecutionStarted(ctx, a)
 	}
 	start := time.Now()
-	var (
-		res *Result
-		err error
-	)
+	var res *Result
 	if a.Op == OpExecute {
 		if p, perr := k.provider(a.Provider); perr == nil {
 			err = checkLanguage(p, a.Language)
@@ -128,6 +137,26 @@ func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOpti
 		h.ExecutionFinished(ctx, a, res, err, took)
 	}
 	return res, err
+}
+
+// startRun counts an execution under the sandbox's cap of executions at
+// once; done ends it.
+func (g *governed) startRun() (done func(), err error) {
+	if g.maxRunning <= 0 {
+		return func() {}, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running >= g.maxRunning {
+		return nil, &Error{Code: CodeRateLimited, RetryAfter: time.Second,
+			Message: fmt.Sprintf("at most %d executions at once in a session", g.maxRunning)}
+	}
+	g.running++
+	return func() {
+		g.mu.Lock()
+		g.running--
+		g.mu.Unlock()
+	}, nil
 }
 
 // authorizeFile admits (if needed) and authorizes one file operation.
@@ -225,6 +254,7 @@ func (g *governed) Destroy(ctx context.Context) error {
 		delete(g.k.live, g)
 		g.k.mu.Unlock()
 		g.k.unreserve()
+		g.k.owned.give(g.owner)
 		for _, h := range g.k.hooks {
 			h.SandboxDestroyed(ctx, g, g.err)
 		}

@@ -64,6 +64,23 @@ type Config struct {
 	// caller (default 10).
 	MaxSessions             int
 	MaxSessionsPerPrincipal int
+	// MaxSessionLifetime is the longest a session lives from its
+	// creation, however often it is used (default 24h); a policy may
+	// lower it per caller (Action.MaxSessionLifetime, as quota plans do).
+	MaxSessionLifetime time.Duration
+	// MaxSandboxesPerPrincipal caps the sandboxes one caller holds at
+	// once: request sandboxes, sessions and connections' sandboxes
+	// (default MaxSandboxes less an eighth, so that one caller cannot
+	// take every slot); a policy may lower it (Action.MaxSandboxes). A
+	// creation past it waits, within QueueTimeout and its request, for
+	// one of the caller's own sandboxes to go, then fails with 429
+	// RATE_LIMITED.
+	MaxSandboxesPerPrincipal int
+	// MaxSessionExecutions caps the executions running at once in one
+	// session on this instance (default 8); one past it is refused with
+	// 429 RATE_LIMITED, so that one session cannot queue work without
+	// bound.
+	MaxSessionExecutions int
 	// MaxReadBytes caps the file a read of POST /files returns in its JSON
 	// body (default 1 MiB); larger files are streamed by the download
 	// action.
@@ -118,11 +135,12 @@ type Config struct {
 	// unhealthy: the strategy skips it until a health probe succeeds.
 	// Default 3.
 	UnhealthyAfter int
-	// SessionStore, when set, keeps the session records where every
-	// instance sharing it sees them (stores/redisstore, stores/pgstore):
-	// any instance serves, keeps alive and destroys a session of a remote
-	// provider (one implementing [Attacher]), and the session limits hold
-	// across instances. nil keeps sessions in this kit only.
+	// SessionStore keeps the session book: every session's record and the
+	// session limits. nil keeps it in this process's memory, for this kit
+	// only. A shared one (stores/redisstore, stores/pgstore) lets every
+	// instance sharing it serve, keep alive and destroy a session of a
+	// remote provider (one implementing [Attacher]), and holds the session
+	// limits across instances.
 	SessionStore SessionStore
 	// InstanceURL is this instance's own base URL of the route group
 	// ("http://10.0.0.7:8080/api"). With a SessionStore, a request for a
@@ -133,8 +151,9 @@ type Config struct {
 	// InstanceID names this instance in session records; default
 	// InstanceURL, else a random ID.
 	InstanceID string
-	// SessionReapInterval is how often, with a SessionStore, this
-	// instance destroys sessions whose TTL passed. Default 30s.
+	// SessionReapInterval is how often this instance looks in the session
+	// book for sessions whose TTL passed (those it holds also end on their
+	// own timer) and drops lapsed places. Default 30s.
 	SessionReapInterval time.Duration
 }
 
@@ -174,6 +193,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxSessionsPerPrincipal <= 0 {
 		c.MaxSessionsPerPrincipal = 10
+	}
+	if c.MaxSessionLifetime <= 0 {
+		c.MaxSessionLifetime = 24 * time.Hour
+	}
+	if c.MaxSandboxesPerPrincipal <= 0 {
+		c.MaxSandboxesPerPrincipal = max(1, c.MaxSandboxes-c.MaxSandboxes/8)
+	}
+	if c.MaxSessionExecutions <= 0 {
+		c.MaxSessionExecutions = 8
 	}
 	if c.DestroyTimeout <= 0 {
 		c.DestroyTimeout = 10 * time.Second
@@ -222,6 +250,7 @@ type Kit struct {
 	hooks     []Hooks
 	meters    []UsageMeter // the policies and hooks that meter sandboxes
 	sessions  sessions
+	owned     owned // sandboxes held by each caller
 	transfers semaphore
 	conns     connections
 	runtimes  runtimeCache // GET /languages: each provider's runtimes, once listed
@@ -248,8 +277,11 @@ func New(cfg Config) (*Kit, error) {
 		live:    make(map[*governed]struct{}),
 		drained: make(chan struct{}),
 	}
+	k.sessions.store = cfg.SessionStore
+	if k.sessions.store == nil {
+		k.sessions.store = &memorySessionStore{}
+	}
 	k.sessions.byID = make(map[string]*session)
-	k.sessions.pending = make(map[string]int)
 	k.sessions.places = make(map[string][]string)
 	for _, p := range cfg.Providers {
 		if err := k.providers.Register(p); err != nil {
@@ -306,7 +338,7 @@ func New(cfg Config) (*Kit, error) {
 		}
 	}
 	if k.cfg.SessionStore != nil {
-		k.startReaper()
+		k.startReaper() // other instances' expired sessions are reaped too
 	}
 	return k, nil
 }

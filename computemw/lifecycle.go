@@ -137,7 +137,20 @@ func (k *Kit) createOn(ctx context.Context, a *Action) (g *governed, fromProvide
 	if err != nil {
 		return nil, false, err
 	}
+	// A caller's cap counts only below MaxSandboxes (the capacity queue
+	// covers the rest); a health probe's sandbox is nobody's.
+	var owner string
+	if limit := lower(k.cfg.MaxSandboxesPerPrincipal, a.MaxSandboxes); a.Op != OpHealth && limit < k.cfg.MaxSandboxes {
+		if !k.Ready() {
+			return nil, false, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
+		}
+		owner = k.owner(ctx)
+		if err := k.owned.take(ctx, owner, limit, max(0, k.cfg.QueueTimeout)); err != nil {
+			return nil, false, err
+		}
+	}
 	if err := k.reserve(ctx); err != nil {
+		k.owned.give(owner)
 		return nil, false, err
 	}
 	start := time.Now()
@@ -150,13 +163,14 @@ func (k *Kit) createOn(ctx context.Context, a *Action) (g *governed, fromProvide
 	}
 	if err != nil {
 		k.unreserve()
+		k.owned.give(owner)
 		if ctx.Err() != nil && StatusOf(err) == 500 {
 			return nil, false, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), ctx.Err())
 		}
 		return nil, true, fmt.Errorf("computemw: create sandbox on %q: %w", p.Name(), err)
 	}
 	took := time.Since(start)
-	g = &governed{raw: sb, k: k, limit: a.Create.Resources.MaxExecutionTime, defaultTimeout: a.Timeout}
+	g = &governed{raw: sb, k: k, limit: a.Create.Resources.MaxExecutionTime, defaultTimeout: a.Timeout, owner: owner}
 	k.startMeter(ctx, a, g)
 	k.mu.Lock()
 	k.live[g] = struct{}{}

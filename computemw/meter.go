@@ -42,6 +42,11 @@ type Metered struct {
 	// executions (or terminals) will report themselves when they end: not
 	// to charge, but to count when deciding whether the work may go on.
 	Pending time.Duration
+	// IdleTime is the wall time the sandbox was held with nothing running
+	// in it, for a session or a connection's sandbox (a request sandbox
+	// is never idle): holding a sandbox holds capacity, and a meter may
+	// charge it.
+	IdleTime time.Duration
 	// Final marks the last reading, as the sandbox is destroyed.
 	Final bool
 }
@@ -62,6 +67,7 @@ type meter struct {
 	meters []UsageMeter
 	ctx    context.Context // the creator's, without its cancellation
 	a      *Action         // the sandbox, as the meters see it
+	held   bool            // a session's or a connection's: idle time is charged
 	stop   chan struct{}
 	done   chan struct{}
 
@@ -95,6 +101,7 @@ func (k *Kit) startMeter(ctx context.Context, a *Action, g *governed) {
 	}
 	m := &meter{g: g, meters: k.meters, ctx: context.WithoutCancel(ctx),
 		a:    &Action{Op: a.Op, Provider: g.raw.Provider(), Language: a.Language, Create: a.Create, SandboxID: g.raw.ID()},
+		held: a.Op == OpSessions || a.Op == OpWebSocket,
 		stop: make(chan struct{}), done: make(chan struct{}), last: time.Now()}
 	uctx, cancel := context.WithTimeout(m.ctx, meterCallTimeout)
 	if u, err := g.raw.Usage(uctx); err == nil {
@@ -184,13 +191,15 @@ func (m *meter) measure(final bool) error {
 		m.charged += uncharged
 		if uncharged > 0 {
 			md.PeakMemory, md.MemoryTime = u.PeakMemory, now.Sub(m.last)
+		} else if m.held {
+			md.IdleTime = now.Sub(m.last)
 		}
 		m.last = now
 	} else {
 		md.Pending = uncharged
 	}
 	m.mu.Unlock()
-	if md.CPUTime <= 0 && (md.Pending <= 0 || final) {
+	if md.CPUTime <= 0 && md.IdleTime <= 0 && (md.Pending <= 0 || final) {
 		return nil
 	}
 	for _, um := range m.meters {

@@ -60,6 +60,14 @@ type Action struct {
 	CreatesSandbox bool
 	// SandboxID names the existing sandbox the action targets, or "".
 	SandboxID string
+	// MaxSandboxes, MaxSessions and MaxSessionLifetime, when a policy
+	// sets them, lower the caller's caps for a creation below the
+	// Config's (MaxSandboxesPerPrincipal, MaxSessionsPerPrincipal,
+	// MaxSessionLifetime): a quota plan or a role gives each caller its
+	// share. Zero keeps the Config's.
+	MaxSandboxes       int
+	MaxSessions        int
+	MaxSessionLifetime time.Duration
 
 	values map[any]any
 	// plan lists the providers a creation tries in turn (a strategy's

@@ -2,7 +2,7 @@ package computemw
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -15,6 +15,14 @@ import (
 // created it; to anyone else it does not exist (404). Without
 // authentication, an anonymous caller's sessions belong to its client
 // address.
+//
+// The session book is one implementation behind [SessionStore]: the store
+// holds every session's record and the session limits (in this process's
+// memory unless Config.SessionStore names a shared one); this instance
+// keeps handles on the sandboxes it holds (sessions.byID) and attaches to
+// other instances' sessions on demand when their provider is an
+// [Attacher]. The book's code is in sessions.go (the caller's
+// operations) and sessionbook.go (places, handles, expiry and reaping).
 
 // SessionInfo describes a session sandbox.
 type SessionInfo struct {
@@ -26,38 +34,42 @@ type SessionInfo struct {
 	Metadata  map[string]string `json:"metadata,omitempty"`
 }
 
+// session is this instance's handle on a session's sandbox.
 type session struct {
 	sb      *governed
 	owner   string
 	created time.Time
 	ttl     time.Duration
 	meta    map[string]string
-	// attached: another instance made the session (shared store); this
-	// one holds a handle on it.
+	// attached: another instance made the session; this one holds a
+	// handle on it.
 	attached bool
 
 	// guarded by sessions.mu
 	expires time.Time
-	timer   *time.Timer
+	timer   *time.Timer // nil for attached handles: the reaper ends those
 	inUse   int
 	dead    bool // expired or closing: destroy when the last use ends
 }
 
+// sessions is the instance's side of the session book.
 type sessions struct {
-	mu      sync.Mutex
-	closed  bool // Close has begun: no session is added
-	byID    map[string]*session
-	pending map[string]int // sessions being created, by owner
-	// places are the shared store's places held by WebSocket
-	// connections' sandboxes, by owner (with Config.SessionStore).
+	store  SessionStore // Config.SessionStore, else one in memory
+	reaper sync.Once    // starts the reaper
+
+	mu     sync.Mutex
+	closed bool                // Close has begun: no session is added
+	byID   map[string]*session // handles this instance holds
+	// places are the places held by real-time connections' sandboxes
+	// ([Kit.Hold]), by owner.
 	places map[string][]string
-	// freed is closed (and replaced) when a session or a pending
-	// creation ends: slot waiters look again.
+	// freed is closed (and replaced) when this instance ends a session or
+	// gives back a place: place waiters look again.
 	freed   chan struct{}
-	waiters int // requests waiting for a slot
+	waiters int // requests waiting for a place
 }
 
-// freedLocked wakes the slot waiters; ss.mu is held.
+// freedLocked wakes the place waiters; ss.mu is held.
 func (ss *sessions) freedLocked() {
 	if ss.freed != nil {
 		close(ss.freed)
@@ -80,18 +92,16 @@ type SessionOptions struct {
 	// TTL is the session's lifetime after its last use; zero is
 	// Config.SessionTTL, and it is at most Config.MaxSessionTTL.
 	TTL time.Duration
-	// Wait is how long to wait for a session slot when the caller or the
+	// Wait is how long to wait for a session place when the caller or the
 	// kit is at its session limit; zero refuses at once.
 	Wait time.Duration
 	// Metadata is kept with the session (at most 32 entries).
 	Metadata map[string]string
 }
 
-// CreateSession creates a session sandbox owned by the caller: the
-// governed form of POST /sandboxes, for custom transports. The caller
-// (ctx from [Kit.Admit]) is authorized to create a sandbox, the session
-// limits are held (in total and per caller), and the sandbox then serves
-// [Run]s and file operations that name its ID, from this caller only.
+// createSession creates a session sandbox owned by the caller (ctx from
+// [Kit.Admit]): authorized to create a sandbox, within the session limits
+// (in total and per caller), recorded in the store.
 func (k *Kit) createSession(ctx context.Context, opts SessionOptions) (SessionInfo, error) {
 	switch {
 	case opts.TTL == 0:
@@ -121,47 +131,58 @@ func (k *Kit) createSession(ctx context.Context, opts SessionOptions) (SessionIn
 		return SessionInfo{}, err
 	}
 	owner := k.owner(ctx)
-	if k.shared() {
-		return k.createShared(ctx, a, opts, owner)
-	}
-	if err := k.sessionSlotWait(ctx, owner, opts.Wait); err != nil {
+	st := k.sessions.store
+	// A creation is bounded by its wait and the provider's create.
+	perOwner := lower(k.cfg.MaxSessionsPerPrincipal, a.MaxSessions)
+	lifetime := lower(k.cfg.MaxSessionLifetime, a.MaxSessionLifetime)
+	token, err := k.reservePlace(ctx, owner, perOwner, opts.Wait, opts.Wait+k.cfg.QueueTimeout+k.cfg.DefaultTimeout+time.Minute)
+	if err != nil {
 		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
 	sb, err := k.create(ctx, a)
 	if err != nil {
-		k.sessionSlotDone(owner)
+		k.releasePlace(ctx, owner, token)
 		return SessionInfo{}, k.notRun(ctx, a, err)
 	}
-	if !k.Ready() { // Close began while the sandbox was being created
-		k.sessionSlotDone(owner)
-		_ = sb.Destroy(context.WithoutCancel(ctx))
-		return SessionInfo{}, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
+	sb.maxRunning = k.cfg.MaxSessionExecutions
+	now := time.Now()
+	rec := SessionRecord{ID: sb.ID(), Provider: sb.Provider(), Owner: owner, Instance: k.cfg.InstanceID,
+		InstanceURL: k.cfg.InstanceURL, CreatedAt: now, TTL: opts.TTL, Deadline: now.Add(lifetime), Metadata: maps.Clone(opts.Metadata)}
+	rec.ExpiresAt = rec.expiry(now)
+	sctx, cancel := k.storeContext(ctx)
+	err = st.Commit(sctx, token, rec)
+	cancel()
+	if err != nil {
+		k.releasePlace(ctx, owner, token)
+		k.releaser(ctx, sb)()
+		return SessionInfo{}, storeUnavailable(err)
 	}
-	s := &session{sb: sb, owner: owner, created: time.Now(), ttl: opts.TTL, meta: maps.Clone(opts.Metadata)}
+	s := &session{sb: sb, owner: owner, created: now, ttl: opts.TTL, meta: rec.Metadata, expires: rec.ExpiresAt}
 	k.sessions.mu.Lock()
-	k.sessions.dropPending(owner)
-	if k.sessions.closed { // Close swept the sessions meanwhile
+	if k.sessions.closed || !k.Ready() { // Close began meanwhile
 		k.sessions.mu.Unlock()
-		_ = sb.Destroy(context.WithoutCancel(ctx))
+		k.destroySession(ctx, s)
 		return SessionInfo{}, &Error{Code: CodeUnavailable, Message: "shutting down", RetryAfter: capacityRetryAfter}
 	}
-	s.expires = s.created.Add(opts.TTL)
-	s.timer = time.AfterFunc(opts.TTL, func() { k.expireSession(s) })
+	s.timer = time.AfterFunc(time.Until(rec.ExpiresAt), func() { k.expireSession(s) })
 	k.sessions.byID[sb.ID()] = s
 	info := s.info()
 	k.sessions.mu.Unlock()
 	return info, nil
 }
 
-// DestroySession destroys one of the caller's sessions: the governed form
-// of DELETE /sandboxes/{id}. Another caller's session is NOT_FOUND.
+// destroySessionByID destroys one of the caller's sessions: at once when
+// idle, else when its current use ends. Another caller's session is
+// NOT_FOUND.
 func (k *Kit) destroySessionByID(ctx context.Context, id string) error {
 	s, release, err := k.session(ctx, id)
 	if err != nil {
 		return err
 	}
+	k.sessions.mu.Lock()
+	s.dead = true
+	k.sessions.mu.Unlock()
 	release()
-	k.destroySession(ctx, s)
 	return nil
 }
 
@@ -196,142 +217,77 @@ func (k *Kit) targetProvider(ctx context.Context, name, id string) (Provider, []
 // sessionProvider returns the provider of the caller's session id, or ""
 // when there is none (the lookup that follows reports it).
 func (k *Kit) sessionProvider(ctx context.Context, id string) string {
-	owner := k.owner(ctx)
-	if k.shared() {
-		if rec, err := k.cfg.SessionStore.Get(ctx, id); err == nil && rec.Owner == owner {
-			return rec.Provider
+	k.sessions.mu.Lock()
+	s, ok := k.sessions.byID[id]
+	k.sessions.mu.Unlock()
+	if ok {
+		if s.owner == k.owner(ctx) {
+			return s.sb.Provider()
 		}
 		return ""
 	}
-	k.sessions.mu.Lock()
-	defer k.sessions.mu.Unlock()
-	if s, ok := k.sessions.byID[id]; ok && s.owner == owner && !s.dead {
-		return s.sb.Provider()
+	if rec, err := k.sessions.store.Get(ctx, id); err == nil && rec.Owner == k.owner(ctx) {
+		return rec.Provider
 	}
 	return ""
 }
 
-// sessionSlot checks the session limits for owner and holds a place for
-// the session being created (sessions in creation count), so concurrent
-// creates cannot overshoot; the place becomes the session, or is given
-// back with sessionSlotDone.
-func (k *Kit) sessionSlot(owner string) error {
-	if k.shared() {
-		return k.sharedSlot(owner)
+// session returns the caller's live session id, attaching to it when
+// another instance made it, marked in use; release ends the use. A use
+// keeps a session alive: while it lasts, the record's expiry also covers
+// the longest use (no instance's reaper ends a session mid-execution), and
+// its end sets the expiry to one TTL from then.
+func (k *Kit) session(ctx context.Context, id string) (*session, func(), error) {
+	st := k.sessions.store
+	notFound := Errorf(CodeNotFound, "sandbox %q not found", id)
+	owner := k.owner(ctx)
+	rec, err := st.Get(ctx, id)
+	if errors.Is(err, ErrSessionNotFound) {
+		k.dropHandle(ctx, id)
+		return nil, nil, notFound
+	}
+	if err != nil {
+		return nil, nil, storeUnavailable(err)
+	}
+	if rec.Owner != owner {
+		return nil, nil, notFound
+	}
+	if !rec.ExpiresAt.After(time.Now()) {
+		k.reapRecord(ctx, rec) // whichever instance sees an expired session ends it
+		return nil, nil, notFound
 	}
 	k.sessions.mu.Lock()
-	defer k.sessions.mu.Unlock()
-	total, mine := 0, k.sessions.pending[owner]
-	for _, n := range k.sessions.pending {
-		total += n
+	s := k.sessions.byID[id]
+	switch {
+	case s != nil && s.dead: // being destroyed
+		k.sessions.mu.Unlock()
+		return nil, nil, notFound
+	case s != nil:
+		s.inUse++
 	}
-	for _, s := range k.sessions.byID {
-		if s.dead {
-			continue
+	k.sessions.mu.Unlock()
+	if s == nil {
+		if s, err = k.attachSession(ctx, rec); err != nil {
+			return nil, nil, err
 		}
-		total++
-		if s.owner == owner {
-			mine++
+	}
+	touch := func(hold time.Duration) error {
+		now := time.Now()
+		exp := rec.expiry(now)
+		sctx, cancel := k.storeContext(ctx)
+		defer cancel()
+		err := st.Touch(sctx, id, rec.expiry(now.Add(hold)))
+		if err == nil {
+			k.sessions.mu.Lock()
+			s.expires = exp
+			if s.timer != nil && hold == 0 {
+				s.timer.Reset(time.Until(exp))
+			}
+			k.sessions.mu.Unlock()
 		}
-	}
-	if total >= k.cfg.MaxSessions {
-		return &Error{Code: CodeUnavailable, Message: "session capacity reached, retry later", RetryAfter: capacityRetryAfter}
-	}
-	if mine >= k.cfg.MaxSessionsPerPrincipal {
-		return &Error{Code: CodeRateLimited, Message: fmt.Sprintf("at most %d sessions per caller", k.cfg.MaxSessionsPerPrincipal),
-			RetryAfter: capacityRetryAfter}
-	}
-	k.sessions.pending[owner]++
-	return nil
-}
-
-// sessionSlotDone gives back a place whose session was not created.
-func (k *Kit) sessionSlotDone(owner string) {
-	if k.shared() {
-		k.sharedSlotDone(owner)
-		return
-	}
-	k.sessions.mu.Lock()
-	defer k.sessions.mu.Unlock()
-	k.sessions.dropPending(owner)
-}
-
-// sessionSlotWait takes a session slot for owner, waiting up to wait for
-// one to be freed when the kit or the caller is at its limit.
-func (k *Kit) sessionSlotWait(ctx context.Context, owner string, wait time.Duration) error {
-	err := k.sessionSlot(owner)
-	if err == nil || wait <= 0 {
 		return err
 	}
-	start := time.Now()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		k.sessions.mu.Lock()
-		if k.sessions.freed == nil {
-			k.sessions.freed = make(chan struct{})
-		}
-		freed := k.sessions.freed
-		k.sessions.waiters++
-		k.sessions.mu.Unlock()
-		// A slot freed between the refusal and now closed an earlier
-		// channel: look once more before waiting.
-		if err = k.sessionSlot(owner); err == nil {
-			k.queued(ctx, time.Since(start), nil)
-			return nil
-		}
-		var end error
-		select {
-		case <-freed:
-		case <-timer.C:
-			end = err
-		case <-ctx.Done():
-			end = ctx.Err()
-		}
-		k.sessions.mu.Lock()
-		k.sessions.waiters--
-		k.sessions.mu.Unlock()
-		if end != nil {
-			k.queued(ctx, time.Since(start), end)
-			return end
-		}
-	}
-}
-
-// SessionWaiters returns the number of session requests waiting for a
-// slot.
-func (k *Kit) sessionWaiters() int {
-	k.sessions.mu.Lock()
-	defer k.sessions.mu.Unlock()
-	return k.sessions.waiters
-}
-
-// dropPending ends a creation of owner's; ss.mu is held.
-func (ss *sessions) dropPending(owner string) {
-	defer ss.freedLocked()
-	if ss.pending[owner]--; ss.pending[owner] <= 0 {
-		delete(ss.pending, owner)
-	}
-}
-
-// session returns the caller's live session id, marked in use; release
-// ends the use (and destroys a session that expired meanwhile).
-func (k *Kit) session(ctx context.Context, id string) (*session, func(), error) {
-	if k.shared() {
-		return k.sessionShared(ctx, id)
-	}
-	owner := k.owner(ctx)
-	k.sessions.mu.Lock()
-	s, ok := k.sessions.byID[id]
-	if !ok || s.owner != owner || s.dead {
-		k.sessions.mu.Unlock()
-		return nil, nil, Errorf(CodeNotFound, "sandbox %q not found", id)
-	}
-	s.inUse++
-	s.expires = time.Now().Add(s.ttl) // use keeps a session alive
-	s.timer.Reset(s.ttl)
-	k.sessions.mu.Unlock()
-	release := func() {
+	end := func() {
 		k.sessions.mu.Lock()
 		s.inUse--
 		destroy := s.dead && s.inUse == 0
@@ -340,66 +296,30 @@ func (k *Kit) session(ctx context.Context, id string) (*session, func(), error) 
 			k.destroySession(ctx, s)
 		}
 	}
-	return s, release, nil
-}
-
-// expireSession ends a session whose TTL passed: at once when idle, else
-// when its current use ends.
-func (k *Kit) expireSession(s *session) {
-	k.sessions.mu.Lock()
-	if s.dead || time.Now().Before(s.expires) {
-		k.sessions.mu.Unlock()
-		return
-	}
-	s.dead = true
-	idle := s.inUse == 0
-	k.sessions.mu.Unlock()
-	if idle {
-		k.destroySession(context.Background(), s)
-	}
-}
-
-func (k *Kit) destroySession(ctx context.Context, s *session) {
-	if k.shared() {
-		k.destroyShared(ctx, s)
-		return
-	}
-	k.sessions.mu.Lock()
-	s.dead = true
-	s.timer.Stop()
-	delete(k.sessions.byID, s.sb.ID())
-	k.sessions.freedLocked()
-	k.sessions.mu.Unlock()
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.DestroyTimeout)
-	defer cancel()
-	if err := s.sb.Destroy(dctx); err != nil {
-		k.log.ErrorContext(ctx, "computemw: destroy session", "sandbox", s.sb.ID(), "error", err)
-	}
-}
-
-// closeSessions marks every session dead and destroys the idle ones; busy
-// ones are destroyed when their use ends (or by Close's final sweep).
-func (k *Kit) closeSessions(ctx context.Context) {
-	if k.shared() {
-		k.closeShared(ctx)
-		return
-	}
-	k.sessions.mu.Lock()
-	k.sessions.closed = true
-	var idle []*session
-	for _, s := range k.sessions.byID {
-		s.dead = true
-		if s.inUse == 0 {
-			idle = append(idle, s)
+	if err := touch(max(k.cfg.MaxTimeout, k.cfg.WebSocket.TerminalTimeout)); err != nil {
+		end()
+		if errors.Is(err, ErrSessionNotFound) {
+			return nil, nil, notFound
 		}
+		return nil, nil, storeUnavailable(err)
 	}
-	k.sessions.mu.Unlock()
-	for _, s := range idle {
-		k.destroySession(ctx, s)
-	}
+	var once sync.Once
+	return s, func() {
+		once.Do(func() {
+			k.sessions.mu.Lock()
+			dead := s.dead
+			k.sessions.mu.Unlock()
+			if !dead {
+				if err := touch(0); err != nil && !errors.Is(err, ErrSessionNotFound) {
+					k.log.WarnContext(ctx, "computemw: renew a session", "sandbox", id, "error", err)
+				}
+			}
+			end()
+		})
+	}, nil
 }
 
-// ListSessions returns the caller's live sessions (ctx from [Kit.Admit]),
+// listSessions returns the caller's live sessions (ctx from [Kit.Admit]),
 // oldest first, as GET /sandboxes answers them. The caller must be allowed
 // [OpSessions].
 func (k *Kit) listSessions(ctx context.Context) ([]SessionInfo, error) {
@@ -410,33 +330,48 @@ func (k *Kit) listSessions(ctx context.Context) ([]SessionInfo, error) {
 	if err := k.authorize(ctx, &Action{Op: OpSessions}); err != nil {
 		return nil, err
 	}
-	owner := k.owner(ctx)
-	if k.shared() {
-		return k.listShared(ctx, owner)
+	recs, err := k.sessions.store.List(ctx, k.owner(ctx), time.Now())
+	if err != nil {
+		return nil, storeUnavailable(err)
 	}
-	k.sessions.mu.Lock()
-	list := make([]SessionInfo, 0, len(k.sessions.byID))
-	for _, s := range k.sessions.byID {
-		if s.owner == owner && !s.dead {
-			list = append(list, s.info())
-		}
+	list := make([]SessionInfo, 0, len(recs))
+	for _, r := range recs {
+		list = append(list, SessionInfo{SandboxID: r.ID, Provider: r.Provider, Status: "running",
+			CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), Metadata: r.Metadata})
 	}
-	k.sessions.mu.Unlock()
 	slices.SortFunc(list, func(a, b SessionInfo) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return list, nil
 }
 
-// Session returns one of the caller's sessions (ctx from [Kit.Admit]).
-// Looking a session up is a use: its lifetime restarts, which is what
-// POST /sandboxes/{id}/keepalive does. Another caller's session, or one
-// that is gone, is NOT_FOUND.
+// sessionInfo returns one of the caller's sessions (ctx from
+// [Kit.Admit]). Looking a session up is a use: its lifetime restarts,
+// which is what POST /sandboxes/{id}/keepalive does. Another caller's
+// session, or one that is gone, is NOT_FOUND.
 func (k *Kit) sessionInfo(ctx context.Context, id string) (SessionInfo, error) {
 	s, release, err := k.session(ctx, id)
 	if err != nil {
 		return SessionInfo{}, err
 	}
-	defer release()
+	release()
 	k.sessions.mu.Lock()
 	defer k.sessions.mu.Unlock()
 	return s.info(), nil
+}
+
+// expiry is when the session ends if its last use is at t: one TTL later,
+// and never past its deadline.
+func (r SessionRecord) expiry(t time.Time) time.Time {
+	exp := t.Add(r.TTL)
+	if !r.Deadline.IsZero() && exp.After(r.Deadline) {
+		return r.Deadline
+	}
+	return exp
+}
+
+// lower returns the Config's cap, lowered to a policy's when it set one.
+func lower[T int | time.Duration](cfg, policy T) T {
+	if policy > 0 && policy < cfg {
+		return policy
+	}
+	return cfg
 }

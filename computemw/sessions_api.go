@@ -45,9 +45,9 @@ func (s *Sessions) Sandbox(ctx context.Context, id string) (sb Sandbox, release 
 }
 
 // Reap destroys the sessions whose lifetime passed that this instance can
-// reach, with a shared Config.SessionStore (a reaper does it every
-// Config.SessionReapInterval; serverless deployments call it themselves).
-// It returns how many it destroyed.
+// reach (a reaper does it every Config.SessionReapInterval; serverless
+// deployments call it themselves). It returns how many expired records it
+// found.
 func (s *Sessions) Reap(ctx context.Context) (int, error) {
 	return s.k.reapSessions(ctx)
 }

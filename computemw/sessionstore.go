@@ -30,6 +30,10 @@ type SessionRecord struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	TTL       time.Duration
+	// Deadline, when not zero, is when the session ends however it is
+	// used (the caller's session lifetime cap): ExpiresAt is never set
+	// past it.
+	Deadline time.Time
 	// Metadata is the caller's metadata.
 	Metadata map[string]string
 }
@@ -52,13 +56,13 @@ var (
 	ErrOwnerSessionsFull = errors.New("computemw: the owner's session limit is reached")
 )
 
-// SessionStore keeps session records where every kit instance sees them
-// (Config.SessionStore), so that instances behind a load balancer serve any
-// session of a remote provider and hold the session limits together.
-// Implementations: [memorySessionStore] (one process), stores/redisstore
-// and stores/pgstore. A record and a reservation count towards the limits
-// while their expiry is in the future. Every method is safe for concurrent
-// use by many instances.
+// SessionStore is the session book: it keeps every session's record and
+// holds the session limits (Config.SessionStore). Without one, the kit
+// keeps its own in this process's memory; a shared one (stores/redisstore,
+// stores/pgstore) lets instances behind a load balancer serve any session
+// of a remote provider and hold the limits together. A record and a
+// reservation count towards the limits while their expiry is in the
+// future. Every method is safe for concurrent use by many instances.
 type SessionStore interface {
 	// Reserve holds a place for a session of owner being created, when
 	// fewer than lim.Total records and places are live in all and fewer

@@ -66,13 +66,13 @@ func (k *Kit) Hold(ctx context.Context, provider string, opts CreateOptions) (sb
 		return nil, nil, err
 	}
 	owner := k.owner(ctx)
-	if err := k.sessionSlot(owner); err != nil {
+	if err := k.holdPlace(owner); err != nil {
 		k.rejected(ctx, OpWebSocket, nil, err)
 		return nil, nil, err
 	}
 	g, err := k.createFor(ctx, OpWebSocket, provider, opts)
 	if err != nil {
-		k.sessionSlotDone(owner)
+		k.holdPlaceDone(owner)
 		return nil, nil, err
 	}
 	destroy := k.releaser(ctx, g)
@@ -80,7 +80,7 @@ func (k *Kit) Hold(ctx context.Context, provider string, opts CreateOptions) (sb
 	return g.view(), func() {
 		once.Do(func() {
 			destroy()
-			k.sessionSlotDone(owner)
+			k.holdPlaceDone(owner)
 		})
 	}, nil
 }

@@ -34,7 +34,8 @@ func SessionStoreSuite(t *testing.T, open OpenSessionStore) {
 			t.Fatal(err)
 		}
 		rec := computemw.SessionRecord{ID: "sb-1", Provider: "remote", Owner: "p:a", Instance: "i1", InstanceURL: "http://i1/api",
-			CreatedAt: now, ExpiresAt: now.Add(time.Minute), TTL: time.Minute, Metadata: map[string]string{"k": "v"}}
+			CreatedAt: now, ExpiresAt: now.Add(time.Minute), TTL: time.Minute, Deadline: now.Add(2 * time.Hour),
+			Metadata: map[string]string{"k": "v"}}
 		if err := st.Commit(ctx, tok, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +45,7 @@ func SessionStoreSuite(t *testing.T, open OpenSessionStore) {
 		}
 		if got.ID != rec.ID || got.Provider != rec.Provider || got.Owner != rec.Owner || got.Instance != rec.Instance ||
 			got.InstanceURL != rec.InstanceURL || !got.CreatedAt.Equal(rec.CreatedAt) || !got.ExpiresAt.Equal(rec.ExpiresAt) ||
-			got.TTL != rec.TTL || !maps.Equal(got.Metadata, rec.Metadata) {
+			got.TTL != rec.TTL || !got.Deadline.Equal(rec.Deadline) || !maps.Equal(got.Metadata, rec.Metadata) {
 			t.Errorf("Get = %+v, want %+v", got, rec)
 		}
 		if _, err := st.Get(ctx, "sb-none"); !errors.Is(err, computemw.ErrSessionNotFound) {

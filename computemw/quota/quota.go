@@ -10,22 +10,35 @@ import (
 	"time"
 )
 
-// Limits cap one principal's usage in a period; a zero field is
-// unlimited.
+// Limits cap one principal's usage in a period, and its share of the
+// kit's capacity at any time; a zero field is unlimited (for the shares:
+// the kit's own per-caller caps).
 type Limits struct {
 	Executions      int64
 	CPUSeconds      float64
 	MemoryMBSeconds float64
+	// Sandboxes caps the sandboxes the principal holds at once, Sessions
+	// its live sessions, and SessionLifetime how long one of its sessions
+	// lives from its creation, however often it is used. They lower
+	// computemw.Config's MaxSandboxesPerPrincipal,
+	// MaxSessionsPerPrincipal and MaxSessionLifetime.
+	Sandboxes       int
+	Sessions        int
+	SessionLifetime time.Duration
 }
 
 // DefaultPlans returns the default quota limits by plan, per period:
-// free 100 executions, 60 CPU seconds and 60,000 MB-seconds; pro 10,000
-// executions, 3,600 CPU seconds and 3,600,000 MB-seconds; enterprise
-// unlimited.
+// free 100 executions, 60 CPU seconds and 60,000 MB-seconds, 4 sandboxes
+// and 2 sessions at once, sessions living at most an hour; pro 10,000
+// executions, 3,600 CPU seconds, 3,600,000 MB-seconds, 16 sandboxes and
+// 10 sessions living at most 24 hours; enterprise unlimited (the kit's
+// own caps).
 func DefaultPlans() map[string]Limits {
 	return map[string]Limits{
-		"free":       {Executions: 100, CPUSeconds: 60, MemoryMBSeconds: 60_000},
-		"pro":        {Executions: 10_000, CPUSeconds: 3_600, MemoryMBSeconds: 3_600_000},
+		"free": {Executions: 100, CPUSeconds: 60, MemoryMBSeconds: 60_000,
+			Sandboxes: 4, Sessions: 2, SessionLifetime: time.Hour},
+		"pro": {Executions: 10_000, CPUSeconds: 3_600, MemoryMBSeconds: 3_600_000,
+			Sandboxes: 16, Sessions: 10, SessionLifetime: 24 * time.Hour},
 		"enterprise": {},
 	}
 }
@@ -47,6 +60,11 @@ type Config struct {
 	FailOpen bool
 	// Logger receives store failures; default slog.Default().
 	Logger *slog.Logger
+	// IdleSessionMB is the memory an idle session (or a connection's
+	// sandbox) is charged as holding, in MB, for the time it is held with
+	// nothing running: holding a sandbox holds capacity. Default 64; a
+	// negative value charges nothing.
+	IdleSessionMB float64
 }
 
 // quotaWriteTimeout bounds recording usage after an execution. A record
@@ -87,6 +105,7 @@ type Quota struct {
 	defaultPlan string
 	period      PeriodFunc
 	failOpen    bool
+	idleMB      float64 // Config.IdleSessionMB
 	log         *slog.Logger
 	current     atomic.Pointer[Period] // the period of the last lookup
 }
@@ -112,6 +131,12 @@ func New(cfg Config) (*Quota, error) {
 	}
 	if q.log == nil {
 		q.log = slog.Default()
+	}
+	switch q.idleMB = cfg.IdleSessionMB; {
+	case q.idleMB == 0:
+		q.idleMB = 64
+	case q.idleMB < 0:
+		q.idleMB = 0
 	}
 	return q, nil
 }
@@ -178,6 +203,9 @@ func (q *Quota) Authorize(ctx context.Context, a *computemw.Action) error {
 	}
 	limits := q.Limits(p.Plan)
 	period := q.periodAt(time.Now())
+	if a.CreatesSandbox {
+		a.MaxSandboxes, a.MaxSessions, a.MaxSessionLifetime = limits.Sandboxes, limits.Sessions, limits.SessionLifetime
+	}
 	if !counts {
 		u, err := q.store.Get(ctx, p.ID, period)
 		if err != nil {
@@ -319,7 +347,7 @@ func (q *Quota) MeterUsage(ctx context.Context, _ *computemw.Action, m *computem
 	period := q.periodAt(time.Now())
 	delta := Usage{
 		CPUSeconds:      m.CPUTime.Seconds(),
-		MemoryMBSeconds: float64(m.PeakMemory) / (1 << 20) * m.MemoryTime.Seconds(),
+		MemoryMBSeconds: float64(m.PeakMemory)/(1<<20)*m.MemoryTime.Seconds() + q.idleMB*m.IdleTime.Seconds(),
 	}
 	wctx, cancel := context.WithTimeout(ctx, quotaWriteTimeout)
 	defer cancel()

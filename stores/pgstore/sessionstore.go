@@ -87,6 +87,7 @@ func (s *SessionStore) migrate(ctx context.Context, base string) error {
   ttl_ms bigint NOT NULL DEFAULT 0,
   metadata jsonb NOT NULL DEFAULT '{}'
 )`,
+		`ALTER TABLE ` + s.table + ` ADD COLUMN IF NOT EXISTS deadline timestamptz`,
 		`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{base + "_owner"}.Sanitize() + ` ON ` + s.table + ` (owner, expires_at)`,
 		`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{base + "_expires"}.Sanitize() + ` ON ` + s.table + ` (expires_at)`,
 	} {
@@ -149,9 +150,13 @@ func (s *SessionStore) Commit(ctx context.Context, token string, rec computemw.S
 	if _, err := tx.Exec(ctx, `DELETE FROM `+s.table+` WHERE id = $1 AND place`, placeID(token)); err != nil {
 		return fmt.Errorf("pgstore: commit a session: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+s.table+` (id, owner, provider, instance, instance_url, created_at, expires_at, ttl_ms, metadata)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rec.ID, rec.Owner, rec.Provider, rec.Instance, rec.InstanceURL,
-		rec.CreatedAt, rec.ExpiresAt, rec.TTL.Milliseconds(), meta); err != nil {
+	var deadline *time.Time
+	if !rec.Deadline.IsZero() {
+		deadline = &rec.Deadline
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+s.table+` (id, owner, provider, instance, instance_url, created_at, expires_at, ttl_ms, metadata, deadline)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, rec.ID, rec.Owner, rec.Provider, rec.Instance, rec.InstanceURL,
+		rec.CreatedAt, rec.ExpiresAt, rec.TTL.Milliseconds(), meta, deadline); err != nil {
 		return fmt.Errorf("pgstore: commit a session: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -168,13 +173,17 @@ func (s *SessionStore) Release(ctx context.Context, _, token string) error {
 	return nil
 }
 
-const recordColumns = `id, owner, provider, instance, instance_url, created_at, expires_at, ttl_ms, metadata`
+const recordColumns = `id, owner, provider, instance, instance_url, created_at, expires_at, ttl_ms, metadata, deadline`
 
 func scanRecord(row pgx.Row) (computemw.SessionRecord, error) {
 	var r computemw.SessionRecord
 	var ttl int64
-	err := row.Scan(&r.ID, &r.Owner, &r.Provider, &r.Instance, &r.InstanceURL, &r.CreatedAt, &r.ExpiresAt, &ttl, &r.Metadata)
+	var deadline *time.Time
+	err := row.Scan(&r.ID, &r.Owner, &r.Provider, &r.Instance, &r.InstanceURL, &r.CreatedAt, &r.ExpiresAt, &ttl, &r.Metadata, &deadline)
 	r.TTL = time.Duration(ttl) * time.Millisecond
+	if deadline != nil {
+		r.Deadline = *deadline
+	}
 	return r, err
 }
 

@@ -106,6 +106,7 @@ func (s *SessionStore) Commit(ctx context.Context, token string, rec computemw.S
 		p.HSet(ctx, s.recKey(rec.ID), map[string]any{
 			"provider": rec.Provider, "owner": rec.Owner, "instance": rec.Instance, "url": rec.InstanceURL,
 			"created": rec.CreatedAt.UnixMilli(), "expires": rec.ExpiresAt.UnixMilli(), "ttl": rec.TTL.Milliseconds(), "meta": string(meta),
+			"deadline": deadlineMillis(rec.Deadline),
 		})
 		p.ZAdd(ctx, s.allKey(), redis.Z{Score: exp, Member: rec.ID})
 		p.ZAdd(ctx, s.ownerKey(rec.Owner), redis.Z{Score: exp, Member: rec.ID})
@@ -150,11 +151,28 @@ func parseRecord(id string, h map[string]string) (computemw.SessionRecord, error
 	ttl, err3 := ms("ttl")
 	var meta map[string]string
 	err4 := json.Unmarshal([]byte(h["meta"]), &meta)
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	var deadline time.Time
+	var err5 error
+	if h["deadline"] != "" && h["deadline"] != "0" { // records written before the field have none
+		var d int64
+		d, err5 = ms("deadline")
+		deadline = time.UnixMilli(d)
+	}
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return computemw.SessionRecord{}, fmt.Errorf("redisstore: session %q: %w", id, err)
 	}
 	return computemw.SessionRecord{ID: id, Provider: h["provider"], Owner: h["owner"], Instance: h["instance"], InstanceURL: h["url"],
-		CreatedAt: time.UnixMilli(created), ExpiresAt: time.UnixMilli(expires), TTL: time.Duration(ttl) * time.Millisecond, Metadata: meta}, nil
+		CreatedAt: time.UnixMilli(created), ExpiresAt: time.UnixMilli(expires), TTL: time.Duration(ttl) * time.Millisecond,
+		Deadline: deadline, Metadata: meta}, nil
+}
+
+// deadlineMillis is a record's deadline as stored: Unix milliseconds, or
+// 0 for none.
+func deadlineMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 // Touch implements computemw.SessionStore.
