@@ -136,7 +136,14 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string, exec
 	var seed string
 	if rt.Warm != "" && s.tmpl == nil {
 		var err error
-		if seed, err = b.warm(ctx, s.p, rt); err != nil {
+		if seed, err = b.warm(ctx, s.p, rt); err != nil && ctx.Err() != nil {
+			// The warm goes on for the executions after this one.
+			if errors.Is(context.Cause(ctx), errTimeLimit) {
+				return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("compilation exceeded the execution's time limit of %s while the %s toolchain's shared cache was being prepared", execLimit, rt.Name)}
+			}
+			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(ctx))
+		}
+		if err != nil {
 			s.p.log.Warn("computemw/local: the toolchain's shared cache could not be prepared; compiling without it", "language", rt.Name, "error", err)
 		}
 	}

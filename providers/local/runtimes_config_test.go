@@ -84,6 +84,12 @@ func TestCompileLimits(t *testing.T) {
 		// Needs 4 MiB, as the one above, within any cap of these tests.
 		hold("needs-4mb", "head -c 4194304 /dev/zero | tail -n 1 | wc -c > /dev/null"),
 	}
+	// A toolchain whose shared cache is never ready: its warm, a compile
+	// of the provider's, never ends (until the provider closes).
+	warmFIFO := "/tmp/fifo-" + randHex()
+	warmsForever := hold("warms-forever", "mkfifo "+warmFIFO+" && read x < "+warmFIFO)
+	warmsForever.Warm = "the toolchain's own program\n"
+	rts = append(rts, warmsForever)
 	compileWith := func(cfg local.Config, create computemw.CreateOptions, lang string, opts computemw.ExecOptions) (res *computemw.Result, code string, err error) {
 		t.Helper()
 		cfg.Runtimes = rts
@@ -153,5 +159,10 @@ func TestCompileLimits(t *testing.T) {
 	}
 	if !eventually(10*time.Second, func() bool { return len(left()) == 0 }) {
 		t.Errorf("the compile's processes are left after its timeout: %+v", left())
+	}
+	// The wait for a toolchain's shared cache counts too.
+	_, _, err = compileWith(local.Config{}, computemw.CreateOptions{}, "warms-forever", computemw.ExecOptions{Timeout: 300 * time.Millisecond})
+	if !errors.As(err, &ce) || ce.Code != computemw.CodeTimeout || !strings.Contains(ce.Message, "execution's time limit of 300ms while the warms-forever toolchain's shared cache was being prepared") {
+		t.Errorf("a compile waiting for its toolchain's cache past the execution's time limit: %v, want TIMEOUT naming the wait and the 300ms limit", err)
 	}
 }
