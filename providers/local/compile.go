@@ -180,8 +180,8 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string, exec
 // compileLimits are the cgroup limits of a compile step: the sandbox's,
 // with Config.CompileMemoryMB of memory where that is less than the
 // sandbox's own cap. A compile never has more memory than the sandbox it
-// compiles for may use (a compile's cgroup is apart from the sandbox's,
-// so that it does not take the run step's memory, not to exceed it).
+// compiles for may use: its cgroup is apart from the sandbox's so that it
+// does not take the run step's memory, not so that it may have more.
 func (s *sandbox) compileLimits() cgroups.Limits {
 	lim := s.lim
 	compile := int64(s.p.cfg.CompileMemoryMB) << 20
