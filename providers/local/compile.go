@@ -31,7 +31,26 @@ const maxCompileOutput = 64 << 10
 // with the compiler's exit code and an EXECUTION_ERROR carrying its
 // output; a compile past its time or memory limit, TIMEOUT or
 // RESOURCE_ERROR.
+//
+// The execution's time limit covers both steps: the compile, and what
+// comes before it, counts within it, and the run step has what is left.
 func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	timeout := s.timeLimit(opts.Timeout)
+	parent := ctx
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeLimit)
+	defer cancel()
+	res, err := s.runCompiledWithin(ctx, rt, code, opts, timeout)
+	if err != nil && parent.Err() == nil && errors.Is(context.Cause(ctx), errTimeLimit) && computemw.AsError(err).Code != computemw.CodeTimeout {
+		// The limit ended a step between the compile and the run (a
+		// wait to start, an init's start): the execution timed out.
+		return res, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("execution exceeded its time limit of %s", timeout), Err: err}
+	}
+	return res, err
+}
+
+// runCompiledWithin is runCompiled once ctx carries the execution's time
+// limit, timeout.
+func (s *sandbox) runCompiledWithin(ctx context.Context, rt *Runtime, code string, opts computemw.ExecOptions, timeout time.Duration) (*computemw.Result, error) {
 	b := s.p.tc
 	key, err := b.key(ctx, rt, s.tmpl, code)
 	if err != nil {
@@ -56,7 +75,7 @@ func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opt
 	}
 	var compileOutput string
 	if !installed {
-		res, err := s.build(ctx, rt, code, key)
+		res, err := s.build(ctx, rt, code, key, timeout)
 		if err != nil {
 			return res, err
 		}
@@ -73,6 +92,8 @@ func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opt
 	}
 	argv := expand(rt.Run, map[string]string{"{out}": s.inside(dir)})
 	argv = append(argv, opts.Args...)
+	// ctx ends the run step when the execution's time limit does: its
+	// own limit, the same, started later, names it.
 	res, err := s.runWith(ctx, argv, opts, s.hostDirBinds(rt))
 	if res != nil {
 		res.CompileOutput = compileOutput
@@ -106,15 +127,23 @@ func (s *sandbox) giveToSandbox(rel string) error {
 // /workspace, holding the program in src/, an empty out/ for the
 // artefact and cache/ for the toolchain's cache (a private copy of the
 // warmed one). The step runs as the sandbox's uid, in a cgroup of its own
-// with Config.CompileMemoryMB, for at most Config.CompileTimeout, with a
-// fixed environment; nothing of the workspace is visible to it. On
-// success the artefact is stored under key in the build cache.
-func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*computemw.Result, error) {
+// (compileLimits), for at most Config.CompileTimeout and never past ctx,
+// which ends with the execution's time limit, execLimit; with a fixed
+// environment; nothing of the workspace is visible to it. On success the
+// artefact is stored under key in the build cache.
+func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string, execLimit time.Duration) (*computemw.Result, error) {
 	b := s.p.tc
 	var seed string
 	if rt.Warm != "" && s.tmpl == nil {
 		var err error
-		if seed, err = b.warm(ctx, s.p, rt); err != nil {
+		if seed, err = b.warm(ctx, s.p, rt); err != nil && ctx.Err() != nil {
+			// The warm goes on for the executions after this one.
+			if errors.Is(context.Cause(ctx), errTimeLimit) {
+				return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("compilation exceeded the execution's time limit of %s while the %s toolchain's shared cache was being prepared", execLimit, rt.Name)}
+			}
+			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(ctx))
+		}
+		if err != nil {
 			s.p.log.Warn("computemw/local: the toolchain's shared cache could not be prepared; compiling without it", "language", rt.Name, "error", err)
 		}
 	}
@@ -124,7 +153,7 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*co
 	}
 	defer bd.remove()
 
-	res, err := s.compileIn(ctx, rt, bd, s.p.cfg.CompileTimeout)
+	res, err := s.compileIn(ctx, rt, bd, s.p.cfg.CompileTimeout, execLimit)
 	if err != nil {
 		return res, err
 	}
@@ -148,15 +177,30 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string) (*co
 	return out, nil
 }
 
+// compileLimits are the cgroup limits of a compile step: the sandbox's,
+// with Config.CompileMemoryMB of memory where that is less than the
+// sandbox's own cap. A compile never has more memory than the sandbox it
+// compiles for may use: its cgroup is apart from the sandbox's so that it
+// does not take the run step's memory, not so that it may have more.
+func (s *sandbox) compileLimits() cgroups.Limits {
+	lim := s.lim
+	compile := int64(s.p.cfg.CompileMemoryMB) << 20
+	if lim.MemoryBytes <= 0 || compile < lim.MemoryBytes {
+		lim.MemoryBytes = compile
+	}
+	return lim
+}
+
 // compileIn runs rt's compile step on the program in bd, in a cgroup of
-// its own with Config.CompileMemoryMB, for at most limit (and what is
-// left of ctx), with a fixed environment and no
-// network. Its Result holds the compiler's output and exit code.
-func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limit time.Duration) (*computemw.Result, error) {
+// its own (compileLimits), for at most limit and never past ctx, with a
+// fixed environment and no network. execLimit, when not 0, is the
+// execution's time limit, which ctx's deadline carries: a compile that
+// ctx ends is a TIMEOUT naming it. Its Result holds the compiler's output
+// and exit code.
+func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limit, execLimit time.Duration) (*computemw.Result, error) {
 	var cg cgroups.Group
+	lim := s.compileLimits()
 	if s.p.cg != nil {
-		lim := s.lim
-		lim.MemoryBytes = int64(s.p.cfg.CompileMemoryMB) << 20
 		g, err := s.p.cg.Create(s.p.cgroupRel(newID(sandboxPrefix)), lim)
 		if err != nil {
 			return nil, fmt.Errorf("local: compile cgroup: %w", err)
@@ -191,21 +235,28 @@ func (s *sandbox) compileIn(ctx context.Context, rt *Runtime, bd *buildDir, limi
 			binds(pr)
 		}
 	}
+	// The step's own limit, unless what is left of ctx (the execution's
+	// time limit, or the request's deadline) is less.
+	byCtx := false
 	if d := timeLeft(ctx); d > 0 && d < limit {
-		limit = d
+		limit, byCtx = d, true
 	}
+	limit = s.timeLimit(limit)
 	res, err := s.runWith(ctx, expand(rt.Compile, vars), computemw.ExecOptions{Timeout: limit, MaxOutputBytes: maxCompileOutput}, adjust)
 	if cg != nil {
 		c := cg.Read()
 		s.cpu.Add(int64(c.CPU))
 		if c.OOMKills > 0 {
-			return compileResult(res), &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("compilation exceeded its memory limit of %d MB", s.p.cfg.CompileMemoryMB)}
+			return compileResult(res), &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("compilation exceeded its memory limit of %d MB", lim.MemoryBytes>>20)}
 		}
 	}
 	if err != nil {
-		var ce *computemw.Error
-		if errors.As(err, &ce) && ce.Code == computemw.CodeTimeout {
-			return compileResult(res), &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("compilation exceeded its time limit of %s", s.timeLimit(limit))}
+		if computemw.AsError(err).Code == computemw.CodeTimeout || errors.Is(context.Cause(ctx), errTimeLimit) {
+			msg := fmt.Sprintf("compilation exceeded its time limit of %s", limit)
+			if byCtx && execLimit > 0 {
+				msg = fmt.Sprintf("compilation exceeded the execution's time limit of %s", execLimit)
+			}
+			return compileResult(res), &computemw.Error{Code: computemw.CodeTimeout, Message: msg}
 		}
 		return compileResult(res), err
 	}

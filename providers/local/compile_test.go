@@ -194,7 +194,10 @@ func TestCompiledLanguages(t *testing.T) {
 			sb := newSandbox(t, p, computemw.CreateOptions{})
 			exec := func(code string, opts computemw.ExecOptions) (*computemw.Result, error) {
 				if opts.Timeout == 0 {
-					opts.Timeout = 30 * time.Second
+					// The execution's time limit covers the compile and,
+					// for Go the first time, the wait for its warmed
+					// cache: minutes on a busy machine.
+					opts.Timeout = 4 * time.Minute
 				}
 				return bounded(t, 5*time.Minute, func() (*computemw.Result, error) {
 					return sb.RunCode(t.Context(), tc.lang, code, opts)

@@ -101,8 +101,11 @@ type Config struct {
 	Logger *slog.Logger
 
 	// CompileTimeout and CompileMemoryMB limit the compile step of a
-	// compiled language (default 60s and 1024 MB), apart from the run
-	// step's limits; the sandbox's MaxExecutionTime still caps both.
+	// compiled language (default 60s and 1024 MB), in a cgroup apart
+	// from the run step's, and within the execution's limits: a compile
+	// has at most the sandbox's memory cap (MemoryMB, or the smaller
+	// Resources.MemoryMB it was created with), and counts within the
+	// execution's time limit, which the run step gets what is left of.
 	CompileTimeout  time.Duration
 	CompileMemoryMB int
 	// BuildCacheDir holds compiled artefacts, keyed by language, toolchain,

@@ -257,14 +257,17 @@ func (tc *toolchains) fillWarm(ctx context.Context, p *Provider, rt *Runtime, di
 	}
 	sb := created.(*sandbox)
 	defer func() { _ = sb.Destroy(context.WithoutCancel(ctx)) }()
-	// The provider's own one-time job may use every core.
+	// The provider's own one-time job, on a program of the provider's
+	// with no client input, may use every core and the compile step's
+	// memory, whatever a sandbox's cap.
 	sb.lim.CPUCores = float64(runtime.NumCPU())
+	sb.lim.MemoryBytes = int64(p.cfg.CompileMemoryMB) << 20
 	bd, err := sb.newBuildDir(rt, rt.Warm, "")
 	if err != nil {
 		return err
 	}
 	defer bd.remove()
-	res, err := sb.compileIn(ctx, rt, bd, warmTimeout)
+	res, err := sb.compileIn(ctx, rt, bd, warmTimeout, 0)
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("exit code %d: %s", res.ExitCode, truncateText(res.CompileOutput, 2048))
 	}

@@ -6,19 +6,14 @@
 package buildcache
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,18 +27,34 @@ import (
 // sandbox ever has it mounted. Each entry has a manifest with the SHA-256
 // of every file, checked again whenever the entry is copied out, so an
 // entry changed on disk is dropped and rebuilt, never served.
+//
+// Its size is kept in memory (index.go): the bytes of every entry's files
+// and manifest, and of the copies under way, never more than maxBytes. A
+// put reserves its bytes before it copies anything, evicting the least
+// recently used entries first, so neither a flood of new programs nor
+// puts at the same time take the cache past its bound, and no put reads
+// any manifest but its own. The index is built once, by Prepare, from the
+// manifests on disk.
 type Cache struct {
 	dir      string // BuildCacheDir: 0700, owned by the server
-	maxBytes int64  // entries are evicted, least recently used first, past this
+	maxBytes int64  // the bound of the entries' and the copies' bytes
 	maxEntry int64  // the largest artefact kept
 
-	mu sync.Mutex // serialises eviction
+	mu  sync.Mutex
+	idx index
+	// room is signalled when a put under way gives back its reservation.
+	room *sync.Cond
+	// manifestReads counts the manifests read from disk.
+	manifestReads atomic.Int64
 }
 
 // New returns the cache in dir, which holds at most maxBytes, and no
-// artefact larger than maxEntry. Prepare creates the directory.
+// artefact larger than maxEntry. Prepare creates the directory and
+// reads what it already holds.
 func New(dir string, maxBytes, maxEntry int64) *Cache {
-	return &Cache{dir: dir, maxBytes: maxBytes, maxEntry: maxEntry}
+	c := &Cache{dir: dir, maxBytes: maxBytes, maxEntry: maxEntry, idx: newIndex()}
+	c.room = sync.NewCond(&c.mu)
+	return c
 }
 
 // Dir is the cache's directory.
@@ -78,7 +89,8 @@ const maxArtefactFiles = 4096
 // ErrCorrupt: a cache entry no longer matches its manifest.
 var ErrCorrupt = errors.New("build cache entry does not match its manifest")
 
-// Prepare creates the cache directory, private to the server.
+// Prepare creates the cache directory, private to the server, and builds
+// the index from the entries it holds, evicting down to the bound.
 func (c *Cache) Prepare() error {
 	if err := os.MkdirAll(filepath.Join(c.dir, "objects"), 0o700); err != nil {
 		return fmt.Errorf("build cache: %w", err)
@@ -95,6 +107,7 @@ func (c *Cache) Prepare() error {
 			return fmt.Errorf("build cache: %w", err)
 		}
 	}
+	c.load()
 	return nil
 }
 
@@ -103,239 +116,164 @@ func (c *Cache) entryDir(key string) string {
 	return filepath.Join(c.dir, "objects", key[:2], key)
 }
 
+// readManifest reads the manifest of the entry in dir, and its size on
+// disk: its files' bytes and its own.
+func (c *Cache) readManifest(dir string) (*Manifest, int64, error) {
+	c.manifestReads.Add(1)
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, 0, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &m, m.size() + int64(len(data)), nil
+}
+
 // Open returns the entry of key, or fs.ErrNotExist. Using an entry marks
 // it recently used.
 func (c *Cache) Open(key string) (*os.Root, *Manifest, error) {
 	dir := c.entryDir(key)
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		return nil, nil, err
-	}
-	var m Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, size, err := c.readManifest(dir)
+	switch {
+	case errors.Is(err, ErrCorrupt):
 		c.Drop(key)
 		return nil, nil, fs.ErrNotExist
+	case errors.Is(err, fs.ErrNotExist):
+		c.mu.Lock()
+		c.idx.remove(key)
+		c.mu.Unlock()
+		return nil, nil, err
+	case err != nil:
+		return nil, nil, err
 	}
 	root, err := os.OpenRoot(filepath.Join(dir, "files"))
 	if err != nil {
 		return nil, nil, err
 	}
+	// The order of use outlives the server in the entries' times.
 	now := time.Now()
 	_ = os.Chtimes(dir, now, now)
-	return root, &m, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.idx.touch(key) {
+		// Put by another provider on the same directory.
+		c.idx.add(key, size)
+		c.evictLocked(key)
+	}
+	return root, m, nil
 }
 
 // Drop removes the entry of key.
-func (c *Cache) Drop(key string) { _ = os.RemoveAll(c.entryDir(key)) }
-
-// Put copies the artefact in src (the compile step's output directory)
-// into the entry of key, and returns its manifest.
-func (c *Cache) Put(key string, src *os.Root) (*Manifest, error) {
-	tmp, err := os.MkdirTemp(c.dir, "tmp-")
-	if err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	m, err := CopyTree(src, filepath.Join(tmp, "files"), c.maxEntry)
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), data, 0o600); err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
-	}
-	dst := c.entryDir(key)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
-	}
-	// Another compile of the same program may have won the race: both
-	// entries hold the same artefact, the first stays.
-	if err := os.Rename(tmp, dst); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, unix.ENOTEMPTY) {
-		return nil, fmt.Errorf("build cache: %w", err)
-	}
-	c.evict()
-	return m, nil
-}
-
-// evict removes the least recently used entries until the cache holds at
-// most maxBytes.
-func (c *Cache) evict() {
+func (c *Cache) Drop(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	type entry struct {
-		dir  string
-		used time.Time
-		size int64
-	}
-	var entries []entry
-	var total int64
-	shards, _ := os.ReadDir(filepath.Join(c.dir, "objects"))
-	for _, sh := range shards {
-		keys, _ := os.ReadDir(filepath.Join(c.dir, "objects", sh.Name()))
-		for _, k := range keys {
-			dir := filepath.Join(c.dir, "objects", sh.Name(), k.Name())
-			fi, err := os.Stat(dir)
-			if err != nil {
-				continue
-			}
-			var m Manifest
-			if data, err := os.ReadFile(filepath.Join(dir, "manifest.json")); err == nil {
-				_ = json.Unmarshal(data, &m)
-			}
-			entries = append(entries, entry{dir, fi.ModTime(), m.size()})
-			total += m.size()
-		}
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].used.Before(entries[j].used) })
-	for _, e := range entries {
-		if total <= c.maxBytes {
-			return
-		}
-		_ = os.RemoveAll(e.dir)
-		total -= e.size
-	}
+	c.removeLocked(key)
 }
 
-// CopyTree copies the regular files and directories under src into the
-// new directory dst, refusing symbolic links, devices and FIFOs, more than
-// maxArtefactFiles files and more than maxBytes bytes, and returns their
-// manifest. src is reached only through its os.Root, so nothing in it can
-// lead the copy elsewhere on the host.
-func CopyTree(src *os.Root, dst string, maxBytes int64) (*Manifest, error) {
-	if err := os.MkdirAll(dst, 0o700); err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
-	}
-	m := &Manifest{}
-	var total int64
-	err := fs.WalkDir(src.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." {
-			return nil
-		}
-		switch {
-		case d.IsDir():
-			return os.Mkdir(filepath.Join(dst, filepath.FromSlash(p)), 0o700)
-		case !d.Type().IsRegular():
-			return fmt.Errorf("%s is not a regular file", p)
-		}
-		if len(m.Files) >= maxArtefactFiles {
-			return fmt.Errorf("more than %d files", maxArtefactFiles)
-		}
-		f, err := src.OpenFile(filepath.FromSlash(p), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", p)
-		}
-		total += fi.Size()
-		if total > maxBytes {
-			return fmt.Errorf("more than %d bytes", maxBytes)
-		}
-		mode := uint32(fi.Mode().Perm()&0o755 | 0o400)
-		out, err := os.OpenFile(filepath.Join(dst, filepath.FromSlash(p)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(f, fi.Size()+1))
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		if n != fi.Size() {
-			return fmt.Errorf("%s changed while it was copied", p)
-		}
-		m.Files = append(m.Files, File{Path: p, Mode: mode, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
-		return nil
-	})
+// Put copies the artefact in src (the compile step's output directory)
+// into the entry of key, and returns its manifest. Its bytes are reserved
+// before the copy, evicting entries as needed; a put waits while the
+// copies under way leave no room for it.
+func (c *Cache) Put(key string, src *os.Root) (*Manifest, error) {
+	files, bound, err := measure(src, c.maxEntry)
 	if err != nil {
 		return nil, fmt.Errorf("the compiler's output cannot be kept: %w", err)
 	}
-	return m, nil
-}
-
-// Install copies the artefact of m, from src (an entry Open returned),
-// into dir (new) of dst, checking every file against the manifest, and
-// gives each file and directory it makes to own. A mismatch returns
-// ErrCorrupt; the caller removes dir.
-func Install(src *os.Root, m *Manifest, dst *os.Root, dir string, own func(rel string) error) error {
-	if err := dst.Mkdir(dir, 0o755); err != nil {
-		return err
+	need := files + bound
+	if err := c.reserve(need); err != nil {
+		return nil, err
 	}
-	if err := own(dir); err != nil {
-		return err
-	}
-	for _, f := range m.Files {
-		if !fs.ValidPath(f.Path) {
-			return ErrCorrupt
-		}
-		rel := path.Join(dir, f.Path)
-		if parent := path.Dir(f.Path); parent != "." {
-			for _, d := range parents(parent) {
-				p := path.Join(dir, d)
-				if err := dst.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-					return err
-				}
-				if err := own(p); err != nil {
-					return err
-				}
+	m, size, err := c.put(key, src, files, bound)
+	if err == nil && size == 0 {
+		// Another put made the entry first: it is counted, unless that
+		// put was another provider's on the same directory.
+		c.mu.Lock()
+		known := c.idx.touch(key)
+		c.mu.Unlock()
+		if !known {
+			if _, size, err = c.readManifest(c.entryDir(key)); err != nil {
+				size, err = 0, nil
 			}
 		}
-		if err := copyVerified(src, f, dst, rel); err != nil {
-			return err
-		}
-		if err := own(rel); err != nil {
-			return err
-		}
 	}
-	return nil
+	c.commit(key, need, size, err)
+	return m, err
 }
 
-// parents lists a slash path's directories from the top: a, a/b, a/b/c.
-func parents(p string) []string {
-	parts := strings.Split(p, "/")
-	out := make([]string, len(parts))
-	for i := range parts {
-		out[i] = strings.Join(parts[:i+1], "/")
+// put copies src into the entry of key: files bytes at most, and a
+// manifest of at most bound bytes. It returns the size of the entry it
+// made, 0 when an entry of key was there first. Nothing of the copy is
+// left when it returns.
+func (c *Cache) put(key string, src *os.Root, files, bound int64) (*Manifest, int64, error) {
+	tmp, err := os.MkdirTemp(c.dir, "tmp-")
+	if err != nil {
+		return nil, 0, fmt.Errorf("build cache: %w", err)
 	}
-	return out
+	defer os.RemoveAll(tmp)
+	m, err := CopyTree(src, filepath.Join(tmp, "files"), files)
+	if err != nil {
+		return nil, 0, err
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, 0, fmt.Errorf("build cache: %w", err)
+	}
+	if int64(len(data)) > bound {
+		return nil, 0, fmt.Errorf("build cache: a manifest of %d bytes, more than the %d reserved", len(data), bound)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), data, 0o600); err != nil {
+		return nil, 0, fmt.Errorf("build cache: %w", err)
+	}
+	dst := c.entryDir(key)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return nil, 0, fmt.Errorf("build cache: %w", err)
+	}
+	// Another compile of the same program may have won the race: both
+	// entries hold the same artefact, the first stays.
+	err = os.Rename(tmp, dst)
+	switch {
+	case err == nil:
+		return m, m.size() + int64(len(data)), nil
+	case errors.Is(err, fs.ErrExist) || errors.Is(err, unix.ENOTEMPTY):
+		if err := os.RemoveAll(tmp); err != nil {
+			return nil, 0, fmt.Errorf("build cache: %w", err)
+		}
+		return m, 0, nil
+	}
+	return nil, 0, fmt.Errorf("build cache: %w", err)
 }
 
-// copyVerified copies one artefact file into rel of dst and checks its
-// hash.
-func copyVerified(src *os.Root, f File, dst *os.Root, rel string) error {
-	in, err := src.OpenFile(filepath.FromSlash(f.Path), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return ErrCorrupt
-	}
-	defer in.Close()
-	out, err := dst.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, fs.FileMode(f.Mode&0o755))
-	if err != nil {
-		return err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(in, f.Size+1))
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
-		return ErrCorrupt
-	}
-	return nil
+// measure sums the bytes of the regular files under src, refusing what
+// CopyTree refuses and more than maxBytes, and bounds the size of their
+// manifest.
+func measure(src *os.Root, maxBytes int64) (files, manifest int64, err error) {
+	manifest = 32
+	n := 0
+	err = fs.WalkDir(src.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir():
+			return nil
+		case !d.Type().IsRegular():
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		if n++; n > maxArtefactFiles {
+			return fmt.Errorf("more than %d files", maxArtefactFiles)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if files += fi.Size(); files > maxBytes {
+			return fmt.Errorf("more than %d bytes", maxBytes)
+		}
+		// A path escapes to at most 6 bytes a byte; the rest of a file's
+		// record (keys, mode, size, 64 hex digits) to less than 160.
+		manifest += 6*int64(len(p)) + 160
+		return nil
+	})
+	return files, manifest, err
 }
