@@ -196,7 +196,7 @@ func (c *Config) setDefaults() {
 		c.InstanceID = c.InstanceURL
 	}
 	if c.InstanceID == "" {
-		c.InstanceID = NewSessionToken()[:16]
+		c.InstanceID = randomHex(8)
 	}
 	c.WebSocket.setDefaults()
 }
