@@ -44,7 +44,7 @@ func benchKit(b *testing.B, observed bool) *Kit {
 	k, err := New(Config{
 		Providers: []Provider{benchProvider{}},
 		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Hooks:     []Hooks{NopHooks{}},
+		Hooks:     []*Hooks{{}},
 	})
 	if err != nil {
 		b.Fatal(err)

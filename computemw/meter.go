@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// UsageMeter is implemented by policies and hooks that account for what
+// UsageMeter is implemented by policies (and metrics exporters) that account for what
 // sandboxes use outside the results of their executions, such as a quota:
 // background processes, and whatever else runs in a sandbox between
 // executions. The kit reads every sandbox's cumulative [Sandbox.Usage]
@@ -72,12 +72,12 @@ type meter struct {
 	last     time.Time     // the end of the last span charged
 }
 
-// usageMeters lists the kit's policies and hooks that implement
-// [UsageMeter], each once.
+// usageMeters lists the kit's policies and metrics exporter that
+// implement [UsageMeter], each once.
 func (k *Kit) usageMeters() []UsageMeter {
 	var out []UsageMeter
 	seen := map[any]bool{}
-	for _, v := range append(anySlice(k.cfg.Policies), anySlice(k.hooks)...) {
+	for _, v := range k.extensions() {
 		if m, ok := v.(UsageMeter); ok && !seen[v] {
 			seen[v] = true
 			out = append(out, m)

@@ -4,11 +4,12 @@ import (
 	"net/http"
 )
 
-// MetricsExporter observes the kit as [Hooks] and serves what it measured
-// over HTTP, such as prommetrics.Metrics (Prometheus). Set in
-// Config.Metrics, it is registered as hooks and served at GET /metrics of
-// the route group, on every framework.
+// MetricsExporter observes the kit through its [Hooks] and serves what it
+// measured over HTTP, such as prommetrics.Metrics (Prometheus). Set in
+// Config.Metrics, its hooks are registered and it is served at GET
+// /metrics of the route group, on every framework.
 type MetricsExporter interface {
-	Hooks
+	// Hooks returns the exporter's hooks, the same on every call.
+	Hooks() *Hooks
 	http.Handler
 }

@@ -87,8 +87,9 @@ func (a *Action) Value(key any) any { return a.values[key] }
 // use only this package's exported API, so an application can write its
 // own; the kit's are in the auth, rbac, ratelimit and quota packages.
 //
-// A policy that also implements [Hooks] is registered as hooks too when it
-// is listed in Config.Policies (once, even if it is also in Config.Hooks).
+// A policy that also observes the kit has a method Hooks() *[Hooks]: those
+// hooks are registered when it is listed in Config.Policies (once, even if
+// they are also in Config.Hooks).
 type Policy interface {
 	// Admit runs first, once per request (and once per WebSocket message
 	// that creates or runs something), on the request's headers and

@@ -57,8 +57,9 @@ type Config struct {
 const quotaWriteTimeout = 30 * time.Second
 
 // Quota enforces usage quotas per principal and period. It is both a
-// [computemw.Policy] and [computemw.Hooks]: list it in Config.Policies,
-// after the authenticator (the kit registers it as hooks too).
+// [computemw.Policy] and, by its [Quota.Hooks], an observer: list it in
+// Config.Policies, after the authenticator (the kit registers its hooks
+// too).
 //
 // As a policy, its Authorize reserves one execution for every execution
 // action (an execute, an exec or a terminal, from any entry point) by
@@ -80,8 +81,7 @@ const quotaWriteTimeout = 30 * time.Second
 // back when the execution could not run at all, or when the action was
 // refused after the reservation (by a later policy or the sandbox cap).
 type Quota struct {
-	computemw.NopHooks
-
+	hooks       *computemw.Hooks
 	store       Store
 	plans       map[string]Limits
 	defaultPlan string
@@ -113,8 +113,14 @@ func New(cfg Config) (*Quota, error) {
 	if q.log == nil {
 		q.log = slog.Default()
 	}
+	q.hooks = &computemw.Hooks{ExecutionFinished: q.ExecutionFinished, RequestRejected: q.RequestRejected}
 	return q, nil
 }
+
+// Hooks returns the quota's hooks, which record what executions used and
+// give back what refused actions reserved: the kit registers them when
+// the quota is in Config.Policies.
+func (q *Quota) Hooks() *computemw.Hooks { return q.hooks }
 
 // periodAt returns the period containing now, reusing the last one while
 // it lasts.
@@ -247,8 +253,9 @@ func (q *Quota) add(ctx context.Context, key string, period Period, delta Usage)
 	}
 }
 
-// ExecutionFinished implements [computemw.Hooks]: it records what the
-// execution measured, or gives its reservation back if it could not run.
+// ExecutionFinished is the quota's [computemw.Hooks].ExecutionFinished: it
+// records what the execution measured, or gives its reservation back if it
+// could not run.
 func (q *Quota) ExecutionFinished(ctx context.Context, a *computemw.Action, res *computemw.Result, _ error, _ time.Duration) {
 	t, _ := a.Value(ticketKey{}).(*ticket)
 	if t == nil || t.settled {
@@ -268,8 +275,9 @@ func (q *Quota) ExecutionFinished(ctx context.Context, a *computemw.Action, res 
 	}
 }
 
-// RequestRejected implements [computemw.Hooks]: an action refused after its
-// reservation (by a later policy or the sandbox cap) gives it back.
+// RequestRejected is the quota's [computemw.Hooks].RequestRejected: an
+// action refused after its reservation (by a later policy or the sandbox
+// cap) gives it back.
 func (q *Quota) RequestRejected(ctx context.Context, _ computemw.Op, a *computemw.Action, _ error) {
 	if a == nil {
 		return
