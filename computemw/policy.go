@@ -25,12 +25,6 @@ const (
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware
 )
 
-// Ops lists every operation of the kit, in a stable order.
-func Ops() []Op {
-	return []Op{OpExecute, OpExec, OpFiles, OpTerminal, OpCreate, OpHealth, OpReady,
-		OpMetrics, OpUsage, OpSessions, OpWebSocket, OpMiddleware, OpLanguages, OpOpenAPI}
-}
-
 // IsExecution reports whether op runs a program: an execute, an exec or
 // a terminal. Quotas count these.
 func (op Op) IsExecution() bool { return op == OpExecute || op == OpExec || op == OpTerminal }

@@ -38,7 +38,7 @@ const RunPath = "/mw/run"
 // request's sandbox from the middleware, as an application's handler does,
 // asking for a timeout far above GovernedTimeLimit: the kit must hold it
 // to the caller's role.
-func RunInRequest(ctx context.Context, body io.Reader) (*computemw.ExecutionResponse, error) {
+func RunInRequest(ctx context.Context, body io.Reader) (*httpapi.ExecutionResponse, error) {
 	var req struct {
 		Command string `json:"command"`
 	}
@@ -53,7 +53,7 @@ func RunInRequest(ctx context.Context, body io.Reader) (*computemw.ExecutionResp
 	if err != nil {
 		return nil, err
 	}
-	return &computemw.ExecutionResponse{Success: res.ExitCode == 0, Output: res.Stdout, ExitCode: res.ExitCode,
+	return &httpapi.ExecutionResponse{Success: res.ExitCode == 0, Output: res.Stdout, ExitCode: res.ExitCode,
 		SandboxID: res.SandboxID, Provider: res.Provider}, nil
 }
 
