@@ -45,18 +45,10 @@ func validateRunArgs(run Run) error {
 	return ValidateArgs(run.Args)
 }
 
-// TemplateLister is implemented by providers that have templates of their
-// own besides language names (the local provider's root filesystems).
-type TemplateLister interface {
-	// TemplateNames lists the names CreateOptions.Template accepts
-	// besides the provider's languages.
-	TemplateNames() []string
-}
-
 // checkTemplate accepts a template the provider names, or else a language
 // it runs (the meaning of a template for providers without templates).
 func checkTemplate(p Provider, template string) error {
-	if tl, ok := p.(TemplateLister); ok && slices.Contains(tl.TemplateNames(), template) {
+	if ll, ok := p.(LanguageLister); ok && slices.Contains(ll.TemplateNames(), template) {
 		return nil
 	}
 	return checkLanguage(p, template)

@@ -14,6 +14,10 @@ type benchProvider struct{}
 
 func (benchProvider) Name() string        { return "bench" }
 func (benchProvider) Languages() []string { return []string{"python"} }
+
+func (benchProvider) Runtimes(context.Context) ([]Runtime, error) { return nil, nil }
+
+func (benchProvider) TemplateNames() []string { return nil }
 func (benchProvider) Create(context.Context, CreateOptions) (Sandbox, error) {
 	return benchSandbox{}, nil
 }

@@ -16,11 +16,22 @@ type Provider interface {
 	Create(ctx context.Context, opts CreateOptions) (Sandbox, error)
 }
 
-// LanguageLister is implemented by providers that know which languages they
-// run. The kit uses it to reject an unknown language before creating a
-// sandbox.
+// LanguageLister is implemented by providers that know what they run. The
+// kit uses it to reject an unknown language or template before creating a
+// sandbox, and to describe the provider's runtimes ([Kit.Runtimes], GET
+// /languages).
 type LanguageLister interface {
+	// Languages lists the language names (and aliases) the provider runs.
 	Languages() []string
+	// Runtimes describes them; nil (with a nil error) describes each of
+	// Languages by its name alone. The kit calls it once per provider
+	// (again only after a failure or a nil answer) and keeps the answer,
+	// so a provider may do real work in it, such as asking each runtime
+	// its version in a sandbox; ctx bounds that work.
+	Runtimes(ctx context.Context) ([]Runtime, error)
+	// TemplateNames lists the names CreateOptions.Template accepts besides
+	// the languages (the local provider's root filesystems); nil for none.
+	TemplateNames() []string
 }
 
 // HealthChecker is implemented by providers that have a cheaper or more
