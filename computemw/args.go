@@ -14,12 +14,12 @@ const (
 	MaxArgsBytes = 64 << 10
 )
 
-// ValidateArgs validates the arguments a client passes to a program: at
+// validateArgs validates the arguments a client passes to a program: at
 // most MaxArgs of them in MaxArgsBytes, none holding a NUL byte (which
 // would end it early). They reach the program as its argv, with no shell
 // in between, so no other character is special. Every entry point of the
 // kit checks them before anything reaches a provider.
-func ValidateArgs(args []string) error {
+func validateArgs(args []string) error {
 	if len(args) > MaxArgs {
 		return Errorf(CodeBadRequest, "args: more than %d arguments", MaxArgs)
 	}
@@ -42,7 +42,7 @@ func validateRunArgs(run Run) error {
 	if len(run.Args) > 0 && run.Command != "" {
 		return Errorf(CodeBadRequest, "args are for a program (language and code), not a command")
 	}
-	return ValidateArgs(run.Args)
+	return validateArgs(run.Args)
 }
 
 // checkTemplate accepts a template the provider names, or else a language

@@ -29,8 +29,8 @@ type Run struct {
 	Cwd string
 	// Env adds environment variables (at most 256, 64 KiB in all).
 	Env map[string]string
-	// Args are the program's arguments (see ValidateArgs); not for a
-	// command line.
+	// Args are the program's arguments (at most MaxArgs in MaxArgsBytes,
+	// none holding a NUL byte); not for a command line.
 	Args []string
 	// Stdin is the program's standard input.
 	Stdin io.Reader

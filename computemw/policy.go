@@ -98,15 +98,6 @@ type Policy interface {
 	Authorize(ctx context.Context, a *Action) error
 }
 
-// UsageChecker is implemented by policies that can end a long-running
-// execution once its caller's allowance is spent, such as a quota: the kit
-// calls CheckUsage every Config.UsageCheckInterval while a terminal is
-// open, with what it has used so far (not yet recorded anywhere), and
-// ends the terminal with the first error.
-type UsageChecker interface {
-	CheckUsage(ctx context.Context, a *Action, sofar *Result) error
-}
-
 var admittedKey = &contextKey{"admitted"}
 
 // admitted reports whether ctx went through [Kit.Admit].

@@ -121,7 +121,8 @@ type ExecOptions struct {
 	// Env adds environment variables for this execution.
 	Env map[string]string
 	// Args are passed to a program (RunCode) as its arguments, as they
-	// are: no shell reads them. See ValidateArgs.
+	// are: no shell reads them. The kit refuses more than MaxArgs of them,
+	// more than MaxArgsBytes in all, and any holding a NUL byte.
 	Args []string
 	// Stdin is sent to the program's standard input.
 	Stdin io.Reader

@@ -290,7 +290,7 @@ func (q *Quota) RequestRejected(ctx context.Context, _ computemw.Op, a *computem
 	q.add(ctx, t.key, t.period, Usage{Executions: -1})
 }
 
-// CheckUsage implements [computemw.UsageChecker]: a terminal goes on only
+// CheckUsage implements [computemw.UsageMeter]: a terminal goes on only
 // while its caller's usage, with what the terminal has used so far, is
 // within the plan's CPU and memory quotas.
 func (q *Quota) CheckUsage(ctx context.Context, a *computemw.Action, sofar *computemw.Result) error {
