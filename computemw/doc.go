@@ -35,7 +35,7 @@
 // Provider authors implement [Provider] and [Sandbox] (and may implement
 // [TerminalOpener], [FileOpener], [ProcessManager], [LanguageLister],
 // [HealthChecker], [Closer], [Attacher]). Policy authors implement
-// [Policy] (and may offer [Hooks] and implement [UsageMeter], [Binder]).
+// [Policy] (and may offer [Hooks] and implement [UsageMeter]).
 //
 // Policies are packages of their own that use only this package's API:
 // computemw/auth (JWT, JWKS, API keys), computemw/rbac, computemw/ratelimit

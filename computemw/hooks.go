@@ -119,14 +119,6 @@ func (nopObserver) RequestRejected(context.Context, Op, *Action, error)         
 func (nopObserver) ConnectionOpened(context.Context, Op)                                      {}
 func (nopObserver) ConnectionClosed(context.Context, Op)                                      {}
 
-// Binder is implemented by policies and metrics exporters that must know
-// the kit they serve before its first request, such as metrics that create
-// a series for every provider and language at start. [New] calls Bind
-// once, after the providers are registered.
-type Binder interface {
-	Bind(k *Kit) error
-}
-
 func (k *Kit) rejected(ctx context.Context, op Op, a *Action, err error) {
 	for _, h := range k.hooks {
 		h.RequestRejected(ctx, op, a, err)

@@ -286,13 +286,9 @@ func New(cfg Config) (*Kit, error) {
 		}
 	}
 	k.meters = k.usageMeters()
-	bound := map[any]bool{}
-	for _, v := range k.extensions() {
-		if b, ok := v.(Binder); ok && !bound[v] {
-			bound[v] = true
-			if err := b.Bind(k); err != nil {
-				return nil, fmt.Errorf("computemw: config: %w", err)
-			}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Bind(k); err != nil {
+			return nil, fmt.Errorf("computemw: config: %w", err)
 		}
 	}
 	if k.cfg.SessionStore != nil {
@@ -302,7 +298,8 @@ func New(cfg Config) (*Kit, error) {
 }
 
 // extensions lists what the kit was configured with that may offer an
-// optional interface ([UsageMeter], [Binder]): its policies, then Metrics.
+// optional interface ([UsageMeter], [QueueObserver]): its policies, then
+// Metrics.
 func (k *Kit) extensions() []any {
 	out := make([]any, 0, len(k.cfg.Policies)+1)
 	for _, p := range k.cfg.Policies {

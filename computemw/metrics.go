@@ -11,5 +11,10 @@ import (
 type MetricsExporter interface {
 	// Hooks returns the exporter's hooks, the same on every call.
 	Hooks() *Hooks
+	// Bind tells the exporter the kit it serves, before its first
+	// request, so that it can create a series for every provider and
+	// language at start: [New] calls it once, after the providers are
+	// registered. An error fails New.
+	Bind(k *Kit) error
 	http.Handler
 }

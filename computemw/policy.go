@@ -9,7 +9,8 @@ import (
 // Op names an operation of the kit, for policies, hooks, logs and metrics.
 type Op string
 
-// The kit's operations.
+// The kit's operations. Executions — what quotas count and hooks see
+// start and finish — are OpExecute, OpExec and OpTerminal.
 const (
 	OpExecute    Op = "execute"    // run code in a language: POST /execute, Sandbox.RunCode
 	OpExec       Op = "exec"       // run a command line: POST /exec, Sandbox.Exec, event streams
@@ -25,9 +26,9 @@ const (
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware
 )
 
-// IsExecution reports whether op runs a program: an execute, an exec or
-// a terminal. Quotas count these.
-func (op Op) IsExecution() bool { return op == OpExecute || op == OpExec || op == OpTerminal }
+// isExecution reports whether op runs a program: an execute, an exec or
+// a terminal.
+func isExecution(op Op) bool { return op == OpExecute || op == OpExec || op == OpTerminal }
 
 // Action is what a caller is about to do, decided on by policies before it
 // happens: before any sandbox is created for it, and before anything runs.
@@ -35,7 +36,7 @@ func (op Op) IsExecution() bool { return op == OpExecute || op == OpExec || op =
 // action. The kit builds one Action per sandbox creation, per execution,
 // per terminal and per file operation; the same *Action then reaches the
 // hooks (ExecutionStarted, ExecutionFinished, or RequestRejected), so a
-// policy can keep per-action state in it with [Action.SetValue].
+// policy can keep per-action state in its Values.
 type Action struct {
 	Op Op
 	// Provider is the provider the action runs on.
@@ -54,25 +55,16 @@ type Action struct {
 	CreatesSandbox bool
 	// SandboxID names the existing sandbox the action targets, or "".
 	SandboxID string
+	// Values keeps policies' and hooks' state for the action, under keys
+	// of their own unexported types (as with context keys); nil until one
+	// sets a value. An action is handled on one goroutine at a time, from
+	// authorization to its last hook.
+	Values map[any]any
 
-	values map[any]any
 	// plan lists the providers a creation tries in turn (a strategy's
 	// choice), Provider being the first; nil when there is one.
 	plan []string
 }
-
-// SetValue keeps a policy's or hook's value with the action, under a key
-// of the caller's own unexported type (as with context keys). An action is
-// handled on one goroutine at a time, from authorization to its last hook.
-func (a *Action) SetValue(key, val any) {
-	if a.values == nil {
-		a.values = make(map[any]any, 1)
-	}
-	a.values[key] = val
-}
-
-// Value returns what [Action.SetValue] kept under key, or nil.
-func (a *Action) Value(key any) any { return a.values[key] }
 
 // Policy guards the kit's operations: authentication, authorization, rate
 // limits, quotas. Every entry point runs them — the prebuilt routes, the

@@ -111,7 +111,7 @@ func New(opts Options) *Metrics {
 // [computemw.MetricsExporter]).
 func (m *Metrics) Hooks() *computemw.Hooks { return m.hooks }
 
-// Bind implements [computemw.Binder]: it registers the metrics with every
+// Bind implements [computemw.MetricsExporter]: it registers the metrics with every
 // label value of the kit's providers and languages at zero.
 func (m *Metrics) Bind(k *computemw.Kit) error {
 	m.mu.Lock()

@@ -69,7 +69,7 @@ const quotaWriteTimeout = 30 * time.Second
 // before any sandbox is created for it. So a quota of N admits exactly N,
 // however many instances share the store. Other actions that create a
 // sandbox are refused once any quota is spent. The reservation is kept
-// with the action ([computemw.Action.SetValue]).
+// with the action (in [computemw.Action].Values).
 //
 // As hooks, it records the CPU seconds and memory-MB-seconds each
 // execution measured (Result.CPUTime, Result.PeakMemory ×
@@ -174,7 +174,7 @@ func (q *Quota) Admit(ctx context.Context, _ computemw.Op, _ *computemw.Request)
 // Authorize implements [Policy]: it reserves an execution, or checks that
 // no quota is spent, before a sandbox is created.
 func (q *Quota) Authorize(ctx context.Context, a *computemw.Action) error {
-	counts := a.Op.IsExecution()
+	counts := a.Op == computemw.OpExecute || a.Op == computemw.OpExec || a.Op == computemw.OpTerminal
 	if !counts && !a.CreatesSandbox {
 		return nil
 	}
@@ -203,7 +203,10 @@ func (q *Quota) Authorize(ctx context.Context, a *computemw.Action) error {
 		u.Executions--
 		return exceeded(period, u, limits)
 	}
-	a.SetValue(ticketKey{}, &ticket{key: p.ID, period: period})
+	if a.Values == nil {
+		a.Values = map[any]any{}
+	}
+	a.Values[ticketKey{}] = &ticket{key: p.ID, period: period}
 	return nil
 }
 
@@ -257,7 +260,7 @@ func (q *Quota) add(ctx context.Context, key string, period Period, delta Usage)
 // records what the execution measured, or gives its reservation back if it
 // could not run.
 func (q *Quota) ExecutionFinished(ctx context.Context, a *computemw.Action, res *computemw.Result, _ error, _ time.Duration) {
-	t, _ := a.Value(ticketKey{}).(*ticket)
+	t, _ := a.Values[ticketKey{}].(*ticket)
 	if t == nil || t.settled {
 		return
 	}
@@ -282,7 +285,7 @@ func (q *Quota) RequestRejected(ctx context.Context, _ computemw.Op, a *computem
 	if a == nil {
 		return
 	}
-	t, _ := a.Value(ticketKey{}).(*ticket)
+	t, _ := a.Values[ticketKey{}].(*ticket)
 	if t == nil || t.settled {
 		return
 	}
@@ -294,7 +297,7 @@ func (q *Quota) RequestRejected(ctx context.Context, _ computemw.Op, a *computem
 // while its caller's usage, with what the terminal has used so far, is
 // within the plan's CPU and memory quotas.
 func (q *Quota) CheckUsage(ctx context.Context, a *computemw.Action, sofar *computemw.Result) error {
-	t, _ := a.Value(ticketKey{}).(*ticket)
+	t, _ := a.Values[ticketKey{}].(*ticket)
 	if t == nil || sofar == nil {
 		return nil
 	}
