@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// QueueObserver is implemented by hooks that observe the admission queue:
-// each sandbox creation that found the kit at Config.MaxSandboxes and
-// waited for a slot is reported once, with how long it waited and the
-// error that ended its wait (nil when it got a slot).
+// QueueObserver is implemented by metrics (Config.Metrics) and policies
+// that observe the admission queue: each sandbox creation that found the
+// kit at Config.MaxSandboxes and waited for a slot is reported once, with
+// how long it waited and the error that ended its wait (nil when it got a
+// slot).
 type QueueObserver interface {
 	SandboxQueued(ctx context.Context, waited time.Duration, err error)
 }
@@ -127,9 +128,9 @@ func (k *Kit) queueDepth() int {
 	return k.queue.n
 }
 
-// queued reports a wait to the hooks that observe the queue.
+// queued reports a wait to the policies and metrics that observe the queue.
 func (k *Kit) queued(ctx context.Context, waited time.Duration, err error) {
-	for _, h := range k.hooks {
+	for _, h := range k.extensions() {
 		if q, ok := h.(QueueObserver); ok {
 			q.SandboxQueued(ctx, waited, err)
 		}

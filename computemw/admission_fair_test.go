@@ -82,7 +82,7 @@ func TestAdmissionFairBetweenCallers(t *testing.T) {
 // itself.
 func TestAdmissionFullQueueShared(t *testing.T) {
 	rec := &queueRecorder{}
-	kit, _ := newKit(t, computemw.Config{MaxSandboxes: 1, QueueDepth: 3, Hooks: []computemw.Hooks{rec}})
+	kit, _ := newKit(t, computemw.Config{MaxSandboxes: 1, QueueDepth: 3, Policies: []computemw.Policy{rec}})
 	as := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "a"})
 	bs := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "b"})
 	_, rel, err := kit.Acquire(as, "", computemw.CreateOptions{})

@@ -15,12 +15,18 @@ import (
 	"github.com/computemw/kit/computemw/httpapi"
 )
 
-// queueRecorder records the waits the kit reports.
+// queueRecorder is a policy that admits everything and records the waits
+// the kit reports.
 type queueRecorder struct {
-	computemw.NopHooks
 	mu    sync.Mutex
 	waits []error
 }
+
+func (q *queueRecorder) Admit(ctx context.Context, _ computemw.Op, _ *computemw.Request) (context.Context, error) {
+	return ctx, nil
+}
+
+func (q *queueRecorder) Authorize(context.Context, *computemw.Action) error { return nil }
 
 func (q *queueRecorder) SandboxQueued(_ context.Context, _ time.Duration, err error) {
 	q.mu.Lock()
@@ -38,7 +44,7 @@ func (q *queueRecorder) recorded() []error {
 // first one freed; the waits are reported to the hooks.
 func TestQueueWaitsForASlot(t *testing.T) {
 	rec := &queueRecorder{}
-	kit, fake := newKit(t, computemw.Config{MaxSandboxes: 1, Hooks: []computemw.Hooks{rec}})
+	kit, fake := newKit(t, computemw.Config{MaxSandboxes: 1, Policies: []computemw.Policy{rec}})
 	ctx := context.Background()
 	_, rel, err := kit.Acquire(ctx, "", computemw.CreateOptions{})
 	if err != nil {
@@ -116,7 +122,7 @@ func TestQueueBounds(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &queueRecorder{}
-			c.cfg.Hooks = []computemw.Hooks{rec}
+			c.cfg.Policies = []computemw.Policy{rec}
 			kit, fake := newKit(t, c.cfg)
 			_, rel, err := kit.Acquire(context.Background(), "", computemw.CreateOptions{})
 			if err != nil {

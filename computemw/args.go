@@ -14,12 +14,12 @@ const (
 	MaxArgsBytes = 64 << 10
 )
 
-// ValidateArgs validates the arguments a client passes to a program: at
+// validateArgs validates the arguments a client passes to a program: at
 // most MaxArgs of them in MaxArgsBytes, none holding a NUL byte (which
 // would end it early). They reach the program as its argv, with no shell
 // in between, so no other character is special. Every entry point of the
 // kit checks them before anything reaches a provider.
-func ValidateArgs(args []string) error {
+func validateArgs(args []string) error {
 	if len(args) > MaxArgs {
 		return Errorf(CodeBadRequest, "args: more than %d arguments", MaxArgs)
 	}
@@ -42,21 +42,13 @@ func validateRunArgs(run Run) error {
 	if len(run.Args) > 0 && run.Command != "" {
 		return Errorf(CodeBadRequest, "args are for a program (language and code), not a command")
 	}
-	return ValidateArgs(run.Args)
-}
-
-// TemplateLister is implemented by providers that have templates of their
-// own besides language names (the local provider's root filesystems).
-type TemplateLister interface {
-	// TemplateNames lists the names CreateOptions.Template accepts
-	// besides the provider's languages.
-	TemplateNames() []string
+	return validateArgs(run.Args)
 }
 
 // checkTemplate accepts a template the provider names, or else a language
 // it runs (the meaning of a template for providers without templates).
 func checkTemplate(p Provider, template string) error {
-	if tl, ok := p.(TemplateLister); ok && slices.Contains(tl.TemplateNames(), template) {
+	if ll, ok := p.(LanguageLister); ok && slices.Contains(ll.TemplateNames(), template) {
 		return nil
 	}
 	return checkLanguage(p, template)

@@ -14,6 +14,10 @@ type benchProvider struct{}
 
 func (benchProvider) Name() string        { return "bench" }
 func (benchProvider) Languages() []string { return []string{"python"} }
+
+func (benchProvider) Runtimes(context.Context) ([]Runtime, error) { return nil, nil }
+
+func (benchProvider) TemplateNames() []string { return nil }
 func (benchProvider) Create(context.Context, CreateOptions) (Sandbox, error) {
 	return benchSandbox{}, nil
 }
@@ -44,7 +48,7 @@ func benchKit(b *testing.B, observed bool) *Kit {
 	k, err := New(Config{
 		Providers: []Provider{benchProvider{}},
 		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Hooks:     []Hooks{NopHooks{}},
+		Hooks:     []*Hooks{{}},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -14,8 +14,8 @@ var (
 
 func withOp(ctx context.Context, op Op) context.Context { return context.WithValue(ctx, opKey, op) }
 
-// OpFrom returns the operation the request performs, or "".
-func OpFrom(ctx context.Context) Op {
+// opFrom returns the operation the request performs, or "".
+func opFrom(ctx context.Context) Op {
 	op, _ := ctx.Value(opKey).(Op)
 	return op
 }

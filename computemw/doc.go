@@ -34,9 +34,8 @@
 //
 // Provider authors implement [Provider] and [Sandbox] (and may implement
 // [TerminalOpener], [FileOpener], [ProcessManager], [LanguageLister],
-// [RuntimeLister], [TemplateLister], [HealthChecker], [Closer],
-// [Attacher]). Policy authors implement [Policy] (and may implement
-// [Hooks], [UsageChecker], [Binder]).
+// [HealthChecker], [Closer], [Attacher]). Policy authors implement
+// [Policy] (and may offer [Hooks] and implement [UsageMeter]).
 //
 // Policies are packages of their own that use only this package's API:
 // computemw/auth (JWT, JWKS, API keys), computemw/rbac, computemw/ratelimit

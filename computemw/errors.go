@@ -36,10 +36,10 @@ const (
 	CodeWrongInstance    Code = "WRONG_INSTANCE"
 )
 
-// Status returns the HTTP status for a code. The table is written out as
-// literals so that it can be compared at a glance with the error table of
-// docs/http-api.md (see docs/architecture.md); an unknown code is a 500.
-func (c Code) Status() int {
+// codeStatus returns the HTTP status for a code. The table is written out
+// as literals so that it can be compared at a glance with the error table
+// of docs/http-api.md (see docs/architecture.md); an unknown code is a 500.
+func codeStatus(c Code) int {
 	switch c {
 	case CodeTimeout:
 		return 408
@@ -106,9 +106,6 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
-
-// Status is the HTTP status of the error's code.
-func (e *Error) Status() int { return e.Code.Status() }
 
 // Is reports whether target is an *Error of the same class, so that
 // errors.Is(err, computemw.ErrTimeout) holds for every timeout error.
@@ -202,10 +199,11 @@ func AsError(err error) *Error {
 	return &Error{Code: CodeInternal, Message: ErrInternal.Message, Err: err}
 }
 
-// StatusOf returns the HTTP status that err is rendered with.
+// StatusOf returns the HTTP status that err is rendered with: its code's
+// (see [Code]), 500 for an error that carries none, 200 for nil.
 func StatusOf(err error) int {
 	if err == nil {
 		return http.StatusOK
 	}
-	return AsError(err).Status()
+	return codeStatus(AsError(err).Code)
 }

@@ -24,7 +24,7 @@ func TestCodeStatusTable(t *testing.T) {
 		"METHOD_NOT_ALLOWED": 405, "SOMETHING_NEW": 500,
 	}
 	for code, status := range want {
-		if got := code.Status(); got != status {
+		if got := computemw.StatusOf(&computemw.Error{Code: code}); got != status {
 			t.Errorf("%s → %d, want %d", code, got, status)
 		}
 	}
@@ -77,7 +77,7 @@ func TestErrorIsClass(t *testing.T) {
 func TestErrorf(t *testing.T) {
 	cause := errors.New("cause")
 	e := computemw.Errorf(computemw.CodeBadRequest, "field %q: %w", "x", cause)
-	if e.Message != `field "x": cause` || !errors.Is(e, cause) || e.Status() != 400 {
+	if e.Message != `field "x": cause` || !errors.Is(e, cause) || computemw.StatusOf(e) != 400 {
 		t.Errorf("Errorf: %+v", e)
 	}
 }

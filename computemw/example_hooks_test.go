@@ -12,32 +12,28 @@ import (
 	"github.com/computemw/kit/computemw/httpapi"
 )
 
-// usageLog records each execution's measured usage, the way a billing
-// pipeline would: a Hooks implementation that only cares about finished
-// executions.
-type usageLog struct {
-	computemw.NopHooks
-	lines []string
-}
-
-func (u *usageLog) ExecutionFinished(ctx context.Context, a *computemw.Action, res *computemw.Result, err error, took time.Duration) {
-	status := "ok"
-	if err != nil {
-		status = string(computemw.AsError(err).Code)
-	}
-	cpu := time.Duration(0)
-	if res != nil {
-		cpu = res.CPUTime
-	}
-	// A real hook would hand this to a queue; hooks run on the request path.
-	u.lines = append(u.lines, fmt.Sprintf("op=%s provider=%s language=%s status=%s cpu=%s", a.Op, a.Provider, a.Language, status, cpu))
-}
-
+// Hooks that record each execution's measured usage, the way a billing
+// pipeline would: only finished executions matter, so only
+// ExecutionFinished is set.
 func ExampleHooks() {
-	usage := &usageLog{}
+	var lines []string
+	usage := &computemw.Hooks{
+		ExecutionFinished: func(ctx context.Context, a *computemw.Action, res *computemw.Result, err error, took time.Duration) {
+			status := "ok"
+			if err != nil {
+				status = string(computemw.AsError(err).Code)
+			}
+			cpu := time.Duration(0)
+			if res != nil {
+				cpu = res.CPUTime
+			}
+			// A real hook would hand this to a queue; hooks run on the request path.
+			lines = append(lines, fmt.Sprintf("op=%s provider=%s language=%s status=%s cpu=%s", a.Op, a.Provider, a.Language, status, cpu))
+		},
+	}
 	kit, _ := computemw.New(computemw.Config{
 		Providers: []computemw.Provider{fakeprovider.New("fake")},
-		Hooks:     []computemw.Hooks{usage},
+		Hooks:     []*computemw.Hooks{usage},
 	})
 	defer kit.Close(context.Background())
 
@@ -52,7 +48,7 @@ func ExampleHooks() {
 			}
 		}
 	}
-	for _, l := range usage.lines {
+	for _, l := range lines {
 		fmt.Println(l)
 	}
 	// Output:

@@ -10,7 +10,7 @@ import (
 // sandbox's outcome: request ID, provider, language, status, duration and
 // exit code.
 type execLog struct {
-	NopHooks
+	nopObserver
 	k *Kit
 }
 
@@ -32,7 +32,7 @@ func (l execLog) ExecutionFinished(ctx context.Context, a *Action, res *Result, 
 		slog.String("op", string(a.Op)),
 		slog.String("provider", a.Provider),
 		slog.String("language", a.Language),
-		slog.String("status", ExecutionStatus(res, err)),
+		slog.String("status", executionStatus(res, err)),
 		slog.Duration("duration", took),
 		slog.Int("exitCode", exit),
 	}

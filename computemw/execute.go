@@ -29,8 +29,8 @@ type Run struct {
 	Cwd string
 	// Env adds environment variables (at most 256, 64 KiB in all).
 	Env map[string]string
-	// Args are the program's arguments (see ValidateArgs); not for a
-	// command line.
+	// Args are the program's arguments (at most MaxArgs in MaxArgsBytes,
+	// none holding a NUL byte); not for a command line.
 	Args []string
 	// Stdin is the program's standard input.
 	Stdin io.Reader
@@ -171,7 +171,7 @@ func (k *Kit) unrun(ctx context.Context, a *Action, err error) error {
 // abandon reports an authorized action whose sandbox could not be created:
 // a refusal for capacity (503), else an execution that failed to start.
 func (k *Kit) abandon(ctx context.Context, a *Action, err error) error {
-	if !a.Op.IsExecution() || AsError(err).Code == CodeUnavailable {
+	if !isExecution(a.Op) || AsError(err).Code == CodeUnavailable {
 		return k.notRun(ctx, a, err)
 	}
 	return k.unrun(ctx, a, err)

@@ -10,3 +10,6 @@ type MemorySessionStore = memorySessionStore
 
 // WithRemoteAddr is withRemoteAddr, for the client-address tests.
 var WithRemoteAddr = withRemoteAddr
+
+// ValidateArgs is validateArgs, for the tests of the arguments' bounds.
+var ValidateArgs = validateArgs

@@ -92,7 +92,7 @@ var entries = map[string]entry{
 		var buf bytes.Buffer
 		_ = stream.Stream(ctx, &buf, func() error { return nil })
 		if code := between(buf.String(), `"code":"`, `"`); code != "" {
-			return computemw.Code(code).Status()
+			return computemw.StatusOf(&computemw.Error{Code: computemw.Code(code)})
 		}
 		return 200
 	},
@@ -110,14 +110,14 @@ var entries = map[string]entry{
 		}()
 		conn.send(t, httpapi.WSMessage{Type: "create-sandbox"})
 		if m := conn.next(t); m.Type != "sandbox-ready" {
-			return computemw.Code(m.Code).Status()
+			return computemw.StatusOf(&computemw.Error{Code: computemw.Code(m.Code)})
 		}
 		conn.send(t, httpapi.WSMessage{Type: "execute", Command: command})
 		status := 200
 		for {
 			switch m := conn.next(t); m.Type {
 			case "error":
-				status = computemw.Code(m.Code).Status()
+				status = computemw.StatusOf(&computemw.Error{Code: computemw.Code(m.Code)})
 			case "execution-complete":
 				return status
 			}

@@ -82,7 +82,7 @@ func (g *governed) run(ctx context.Context, a *Action, opts ExecOptions, fn exec
 	if err := ValidateEnv(opts.Env); err != nil {
 		return nil, err
 	}
-	if err := ValidateArgs(opts.Args); err != nil {
+	if err := validateArgs(opts.Args); err != nil {
 		return nil, err
 	}
 	ctx, err := g.k.ensureAdmitted(ctx, a.Op)
@@ -397,13 +397,13 @@ func (t *governedTerminal) sofar() *Result {
 	return res
 }
 
-// checkUsage asks the policies that can ([UsageChecker]), every interval,
+// checkUsage asks the policies that can ([UsageMeter]), every interval,
 // whether the terminal may go on with what it has used so far; the first
 // refusal ends it.
 func (t *governedTerminal) checkUsage(interval time.Duration) {
-	var checkers []UsageChecker
+	var checkers []UsageMeter
 	for _, p := range t.g.k.cfg.Policies {
-		if c, ok := p.(UsageChecker); ok {
+		if c, ok := p.(UsageMeter); ok {
 			checkers = append(checkers, c)
 		}
 	}

@@ -3,74 +3,121 @@ package computemw
 import (
 	"context"
 	"time"
+
+	"github.com/computemw/kit/computemw/internal/outcome"
 )
 
 // Hooks observe what the kit does: the place for metrics (the prommetrics
 // package), tracing (OpenTelemetry), billing or audit logs. Every entry
 // point reports through them — routes, middleware sandboxes, Kit.Create,
-// Kit.Execute, event streams, WebSocket messages. Methods are called
+// Kit.Execute, event streams, WebSocket messages. Set the fields of the
+// events to observe; a nil field is not called. The functions are called
 // synchronously on the request's goroutine, so they must be cheap and must
-// not block; hand slow work to a queue. Embed [NopHooks] to implement only
-// some.
-type Hooks interface {
+// not block; hand slow work to a queue.
+//
+// A policy or a [MetricsExporter] that observes too has a method
+// Hooks() *Hooks, which returns the same Hooks on every call; the kit
+// registers those along with Config.Hooks.
+type Hooks struct {
 	// SandboxCreated follows a successful create, with how long it took.
-	SandboxCreated(ctx context.Context, sb Sandbox, took time.Duration)
+	SandboxCreated func(ctx context.Context, sb Sandbox, took time.Duration)
 	// SandboxDestroyed follows a destroy (err is the destroy's error).
-	SandboxDestroyed(ctx context.Context, sb Sandbox, err error)
+	SandboxDestroyed func(ctx context.Context, sb Sandbox, err error)
 	// ExecutionStarted follows the authorization of an execution (an
 	// execute, an exec or a terminal) by every policy.
-	ExecutionStarted(ctx context.Context, a *Action)
+	ExecutionStarted func(ctx context.Context, a *Action)
 	// ExecutionFinished follows every started execution, exactly once: res
 	// is nil when it could not run (unknown language, failed to start, no
 	// sandbox); err is its error (timeouts and resource errors carry a
 	// partial res). A program's non-zero exit is a res with that ExitCode
 	// and a nil err. For a terminal, res holds its exit code, duration and
 	// the CPU time and peak memory its sandbox measured meanwhile.
-	ExecutionFinished(ctx context.Context, a *Action, res *Result, err error, took time.Duration)
+	ExecutionFinished func(ctx context.Context, a *Action, res *Result, err error, took time.Duration)
 	// RequestRejected follows a refusal before anything ran: by a policy
 	// (auth, rate limit, quota), by the sandbox cap, or an authorized
 	// action that could not start before it became an execution (a
 	// sandbox that could not be created). a is nil when the refusal came
 	// before an action existed (in Admit); otherwise it is the action
 	// refused, so that what a policy reserved for it can be given back.
-	RequestRejected(ctx context.Context, op Op, a *Action, err error)
+	RequestRejected func(ctx context.Context, op Op, a *Action, err error)
 	// ConnectionOpened and ConnectionClosed bracket a streaming client (an
 	// event stream or a WebSocket connection).
+	ConnectionOpened func(ctx context.Context, op Op)
+	ConnectionClosed func(ctx context.Context, op Op)
+}
+
+// hooksProvider is a policy or metrics exporter that observes the kit too.
+type hooksProvider interface {
+	Hooks() *Hooks
+}
+
+// observer is how the kit calls its hooks: the execution log, and each
+// registered [Hooks].
+type observer interface {
+	SandboxCreated(ctx context.Context, sb Sandbox, took time.Duration)
+	SandboxDestroyed(ctx context.Context, sb Sandbox, err error)
+	ExecutionStarted(ctx context.Context, a *Action)
+	ExecutionFinished(ctx context.Context, a *Action, res *Result, err error, took time.Duration)
+	RequestRejected(ctx context.Context, op Op, a *Action, err error)
 	ConnectionOpened(ctx context.Context, op Op)
 	ConnectionClosed(ctx context.Context, op Op)
 }
 
-// Binder is implemented by hooks and policies that must know the kit they
-// serve before its first request, such as metrics that create a series for
-// every provider and language at start. [New] calls Bind once, after the
-// providers are registered.
-type Binder interface {
-	Bind(k *Kit) error
+// hookFuncs calls the fields of a Hooks that are set.
+type hookFuncs struct{ h *Hooks }
+
+func (f hookFuncs) SandboxCreated(ctx context.Context, sb Sandbox, took time.Duration) {
+	if f.h.SandboxCreated != nil {
+		f.h.SandboxCreated(ctx, sb, took)
+	}
 }
 
-// NopHooks implements every method of [Hooks] as a no-op.
-type NopHooks struct{}
+func (f hookFuncs) SandboxDestroyed(ctx context.Context, sb Sandbox, err error) {
+	if f.h.SandboxDestroyed != nil {
+		f.h.SandboxDestroyed(ctx, sb, err)
+	}
+}
 
-// SandboxCreated implements Hooks.
-func (NopHooks) SandboxCreated(context.Context, Sandbox, time.Duration) {}
+func (f hookFuncs) ExecutionStarted(ctx context.Context, a *Action) {
+	if f.h.ExecutionStarted != nil {
+		f.h.ExecutionStarted(ctx, a)
+	}
+}
 
-// SandboxDestroyed implements Hooks.
-func (NopHooks) SandboxDestroyed(context.Context, Sandbox, error) {}
+func (f hookFuncs) ExecutionFinished(ctx context.Context, a *Action, res *Result, err error, took time.Duration) {
+	if f.h.ExecutionFinished != nil {
+		f.h.ExecutionFinished(ctx, a, res, err, took)
+	}
+}
 
-// ExecutionStarted implements Hooks.
-func (NopHooks) ExecutionStarted(context.Context, *Action) {}
+func (f hookFuncs) RequestRejected(ctx context.Context, op Op, a *Action, err error) {
+	if f.h.RequestRejected != nil {
+		f.h.RequestRejected(ctx, op, a, err)
+	}
+}
 
-// ExecutionFinished implements Hooks.
-func (NopHooks) ExecutionFinished(context.Context, *Action, *Result, error, time.Duration) {}
+func (f hookFuncs) ConnectionOpened(ctx context.Context, op Op) {
+	if f.h.ConnectionOpened != nil {
+		f.h.ConnectionOpened(ctx, op)
+	}
+}
 
-// RequestRejected implements Hooks.
-func (NopHooks) RequestRejected(context.Context, Op, *Action, error) {}
+func (f hookFuncs) ConnectionClosed(ctx context.Context, op Op) {
+	if f.h.ConnectionClosed != nil {
+		f.h.ConnectionClosed(ctx, op)
+	}
+}
 
-// ConnectionOpened implements Hooks.
-func (NopHooks) ConnectionOpened(context.Context, Op) {}
+// nopObserver implements every method of [observer] as a no-op.
+type nopObserver struct{}
 
-// ConnectionClosed implements Hooks.
-func (NopHooks) ConnectionClosed(context.Context, Op) {}
+func (nopObserver) SandboxCreated(context.Context, Sandbox, time.Duration)                    {}
+func (nopObserver) SandboxDestroyed(context.Context, Sandbox, error)                          {}
+func (nopObserver) ExecutionStarted(context.Context, *Action)                                 {}
+func (nopObserver) ExecutionFinished(context.Context, *Action, *Result, error, time.Duration) {}
+func (nopObserver) RequestRejected(context.Context, Op, *Action, error)                       {}
+func (nopObserver) ConnectionOpened(context.Context, Op)                                      {}
+func (nopObserver) ConnectionClosed(context.Context, Op)                                      {}
 
 func (k *Kit) rejected(ctx context.Context, op Op, a *Action, err error) {
 	for _, h := range k.hooks {
@@ -91,7 +138,21 @@ func (k *Kit) trackConnection(ctx context.Context, op Op) (done func()) {
 	}
 }
 
-// Execution statuses, as the execution log and metrics label them.
+// executionStatus classifies an execution's outcome, as reported to
+// [Hooks].ExecutionFinished, for the execution log.
+func executionStatus(res *Result, err error) string {
+	if err != nil {
+		return outcome.Of(true, 0, string(AsError(err).Code))
+	}
+	exit := 0
+	if res != nil {
+		exit = res.ExitCode
+	}
+	return outcome.Of(false, exit, "")
+}
+
+// Execution statuses, as the execution log and the metrics
+// (compute_executions_total's status label) name an execution's outcome.
 const (
 	StatusSuccess   = "success"   // ran and exited 0
 	StatusFailure   = "failure"   // ran and exited non-zero
@@ -100,28 +161,3 @@ const (
 	StatusExecution = "execution" // could not run: unknown language, failed to start
 	StatusError     = "error"     // anything else
 )
-
-// ExecutionStatuses lists every status [ExecutionStatus] returns.
-func ExecutionStatuses() []string {
-	return []string{StatusSuccess, StatusFailure, StatusTimeout, StatusResource, StatusExecution, StatusError}
-}
-
-// ExecutionStatus classifies an execution's outcome, as reported to
-// [Hooks].ExecutionFinished.
-func ExecutionStatus(res *Result, err error) string {
-	if err == nil {
-		if res != nil && res.ExitCode != 0 {
-			return StatusFailure
-		}
-		return StatusSuccess
-	}
-	switch AsError(err).Code {
-	case CodeTimeout:
-		return StatusTimeout
-	case CodeResource:
-		return StatusResource
-	case CodeExecution:
-		return StatusExecution
-	}
-	return StatusError
-}

@@ -117,13 +117,13 @@ type Config struct {
 	// Logger receives the kit's logs; default slog.Default().
 	Logger *slog.Logger
 	// Policies guard every operation, in order (authentication first).
-	// A policy that also implements Hooks (a quota) is registered as
-	// hooks as well.
+	// The hooks of a policy that also observes (a quota; see [Hooks]) are
+	// registered as well.
 	Policies []Policy
 	// Hooks observe sandboxes and executions, in order, after the kit's
-	// execution log and Metrics. A value listed more than once (here, in
-	// Policies, as Metrics) is called once.
-	Hooks []Hooks
+	// execution log and Metrics. Hooks listed more than once (here, by a
+	// policy, by Metrics) are called once.
+	Hooks []*Hooks
 	// Metrics observes the kit and serves GET /metrics of the route group
 	// (prommetrics.New); nil means no metrics (GET /metrics is 404).
 	Metrics MetricsExporter
@@ -234,7 +234,7 @@ func (c *Config) setDefaults() {
 		c.InstanceID = c.InstanceURL
 	}
 	if c.InstanceID == "" {
-		c.InstanceID = NewSessionToken()[:16]
+		c.InstanceID = randomHex(8)
 	}
 	c.WebSocket.setDefaults()
 }
@@ -247,8 +247,8 @@ type Kit struct {
 	providers registry
 	log       *slog.Logger
 	health    health
-	hooks     []Hooks
-	meters    []UsageMeter // the policies and hooks that meter sandboxes
+	hooks     []observer
+	meters    []UsageMeter // the policies that meter sandboxes
 	sessions  sessions
 	owned     owned // sandboxes held by each caller
 	transfers semaphore
@@ -304,17 +304,17 @@ func New(cfg Config) (*Kit, error) {
 	k.ph.init(k.cfg.UnhealthyAfter)
 	k.bg.init()
 	k.transfers = make(semaphore, k.cfg.MaxFileTransfers)
-	k.hooks = []Hooks{execLog{k: k}}
-	seen := map[any]bool{}
-	addHooks := func(h Hooks) {
+	k.hooks = []observer{execLog{k: k}}
+	seen := map[*Hooks]bool{}
+	addHooks := func(h *Hooks) {
 		if h == nil || seen[h] {
 			return
 		}
 		seen[h] = true
-		k.hooks = append(k.hooks, h)
+		k.hooks = append(k.hooks, hookFuncs{h})
 	}
 	if cfg.Metrics != nil {
-		addHooks(cfg.Metrics)
+		addHooks(cfg.Metrics.Hooks())
 	}
 	for _, h := range cfg.Hooks {
 		addHooks(h)
@@ -323,18 +323,14 @@ func New(cfg Config) (*Kit, error) {
 		if p == nil {
 			return nil, errors.New("computemw: config: nil policy")
 		}
-		if h, ok := p.(Hooks); ok {
-			addHooks(h)
+		if hp, ok := p.(hooksProvider); ok {
+			addHooks(hp.Hooks())
 		}
 	}
 	k.meters = k.usageMeters()
-	bound := map[any]bool{}
-	for _, v := range append(append([]any{}, anySlice(k.hooks)...), anySlice(cfg.Policies)...) {
-		if b, ok := v.(Binder); ok && !bound[v] {
-			bound[v] = true
-			if err := b.Bind(k); err != nil {
-				return nil, fmt.Errorf("computemw: config: %w", err)
-			}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Bind(k); err != nil {
+			return nil, fmt.Errorf("computemw: config: %w", err)
 		}
 	}
 	if k.cfg.SessionStore != nil {
@@ -343,10 +339,16 @@ func New(cfg Config) (*Kit, error) {
 	return k, nil
 }
 
-func anySlice[T any](s []T) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
+// extensions lists what the kit was configured with that may offer an
+// optional interface ([UsageMeter], [QueueObserver]): its policies, then
+// Metrics.
+func (k *Kit) extensions() []any {
+	out := make([]any, 0, len(k.cfg.Policies)+1)
+	for _, p := range k.cfg.Policies {
+		out = append(out, p)
+	}
+	if k.cfg.Metrics != nil {
+		out = append(out, k.cfg.Metrics)
 	}
 	return out
 }

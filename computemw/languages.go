@@ -29,14 +29,6 @@ type Runtime struct {
 	Compiled bool `json:"compiled"`
 }
 
-// RuntimeLister is implemented by providers that can describe their
-// runtimes. The kit calls Runtimes once per provider (again only after a
-// failure) and keeps the answer, so a provider may do real work in it, such
-// as asking each runtime its version in a sandbox; ctx bounds that work.
-type RuntimeLister interface {
-	Runtimes(ctx context.Context) ([]Runtime, error)
-}
-
 // runtimesTimeout bounds one provider's Runtimes call.
 const runtimesTimeout = 30 * time.Second
 
@@ -67,18 +59,18 @@ func (c *runtimeCache) entry(name string) *runtimeEntry {
 }
 
 // Runtimes returns the runtimes of the named provider ("" is the default
-// provider): its [RuntimeLister]'s answer, listed once and kept; for a
-// provider that only names its languages ([LanguageLister]), one entry per
-// name; for one that says nothing, none. Concurrent first calls wait for one
+// provider): its [LanguageLister]'s Runtimes, listed once and kept; when
+// that is nil, one entry per language name; for a provider that says
+// nothing, none. Concurrent first calls wait for one
 // listing, within ctx.
 func (k *Kit) Runtimes(ctx context.Context, provider string) ([]Runtime, error) {
 	p, err := k.provider(provider)
 	if err != nil {
 		return nil, err
 	}
-	rl, ok := p.(RuntimeLister)
+	rl, ok := p.(LanguageLister)
 	if !ok {
-		return namedRuntimes(p), nil
+		return []Runtime{}, nil
 	}
 	e := k.runtimes.entry(p.Name())
 	select {
@@ -95,6 +87,9 @@ func (k *Kit) Runtimes(ctx context.Context, provider string) ([]Runtime, error) 
 	rts, err := rl.Runtimes(lctx)
 	if err != nil {
 		return nil, err
+	}
+	if rts == nil {
+		return namedRuntimes(p), nil
 	}
 	rts = slices.Clone(rts)
 	for i := range rts {

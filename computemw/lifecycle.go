@@ -39,7 +39,7 @@ func (k *Kit) Create(ctx context.Context, provider string, opts CreateOptions) (
 // operation.
 func (k *Kit) Acquire(ctx context.Context, provider string, opts CreateOptions) (Sandbox, func(), error) {
 	op := OpCreate
-	if admitted(ctx) && OpFrom(ctx) == OpMiddleware {
+	if admitted(ctx) && opFrom(ctx) == OpMiddleware {
 		op = OpMiddleware
 	}
 	sb, err := k.createFor(ctx, op, provider, opts)

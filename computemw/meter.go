@@ -6,22 +6,29 @@ import (
 	"time"
 )
 
-// UsageMeter is implemented by policies and hooks that account for what
-// sandboxes use outside the results of their executions, such as a quota:
-// background processes, and whatever else runs in a sandbox between
-// executions. The kit reads every sandbox's cumulative [Sandbox.Usage]
-// every Config.UsageCheckInterval and once more when the sandbox is
-// destroyed, and calls MeterUsage with what no execution has reported
-// (executions and terminals report their own measurements to
-// [Hooks].ExecutionFinished, which m never counts again).
+// UsageMeter is implemented by policies that account for what sandboxes
+// use outside the results of their executions, such as a quota. Every
+// Config.UsageCheckInterval the kit calls:
 //
-// ctx is the context of the sandbox's creation (its [Principal] is the one
-// to charge), a describes the sandbox. An error, such as QUOTA_EXCEEDED,
-// stops the sandbox's running work: its terminals are closed with that
-// error and its processes killed (with a [ProcessManager]); the sandbox
-// and its files stay. Calls for one sandbox never overlap; they must be
-// bounded in time, as they hold the sandbox's meter.
+//   - CheckUsage for each open terminal, with what it has used so far (not
+//     yet recorded anywhere): the first error ends the terminal, which is
+//     how a caller whose allowance is spent is stopped mid-session;
+//   - MeterUsage for each sandbox, with what it used that no execution
+//     has reported: background processes, and whatever else runs in it
+//     between executions. The kit reads every sandbox's cumulative
+//     [Sandbox.Usage] at that interval and once more when the sandbox is
+//     destroyed (executions and terminals report their own measurements to
+//     [Hooks].ExecutionFinished, which MeterUsage never sees again).
+//
+// For MeterUsage, ctx is the context of the sandbox's creation (its
+// [Principal] is the one to charge) and a describes the sandbox. An error,
+// such as QUOTA_EXCEEDED, stops the sandbox's running work: its terminals
+// are closed with that error and its processes killed (with a
+// [ProcessManager]); the sandbox and its files stay. Calls for one sandbox
+// never overlap; they must be bounded in time, as they hold the sandbox's
+// meter.
 type UsageMeter interface {
+	CheckUsage(ctx context.Context, a *Action, sofar *Result) error
 	MeterUsage(ctx context.Context, a *Action, m *Metered) error
 }
 
@@ -78,12 +85,12 @@ type meter struct {
 	last     time.Time     // the end of the last span charged
 }
 
-// usageMeters lists the kit's policies and hooks that implement
-// [UsageMeter], each once.
+// usageMeters lists the kit's policies and metrics exporter that
+// implement [UsageMeter], each once.
 func (k *Kit) usageMeters() []UsageMeter {
 	var out []UsageMeter
 	seen := map[any]bool{}
-	for _, v := range append(anySlice(k.cfg.Policies), anySlice(k.hooks)...) {
+	for _, v := range k.extensions() {
 		if m, ok := v.(UsageMeter); ok && !seen[v] {
 			seen[v] = true
 			out = append(out, m)

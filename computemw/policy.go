@@ -9,7 +9,8 @@ import (
 // Op names an operation of the kit, for policies, hooks, logs and metrics.
 type Op string
 
-// The kit's operations.
+// The kit's operations. Executions — what quotas count and hooks see
+// start and finish — are OpExecute, OpExec and OpTerminal.
 const (
 	OpExecute    Op = "execute"    // run code in a language: POST /execute, Sandbox.RunCode
 	OpExec       Op = "exec"       // run a command line: POST /exec, Sandbox.Exec, event streams
@@ -25,15 +26,9 @@ const (
 	OpMiddleware Op = "middleware" // a user handler behind the sandbox middleware
 )
 
-// Ops lists every operation of the kit, in a stable order.
-func Ops() []Op {
-	return []Op{OpExecute, OpExec, OpFiles, OpTerminal, OpCreate, OpHealth, OpReady,
-		OpMetrics, OpUsage, OpSessions, OpWebSocket, OpMiddleware, OpLanguages, OpOpenAPI}
-}
-
-// IsExecution reports whether op runs a program: an execute, an exec or
-// a terminal. Quotas count these.
-func (op Op) IsExecution() bool { return op == OpExecute || op == OpExec || op == OpTerminal }
+// isExecution reports whether op runs a program: an execute, an exec or
+// a terminal.
+func isExecution(op Op) bool { return op == OpExecute || op == OpExec || op == OpTerminal }
 
 // Action is what a caller is about to do, decided on by policies before it
 // happens: before any sandbox is created for it, and before anything runs.
@@ -41,7 +36,7 @@ func (op Op) IsExecution() bool { return op == OpExecute || op == OpExec || op =
 // action. The kit builds one Action per sandbox creation, per execution,
 // per terminal and per file operation; the same *Action then reaches the
 // hooks (ExecutionStarted, ExecutionFinished, or RequestRejected), so a
-// policy can keep per-action state in it with [Action.SetValue].
+// policy can keep per-action state in its Values.
 type Action struct {
 	Op Op
 	// Provider is the provider the action runs on.
@@ -68,25 +63,16 @@ type Action struct {
 	MaxSandboxes       int
 	MaxSessions        int
 	MaxSessionLifetime time.Duration
+	// Values keeps policies' and hooks' state for the action, under keys
+	// of their own unexported types (as with context keys); nil until one
+	// sets a value. An action is handled on one goroutine at a time, from
+	// authorization to its last hook.
+	Values map[any]any
 
-	values map[any]any
 	// plan lists the providers a creation tries in turn (a strategy's
 	// choice), Provider being the first; nil when there is one.
 	plan []string
 }
-
-// SetValue keeps a policy's or hook's value with the action, under a key
-// of the caller's own unexported type (as with context keys). An action is
-// handled on one goroutine at a time, from authorization to its last hook.
-func (a *Action) SetValue(key, val any) {
-	if a.values == nil {
-		a.values = make(map[any]any, 1)
-	}
-	a.values[key] = val
-}
-
-// Value returns what [Action.SetValue] kept under key, or nil.
-func (a *Action) Value(key any) any { return a.values[key] }
 
 // Policy guards the kit's operations: authentication, authorization, rate
 // limits, quotas. Every entry point runs them — the prebuilt routes, the
@@ -95,8 +81,9 @@ func (a *Action) Value(key any) any { return a.values[key] }
 // use only this package's exported API, so an application can write its
 // own; the kit's are in the auth, rbac, ratelimit and quota packages.
 //
-// A policy that also implements [Hooks] is registered as hooks too when it
-// is listed in Config.Policies (once, even if it is also in Config.Hooks).
+// A policy that also observes the kit has a method Hooks() *[Hooks]: those
+// hooks are registered when it is listed in Config.Policies (once, even if
+// they are also in Config.Hooks).
 type Policy interface {
 	// Admit runs first, once per request (and once per WebSocket message
 	// that creates or runs something), on the request's headers and
@@ -109,15 +96,6 @@ type Policy interface {
 	// Authorize runs for each [Action], after the request is validated and
 	// before any sandbox is created or used.
 	Authorize(ctx context.Context, a *Action) error
-}
-
-// UsageChecker is implemented by policies that can end a long-running
-// execution once its caller's allowance is spent, such as a quota: the kit
-// calls CheckUsage every Config.UsageCheckInterval while a terminal is
-// open, with what it has used so far (not yet recorded anywhere), and
-// ends the terminal with the first error.
-type UsageChecker interface {
-	CheckUsage(ctx context.Context, a *Action, sofar *Result) error
 }
 
 var admittedKey = &contextKey{"admitted"}

@@ -22,7 +22,7 @@ import (
 
 // benchPolicies are the full chain: JWT (HS256) authentication, RBAC,
 // rate limits and quotas in memory, with limits that never trip.
-func benchPolicies(b *testing.B) ([]computemw.Policy, []computemw.Hooks) {
+func benchPolicies(b *testing.B) ([]computemw.Policy, []*computemw.Hooks) {
 	auth, err := auth.New(auth.Config{JWT: &auth.JWTConfig{
 		Algorithms: []string{"HS256"}, Keys: []auth.JWTKey{{Algorithm: "HS256", Key: policytest.HMACSecret}},
 		Issuer: "issuer", Audience: "computemw",
@@ -44,7 +44,7 @@ func benchPolicies(b *testing.B) ([]computemw.Policy, []computemw.Hooks) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return []computemw.Policy{auth, rbac, rl, q}, []computemw.Hooks{q}
+	return []computemw.Policy{auth, rbac, rl, q}, []*computemw.Hooks{q.Hooks()}
 }
 
 // benchServe serves POST /exec through the kit, as an adapter does, b.N

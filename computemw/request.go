@@ -69,8 +69,12 @@ func validRequestID(id string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+func newRequestID() string { return randomHex(12) }
+
+// randomHex returns n random bytes in hexadecimal: request IDs, session
+// reservation tokens, instance IDs.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

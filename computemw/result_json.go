@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// Response returns the contract's body of a finished execution: what POST
-// /execute answers.
-func (r *Result) Response() ExecutionResponse {
-	return ExecutionResponse{
+// body returns the contract's body of a finished execution: what POST
+// /execute answers (httpapi.ExecutionResponse).
+func (r *Result) body() executionBody {
+	return executionBody{
 		Success:       r.ExitCode == 0,
 		Output:        r.Stdout,
 		Stderr:        r.Stderr,
@@ -26,11 +26,11 @@ func (r *Result) Response() ExecutionResponse {
 // MarshalJSON writes a Result as the contract's execution body (camelCase
 // names, times in milliseconds), so that a handler can answer with a
 // Result as it is: c.JSON(200, res) gives what POST /execute gives.
-func (r Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.Response()) }
+func (r Result) MarshalJSON() ([]byte, error) { return json.Marshal(r.body()) }
 
 // UnmarshalJSON reads the contract's execution body into a Result.
 func (r *Result) UnmarshalJSON(b []byte) error {
-	var e ExecutionResponse
+	var e executionBody
 	if err := json.Unmarshal(b, &e); err != nil {
 		return err
 	}
@@ -43,8 +43,9 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ExecutionResponse is the 200 body of /execute and /exec.
-type ExecutionResponse struct {
+// executionBody is the 200 body of /execute and /exec, which
+// httpapi.ExecutionResponse documents for clients.
+type executionBody struct {
 	Success       bool   `json:"success"`
 	Output        string `json:"output"`
 	Stderr        string `json:"stderr"`
@@ -56,12 +57,4 @@ type ExecutionResponse struct {
 	SandboxID     string `json:"sandboxId"`
 	Provider      string `json:"provider"`
 	Truncated     bool   `json:"truncated"`
-}
-
-// PartialOutput is the Details of a TIMEOUT or RESOURCE_ERROR: what the
-// program printed before it was stopped.
-type PartialOutput struct {
-	Output    string `json:"output"`
-	Stderr    string `json:"stderr"`
-	Truncated bool   `json:"truncated"`
 }

@@ -16,11 +16,22 @@ type Provider interface {
 	Create(ctx context.Context, opts CreateOptions) (Sandbox, error)
 }
 
-// LanguageLister is implemented by providers that know which languages they
-// run. The kit uses it to reject an unknown language before creating a
-// sandbox.
+// LanguageLister is implemented by providers that know what they run. The
+// kit uses it to reject an unknown language or template before creating a
+// sandbox, and to describe the provider's runtimes ([Kit.Runtimes], GET
+// /languages).
 type LanguageLister interface {
+	// Languages lists the language names (and aliases) the provider runs.
 	Languages() []string
+	// Runtimes describes them; nil (with a nil error) describes each of
+	// Languages by its name alone. The kit calls it once per provider
+	// (again only after a failure or a nil answer) and keeps the answer,
+	// so a provider may do real work in it, such as asking each runtime
+	// its version in a sandbox; ctx bounds that work.
+	Runtimes(ctx context.Context) ([]Runtime, error)
+	// TemplateNames lists the names CreateOptions.Template accepts besides
+	// the languages (the local provider's root filesystems); nil for none.
+	TemplateNames() []string
 }
 
 // HealthChecker is implemented by providers that have a cheaper or more
@@ -110,7 +121,8 @@ type ExecOptions struct {
 	// Env adds environment variables for this execution.
 	Env map[string]string
 	// Args are passed to a program (RunCode) as its arguments, as they
-	// are: no shell reads them. See ValidateArgs.
+	// are: no shell reads them. The kit refuses more than MaxArgs of them,
+	// more than MaxArgsBytes in all, and any holding a NUL byte.
 	Args []string
 	// Stdin is sent to the program's standard input.
 	Stdin io.Reader

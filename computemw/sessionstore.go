@@ -2,8 +2,6 @@ package computemw
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"maps"
 	"slices"
@@ -107,14 +105,6 @@ type Detacher interface {
 	Detach(sb Sandbox)
 }
 
-// NewSessionToken returns a random token for a reservation, for
-// [SessionStore] implementations.
-func NewSessionToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // memorySessionStore is a [SessionStore] in this process's memory: kits
 // that share one (in one process) share their sessions. The zero value is
 // ready to use.
@@ -167,7 +157,7 @@ func (m *memorySessionStore) Reserve(_ context.Context, owner string, lim Sessio
 	if mine >= lim.PerOwner {
 		return "", ErrOwnerSessionsFull
 	}
-	token := NewSessionToken()
+	token := randomHex(16)
 	m.places[token] = memPlace{owner: owner, until: until}
 	return token, nil
 }

@@ -147,6 +147,10 @@ type idleMeter struct {
 	idle chan string
 }
 
+func (m *idleMeter) CheckUsage(context.Context, *computemw.Action, *computemw.Result) error {
+	return nil
+}
+
 func (m *idleMeter) MeterUsage(_ context.Context, a *computemw.Action, md *computemw.Metered) error {
 	if md.IdleTime > 0 {
 		select {

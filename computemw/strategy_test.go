@@ -31,10 +31,11 @@ func startKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
 
 // createdOn records the provider of every sandbox the hooks see created.
 type createdOn struct {
-	computemw.NopHooks
 	mu         sync.Mutex
 	providers  []string
 	executedOn []string
+	once       sync.Once
+	h          *computemw.Hooks
 }
 
 func (c *createdOn) SandboxCreated(_ context.Context, sb computemw.Sandbox, _ time.Duration) {
@@ -47,6 +48,14 @@ func (c *createdOn) ExecutionStarted(_ context.Context, a *computemw.Action) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.executedOn = append(c.executedOn, a.Provider)
+}
+
+// hooks returns c's hooks, the same on every call.
+func (c *createdOn) hooks() *computemw.Hooks {
+	c.once.Do(func() {
+		c.h = &computemw.Hooks{SandboxCreated: c.SandboxCreated, ExecutionStarted: c.ExecutionStarted}
+	})
+	return c.h
 }
 
 func (c *createdOn) executions() []string {
@@ -66,7 +75,7 @@ func TestFallbackOnProviderError(t *testing.T) {
 	down.CreateErr = fmt.Errorf("%w: the service is down", computemw.ErrUnavailable)
 	hooks := &createdOn{}
 	kit := startKit(t, computemw.Config{Providers: []computemw.Provider{down, up}, Strategy: computemw.Fallback("down", "up"),
-		Hooks: []computemw.Hooks{hooks}})
+		Hooks: []*computemw.Hooks{hooks.hooks()}})
 	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice"})
 
 	resp, body := call(t, ctx, kit, "POST", "/exec", "", `{"command":"echo hi"}`)

@@ -15,9 +15,10 @@ import (
 // tenantPolicy is a policy an application writes itself, with the kit's
 // exported API only: it freezes tenants (no new sandboxes for them), and
 // it reads the caller's headers on every admission — WebSocket messages
-// included. It is hooks too, counting executions.
+// included. It has hooks too, counting executions.
 type tenantPolicy struct {
-	computemw.NopHooks
+	once     sync.Once
+	hooks    *computemw.Hooks
 	mu       sync.Mutex
 	seen     []string // "op method tenant" of each admission
 	finished int
@@ -40,7 +41,13 @@ func (p *tenantPolicy) Authorize(ctx context.Context, a *computemw.Action) error
 	return nil
 }
 
-func (p *tenantPolicy) ExecutionFinished(context.Context, *computemw.Action, *computemw.Result, error, time.Duration) {
+// Hooks returns the policy's hooks, the same on every call.
+func (p *tenantPolicy) Hooks() *computemw.Hooks {
+	p.once.Do(func() { p.hooks = &computemw.Hooks{ExecutionFinished: p.executionFinished} })
+	return p.hooks
+}
+
+func (p *tenantPolicy) executionFinished(context.Context, *computemw.Action, *computemw.Result, error, time.Duration) {
 	p.mu.Lock()
 	p.finished++
 	p.mu.Unlock()
@@ -55,7 +62,7 @@ func (p *tenantPolicy) admissions() []string {
 func TestThirdPartyPolicy(t *testing.T) {
 	pol := &tenantPolicy{}
 	// Listed as a policy and as hooks: the kit calls it once.
-	kit, fake := computemwtest.SuiteKit(t, computemw.Config{Policies: []computemw.Policy{pol}, Hooks: []computemw.Hooks{pol}})
+	kit, fake := computemwtest.SuiteKit(t, computemw.Config{Policies: []computemw.Policy{pol}, Hooks: []*computemw.Hooks{pol.Hooks()}})
 	ctx := context.Background()
 
 	frozen := http.Header{"X-Tenant": {"frozen"}}

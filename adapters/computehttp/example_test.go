@@ -36,7 +36,7 @@ func ExampleMount() {
 	defer srv.Close()
 
 	resp, _ := http.Post(srv.URL+"/api/execute", "application/json", strings.NewReader(`{"language":"python","code":"echo 4"}`))
-	var body computemw.ExecutionResponse
+	var body httpapi.ExecutionResponse
 	json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
 	fmt.Printf("%d success=%t output=%q\n", resp.StatusCode, body.Success, body.Output)

@@ -76,9 +76,9 @@ func PublicError(err error) (status int, message string) {
 		return 200, ""
 	}
 	if e.Code == computemw.CodeInternal {
-		return e.Status(), computemw.ErrInternal.Message
+		return computemw.StatusOf(e), computemw.ErrInternal.Message
 	}
-	return e.Status(), e.Message
+	return computemw.StatusOf(e), e.Message
 }
 
 // Write writes a response on net/http; a streaming one (Server-Sent

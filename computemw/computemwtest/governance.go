@@ -13,6 +13,7 @@ import (
 	"github.com/computemw/kit/computemw/auth"
 	"github.com/computemw/kit/computemw/fakeprovider"
 	"github.com/computemw/kit/computemw/httpapi"
+	"github.com/computemw/kit/computemw/internal/outcome"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/computemw/ratelimit"
@@ -37,7 +38,7 @@ const RunPath = "/mw/run"
 // request's sandbox from the middleware, as an application's handler does,
 // asking for a timeout far above GovernedTimeLimit: the kit must hold it
 // to the caller's role.
-func RunInRequest(ctx context.Context, body io.Reader) (*computemw.ExecutionResponse, error) {
+func RunInRequest(ctx context.Context, body io.Reader) (*httpapi.ExecutionResponse, error) {
 	var req struct {
 		Command string `json:"command"`
 	}
@@ -52,7 +53,7 @@ func RunInRequest(ctx context.Context, body io.Reader) (*computemw.ExecutionResp
 	if err != nil {
 		return nil, err
 	}
-	return &computemw.ExecutionResponse{Success: res.ExitCode == 0, Output: res.Stdout, ExitCode: res.ExitCode,
+	return &httpapi.ExecutionResponse{Success: res.ExitCode == 0, Output: res.Stdout, ExitCode: res.ExitCode,
 		SandboxID: res.SandboxID, Provider: res.Provider}, nil
 }
 
@@ -97,7 +98,7 @@ func GovernedKit(t testing.TB) *Governed {
 	g := &Governed{Quota: q, Hooks: &RecordingHooks{}, logs: &countingHandler{msg: "computemw: execution"}}
 	g.Kit, g.Fake = MeteredKit(t, computemw.Config{
 		Policies: []computemw.Policy{authn, roles, rl, q},
-		Hooks:    []computemw.Hooks{g.Hooks},
+		Hooks:    []*computemw.Hooks{g.Hooks.Hooks()},
 		Metrics:  prommetrics.New(prommetrics.Options{}),
 		Logger:   slog.New(g.logs),
 	}, Measured)
@@ -123,7 +124,7 @@ func (g *Governed) Snapshot(t testing.TB) GovernedSnapshot {
 	t.Helper()
 	s := GovernedSnapshot{executions: map[string]float64{}, logged: g.logs.count(), finished: len(g.Hooks.Finished()),
 		created: g.Fake.Created()}
-	for _, st := range computemw.ExecutionStatuses() {
+	for _, st := range outcome.All() {
 		s.executions[st] = MetricValue(t, g.Kit, "compute_executions_total", map[string]string{"provider": "fake", "language": "command", "status": st})
 	}
 	u, _, err := g.Quota.Usage(context.Background(), computemw.Principal{ID: "gov"})
@@ -141,7 +142,7 @@ func (g *Governed) Snapshot(t testing.TB) GovernedSnapshot {
 func (g *Governed) CheckOneExecution(t testing.TB, before GovernedSnapshot, status string) {
 	t.Helper()
 	after := g.Snapshot(t)
-	for _, st := range computemw.ExecutionStatuses() {
+	for _, st := range outcome.All() {
 		want := before.executions[st]
 		if st == status {
 			want++
@@ -183,7 +184,8 @@ func (g *Governed) CheckNothing(t testing.TB, before GovernedSnapshot) {
 
 // RecordingHooks records the executions the kit reports.
 type RecordingHooks struct {
-	computemw.NopHooks
+	once     sync.Once
+	hooks    *computemw.Hooks
 	mu       sync.Mutex
 	finished []FinishedExecution
 }
@@ -195,11 +197,22 @@ type FinishedExecution struct {
 	Status  string
 }
 
-// ExecutionFinished implements computemw.Hooks.
-func (h *RecordingHooks) ExecutionFinished(_ context.Context, a *computemw.Action, res *computemw.Result, err error, _ time.Duration) {
+// Hooks returns the hooks that record, the same on every call.
+func (h *RecordingHooks) Hooks() *computemw.Hooks {
+	h.once.Do(func() { h.hooks = &computemw.Hooks{ExecutionFinished: h.executionFinished} })
+	return h.hooks
+}
+
+func (h *RecordingHooks) executionFinished(_ context.Context, a *computemw.Action, res *computemw.Result, err error, _ time.Duration) {
+	status := outcome.Of(false, 0, "")
+	if err != nil {
+		status = outcome.Of(true, 0, string(computemw.AsError(err).Code))
+	} else if res != nil {
+		status = outcome.Of(false, res.ExitCode, "")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.finished = append(h.finished, FinishedExecution{Op: a.Op, Timeout: a.Timeout, Status: computemw.ExecutionStatus(res, err)})
+	h.finished = append(h.finished, FinishedExecution{Op: a.Op, Timeout: a.Timeout, Status: status})
 }
 
 // Finished returns the executions reported so far.

@@ -107,7 +107,7 @@ func streamStatus(t *testing.T, url, body string, header map[string]string) int 
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &e); err != nil {
 				t.Fatalf("error event: %v", err)
 			}
-			status = e.Code.Status()
+			status = computemw.StatusOf(&computemw.Error{Code: e.Code})
 		case strings.HasPrefix(line, "data: ") && event == "exit":
 			return status
 		}
@@ -137,14 +137,14 @@ func webSocketStatus(t *testing.T, base string, header map[string]string, comman
 	send, next := c.Send, c.Next
 	send(httpapi.WSMessage{Type: "create-sandbox"})
 	if m := next(); m.Type != "sandbox-ready" {
-		return computemw.Code(m.Code).Status()
+		return computemw.StatusOf(&computemw.Error{Code: computemw.Code(m.Code)})
 	}
 	send(httpapi.WSMessage{Type: "execute", Command: command})
 	status := 200
 	for {
 		switch m := next(); m.Type {
 		case "error":
-			status = computemw.Code(m.Code).Status()
+			status = computemw.StatusOf(&computemw.Error{Code: computemw.Code(m.Code)})
 		case "execution-complete":
 			c.Conn.Close(websocket.StatusNormalClosure, "")
 			return status

@@ -141,7 +141,7 @@ func quotaKit(t testing.TB, store quota.Store, limits quota.Limits) (*computemw.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return MeteredKit(t, computemw.Config{MaxSandboxes: 4096, Policies: []computemw.Policy{q}, Hooks: []computemw.Hooks{q}}, Measured)
+	return MeteredKit(t, computemw.Config{MaxSandboxes: 4096, Policies: []computemw.Policy{q}, Hooks: []*computemw.Hooks{q.Hooks()}}, Measured)
 }
 
 // spread runs n /exec requests for principal concurrently, alternating

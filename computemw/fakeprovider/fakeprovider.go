@@ -79,6 +79,13 @@ func (p *Provider) Name() string { return p.name }
 // Languages implements computemw.LanguageLister.
 func (p *Provider) Languages() []string { return []string{"bash", "node", "python"} }
 
+// Runtimes implements computemw.LanguageLister: the languages by name.
+func (p *Provider) Runtimes(context.Context) ([]computemw.Runtime, error) { return nil, nil }
+
+// TemplateNames implements computemw.LanguageLister: none besides the
+// languages.
+func (p *Provider) TemplateNames() []string { return nil }
+
 // Created is the number of sandboxes created so far.
 func (p *Provider) Created() int64 { return p.created.Load() }
 

@@ -78,7 +78,7 @@ func (k *API) executionResponse(res *computemw.Result, err error) (*Response, er
 		e := computemw.AsError(err)
 		if res != nil && e.Details == nil && (e.Code == computemw.CodeTimeout || e.Code == computemw.CodeResource) {
 			c := *e
-			c.Details = computemw.PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
+			c.Details = PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
 			e = &c
 		}
 		return nil, e
@@ -86,7 +86,7 @@ func (k *API) executionResponse(res *computemw.Result, err error) (*Response, er
 	if k.cfg.StrictExitCode && res.ExitCode != 0 {
 		return nil, &computemw.Error{Code: computemw.CodeExecution, Message: fmt.Sprintf("program exited with code %d", res.ExitCode), Details: res.Stderr}
 	}
-	return JSON(http.StatusOK, res.Response())
+	return JSON(http.StatusOK, NewExecutionResponse(res))
 }
 
 func firstError(err error) error {

@@ -31,7 +31,7 @@ func JSON(status int, v any) (*Response, error) {
 func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) *Response {
 	ctx, id := computemw.BeginRequest(ctx, h)
 	e := computemw.AsError(err)
-	status := e.Status()
+	status := computemw.StatusOf(e)
 	switch {
 	case e.Code == computemw.CodeClientClosed:
 		k.log.InfoContext(ctx, "computemw: client closed the request", "requestId", id)

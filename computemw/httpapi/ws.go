@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -615,11 +616,27 @@ func pushInput(q *textstream.InputQueue, data string) error {
 	}
 }
 
-// validateArgs checks an execute message's arguments: bounded, and only
-// for a program (a command line takes its arguments in itself).
+// validateArgs checks an execute message's arguments before the message
+// is admitted, with the kit's rule (which the kit applies again): only for
+// a program (a command line takes its arguments in itself), at most
+// computemw.MaxArgs of them in computemw.MaxArgsBytes, none holding a NUL
+// byte.
 func validateArgs(command string, args []string) error {
 	if len(args) > 0 && command != "" {
 		return computemw.Errorf(computemw.CodeBadRequest, "args are for a program (language and code), not a command")
 	}
-	return computemw.ValidateArgs(args)
+	if len(args) > computemw.MaxArgs {
+		return computemw.Errorf(computemw.CodeBadRequest, "args: more than %d arguments", computemw.MaxArgs)
+	}
+	size := 0
+	for i, a := range args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return computemw.Errorf(computemw.CodeBadRequest, "args: argument %d contains a NUL byte", i)
+		}
+		size += len(a) + 1
+	}
+	if size > computemw.MaxArgsBytes {
+		return computemw.Errorf(computemw.CodeBadRequest, "args: more than %d bytes in all", computemw.MaxArgsBytes)
+	}
+	return nil
 }

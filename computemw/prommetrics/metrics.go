@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/internal/outcome"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -39,8 +40,7 @@ type Options struct {
 // start gates' compute_start_gate_*.
 // One Metrics serves one kit.
 type Metrics struct {
-	computemw.NopHooks
-
+	hooks          *computemw.Hooks
 	reg            *prometheus.Registry
 	handler        http.Handler
 	executions     *prometheus.CounterVec
@@ -96,10 +96,22 @@ func New(opts Options) *Metrics {
 		languages: map[string]bool{LanguageCommand: true, LanguageTerminal: true, LabelOther: true},
 	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	m.hooks = &computemw.Hooks{
+		SandboxCreated:    m.SandboxCreated,
+		SandboxDestroyed:  m.SandboxDestroyed,
+		ExecutionFinished: m.ExecutionFinished,
+		RequestRejected:   m.RequestRejected,
+		ConnectionOpened:  m.ConnectionOpened,
+		ConnectionClosed:  m.ConnectionClosed,
+	}
 	return m
 }
 
-// Bind implements computemw.Binder: it registers the metrics with every
+// Hooks returns the hooks that feed the metrics (see
+// [computemw.MetricsExporter]).
+func (m *Metrics) Hooks() *computemw.Hooks { return m.hooks }
+
+// Bind implements [computemw.MetricsExporter]: it registers the metrics with every
 // label value of the kit's providers and languages at zero.
 func (m *Metrics) Bind(k *computemw.Kit) error {
 	m.mu.Lock()
@@ -117,7 +129,7 @@ func (m *Metrics) Bind(k *computemw.Kit) error {
 		m.createDuration.WithLabelValues(p)
 		for l := range m.languages {
 			m.duration.WithLabelValues(p, l)
-			for _, s := range computemw.ExecutionStatuses() {
+			for _, s := range outcome.All() {
 				m.executions.WithLabelValues(p, l, s)
 			}
 		}
@@ -175,29 +187,41 @@ func rejectionReason(err error) string {
 	}
 }
 
-// SandboxCreated implements computemw.Hooks.
+// SandboxCreated is the metrics' [computemw.Hooks].SandboxCreated.
 func (m *Metrics) SandboxCreated(_ context.Context, sb computemw.Sandbox, took time.Duration) {
 	m.active.Inc()
 	m.createDuration.WithLabelValues(m.providerLabel(sb.Provider())).Observe(took.Seconds())
 }
 
-// SandboxDestroyed implements computemw.Hooks.
+// SandboxDestroyed is the metrics' [computemw.Hooks].SandboxDestroyed.
 func (m *Metrics) SandboxDestroyed(context.Context, computemw.Sandbox, error) { m.active.Dec() }
 
-// ExecutionFinished implements computemw.Hooks.
+// ExecutionFinished is the metrics' [computemw.Hooks].ExecutionFinished.
 func (m *Metrics) ExecutionFinished(_ context.Context, a *computemw.Action, res *computemw.Result, err error, took time.Duration) {
 	p, l := m.providerLabel(a.Provider), m.languageLabel(a)
-	m.executions.WithLabelValues(p, l, computemw.ExecutionStatus(res, err)).Inc()
+	m.executions.WithLabelValues(p, l, executionStatus(res, err)).Inc()
 	m.duration.WithLabelValues(p, l).Observe(took.Seconds())
 }
 
-// RequestRejected implements computemw.Hooks.
+// RequestRejected is the metrics' [computemw.Hooks].RequestRejected.
 func (m *Metrics) RequestRejected(_ context.Context, _ computemw.Op, _ *computemw.Action, err error) {
 	m.rejections.WithLabelValues(rejectionReason(err)).Inc()
 }
 
-// ConnectionOpened implements computemw.Hooks.
+// ConnectionOpened is the metrics' [computemw.Hooks].ConnectionOpened.
 func (m *Metrics) ConnectionOpened(context.Context, computemw.Op) { m.connections.Inc() }
 
-// ConnectionClosed implements computemw.Hooks.
+// ConnectionClosed is the metrics' [computemw.Hooks].ConnectionClosed.
 func (m *Metrics) ConnectionClosed(context.Context, computemw.Op) { m.connections.Dec() }
+
+// executionStatus is the status label of an execution's outcome.
+func executionStatus(res *computemw.Result, err error) string {
+	if err != nil {
+		return outcome.Of(true, 0, string(computemw.AsError(err).Code))
+	}
+	exit := 0
+	if res != nil {
+		exit = res.ExitCode
+	}
+	return outcome.Of(false, exit, "")
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/computemw/fakeprovider"
 	"github.com/computemw/kit/computemw/httpapi"
+	"github.com/computemw/kit/computemw/internal/outcome"
 	"github.com/computemw/kit/computemw/prommetrics"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
@@ -182,7 +183,7 @@ func TestMetricsFreshHasEveryLabelValue(t *testing.T) {
 	}
 	langs := append(kit.Languages("fake"), "command", "terminal", "other")
 	for _, l := range langs {
-		for _, s := range computemw.ExecutionStatuses() {
+		for _, s := range outcome.All() {
 			if !has("compute_executions_total", map[string]string{"provider": "fake", "language": l, "status": s}) {
 				t.Errorf("no compute_executions_total{fake,%s,%s}", l, s)
 			}

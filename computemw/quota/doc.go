@@ -1,8 +1,8 @@
 // Package quota is the usage-quota policy of computemw: how many
 // executions, CPU seconds and memory-MB-seconds each principal may use per
-// period, from what the sandboxes measure. Its [Quota] is both a
-// [computemw.Policy] and [computemw.Hooks]: as a policy it reserves an
-// execution before any sandbox is created for it; as hooks it records what
+// period, from what the sandboxes measure. Its [Quota] is a
+// [computemw.Policy] with [computemw.Hooks]: as a policy it reserves an
+// execution before any sandbox is created for it; its hooks record what
 // the execution used when it ends. It counts every execution from every
 // entry: routes, the sandbox middleware, WebSocket messages, terminals,
 // GraphQL fields, Socket.IO events, an application's own Kit.Execute.
@@ -10,8 +10,8 @@
 // # Wiring
 //
 // List it after the authenticator (computemw/auth): quotas are per
-// principal. The kit registers it as hooks too (listing it in
-// Config.Hooks as well is harmless: a value listed twice is called once).
+// principal. The kit registers its hooks too (listing [Quota.Hooks] in
+// Config.Hooks as well is harmless: hooks listed twice are called once).
 //
 //	usage, err := sqlitestore.Open("/var/lib/myapp/quota.db") // or redisstore.New, pgstore.New; nil: memory
 //	if err != nil {

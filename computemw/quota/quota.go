@@ -75,8 +75,9 @@ type Config struct {
 const quotaWriteTimeout = 30 * time.Second
 
 // Quota enforces usage quotas per principal and period. It is both a
-// [computemw.Policy] and [computemw.Hooks]: list it in Config.Policies,
-// after the authenticator (the kit registers it as hooks too).
+// [computemw.Policy] and, by its [Quota.Hooks], an observer: list it in
+// Config.Policies, after the authenticator (the kit registers its hooks
+// too).
 //
 // As a policy, its Authorize reserves one execution for every execution
 // action (an execute, an exec or a terminal, from any entry point) by
@@ -86,7 +87,7 @@ const quotaWriteTimeout = 30 * time.Second
 // before any sandbox is created for it. So a quota of N admits exactly N,
 // however many instances share the store. Other actions that create a
 // sandbox are refused once any quota is spent. The reservation is kept
-// with the action ([computemw.Action.SetValue]).
+// with the action (in [computemw.Action].Values).
 //
 // As hooks, it records the CPU seconds and memory-MB-seconds each
 // execution measured (Result.CPUTime, Result.PeakMemory ×
@@ -98,8 +99,7 @@ const quotaWriteTimeout = 30 * time.Second
 // back when the execution could not run at all, or when the action was
 // refused after the reservation (by a later policy or the sandbox cap).
 type Quota struct {
-	computemw.NopHooks
-
+	hooks       *computemw.Hooks
 	store       Store
 	plans       map[string]Limits
 	defaultPlan string
@@ -138,8 +138,14 @@ func New(cfg Config) (*Quota, error) {
 	case q.idleMB < 0:
 		q.idleMB = 0
 	}
+	q.hooks = &computemw.Hooks{ExecutionFinished: q.ExecutionFinished, RequestRejected: q.RequestRejected}
 	return q, nil
 }
+
+// Hooks returns the quota's hooks, which record what executions used and
+// give back what refused actions reserved: the kit registers them when
+// the quota is in Config.Policies.
+func (q *Quota) Hooks() *computemw.Hooks { return q.hooks }
 
 // periodAt returns the period containing now, reusing the last one while
 // it lasts.
@@ -193,7 +199,7 @@ func (q *Quota) Admit(ctx context.Context, _ computemw.Op, _ *computemw.Request)
 // Authorize implements [Policy]: it reserves an execution, or checks that
 // no quota is spent, before a sandbox is created.
 func (q *Quota) Authorize(ctx context.Context, a *computemw.Action) error {
-	counts := a.Op.IsExecution()
+	counts := a.Op == computemw.OpExecute || a.Op == computemw.OpExec || a.Op == computemw.OpTerminal
 	if !counts && !a.CreatesSandbox {
 		return nil
 	}
@@ -225,7 +231,10 @@ func (q *Quota) Authorize(ctx context.Context, a *computemw.Action) error {
 		u.Executions--
 		return exceeded(period, u, limits)
 	}
-	a.SetValue(ticketKey{}, &ticket{key: p.ID, period: period})
+	if a.Values == nil {
+		a.Values = map[any]any{}
+	}
+	a.Values[ticketKey{}] = &ticket{key: p.ID, period: period}
 	return nil
 }
 
@@ -275,10 +284,11 @@ func (q *Quota) add(ctx context.Context, key string, period Period, delta Usage)
 	}
 }
 
-// ExecutionFinished implements [computemw.Hooks]: it records what the
-// execution measured, or gives its reservation back if it could not run.
+// ExecutionFinished is the quota's [computemw.Hooks].ExecutionFinished: it
+// records what the execution measured, or gives its reservation back if it
+// could not run.
 func (q *Quota) ExecutionFinished(ctx context.Context, a *computemw.Action, res *computemw.Result, _ error, _ time.Duration) {
-	t, _ := a.Value(ticketKey{}).(*ticket)
+	t, _ := a.Values[ticketKey{}].(*ticket)
 	if t == nil || t.settled {
 		return
 	}
@@ -296,13 +306,14 @@ func (q *Quota) ExecutionFinished(ctx context.Context, a *computemw.Action, res 
 	}
 }
 
-// RequestRejected implements [computemw.Hooks]: an action refused after its
-// reservation (by a later policy or the sandbox cap) gives it back.
+// RequestRejected is the quota's [computemw.Hooks].RequestRejected: an
+// action refused after its reservation (by a later policy or the sandbox
+// cap) gives it back.
 func (q *Quota) RequestRejected(ctx context.Context, _ computemw.Op, a *computemw.Action, _ error) {
 	if a == nil {
 		return
 	}
-	t, _ := a.Value(ticketKey{}).(*ticket)
+	t, _ := a.Values[ticketKey{}].(*ticket)
 	if t == nil || t.settled {
 		return
 	}
@@ -310,11 +321,11 @@ func (q *Quota) RequestRejected(ctx context.Context, _ computemw.Op, a *computem
 	q.add(ctx, t.key, t.period, Usage{Executions: -1})
 }
 
-// CheckUsage implements [computemw.UsageChecker]: a terminal goes on only
+// CheckUsage implements [computemw.UsageMeter]: a terminal goes on only
 // while its caller's usage, with what the terminal has used so far, is
 // within the plan's CPU and memory quotas.
 func (q *Quota) CheckUsage(ctx context.Context, a *computemw.Action, sofar *computemw.Result) error {
-	t, _ := a.Value(ticketKey{}).(*ticket)
+	t, _ := a.Values[ticketKey{}].(*ticket)
 	if t == nil || sofar == nil {
 		return nil
 	}

@@ -61,7 +61,7 @@ func newQuotaFixture(t *testing.T, limits quota.Limits, cfg computemw.Config, qc
 		t.Fatal(err)
 	}
 	cfg.Policies = append(cfg.Policies, q)
-	cfg.Hooks = append(cfg.Hooks, q)
+	cfg.Hooks = append(cfg.Hooks, q.Hooks())
 	kit, fake := computemwtest.MeteredKit(t, cfg, computemwtest.Measured)
 	return &quotaFixture{kit: kit, fake: fake, quota: q,
 		ctx: computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "alice", Plan: "free"})}
@@ -182,7 +182,7 @@ func TestQuotaPolicyOrder(t *testing.T) {
 	refuse := refusePolicy{}
 	f := newQuotaFixture(t, quota.Limits{Executions: 10}, computemw.Config{}, quota.Config{})
 	kit := policytest.NewKit(t, computemw.Config{
-		Providers: []computemw.Provider{f.fake}, Policies: []computemw.Policy{f.quota, refuse}, Hooks: []computemw.Hooks{f.quota},
+		Providers: []computemw.Provider{f.fake}, Policies: []computemw.Policy{f.quota, refuse}, Hooks: []*computemw.Hooks{f.quota.Hooks()},
 	})
 	if resp := policytest.Post(f.ctx, kit, "/exec", `{"command":"echo hi"}`, nil); resp.Status != 403 {
 		t.Fatalf("%d %s", resp.Status, resp.Body)

@@ -81,6 +81,13 @@ func (p *Provider) Languages() []string {
 	return []string{"python", "python3", "py", "javascript", "js", "node", "typescript", "ts"}
 }
 
+// Runtimes implements computemw.LanguageLister: the languages by name.
+func (p *Provider) Runtimes(context.Context) ([]computemw.Runtime, error) { return nil, nil }
+
+// TemplateNames implements computemw.LanguageLister: a sandbox's template
+// (snapshot) is named by a language.
+func (p *Provider) TemplateNames() []string { return nil }
+
 // CheckHealth implements computemw.HealthChecker with one cheap
 // authenticated call: listing at most one sandbox.
 func (p *Provider) CheckHealth(ctx context.Context) error {

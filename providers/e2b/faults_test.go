@@ -26,8 +26,8 @@ func TestCreateRateLimitedNotRetried(t *testing.T) {
 	if e.RetryAfter != 7*time.Second {
 		t.Errorf("RetryAfter = %s, want the vendor's 7s", e.RetryAfter)
 	}
-	if e.Status() != http.StatusTooManyRequests {
-		t.Errorf("status %d", e.Status())
+	if computemw.StatusOf(e) != http.StatusTooManyRequests {
+		t.Errorf("status %d", computemw.StatusOf(e))
 	}
 	if n := f.Count(e2bfake.OpCreate); n != 1 {
 		t.Errorf("%d create requests, want 1 (no retry)", n)
@@ -54,8 +54,8 @@ func TestCreateErrorClasses(t *testing.T) {
 			_, err := p.Create(testCtx(t), computemw.CreateOptions{})
 			e := wantCode(t, "Create", err, tc.code)
 			if want := map[computemw.Code]int{computemw.CodeBadRequest: 400, computemw.CodeUnavailable: 503,
-				computemw.CodeNotFound: 404, computemw.CodeTimeout: 408, computemw.CodeResource: 507}[tc.code]; e.Status() != want {
-				t.Errorf("status %d, want %d", e.Status(), want)
+				computemw.CodeNotFound: 404, computemw.CodeTimeout: 408, computemw.CodeResource: 507}[tc.code]; computemw.StatusOf(e) != want {
+				t.Errorf("status %d, want %d", computemw.StatusOf(e), want)
 			}
 			if n := f.Count(e2bfake.OpCreate); n != 1 {
 				t.Errorf("%d create requests, want 1", n)

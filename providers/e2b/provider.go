@@ -57,6 +57,13 @@ func (p *Provider) Languages() []string {
 	return out
 }
 
+// Runtimes describes the languages by name (see computemw.LanguageLister).
+func (p *Provider) Runtimes(context.Context) ([]computemw.Runtime, error) { return nil, nil }
+
+// TemplateNames is nil: a sandbox's template is named by a language (see
+// computemw.LanguageLister).
+func (p *Provider) TemplateNames() []string { return nil }
+
 // CheckHealth asks the control plane for one sandbox of the list, which
 // proves both that it answers and that the API key is accepted.
 func (p *Provider) CheckHealth(ctx context.Context) error {

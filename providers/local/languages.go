@@ -18,7 +18,7 @@ const versionTimeout = 5 * time.Second
 // maxVersionBytes caps what a version command may print that is kept.
 const maxVersionBytes = 4096
 
-// Runtimes implements [computemw.RuntimeLister]: every runtime of the table
+// Runtimes implements [computemw.LanguageLister]: every runtime of the table
 // whose interpreter this host has, with the version it reports. It creates
 // one sandbox, runs each interpreter's --version in it (each bounded by a
 // few seconds), and destroys the sandbox, so each call costs a sandbox: the

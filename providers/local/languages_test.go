@@ -110,7 +110,7 @@ func TestLanguagesMatchWhatRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var res computemw.ExecutionResponse
+			var res httpapi.ExecutionResponse
 			err = json.NewDecoder(resp.Body).Decode(&res)
 			resp.Body.Close()
 			if err != nil || resp.StatusCode != 200 || res.Output != "hello\n" || !res.Success {

@@ -26,6 +26,11 @@ func (p *Provider) Name() string { return Name }
 // Languages implements computemw.LanguageLister: none off Linux.
 func (p *Provider) Languages() []string { return nil }
 
+// Runtimes implements computemw.LanguageLister: none off Linux.
+func (p *Provider) Runtimes(context.Context) ([]computemw.Runtime, error) {
+	return []computemw.Runtime{}, nil
+}
+
 // CgroupVersion is 0: no cgroups off Linux.
 func (p *Provider) CgroupVersion() int { return 0 }
 

@@ -5,7 +5,7 @@ package local
 // Templates lists the provider's templates: none off Linux.
 func (p *Provider) Templates() []TemplateInfo { return nil }
 
-// TemplateNames implements computemw.TemplateLister: none off Linux.
+// TemplateNames implements computemw.LanguageLister: none off Linux.
 func (p *Provider) TemplateNames() []string { return nil }
 
 // RuntimeTable lists the runtime table: empty off Linux.

@@ -268,7 +268,7 @@ func (s *sandbox) runtime(language string) (*Runtime, error) {
 	return rt, nil
 }
 
-// TemplateNames implements computemw.TemplateLister: the names of the
+// TemplateNames implements computemw.LanguageLister: the names of the
 // provider's templates.
 func (p *Provider) TemplateNames() []string {
 	return slices.Sorted(maps.Keys(p.tc.templates))

@@ -128,7 +128,7 @@ func TestTemplateErrors(t *testing.T) {
 	p := newTestProvider(t, local.Config{})
 	_, err := p.Create(t.Context(), computemw.CreateOptions{Template: "no-such-template"})
 	var ce *computemw.Error
-	if !errors.As(err, &ce) || ce.Code.Status() != 400 {
+	if !errors.As(err, &ce) || computemw.StatusOf(ce) != 400 {
 		t.Errorf("unknown template: %v, want a 400-class error", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/sessiontoken"
 )
 
 // DefaultSessionTable is the table that holds session records unless
@@ -125,7 +126,7 @@ func (s *SessionStore) Reserve(ctx context.Context, owner string, lim computemw.
 	if mine >= lim.PerOwner {
 		return "", computemw.ErrOwnerSessionsFull
 	}
-	token := computemw.NewSessionToken()
+	token := sessiontoken.New()
 	if _, err := tx.Exec(ctx, `INSERT INTO `+s.table+` (id, owner, place, expires_at) VALUES ($1, $2, true, $3)`,
 		placeID(token), owner, until); err != nil {
 		return "", fmt.Errorf("pgstore: reserve a session: %w", err)

@@ -169,7 +169,7 @@ func TestRedisDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kit, fake := computemwtest.MeteredKit(t, computemw.Config{Policies: []computemw.Policy{rl, q}, Hooks: []computemw.Hooks{q}}, computemwtest.Measured)
+	kit, fake := computemwtest.MeteredKit(t, computemw.Config{Policies: []computemw.Policy{rl, q}, Hooks: []*computemw.Hooks{q.Hooks()}}, computemwtest.Measured)
 	pctx := computemw.WithPrincipal(ctx, computemw.Principal{ID: "alice", Plan: "free"})
 	exec := func() *httpapi.Response {
 		return computemwtest.ServePath(pctx, kit, http.MethodPost, "/exec", `{"command":"echo hi"}`, nil)

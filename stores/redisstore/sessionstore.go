@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/internal/sessiontoken"
 )
 
 // SessionStore is a computemw.SessionStore in Redis, for
@@ -77,7 +78,7 @@ return 1
 
 // Reserve implements computemw.SessionStore.
 func (s *SessionStore) Reserve(ctx context.Context, owner string, lim computemw.SessionLimits, until time.Time) (string, error) {
-	token := computemw.NewSessionToken()
+	token := sessiontoken.New()
 	res, err := reserveScript.Run(ctx, s.client, []string{s.allKey(), s.ownerKey(owner)},
 		time.Now().UnixMilli(), lim.Total, lim.PerOwner, until.UnixMilli(), placeMember(owner, token)).Int()
 	if err != nil {

@@ -64,7 +64,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, req *computemw.R
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
-	w.WriteHeader(e.Status())
+	w.WriteHeader(computemw.StatusOf(e))
 	_, _ = w.Write(body)
 }
 

@@ -124,6 +124,6 @@ func (h *Handler) writeError(w http.ResponseWriter, err error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
-	w.WriteHeader(e.Status())
+	w.WriteHeader(computemw.StatusOf(e))
 	_, _ = w.Write(body)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/transports/graphql/internal/generated"
 )
 
@@ -87,7 +88,7 @@ func withPartialOutput(err error, res *computemw.Result) error {
 		return err
 	}
 	c := *e
-	c.Details = computemw.PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
+	c.Details = httpapi.PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
 	return &c
 }
 

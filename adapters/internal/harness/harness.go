@@ -51,8 +51,8 @@ const (
 func init() { gin.SetMode(gin.TestMode) }
 
 // bareExec is what the BareExecPath handlers answer.
-func bareExec(req *httpapi.ExecRequest) computemw.ExecutionResponse {
-	return computemw.ExecutionResponse{Success: req.Command != "", SandboxID: "bare-1", Provider: "fake"}
+func bareExec(req *httpapi.ExecRequest) httpapi.ExecutionResponse {
+	return httpapi.ExecutionResponse{Success: req.Command != "", SandboxID: "bare-1", Provider: "fake"}
 }
 
 var ok = map[string]bool{"ok": true}
