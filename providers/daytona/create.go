@@ -150,7 +150,10 @@ func (p *Provider) open(ctx context.Context, s *apiclient.Sandbox) (*Sandbox, er
 	// its client sends the API key to the toolbox proxy's origin only,
 	// and a redirect (say, to another sandbox's toolbox on the same
 	// proxy) is an error, never followed.
-	c, err := vendorhttp.New(p.opts.HTTPClient, base, http.Header{"Authorization": {"Bearer " + p.opts.APIKey}})
+	c, err := vendorhttp.New(p.opts.HTTPClient, base, http.Header{
+		"Authorization":         {"Bearer " + p.opts.APIKey},
+		"X-Daytona-Sdk-Version": {sdkVersion},
+	})
 	if err != nil {
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "daytona answered something unexpected",
 			Err: fmt.Errorf("daytona sandbox %s: toolboxProxyUrl: %w", s.Id, err)}

@@ -175,23 +175,15 @@ func (s *Sandbox) logs(ctx context.Context, session, cmdID string, limit int64, 
 	if err != nil {
 		return false, err
 	}
-	var logs toolboxclient.SessionCommandLogsResponse
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		// Older daemons answer the combined output as text.
-		data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		resp.Body.Close()
-		if err != nil {
-			return false, callError("GetSessionCommandLogs", err)
-		}
-		logs.Stdout = string(data)
-	} else if err := decode("GetSessionCommandLogs", resp, limit, &logs); err != nil {
+	stdout, stderr, err := readLogs(resp, limit)
+	if err != nil {
 		if errors.Is(err, computemw.ErrResource) {
 			out.truncated = true
 			return false, computemw.Errorf(computemw.CodeResource, "output limit exceeded: the program wrote far more than %d bytes", out.limit)
 		}
 		return false, err
 	}
-	return out.update(logs.Stdout, logs.Stderr)
+	return out.update(stdout, stderr)
 }
 
 // pumpStdin forwards an interactive stdin to the command as it arrives,

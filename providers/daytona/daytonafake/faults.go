@@ -37,6 +37,14 @@ type Fault struct {
 	// client has given up (its context ended or it hung up), then creates
 	// the sandbox anyway, after this long.
 	CreateAfterGiveUp time.Duration
+	// LegacyLogsAsJSON, for GetSessionCommandLogs, answers the legacy
+	// format (the combined output, as to a client of an SDK before
+	// 0.167.0) as a JSON string rather than as text, whatever SDK
+	// version the client sends.
+	LegacyLogsAsJSON bool
+	// LegacyLogsAsText, for GetSessionCommandLogs, answers the legacy
+	// format as text/plain whatever SDK version the client sends.
+	LegacyLogsAsText bool
 }
 
 // Inject adds a fault; faults of one operation apply in the order given.

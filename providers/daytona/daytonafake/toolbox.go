@@ -128,7 +128,7 @@ func (s *Server) commandOp(q *request, c *command) {
 			s.t.Errorf("daytonafake: GetSessionCommandLogs: follow is WebSocket only")
 		}
 		out, errOut, _ := c.logs()
-		writeJSON(q.w, 200, map[string]string{"stdout": out, "stderr": errOut, "output": out + errOut})
+		writeLogs(q, out, errOut)
 	case "SendInput":
 		var body struct {
 			Data string `json:"data"`
