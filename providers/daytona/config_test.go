@@ -116,8 +116,17 @@ func TestFromEnvAgainstFake(t *testing.T) {
 	if err := sb.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Daytona's delete passes through "destroying" (the sandbox is still
+	// found by ID) before the sandbox is not found; deleting it again
+	// meanwhile is a conflict that Delete takes as done.
+	if info, err := p.Get(ctx, sb.ID()); err != nil || info.State != "destroying" {
+		t.Errorf("Get right after Destroy = %+v, %v; want state destroying", info, err)
+	}
+	if err := p.Delete(ctx, sb.ID()); err != nil {
+		t.Errorf("Delete of a sandbox being destroyed: %v", err)
+	}
 	if _, err := p.Get(ctx, sb.ID()); !errors.Is(err, computemw.ErrNotFound) {
-		t.Errorf("Get after Destroy: %v", err)
+		t.Errorf("Get once destroyed: %v", err)
 	}
 	if err := d.KeepAlive(ctx); !errors.Is(err, computemw.ErrNotFound) {
 		t.Errorf("KeepAlive after Destroy: %v", err)

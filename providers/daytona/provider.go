@@ -184,10 +184,23 @@ func (p *Provider) List(ctx context.Context, limit int) ([]SandboxInfo, error) {
 	}
 }
 
-// Delete deletes a sandbox by ID or name; a sandbox already gone is not an
-// error.
+// Delete deletes a sandbox by ID or name; a sandbox already gone, or
+// already being destroyed, is not an error. Daytona's delete is a soft
+// delete: the sandbox is renamed and passes through the state
+// "destroying" (Get still finds it by ID) before it is not found; a
+// second delete meanwhile is a conflict (409), taken as done when the
+// sandbox is indeed on its way out.
 func (p *Provider) Delete(ctx context.Context, idOrName string) error {
 	resp, err := p.api.DeleteSandbox(ctx, idOrName, nil)
+	if err == nil && resp.StatusCode == http.StatusConflict {
+		conflict := statusError("deleteSandbox", resp)
+		resp.Body.Close()
+		sb, err := p.get(ctx, idOrName)
+		if errors.Is(err, computemw.ErrNotFound) || (err == nil && beingDestroyed(sb)) {
+			return nil
+		}
+		return conflict
+	}
 	resp, err = check("deleteSandbox", resp, err, 200, 204)
 	if errors.Is(err, computemw.ErrNotFound) {
 		return nil
@@ -197,6 +210,13 @@ func (p *Provider) Delete(ctx context.Context, idOrName string) error {
 	}
 	resp.Body.Close()
 	return nil
+}
+
+// beingDestroyed reports whether a sandbox is deleted and on its way out.
+func beingDestroyed(sb *apiclient.Sandbox) bool {
+	st := stateOf(sb)
+	return st == "destroying" || st == "destroyed" ||
+		(sb.DesiredState != nil && *sb.DesiredState == apiclient.SandboxDesiredStateDestroyed)
 }
 
 func (p *Provider) get(ctx context.Context, idOrName string) (*apiclient.Sandbox, error) {

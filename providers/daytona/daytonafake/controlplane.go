@@ -2,6 +2,7 @@ package daytonafake
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -55,7 +56,16 @@ func (s *Server) controlPlane(q *request) {
 		if sb != nil && sb.pendingPolls > 0 {
 			sb.pendingPolls--
 			if sb.pendingPolls == 0 {
-				sb.state = "started"
+				sb.state = sb.startsAs
+			}
+		}
+		if sb != nil && sb.state == "destroying" {
+			if sb.destroyPolls <= 0 {
+				// The runner is done: a destroyed sandbox is not found.
+				delete(s.sandboxes, sb.id)
+				sb = nil
+			} else {
+				sb.destroyPolls--
 			}
 		}
 		var dto map[string]any
@@ -64,33 +74,19 @@ func (s *Server) controlPlane(q *request) {
 		}
 		s.mu.Unlock()
 		if sb == nil {
-			writeErr(q.w, 404, "sandbox not found")
+			writeErr(q.w, q.r, 404, "Sandbox with ID or name "+q.params["sandboxIdOrName"]+" not found")
 			return
 		}
 		writeJSON(q.w, 200, dto)
 	case "listSandboxes":
 		s.list(q)
 	case "deleteSandbox":
-		s.mu.Lock()
-		sb := s.find(q.params["sandboxIdOrName"])
-		if sb != nil {
-			delete(s.sandboxes, sb.id)
-		}
-		s.mu.Unlock()
-		if sb == nil {
-			writeErr(q.w, 404, "sandbox not found")
-			return
-		}
-		sb.destroy()
-		s.mu.Lock()
-		dto := sb.dto(s.srv.URL)
-		s.mu.Unlock()
-		writeJSON(q.w, 200, dto)
+		s.deleteSandbox(q)
 	case "setAutostopInterval":
 		minutes, err := strconv.ParseFloat(q.params["interval"], 64)
 		if err != nil || minutes < 0 || minutes > maxMinutes {
 			s.t.Errorf("daytonafake: setAutostopInterval: interval %q is not a plausible number of minutes", q.params["interval"])
-			writeErr(q.w, 400, "invalid interval")
+			writeErr(q.w, q.r, 400, "invalid interval")
 			return
 		}
 		s.mu.Lock()
@@ -102,7 +98,7 @@ func (s *Server) controlPlane(q *request) {
 		}
 		s.mu.Unlock()
 		if sb == nil {
-			writeErr(q.w, 404, "sandbox not found")
+			writeErr(q.w, q.r, 404, "sandbox not found")
 			return
 		}
 		writeJSON(q.w, 200, dto)
@@ -114,13 +110,13 @@ func (s *Server) controlPlane(q *request) {
 		}
 		s.mu.Unlock()
 		if sb == nil {
-			writeErr(q.w, 404, "sandbox not found")
+			writeErr(q.w, q.r, 404, "sandbox not found")
 			return
 		}
 		q.w.WriteHeader(201)
 	default:
 		s.t.Errorf("daytonafake: %s is in the spec but not used by the provider", q.op)
-		writeErr(q.w, 501, "not implemented by the fake")
+		writeErr(q.w, q.r, 501, "not implemented by the fake")
 	}
 }
 
@@ -136,7 +132,7 @@ func (s *Server) create(q *request) {
 	}{{"cpu (cores)", c.CPU, maxCPU}, {"memory (GB)", c.Memory, maxMemoryGB}, {"disk (GB)", c.Disk, maxDiskGB}, {"autoStopInterval (minutes)", c.AutoStopInterval, maxMinutes}} {
 		if u.v != nil && (*u.v < 0 || *u.v > u.max) {
 			s.t.Errorf("daytonafake: createSandbox: %s = %d is outside 0..%d: wrong unit?", u.name, *u.v, u.max)
-			writeErr(q.w, 400, "invalid "+u.name)
+			writeErr(q.w, q.r, 400, "invalid "+u.name)
 			return
 		}
 	}
@@ -167,7 +163,7 @@ func (s *Server) create(q *request) {
 	s.mu.Lock()
 	if c.Name != "" && s.find(c.Name) != nil {
 		s.mu.Unlock()
-		writeErr(q.w, 409, "a sandbox with this name exists")
+		writeErr(q.w, q.r, 409, "a sandbox with this name exists")
 		return
 	}
 	sb, err := s.add(c, raw)
@@ -177,7 +173,7 @@ func (s *Server) create(q *request) {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		writeErr(q.w, 500, err.Error())
+		writeErr(q.w, q.r, 500, err.Error())
 		return
 	}
 	writeJSON(q.w, 200, dto)
@@ -197,7 +193,7 @@ func (s *Server) add(c createSandbox, raw map[string]any) (*sandbox, error) {
 	}
 	sb := &sandbox{
 		id: id, name: name, dir: dir, workDir: work, env: c.Env, labels: c.Labels, request: raw,
-		state: "started", pendingPolls: s.opts.StartPolls, sessions: map[string]*session{},
+		state: s.opts.StartState, startsAs: s.opts.StartState, pendingPolls: s.opts.StartPolls, sessions: map[string]*session{},
 		snapshot: c.Snapshot, target: c.Target,
 	}
 	if sb.labels == nil {
@@ -228,6 +224,40 @@ func (s *Server) add(c createSandbox, raw map[string]any) (*sandbox, error) {
 	return sb, nil
 }
 
+// deleteSandbox follows the control plane's soft delete
+// (apps/api/src/sandbox/services/sandbox.service.ts destroy and
+// sandbox.entity.ts getSoftDeleteUpdate, daytona v0.190.0): the answer is
+// the sandbox, renamed DESTROYED_<name>_<ms> and with desired state
+// destroyed; it stays visible by ID, in state destroying, until the
+// runner has destroyed it (Options.DestroyPolls getSandbox answers here),
+// then it is not found. A second delete while that is under way is a
+// conflict (StateChangeInProgressError, 409). The fake's runner ends the
+// sandbox's processes and removes its directory at once.
+func (s *Server) deleteSandbox(q *request) {
+	s.mu.Lock()
+	sb := s.find(q.params["sandboxIdOrName"])
+	busy := sb != nil && sb.state == "destroying"
+	if sb != nil && !busy {
+		sb.state, sb.desiredState = "destroying", "destroyed"
+		sb.name = fmt.Sprintf("DESTROYED_%s_%d", sb.name, time.Now().UnixMilli())
+		sb.destroyPolls = s.opts.DestroyPolls
+	}
+	s.mu.Unlock()
+	switch {
+	case sb == nil:
+		writeErr(q.w, q.r, 404, "Sandbox with ID or name "+q.params["sandboxIdOrName"]+" not found")
+		return
+	case busy:
+		writeErr(q.w, q.r, 409, "Sandbox state change in progress")
+		return
+	}
+	sb.destroy()
+	s.mu.Lock()
+	dto := sb.dto(s.srv.URL)
+	s.mu.Unlock()
+	writeJSON(q.w, 200, dto)
+}
+
 // find looks a live sandbox up by ID or name. The caller holds s.mu.
 func (s *Server) find(idOrName string) *sandbox {
 	if sb := s.sandboxes[idOrName]; sb != nil {
@@ -246,7 +276,7 @@ func (s *Server) list(q *request) {
 	if l := q.query("labels"); l != "" {
 		if err := json.Unmarshal([]byte(l), &want); err != nil {
 			s.t.Errorf("daytonafake: listSandboxes: labels %q is not a JSON object: %v", l, err)
-			writeErr(q.w, 400, "invalid labels")
+			writeErr(q.w, q.r, 400, "invalid labels")
 			return
 		}
 	}
@@ -288,10 +318,19 @@ func (s *Server) list(q *request) {
 // dto is the Sandbox of the spec. The caller holds s.mu.
 func (sb *sandbox) dto(base string) map[string]any {
 	proxy, _ := url.JoinPath(base, "toolbox")
-	return map[string]any{
-		"id": sb.id, "organizationId": "org-fake", "name": sb.name, "snapshot": sb.snapshot,
+	desired := sb.desiredState
+	if desired == "" {
+		desired = "started"
+	}
+	m := map[string]any{
+		"desiredState": desired,
+		"id":           sb.id, "organizationId": "org-fake", "name": sb.name, "snapshot": sb.snapshot,
 		"user": "daytona", "env": sb.env, "labels": sb.labels, "public": false, "networkBlockAll": false,
 		"target": sb.target, "cpu": sb.cpu, "gpu": 0, "memory": sb.memory, "disk": sb.disk,
 		"state": sb.state, "toolboxProxyUrl": proxy, "autoStopInterval": sb.autoStop,
 	}
+	if sb.state == "build_failed" || sb.state == "error" {
+		m["errorReason"] = "the snapshot failed to build"
+	}
+	return m
 }

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Options configure a [Server].
@@ -34,6 +35,13 @@ type Options struct {
 	// StartPolls is how many getSandbox answers say "starting" before a
 	// new sandbox says "started" (0: it is started at once).
 	StartPolls int
+	// StartState is the state a new sandbox reaches after StartPolls
+	// (default "started"); "build_failed" or "error" make its start fail.
+	StartState string
+	// DestroyPolls is how many getSandbox answers after a delete still
+	// show the sandbox, in state "destroying", before it is not found
+	// (default 1; negative: none).
+	DestroyPolls int
 	// OnCall, when set, is called with the operationId of every valid
 	// request before it is answered (for tests that act at a given step).
 	OnCall func(op string)
@@ -67,6 +75,15 @@ func New(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.APIKey == "" {
 		opts.APIKey = "test-key"
+	}
+	if opts.StartState == "" {
+		opts.StartState = "started"
+	}
+	switch {
+	case opts.DestroyPolls == 0:
+		opts.DestroyPolls = 1
+	case opts.DestroyPolls < 0:
+		opts.DestroyPolls = 0
 	}
 	if _, _, err := validators(); err != nil {
 		t.Fatalf("daytonafake: loading the vendor specs: %v", err)
@@ -114,13 +131,16 @@ func (s *Server) Made() int {
 	return s.made
 }
 
-// Live returns the IDs of the sandboxes that exist (not deleted), sorted.
+// Live returns the IDs of the sandboxes that exist and are not being
+// destroyed, sorted.
 func (s *Server) Live() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.sandboxes))
-	for id := range s.sandboxes {
-		ids = append(ids, id)
+	for id, sb := range s.sandboxes {
+		if sb.desiredState != "destroyed" {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
 	return ids
@@ -197,24 +217,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		id, sub, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/toolbox/"), "/")
 		if !ok {
 			s.t.Errorf("daytonafake: %s %s: no toolbox endpoint after the sandbox ID", r.Method, r.URL.Path)
-			writeErr(w, 404, "not found")
+			writeErr(w, r, 404, "not found")
 			return
 		}
 		v, p, sbID = tb, "/"+sub, id
 	default:
 		s.t.Errorf("daytonafake: %s %s: neither the control plane (/api) nor a toolbox (/toolbox/{id})", r.Method, r.URL.Path)
-		writeErr(w, 404, "not found")
+		writeErr(w, r, 404, "not found")
 		return
 	}
 	if got, want := r.Header.Get("Authorization"), "Bearer "+s.APIKey; got != want {
 		s.t.Errorf("daytonafake: %s %s: wrong Authorization header (%d bytes), want \"Bearer <key>\"", r.Method, r.URL.Path, len(got))
-		writeErr(w, 401, "unauthorized")
+		writeErr(w, r, 401, "unauthorized")
 		return
 	}
 	op, params, err := v.check(r, p, body)
 	if err != nil {
 		s.t.Errorf("daytonafake: request not valid against the vendor spec: %v", err)
-		writeErr(w, 400, err.Error())
+		writeErr(w, r, 400, err.Error())
 		return
 	}
 	s.mu.Lock()
@@ -254,7 +274,7 @@ func (q *request) decode(v any) bool {
 	dec := json.NewDecoder(strings.NewReader(string(q.body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeErr(q.w, 400, err.Error())
+		writeErr(q.w, q.r, 400, err.Error())
 		return false
 	}
 	return true
@@ -266,8 +286,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func writeErr(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "error": http.StatusText(status)})
+// writeErr answers an error in the shape of the part that answers it
+// (the specs declare no error answers): the control plane's
+// (apps/api/src/filters/all-exceptions.filter.ts) or the toolbox's
+// (libs/common-go/pkg/errors/http.go ErrorResponse and its middleware),
+// daytona v0.190.0.
+func writeErr(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if strings.HasPrefix(r.URL.Path, "/toolbox/") {
+		writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "code": errorCode(status),
+			"timestamp": now, "path": r.URL.Path, "method": r.Method})
+		return
+	}
+	writeJSON(w, status, map[string]any{"path": r.URL.RequestURI(), "timestamp": now, "statusCode": status,
+		"error": http.StatusText(status), "message": msg})
+}
+
+// errorCode is the toolbox's code of an error status.
+func errorCode(status int) string {
+	return strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 }
 
 // inside reports whether an absolute path lies in dir.

@@ -100,7 +100,7 @@ func (f *Fault) before(s *Server, q *request) bool {
 		if f.Location != "" {
 			q.w.Header().Set("Location", f.Location)
 		}
-		writeErr(q.w, f.Status, "injected fault")
+		writeErr(q.w, q.r, f.Status, "injected fault")
 		return true
 	}
 	return false

@@ -22,8 +22,10 @@ type sandbox struct {
 	id, name, dir, workDir string
 	env, labels            map[string]string
 	request                map[string]any
-	state                  string
+	state, desiredState    string
+	startsAs               string // the state after pendingPolls
 	pendingPolls           int
+	destroyPolls           int
 	activity               int
 	autoStop               int // minutes
 	cpu, memory, disk      int

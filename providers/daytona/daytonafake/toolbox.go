@@ -25,11 +25,11 @@ func (s *Server) toolbox(q *request) {
 	}
 	s.mu.Unlock()
 	if sb == nil {
-		writeErr(q.w, 404, "sandbox not found")
+		writeErr(q.w, q.r, 404, "sandbox not found")
 		return
 	}
 	if state != "started" {
-		writeErr(q.w, 409, "sandbox is not started")
+		writeErr(q.w, q.r, 409, "sandbox is not started")
 		return
 	}
 	switch q.op {
@@ -51,13 +51,13 @@ func (s *Server) toolbox(q *request) {
 		}
 		sb.pmu.Unlock()
 		if dup {
-			writeErr(q.w, 409, "session exists")
+			writeErr(q.w, q.r, 409, "session exists")
 			return
 		}
 		q.w.WriteHeader(201)
 	case "DeleteSession":
 		if !sb.deleteSession(q.params["sessionId"]) {
-			writeErr(q.w, 404, "session not found")
+			writeErr(q.w, q.r, 404, "session not found")
 			return
 		}
 		q.w.WriteHeader(204)
@@ -66,7 +66,7 @@ func (s *Server) toolbox(q *request) {
 	case "GetSessionCommand", "GetSessionCommandLogs", "SendInput":
 		c := sb.command(q.params["sessionId"], q.params["commandId"])
 		if c == nil {
-			writeErr(q.w, 404, "command not found")
+			writeErr(q.w, q.r, 404, "command not found")
 			return
 		}
 		s.commandOp(q, c)
@@ -74,7 +74,7 @@ func (s *Server) toolbox(q *request) {
 		s.codeRun(q, sb)
 	default:
 		s.t.Errorf("daytonafake: %s is in the spec but not used by the provider", q.op)
-		writeErr(q.w, 501, "not implemented by the fake")
+		writeErr(q.w, q.r, 501, "not implemented by the fake")
 	}
 }
 
@@ -94,11 +94,11 @@ func (s *Server) sessionExec(q *request, sb *sandbox) {
 	s.mu.Unlock()
 	c, err := sb.start(q.params["sessionId"], cmdID, body.Command)
 	if errors.Is(err, errNoSession) {
-		writeErr(q.w, 404, err.Error())
+		writeErr(q.w, q.r, 404, err.Error())
 		return
 	}
 	if err != nil {
-		writeErr(q.w, 400, err.Error())
+		writeErr(q.w, q.r, 400, err.Error())
 		return
 	}
 	if (body.RunAsync != nil && *body.RunAsync) || (body.Async != nil && *body.Async) {
@@ -138,12 +138,12 @@ func (s *Server) commandOp(q *request, c *command) {
 		}
 		select {
 		case <-c.done:
-			writeErr(q.w, 400, "command has exited")
+			writeErr(q.w, q.r, 400, "command has exited")
 			return
 		default:
 		}
 		if _, err := io.WriteString(c.stdin, body.Data); err != nil {
-			writeErr(q.w, 400, "command is not reading input")
+			writeErr(q.w, q.r, 400, "command is not reading input")
 			return
 		}
 		q.w.WriteHeader(204)
@@ -169,11 +169,11 @@ func (s *Server) codeRun(q *request, sb *sandbox) {
 	}
 	bin, ok := interpreters[body.Language]
 	if !ok {
-		writeErr(q.w, 400, "unsupported language")
+		writeErr(q.w, q.r, 400, "unsupported language")
 		return
 	}
 	if _, err := exec.LookPath(bin); err != nil {
-		writeErr(q.w, 400, bin+" is not installed")
+		writeErr(q.w, q.r, 400, bin+" is not installed")
 		return
 	}
 	timeout := 10 * time.Second
@@ -204,14 +204,14 @@ func (s *Server) files(q *request, sb *sandbox) {
 	}
 	if !inside(sb.dir, p) {
 		s.t.Errorf("daytonafake: %s: path %q is not an absolute path in the sandbox", q.op, p)
-		writeErr(q.w, 400, "invalid path")
+		writeErr(q.w, q.r, 400, "invalid path")
 		return
 	}
 	switch q.op {
 	case "ListFiles":
 		ents, err := os.ReadDir(p)
 		if err != nil {
-			fileErr(q.w, err)
+			fileErr(q.w, q.r, err)
 			return
 		}
 		list := []map[string]any{}
@@ -224,7 +224,7 @@ func (s *Server) files(q *request, sb *sandbox) {
 	case "GetFileInfo":
 		fi, err := os.Lstat(p)
 		if err != nil {
-			fileErr(q.w, err)
+			fileErr(q.w, q.r, err)
 			return
 		}
 		writeJSON(q.w, 200, fileInfo(fi))
@@ -232,40 +232,40 @@ func (s *Server) files(q *request, sb *sandbox) {
 		s.download(q, p)
 	case "UploadFile":
 		if _, err := os.Stat(filepath.Dir(p)); err != nil {
-			writeErr(q.w, 400, "parent directory does not exist")
+			writeErr(q.w, q.r, 400, "parent directory does not exist")
 			return
 		}
 		mr := multipart.NewReader(strings.NewReader(string(q.body)), boundary(q.r))
 		part, err := mr.NextPart()
 		if err != nil || part.FormName() != "file" {
 			s.t.Errorf("daytonafake: UploadFile: no multipart part named file (%v)", err)
-			writeErr(q.w, 400, "no file")
+			writeErr(q.w, q.r, 400, "no file")
 			return
 		}
 		f, err := os.Create(p)
 		if err != nil {
-			fileErr(q.w, err)
+			fileErr(q.w, q.r, err)
 			return
 		}
 		_, err = io.Copy(f, part)
 		f.Close()
 		if err != nil {
-			writeErr(q.w, 500, err.Error())
+			writeErr(q.w, q.r, 500, err.Error())
 			return
 		}
 		writeJSON(q.w, 200, map[string]any{"message": "File uploaded successfully"})
 	case "DeleteFile":
 		fi, err := os.Lstat(p)
 		if err != nil {
-			fileErr(q.w, err)
+			fileErr(q.w, q.r, err)
 			return
 		}
 		if fi.IsDir() && q.query("recursive") != "true" {
-			writeErr(q.w, 400, "is a directory; set recursive")
+			writeErr(q.w, q.r, 400, "is a directory; set recursive")
 			return
 		}
 		if err := os.RemoveAll(p); err != nil {
-			writeErr(q.w, 500, err.Error())
+			writeErr(q.w, q.r, 500, err.Error())
 			return
 		}
 		q.w.WriteHeader(204)
@@ -273,11 +273,11 @@ func (s *Server) files(q *request, sb *sandbox) {
 		mode, err := strconv.ParseUint(q.query("mode"), 8, 32)
 		if err != nil {
 			s.t.Errorf("daytonafake: CreateFolder: mode %q is not octal", q.query("mode"))
-			writeErr(q.w, 400, "invalid mode")
+			writeErr(q.w, q.r, 400, "invalid mode")
 			return
 		}
 		if err := os.MkdirAll(p, os.FileMode(mode)); err != nil {
-			fileErr(q.w, err)
+			fileErr(q.w, q.r, err)
 			return
 		}
 		q.w.WriteHeader(201)
@@ -287,16 +287,16 @@ func (s *Server) files(q *request, sb *sandbox) {
 func (s *Server) download(q *request, p string) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		fileErr(q.w, err)
+		fileErr(q.w, q.r, err)
 		return
 	}
 	if fi.IsDir() {
-		writeErr(q.w, 400, "is a directory")
+		writeErr(q.w, q.r, 400, "is a directory")
 		return
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		fileErr(q.w, err)
+		fileErr(q.w, q.r, err)
 		return
 	}
 	q.w.Header().Set("Content-Type", "application/octet-stream")
@@ -341,14 +341,14 @@ func boundary(r *http.Request) string {
 	return strings.Trim(b, `"`)
 }
 
-func fileErr(w http.ResponseWriter, err error) {
+func fileErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		writeErr(w, 404, "no such file or directory")
+		writeErr(w, r, 404, "no such file or directory")
 	case errors.Is(err, fs.ErrPermission):
-		writeErr(w, 403, "permission denied")
+		writeErr(w, r, 403, "permission denied")
 	default:
-		writeErr(w, 400, err.Error())
+		writeErr(w, r, 400, err.Error())
 	}
 }
 
