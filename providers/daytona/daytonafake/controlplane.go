@@ -305,7 +305,7 @@ func (s *Server) list(q *request) {
 	sort.Slice(all, func(i, j int) bool { return all[i].id < all[j].id })
 	items := []map[string]any{}
 	for i := offset; i < len(all) && len(items) < limit; i++ {
-		items = append(items, all[i].dto(s.srv.URL))
+		items = append(items, all[i].listItem(s.srv.URL))
 	}
 	s.mu.Unlock()
 	var next any
@@ -313,6 +313,16 @@ func (s *Server) list(q *request) {
 		next = strconv.Itoa(offset + len(items))
 	}
 	writeJSON(q.w, 200, map[string]any{"items": items, "nextCursor": next})
+}
+
+// listItem is the SandboxListItem of the spec: a Sandbox without its
+// environment and network settings.
+func (sb *sandbox) listItem(base string) map[string]any {
+	m := sb.dto(base)
+	for _, k := range []string{"env", "networkBlockAll"} {
+		delete(m, k)
+	}
+	return m
 }
 
 // dto is the Sandbox of the spec. The caller holds s.mu.

@@ -14,6 +14,7 @@
 package daytonafake
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +27,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/routers"
 )
 
 // Options configure a [Server].
@@ -65,6 +68,7 @@ type Server struct {
 	made      int
 	faults    []*Fault
 	calls     map[string]int
+	exchanges []Exchange
 	late      sync.WaitGroup
 	closing   chan struct{}
 }
@@ -204,6 +208,54 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	rec := &recordingWriter{ResponseWriter: w}
+	var c checked
+	s.answer(rec, r, body, &c)
+	s.record(rec, r, &c)
+}
+
+// checked is what answer learnt of a request, for the check of its answer.
+type checked struct {
+	op      string
+	route   *routers.Route
+	params  map[string]string
+	req     *http.Request // with the fake's prefix taken off the path
+	toolbox bool
+	faulted bool
+	problem string
+}
+
+// record checks an answer against the spec and keeps the exchange; a
+// problem fails the test.
+func (s *Server) record(w *recordingWriter, r *http.Request, c *checked) {
+	ex := Exchange{Op: c.op, Method: r.Method, Path: r.URL.Path, Status: w.status, Faulted: c.faulted, Problem: c.problem}
+	if w.hijacked {
+		ex.Status = 0
+	}
+	if ex.Problem == "" && c.route != nil && ex.Status != 0 && !w.overflow {
+		var err error
+		if c.faulted {
+			if ex.Status >= 400 {
+				err = errorShape(c.op, c.toolbox, ex.Status, w.body.Bytes())
+			}
+		} else {
+			err = checkResponse(c.route, c.req, c.params, c.toolbox, ex.Status, w.Header(), w.body.Bytes())
+		}
+		if err != nil {
+			ex.Problem = err.Error()
+			s.t.Errorf("daytonafake: answer not valid against the vendor spec: %v", err)
+		} else {
+			ex.Checked = true
+		}
+	}
+	s.mu.Lock()
+	s.exchanges = append(s.exchanges, ex)
+	s.mu.Unlock()
+}
+
+// answer validates a request and answers it, noting in c what the check
+// of the answer needs.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, body []byte, c *checked) {
 	cp, tb, _ := validators()
 	var (
 		v    *validator
@@ -216,23 +268,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/toolbox/"):
 		id, sub, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/toolbox/"), "/")
 		if !ok {
+			c.problem = "no toolbox endpoint"
 			s.t.Errorf("daytonafake: %s %s: no toolbox endpoint after the sandbox ID", r.Method, r.URL.Path)
 			writeErr(w, r, 404, "not found")
 			return
 		}
 		v, p, sbID = tb, "/"+sub, id
+		c.toolbox = true
 	default:
+		c.problem = "neither the control plane nor a toolbox"
 		s.t.Errorf("daytonafake: %s %s: neither the control plane (/api) nor a toolbox (/toolbox/{id})", r.Method, r.URL.Path)
 		writeErr(w, r, 404, "not found")
 		return
 	}
 	if got, want := r.Header.Get("Authorization"), "Bearer "+s.APIKey; got != want {
+		c.problem = "wrong Authorization header"
 		s.t.Errorf("daytonafake: %s %s: wrong Authorization header (%d bytes), want \"Bearer <key>\"", r.Method, r.URL.Path, len(got))
 		writeErr(w, r, 401, "unauthorized")
 		return
 	}
-	op, params, err := v.check(r, p, body)
+	op, params, route, err := v.checkRoute(r, p, body)
+	c.op, c.params, c.route = op, params, route
+	c.req = r.Clone(context.Background())
+	c.req.URL.Path, c.req.URL.RawPath = p, ""
 	if err != nil {
+		c.problem = err.Error()
 		s.t.Errorf("daytonafake: request not valid against the vendor spec: %v", err)
 		writeErr(w, r, 400, err.Error())
 		return
@@ -244,6 +304,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.opts.OnCall != nil {
 		s.opts.OnCall(op)
 	}
+	c.faulted = f != nil && f.shapes()
 	q := &request{w: w, r: r, op: op, params: params, body: body, sandboxID: sbID, fault: f}
 	if f != nil && f.before(s, q) {
 		return

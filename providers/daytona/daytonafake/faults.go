@@ -117,3 +117,9 @@ func hangUp(w http.ResponseWriter) {
 	}
 	panic(http.ErrAbortHandler)
 }
+
+// shapes reports whether the fault changes the answer away from what the
+// spec describes (then only an error answer's shape is checked).
+func (f *Fault) shapes() bool {
+	return f.Status != 0 || f.Reset || f.ResetAfterBytes > 0 || f.LegacyLogsAsJSON
+}
