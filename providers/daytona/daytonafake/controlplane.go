@@ -176,7 +176,11 @@ func (s *Server) create(q *request) {
 		writeErr(q.w, q.r, 500, err.Error())
 		return
 	}
-	writeJSON(q.w, 200, dto)
+	status := 200
+	if q.fault != nil && q.fault.CreatedStatus != 0 {
+		status = q.fault.CreatedStatus
+	}
+	writeJSON(q.w, status, dto)
 }
 
 // add puts a new sandbox on the books. The caller holds s.mu.
@@ -284,6 +288,9 @@ func (s *Server) list(q *request) {
 	if l := q.query("limit"); l != "" {
 		f, _ := strconv.ParseFloat(l, 64)
 		limit = int(f)
+	}
+	if s.opts.PageSize > 0 {
+		limit = min(limit, s.opts.PageSize)
 	}
 	offset := 0
 	if c := q.query("cursor"); c != "" {

@@ -45,6 +45,9 @@ type Options struct {
 	// show the sandbox, in state "destroying", before it is not found
 	// (default 1; negative: none).
 	DestroyPolls int
+	// PageSize caps the items of one listSandboxes page below the
+	// limit the client asks for (0: no cap), so that tests page.
+	PageSize int
 	// OnCall, when set, is called with the operationId of every valid
 	// request before it is answered (for tests that act at a given step).
 	OnCall func(op string)

@@ -42,6 +42,10 @@ type Fault struct {
 	// 0.167.0) as a JSON string rather than as text, whatever SDK
 	// version the client sends.
 	LegacyLogsAsJSON bool
+	// CreatedStatus, for createSandbox, answers the new sandbox with this
+	// status instead of the spec's 200 (201 is what a NestJS POST answers
+	// by default, and what a proxy in front may pass on).
+	CreatedStatus int
 	// LegacyLogsAsText, for GetSessionCommandLogs, answers the legacy
 	// format as text/plain whatever SDK version the client sends.
 	LegacyLogsAsText bool
@@ -121,5 +125,5 @@ func hangUp(w http.ResponseWriter) {
 // shapes reports whether the fault changes the answer away from what the
 // spec describes (then only an error answer's shape is checked).
 func (f *Fault) shapes() bool {
-	return f.Status != 0 || f.Reset || f.ResetAfterBytes > 0 || f.LegacyLogsAsJSON
+	return f.Status != 0 || f.Reset || f.ResetAfterBytes > 0 || f.LegacyLogsAsJSON || f.CreatedStatus != 0
 }
