@@ -80,12 +80,10 @@ func TestToolboxConflict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p2.Close(context.Background()) })
 	fake.Inject(daytonafake.Fault{Op: "GetWorkDir", Status: 409})
-	if _, err := p2.Attach(ctxT(t, 10*time.Second), sb.ID()); err == nil {
-		t.Fatal("Attach through a 409 succeeded")
-	} else {
-		wantCode(t, "Attach", err, computemw.CodeUnavailable)
-	}
+	_, err = p2.Attach(ctxT(t, 10*time.Second), sb.ID())
+	wantCode(t, "Attach", err, computemw.CodeUnavailable)
 	if err := p2.Close(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,5 +95,25 @@ func TestToolboxConflict(t *testing.T) {
 	wantCode(t, "Exec", err, computemw.CodeUnavailable)
 	if _, err := sb.Exec(ctxT(t, 10*time.Second), "true", computemw.ExecOptions{}); err != nil {
 		t.Errorf("Exec after the conflict: %v", err)
+	}
+}
+
+// A sandbox being destroyed (still found by ID, in state destroying)
+// cannot be attached: NOT_FOUND.
+func TestAttachWhileDestroying(t *testing.T) {
+	p, fake := newProvider(t, daytonafake.Options{DestroyPolls: 3}, daytona.Options{})
+	sb := create(t, p, computemw.CreateOptions{})
+	if err := sb.Destroy(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := daytona.New(daytona.Options{APIKey: fake.APIKey, APIURL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Close(context.Background()) })
+	_, err = p2.Attach(ctxT(t, 10*time.Second), sb.ID())
+	e := wantCode(t, "Attach", err, computemw.CodeNotFound)
+	if !strings.Contains(e.Message, "destroying") {
+		t.Errorf("message %q does not name the state", e.Message)
 	}
 }
