@@ -2,7 +2,8 @@
 // httptest server that implements the control-plane and toolbox endpoints
 // the daytona provider uses, validates every request against the vendor's
 // API descriptions (and fails the test on a wrong path, header, unit or
-// unknown field), really runs commands (sh -c in a temporary directory per
+// unknown field), checks its own answers against them too (recording
+// every exchange, see [Server.Exchanges]), really runs commands (sh -c in a temporary directory per
 // sandbox, on this host), keeps books of live sandboxes and processes,
 // and injects faults: statuses with Retry-After, redirects (as a toolbox,
 // in the tenant's sandbox, may answer anything), connection resets,
