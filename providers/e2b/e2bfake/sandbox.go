@@ -43,9 +43,15 @@ func (f *Fake) newSandbox(req newSandbox, life time.Duration) (*sandbox, error) 
 			return nil, fmt.Errorf("making the sandbox root: %w", err)
 		}
 	}
+	// E2B issues an envd access token only to a create that asked for
+	// secure; without one, envd answers any request.
+	token := ""
+	if req.Secure != nil && *req.Secure {
+		token = randHex(16)
+	}
 	now := time.Now()
 	sb := &sandbox{
-		f: f, id: id, token: randHex(16), template: req.TemplateID, root: root,
+		f: f, id: id, token: token, template: req.TemplateID, root: root,
 		env: req.EnvVars, meta: req.Metadata, internet: req.AllowInternetAccess,
 		started: now, end: now.Add(life), procs: map[uint32]*proc{}, nextPID: 100,
 	}
@@ -109,6 +115,17 @@ func (f *Fake) Env(id string) map[string]string {
 		return sb.env
 	}
 	return nil
+}
+
+// Secured reports whether a sandbox was created with secure: true, and so
+// has an envd access token that envd requires.
+func (f *Fake) Secured(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if sb := f.sandboxes[id]; sb != nil {
+		return sb.token != ""
+	}
+	return false
 }
 
 // Metadata returns the metadata a sandbox was created with.
