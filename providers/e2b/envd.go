@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"connectrpc.com/connect"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b/internal/envd/filesystem/filesystemconnect"
+	"github.com/computemw/kit/providers/e2b/internal/envd/process"
 	"github.com/computemw/kit/providers/e2b/internal/envd/process/processconnect"
 	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
@@ -68,4 +70,16 @@ func (p *Provider) retryConnect(ctx context.Context, op string, f func() error) 
 		}
 		delay = min(2*delay, p.opts.RetryMax)
 	}
+}
+
+// keepaliveHeader asks envd for keepalive events on a process's stream.
+const keepaliveHeader = "Keepalive-Ping-Interval"
+
+// startRequest wraps a process start with the headers envd reads from it.
+func (s *Sandbox) startRequest(req *process.StartRequest) *connect.Request[process.StartRequest] {
+	r := connect.NewRequest(req)
+	if iv := s.p.opts.KeepaliveInterval; iv > 0 {
+		r.Header().Set(keepaliveHeader, strconv.Itoa(seconds(iv)))
+	}
+	return r
 }

@@ -139,7 +139,7 @@ func (s *Sandbox) run(ctx context.Context, cmd string, args []string, opts compu
 	}
 
 	sel := &process.ProcessSelector{Selector: &process.ProcessSelector_Tag{Tag: tag}}
-	stream, err := s.envd.proc.Start(stopCtx, connect.NewRequest(req))
+	stream, err := s.envd.proc.Start(stopCtx, s.startRequest(req))
 	if err != nil {
 		// Without an answer the process may have started all the same:
 		// it is killed by its tag (envd answers NOT_FOUND if not).

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -98,7 +99,33 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 		}
 		return nil
 	}
-	if err := send(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: p.pid}}}); err != nil {
+	// The edge in front of envd cuts a stream that sent nothing for its
+	// idle timeout; envd's keepalive events, sent only when the start
+	// request asks for them, keep it open.
+	idleCut, second := s.f.streamTiming()
+	var idle <-chan time.Time
+	var idleTimer *time.Timer
+	if idleCut > 0 {
+		idleTimer = time.NewTimer(idleCut)
+		defer idleTimer.Stop()
+		idle = idleTimer.C
+	}
+	var ping <-chan time.Time
+	if n, err := strconv.Atoi(req.Header().Get("Keepalive-Ping-Interval")); err == nil && n > 0 {
+		t := time.NewTicker(time.Duration(n) * second)
+		defer t.Stop()
+		ping = t.C
+	}
+	sendReset := func(ev *process.ProcessEvent) error {
+		if err := send(ev); err != nil {
+			return err
+		}
+		if idleTimer != nil {
+			idleTimer.Reset(idleCut)
+		}
+		return nil
+	}
+	if err := sendReset(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: p.pid}}}); err != nil {
 		return nil // the client left; the process goes on, as in envd
 	}
 	for {
@@ -107,9 +134,18 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 			if !ok {
 				return nil
 			}
-			if err := send(ev); err != nil {
+			if err := sendReset(ev); err != nil {
 				return nil
 			}
+		case <-ping:
+			if err := sendReset(&process.ProcessEvent{Event: &process.ProcessEvent_Keepalive{Keepalive: &process.ProcessEvent_KeepAlive{}}}); err != nil {
+				return nil
+			}
+			s.f.keepaliveSent()
+		case <-idle:
+			// The edge's idle timeout: the connection is cut; the
+			// process goes on, as in envd.
+			panic(http.ErrAbortHandler)
 		case <-ctx.Done():
 			// The client or the server went away; the process goes
 			// on, as in envd.
