@@ -2,6 +2,7 @@ package e2b
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -18,16 +19,20 @@ import (
 
 // envd is the client of one sandbox's agent.
 type envd struct {
-	base string       // base URL, no trailing slash
-	http *http.Client // pinned to base's origin; sends the access token
-	proc processconnect.ProcessClient
-	fs   filesystemconnect.FilesystemClient
+	version envdVersion
+	user    string       // the username of /files; "" lets envd pick
+	base    string       // base URL, no trailing slash
+	http    *http.Client // pinned to base's origin; sends the access token
+	proc    processconnect.ProcessClient
+	fs      filesystemconnect.FilesystemClient
 }
 
 // newEnvd makes the client of a sandbox's envd. envd runs in the tenant's
 // sandbox, so it may answer anything: its client (see vendorhttp) sends
 // the access token to envd's origin only and follows no redirect.
-func (p *Provider) newEnvd(id, domain, token string) (*envd, error) {
+func (p *Provider) newEnvd(id, domain, token, version string) (*envd, error) {
+	v := parseEnvdVersion(version)
+	user := p.opts.User
 	domain = cmpOr(domain, p.opts.Domain)
 	base := fmt.Sprintf("https://%d-%s.%s", p.opts.EnvdPort, id, domain)
 	if p.opts.EnvdURL != nil {
@@ -38,16 +43,25 @@ func (p *Provider) newEnvd(id, domain, token string) (*envd, error) {
 	if token != "" {
 		creds.Set("X-Access-Token", token)
 	}
+	if !v.atLeast(defaultUser) {
+		// An envd older than 0.4.0 needs the user named: E2B's SDKs name
+		// "user" with Basic authorization (packages/js-sdk/src/envd/rpc.ts,
+		// authenticationHeader, 2.45.0).
+		user = cmpOr(user, sdkDefaultUser)
+		creds.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":")))
+	}
 	c, err := vendorhttp.New(p.opts.HTTPClient, base, creds)
 	if err != nil {
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "provider e2b is unavailable",
 			Err: fmt.Errorf("e2b: sandbox %s: envd: %w", id, err)}
 	}
 	return &envd{
-		base: base,
-		http: c,
-		proc: processconnect.NewProcessClient(c, base),
-		fs:   filesystemconnect.NewFilesystemClient(c, base),
+		version: v,
+		user:    user,
+		base:    base,
+		http:    c,
+		proc:    processconnect.NewProcessClient(c, base),
+		fs:      filesystemconnect.NewFilesystemClient(c, base),
 	}, nil
 }
 
@@ -83,3 +97,6 @@ func (s *Sandbox) startRequest(req *process.StartRequest) *connect.Request[proce
 	}
 	return r
 }
+
+// has reports whether the sandbox's envd is at least version v.
+func (e *envd) has(v envdVersion) bool { return e.version.atLeast(v) }

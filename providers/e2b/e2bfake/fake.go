@@ -136,6 +136,12 @@ func (f *Fake) streamTiming() (idleCut, pingSecond time.Duration) {
 	return f.idleCut, f.pingSecond
 }
 
+func (f *Fake) version() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.envdVersion
+}
+
 func (f *Fake) keepaliveSent() {
 	f.mu.Lock()
 	f.keepalives++

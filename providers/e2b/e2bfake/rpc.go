@@ -73,6 +73,10 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 		s.f.errorf("Start: a pty of size %dx%d", m.GetPty().GetSize().GetCols(), m.GetPty().GetSize().GetRows())
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("pty size must be positive"))
 	}
+	if m.Stdin != nil && !sb.has(gateStartStdin) {
+		s.f.errorf("Start: stdin set, a field envd %s does not have (from 0.3.0)", sb.version)
+		return connect.NewError(connect.CodeInvalidArgument, errors.New("unknown field stdin"))
+	}
 	p, err := sb.startProc(m)
 	if err != nil {
 		return connect.NewError(connect.CodeInvalidArgument, err)
@@ -202,6 +206,10 @@ func (s *processService) SendInput(ctx context.Context, req *connect.Request[pro
 
 // CloseStdin closes a process's stdin.
 func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
+	if sb := sandboxOf(ctx); !sb.has(gateCloseStdin) {
+		s.f.errorf("CloseStdin: envd %s has no such procedure (from 0.5.2)", sb.version)
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("process.Process.CloseStdin is not implemented"))
+	}
 	p, err := s.proc(ctx, req.Msg.GetProcess())
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ type sandbox struct {
 	f        *Fake
 	id       string
 	token    string
+	version  string // the envdVersion it advertises
 	template string
 	root     string
 	env      map[string]string
@@ -51,7 +52,7 @@ func (f *Fake) newSandbox(req newSandbox, life time.Duration) (*sandbox, error) 
 	}
 	now := time.Now()
 	sb := &sandbox{
-		f: f, id: id, token: token, template: req.TemplateID, root: root,
+		f: f, id: id, token: token, version: f.version(), template: req.TemplateID, root: root,
 		env: req.EnvVars, meta: req.Metadata, internet: req.AllowInternetAccess,
 		started: now, end: now.Add(life), procs: map[uint32]*proc{}, nextPID: 100,
 	}
@@ -65,7 +66,7 @@ func (f *Fake) newSandbox(req newSandbox, life time.Duration) (*sandbox, error) 
 
 func (sb *sandbox) answer() sandboxAnswer {
 	return sandboxAnswer{
-		TemplateID: sb.template, SandboxID: sb.id, ClientID: "fake", EnvdVersion: "0.1.3",
+		TemplateID: sb.template, SandboxID: sb.id, ClientID: "fake", EnvdVersion: sb.version,
 		EnvdAccessToken: sb.token, Domain: Domain,
 	}
 }
@@ -75,7 +76,7 @@ func (sb *sandbox) detail() sandboxDetail {
 	defer sb.mu.Unlock()
 	return sandboxDetail{
 		TemplateID: sb.template, SandboxID: sb.id, ClientID: "fake", StartedAt: sb.started.UTC(), EndAt: sb.end.UTC(),
-		EnvdVersion: "0.1.3", EnvdAccessToken: sb.token, AllowInternetAccess: sb.internet, Domain: Domain,
+		EnvdVersion: sb.version, EnvdAccessToken: sb.token, AllowInternetAccess: sb.internet, Domain: Domain,
 		CPUCount: 2, MemoryMB: 512, DiskSizeMB: 1024, Metadata: sb.meta, State: "running",
 	}
 }
