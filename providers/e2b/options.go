@@ -55,7 +55,9 @@ type Options struct {
 	// Cwd resolve against; default "/home/user".
 	Workdir string
 	// User, when set, is sent as envd's "username" parameter on file
-	// transfers (which user owns uploaded files).
+	// transfers (which user owns uploaded files). An envd older than 0.4.0
+	// needs a user named: then it defaults to "user", as E2B's SDKs, and is
+	// also sent as Basic authorization on envd's RPCs.
 	User string
 	// Languages maps a language to the command line that runs a source
 	// file, with {file} standing for its path; default DefaultLanguages().
