@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
 )
 
@@ -46,5 +47,37 @@ func TestEnvdVersions(t *testing.T) {
 				t.Errorf("RunCode = %+v, %v", res, err)
 			}
 		})
+	}
+}
+
+// A sandbox reached by Connect is held to the envdVersion of the connect
+// answer, as one from Create.
+func TestConnectReadsEnvdVersion(t *testing.T) {
+	p, f := newProvider(t, nil)
+	f.SetEnvdVersion("0.3.5")
+	made := create(t, p, computemw.CreateOptions{})
+	opts := f.Options()
+	defer opts.HTTPClient.CloseIdleConnections()
+	other, err := e2b.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	sb, err := other.Connect(ctx, made.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.WriteFile(ctx, "a.txt", []byte("x")); err != nil {
+		t.Errorf("WriteFile: %v", err)
+	}
+	if res, err := sb.Exec(ctx, "cat a.txt", computemw.ExecOptions{}); err != nil || res.Stdout != "x" {
+		t.Errorf("Exec = %+v, %v", res, err)
+	}
+	_, err = sb.Exec(ctx, "cat", computemw.ExecOptions{Stdin: strings.NewReader("in")})
+	wantCode(t, "Exec with stdin on envd 0.3.5", err, computemw.CodeExecution)
+	// The sandbox is the first provider's: the second lets go of it.
+	other.Detach(sb)
+	if err := other.Close(ctx); err != nil {
+		t.Error(err)
 	}
 }
