@@ -24,6 +24,9 @@ type newSandboxBody struct {
 	Metadata            map[string]string `json:"metadata,omitempty"`
 	EnvVars             map[string]string `json:"envVars,omitempty"`
 	AllowInternetAccess *bool             `json:"allow_internet_access,omitempty"`
+	// Secure asks for an envd access token: without it the sandbox's envd
+	// answers anyone who knows its address. Always true.
+	Secure bool `json:"secure"`
 }
 
 // sandboxBody is Sandbox, the answer of create and connect.

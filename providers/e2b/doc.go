@@ -3,7 +3,8 @@
 // The control plane (create, get, list, kill, set timeout, connect) is the
 // E2B REST API, authenticated with the X-API-Key header. Inside a sandbox
 // the provider talks to envd, the sandbox's agent, authenticated with the
-// X-Access-Token header that the create response hands out: processes
+// X-Access-Token header that the create response hands out (creates ask for
+// secure, without which E2B issues none): processes
 // (streamed output, standard input, signals, pseudo-terminals) and the
 // filesystem (stat, list, mkdir, move, remove) over the Connect protocol,
 // and file contents over envd's /files endpoint.
@@ -23,6 +24,9 @@
 // plane's origin, the access token only to that sandbox's envd, and no
 // redirect of either service is followed: it is an error of class
 // UNAVAILABLE. Neither API description documents a redirect.
+//
+// envd's features came in versions; the provider reads each sandbox's
+// envdVersion and keeps to what it has (see versions.go).
 //
 // Package e2bfake holds a contract fake of both services for tests.
 package e2b

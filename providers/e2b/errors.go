@@ -35,6 +35,9 @@ type StatusError struct {
 	Message, ErrorCode string
 	// RetryAfter is the Retry-After header, when there was one.
 	RetryAfter time.Duration
+	// Envd is set when the answer came from a sandbox's envd (its /files
+	// endpoint), not from the control plane.
+	Envd bool
 }
 
 // Error implements error.
@@ -47,6 +50,13 @@ func (e *StatusError) Error() string {
 		s += ": " + e.Message
 	}
 	return s
+}
+
+// envdStatusError is readStatusError for an answer of envd's /files.
+func envdStatusError(op string, resp *http.Response) *StatusError {
+	se := readStatusError(op, resp)
+	se.Envd = true
+	return se
 }
 
 // readStatusError builds a StatusError from an answer that is not 2xx.
@@ -103,6 +113,13 @@ func classify(se *StatusError) error {
 		e.Code, e.Message = computemw.CodeResource, "provider e2b has not enough disk space"
 	case s == http.StatusTooManyRequests:
 		e.Code, e.Message, e.RetryAfter = computemw.CodeRateLimited, "provider e2b is rate limiting", se.RetryAfter
+	case s == http.StatusUnauthorized && se.Envd:
+		// envd's /files answers 401 for a user it cannot find (the
+		// username parameter, Options.User): the caller's input.
+		e.Code, e.Message = computemw.CodeBadRequest, "provider e2b refused the user"
+		if se.Message != "" {
+			e.Message += ": " + truncate(se.Message, 200)
+		}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		e.Code, e.Message = computemw.CodeUnavailable, "provider e2b refused the credentials"
 	default: // 5xx and anything unexpected

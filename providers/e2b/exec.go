@@ -60,7 +60,7 @@ func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts compu
 	}
 	name := ".computemw-" + s.nextTag() + languageExt(language)
 	abs := s.p.opts.Workdir + "/" + name
-	if err := s.upload(ctx, abs, bytes.NewReader([]byte(code))); err != nil {
+	if err := s.upload(ctx, abs, []byte(code)); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -92,6 +92,12 @@ func (s *Sandbox) run(ctx context.Context, cmd string, args []string, opts compu
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
+	if opts.Stdin != nil && !s.envd.has(closeStdin) {
+		// Without CloseStdin a program that reads its input to the end
+		// would wait for ever.
+		return nil, computemw.Unsupported(Name, "standard input on a sandbox whose envd is "+s.envd.version.String()+
+			" (older than "+closeStdin.String()+"; rebuild the template)")
+	}
 	cwd := s.p.opts.Workdir
 	if opts.Cwd != "" {
 		var err error
@@ -122,7 +128,10 @@ func (s *Sandbox) run(ctx context.Context, cmd string, args []string, opts compu
 	req := &process.StartRequest{
 		Process: &process.ProcessConfig{Cmd: cmd, Args: args, Envs: maps.Clone(opts.Env), Cwd: &cwd},
 		Tag:     &tag,
-		Stdin:   &withStdin,
+	}
+	if s.envd.has(startStdin) {
+		// An older envd has no such field: stdin is always open there.
+		req.Stdin = &withStdin
 	}
 	start := time.Now()
 	out := textstream.NewCapped(limit)
@@ -139,7 +148,7 @@ func (s *Sandbox) run(ctx context.Context, cmd string, args []string, opts compu
 	}
 
 	sel := &process.ProcessSelector{Selector: &process.ProcessSelector_Tag{Tag: tag}}
-	stream, err := s.envd.proc.Start(stopCtx, connect.NewRequest(req))
+	stream, err := s.envd.proc.Start(stopCtx, s.startRequest(req))
 	if err != nil {
 		// Without an answer the process may have started all the same:
 		// it is killed by its tag (envd answers NOT_FOUND if not).

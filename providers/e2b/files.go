@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path"
@@ -86,8 +87,8 @@ func (s *Sandbox) fileInfo(e *filesystem.EntryInfo) computemw.FileInfo {
 // filesURL is envd's /files endpoint for an absolute path.
 func (s *Sandbox) filesURL(abs string) string {
 	q := url.Values{"path": {abs}}
-	if s.p.opts.User != "" {
-		q.Set("username", s.p.opts.User)
+	if s.envd.user != "" {
+		q.Set("username", s.envd.user)
 	}
 	return s.envd.base + "/files?" + q.Encode()
 }
@@ -106,7 +107,7 @@ func (s *Sandbox) download(ctx context.Context, abs string) (io.ReadCloser, erro
 		}
 		if resp.StatusCode != http.StatusOK {
 			defer drainClose(resp.Body)
-			return readStatusError("download file", resp), nil
+			return envdStatusError("download file", resp), nil
 		}
 		body = resp.Body
 		return nil, nil
@@ -115,21 +116,40 @@ func (s *Sandbox) download(ctx context.Context, abs string) (io.ReadCloser, erro
 }
 
 // upload creates or replaces a file (envd makes the parent directories).
-// Not retried.
-func (s *Sandbox) upload(ctx context.Context, abs string, r io.Reader) error {
+// Not retried. The content goes as a raw application/octet-stream body,
+// or as a multipart/form-data form with one "file" part when envd is older
+// than octet-stream uploads or the content is empty: envd's API requires a
+// body, and an empty raw body is none.
+func (s *Sandbox) upload(ctx context.Context, abs string, data []byte) error {
+	body, ctype := data, "application/octet-stream"
+	if len(data) == 0 || !s.envd.has(octetStreamUpload) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		part, err := mw.CreateFormFile("file", path.Base(abs))
+		if err == nil {
+			_, err = part.Write(data)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("e2b: upload file: %w", err)
+		}
+		body, ctype = buf.Bytes(), mw.FormDataContentType()
+	}
 	return s.p.retry(ctx, "upload file", false, func() (*StatusError, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.filesURL(abs), r)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.filesURL(abs), bytes.NewReader(body))
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Content-Type", ctype)
 		resp, err := s.envd.http.Do(req)
 		if err != nil {
 			return nil, transportError("upload file", err)
 		}
 		defer drainClose(resp.Body)
 		if resp.StatusCode != http.StatusOK {
-			return readStatusError("upload file", resp), nil
+			return envdStatusError("upload file", resp), nil
 		}
 		return nil, nil
 	})
@@ -189,7 +209,7 @@ func (s *Sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
 	if err := s.alive(); err != nil {
 		return err
 	}
-	return s.upload(ctx, abs, bytes.NewReader(data))
+	return s.upload(ctx, abs, data)
 }
 
 // ListFiles lists a directory (one level).

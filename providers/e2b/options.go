@@ -55,7 +55,9 @@ type Options struct {
 	// Cwd resolve against; default "/home/user".
 	Workdir string
 	// User, when set, is sent as envd's "username" parameter on file
-	// transfers (which user owns uploaded files).
+	// transfers (which user owns uploaded files). An envd older than 0.4.0
+	// needs a user named: then it defaults to "user", as E2B's SDKs, and is
+	// also sent as Basic authorization on envd's RPCs.
 	User string
 	// Languages maps a language to the command line that runs a source
 	// file, with {file} standing for its path; default DefaultLanguages().
@@ -81,6 +83,12 @@ type Options struct {
 	// retry up to RetryMax (default 5s); a Retry-After header wins when
 	// it is longer and not over RetryMax.
 	RetryBase, RetryMax time.Duration
+	// KeepaliveInterval is how often envd is asked to send a keepalive
+	// event on a process's stream (the Keepalive-Ping-Interval header, in
+	// whole seconds, rounded up), so that a command that prints nothing for
+	// long does not lose its stream at the idle timeout of E2B's edge;
+	// default 50 seconds, as E2B's SDKs ask; negative: not asked.
+	KeepaliveInterval time.Duration
 	// HTTPClient carries both services; default a client of its own. Only
 	// its Transport and Timeout are used: whatever its CheckRedirect and
 	// Jar say, no redirect is followed (an answer that redirects is an
@@ -135,6 +143,7 @@ func (o *Options) setDefaults() error {
 	} else if o.MaxRetries < 0 {
 		o.MaxRetries = 0
 	}
+	o.KeepaliveInterval = cmp.Or(o.KeepaliveInterval, 50*time.Second)
 	o.RetryBase = cmp.Or(o.RetryBase, 200*time.Millisecond)
 	o.RetryMax = cmp.Or(o.RetryMax, 5*time.Second)
 	if o.HTTPClient == nil {

@@ -108,6 +108,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		Timeout:    seconds(p.opts.SandboxTimeout),
 		Metadata:   meta,
 		EnvVars:    opts.Env,
+		Secure:     true,
 	}
 	if !opts.Network {
 		no := false

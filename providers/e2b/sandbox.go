@@ -40,7 +40,7 @@ func (p *Provider) newSandbox(b sandboxBody, maxExec time.Duration) (*Sandbox, e
 	if b.Domain != nil {
 		domain = *b.Domain
 	}
-	e, err := p.newEnvd(b.SandboxID, domain, b.EnvdAccessToken)
+	e, err := p.newEnvd(b.SandboxID, domain, b.EnvdAccessToken, b.EnvdVersion)
 	if err != nil {
 		return nil, err
 	}

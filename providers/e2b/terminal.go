@@ -39,7 +39,7 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 		Tag:     &tag,
 	}
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stream, err := s.envd.proc.Start(life, connect.NewRequest(req))
+	stream, err := s.envd.proc.Start(life, s.startRequest(req))
 	if err != nil {
 		cancel()
 		// Without an answer it may have started: kill it by its tag.

@@ -20,6 +20,10 @@
 // (as envd, in the tenant's sandbox, may answer anything), resets of
 // the connection in the middle of a process's stream, slow streams, and
 // creates held until the test releases them (HoldCreates), so that a
-// create can succeed after its client gave up. The fake keeps books of live
+// create can succeed after its client gave up. Streams can be cut when
+// silent (SetIdleCut, as E2B's edge does) and carry the keepalives their
+// start request asks for; sandboxes advertise an envd version
+// (SetEnvdVersion) below whose gates a feature is a contract violation; an
+// envd access token is issued only to a create that asks for secure. The fake keeps books of live
 // sandboxes and processes (Live, WaitNoneLive, Count).
 package e2bfake

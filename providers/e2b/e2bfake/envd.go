@@ -33,7 +33,7 @@ func (f *Fake) serveEnvd(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if got := r.Header.Get("X-Access-Token"); got != sb.token {
+	if got := r.Header.Get("X-Access-Token"); sb.token != "" && got != sb.token {
 		f.errorf("envd %s %s: X-Access-Token is %q, want the sandbox's envdAccessToken", r.Method, r.URL.Path, got)
 		writeError(w, http.StatusUnauthorized, "invalid access token")
 		return
@@ -54,6 +54,9 @@ func (f *Fake) serveEnvd(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 		if op := rpcOps[r.URL.Path]; op != "" && answerFault(w, f.takeRedirect(op)) {
+			return
+		}
+		if !f.checkUser(w, r, sb) {
 			return
 		}
 		f.rpc.ServeHTTP(w, r)
@@ -117,6 +120,9 @@ func (f *Fake) download(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	if answerFault(w, f.take(OpDownload)) {
 		return
 	}
+	if !f.checkUser(w, r, sb) {
+		return
+	}
 	host, ok := f.fileQuery(w, r, sb)
 	if !ok {
 		return
@@ -143,6 +149,9 @@ func (f *Fake) upload(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	if answerFault(w, f.take(OpUpload)) {
 		return
 	}
+	if !f.checkUser(w, r, sb) {
+		return
+	}
 	host, ok := f.fileQuery(w, r, sb)
 	if !ok {
 		return
@@ -151,6 +160,17 @@ func (f *Fake) upload(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "application/octet-stream":
+		if !sb.has(gateOctetStream) {
+			f.errorf("envd POST /files: an application/octet-stream body, which envd %s does not take (from 0.5.7)", sb.version)
+			writeError(w, http.StatusBadRequest, "unsupported content type")
+			return
+		}
+		if r.ContentLength == 0 {
+			// The API requires a body; an empty raw one is none.
+			f.errorf("envd POST /files: an empty body, where the API requires one")
+			writeError(w, http.StatusBadRequest, "request body is required")
+			return
+		}
 		body = r.Body
 	case "multipart/form-data":
 		mr := multipart.NewReader(r.Body, params["boundary"])

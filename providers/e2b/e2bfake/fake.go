@@ -42,6 +42,11 @@ type Fake struct {
 	counts    map[string]int
 	created   int
 	changed   chan struct{} // closed and replaced on every change of the books
+
+	idleCut     time.Duration // 0: streams are never cut for silence
+	pingSecond  time.Duration // how long one second of Keepalive-Ping-Interval lasts
+	keepalives  int           // keepalive events sent
+	envdVersion string
 }
 
 // New starts a fake that fails t on contract violations; it is stopped,
@@ -55,6 +60,9 @@ func New(t testing.TB) *Fake {
 		sandboxes: map[string]*sandbox{},
 		counts:    map[string]int{},
 		changed:   make(chan struct{}),
+
+		pingSecond:  time.Second,
+		envdVersion: DefaultEnvdVersion,
 	}
 	f.rpc = http.NewServeMux()
 	f.rpc.Handle(processconnect.NewProcessHandler(&processService{f: f}))
@@ -94,6 +102,51 @@ func (f *Fake) Options() e2b.Options {
 		RetryBase:  5 * time.Millisecond,
 		RetryMax:   2 * time.Second,
 	}
+}
+
+// SetIdleCut makes the fake cut a process's stream (abort its connection)
+// once it has sent nothing for d, as the idle timeout of E2B's edge does;
+// 0, the default, never cuts.
+func (f *Fake) SetIdleCut(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.idleCut = d
+}
+
+// SetKeepaliveSecond sets how long one second of a start request's
+// Keepalive-Ping-Interval lasts on the fake (default a second), so that a
+// test can run the vendor's whole-second intervals quickly.
+func (f *Fake) SetKeepaliveSecond(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pingSecond = d
+}
+
+// Keepalives counts the keepalive events the fake has sent on process
+// streams; each one wakes WaitFor.
+func (f *Fake) Keepalives() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.keepalives
+}
+
+func (f *Fake) streamTiming() (idleCut, pingSecond time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.idleCut, f.pingSecond
+}
+
+func (f *Fake) version() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.envdVersion
+}
+
+func (f *Fake) keepaliveSent() {
+	f.mu.Lock()
+	f.keepalives++
+	f.notify()
+	f.mu.Unlock()
 }
 
 // Live returns the IDs of the sandboxes that are alive, sorted.

@@ -75,7 +75,8 @@ func (sb *sandbox) startProc(req *process.StartRequest) (*proc, error) {
 			return nil, err
 		}
 		// The proto's default: stdin is open unless asked otherwise.
-		if req.Stdin == nil || req.GetStdin() {
+		// An envd older than 0.3.0 always opens it.
+		if req.Stdin == nil || req.GetStdin() || !sb.has(gateStartStdin) {
 			if p.stdin, err = cmd.StdinPipe(); err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -72,6 +73,10 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 		s.f.errorf("Start: a pty of size %dx%d", m.GetPty().GetSize().GetCols(), m.GetPty().GetSize().GetRows())
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("pty size must be positive"))
 	}
+	if m.Stdin != nil && !sb.has(gateStartStdin) {
+		s.f.errorf("Start: stdin set, a field envd %s does not have (from 0.3.0)", sb.version)
+		return connect.NewError(connect.CodeInvalidArgument, errors.New("unknown field stdin"))
+	}
 	p, err := sb.startProc(m)
 	if err != nil {
 		return connect.NewError(connect.CodeInvalidArgument, err)
@@ -98,7 +103,33 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 		}
 		return nil
 	}
-	if err := send(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: p.pid}}}); err != nil {
+	// The edge in front of envd cuts a stream that sent nothing for its
+	// idle timeout; envd's keepalive events, sent only when the start
+	// request asks for them, keep it open.
+	idleCut, second := s.f.streamTiming()
+	var idle <-chan time.Time
+	var idleTimer *time.Timer
+	if idleCut > 0 {
+		idleTimer = time.NewTimer(idleCut)
+		defer idleTimer.Stop()
+		idle = idleTimer.C
+	}
+	var ping <-chan time.Time
+	if n, err := strconv.Atoi(req.Header().Get("Keepalive-Ping-Interval")); err == nil && n > 0 {
+		t := time.NewTicker(time.Duration(n) * second)
+		defer t.Stop()
+		ping = t.C
+	}
+	sendReset := func(ev *process.ProcessEvent) error {
+		if err := send(ev); err != nil {
+			return err
+		}
+		if idleTimer != nil {
+			idleTimer.Reset(idleCut)
+		}
+		return nil
+	}
+	if err := sendReset(&process.ProcessEvent{Event: &process.ProcessEvent_Start{Start: &process.ProcessEvent_StartEvent{Pid: p.pid}}}); err != nil {
 		return nil // the client left; the process goes on, as in envd
 	}
 	for {
@@ -107,9 +138,18 @@ func (s *processService) Start(ctx context.Context, req *connect.Request[process
 			if !ok {
 				return nil
 			}
-			if err := send(ev); err != nil {
+			if err := sendReset(ev); err != nil {
 				return nil
 			}
+		case <-ping:
+			if err := sendReset(&process.ProcessEvent{Event: &process.ProcessEvent_Keepalive{Keepalive: &process.ProcessEvent_KeepAlive{}}}); err != nil {
+				return nil
+			}
+			s.f.keepaliveSent()
+		case <-idle:
+			// The edge's idle timeout: the connection is cut; the
+			// process goes on, as in envd.
+			panic(http.ErrAbortHandler)
 		case <-ctx.Done():
 			// The client or the server went away; the process goes
 			// on, as in envd.
@@ -166,6 +206,10 @@ func (s *processService) SendInput(ctx context.Context, req *connect.Request[pro
 
 // CloseStdin closes a process's stdin.
 func (s *processService) CloseStdin(ctx context.Context, req *connect.Request[process.CloseStdinRequest]) (*connect.Response[process.CloseStdinResponse], error) {
+	if sb := sandboxOf(ctx); !sb.has(gateCloseStdin) {
+		s.f.errorf("CloseStdin: envd %s has no such procedure (from 0.5.2)", sb.version)
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("process.Process.CloseStdin is not implemented"))
+	}
 	p, err := s.proc(ctx, req.Msg.GetProcess())
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ type sandbox struct {
 	f        *Fake
 	id       string
 	token    string
+	version  string // the envdVersion it advertises
 	template string
 	root     string
 	env      map[string]string
@@ -43,9 +44,15 @@ func (f *Fake) newSandbox(req newSandbox, life time.Duration) (*sandbox, error) 
 			return nil, fmt.Errorf("making the sandbox root: %w", err)
 		}
 	}
+	// E2B issues an envd access token only to a create that asked for
+	// secure; without one, envd answers any request.
+	token := ""
+	if req.Secure != nil && *req.Secure {
+		token = randHex(16)
+	}
 	now := time.Now()
 	sb := &sandbox{
-		f: f, id: id, token: randHex(16), template: req.TemplateID, root: root,
+		f: f, id: id, token: token, version: f.version(), template: req.TemplateID, root: root,
 		env: req.EnvVars, meta: req.Metadata, internet: req.AllowInternetAccess,
 		started: now, end: now.Add(life), procs: map[uint32]*proc{}, nextPID: 100,
 	}
@@ -59,7 +66,7 @@ func (f *Fake) newSandbox(req newSandbox, life time.Duration) (*sandbox, error) 
 
 func (sb *sandbox) answer() sandboxAnswer {
 	return sandboxAnswer{
-		TemplateID: sb.template, SandboxID: sb.id, ClientID: "fake", EnvdVersion: "0.1.3",
+		TemplateID: sb.template, SandboxID: sb.id, ClientID: "fake", EnvdVersion: sb.version,
 		EnvdAccessToken: sb.token, Domain: Domain,
 	}
 }
@@ -69,7 +76,7 @@ func (sb *sandbox) detail() sandboxDetail {
 	defer sb.mu.Unlock()
 	return sandboxDetail{
 		TemplateID: sb.template, SandboxID: sb.id, ClientID: "fake", StartedAt: sb.started.UTC(), EndAt: sb.end.UTC(),
-		EnvdVersion: "0.1.3", EnvdAccessToken: sb.token, AllowInternetAccess: sb.internet, Domain: Domain,
+		EnvdVersion: sb.version, EnvdAccessToken: sb.token, AllowInternetAccess: sb.internet, Domain: Domain,
 		CPUCount: 2, MemoryMB: 512, DiskSizeMB: 1024, Metadata: sb.meta, State: "running",
 	}
 }
@@ -109,6 +116,17 @@ func (f *Fake) Env(id string) map[string]string {
 		return sb.env
 	}
 	return nil
+}
+
+// Secured reports whether a sandbox was created with secure: true, and so
+// has an envd access token that envd requires.
+func (f *Fake) Secured(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if sb := f.sandboxes[id]; sb != nil {
+		return sb.token != ""
+	}
+	return false
 }
 
 // Metadata returns the metadata a sandbox was created with.
