@@ -73,7 +73,7 @@ func TestLanguagesListsOnceAndKeeps(t *testing.T) {
 		t.Errorf("the cause leaked: %s", raw)
 	}
 	if p := body.Providers[1]; p.Provider != "plain" || len(p.Runtimes) != 3 || p.Runtimes[2].Name != "python" || p.Runtimes[2].Aliases == nil {
-		t.Errorf("a provider without RuntimeLister: %+v", p)
+		t.Errorf("a provider without runtimes: %+v", p)
 	}
 
 	// A failure is not kept; a success is, for every later caller.
