@@ -275,10 +275,10 @@ func TestFakeCatchesContractViolations(t *testing.T) {
 	}{
 		{"wrong key", "GET", "/v2/sandboxes", "", map[string]string{"X-API-Key": "wrong"}, "X-API-Key"},
 		{"bearer", "GET", "/v2/sandboxes", "", map[string]string{"Authorization": "Bearer x"}, "Authorization"},
-		{"unknown path", "GET", "/v3/sandboxes", "", nil, "unknown control plane route"},
-		{"unknown field", "POST", "/sandboxes", `{"templateID":"base","timeoutMs":1000}`, nil, "does not match"},
+		{"unknown path", "GET", "/v3/sandboxes", "", nil, "not in the spec"},
+		{"unknown field", "POST", "/sandboxes", `{"templateID":"base","timeoutMs":1000}`, nil, "timeoutMs"},
 		{"milliseconds", "POST", "/sandboxes", `{"templateID":"base","timeout":300000}`, nil, "milliseconds"},
-		{"fraction", "POST", "/sandboxes", `{"templateID":"base","timeout":1.5}`, nil, "whole number of seconds"},
+		{"fraction", "POST", "/sandboxes", `{"templateID":"base","timeout":1.5}`, nil, "must be an integer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{TB: t}

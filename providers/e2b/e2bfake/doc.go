@@ -7,7 +7,13 @@
 // wrong or missing X-API-Key or X-Access-Token, an unknown path, a JSON
 // field the descriptions do not name, a timeout that cannot be seconds, or
 // an RPC that is not spoken in the Connect protocol fails the test that
-// owns the fake (t.Errorf) and is answered with an error.
+// owns the fake (t.Errorf) and is answered with an error. Every request is
+// first checked against the vendor's published descriptions, embedded from
+// specs/ (openapi.yml for the control plane, envd.yaml for envd's REST
+// routes, strict about unknown JSON fields and query parameters), or, for
+// an RPC, decoded with the message types of the vendor's protos, unknown
+// fields refused; a request that does not match is answered 400 without
+// being served. Each exchange is recorded (Fake.Exchanges).
 //
 // Sandboxes are directories: each has a root of its own under a temporary
 // directory, absolute paths map into it ("/home/user/x" is

@@ -40,6 +40,7 @@ type Fake struct {
 	faults    []*Fault
 	holds     []*Hold
 	counts    map[string]int
+	exchanges []Exchange
 	created   int
 	changed   chan struct{} // closed and replaced on every change of the books
 
@@ -53,6 +54,9 @@ type Fake struct {
 // and every sandbox it still has killed, when t ends.
 func New(t testing.TB) *Fake {
 	t.Helper()
+	if _, _, err := validators(); err != nil {
+		t.Fatalf("e2bfake: %v", err)
+	}
 	f := &Fake{
 		t:         t,
 		apiKey:    "e2b_" + randHex(20),
@@ -67,7 +71,9 @@ func New(t testing.TB) *Fake {
 	f.rpc = http.NewServeMux()
 	f.rpc.Handle(processconnect.NewProcessHandler(&processService{f: f}))
 	f.rpc.Handle(filesystemconnect.NewFilesystemHandler(&filesystemService{f: f}))
-	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.route))
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.serveChecked(w, r, f.route)
+	}))
 	f.srv.StartTLS()
 	t.Cleanup(f.close)
 	return f
