@@ -18,7 +18,9 @@ import (
 // descriptions: the fake checks every one (the control plane's and envd's
 // OpenAPI files, unknown fields and undeclared query parameters refused;
 // each RPC decoded with the message types of the vendor's protos, unknown
-// fields refused), and this runs each operation the provider uses.
+// fields refused), and this runs each operation the provider uses. The
+// fake's own REST answers, errors included, are checked against the
+// responses each operation declares.
 func TestConformanceExchanges(t *testing.T) {
 	p, f := newProvider(t, nil)
 	ctx := testCtx(t)
@@ -123,6 +125,9 @@ func TestConformanceExchanges(t *testing.T) {
 		if !ex.Checked {
 			t.Errorf("%s %s%s (%d) was not checked", ex.Method, ex.Host, ex.Path, ex.Status)
 			continue
+		}
+		if rpc := strings.Contains(ex.Op, "/") && !strings.Contains(ex.Op, " "); !rpc && !ex.AnswerChecked {
+			t.Errorf("%s %s%s: the answer %d was not checked", ex.Method, ex.Host, ex.Path, ex.Status)
 		}
 		checked++
 		ops[ex.Op]++

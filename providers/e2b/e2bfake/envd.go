@@ -25,7 +25,9 @@ func (f *Fake) serveEnvd(w http.ResponseWriter, r *http.Request, id string) {
 	sb := f.sandboxes[id]
 	f.mu.Unlock()
 	if sb == nil {
-		// The proxy in front of envd answers for a sandbox that is gone.
+		// The proxy in front of envd answers for a sandbox that is gone:
+		// not an answer envd's description covers.
+		notDescribed(w)
 		writeError(w, http.StatusBadGateway, "sandbox not found")
 		return
 	}

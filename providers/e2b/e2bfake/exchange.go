@@ -25,8 +25,13 @@ type Exchange struct {
 	// passed.
 	Checked bool
 	// Problem is what the check found wrong ("" when nothing); such a
-	// request is answered 400 without being served.
+	// request is answered 400 without being served. A REST answer the
+	// description does not declare is a problem too.
 	Problem string
+	// AnswerChecked is set when the fake's own answer (a REST one: the
+	// RPCs' are the generated code's) was validated against the
+	// operation's declared responses and passed.
+	AnswerChecked bool
 }
 
 // Exchanges returns every exchange so far, in the order answered.
@@ -39,10 +44,20 @@ func (f *Fake) Exchanges() []Exchange {
 // maxRequestBody caps the request body the fake reads to check it.
 const maxRequestBody = 64 << 20
 
-// statusWriter keeps an answer's status while passing it on.
+// maxAnswerBody caps the answer body kept to check it; a larger one has
+// its status and headers checked only.
+const maxAnswerBody = 1 << 20
+
+// statusWriter keeps an answer's status, and when keep is set its body,
+// while passing them on.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	keep     bool
+	body     bytes.Buffer
+	overflow bool
+	// injected is set when the answer is an injected fault's.
+	injected bool
 }
 
 func (w *statusWriter) WriteHeader(status int) {
@@ -55,6 +70,13 @@ func (w *statusWriter) WriteHeader(status int) {
 func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.keep && !w.overflow {
+		if w.body.Len()+len(p) > maxAnswerBody {
+			w.overflow = true
+		} else {
+			w.body.Write(p)
+		}
 	}
 	return w.ResponseWriter.Write(p)
 }
@@ -73,19 +95,22 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // checkSpec validates a request against the vendor's description of the
 // host it was sent to; body is the request's body, already read.
-func checkSpec(r *http.Request, body []byte) (string, error) {
+// The answer to a REST request is checked too: the matched operation is
+// returned for that (nil for an RPC).
+func checkSpec(r *http.Request, body []byte) (string, *matched, error) {
 	apiSpec, envdSpec, err := validators()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	api, id := hostKind(r.Host)
 	switch {
 	case api:
 		return apiSpec.check(r, body)
 	case id == "":
-		return "", fmt.Errorf("host %q is neither the control plane nor a sandbox's envd", r.Host)
+		return "", nil, fmt.Errorf("host %q is neither the control plane nor a sandbox's envd", r.Host)
 	case strings.HasPrefix(r.URL.Path, "/process.") || strings.HasPrefix(r.URL.Path, "/filesystem."):
-		return checkRPC(r, body)
+		op, err := checkRPC(r, body)
+		return op, nil, err
 	default:
 		return envdSpec.check(r, body)
 	}
@@ -108,7 +133,8 @@ func (f *Fake) serveChecked(w http.ResponseWriter, r *http.Request, serve http.H
 		f.exchanges = append(f.exchanges, ex)
 		f.mu.Unlock()
 	}()
-	ex.Op, err = checkSpec(r, body)
+	var m *matched
+	ex.Op, m, err = checkSpec(r, body)
 	if err != nil {
 		ex.Problem = err.Error()
 		f.errorf("request not valid against the vendor's API description: %v", err)
@@ -116,5 +142,17 @@ func (f *Fake) serveChecked(w http.ResponseWriter, r *http.Request, serve http.H
 		return
 	}
 	ex.Checked = true
+	sw.keep = m != nil
+	defer func() {
+		if m == nil || sw.status == 0 {
+			return
+		}
+		if err := m.checkAnswer(sw.status, sw.Header(), sw.body.Bytes(), !sw.overflow, sw.injected); err != nil {
+			ex.Problem = err.Error()
+			f.errorf("the fake's answer is not valid against the vendor's API description: %v", err)
+			return
+		}
+		ex.AnswerChecked = true
+	}()
 	serve(sw, r)
 }

@@ -92,6 +92,7 @@ func answerFault(w http.ResponseWriter, ft *Fault) bool {
 	if ft == nil || ft.Status == 0 {
 		return false
 	}
+	notDescribed(w)
 	if ft.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((ft.RetryAfter+time.Second-1)/time.Second)))
 	}
@@ -166,4 +167,13 @@ func (f *Fake) takeHold() *Hold {
 	h := f.holds[0]
 	f.holds = f.holds[1:]
 	return h
+}
+
+// notDescribed marks an answer as not the described service's own (an
+// injected fault's, or the proxy's in front of envd), which may have a
+// status the operation does not declare.
+func notDescribed(w http.ResponseWriter) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.injected = true
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,6 +31,18 @@ var (
 // operation does not declare is refused too.
 type validator struct {
 	router routers.Router
+	// errSchema is the description's Error schema, the body of an error
+	// answer.
+	errSchema *openapi3.Schema
+}
+
+// matched is a request the validator matched to an operation, kept to
+// check the answer against what the operation declares.
+type matched struct {
+	req    *http.Request
+	route  *routers.Route
+	params map[string]string
+	v      *validator
 }
 
 var (
@@ -75,7 +88,14 @@ func newValidator(data []byte) (*validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &validator{router: r}, nil
+	v := &validator{router: r}
+	if e := doc.Components.Schemas["Error"]; e != nil {
+		v.errSchema = e.Value
+	}
+	if v.errSchema == nil {
+		return nil, fmt.Errorf("no Error schema")
+	}
+	return v, nil
 }
 
 // strict refuses unknown fields in every object schema that lists its
@@ -104,12 +124,12 @@ func strict(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
 
 // check validates a request, whose body has already been read, and
 // returns the operation it matched ("METHOD /path" of the description).
-func (v *validator) check(r *http.Request, body []byte) (string, error) {
+func (v *validator) check(r *http.Request, body []byte) (string, *matched, error) {
 	req := r.Clone(context.Background())
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	route, params, err := v.router.FindRoute(req)
 	if err != nil {
-		return "", fmt.Errorf("%s %s is not in the spec: %w", r.Method, r.URL.Path, err)
+		return "", nil, fmt.Errorf("%s %s is not in the spec: %w", r.Method, r.URL.Path, err)
 	}
 	op := route.Method + " " + route.Path
 	declared := map[string]bool{}
@@ -122,7 +142,7 @@ func (v *validator) check(r *http.Request, body []byte) (string, error) {
 	}
 	for k := range req.URL.Query() {
 		if !declared[k] {
-			return op, fmt.Errorf("%s: query parameter %q is not in the spec", op, k)
+			return op, nil, fmt.Errorf("%s: query parameter %q is not in the spec", op, k)
 		}
 	}
 	in := &openapi3filter.RequestValidationInput{
@@ -130,9 +150,60 @@ func (v *validator) check(r *http.Request, body []byte) (string, error) {
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
 	}
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-		return op, fmt.Errorf("%s: %s", op, oneLine(err))
+		return op, nil, fmt.Errorf("%s: %s", op, oneLine(err))
 	}
-	return op, nil
+	return op, &matched{req: req, route: route, params: params, v: v}, nil
+}
+
+// checkAnswer validates the fake's answer to a matched request: its
+// status must be one the operation declares, and its headers and body
+// what the description gives for that status. An error status the
+// operation does not declare is allowed only for an injected fault (the
+// vendor's service may answer anything), and its body must still be the
+// description's Error. complete is false when the body was too large to
+// keep whole, and is then not checked.
+func (m *matched) checkAnswer(status int, header http.Header, body []byte, complete, injected bool) error {
+	op := m.route.Method + " " + m.route.Path
+	declared := m.route.Operation.Responses.Status(status)
+	if declared == nil || declared.Value == nil {
+		switch {
+		case injected && status < 400:
+			return nil
+		case !injected:
+			return fmt.Errorf("%s: answered %d, which the spec does not declare", op, status)
+		}
+		return m.v.errorShape(op, status, body)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: m.req, PathParams: m.params, Route: m.route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status: status, Header: header,
+		Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true, ExcludeResponseBody: !complete},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return fmt.Errorf("%s: answer %d: %s", op, status, oneLine(err))
+	}
+	return nil
+}
+
+// errorShape checks an error answer's body against the description's
+// Error schema (code and message; no other field), and that its code is
+// the answer's status.
+func (v *validator) errorShape(op string, status int, body []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		return fmt.Errorf("%s: error answer %d is not a JSON object: %v", op, status, err)
+	}
+	if err := v.errSchema.VisitJSON(m); err != nil {
+		return fmt.Errorf("%s: error answer %d is not the spec's Error: %s", op, status, oneLine(err))
+	}
+	if c, _ := m["code"].(float64); int(c) != status {
+		return fmt.Errorf("%s: error answer %d has code %v", op, status, m["code"])
+	}
+	return nil
 }
 
 func oneLine(err error) string {
