@@ -311,7 +311,12 @@ func (f *Fake) connect(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 		return
 	}
 	sb.extendEnd(time.Now().Add(time.Duration(secs) * time.Second))
-	writeJSON(w, http.StatusOK, sb.answer())
+	// The spec: 201 when the sandbox was resumed, 200 when it was running.
+	status := http.StatusOK
+	if sb.resume() {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, sb.answer())
 }
 
 func (f *Fake) metrics(w http.ResponseWriter, _ *http.Request, sb *sandbox) {

@@ -24,9 +24,9 @@ func (f *Fake) serveEnvd(w http.ResponseWriter, r *http.Request, id string) {
 	f.mu.Lock()
 	sb := f.sandboxes[id]
 	f.mu.Unlock()
-	if sb == nil {
-		// The proxy in front of envd answers for a sandbox that is gone:
-		// not an answer envd's description covers.
+	if sb == nil || sb.isPaused() {
+		// The proxy in front of envd answers for a sandbox that is gone
+		// or paused: not an answer envd's description covers.
 		notDescribed(w)
 		writeError(w, http.StatusBadGateway, "sandbox not found")
 		return

@@ -34,6 +34,7 @@ type sandbox struct {
 	nextPID uint32
 	peak    int64
 	dead    bool
+	paused  bool
 }
 
 func (f *Fake) newSandbox(req newSandbox, life time.Duration) (*sandbox, error) {
@@ -77,8 +78,50 @@ func (sb *sandbox) detail() sandboxDetail {
 	return sandboxDetail{
 		TemplateID: sb.template, SandboxID: sb.id, ClientID: "fake", StartedAt: sb.started.UTC(), EndAt: sb.end.UTC(),
 		EnvdVersion: sb.version, EnvdAccessToken: sb.token, AllowInternetAccess: sb.internet, Domain: Domain,
-		CPUCount: 2, MemoryMB: 512, DiskSizeMB: 1024, Metadata: sb.meta, State: "running",
+		CPUCount: 2, MemoryMB: 512, DiskSizeMB: 1024, Metadata: sb.meta, State: sb.state(),
 	}
+}
+
+// state is the sandbox's state as the control plane names it; sb.mu is
+// held.
+func (sb *sandbox) state() string {
+	if sb.paused {
+		return "paused"
+	}
+	return "running"
+}
+
+// resume wakes a paused sandbox and reports whether it was paused.
+func (sb *sandbox) resume() bool {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	was := sb.paused
+	sb.paused = false
+	return was
+}
+
+func (sb *sandbox) isPaused() bool {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.paused
+}
+
+// Pause pauses a sandbox, as the vendor's auto-pause does when its
+// lifetime ends: the control plane describes it as "paused", its envd is
+// unreachable, and connecting resumes it (answering 201, where connecting
+// to a running sandbox answers 200). It reports false when there is no
+// such sandbox.
+func (f *Fake) Pause(id string) bool {
+	f.mu.Lock()
+	sb := f.sandboxes[id]
+	f.mu.Unlock()
+	if sb == nil {
+		return false
+	}
+	sb.mu.Lock()
+	sb.paused = true
+	sb.mu.Unlock()
+	return true
 }
 
 func (sb *sandbox) setEnd(t time.Time) {
