@@ -2,6 +2,7 @@ package e2bfake
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -229,6 +230,9 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.mu.Lock()
+	if f.listPage > 0 {
+		limit = min(limit, f.listPage)
+	}
 	all := make([]sandboxDetail, 0, len(f.sandboxes))
 	for _, sb := range f.sandboxes {
 		d := sb.detail()
@@ -245,13 +249,22 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].SandboxID < all[j].SandboxID })
+	// The token is opaque to the client: it names the first sandbox of
+	// the next page, encoded, so a client that makes up or edits one is
+	// refused.
 	start := 0
 	if tok := q.Get("nextToken"); tok != "" {
-		start = sort.Search(len(all), func(i int) bool { return all[i].SandboxID >= tok })
+		id, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			f.errorf("list: nextToken %q is not one the fake gave", tok)
+			writeError(w, http.StatusBadRequest, "invalid nextToken")
+			return
+		}
+		start = sort.Search(len(all), func(i int) bool { return all[i].SandboxID >= string(id) })
 	}
 	end := min(start+limit, len(all))
 	if end < len(all) {
-		w.Header().Set("X-Next-Token", all[end].SandboxID)
+		w.Header().Set("X-Next-Token", base64.RawURLEncoding.EncodeToString([]byte(all[end].SandboxID)))
 	}
 	writeJSON(w, http.StatusOK, all[start:end])
 }

@@ -48,6 +48,7 @@ type Fake struct {
 	pingSecond  time.Duration // how long one second of Keepalive-Ping-Interval lasts
 	keepalives  int           // keepalive events sent
 	envdVersion string
+	listPage    int // the most sandboxes one list page holds; 0: the request's limit
 }
 
 // New starts a fake that fails t on contract violations; it is stopped,
@@ -117,6 +118,16 @@ func (f *Fake) SetIdleCut(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.idleCut = d
+}
+
+// SetListPageSize makes the control plane's list answer at most n
+// sandboxes a page, whatever limit the request asks (the vendor's limit
+// is a maximum), with X-Next-Token naming where the next page starts; 0,
+// the default, pages by the request's limit alone.
+func (f *Fake) SetListPageSize(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listPage = n
 }
 
 // SetKeepaliveSecond sets how long one second of a start request's
