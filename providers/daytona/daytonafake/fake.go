@@ -15,7 +15,6 @@
 package daytonafake
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,7 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/routers"
+	"github.com/computemw/kit/providers/internal/openapicheck"
 )
 
 // Options configure a [Server].
@@ -221,9 +220,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // checked is what answer learnt of a request, for the check of its answer.
 type checked struct {
 	op      string
-	route   *routers.Route
-	params  map[string]string
-	req     *http.Request // with the fake's prefix taken off the path
+	match   *openapicheck.Match // the operation matched, with the fake's prefix taken off the path
 	toolbox bool
 	faulted bool
 	problem string
@@ -236,14 +233,14 @@ func (s *Server) record(w *recordingWriter, r *http.Request, c *checked) {
 	if w.hijacked {
 		ex.Status = 0
 	}
-	if ex.Problem == "" && c.route != nil && ex.Status != 0 && !w.overflow {
+	if ex.Problem == "" && c.match != nil && ex.Status != 0 && !w.overflow {
 		var err error
 		if c.faulted {
 			if ex.Status >= 400 {
 				err = errorShape(c.op, c.toolbox, ex.Status, w.body.Bytes())
 			}
 		} else {
-			err = checkResponse(c.route, c.req, c.params, c.toolbox, ex.Status, w.Header(), w.body.Bytes())
+			err = checkResponse(c.match, c.toolbox, ex.Status, w.Header(), w.body.Bytes())
 		}
 		if err != nil {
 			ex.Problem = err.Error()
@@ -291,10 +288,8 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, body []byte, c *
 		writeErr(w, r, 401, "unauthorized")
 		return
 	}
-	op, params, route, err := v.checkRoute(r, p, body)
-	c.op, c.params, c.route = op, params, route
-	c.req = r.Clone(context.Background())
-	c.req.URL.Path, c.req.URL.RawPath = p, ""
+	op, params, match, err := v.checkRoute(r, p, body)
+	c.op, c.match = op, match
 	if err != nil {
 		c.problem = err.Error()
 		s.t.Errorf("daytonafake: request not valid against the vendor spec: %v", err)

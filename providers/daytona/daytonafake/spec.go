@@ -1,29 +1,20 @@
 package daytonafake
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
-
 	"github.com/computemw/kit/providers/daytona/internal/spec"
+	"github.com/computemw/kit/providers/internal/openapicheck"
 )
 
-// validator checks requests against one of the vendor's API descriptions,
-// made strict: an object schema with properties and no
-// additionalProperties refuses unknown fields, and a query parameter the
-// operation does not declare is refused too.
+// validator checks exchanges against one of the vendor's API
+// descriptions, made strict (see openapicheck).
 type validator struct {
-	router routers.Router
+	spec *openapicheck.Spec
 }
 
 var (
@@ -46,60 +37,11 @@ func validators() (*validator, *validator, error) {
 }
 
 func newValidator(data []byte) (*validator, error) {
-	doc, err := openapi3.NewLoader().LoadFromData(data)
+	s, err := openapicheck.Load(data, openapicheck.ByOperationID)
 	if err != nil {
 		return nil, err
 	}
-	doc.Servers = nil // requests are matched on the path after the fake's prefix
-	seen := map[*openapi3.Schema]bool{}
-	for _, s := range doc.Components.Schemas {
-		strict(s, seen)
-	}
-	for _, item := range doc.Paths.Map() {
-		for _, op := range item.Operations() {
-			if op.RequestBody != nil && op.RequestBody.Value != nil {
-				for _, mt := range op.RequestBody.Value.Content {
-					strict(mt.Schema, seen)
-				}
-			}
-			if op.Responses != nil {
-				for _, resp := range op.Responses.Map() {
-					if resp.Value != nil {
-						for _, mt := range resp.Value.Content {
-							strict(mt.Schema, seen)
-						}
-					}
-				}
-			}
-		}
-	}
-	r, err := legacy.NewRouter(doc, openapi3.DisableExamplesValidation(), openapi3.DisableSchemaDefaultsValidation())
-	if err != nil {
-		return nil, err
-	}
-	return &validator{router: r}, nil
-}
-
-func strict(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
-	if ref == nil || ref.Value == nil || seen[ref.Value] {
-		return
-	}
-	s := ref.Value
-	seen[s] = true
-	if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
-		no := false
-		s.AdditionalProperties.Has = &no
-	}
-	for _, p := range s.Properties {
-		strict(p, seen)
-	}
-	strict(s.Items, seen)
-	strict(s.AdditionalProperties.Schema, seen)
-	for _, l := range [][]*openapi3.SchemaRef{s.AllOf, s.AnyOf, s.OneOf} {
-		for _, x := range l {
-			strict(x, seen)
-		}
-	}
+	return &validator{spec: s}, nil
 }
 
 // check validates a request whose path has had the fake's prefix taken
@@ -110,46 +52,14 @@ func (v *validator) check(r *http.Request, p string, body []byte) (string, map[s
 	return op, params, err
 }
 
-// checkRoute is check that also returns the route, for the check of the
+// checkRoute is check that also returns the match, for the check of the
 // answer.
-func (v *validator) checkRoute(r *http.Request, p string, body []byte) (string, map[string]string, *routers.Route, error) {
-	req := r.Clone(context.Background())
-	req.URL.Path = p
-	req.URL.RawPath = ""
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	route, params, err := v.router.FindRoute(req)
-	if err != nil {
-		return "", nil, nil, fmt.Errorf("%s %s is not in the spec: %w", r.Method, p, err)
+func (v *validator) checkRoute(r *http.Request, p string, body []byte) (string, map[string]string, *openapicheck.Match, error) {
+	m, err := v.spec.CheckRequest(r, p, body)
+	if m == nil {
+		return "", nil, nil, err
 	}
-	declared := map[string]bool{}
-	for _, l := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
-		for _, prm := range l {
-			if prm.Value != nil && prm.Value.In == "query" {
-				declared[prm.Value.Name] = true
-			}
-		}
-	}
-	for k := range req.URL.Query() {
-		if !declared[k] {
-			return route.Operation.OperationID, params, route, fmt.Errorf("%s: query parameter %q is not in the spec", route.Operation.OperationID, k)
-		}
-	}
-	in := &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
-	}
-	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-		return route.Operation.OperationID, params, route, fmt.Errorf("%s: %s", route.Operation.OperationID, oneLine(err))
-	}
-	return route.Operation.OperationID, params, route, nil
-}
-
-func oneLine(err error) string {
-	s := strings.ReplaceAll(err.Error(), "\n", " ")
-	if len(s) > 600 {
-		s = s[:600] + "..."
-	}
-	return s
+	return m.Op, m.Params, m, err
 }
 
 // checkResponse validates an answer to a request that matched route: a
@@ -158,10 +68,10 @@ func oneLine(err error) string {
 // being declared, as the Swagger 2.0 toolbox spec gives all its media
 // types one schema. A status it does not declare, which the specs do for
 // no error, must be an error in the vendor's shape (see writeErr).
-func checkResponse(route *routers.Route, req *http.Request, params map[string]string, toolbox bool, status int, header http.Header, body []byte) error {
-	op := route.Operation.OperationID
-	declared := route.Operation.Responses.Status(status)
-	if declared == nil || declared.Value == nil {
+func checkResponse(m *openapicheck.Match, toolbox bool, status int, header http.Header, body []byte) error {
+	op := m.Op
+	declared := m.Declared(status)
+	if declared == nil {
 		if status < 400 {
 			return fmt.Errorf("%s: answered %d, which the spec does not declare", op, status)
 		}
@@ -169,24 +79,12 @@ func checkResponse(route *routers.Route, req *http.Request, params map[string]st
 	}
 	ct := header.Get("Content-Type")
 	if strings.HasPrefix(ct, "text/plain") {
-		if declared.Value.Content.Get("text/plain") == nil {
+		if declared.Content.Get("text/plain") == nil {
 			return fmt.Errorf("%s: answered text/plain, which the spec does not declare", op)
 		}
 		return nil
 	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-		},
-		Status: status, Header: header,
-		Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true},
-	}
-	in.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		return fmt.Errorf("%s: answer %d: %s", op, status, oneLine(err))
-	}
-	return nil
+	return m.CheckAnswer(status, header, body, true)
 }
 
 // errorShape checks an error answer against the vendor's error bodies.
