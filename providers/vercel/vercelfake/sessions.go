@@ -181,21 +181,23 @@ type lineWriter struct {
 // line writes one line and flushes it; false means the stream is over
 // (the client left, or a fault cut it).
 func (w *lineWriter) line(v any) bool {
-	if f := w.q.fault; f != nil {
-		if f.ResetAfterLines > 0 && w.lines >= f.ResetAfterLines {
-			hangUp(w.q.w)
-			return false
-		}
-		if f.ChunkDelay > 0 && !w.s.pause(w.q.r, f.ChunkDelay) {
-			return false
-		}
+	f := w.q.fault
+	if f != nil && f.ChunkDelay > 0 && !w.s.pause(w.q.r, f.ChunkDelay) {
+		return false
 	}
 	b, _ := json.Marshal(v)
 	if _, err := w.q.w.Write(append(b, '\n')); err != nil {
 		return false
 	}
 	w.lines++
-	return http.NewResponseController(w.q.w).Flush() == nil
+	if err := http.NewResponseController(w.q.w).Flush(); err != nil {
+		return false
+	}
+	if f != nil && f.ResetAfterLines > 0 && w.lines >= f.ResetAfterLines {
+		hangUp(w.q.w)
+		return false
+	}
+	return true
 }
 
 // follow streams a command's output until it ends (true), or the client
