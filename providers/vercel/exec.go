@@ -88,7 +88,10 @@ func (s *Sandbox) run(ctx context.Context, script string, args []string, opts co
 	}
 	body := runRequest{
 		Command: "sh", Args: append([]string{"-c", "exec < " + quote(stdin) + "\n" + script, "sh"}, args...),
-		Cwd: cwd, Env: env, Wait: true, Logs: true, Timeout: timeout.Milliseconds(),
+		Cwd: cwd, Env: env, Wait: true, Logs: true,
+		// Vercel's timeout is a backstop: the provider's own deadline
+		// comes first and kills the command.
+		Timeout: (timeout + time.Second).Milliseconds(),
 	}
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -102,9 +105,13 @@ func (s *Sandbox) run(ctx context.Context, script string, args []string, opts co
 	cmdID, code, err := s.follow(resp, out)
 	res := out.result()
 	res.ExecutionTime = time.Since(start)
-	if err == nil {
+	if err == nil && runCtx.Err() == nil {
 		res.ExitCode = code
 		return res, nil
+	}
+	if err == nil {
+		// Vercel's own timeout (the backstop) ended the command.
+		err = fmt.Errorf("vercel runCommand: %w", runCtx.Err())
 	}
 	res.ExitCode = -1
 	if cmdID != "" {
