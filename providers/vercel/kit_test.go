@@ -198,3 +198,5 @@ func TestWebSocketThroughKit(t *testing.T) {
 	}
 	_ = ws.Conn.CloseNow()
 }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
