@@ -27,6 +27,8 @@ type createRequest struct {
 	Runtime            string            `json:"runtime"`
 	Image              string            `json:"image"`
 	NetworkPolicy      map[string]any    `json:"networkPolicy"`
+	NetworkID          string            `json:"networkId"`
+	Mounts             json.RawMessage   `json:"mounts"`
 	Env                map[string]string `json:"env"`
 	Tags               map[string]string `json:"tags"`
 	SnapshotExpiration *int64            `json:"snapshotExpiration"`
