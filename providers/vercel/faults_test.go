@@ -104,10 +104,16 @@ func TestRetriesBounded(t *testing.T) {
 
 // A create that Vercel finishes after the client gave up is deleted.
 func TestCreateSucceedingAfterGiveUpIsDeleted(t *testing.T) {
-	p, fake := newProvider(t, vercelfake.Options{}, vercel.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	p, fake := newProvider(t, vercelfake.Options{OnCall: func(op string) {
+		if op == "createSandbox" {
+			cancel() // the client gives up once its create has arrived
+		}
+	}}, vercel.Options{})
 	fake.Inject(vercelfake.Fault{Op: "createSandbox", CreateAfterGiveUp: 100 * time.Millisecond})
-	_, err := p.Create(ctxT(t, 200*time.Millisecond), computemw.CreateOptions{})
-	wantCode(t, "Create that times out", err, computemw.CodeTimeout)
+	_, err := p.Create(ctx, computemw.CreateOptions{})
+	wantCode(t, "Create given up", err, computemw.CodeClientClosed)
 	if err := p.Close(ctxT(t, 20*time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +22,13 @@ import (
 )
 
 // kitServer serves a kit with the Vercel provider behind the net/http
-// adapter, on loopback.
-func kitServer(t *testing.T, p *vercel.Provider) string {
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{p}})
+// adapter, on loopback; the kit logs into logs when it is not nil.
+func kitServer(t *testing.T, p *vercel.Provider, logs ...*syncBuffer) string {
+	cfg := computemw.Config{Providers: []computemw.Provider{p}}
+	if len(logs) > 0 {
+		cfg.Logger = slog.New(slog.NewTextHandler(logs[0], &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	kit, err := computemw.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +66,16 @@ func post(t *testing.T, url, body string) (*http.Response, map[string]any) {
 // failures reaching the client with the kit's status, code and
 // Retry-After; nothing is left on the vendor's books.
 func TestKitOverNetHTTP(t *testing.T) {
-	p, fake := newProvider(t, vercelfake.Options{StartPolls: 1}, vercel.Options{})
-	base := kitServer(t, p) + computemwtest.Prefix
+	// After a 503 to a create, the provider looks for the sandbox to
+	// delete it for CleanupWindow; Close waits for that.
+	p, fake := newProvider(t, vercelfake.Options{StartPolls: 1}, vercel.Options{CleanupWindow: 300 * time.Millisecond})
+	logs := &syncBuffer{}
+	base := kitServer(t, p, logs) + computemwtest.Prefix
+	t.Cleanup(func() {
+		if out := logs.String(); !strings.Contains(out, "createSandbox") || strings.Contains(out, fake.Token) {
+			t.Errorf("the kit's logs lack the vendor's errors or show the token:\n%s", out)
+		}
+	})
 
 	resp, body := post(t, base+"/exec", `{"command":"echo out; echo err >&2; exit 2","env":{"X":"y"}}`)
 	if resp.StatusCode != 200 || body["output"] != "out\n" || body["stderr"] != "err\n" || body["exitCode"] != 2.0 ||
@@ -197,6 +211,24 @@ func TestWebSocketThroughKit(t *testing.T) {
 		t.Errorf("live after destroy-sandbox: %v", fake.Live())
 	}
 	_ = ws.Conn.CloseNow()
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
