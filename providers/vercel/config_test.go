@@ -74,15 +74,12 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 // What Vercel lacks is refused with the kit's wording, naming the
-// provider: terminals and background processes are not offered at all,
-// an unknown language is an EXECUTION_ERROR.
+// provider: background processes are not offered at all, an unknown
+// language is an EXECUTION_ERROR.
 func TestNotSupported(t *testing.T) {
 	p, _ := newProvider(t, vercelfake.Options{}, vercel.Options{})
 	sb := create(t, p, computemw.CreateOptions{})
 	var any computemw.Sandbox = sb
-	if _, ok := any.(computemw.TerminalOpener); ok {
-		t.Error("the sandbox claims terminals")
-	}
 	if _, ok := any.(computemw.ProcessManager); ok {
 		t.Error("the sandbox claims background processes")
 	}

@@ -64,6 +64,14 @@ func TestConformanceExchanges(t *testing.T) {
 	if err := sb.Remove(ctx, "d"); err != nil {
 		t.Fatal(err)
 	}
+	term, err := sb.OpenTerminal(ctx, computemw.TerminalOptions{Command: "exit 0", Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	term.Close()
 	if err := sb.ExtendTimeout(ctx, 10*time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,7 @@ func TestConformanceExchanges(t *testing.T) {
 	sort.Strings(names)
 	t.Logf("%d exchanges validated against the API description, over %d operations: %s", checked, len(ops), strings.Join(names, " "))
 	for _, op := range []string{"listSandboxes", "createSandbox", "getSession", "runCommand", "writeFiles", "readFile",
-		"mkDir", "extendTimeout", "stopSession"} {
+		"mkDir", "extendTimeout", "stopSession", "openInteractive"} {
 		if ops[op] == 0 {
 			t.Errorf("no validated exchange of %s", op)
 		}

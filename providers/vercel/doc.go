@@ -28,8 +28,11 @@
 //     `mkdir -p` for missing parents; ListFiles, Stat and Remove run
 //     `find` and `rm` as commands, as the vendor's SDK does. Paths are
 //     relative to the session's working directory and may not leave it.
-//   - Terminals and background processes are not offered: the API has no
-//     pseudo-terminal (its interactive endpoint is for the vendor's CLI).
+//   - Terminals are the controller's pseudo-terminals, as the vendor's CLI
+//     opens them: POST .../interactive gives a WebSocket URL and a token,
+//     and the terminal speaks JSON control frames and binary I/O over it.
+//     The access token is never sent there.
+//   - Background processes are not offered.
 //   - Usage counts executions and reports the session's active CPU time.
 //   - Destroy stops the session; any kit instance can attach to a running
 //     session by its ID ([Provider.Attach]).

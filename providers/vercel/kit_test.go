@@ -165,8 +165,8 @@ func TestEventStreamThroughKit(t *testing.T) {
 }
 
 // The kit's WebSocket protocol over the Vercel provider: a sandbox, an
-// execution whose output streams, a terminal refused as not supported,
-// and the sandbox stopped on request.
+// execution whose output streams, a terminal that is typed into and
+// resized, and the sandbox stopped on request.
 func TestWebSocketThroughKit(t *testing.T) {
 	p, fake := newProvider(t, vercelfake.Options{}, vercel.Options{})
 	url := kitServer(t, p)
@@ -202,15 +202,47 @@ func TestWebSocketThroughKit(t *testing.T) {
 	if stdout != "one\n" || stderr != "two\n" {
 		t.Errorf("streamed stdout %q, stderr %q", stdout, stderr)
 	}
-	ws.Send(httpapi.WSMessage{Type: "terminal-start", Command: "sh", Cols: 80, Rows: 24})
-	if m := ws.Next(); m.Type != "error" || m.Code != "EXECUTION_ERROR" || !strings.Contains(m.Message, "not supported by provider") {
-		t.Errorf("terminal-start: %+v, want an error saying terminals are not supported", m)
+	ws.Send(httpapi.WSMessage{Type: "terminal-start", Command: "sh", Cols: 100, Rows: 30})
+	ws.Send(httpapi.WSMessage{Type: "terminal-input", Data: "stty size\n"})
+	readTerminal(t, ws, "30 100")
+	ws.Send(httpapi.WSMessage{Type: "terminal-resize", Cols: 120, Rows: 40})
+	ws.Send(httpapi.WSMessage{Type: "terminal-input", Data: "stty size; exit 5\n"})
+	out, exit := readTerminal(t, ws, "")
+	if !strings.Contains(out, "40 120") {
+		t.Errorf("after the resize the terminal printed %q, want 40 120", out)
+	}
+	if exit == nil || *exit != 5 {
+		t.Errorf("terminal-exit code %v, want 5", exit)
 	}
 	ws.Send(httpapi.WSMessage{Type: "destroy-sandbox"})
 	if !fake.WaitFor(10*time.Second, func() bool { return len(fake.Live()) == 0 }) {
 		t.Errorf("live after destroy-sandbox: %v", fake.Live())
 	}
 	_ = ws.Conn.CloseNow()
+}
+
+// readTerminal reads terminal output until it contains want (when set) or
+// the terminal exits; it returns the output and the exit code, if any.
+func readTerminal(t *testing.T, ws *computemwtest.WSClient, want string) (string, *int) {
+	t.Helper()
+	var out strings.Builder
+	for {
+		m := ws.Next()
+		switch m.Type {
+		case "terminal-output":
+			out.WriteString(m.Data)
+			if want != "" && strings.Contains(out.String(), want) {
+				return out.String(), nil
+			}
+		case "terminal-exit":
+			if want != "" {
+				t.Fatalf("the terminal exited before printing %q: %q", want, out.String())
+			}
+			return out.String(), m.ExitCode
+		default:
+			t.Fatalf("unexpected message %+v (output so far %q)", m, out.String())
+		}
+	}
 }
 
 // syncBuffer is a log sink safe for concurrent writes.

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"os"
 	"time"
-
-	"github.com/computemw/kit/computemw"
 )
 
 // Default values of [Options].
@@ -165,9 +163,4 @@ func FromEnv() (*Provider, error) {
 		return nil, err
 	}
 	return New(o)
-}
-
-// unsupported is the error of anything Vercel Sandbox cannot do.
-func unsupported(feature string) error {
-	return computemw.Unsupported(Name, feature)
 }

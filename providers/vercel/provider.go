@@ -71,6 +71,10 @@ func New(opts Options) (*Provider, error) {
 	return &Provider{opts: opts, base: strings.TrimSuffix(opts.APIURL, "/"), doer: d, live: map[string]*Sandbox{}}, nil
 }
 
+// plainHTTP reports whether the API is reached over plain http (a fake on
+// loopback): only then may a terminal's WebSocket be plain ws.
+func (p *Provider) plainHTTP() bool { return strings.HasPrefix(strings.ToLower(p.base), "http://") }
+
 // Name implements computemw.Provider.
 func (p *Provider) Name() string { return Name }
 

@@ -23,6 +23,9 @@ type Sandbox struct {
 	executions atomic.Int64
 	gone       atomic.Bool // Destroy has begun: every other method fails
 
+	mu    sync.Mutex
+	terms map[*terminal]struct{} // open terminals, closed by Destroy
+
 	destroyMu sync.Mutex
 	destroyed bool
 }
@@ -90,6 +93,15 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 	}
 	s.destroyed = true
 	s.p.untrack(s.id)
+	s.mu.Lock()
+	terms := make([]*terminal, 0, len(s.terms))
+	for t := range s.terms {
+		terms = append(terms, t)
+	}
+	s.mu.Unlock()
+	for _, t := range terms {
+		t.Close()
+	}
 	return nil
 }
 

@@ -15,12 +15,14 @@
 //
 // Commands really run (argv, on this host, in a temporary directory per
 // sandbox, which is the session's working directory), and their output is
-// streamed as the vendor streams it: application/x-ndjson lines. The fake
-// keeps books of its sessions and processes ([Server.Live],
-// [Server.Running]) so that tests assert nothing is left running, and
-// injects faults ([Fault]): statuses with Retry-After, redirects,
-// connection resets before an answer or in the middle of a stream, slow
-// streams, and a create that succeeds after the client gave up.
+// streamed as the vendor streams it: application/x-ndjson lines. Terminals
+// are real pseudo-terminals behind the controller's WebSocket protocol (the
+// URL and token POST .../interactive answers). The fake keeps books of its
+// sessions and processes ([Server.Live], [Server.Running]) so that tests
+// assert nothing is left running, and injects faults ([Fault]): statuses
+// with Retry-After, redirects, connection resets before an answer or in the
+// middle of a stream, slow streams, and a create that succeeds after the
+// client gave up.
 package vercelfake
 
 import (
@@ -72,6 +74,7 @@ type Server struct {
 	made      int
 	faults    []*Fault
 	calls     map[string]int
+	tokens    map[string]string // interactive token -> session ID
 	exchanges []Exchange
 	late      sync.WaitGroup
 	closing   chan struct{}
@@ -101,7 +104,7 @@ func New(t testing.TB, opts Options) *Server {
 	s := &Server{
 		Token: opts.Token, TeamID: opts.TeamID, ProjectID: opts.ProjectID,
 		t: t, root: root, opts: opts,
-		sessions: map[string]*session{}, sandboxes: map[string]*session{}, calls: map[string]int{},
+		sessions: map[string]*session{}, sandboxes: map[string]*session{}, calls: map[string]int{}, tokens: map[string]string{},
 		closing: make(chan struct{}),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -210,6 +213,10 @@ func (s *Server) WaitFor(d time.Duration, cond func() bool) bool {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/interactive/") {
+		s.interactive(w, r)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	if err != nil {
 		return

@@ -66,6 +66,12 @@ func (s *Server) sessionOp(q *request, ss *session) {
 		writeJSON(q.w, 200, body)
 	case "runCommand":
 		s.runCommand(q, ss)
+	case "openInteractive":
+		token := randomToken()
+		s.mu.Lock()
+		s.tokens[token] = ss.id
+		s.mu.Unlock()
+		writeJSON(q.w, 200, map[string]any{"url": "ws://" + q.r.Host + "/interactive/" + ss.id, "token": token})
 	case "getCommand", "killCommand", "getLogs":
 		c := ss.command(q.params["cmdId"])
 		if c == nil {
