@@ -204,4 +204,10 @@ func TestConformanceCheckCatchesMistakes(t *testing.T) {
 	if n := fake.Made(); n != 1 {
 		t.Errorf("the fake made %d sandboxes, want only the right request's", n)
 	}
+	if code := send("DELETE", "/v2/sandboxes/n0", team+"&projectId="+fake.ProjectID, fake.Token, ``); code != 200 {
+		t.Errorf("deleting the sandbox: %d %v", code, rec.take())
+	}
+	if live := fake.Live(); len(live) != 0 {
+		t.Errorf("left on the fake's books: %v", live)
+	}
 }
