@@ -89,6 +89,9 @@ func TestConformanceExchanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Detach(again)
+	if !strings.HasPrefix(sb.Name(), "computemw-") || again.(*vercel.Sandbox).Name() != "" {
+		t.Errorf("names %q and %q, want the created one's only", sb.Name(), again.(*vercel.Sandbox).Name())
+	}
 	req := fake.Created(sb.ID())
 	if req["timeout"] != float64(vercel.DefaultSandboxTimeout.Milliseconds()) || req["image"] != "node:24" ||
 		req["region"] != "cdg1" || fmt.Sprint(req["resources"]) != "map[vcpus:2]" || fmt.Sprint(req["networkPolicy"]) != "map[mode:deny-all]" {

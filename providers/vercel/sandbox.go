@@ -41,6 +41,10 @@ func (s *Sandbox) ID() string { return s.id }
 // Provider implements computemw.Sandbox.
 func (s *Sandbox) Provider() string { return Name }
 
+// Name is the Vercel sandbox's name ("computemw-" and random hex) when
+// this provider created it; empty for a session attached by its ID.
+func (s *Sandbox) Name() string { return s.name }
+
 // WorkDir is the session's working directory, the root of relative paths.
 func (s *Sandbox) WorkDir() string { return s.workDir }
 
