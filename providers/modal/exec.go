@@ -138,15 +138,16 @@ func (s *Sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 		case <-runCtx.Done():
 		case <-overflow:
 		}
+		stopped := runCtx.Err() != nil
 		res := finish()
 		res.ExitCode = w.code
 		if isOverflow(overflow) {
 			return res, overflowError(limit)
 		}
-		if runCtx.Err() != nil && ctx.Err() == nil {
+		if stopped && ctx.Err() == nil {
 			return res, timeoutError(timeout, runCtx.Err())
 		}
-		if ctx.Err() != nil {
+		if stopped {
 			return res, fmt.Errorf("modal exec: %w", ctx.Err())
 		}
 		return res, nil
