@@ -356,3 +356,21 @@ func (s *Server) nextID(prefix string) string {
 }
 
 func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+// WaitNoneLive waits until every sandbox has ended, or ctx ends.
+func (s *Server) WaitNoneLive(ctx context.Context) error {
+	s.mu.Lock()
+	var ended []chan struct{}
+	for _, sb := range s.sandboxes {
+		ended = append(ended, sb.ended)
+	}
+	s.mu.Unlock()
+	for _, c := range ended {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return fmt.Errorf("modalfake: sandboxes still live: %v: %w", s.Live(), ctx.Err())
+		}
+	}
+	return nil
+}
