@@ -1,7 +1,8 @@
 // Command nethttp is the net/http starter of computemw: an Express-style
 // quick start, the prebuilt route group, a sandbox-per-request middleware
 // and a global error handler, on the embedded local provider — or on E2B
-// or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set.
+// or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set, or on Modal when
+// MODAL_TOKEN_ID is set.
 //
 //	go run ./examples/nethttp
 //	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
@@ -27,6 +28,7 @@ import (
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/local"
+	"github.com/computemw/kit/providers/modal"
 )
 
 func main() {
@@ -156,6 +158,8 @@ func provider() (computemw.Provider, error) {
 		return e2b.FromEnv()
 	case os.Getenv("DAYTONA_API_KEY") != "":
 		return daytona.FromEnv()
+	case os.Getenv("MODAL_TOKEN_ID") != "":
+		return modal.FromEnv()
 	}
 	return local.New(local.Config{})
 }
