@@ -22,10 +22,10 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	}
 	token := randomID()
 	spec := p.createSpec(token, opts)
-	remote, err := p.sdk.create(ctx, spec)
+	remote, sent, err := p.sdk.create(ctx, spec)
 	if err != nil {
 		err = classify(ctx, "create sandbox", err)
-		if sentAndUnknown(err) {
+		if sent && sentAndUnknown(err) {
 			p.reap(token, "")
 		}
 		return nil, err
@@ -44,8 +44,8 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	return sb, nil
 }
 
-// sentAndUnknown reports whether a failed create may still make a
-// sandbox: Modal did not refuse it outright.
+// sentAndUnknown reports whether a create that was sent and failed may
+// still make a sandbox: Modal did not refuse it outright.
 func sentAndUnknown(err error) bool {
 	var e *computemw.Error
 	if !errors.As(err, &e) {

@@ -185,3 +185,18 @@ func TestExecErrors(t *testing.T) {
 		t.Errorf("live: %v", fake.Live())
 	}
 }
+
+// A create that fails before its request goes out (here the image) looks
+// for no sandbox to terminate: none can exist.
+func TestCreateFailingBeforeSendReapsNothing(t *testing.T) {
+	p, fake := newProvider(t, modal.Options{})
+	fake.Inject(modalfake.Fault{Method: "ImageGetOrCreate", Code: codes.InvalidArgument})
+	_, err := p.Create(ctxT(t, 20*time.Second), computemw.CreateOptions{})
+	wantCode(t, "Create with a refused image", err, computemw.CodeBadRequest)
+	if err := p.Close(ctxT(t, 20*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := fake.Calls("SandboxCreateV2") + fake.Calls("SandboxListV2"); n != 0 {
+		t.Errorf("%d create or list calls for a create never sent", n)
+	}
+}

@@ -14,12 +14,16 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path"
 	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	modalsdk "github.com/modal-labs/modal-client/go"
 	pb "github.com/modal-labs/modal-client/go/proto/modal_proto"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
 
@@ -27,6 +31,8 @@ import (
 type sdkClient struct {
 	c    *modalsdk.Client
 	opts Options
+
+	closeOnce sync.Once
 
 	mu     sync.Mutex
 	app    *modalsdk.App
@@ -50,11 +56,12 @@ func newSDKClient(o Options) (*sdkClient, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	params := &modalsdk.ClientParams{
-		TokenID:         o.TokenID,
-		TokenSecret:     o.TokenSecret,
-		Environment:     o.Environment,
-		Logger:          logger,
-		MaxThrottleWait: &noThrottleWait,
+		TokenID:               o.TokenID,
+		TokenSecret:           o.TokenSecret,
+		Environment:           o.Environment,
+		Logger:                logger,
+		MaxThrottleWait:       &noThrottleWait,
+		GRPCUnaryInterceptors: []grpc.UnaryClientInterceptor{markSent},
 	}
 	if err := profileConfig(params, o.ServerURL); err != nil {
 		return nil, err
@@ -102,7 +109,21 @@ func profileConfig(params *modalsdk.ClientParams, serverURL string) (err error) 
 	return nil
 }
 
-func (c *sdkClient) close() { c.c.Close() }
+func (c *sdkClient) close() { c.closeOnce.Do(c.c.Close) }
+
+// sentKey marks a create's context: the interceptor records there that the
+// create request went out, after which its outcome is unknown until
+// answered.
+type sentKey struct{}
+
+// markSent is a gRPC interceptor: it records that a sandbox create was
+// sent (each attempt of the SDK's retries passes here).
+func markSent(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if sent, ok := ctx.Value(sentKey{}).(*atomic.Bool); ok && strings.HasPrefix(path.Base(method), "SandboxCreate") {
+		sent.Store(true)
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
 
 // appHandle looks the App up (creating it if missing) once.
 func (c *sdkClient) appHandle(ctx context.Context) (*modalsdk.App, error) {
@@ -147,17 +168,22 @@ type sdkCreate struct {
 	Tags         map[string]string
 }
 
-// create makes a sandbox in the provider's App from its Image.
-func (c *sdkClient) create(ctx context.Context, spec sdkCreate) (*sdkSandbox, error) {
+// create makes a sandbox in the provider's App from its Image. sent
+// reports whether the create request went out (so that, on an error, Modal
+// may still make the sandbox).
+func (c *sdkClient) create(ctx context.Context, spec sdkCreate) (s *sdkSandbox, sent bool, err error) {
+	var mark atomic.Bool
+	ctx = context.WithValue(ctx, sentKey{}, &mark)
+	defer func() { sent = mark.Load() }()
 	app, err := c.appHandle(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	c.buildMu.Lock()
 	img, err := c.imageHandle(spec.Image).Build(ctx, app, nil)
 	c.buildMu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sb, err := c.c.Sandboxes.Create(ctx, app, img, &modalsdk.SandboxCreateParams{
 		CPU:          spec.CPU,
@@ -170,9 +196,9 @@ func (c *sdkClient) create(ctx context.Context, spec sdkCreate) (*sdkSandbox, er
 		Tags:         spec.Tags,
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &sdkSandbox{sb: sb}, nil
+	return &sdkSandbox{sb: sb}, true, nil
 }
 
 // fromID opens a handle on a sandbox by ID and checks that it runs:
