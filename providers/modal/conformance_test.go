@@ -33,6 +33,18 @@ func TestConformanceExchanges(t *testing.T) {
 	if tags := fake.Tags(sb.ID()); tags["k"] != "v" || tags["team"] != "a" || tags[modal.TagManaged] != "true" || tags[modal.TagCreate] == "" {
 		t.Errorf("tags %v", tags)
 	}
+	def, _ := fake.Definition(sb.ID())
+	if def.MilliCPU != 500 || def.MemoryMB != 512 || def.TimeoutSecs != 3600 || def.IdleTimeoutSecs != 90 ||
+		def.Workdir != modal.DefaultWorkdir || !def.NetworkBlocked || def.Env["A"] != "1" {
+		t.Errorf("created with %+v", def)
+	}
+	withNet := create(t, p, computemw.CreateOptions{Network: true, Resources: computemw.Resources{CPUCores: 2, MemoryMB: 2048}})
+	if def, _ := fake.Definition(withNet.ID()); def.NetworkBlocked || def.MilliCPU != 2000 || def.MemoryMB != 2048 {
+		t.Errorf("created with %+v", def)
+	}
+	if err := withNet.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
 	res, err := sb.Exec(ctx, `cat; echo "$A$B" >&2`, computemw.ExecOptions{Stdin: strings.NewReader("in"), Env: map[string]string{"B": "2"}})
 	if err != nil || res.Stdout != "in" || res.Stderr != "12\n" {
 		t.Fatalf("exec: %+v %v", res, err)

@@ -168,6 +168,12 @@ func (s *Server) makeSandbox(req *pb.SandboxCreateV2Request, key string) (*sandb
 	for _, tag := range req.GetTags() {
 		sb.tags[tag.GetTagName()] = tag.GetTagValue()
 	}
+	sb.def = Definition{
+		MilliCPU: def.GetResources().GetMilliCpu(), MemoryMB: def.GetResources().GetMemoryMb(),
+		TimeoutSecs: def.GetTimeoutSecs(), IdleTimeoutSecs: def.GetIdleTimeoutSecs(), Workdir: def.GetWorkdir(),
+		NetworkBlocked: def.GetNetworkAccess().GetNetworkAccessType() == pb.NetworkAccess_BLOCKED,
+		Env:            sb.env, Tags: sb.tags,
+	}
 	if err := mkdirAll(sb.dir); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}

@@ -24,6 +24,7 @@ type sandbox struct {
 	env               map[string]string
 	tags              map[string]string
 	created           float64
+	def               Definition
 
 	mu    sync.Mutex
 	execs map[string]*execution

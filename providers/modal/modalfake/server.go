@@ -175,6 +175,26 @@ func (s *Server) Running() int {
 	return n
 }
 
+// Definition is what a sandbox was created with, in Modal's units.
+type Definition struct {
+	MilliCPU, MemoryMB           uint32
+	TimeoutSecs, IdleTimeoutSecs uint32
+	Workdir                      string
+	NetworkBlocked               bool
+	Env, Tags                    map[string]string
+}
+
+// Definition returns what a sandbox was created with.
+func (s *Server) Definition(id string) (Definition, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb, ok := s.sandboxes[id]
+	if !ok {
+		return Definition{}, false
+	}
+	return sb.def, true
+}
+
 // Tags returns a sandbox's tags.
 func (s *Server) Tags(id string) map[string]string {
 	s.mu.Lock()
