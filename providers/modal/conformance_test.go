@@ -130,6 +130,7 @@ func TestConformanceCheckCatchesMistakes(t *testing.T) {
 	ctx := ctxT(t, 20*time.Second)
 	headers := func(secret string) context.Context {
 		return metadata.AppendToOutgoingContext(ctx, "x-modal-client-type", fmt.Sprint(int(pb.ClientType_CLIENT_TYPE_LIBMODAL_GO)),
+			"x-modal-client-version", "1.0.0", "x-modal-libmodal-version", "modal-go/test",
 			"x-modal-token-id", fake.TokenID, "x-modal-token-secret", secret)
 	}
 	tok, err := c.AuthTokenGet(headers(fake.TokenSecret), &pb.AuthTokenGetRequest{})

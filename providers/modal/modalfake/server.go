@@ -25,6 +25,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -282,6 +283,9 @@ func (s *Server) check(ctx context.Context, method string, routerSide bool) erro
 	} else {
 		if one("x-modal-client-type") != strconv.Itoa(int(pb.ClientType_CLIENT_TYPE_LIBMODAL_GO)) {
 			problems = append(problems, fmt.Sprintf("x-modal-client-type %q", md.Get("x-modal-client-type")))
+		}
+		if !strings.HasPrefix(one("x-modal-libmodal-version"), "modal-go/") || one("x-modal-client-version") == "" {
+			problems = append(problems, fmt.Sprintf("x-modal-libmodal-version %q, x-modal-client-version %q", md.Get("x-modal-libmodal-version"), md.Get("x-modal-client-version")))
 		}
 		if one("x-modal-token-id") != s.TokenID || one("x-modal-token-secret") != s.TokenSecret {
 			problems = append(problems, "wrong x-modal-token-id/x-modal-token-secret")
