@@ -1,9 +1,10 @@
 // Command nethttp is the net/http starter of computemw: an Express-style
 // quick start, the prebuilt route group, a sandbox-per-request middleware
 // and a global error handler, on the embedded local provider — or on E2B
-// or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set, or on Vercel
+// or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set, on Vercel
 // Sandbox when VERCEL_TOKEN is set (with VERCEL_TEAM_ID and
-// VERCEL_PROJECT_ID; VERCEL_API_URL overrides the API's URL).
+// VERCEL_PROJECT_ID; VERCEL_API_URL overrides the API's URL), or on Modal
+// when MODAL_TOKEN_ID is set.
 //
 //	go run ./examples/nethttp
 //	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
@@ -30,6 +31,7 @@ import (
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/local"
 	"github.com/computemw/kit/providers/vercel"
+	"github.com/computemw/kit/providers/modal"
 )
 
 func main() {
@@ -161,6 +163,8 @@ func provider() (computemw.Provider, error) {
 		return daytona.FromEnv()
 	case os.Getenv(vercel.EnvToken) != "":
 		return vercel.FromEnv()
+	case os.Getenv("MODAL_TOKEN_ID") != "":
+		return modal.FromEnv()
 	}
 	return local.New(local.Config{})
 }
