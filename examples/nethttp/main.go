@@ -30,8 +30,8 @@ import (
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/local"
-	"github.com/computemw/kit/providers/vercel"
 	"github.com/computemw/kit/providers/modal"
+	"github.com/computemw/kit/providers/vercel"
 )
 
 func main() {
