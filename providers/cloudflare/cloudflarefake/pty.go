@@ -25,6 +25,7 @@ type ptyProc struct {
 	code int
 
 	mu     sync.Mutex
+	closed bool // f is closed
 	client *websocket.Conn
 	replay []byte
 	once   sync.Once
@@ -126,7 +127,10 @@ func (p *ptyProc) pump(ended func()) {
 		}
 	}
 	err := p.cmd.Wait()
+	p.mu.Lock()
 	_ = p.f.Close()
+	p.closed = true
+	p.mu.Unlock()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -201,7 +205,11 @@ func (p *ptyProc) attach(ws *websocket.Conn) {
 			return
 		}
 		if typ == websocket.MessageBinary {
-			_, _ = p.f.Write(data)
+			p.mu.Lock()
+			if !p.closed {
+				_, _ = p.f.Write(data)
+			}
+			p.mu.Unlock()
 			continue
 		}
 		var ctl struct {
@@ -216,7 +224,11 @@ func (p *ptyProc) attach(ws *websocket.Conn) {
 			_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"error","message":"Invalid dimensions: cols and rows must be positive"}`))
 			continue
 		}
-		_ = pty.Setsize(p.f, &pty.Winsize{Cols: uint16(ctl.Cols), Rows: uint16(ctl.Rows)})
+		p.mu.Lock()
+		if !p.closed {
+			_ = pty.Setsize(p.f, &pty.Winsize{Cols: uint16(ctl.Cols), Rows: uint16(ctl.Rows)})
+		}
+		p.mu.Unlock()
 	}
 }
 

@@ -103,12 +103,16 @@ func (sb *sandbox) deleteSession(id string) bool {
 	sb.mu.Lock()
 	ses := sb.sessions[id]
 	delete(sb.sessions, id)
+	var p *ptyProc
+	if ses != nil {
+		p = ses.pty
+	}
 	sb.mu.Unlock()
 	if ses == nil {
 		return false
 	}
-	if ses.pty != nil {
-		ses.pty.end()
+	if p != nil {
+		p.end()
 	}
 	return true
 }
