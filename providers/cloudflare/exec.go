@@ -38,10 +38,15 @@ exec /bin/sh -c "$c"`
 // Exec runs command with /bin/sh -c in the sandbox, in opts.Cwd under
 // /workspace, through the bridge's exec stream: stdout and stderr reach
 // opts.Stdout and opts.Stderr as the bridge sends them. CreateOptions.Env
-// and opts.Env are exported first. opts.Stdin, at most
-// Options.MaxStdinBytes of it, is uploaded to a file of the workspace
-// before the command starts and fed to it from there (the bridge has no
-// standard input channel), so a program reading it sees its end.
+// and opts.Env are exported first.
+//
+// The bridge has no standard input channel. opts.Stdin that is an
+// in-memory reader (one with a Len method, such as *strings.Reader or
+// *bytes.Reader), at most Options.MaxStdinBytes of it, is uploaded to a
+// file of the workspace before the command starts and fed to it from
+// there, so a program reading it sees its end. Any other reader (input
+// that arrives while the program runs, as the kit's WebSocket stdin
+// messages) is not read: the program's standard input is empty.
 //
 // The timeout is sent to the bridge, which ends the command then; the
 // partial result comes back with an error of class TIMEOUT. The bridge has
@@ -143,7 +148,7 @@ func (s *Sandbox) run(ctx context.Context, command string, opts computemw.ExecOp
 	}
 
 	stdin := ""
-	if opts.Stdin != nil {
+	if in, ok := opts.Stdin.(interface{ Len() int }); ok && in.Len() > 0 {
 		data, err := io.ReadAll(io.LimitReader(opts.Stdin, s.p.opts.MaxStdinBytes+1))
 		if err != nil {
 			return nil, computemw.Errorf(computemw.CodeBadRequest, "reading standard input: %v", err)

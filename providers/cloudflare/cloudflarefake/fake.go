@@ -219,6 +219,20 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 	}
 }
 
+// WaitNoneLive waits, within ctx, until no sandbox's container runs.
+func (s *Server) WaitNoneLive(ctx context.Context) error {
+	for len(s.Live()) > 0 {
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("cloudflarefake: sandboxes still running: %v: %w", s.Live(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
 // newID is an ID as the bridge makes them: 16 random bytes in lowercase
 // base32, 26 characters.
 func newID() string {
