@@ -93,7 +93,11 @@ func TestStatusClasses(t *testing.T) {
 // Server errors of idempotent calls are retried with a growing backoff, up
 // to MaxRetries; then the caller gets UNAVAILABLE.
 func TestServerErrorsRetried(t *testing.T) {
-	p, f := newProvider(t, func(o *cloudflare.Options) { o.MaxRetries = 2; o.RetryBase = 100 * time.Millisecond; o.RetryMax = time.Second })
+	p, f := newProvider(t, func(o *cloudflare.Options) {
+		o.MaxRetries = 2
+		o.RetryBase = 100 * time.Millisecond
+		o.RetryMax = time.Second
+	})
 	clock := &retryClock{}
 	cloudflare.SetRetryWait(p, clock.wait)
 	sb := create(t, p, computemw.CreateOptions{})
