@@ -146,27 +146,38 @@ func encodeEnv(env map[string]string) string {
 	return b.String()
 }
 
-// decodeEnv reads what encodeEnv wrote.
+// decodeEnv reads what encodeEnv wrote: lines `export NAME=` followed by
+// single-quoted runs and \' between them (a value may span lines).
 func decodeEnv(s string) map[string]string {
 	env := map[string]string{}
-	for len(s) > 0 {
-		line, rest, _ := strings.Cut(s, "\n")
-		// A value may hold newlines: a line ends where its quote does.
-		for strings.Count(line, "'")%2 == 1 && rest != "" {
-			var more string
-			more, rest, _ = strings.Cut(rest, "\n")
-			line += "\n" + more
-		}
-		s = rest
-		kv, ok := strings.CutPrefix(line, "export ")
+	for s != "" {
+		rest, ok := strings.CutPrefix(s, "export ")
 		if !ok {
+			_, s, _ = strings.Cut(s, "\n")
 			continue
 		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || len(v) < 2 || v[0] != '\'' || v[len(v)-1] != '\'' {
-			continue
+		k, rest, ok := strings.Cut(rest, "=")
+		if !ok {
+			return env
 		}
-		env[k] = strings.ReplaceAll(v[1:len(v)-1], `'\''`, `'`)
+		var v strings.Builder
+		for {
+			if q, ok := strings.CutPrefix(rest, "'"); ok {
+				end := strings.IndexByte(q, '\'')
+				if end < 0 {
+					return env
+				}
+				v.WriteString(q[:end])
+				rest = q[end+1:]
+			} else if q, ok := strings.CutPrefix(rest, `\'`); ok {
+				v.WriteByte('\'')
+				rest = q
+			} else {
+				break
+			}
+		}
+		env[k] = v.String()
+		_, s, _ = strings.Cut(rest, "\n")
 	}
 	return env
 }
