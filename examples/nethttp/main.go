@@ -3,8 +3,9 @@
 // and a global error handler, on the embedded local provider — or on E2B
 // or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set, on Vercel
 // Sandbox when VERCEL_TOKEN is set (with VERCEL_TEAM_ID and
-// VERCEL_PROJECT_ID; VERCEL_API_URL overrides the API's URL), or on Modal
-// when MODAL_TOKEN_ID is set.
+// VERCEL_PROJECT_ID; VERCEL_API_URL overrides the API's URL), on Modal
+// when MODAL_TOKEN_ID is set, or on Cloudflare Sandbox when
+// CLOUDFLARE_SANDBOX_URL (and CLOUDFLARE_SANDBOX_API_KEY) is.
 //
 //	go run ./examples/nethttp
 //	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
@@ -27,6 +28,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/providers/cloudflare"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/local"
@@ -153,8 +155,9 @@ func writeJSON(w http.ResponseWriter, v any) error {
 // server (after adding authentication: see examples/secure).
 // provider is where code runs: E2B or Daytona when their API key is in
 // the environment (with E2B_API_URL / DAYTONA_API_URL and the other
-// variables of e2b.FromEnv and daytona.FromEnv), else this host's
-// sandboxes.
+// variables of e2b.FromEnv and daytona.FromEnv), Cloudflare Sandbox when
+// CLOUDFLARE_SANDBOX_URL names its bridge Worker (cloudflare.FromEnv), else
+// this host's sandboxes.
 func provider() (computemw.Provider, error) {
 	switch {
 	case os.Getenv("E2B_API_KEY") != "":
@@ -165,6 +168,8 @@ func provider() (computemw.Provider, error) {
 		return vercel.FromEnv()
 	case os.Getenv("MODAL_TOKEN_ID") != "":
 		return modal.FromEnv()
+	case os.Getenv(cloudflare.EnvURL) != "":
+		return cloudflare.FromEnv()
 	}
 	return local.New(local.Config{})
 }
