@@ -129,7 +129,9 @@ func protections() ([]computemw.Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authenticator: %w", err)
 	}
-	rates, usage := counters()
+	// Counted in the isolate's memory: shared by the requests it runs,
+	// each isolate on its own, lost when it is evicted.
+	rates, usage := cfworker.RateStore(), cfworker.QuotaStore()
 	tiers := ratelimit.DefaultTiers()
 	free, err := positive("COMPUTEMW_RATE_FREE", tiers["free"].Limit)
 	if err != nil {

@@ -286,6 +286,8 @@ func TestWorkerd(t *testing.T) {
 		"E2B_API_KEY":          fake.APIKey(),
 		"E2B_DOMAIN":           e2bfake.Domain,
 		"COMPUTEMW_JWT_SECRET": jwtSecret,
+		"COMPUTEMW_RATE_FREE":  "2",
+		"COMPUTEMW_QUOTA_FREE": "1",
 	})
 	const body = `{"language":"bash","code":"echo hi"}`
 
@@ -307,5 +309,28 @@ func TestWorkerd(t *testing.T) {
 	// Config.DestroyBeforeReturn: the sandbox was killed before the answer.
 	if live := fake.Live(); len(live) != 0 {
 		t.Errorf("sandboxes live after the answer: %v", live)
+	}
+
+	// Each request runs in a Go instance of its own; the rate limit and
+	// the quota count across them, in the isolate's memory.
+	alice := token(t, "alice")
+	if status, out = post(t, base+"/api/execute", alice, body); status != http.StatusTooManyRequests || out["code"] != "QUOTA_EXCEEDED" {
+		t.Errorf("past the quota of 1 execution: %d %v", status, out)
+	}
+	if status, out = post(t, base+"/api/execute", alice, body); status != http.StatusTooManyRequests || out["code"] != "RATE_LIMITED" {
+		t.Errorf("past the rate limit of 2 requests: %d %v", status, out)
+	}
+	if n := fake.Created(); n != 1 {
+		t.Errorf("%d sandboxes made, want 1 (none past a limit)", n)
+	}
+
+	// What cannot work in a Worker is refused, before anything is made.
+	bob := token(t, "bob")
+	if status, out = post(t, base+"/api/sandboxes", bob, `{"language":"bash"}`); status != http.StatusNotFound || out["code"] != "NOT_FOUND" ||
+		!strings.Contains(fmt.Sprint(out["error"]), "sessions are not available") {
+		t.Errorf("POST /api/sandboxes: %d %v", status, out)
+	}
+	if n := fake.Created(); n != 1 {
+		t.Errorf("%d sandboxes made, want 1", n)
 	}
 }
