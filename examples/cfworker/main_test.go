@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
-
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,7 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/goleak"
 
-	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/internal/workerdtest"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
 )
 
@@ -40,40 +36,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// worker builds the Worker once, as its README says: the Go main with
-// GOOS=js GOARCH=wasm, beside it Go's wasm_exec.js, the package's
-// cfworker.mjs and the starter's worker.mjs. It returns the directory that
-// holds them.
-var worker = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "computemw-cfworker-")
-	if err != nil {
-		return "", err
-	}
-	build := filepath.Join(dir, "build")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(build, "app.wasm"), ".")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return dir, fmt.Errorf("GOOS=js GOARCH=wasm go build: %w\n%s", err, out)
-	}
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		return dir, fmt.Errorf("go env GOROOT: %w", err)
-	}
-	for src, dst := range map[string]string{
-		filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"): filepath.Join(build, "wasm_exec.js"),
-		filepath.Join("..", "..", "transports", "cfworker", "cfworker.mjs"):             filepath.Join(build, "cfworker.mjs"),
-		"worker.mjs": filepath.Join(dir, "worker.mjs"),
-	} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return dir, err
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			return dir, err
-		}
-	}
-	return dir, nil
-})
+// worker builds the Worker once, as main.go says: the Go main with
+// GOOS=js GOARCH=wasm, beside it Go's wasm_exec.js, cfworker.mjs and an
+// entry module. It returns the directory that holds them.
+var worker = sync.OnceValues(func() (string, error) { return workerdtest.Build(".") })
 
 // TestBuildWasm: the starter builds for GOOS=js GOARCH=wasm (make test
 // runs this everywhere); it logs the size Cloudflare's limits apply to,
@@ -88,20 +54,6 @@ func TestBuildWasm(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("app.wasm: %d bytes, %d gzip-compressed (Cloudflare: 3 MB free, 10 MB paid)", len(raw), gzipSize(t, raw))
-}
-
-// workerdPath is the workerd binary scripts/setup-node-workerd.sh
-// installs (make setup-test).
-func workerdPath(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join("..", "..", ".cache", "workerd", "node_modules", "@cloudflare", "workerd-linux-64", "bin", "workerd")
-	_, err := os.Stat(bin)
-	computemwtest.Require(t, err == nil, "workerd is not installed (make setup-test installs it into .cache/workerd)")
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
 }
 
 // fakeEndpoint is where the fake listens and the certificate it shows,
@@ -126,110 +78,18 @@ func fakeEndpoint(t *testing.T, fake *e2bfake.Fake) (addr string, certPEM string
 	return conn.RemoteAddr().String(), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
 }
 
-// capnpString quotes s for a Cap'n Proto config.
-func capnpString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
 // startWorkerd runs the built Worker on workerd with the given text
-// bindings (its vars and secrets), every fetch it makes going to the fake
-// (its globalOutbound), and returns its base URL. It is stopped when t
-// ends.
+// bindings (its vars and secrets), every fetch it makes going to the fake,
+// and returns its base URL. It is stopped when t ends.
 func startWorkerd(t *testing.T, fake *e2bfake.Fake, bindings map[string]string) string {
 	t.Helper()
-	bin := workerdPath(t)
+	workerdtest.Binary(t)
 	dir, err := worker()
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr, certPEM := fakeEndpoint(t, fake)
-	var binds []string
-	for name, value := range bindings {
-		binds = append(binds, fmt.Sprintf("(name = %s, text = %s)", capnpString(name), capnpString(value)))
-	}
-	config := fmt.Sprintf(`using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .worker),
-    (name = "provider", external = (address = %s, https = (
-      options = (),
-      tlsOptions = (trustedCertificates = [%s]),
-      certificateHost = %s))),
-  ],
-  sockets = [ (name = "http", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [
-    (name = "worker.mjs", esModule = embed "worker.mjs"),
-    (name = "build/cfworker.mjs", esModule = embed "build/cfworker.mjs"),
-    (name = "build/wasm_exec.js", esModule = embed "build/wasm_exec.js"),
-    (name = "build/app.wasm", wasm = embed "build/app.wasm"),
-  ],
-  compatibilityDate = "2026-11-01",
-  globalOutbound = "provider",
-  bindings = [ %s ],
-);
-`, capnpString(addr), capnpString(certPEM), capnpString("api."+e2bfake.Domain), strings.Join(binds, ", "))
-	// Embedded files are found relative to the config.
-	cfg, err := os.CreateTemp(dir, "config-*.capnp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(cfg.Name()) })
-	_, err = cfg.WriteString(config)
-	if cerr := cfg.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The test listens and hands the socket to workerd: requests wait in
-	// its backlog until workerd serves them.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cmd := exec.Command(bin, "serve", cfg.Name(), "--socket-fd=http=3")
-	cmd.Dir = dir
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.ExtraFiles = []*os.File{f}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("workerd's log:\n%s", logs.String())
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer for a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return workerdtest.Start(t, dir, bindings, workerdtest.Outbound{Addr: addr, CertPEM: certPEM, CertHost: "api." + e2bfake.Domain})
 }
 
 // post sends body to url with the bearer token when not empty and
