@@ -58,6 +58,7 @@ test: setup-test
 	GOOS=darwin $(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./transports/cfworker
 	GOOS=js GOARCH=wasm $(GO) build -o /dev/null ./examples/cfworker
+	$(GO) vet -tags daytona ./examples/cfworker
 	$(GO) test $(TESTFLAGS) ./...
 	@set -e; for m in $(TEST_MODULES); do \
 		echo "cd $$m && $(GO) vet ./... && $(GO) test $(TESTFLAGS) ./..."; \

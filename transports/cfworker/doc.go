@@ -29,6 +29,11 @@
 // server-sent events arrive at once at the end, and WebSocket upgrades are
 // not served (the writer offers no http.Hijacker).
 //
+// The request's RemoteAddr is its CF-Connecting-IP header, which
+// Cloudflare's edge sets to the client's address whatever the client
+// sent; a workerd of your own passes the client's header on, so there it
+// is no address to trust.
+//
 // On any other platform Serve returns [ErrNotWorker] and Transport is
 // http.DefaultTransport, so code using the package builds and tests
 // everywhere.
