@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -85,7 +86,12 @@ func newRequest(ctx context.Context, jsReq js.Value, w http.ResponseWriter, opts
 			return nil, errTooLarge
 		}
 	}
-	body := http.MaxBytesReader(w, newStreamReader(jsReq.Get("body"), nil), opts.MaxRequestBytes)
+	var body io.ReadCloser = http.NoBody
+	if stream := jsReq.Get("body"); stream.Type() == js.TypeObject {
+		body = http.MaxBytesReader(w, newStreamReader(stream, nil), opts.MaxRequestBytes)
+	} else {
+		length = 0
+	}
 	req, err := http.NewRequestWithContext(ctx, jsReq.Get("method").String(), u.String(), body)
 	if err != nil {
 		body.Close()
