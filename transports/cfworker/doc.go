@@ -24,10 +24,12 @@
 // Node.js.
 //
 // Bodies are bounded both ways (Options): a larger request is answered 413
-// before the handler runs, and an answer that outgrows its bound is
-// replaced by a 502. An answer is sent whole when the handler returns:
-// server-sent events arrive at once at the end, and WebSocket upgrades are
-// not served (the writer offers no http.Hijacker).
+// before the handler runs, or its read fails at the bound. An answer is
+// held until the handler flushes (http.Flusher) or returns; from a flush
+// on it streams out (server-sent events arrive as they are written). An
+// answer that outgrows its bound is replaced by a 502 when it was not sent
+// yet, and cut when it was. WebSocket upgrades are not served (the writer
+// offers no http.Hijacker).
 //
 // The request's RemoteAddr is its CF-Connecting-IP header, which
 // Cloudflare's edge sets to the client's address whatever the client

@@ -11,9 +11,10 @@ type Options struct {
 	// is answered 413 PAYLOAD_TOO_LARGE (at once when its Content-Length
 	// says so, else when the handler reads past it). Default 10 MiB.
 	MaxRequestBytes int64
-	// MaxResponseBytes bounds the body of the answer, which is held in
-	// memory until the handler returns; an answer past it is replaced by
-	// 502 UNAVAILABLE. Default 10 MiB.
+	// MaxResponseBytes bounds the body of the answer, streamed or not;
+	// an answer past it is replaced by 502 UNAVAILABLE when it is still
+	// held (the handler has not flushed), and cut when it streams.
+	// Default 10 MiB.
 	MaxResponseBytes int64
 }
 

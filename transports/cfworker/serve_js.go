@@ -35,7 +35,7 @@ func Serve(h http.Handler, opts Options) error {
 		signal.Call("addEventListener", "abort", onAbort)
 		defer signal.Call("removeEventListener", "abort", onAbort)
 	}
-	w := newResponseWriter(opts.MaxResponseBytes)
+	w := newResponseWriter(opts.MaxResponseBytes, slot.Get("resolve"))
 	req, err := newRequest(ctx, jsReq, w, opts)
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -47,7 +47,7 @@ func Serve(h http.Handler, opts Options) error {
 		serveHTTP(h, w, req)
 		req.Body.Close()
 	}
-	slot.Call("resolve", w.answer())
+	w.finish()
 	return nil
 }
 

@@ -3,6 +3,7 @@
 package cfworker_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,12 +20,17 @@ import (
 )
 
 // upstream is the server the test Worker's fetches reach: /redirect
-// redirects, /hang answers only when its caller goes away, /echo says what
-// it got.
-func upstream(t *testing.T) *httptest.Server {
+// redirects, /hang answers only when its caller goes away, /wait once
+// release is closed, /echo says what it got.
+func upstream(t *testing.T, release <-chan struct{}) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case "/wait":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
 		case "/redirect":
 			http.Redirect(w, r, "/target", http.StatusFound)
 		case "/hang":
@@ -74,7 +80,15 @@ func TestOnWorkerd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := upstream(t)
+	release := make(chan struct{})
+	up := upstream(t, release)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
 	base := workerdtest.Start(t, dir, nil, workerdtest.Outbound{Addr: strings.TrimPrefix(up.URL, "http://")})
 
 	t.Run("echo", func(t *testing.T) {
@@ -120,6 +134,43 @@ func TestOnWorkerd(t *testing.T) {
 		}
 		if resp, body := do(t, http.MethodGet, base+"/empty", nil, nil); resp.StatusCode != http.StatusNoContent || len(body) != 0 {
 			t.Errorf("204: %d %q", resp.StatusCode, body)
+		}
+	})
+	t.Run("streaming", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/stream", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		// The handler is still waiting for the upstream: this line came
+		// out before it returned.
+		if line, err := br.ReadString('\n'); err != nil || line != "first\n" {
+			t.Fatalf("first line %q: %v", line, err)
+		}
+		close(release)
+		if rest, err := io.ReadAll(br); err != nil || string(rest) != "second\n" {
+			t.Errorf("the rest %q: %v", rest, err)
+		}
+
+		// A stream past the bound is cut: the client never gets a whole
+		// answer.
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, base+"/stream-big", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Errorf("a stream past the bound arrived whole: %d %q", resp.StatusCode, b)
+			}
 		}
 	})
 	fetch := func(t *testing.T, query string, body io.Reader) map[string]any {

@@ -51,6 +51,31 @@ func routes() http.Handler {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		w.Write([]byte(strings.Repeat("a", n)))
 	})
+	// A streamed answer: the first line goes out before the upstream's
+	// /wait answers, which the test lets it do only once it has read it.
+	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://upstream.test/wait", nil)
+		if err != nil {
+			panic(err)
+		}
+		resp, err := cfworker.Transport().RoundTrip(req)
+		if err != nil {
+			io.WriteString(w, "error: "+err.Error()+"\n")
+			return
+		}
+		resp.Body.Close()
+		io.WriteString(w, "second\n")
+	})
+	// A streamed answer that goes past the bound: it is cut.
+	mux.HandleFunc("GET /stream-big", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		if _, err := w.Write([]byte(strings.Repeat("b", 4096))); err == nil {
+			panic("a write past the bound succeeded")
+		}
+	})
 	mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	mux.HandleFunc("GET /empty", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	// An outbound call through the transport itself (an http.Client would
