@@ -17,7 +17,8 @@ import (
 )
 
 // Serve serves the Worker's request that started this program with h and
-// returns once the answer is handed to the Worker. It returns
+// returns once h has returned and the whole answer is handed to the
+// Worker. h's context ends when the client goes away. It returns
 // [ErrNotWorker] in a program cfworker.mjs did not start.
 func Serve(h http.Handler, opts Options) error {
 	opts.setDefaults()
