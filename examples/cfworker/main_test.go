@@ -19,13 +19,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/computemw/kit/internal/workerdtest"
+	"github.com/computemw/kit/providers/daytona/daytonafake"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := worker(); err == nil {
-		os.RemoveAll(dir)
+	for _, built := range []func() (string, error){worker, daytonaWorker} {
+		if dir, err := built(); dir != "" {
+			os.RemoveAll(dir)
+		} else if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
 	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -41,19 +46,27 @@ func TestMain(m *testing.M) {
 // entry module. It returns the directory that holds them.
 var worker = sync.OnceValues(func() (string, error) { return workerdtest.Build(".") })
 
+// daytonaWorker is the Worker built with -tags daytona.
+var daytonaWorker = sync.OnceValues(func() (string, error) { return workerdtest.Build(".", "daytona") })
+
 // TestBuildWasm: the starter builds for GOOS=js GOARCH=wasm (make test
 // runs this everywhere); it logs the size Cloudflare's limits apply to,
 // the gzip-compressed one.
 func TestBuildWasm(t *testing.T) {
-	dir, err := worker()
-	if err != nil {
-		t.Fatal(err)
+	for _, b := range []struct {
+		name  string
+		built func() (string, error)
+	}{{"E2B", worker}, {"Daytona (-tags daytona)", daytonaWorker}} {
+		dir, err := b.built()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "build", "app.wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("app.wasm with %s: %d bytes, %d gzip-compressed (Cloudflare: 3 MB free, 10 MB paid)", b.name, len(raw), gzipSize(t, raw))
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "build", "app.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("app.wasm: %d bytes, %d gzip-compressed (Cloudflare: 3 MB free, 10 MB paid)", len(raw), gzipSize(t, raw))
 }
 
 // fakeEndpoint is where the fake listens and the certificate it shows,
@@ -195,5 +208,37 @@ func TestWorkerd(t *testing.T) {
 	}
 	if n := fake.Created(); n != 1 {
 		t.Errorf("%d sandboxes made, want 1", n)
+	}
+}
+
+// TestWorkerdDaytona runs the Worker built with -tags daytona on workerd
+// in front of the Daytona contract fake: the execution runs in a Daytona
+// sandbox reached through the Worker's fetch, and the sandbox is gone when
+// the answer arrives.
+func TestWorkerdDaytona(t *testing.T) {
+	workerdtest.Binary(t)
+	fake := daytonafake.New(t, daytonafake.Options{})
+	dir, err := daytonaWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := workerdtest.Start(t, dir, map[string]string{
+		"DAYTONA_API_KEY":      fake.APIKey,
+		"DAYTONA_API_URL":      fake.URL,
+		"COMPUTEMW_JWT_SECRET": jwtSecret,
+	}, workerdtest.Outbound{Addr: strings.TrimPrefix(strings.TrimSuffix(fake.URL, "/api"), "http://")})
+	const body = `{"language":"python","code":"print('hi')"}`
+	if status, out := post(t, base+"/api/execute", "", body); status != http.StatusUnauthorized {
+		t.Errorf("without a token: %d %v", status, out)
+	}
+	status, out := post(t, base+"/api/execute", token(t, "alice"), body)
+	if status != http.StatusOK || out["output"] != "hi\n" {
+		t.Fatalf("with a token: %d %v", status, out)
+	}
+	if n := fake.Made(); n != 1 {
+		t.Errorf("%d sandboxes made, want 1", n)
+	}
+	if live := fake.Live(); len(live) != 0 {
+		t.Errorf("sandboxes live after the answer: %v", live)
 	}
 }
