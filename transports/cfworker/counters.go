@@ -29,8 +29,9 @@ type memory interface {
 }
 
 // MaxCounterKeys bounds the entries the counting stores keep in an
-// isolate; past it, new keys evict expired entries first and then the
-// store refuses to count a new key (limiter and quota then fail closed).
+// isolate; past it, expired entries are dropped first, and then the store
+// refuses to count a new key (computemw/ratelimit and computemw/quota then
+// refuse the request, unless their FailOpen is set).
 const MaxCounterKeys = 100_000
 
 // sweepInterval is how often the stores drop expired entries.
