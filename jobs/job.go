@@ -97,6 +97,10 @@ type Job struct {
 	// Owner is the principal that submitted the job and on whose behalf
 	// it runs; only it sees the job.
 	Owner computemw.Principal `json:"-"`
+	// OwnerKey names the owner for who sees the job and for the
+	// per-caller cap: "p:" and the principal's ID, or for an anonymous
+	// caller "ip:" and its client address.
+	OwnerKey string `json:"-"`
 	Spec  Spec                `json:"-"`
 	State State               `json:"status"`
 	// Attempts counts the runs begun: more than one when an instance died

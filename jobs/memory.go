@@ -84,11 +84,11 @@ func (q *MemoryQueue) Enqueue(_ context.Context, jobs []*Job, limit int) error {
 	if limit > 0 {
 		open := map[string]int{}
 		for _, j := range jobs {
-			open[j.Owner.ID]++
+			open[j.OwnerKey]++
 		}
 		for _, m := range q.jobs {
-			if _, ok := open[m.job.Owner.ID]; ok && !m.job.State.Final() {
-				open[m.job.Owner.ID]++
+			if _, ok := open[m.job.OwnerKey]; ok && !m.job.State.Final() {
+				open[m.job.OwnerKey]++
 			}
 		}
 		for _, n := range open {
@@ -153,7 +153,7 @@ func (q *MemoryQueue) List(_ context.Context, owner string, max int) ([]*Job, er
 	q.expire(time.Now())
 	var out []*Job
 	for _, m := range q.jobs {
-		if m.job.Owner.ID == owner {
+		if m.job.OwnerKey == owner {
 			out = append(out, m.snapshot())
 		}
 	}

@@ -23,7 +23,8 @@ type Queue interface {
 	// Batch returns the jobs of a batch, in the order they were
 	// submitted (none when the batch is unknown).
 	Batch(ctx context.Context, id string) ([]*Job, error)
-	// List returns up to max of owner's jobs, newest first.
+	// List returns up to max of the jobs of an owner (a Job.OwnerKey),
+	// newest first.
 	List(ctx context.Context, owner string, max int) ([]*Job, error)
 	// Cancel cancels a job that is not final: a queued job is final at
 	// once, never having run; a running job's run is stopped. It returns

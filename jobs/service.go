@@ -125,11 +125,17 @@ func (s *Service) Close(ctx context.Context) error {
 // Queue returns the service's queue.
 func (s *Service) Queue() Queue { return s.queue }
 
-// caller returns the principal ctx acts for; anonymous callers share the
-// empty principal.
-func caller(ctx context.Context) computemw.Principal {
+// caller returns the principal ctx acts for (empty for an anonymous
+// caller) and its owner key (see Job.OwnerKey).
+func (s *Service) caller(ctx context.Context) (computemw.Principal, string) {
 	p, _ := computemw.PrincipalFrom(ctx)
-	return p
+	if p.ID != "" {
+		return p, "p:" + p.ID
+	}
+	if ip := computemw.ClientIP(ctx, nil, nil); ip.IsValid() {
+		return p, "ip:" + ip.String()
+	}
+	return p, "anonymous"
 }
 
 // Submit accepts one job for the caller of ctx (a context from
@@ -170,11 +176,11 @@ func (s *Service) submit(ctx context.Context, specs []Spec, batch string) ([]*Jo
 			return nil, err
 		}
 	}
-	p := caller(ctx)
+	p, key := s.caller(ctx)
 	now := time.Now()
 	jobs := make([]*Job, len(specs))
 	for i := range specs {
-		jobs[i] = &Job{BatchID: batch, Owner: p, Spec: specs[i], State: StateQueued, CreatedAt: now}
+		jobs[i] = &Job{BatchID: batch, Owner: p, OwnerKey: key, Spec: specs[i], State: StateQueued, CreatedAt: now}
 	}
 	// Authorize an execution for each job: roles, and the quota's
 	// reservation, held by the job until it runs.
@@ -260,7 +266,8 @@ func (s *Service) validate(ctx context.Context, spec *Spec) error {
 // or another caller's.
 func (s *Service) Get(ctx context.Context, id string) (*Job, error) {
 	j, err := s.queue.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && j.Owner.ID != caller(ctx).ID) {
+	_, key := s.caller(ctx)
+	if errors.Is(err, ErrNotFound) || (err == nil && j.OwnerKey != key) {
 		return nil, computemw.Errorf(computemw.CodeNotFound, "job %q not found", truncate(id, 64))
 	}
 	if err != nil {
@@ -276,7 +283,8 @@ func (s *Service) GetBatch(ctx context.Context, id string) (*Batch, error) {
 	if err != nil {
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "job queue unavailable", RetryAfter: time.Second, Err: err}
 	}
-	if len(jobs) == 0 || jobs[0].Owner.ID != caller(ctx).ID {
+	_, key := s.caller(ctx)
+	if len(jobs) == 0 || jobs[0].OwnerKey != key {
 		return nil, computemw.Errorf(computemw.CodeNotFound, "batch %q not found", truncate(id, 64))
 	}
 	return &Batch{ID: id, Jobs: jobs}, nil
@@ -284,7 +292,8 @@ func (s *Service) GetBatch(ctx context.Context, id string) (*Batch, error) {
 
 // List returns the caller's jobs, newest first, at most Config.MaxListed.
 func (s *Service) List(ctx context.Context) ([]*Job, error) {
-	jobs, err := s.queue.List(ctx, caller(ctx).ID, s.cfg.MaxListed)
+	_, key := s.caller(ctx)
+	jobs, err := s.queue.List(ctx, key, s.cfg.MaxListed)
 	if err != nil {
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "job queue unavailable", RetryAfter: time.Second, Err: err}
 	}

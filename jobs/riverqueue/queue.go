@@ -95,6 +95,7 @@ func table(schema, name string) string {
 type args struct {
 	Spec      jobs.Spec           `json:"spec"`
 	Owner     computemw.Principal `json:"owner"`
+	OwnerKey  string              `json:"ownerKey"`
 	Batch     string              `json:"batch,omitempty"`
 	CreatedAt time.Time           `json:"createdAt"`
 }
@@ -208,7 +209,7 @@ func (q *Queue) Enqueue(ctx context.Context, list []*jobs.Job, limit int) error 
 		return fmt.Errorf("riverqueue: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	owner := list[0].Owner.ID
+	owner := list[0].OwnerKey
 	meta, _ := json.Marshal(metadata{Owner: owner})
 	if limit > 0 {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('computemw_jobs:' || $1, 0))`, owner); err != nil {
@@ -227,12 +228,12 @@ func (q *Queue) Enqueue(ctx context.Context, list []*jobs.Job, limit int) error 
 	}
 	params := make([]river.InsertManyParams, 0, len(list))
 	for _, j := range list {
-		if j.Owner.ID != owner {
+		if j.OwnerKey != owner {
 			return errors.New("riverqueue: one owner per submit")
 		}
 		m, _ := json.Marshal(metadata{Owner: owner, Batch: j.BatchID})
 		params = append(params, river.InsertManyParams{
-			Args:       args{Spec: j.Spec, Owner: j.Owner, Batch: j.BatchID, CreatedAt: j.CreatedAt},
+			Args:       args{Spec: j.Spec, Owner: j.Owner, OwnerKey: j.OwnerKey, Batch: j.BatchID, CreatedAt: j.CreatedAt},
 			InsertOpts: &river.InsertOpts{Queue: q.cfg.Queue, Metadata: m, MaxAttempts: q.cfg.MaxAttempts},
 		})
 	}
@@ -281,7 +282,7 @@ func toJob(row *rivertype.JobRow) (*jobs.Job, error) {
 	if err := json.Unmarshal(row.EncodedArgs, &a); err != nil {
 		return nil, fmt.Errorf("riverqueue: job %d: %w", row.ID, err)
 	}
-	j := &jobs.Job{ID: strconv.FormatInt(row.ID, 10), BatchID: a.Batch, Owner: a.Owner, Spec: a.Spec,
+	j := &jobs.Job{ID: strconv.FormatInt(row.ID, 10), BatchID: a.Batch, Owner: a.Owner, OwnerKey: a.OwnerKey, Spec: a.Spec,
 		Attempts: row.Attempt, CreatedAt: a.CreatedAt, StartedAt: row.AttemptedAt, FinishedAt: row.FinalizedAt}
 	if out := row.Output(); len(out) > 0 {
 		var o jobs.Outcome

@@ -247,7 +247,7 @@ func TestCapAndCancel(t *testing.T) {
 	mk := func(n int, who string) []*jobs.Job {
 		out := make([]*jobs.Job, n)
 		for i := range out {
-			out[i] = &jobs.Job{Owner: computemw.Principal{ID: who}, Spec: jobs.Spec{Command: "true"}, CreatedAt: time.Now()}
+			out[i] = &jobs.Job{Owner: computemw.Principal{ID: who}, OwnerKey: who, Spec: jobs.Spec{Command: "true"}, CreatedAt: time.Now()}
 		}
 		return out
 	}
