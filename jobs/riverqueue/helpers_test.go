@@ -91,21 +91,21 @@ type instance struct {
 // reports what was left behind.
 // With fake, the sandboxes are the fake provider's (no processes), for
 // tests of the queue alone.
-func startInstance(ctx context.Context, schema, id string, fake bool) (*instance, error) {
+// base is the local provider's BaseDir ("" for a new one, removed at
+// close).
+func startInstance(ctx context.Context, schema, id string, fake bool, base string) (*instance, error) {
 	in := &instance{id: id}
 	pool, err := pgxpool.New(ctx, dsn()+"&pool_max_conns=12&search_path="+schema)
 	if err != nil {
 		return nil, err
 	}
 	in.pool = pool
-	base, err := os.MkdirTemp("", "computemw-river-")
-	if err != nil {
-		return nil, err
+	if base == "" {
+		if base, err = baseDir(); err != nil {
+			return nil, err
+		}
 	}
 	in.base = base
-	if err := os.Chmod(base, 0o711); err != nil {
-		return nil, err
-	}
 	var prov computemw.Provider
 	var fp *fakeprovider.Provider
 	if fake {
@@ -162,6 +162,37 @@ func startInstance(ctx context.Context, schema, id string, fake bool) (*instance
 		return err
 	}
 	return in, nil
+}
+
+// baseDir makes a BaseDir for a local provider.
+func baseDir() (string, error) {
+	base, err := os.MkdirTemp("", "computemw-river-")
+	if err != nil {
+		return "", err
+	}
+	return base, os.Chmod(base, 0o711)
+}
+
+// reclaim removes what a killed instance's local provider left in base
+// (workspaces, cgroups, processes), as the next provider on the same
+// BaseDir does at start, and checks that nothing else remains.
+func reclaim(base string) error {
+	p, err := local.New(local.Config{BaseDir: base, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		return err
+	}
+	left, _ := filepath.Glob(filepath.Join(base, "*"))
+	left = slices.DeleteFunc(left, func(p string) bool { return filepath.Base(p) == "buildcache" })
+	os.RemoveAll(base)
+	if len(left) != 0 {
+		return fmt.Errorf("left behind by the killed instance: %v", left)
+	}
+	return nil
 }
 
 // waitFor polls cond until it holds, failing after two minutes.

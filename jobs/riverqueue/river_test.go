@@ -18,8 +18,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// childEnv carries the schema to a child instance of the crash test.
-const childEnv = "COMPUTEMW_JOBS_CHILD_SCHEMA"
+// childEnv and childBaseEnv carry the schema and the local provider's
+// BaseDir to a child instance of the crash test.
+const (
+	childEnv     = "COMPUTEMW_JOBS_CHILD_SCHEMA"
+	childBaseEnv = "COMPUTEMW_JOBS_CHILD_BASE"
+)
 
 var owner = computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "tester", Role: "user"})
 
@@ -62,7 +66,7 @@ func TestTwoInstances(t *testing.T) {
 	ctx := context.Background()
 	var ins []*instance
 	for _, id := range []string{"a", "b"} {
-		in, err := startInstance(ctx, schema, id, true)
+		in, err := startInstance(ctx, schema, id, true, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +124,7 @@ func TestInstanceProcess(t *testing.T) {
 	if schema == "" {
 		t.Skip("the child instance of TestCrashedInstance")
 	}
-	if _, err := startInstance(context.Background(), schema, "child", false); err != nil {
+	if _, err := startInstance(context.Background(), schema, "child", false, os.Getenv(childBaseEnv)); err != nil {
 		fmt.Println("error:", err)
 		os.Exit(2)
 	}
@@ -135,7 +139,11 @@ func TestCrashedInstance(t *testing.T) {
 	schema := database(t)
 	ctx := context.Background()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestInstanceProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+schema)
+	childBase, err := baseDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), childEnv+"="+schema, childBaseEnv+"="+childBase)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +158,15 @@ func TestCrashedInstance(t *testing.T) {
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
+		if err := reclaim(childBase); err != nil {
+			t.Error(err)
+		}
 	})
 	line, _ := bufio.NewReader(out).ReadString('\n')
 	if strings.TrimSpace(line) != "ready" {
 		t.Fatalf("child instance: %q", line)
 	}
-	survivor, err := startInstance(ctx, schema, "survivor", false)
+	survivor, err := startInstance(ctx, schema, "survivor", false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
