@@ -101,8 +101,8 @@ type Job struct {
 	// per-caller cap: "p:" and the principal's ID, or for an anonymous
 	// caller "ip:" and its client address.
 	OwnerKey string `json:"-"`
-	Spec  Spec                `json:"-"`
-	State State               `json:"status"`
+	Spec     Spec   `json:"-"`
+	State    State  `json:"status"`
 	// Attempts counts the runs begun: more than one when an instance died
 	// while running it.
 	Attempts   int        `json:"attempts"`
