@@ -131,7 +131,7 @@ func startInstance(ctx context.Context, schema, id string, fake bool, base strin
 	}
 	in.kit = kit
 	q, err := riverqueue.New(riverqueue.Config{Pool: pool, Schema: schema, InstanceID: id, Workers: 4,
-		Heartbeat: 100 * time.Millisecond, LivenessTimeout: time.Second, FetchPollInterval: 100 * time.Millisecond,
+		Heartbeat: 100 * time.Millisecond, LivenessTimeout: time.Second, FetchPollInterval: 100 * time.Millisecond, FetchCooldown: 5 * time.Millisecond,
 		JobTimeout: time.Minute, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err

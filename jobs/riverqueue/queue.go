@@ -55,6 +55,10 @@ type Config struct {
 	// FetchPollInterval is how often idle workers look for jobs besides
 	// being notified of new ones; default River's (1 s).
 	FetchPollInterval time.Duration
+	// FetchCooldown is the least time between two fetches of this
+	// instance's workers; default River's (100 ms). Lower it for many
+	// short jobs.
+	FetchCooldown time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -172,6 +176,7 @@ func New(cfg Config) (*Queue, error) {
 		CancelledJobRetentionPeriod: cfg.Retention,
 		DiscardedJobRetentionPeriod: cfg.Retention,
 		FetchPollInterval:           cfg.FetchPollInterval,
+		FetchCooldown:               cfg.FetchCooldown,
 		Logger:                      cfg.Logger,
 	})
 	if err != nil {
