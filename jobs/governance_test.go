@@ -157,3 +157,23 @@ func repeat(s string, n int) string {
 	}
 	return out
 }
+
+// TestCancelRunningMemory: cancelling a running job stops its run.
+func TestCancelRunningMemory(t *testing.T) {
+	kit, fake := computemwtest.SuiteKit(t, computemw.Config{})
+	svc := start(t, kit, jobs.Config{})
+	ctx := context.Background()
+	j, err := svc.Submit(ctx, jobs.Spec{Command: "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-fake.Started()
+	c, err := svc.Cancel(ctx, j.ID)
+	if err != nil || c.State.Final() {
+		t.Fatalf("cancel of a running job: %+v %v", c, err)
+	}
+	waitFor(t, "the job is cancelled", func() bool {
+		got, err := svc.Get(ctx, j.ID)
+		return err == nil && got.State == jobs.StateCancelled && got.Attempts == 1
+	})
+}

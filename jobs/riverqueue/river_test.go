@@ -293,3 +293,49 @@ func TestCapAndCancel(t *testing.T) {
 		t.Errorf("unknown job: %v", err)
 	}
 }
+
+// TestCancelRunning: cancelling a job through one instance stops its run
+// on the instance that holds it.
+func TestCancelRunning(t *testing.T) {
+	schema := database(t)
+	ctx := context.Background()
+	var ins []*instance
+	for _, id := range []string{"a", "b"} {
+		in, err := startInstance(ctx, schema, id, true, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := in.close(); err != nil {
+				t.Errorf("instance %s: %v", in.id, err)
+			}
+		})
+		ins = append(ins, in)
+	}
+	// "block" runs until its context ends: only the cancel ends it.
+	j, err := ins[0].svc.Submit(owner, jobs.Spec{Command: "block"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job runs", func() bool {
+		got, err := ins[1].svc.Get(owner, j.ID)
+		return err == nil && got.State == jobs.StateRunning
+	})
+	for _, in := range ins {
+		c, err := in.svc.Cancel(owner, j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.State.Final() && c.State != jobs.StateCancelled {
+			t.Fatalf("cancel: %+v", c)
+		}
+	}
+	waitFor(t, "the job is cancelled", func() bool {
+		got, err := ins[0].svc.Get(owner, j.ID)
+		return err == nil && got.State == jobs.StateCancelled
+	})
+	var finished int
+	if err := ins[0].pool.QueryRow(ctx, `SELECT count(*) FROM runs WHERE finished IS NOT NULL`).Scan(&finished); err != nil || finished != 1 {
+		t.Errorf("the run did not end: %d %v", finished, err)
+	}
+}
