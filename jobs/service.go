@@ -167,8 +167,9 @@ func (s *Service) SubmitBatch(ctx context.Context, specs []Spec) (*Batch, error)
 }
 
 func (s *Service) submit(ctx context.Context, specs []Spec, batch string) ([]*Job, error) {
+	checked := map[string]error{} // callback URLs, resolved once per submit
 	for i := range specs {
-		if err := s.validate(ctx, &specs[i]); err != nil {
+		if err := s.validate(ctx, &specs[i], checked); err != nil {
 			if len(specs) > 1 {
 				e := computemw.AsError(err)
 				return nil, &computemw.Error{Code: e.Code, Message: fmt.Sprintf("jobs[%d]: %s", i, e.Message)}
@@ -214,7 +215,7 @@ func (s *Service) release(ctx context.Context, jobs []*Job) {
 
 // validate refuses a spec the kit would refuse, before anything is
 // reserved: 400 BAD_REQUEST with the reason.
-func (s *Service) validate(ctx context.Context, spec *Spec) error {
+func (s *Service) validate(ctx context.Context, spec *Spec, checked map[string]error) error {
 	bad := func(format string, args ...any) error {
 		return computemw.Errorf(computemw.CodeBadRequest, format, args...)
 	}
@@ -255,7 +256,12 @@ func (s *Service) validate(ctx context.Context, spec *Spec) error {
 		if len(s.cfg.Webhooks.Secret) == 0 {
 			return bad("callbackUrl: webhooks are not configured on this server")
 		}
-		if err := s.cfg.Webhooks.checkURL(ctx, spec.CallbackURL); err != nil {
+		err, ok := checked[spec.CallbackURL]
+		if !ok {
+			err = s.cfg.Webhooks.checkURL(ctx, spec.CallbackURL)
+			checked[spec.CallbackURL] = err
+		}
+		if err != nil {
 			return &computemw.Error{Code: computemw.CodeBadRequest, Message: err.Error(), Details: map[string]string{"field": "callbackUrl"}}
 		}
 	}
