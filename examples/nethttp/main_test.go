@@ -44,6 +44,7 @@ func TestExample(t *testing.T) {
 	// The metrics at the root are governed as /api/metrics: a foreign
 	// Host is refused on both.
 	exampletest.CheckMetrics(t, srv, nil, "/metrics", "/api/metrics")
+	exampletest.CheckJobs(t, srv)
 	srv.Stop(t)
 }
 
