@@ -34,7 +34,7 @@ import (
 // cleanupWindow bounds how long a remote provider looks for a sandbox
 // that a create which failed with a 5xx may have made; the kit's Close
 // waits for those searches.
-const cleanupWindow = time.Second
+const cleanupWindow = 500 * time.Millisecond
 
 // member is one provider of the mix.
 type member struct {

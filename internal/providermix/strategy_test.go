@@ -15,6 +15,9 @@ import (
 // on its service, and sends no create to the providers after the one that
 // serves.
 func TestFallbackAcrossProviders(t *testing.T) {
+	// The first provider fails in every round but the first, more times
+	// in a row than the default UnhealthyAfter: here no provider is to be
+	// skipped as unhealthy.
 	m := newMix(t, computemw.Config{UnhealthyAfter: 100}, func(names []string) computemw.Strategy {
 		return computemw.Fallback(names...)
 	})
