@@ -158,14 +158,12 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
-// (comma-separated), else the loopback names. Set it when exposing the
-// server (after adding authentication: see examples/secure).
-// provider is where code runs: E2B or Daytona when their API key is in
-// the environment (with E2B_API_URL / DAYTONA_API_URL and the other
-// variables of e2b.FromEnv and daytona.FromEnv), Cloudflare Sandbox when
-// CLOUDFLARE_SANDBOX_URL names its bridge Worker (cloudflare.FromEnv), else
-// this host's sandboxes.
+// provider is where code runs: the first remote provider whose
+// credentials are in the environment, in this order — E2B (E2B_API_KEY),
+// Daytona (DAYTONA_API_KEY), Vercel Sandbox (VERCEL_TOKEN), Modal
+// (MODAL_TOKEN_ID), Cloudflare Sandbox (CLOUDFLARE_SANDBOX_URL, its bridge
+// Worker) — configured by that package's FromEnv, else this host's
+// sandboxes.
 func provider() (computemw.Provider, error) {
 	switch {
 	case os.Getenv("E2B_API_KEY") != "":
@@ -182,6 +180,9 @@ func provider() (computemw.Provider, error) {
 	return local.New(local.Config{})
 }
 
+// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
+// (comma-separated), else the loopback names. Set it when exposing the
+// server (after adding authentication: see examples/secure).
 func allowedHosts() []string {
 	if v := os.Getenv("COMPUTEMW_HOSTS"); v != "" {
 		return strings.Split(v, ",")
