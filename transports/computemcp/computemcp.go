@@ -182,6 +182,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(actx, w, r, computemw.Errorf(computemw.CodeNotFound, "no such MCP session"))
 		return
 	}
+	if id := r.Header.Get(sessionIDHeader); id != "" && r.Method == http.MethodDelete {
+		s.book.stopCalls(id)
+	}
 	if r.Method == http.MethodGet {
 		// The server's event stream is a long-lived connection: it
 		// counts with the caller's WebSocket and stream connections.

@@ -16,6 +16,10 @@ import (
 type session struct {
 	ss    *mcp.ServerSession
 	owner string
+	// stopped ends the session's calls in progress when the client ends
+	// the session (DELETE) or the session closes.
+	stopped context.Context
+	stop    context.CancelFunc
 
 	// open serializes open_sandbox and close_sandbox of the session.
 	open sync.Mutex
@@ -99,7 +103,9 @@ func (b *book) add(ss *mcp.ServerSession, owner string) error {
 		return computemw.Errorf(computemw.CodeRateLimited,
 			"at most %d MCP sessions per caller: end one (DELETE) first", b.srv.opts.MaxSessionsPerCaller)
 	}
-	b.byID[ss.ID()] = &session{ss: ss, owner: owner}
+	sess := &session{ss: ss, owner: owner}
+	sess.stopped, sess.stop = context.WithCancel(context.Background())
+	b.byID[ss.ID()] = sess
 	b.perOwner[owner]++
 	b.watchers.Add(1)
 	go func() {
@@ -125,6 +131,7 @@ func (b *book) end(id string) {
 	if s == nil {
 		return
 	}
+	s.stop()
 	s.mu.Lock()
 	s.ended = true
 	sbID, sctx := s.sandboxID, s.sandboxCtx
@@ -140,6 +147,15 @@ func (b *book) get(id string) *session {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.byID[id]
+}
+
+// stopCalls ends the calls in progress of the session of id: its
+// client ended it, and the SDK closes a session only once its calls
+// returned.
+func (b *book) stopCalls(id string) {
+	if s := b.get(id); s != nil {
+		s.stop()
+	}
 }
 
 // ownedBy reports whether the session of id, when the book has it, is

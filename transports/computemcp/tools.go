@@ -84,8 +84,11 @@ func addTool[In any, P interface {
 		if req.Session != nil {
 			c.sess = s.book.get(req.Session.ID())
 		}
-		if c.sess != nil && c.sess.owner != owner {
-			return s.toolError(actx, computemw.Errorf(computemw.CodeNotFound, "no such MCP session")), nil
+		if c.sess != nil {
+			if c.sess.owner != owner {
+				return s.toolError(actx, computemw.Errorf(computemw.CodeNotFound, "no such MCP session")), nil
+			}
+			defer context.AfterFunc(c.sess.stopped, cancel)()
 		}
 		res, err := fn(c, &in)
 		if err != nil {

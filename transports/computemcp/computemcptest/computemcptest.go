@@ -161,13 +161,19 @@ func Suite(t *testing.T, kit *computemw.Kit, endpoint string, header http.Header
 	if res.IsError || Structured(t, res)["stdout"] != "42\n" || !strings.Contains(Text(res), "42") {
 		t.Fatalf("run_code: %+v %s", res.StructuredContent, Text(res))
 	}
-	select {
-	case n := <-progress:
-		if n.ProgressToken != "run-1" || n.Message != "42\n" || n.Meta["stream"] != "stdout" {
-			t.Errorf("progress notification: %+v", n)
+	// The output may come in several chunks (print writes its parts one
+	// by one): each is a notification of the call's token.
+	var streamed string
+	for streamed != "42\n" && ctx.Err() == nil {
+		select {
+		case n := <-progress:
+			if n.ProgressToken != "run-1" || n.Meta["stream"] != "stdout" || n.Progress != float64(len(streamed+n.Message)) {
+				t.Errorf("progress notification: %+v", n)
+			}
+			streamed += n.Message
+		case <-ctx.Done():
+			t.Errorf("progress notifications of the program's output: %q", streamed)
 		}
-	case <-ctx.Done():
-		t.Errorf("no progress notification of the program's output")
 	}
 	if after := executions(); after != before+1 {
 		t.Errorf("compute_executions_total{language=python,status=success}: %v after one run, was %v", after, before)
