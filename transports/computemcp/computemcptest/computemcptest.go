@@ -6,7 +6,12 @@ package computemcptest
 
 import (
 	"context"
+	_ "embed"
+	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -265,4 +270,72 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+//go:embed nodeclient.mjs
+var nodeClient []byte
+
+// NodeSummary is what the TypeScript client of [Node] reports.
+type NodeSummary struct {
+	// Unauthorized and Challenge are the status and WWW-Authenticate of
+	// an initialize sent without the token (when a token was given).
+	Unauthorized int    `json:"unauthorized"`
+	Challenge    string `json:"challenge"`
+	Tools        []string `json:"tools"`
+	// Output is run_code's stdout of print(6*7); Streamed what its
+	// progress notifications carried, ProgressTokens how many came.
+	Output         string `json:"output"`
+	Streamed       string `json:"streamed"`
+	ProgressTokens int    `json:"progressTokens"`
+	// Kept is what a program read of a file written in the session's
+	// sandbox by an earlier call.
+	Kept string `json:"kept"`
+	// BadArgCode and TooLargeCode are the codes of the tool errors of an
+	// unknown argument and of code over the limit.
+	BadArgCode   string `json:"badArgCode"`
+	TooLargeCode string `json:"tooLargeCode"`
+	Error        string `json:"error"`
+}
+
+// NodeSDK returns the node binary and the directory of the npm package
+// @modelcontextprotocol/sdk that scripts/setup-node-mcp.sh installs into
+// .cache/node-mcp of the module at root (make setup-test); the test skips
+// without them, and fails under CI=true.
+func NodeSDK(t testing.TB, root string) (node, sdk string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	sdk = filepath.Join(root, ".cache", "node-mcp", "node_modules", "@modelcontextprotocol", "sdk")
+	_, statErr := os.Stat(filepath.Join(sdk, "package.json"))
+	computemwtest.Require(t, err == nil && statErr == nil,
+		"node and the npm package @modelcontextprotocol/sdk are needed: run make setup-test")
+	return node, sdk
+}
+
+// Node drives endpoint with the official TypeScript MCP client (see
+// nodeclient.mjs): without token, an anonymous client; with one, first an
+// initialize without it (its 401 is reported), then everything with it.
+// It runs two Python programs through run_code.
+func Node(t testing.TB, node, sdk, endpoint, token string) NodeSummary {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "client.mjs")
+	if err := os.WriteFile(script, nodeClient, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job, _ := json.Marshal(map[string]any{"url": endpoint, "token": token, "timeoutMs": 40000})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, string(job))
+	cmd.Env = append(os.Environ(), "MCP_SDK="+sdk)
+	cmd.WaitDelay = 5 * time.Second
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var s NodeSummary
+	if jerr := json.Unmarshal(out, &s); jerr != nil {
+		t.Fatalf("node client: %v, output %q (%v)\n%s", err, out, jerr, stderr.String())
+	}
+	if err != nil || s.Error != "" {
+		t.Fatalf("node client: %v: %s\n%s", err, s.Error, stderr.String())
+	}
+	return s
 }
