@@ -279,8 +279,8 @@ var nodeClient []byte
 type NodeSummary struct {
 	// Unauthorized and Challenge are the status and WWW-Authenticate of
 	// an initialize sent without the token (when a token was given).
-	Unauthorized int    `json:"unauthorized"`
-	Challenge    string `json:"challenge"`
+	Unauthorized int      `json:"unauthorized"`
+	Challenge    string   `json:"challenge"`
 	Tools        []string `json:"tools"`
 	// Output is run_code's stdout of print(6*7); Streamed what its
 	// progress notifications carried, ProgressTokens how many came.
