@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/computemw/kit/adapters/internal/harness"
@@ -41,6 +43,15 @@ var mcpApps = []struct {
 		r.Any(computemwtest.Prefix+"/mcp", gin.WrapH(srv))
 		r.GET(computemcp.MetadataPath(computemwtest.Prefix+"/mcp"), gin.WrapH(srv.Metadata()))
 		return harness.ServeHTTP(t, r)
+	}},
+	{"fiber", func(t *testing.T, kit *computemw.Kit, srv *computemcp.Server) string {
+		// Fiber is not net/http: its net/http adaptor carries the
+		// endpoint, streaming included (fasthttp's adaptor flushes).
+		app := harness.FiberAppWith(kit, func(app *fiber.App) {
+			app.All(computemwtest.Prefix+"/mcp", adaptor.HTTPHandler(srv))
+			app.Get(computemcp.MetadataPath(computemwtest.Prefix+"/mcp"), adaptor.HTTPHandler(srv.Metadata()))
+		})
+		return harness.ServeFiber(t, app)
 	}},
 }
 

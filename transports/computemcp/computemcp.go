@@ -195,9 +195,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer done()
 	}
-	r = r.Clone(r.Context())
+	ctx, cancel := detached(r.Context())
+	defer cancel()
+	r = r.Clone(ctx)
 	r.Header = withCaller(r.Header, owner, r.RemoteAddr, r.Host)
 	s.http.ServeHTTP(w, r)
+}
+
+// detached returns a context that ends with parent but holds none of its
+// values except the server's local address (which the SDK's DNS-rebinding
+// check reads). The SDK keeps the context of a session's first request
+// for the session's life: under Fiber's net/http adaptor that context is
+// a pooled fasthttp.RequestCtx, reused for other requests once this one
+// is answered.
+func detached(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx := context.Background()
+	if addr := parent.Value(http.LocalAddrContextKey); addr != nil {
+		ctx = context.WithValue(ctx, http.LocalAddrContextKey, addr)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(parent, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // Close ends every MCP session and destroys their sandboxes, waiting at
