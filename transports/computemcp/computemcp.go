@@ -32,7 +32,6 @@ package computemcp
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -161,10 +160,17 @@ func New(kit *computemw.Kit, opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &computemw.Request{Method: r.Method, Header: clientHeader(r.Header), Host: r.Host, RemoteAddr: r.RemoteAddr}
 	if httpapi.IsPreflight(req) {
-		writeResponse(w, s.api.Preflight(r.Context(), req, []string{http.MethodGet, http.MethodPost, http.MethodDelete}))
+		resp := s.api.Preflight(r.Context(), req, []string{http.MethodGet, http.MethodPost, http.MethodDelete})
+		if v := resp.Header.Get("Access-Control-Allow-Headers"); v != "" {
+			resp.Header.Set("Access-Control-Allow-Headers", v+", "+mcpHeaders)
+		}
+		writeResponse(w, resp)
 		return
 	}
 	s.api.CORSHeaders(w.Header(), req)
+	if v := w.Header().Get("Access-Control-Expose-Headers"); v != "" {
+		w.Header().Set("Access-Control-Expose-Headers", v+", "+sessionIDHeader)
+	}
 	if r.ContentLength > s.opts.MaxMessageBytes {
 		s.writeError(r.Context(), w, r, computemw.Errorf(computemw.CodePayloadTooLarge, "message exceeds %d bytes", s.opts.MaxMessageBytes))
 		return
@@ -248,5 +254,6 @@ func writeResponse(w http.ResponseWriter, resp *httpapi.Response) {
 	_, _ = w.Write(resp.Body)
 }
 
-// errClosed refuses a session once Close has begun.
-var errClosed = errors.New("computemcp: server closed")
+// mcpHeaders are the request headers of the streamable HTTP transport that
+// a page of an allowed origin (Config.AllowedOrigins) may send.
+const mcpHeaders = "Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"

@@ -155,3 +155,29 @@ func TestMessageTooLarge(t *testing.T) {
 		t.Errorf("oversized message: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestCORS: a page of an allowed origin may send the transport's headers
+// and read the session's.
+func TestCORS(t *testing.T) {
+	kit := localKit(t, computemw.Config{AllowedOrigins: []string{"https://app.example"}})
+	base, _ := serve(t, kit, computemcp.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodOptions, base+"/api/mcp", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type, mcp-session-id")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Mcp-Session-Id") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	h := http.Header{"Origin": {"https://app.example"}}
+	if resp, _ := postRaw(t, base+"/api/mcp", initialize, h); resp.StatusCode != 200 ||
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Mcp-Session-Id") || resp.Header.Get("Mcp-Session-Id") == "" {
+		t.Errorf("initialize from the page: %d %v", resp.StatusCode, resp.Header)
+	}
+}
