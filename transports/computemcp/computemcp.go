@@ -150,6 +150,11 @@ func New(kit *computemw.Kit, opts Options) *Server {
 		Logger:              log,
 		SessionTimeout:      opts.IdleTimeout,
 		MaxRequestBodyBytes: opts.MaxMessageBytes,
+		// The kit's host check (Config.AllowedHosts) guards against DNS
+		// rebinding when it is configured, and lets a reverse proxy on
+		// the same host forward its own names; without it, the SDK's
+		// check refuses a non-loopback Host on a loopback listener.
+		DisableLocalhostProtection: len(cfg.AllowedHosts) > 0,
 	})
 	return s
 }

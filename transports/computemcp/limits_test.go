@@ -181,3 +181,34 @@ func TestCORS(t *testing.T) {
 		t.Errorf("initialize from the page: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// TestForeignHost: a request naming a host the kit does not serve (a
+// DNS-rebound page's) is refused before the SDK reads it, as on the
+// routes; so is the metadata.
+func TestForeignHost(t *testing.T) {
+	kit := localKit(t, computemw.Config{AllowedHosts: []string{"127.0.0.1"}})
+	base, srv := serve(t, kit, computemcp.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, path := range []string{"/api/mcp", computemcp.MetadataPath("/api/mcp")} {
+		method := http.MethodPost
+		if path != "/api/mcp" {
+			method = http.MethodGet
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(initialize))
+		req.Host = "rebound.example"
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("%s %s with a foreign Host: %d", method, path, resp.StatusCode)
+		}
+	}
+	if srv.Sessions() != 0 {
+		t.Errorf("%d sessions after refused requests", srv.Sessions())
+	}
+}
