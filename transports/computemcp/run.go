@@ -2,6 +2,7 @@ package computemcp
 
 import (
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,9 +55,11 @@ func (a *runCommandArgs) check(o *Options) error {
 	return checkTimeout(a.Timeout)
 }
 
+// checkTimeout refuses a timeout that is negative or too large to be a
+// duration (the kit then holds it to Config.MaxTimeout).
 func checkTimeout(ms int64) error {
-	if ms < 0 {
-		return computemw.Errorf(computemw.CodeBadRequest, "argument %q must be positive", "timeout")
+	if ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {
+		return computemw.Errorf(computemw.CodeBadRequest, "argument %q must be a positive number of milliseconds", "timeout")
 	}
 	return nil
 }

@@ -222,6 +222,8 @@ func Suite(t *testing.T, kit *computemw.Kit, endpoint string, header http.Header
 		{"run_code", map[string]any{"language": "python"}, "BAD_REQUEST"},
 		{"run_code", map[string]any{"language": "python", "code": "#" + strings.Repeat("x", 300<<10)}, "PAYLOAD_TOO_LARGE"},
 		{"run_code", map[string]any{"language": "cobol-77", "code": "x"}, "EXECUTION_ERROR"},
+		{"run_command", map[string]any{"command": "true", "timeout": int64(1) << 60}, "BAD_REQUEST"},
+		{"run_command", map[string]any{"command": "true", "timeout": 3600000}, "BAD_REQUEST"},
 		{"read_file", map[string]any{"path": "notes/hello.txt"}, "BAD_REQUEST"},
 	} {
 		if res := Call(t, cs, c.tool, c.args); ErrorCode(res) != c.code || !strings.HasPrefix(Text(res), c.code+": ") {
