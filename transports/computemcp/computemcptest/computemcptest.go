@@ -121,7 +121,8 @@ var Tools = []string{"close_sandbox", "list_files", "open_sandbox", "read_file",
 // it; then bad input — an unknown argument, code over the limit, a file
 // tool without a sandbox — answers tool errors with stable codes, and
 // nothing is left running when the session ends. kit's provider must run
-// python and sh (the local provider); its Metrics must be prommetrics'.
+// python and sh (the local provider); its Metrics must be prommetrics',
+// and its MaxTimeout under an hour.
 // header is sent with every request.
 func Suite(t *testing.T, kit *computemw.Kit, endpoint string, header http.Header) {
 	t.Helper()
