@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/labstack/echo/v4"
 
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
@@ -44,6 +45,12 @@ var mcpApps = []struct {
 		r.GET(computemcp.MetadataPath(computemwtest.Prefix+"/mcp"), gin.WrapH(srv.Metadata()))
 		return harness.ServeHTTP(t, r)
 	}},
+	{"echo", func(t *testing.T, kit *computemw.Kit, srv *computemcp.Server) string {
+		e := harness.EchoApp(kit)
+		e.Any(computemwtest.Prefix+"/mcp", echo.WrapHandler(srv))
+		e.GET(computemcp.MetadataPath(computemwtest.Prefix+"/mcp"), echo.WrapHandler(srv.Metadata()))
+		return harness.ServeHTTP(t, e)
+	}},
 	{"fiber", func(t *testing.T, kit *computemw.Kit, srv *computemcp.Server) string {
 		// Fiber is not net/http: its net/http adaptor carries the
 		// endpoint, streaming included (fasthttp's adaptor flushes).
@@ -55,7 +62,7 @@ var mcpApps = []struct {
 	}},
 }
 
-// TestMCP mounts the MCP endpoint on net/http and Gin, each app served by
+// TestMCP mounts the MCP endpoint on net/http, Gin, Echo and Fiber, each app served by
 // its framework's real server on loopback over real bwrap sandboxes, with
 // bearer tokens required: a call without a token is 401 with a challenge
 // naming the protected-resource metadata; then the Go SDK's client and the
