@@ -62,12 +62,13 @@ var mcpApps = []struct {
 	}},
 }
 
-// TestMCP mounts the MCP endpoint on net/http, Gin, Echo and Fiber, each app served by
-// its framework's real server on loopback over real bwrap sandboxes, with
-// bearer tokens required: a call without a token is 401 with a challenge
-// naming the protected-resource metadata; then the Go SDK's client and the
-// official TypeScript client each initialize, list the tools, run code
-// and get its output (streamed as progress notifications), hold a sandbox
+// TestMCP mounts the MCP endpoint on net/http, Gin, Echo and Fiber, each
+// app served by its framework's real server on loopback over real bwrap
+// sandboxes, with bearer tokens required: a call without a token is 401
+// with a challenge naming the protected-resource metadata; then the Go
+// SDK's client and the official TypeScript client each initialize, list
+// the tools, run code and get its output (streamed as progress
+// notifications, which arrive while the program runs), hold a sandbox
 // across calls and get tool errors with stable codes for bad input; every
 // execution is counted in the Prometheus metrics, and nothing is left
 // running.
@@ -97,6 +98,7 @@ func TestMCP(t *testing.T) {
 				t.Errorf("the Go client connected without a token")
 			}
 			computemcptest.Suite(t, kit, endpoint, http.Header{"Authorization": {"Bearer " + token}})
+			computemcptest.Streams(t, kit, endpoint, http.Header{"Authorization": {"Bearer " + token}})
 
 			executions := func() float64 {
 				return computemwtest.MetricValue(t, kit, "compute_executions_total", map[string]string{"language": "python", "status": "success"})

@@ -218,18 +218,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // check reads). The SDK keeps the context of a session's first request
 // for the session's life: under Fiber's net/http adaptor that context is
 // a pooled fasthttp.RequestCtx, reused for other requests once this one
-// is answered.
+// is answered — which, for a streamed answer, can be before the handler
+// returns. So parent is only read here, at the start: its Done channel
+// is watched by a goroutine that the returned cancel ends.
 func detached(parent context.Context) (context.Context, context.CancelFunc) {
 	ctx := context.Background()
 	if addr := parent.Value(http.LocalAddrContextKey); addr != nil {
 		ctx = context.WithValue(ctx, http.LocalAddrContextKey, addr)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(parent, cancel)
-	return ctx, func() {
-		stop()
-		cancel()
+	if done := parent.Done(); done != nil {
+		go func() {
+			select {
+			case <-done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 	}
+	return ctx, cancel
 }
 
 // Close ends every MCP session and destroys their sandboxes, waiting at

@@ -342,3 +342,48 @@ func Node(t testing.TB, node, sdk, endpoint, token string) NodeSummary {
 	}
 	return s
 }
+
+// Streams checks that a run's output reaches the client while the program
+// runs: a program that prints a line and then never ends is seen through
+// its progress notification, then cancelled by the client, and its
+// one-off sandbox is destroyed.
+func Streams(t *testing.T, kit *computemw.Kit, endpoint string, header http.Header) {
+	t.Helper()
+	started := make(chan string, 16)
+	cs, err := Connect(t, endpoint, header, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			select {
+			case started <- r.Params.Message:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	callCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		p := &mcp.CallToolParams{Name: "run_code", Arguments: map[string]any{"language": "python",
+			"code": "print('started', flush=True)\nwhile True: pass", "timeout": 240000}}
+		p.SetProgressToken("live")
+		_, err := cs.CallTool(callCtx, p)
+		done <- err
+	}()
+	select {
+	case m := <-started:
+		if !strings.HasPrefix(m, "started") {
+			t.Errorf("first progress notification: %q", m)
+		}
+	case <-ctx.Done():
+		t.Errorf("no output while the program ran")
+	}
+	stop()
+	<-done
+	WaitFor(t, "the cancelled program's sandbox destroyed", func() bool { return kit.Stats().Live == 0 })
+	if err := cs.Close(); err != nil {
+		t.Errorf("closing the session: %v", err)
+	}
+}
