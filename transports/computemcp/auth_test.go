@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +128,30 @@ func TestBearerToken(t *testing.T) {
 	_ = cs.Close()
 
 	computemcptest.Suite(t, kit, endpoint, alice)
+}
+
+// TestPrincipalFromApplication: an application that authenticated the
+// caller itself (computemw.WithPrincipal in its own middleware) passes
+// the principal on to the endpoint, as to the kit's routes.
+func TestPrincipalFromApplication(t *testing.T) {
+	kit := authKit(t)
+	srv := computemcp.New(kit, computemcp.Options{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := computemw.WithPrincipal(r.Context(), computemw.Principal{ID: "app-user", Role: "developer"})
+		srv.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		hs.Close()
+	})
+	cs, err := computemcptest.Connect(t, hs.URL, nil, nil)
+	if err != nil {
+		t.Fatalf("initialize as the application's principal: %v", err)
+	}
+	if res := computemcptest.Call(t, cs, "run_command", map[string]any{"command": "echo hi"}); computemcptest.Structured(t, res)["stdout"] != "hi\n" {
+		t.Errorf("run_command: %+v", res.StructuredContent)
+	}
+	_ = cs.Close()
 }

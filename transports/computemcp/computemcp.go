@@ -163,9 +163,12 @@ func New(kit *computemw.Kit, opts Options) *Server {
 // kit's policies, checks that a request naming an MCP session comes from
 // the session's caller, and hands it to the SDK's streamable HTTP handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Nothing reads the framework's request context past this point.
+	ctx, cancel := detached(r.Context())
+	defer cancel()
 	req := &computemw.Request{Method: r.Method, Header: clientHeader(r.Header), Host: r.Host, RemoteAddr: r.RemoteAddr}
 	if httpapi.IsPreflight(req) {
-		resp := s.api.Preflight(r.Context(), req, []string{http.MethodGet, http.MethodPost, http.MethodDelete})
+		resp := s.api.Preflight(ctx, req, []string{http.MethodGet, http.MethodPost, http.MethodDelete})
 		if v := resp.Header.Get("Access-Control-Allow-Headers"); v != "" {
 			resp.Header.Set("Access-Control-Allow-Headers", v+", "+mcpHeaders)
 		}
@@ -177,10 +180,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Expose-Headers", v+", "+sessionIDHeader)
 	}
 	if r.ContentLength > s.opts.MaxMessageBytes {
-		s.writeError(r.Context(), w, r, computemw.Errorf(computemw.CodePayloadTooLarge, "message exceeds %d bytes", s.opts.MaxMessageBytes))
+		s.writeError(ctx, w, r, computemw.Errorf(computemw.CodePayloadTooLarge, "message exceeds %d bytes", s.opts.MaxMessageBytes))
 		return
 	}
-	actx, err := s.kit.Admit(r.Context(), OpMCP, req)
+	actx, err := s.kit.Admit(ctx, OpMCP, req)
 	maps.Copy(w.Header(), computemw.ResponseHeader(actx))
 	if err != nil {
 		s.writeError(actx, w, r, err)
@@ -206,8 +209,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer done()
 	}
-	ctx, cancel := detached(r.Context())
-	defer cancel()
 	r = r.Clone(ctx)
 	r.Header = withCaller(r.Header, owner, r.RemoteAddr, r.Host)
 	s.http.ServeHTTP(w, r)
@@ -215,7 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // detached returns a context that ends with parent but holds none of its
 // values except the server's local address (which the SDK's DNS-rebinding
-// check reads). The SDK keeps the context of a session's first request
+// check reads) and the caller's principal. The SDK keeps the context of a session's first request
 // for the session's life: under Fiber's net/http adaptor that context is
 // a pooled fasthttp.RequestCtx, reused for other requests once this one
 // is answered — which, for a streamed answer, can be before the handler
@@ -225,6 +226,11 @@ func detached(parent context.Context) (context.Context, context.CancelFunc) {
 	ctx := context.Background()
 	if addr := parent.Value(http.LocalAddrContextKey); addr != nil {
 		ctx = context.WithValue(ctx, http.LocalAddrContextKey, addr)
+	}
+	// An application that authenticated the caller itself passes its
+	// principal on, as to the kit's routes.
+	if p, ok := computemw.PrincipalFrom(parent); ok {
+		ctx = computemw.WithPrincipal(ctx, p)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	if done := parent.Done(); done != nil {
