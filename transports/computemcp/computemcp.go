@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -138,7 +139,7 @@ func New(kit *computemw.Kit, opts Options) *Server {
 	s := &Server{kit: kit, cfg: cfg, api: httpapi.New(kit), opts: opts, log: log}
 	s.book = newBook(s)
 	s.stopped, s.stop = context.WithCancel(context.Background())
-	s.mcp = mcp.NewServer(&mcp.Implementation{Name: opts.Name, Title: "Sandboxed code execution"}, &mcp.ServerOptions{
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: opts.Name, Title: "Sandboxed code execution", Version: moduleVersion()}, &mcp.ServerOptions{
 		Logger: log,
 		Instructions: "Runs code and commands in isolated sandboxes. run_code and run_command " +
 			"run in a fresh sandbox each, unless open_sandbox opened one for this session: " +
@@ -157,6 +158,23 @@ func New(kit *computemw.Kit, opts Options) *Server {
 		DisableLocalhostProtection: len(cfg.AllowedHosts) > 0,
 	})
 	return s
+}
+
+// moduleVersion is the version of the kit's module in the running
+// program, for the initialize result's serverInfo.
+func moduleVersion() string {
+	const module = "github.com/computemw/kit"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == module && bi.Main.Version != "" {
+			return bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == module {
+				return d.Version
+			}
+		}
+	}
+	return "devel"
 }
 
 // ServeHTTP implements http.Handler: it admits the request through the

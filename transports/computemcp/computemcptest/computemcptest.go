@@ -138,8 +138,8 @@ func Suite(t *testing.T, kit *computemw.Kit, endpoint string, header http.Header
 	if err != nil {
 		t.Fatalf("initialize: %v", err)
 	}
-	if got := cs.InitializeResult().ServerInfo.Name; got == "" {
-		t.Errorf("initialize: no server name")
+	if info := cs.InitializeResult().ServerInfo; info.Name == "" || info.Version == "" {
+		t.Errorf("initialize: server info %+v", info)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
