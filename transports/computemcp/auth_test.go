@@ -36,12 +36,18 @@ func token(t *testing.T, sub string) http.Header {
 // bearer token.
 func authKit(t *testing.T) *computemw.Kit {
 	t.Helper()
+	return localKit(t, computemw.Config{Policies: []computemw.Policy{authKitPolicy(t)}})
+}
+
+// authKitPolicy is the authenticator of tokens signed with secret.
+func authKitPolicy(t *testing.T) *auth.Authenticator {
+	t.Helper()
 	authn, err := auth.New(auth.Config{JWT: &auth.JWTConfig{Algorithms: []string{"HS256"},
 		Keys: []auth.JWTKey{{Algorithm: "HS256", Key: []byte(secret)}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return localKit(t, computemw.Config{Policies: []computemw.Policy{authn}})
+	return authn
 }
 
 // initialize is a raw initialize request.

@@ -38,7 +38,9 @@ func localKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
 	}
 	cfg.Providers = []computemw.Provider{prov}
 	cfg.Metrics = prommetrics.New(prommetrics.Options{})
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	kit, err := computemw.New(cfg)
 	if err != nil {
 		t.Fatal(err)
