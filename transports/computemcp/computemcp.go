@@ -234,12 +234,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // detached returns a context that ends with parent but holds none of its
 // values except the server's local address (which the SDK's DNS-rebinding
-// check reads) and the caller's principal. The SDK keeps the context of a session's first request
-// for the session's life: under Fiber's net/http adaptor that context is
-// a pooled fasthttp.RequestCtx, reused for other requests once this one
-// is answered — which, for a streamed answer, can be before the handler
-// returns. So parent is only read here, at the start: its Done channel
-// is watched by a goroutine that the returned cancel ends.
+// check reads) and the caller's principal. The SDK keeps the context of a
+// session's first request for the session's life: under Fiber's net/http
+// adaptor that context is a pooled fasthttp.RequestCtx, reused for other
+// requests once this one is answered — which, for a streamed answer, can
+// be before the handler returns. So parent is only read here, at the
+// start: its Done channel is watched by a goroutine that the returned
+// cancel ends.
 func detached(parent context.Context) (context.Context, context.CancelFunc) {
 	ctx := context.Background()
 	if addr := parent.Value(http.LocalAddrContextKey); addr != nil {
