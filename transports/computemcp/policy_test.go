@@ -10,6 +10,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/auth"
+	"github.com/computemw/kit/computemw/quota"
 	"github.com/computemw/kit/computemw/ratelimit"
 	"github.com/computemw/kit/computemw/rbac"
 	"github.com/computemw/kit/transports/computemcp"
@@ -75,5 +76,46 @@ func TestPolicies(t *testing.T) {
 	if computemcptest.ErrorCode(res) != "RATE_LIMITED" || computemcptest.Structured(t, res)["retryAfter"] == nil {
 		t.Errorf("user's second run, past the execute limit: %+v", res.StructuredContent)
 	}
+	computemcptest.WaitFor(t, "every sandbox destroyed", func() bool { return kit.Stats().Live == 0 })
+}
+
+// TestQuota: the caller's quota holds across MCP sessions as across
+// routes: its plan's session share refuses a second session sandbox, and
+// its executions run out with a QUOTA_EXCEEDED tool error.
+func TestQuota(t *testing.T) {
+	q, err := quota.New(quota.Config{Plans: map[string]quota.Limits{
+		"free": {Executions: 2, CPUSeconds: 600, MemoryMBSeconds: 1e9, Sandboxes: 4, Sessions: 1, SessionLifetime: time.Hour},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit := localKit(t, computemw.Config{Policies: []computemw.Policy{authKitPolicy(t), q}})
+	base, _ := serve(t, kit, computemcp.Options{})
+	header := token(t, "quinn")
+	one, err := computemcptest.Connect(t, base+"/api/mcp", header, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := computemcptest.Connect(t, base+"/api/mcp", header, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := computemcptest.Call(t, one, "open_sandbox", nil); res.IsError {
+		t.Fatalf("open_sandbox: %+v", res.StructuredContent)
+	}
+	if res := computemcptest.Call(t, two, "open_sandbox", nil); computemcptest.ErrorCode(res) != "RATE_LIMITED" {
+		t.Errorf("a second session sandbox past the plan's share: %+v", res.StructuredContent)
+	}
+	args := map[string]any{"language": "python", "code": "print(1)"}
+	for i := range 2 {
+		if res := computemcptest.Call(t, one, "run_code", args); res.IsError {
+			t.Fatalf("run %d within the quota: %+v", i, res.StructuredContent)
+		}
+	}
+	if res := computemcptest.Call(t, one, "run_code", args); computemcptest.ErrorCode(res) != "QUOTA_EXCEEDED" {
+		t.Errorf("a run past the quota: %+v", res.StructuredContent)
+	}
+	_ = one.Close()
+	_ = two.Close()
 	computemcptest.WaitFor(t, "every sandbox destroyed", func() bool { return kit.Stats().Live == 0 })
 }
