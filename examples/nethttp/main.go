@@ -157,7 +157,7 @@ func provider() (computemw.Provider, error) {
 	case os.Getenv("DAYTONA_API_KEY") != "":
 		return daytona.FromEnv()
 	}
-	return local.New(local.Config{})
+	return local.FromEnv()
 }
 
 func allowedHosts() []string {
