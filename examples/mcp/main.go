@@ -65,7 +65,7 @@ func run() error {
 		return errors.New("COMPUTEMW_JWT_SECRET is not set: refusing to run code for anyone beyond loopback")
 	}
 
-	prov, err := local.New(local.Config{})
+	prov, err := local.FromEnv()
 	if err != nil {
 		return err
 	}
