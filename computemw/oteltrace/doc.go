@@ -25,7 +25,8 @@
 // application's own tracing middleware), else of the trace the caller
 // sent (a W3C traceparent header), else roots. A provider's HTTP calls
 // (E2B, Daytona, Vercel, Cloudflare, through [Transport]) are children of
-// create, execution and destroy.
+// create, execution and destroy, and so are Modal's control-plane gRPC
+// calls ([UnaryClientInterceptor], [StreamClientInterceptor]).
 //
 // # The attributes
 //
