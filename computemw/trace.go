@@ -6,14 +6,14 @@ import "context"
 // implements it over OpenTelemetry). The kit starts one span per step of
 // every governed operation, in order: "admission" (Kit.Admit: the
 // policies' Admit), "policies" (each action's authorization by every
-// policy), "create" (a sandbox's creation on a provider, including the
-// wait for a slot), "execution" (one execute or exec, with the files it
-// writes first) and "destroy". The context a step's Start returns is
-// the one the step's work runs with, down to the provider's calls, so
-// that a provider's HTTP or gRPC calls can nest under "create" and
-// "execution". Unlike [Hooks], which only observe, a Tracer hands that
-// context on. Its methods are called on the request's goroutine and must
-// not block.
+// policy), "create" (the provider's creation of a sandbox), "execution"
+// (one execute or exec, with the files it writes first) and "destroy"
+// (the provider's destroy). The context a step's Start returns is the one
+// the step's work runs with, down to the provider's calls, so that a
+// provider's HTTP or gRPC calls can nest under "create", "execution" and
+// "destroy". Unlike [Hooks], which only observe, a Tracer hands that
+// context on. Its methods are called concurrently, from the requests'
+// goroutines and from background destroys, and must not block.
 type Tracer interface {
 	// Continue returns ctx carrying the trace the caller's request
 	// belongs to, read from its headers h (a W3C traceparent) when ctx
