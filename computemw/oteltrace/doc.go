@@ -26,7 +26,7 @@
 // sent (a W3C traceparent header), else roots. A provider's HTTP calls
 // (E2B, Daytona, Vercel, Cloudflare, through [Transport]) are children of
 // create, execution and destroy, and so are Modal's control-plane gRPC
-// calls ([UnaryClientInterceptor], [StreamClientInterceptor]).
+// calls (the tracegrpc package's interceptors).
 //
 // # The attributes
 //

@@ -3,7 +3,6 @@ package oteltrace_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -14,47 +13,13 @@ import (
 type recorder struct {
 	*sdktrace.TracerProvider
 	exp *tracetest.InMemoryExporter
-	// ended receives the name of each span as it ends.
-	ended chan string
 }
 
 func newRecorder(t *testing.T) *recorder {
 	exp := tracetest.NewInMemoryExporter()
-	ended := make(chan string, 1024)
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSpanProcessor(endNotifier(ended)))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return &recorder{TracerProvider: tp, exp: exp, ended: ended}
-}
-
-// endNotifier is a span processor that sends the name of each span that
-// ends.
-type endNotifier chan string
-
-func (n endNotifier) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (n endNotifier) OnEnd(s sdktrace.ReadOnlySpan) {
-	select {
-	case n <- s.Name():
-	default:
-	}
-}
-func (endNotifier) Shutdown(context.Context) error   { return nil }
-func (endNotifier) ForceFlush(context.Context) error { return nil }
-
-// waitEnded waits (at most 30 s) for a span named name to end.
-func (r *recorder) waitEnded(t *testing.T, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for {
-		select {
-		case n := <-r.ended:
-			if n == name {
-				return
-			}
-		case <-ctx.Done():
-			t.Fatalf("%s never ended", name)
-		}
-	}
+	return &recorder{TracerProvider: tp, exp: exp}
 }
 
 // spans returns the ended spans.

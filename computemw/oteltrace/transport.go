@@ -12,8 +12,11 @@ type markKey struct{}
 
 func withMark(ctx context.Context) context.Context { return context.WithValue(ctx, markKey{}, true) }
 
-// traced reports whether ctx is that of a step a [Tracer] traces.
-func traced(ctx context.Context) bool { return ctx.Value(markKey{}) != nil }
+// InStep reports whether ctx is the context of a step a [Tracer] traces
+// (or one derived from it): a provider's call made with it is traced as
+// a span of the step's. [Transport] and the tracegrpc package's
+// interceptors ask it.
+func InStep(ctx context.Context) bool { return ctx.Value(markKey{}) != nil }
 
 // Transport returns base traced: a request made with the context of a
 // step the kit traces with a [Tracer] (a provider's call in create,
@@ -34,7 +37,7 @@ type transport struct {
 
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if traced(req.Context()) {
+	if InStep(req.Context()) {
 		return t.traced.RoundTrip(req)
 	}
 	return t.base.RoundTrip(req)

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-
-	"github.com/computemw/kit/computemw/oteltrace"
 )
 
 // New returns a client for the services at baseURL's origin (scheme, host
@@ -25,7 +23,9 @@ import (
 //
 // A request made with the context of a step the kit traces
 // (computemw.Config.Tracer from the oteltrace package) is an HTTP client
-// span under that step; any other is sent as it is (oteltrace.Transport).
+// span under that step; any other is sent as it is (oteltrace.Transport;
+// not in a js/wasm build, such as a Cloudflare Worker's, which it would
+// make larger).
 func New(base *http.Client, baseURL string, creds http.Header) (*http.Client, error) {
 	o, err := parseOrigin(baseURL)
 	if err != nil {
@@ -46,7 +46,7 @@ func New(base *http.Client, baseURL string, creds http.Header) (*http.Client, er
 		}
 	}
 	// Requests made in a step the kit traces are client spans under it.
-	c.Transport = &transport{next: oteltrace.Transport(next), origin: o, creds: canon}
+	c.Transport = &transport{next: traced(next), origin: o, creds: canon}
 	return c, nil
 }
 

@@ -1,4 +1,10 @@
-package oteltrace
+// Package tracegrpc makes the gRPC calls a provider makes in a step the kit
+// traces (computemw.Config.Tracer from the oteltrace package) client spans
+// under that step, through interceptors: for a client that takes
+// interceptors but no dial option (Modal's SDK), where otelgrpc's stats
+// handler cannot be installed. Any other call goes on as it is, at no
+// cost.
+package tracegrpc
 
 import (
 	"context"
@@ -13,16 +19,17 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/computemw/kit/computemw/oteltrace"
 )
 
 // UnaryClientInterceptor returns a gRPC interceptor that makes a call made
 // with the context of a step the kit traces a client span under that
-// step's span; any other call goes on as it is, at no cost. It is for a
-// client that takes interceptors but no dial option (Modal's SDK), where
-// otelgrpc's stats handler cannot be installed.
+// step's span, made by the step's TracerProvider; any other call goes on
+// as it is, at no cost.
 func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if !traced(ctx) {
+		if !oteltrace.InStep(ctx) {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
 		ctx, span := startRPC(ctx, method)
@@ -37,7 +44,7 @@ func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // response of a stream with a single one).
 func StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if !traced(ctx) {
+		if !oteltrace.InStep(ctx) {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
 		ctx, span := startRPC(ctx, method)
@@ -57,7 +64,7 @@ func StreamClientInterceptor() grpc.StreamClientInterceptor {
 func startRPC(ctx context.Context, method string) (context.Context, trace.Span) {
 	name := strings.TrimPrefix(method, "/")
 	service, m, _ := strings.Cut(name, "/")
-	tracer := trace.SpanFromContext(ctx).TracerProvider().Tracer(ScopeName)
+	tracer := trace.SpanFromContext(ctx).TracerProvider().Tracer(oteltrace.ScopeName)
 	return tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		attribute.String("rpc.system", "grpc"), attribute.String("rpc.service", service), attribute.String("rpc.method", m)))
 }

@@ -1,4 +1,4 @@
-package oteltrace_test
+package tracegrpc_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/oteltrace"
+	"github.com/computemw/kit/computemw/oteltrace/tracegrpc"
 )
 
 // fakeStream answers n messages, then the end of the stream.
@@ -29,7 +30,7 @@ func (s *fakeStream) RecvMsg(any) error {
 // context does if it is abandoned; outside a step no span is made.
 func TestStreamInterceptor(t *testing.T) {
 	rec := newRecorder(t)
-	ic := oteltrace.StreamClientInterceptor()
+	ic := tracegrpc.StreamClientInterceptor()
 	desc := &grpc.StreamDesc{ServerStreams: true}
 	open := func(ctx context.Context) grpc.ClientStream {
 		cs, err := ic(ctx, desc, nil, "/modal.client.ModalClient/Watch", func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -70,7 +71,7 @@ func TestStreamInterceptor(t *testing.T) {
 // Outside a traced step the unary interceptor costs nothing: not one
 // allocation more than the call it wraps.
 func TestUnaryInterceptorUntracedCostsNothing(t *testing.T) {
-	ic := oteltrace.UnaryClientInterceptor()
+	ic := tracegrpc.UnaryClientInterceptor()
 	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
 	ctx := context.Background()
 	if n := testing.AllocsPerRun(100, func() { _ = ic(ctx, "/svc/M", nil, nil, nil, invoker) }); n != 0 {
