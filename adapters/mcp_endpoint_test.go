@@ -1,10 +1,27 @@
 package adapters_test
 
 import (
+	"context"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gofiber/fiber/v2"
+	fiberv3 "github.com/gofiber/fiber/v3"
+	"github.com/labstack/echo/v4"
+	echov5 "github.com/labstack/echo/v5"
+
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+
+	computeecho "github.com/computemw/kit/adapters/computeecho"
+	"github.com/computemw/kit/adapters/computeechov5"
+	"github.com/computemw/kit/adapters/computefiber"
+	"github.com/computemw/kit/adapters/computefiberv3"
+	computegin "github.com/computemw/kit/adapters/computegin"
+	computehttp "github.com/computemw/kit/adapters/computehttp"
+	"github.com/computemw/kit/transports/computemcp"
 
 	"github.com/computemw/kit/adapters/internal/harness"
 	"github.com/computemw/kit/computemw"
@@ -64,4 +81,59 @@ func panicOf(f func()) (msg string) {
 	}()
 	f()
 	return ""
+}
+
+// TestMCPEndpointAtRoot serves the route group at the root of the host on
+// each framework: there the protected-resource metadata's path is in the
+// group, and the adapter's Register serves it beside the MCP endpoint.
+func TestMCPEndpointAtRoot(t *testing.T) {
+	kit, _ := computemwtest.SuiteKit(t, computemw.Config{})
+	srv := computemcp.New(kit, computemcp.Options{})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("mcp Close: %v", err)
+		}
+	})
+	eps := []httpapi.Endpoint{srv.Endpoint(),
+		{Path: computemcp.MetadataPath(computemcp.EndpointPath), Handler: srv.Metadata()}}
+	apps := map[string]func(t *testing.T) string{
+		"nethttp": func(t *testing.T) string {
+			mux := http.NewServeMux()
+			computehttp.Mount(mux, "/", kit, eps...)
+			return harness.ServeHTTP(t, mux)
+		},
+		"gin": func(t *testing.T) string {
+			r := gin.New()
+			computegin.Register(r, kit, eps...)
+			return harness.ServeHTTP(t, r)
+		},
+		"echo": func(t *testing.T) string {
+			e := echo.New()
+			computeecho.Register(e, kit, eps...)
+			return harness.ServeHTTP(t, e)
+		},
+		"echov5": func(t *testing.T) string {
+			e := echov5.New()
+			computeechov5.Register(e, kit, eps...)
+			return harness.ServeHTTP(t, e)
+		},
+		"fiber": func(t *testing.T) string {
+			app := fiber.New(fiber.Config{DisableStartupMessage: true})
+			computefiber.Register(app, kit, eps...)
+			return harness.ServeFiber(t, app)
+		},
+		"fiberv3": func(t *testing.T) string {
+			app := fiberv3.New()
+			computefiberv3.Register(app, kit, eps...)
+			return harness.ServeFiberV3(t, app)
+		},
+	}
+	for name, start := range apps {
+		t.Run(name, func(t *testing.T) {
+			base := start(t)
+			checkMetadataAt(t, base+computemcp.MetadataPath(computemcp.EndpointPath), base+computemcp.EndpointPath)
+		})
+	}
 }

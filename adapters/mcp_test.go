@@ -155,7 +155,14 @@ func typescriptClient(t *testing.T, kit *computemw.Kit, base, endpoint, token st
 // root of the host, where the challenge of a 401 points.
 func checkMetadata(t *testing.T, base, endpoint string) {
 	t.Helper()
-	resp, err := http.Get(base + computemcp.MetadataPath(computemwtest.Prefix+computemcp.EndpointPath))
+	checkMetadataAt(t, base+computemcp.MetadataPath(computemwtest.Prefix+computemcp.EndpointPath), endpoint)
+}
+
+// checkMetadataAt reads the protected-resource metadata at url, which must
+// name endpoint as its resource.
+func checkMetadataAt(t *testing.T, url, endpoint string) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
