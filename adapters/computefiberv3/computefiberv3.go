@@ -40,12 +40,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/computemw/kit/adapters/internal/fasthttpnet"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/gofiber/fiber/v3"
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // Config configures [New].
@@ -152,18 +152,19 @@ func Context(c fiber.Ctx) context.Context { return c.Context() }
 // computemcp's Server.Endpoint), are added at their paths for every
 // method. Their handlers are net/http's: fasthttp's net/http adaptor
 // (fasthttpadaptor) carries them, and it streams what the handler
-// flushes, so Server-Sent Events arrive as they are written. Register
-// panics on an endpoint the group cannot serve (see
-// [httpapi.API.CheckEndpoints]).
+// flushes, so Server-Sent Events arrive as they are written; the
+// request's context answers the values of c.Context() (a principal your
+// middleware set reaches the handler). Register panics on an endpoint the
+// group cannot serve (see [httpapi.API.CheckEndpoints]).
 func Register(router fiber.Router, kit *computemw.Kit, eps ...httpapi.Endpoint) {
 	api := httpapi.New(kit)
 	if err := api.CheckEndpoints(eps); err != nil {
 		panic(err)
 	}
 	for _, e := range eps {
-		serve := fasthttpadaptor.NewFastHTTPHandler(e.Handler)
+		h := e.Handler
 		router.All(e.Path, func(c fiber.Ctx) error {
-			serve(c.RequestCtx())
+			fasthttpnet.Serve(c.RequestCtx(), h, c.Context())
 			return nil
 		})
 	}
