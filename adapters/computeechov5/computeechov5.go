@@ -129,8 +129,20 @@ type Router interface {
 //	e.GET("/api/ws", echo.WrapHandler(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
 //
 // Like [echo.Echo.Any], Register panics if a route cannot be added.
-func Register(r Router, kit *computemw.Kit) {
+//
+// The extra endpoints a transport serves, eps (the MCP server's, say:
+// computemcp's Server.Endpoint), are added at their paths for every
+// method; their handlers get the request as net/http's, with Echo's
+// flushing writer. Register panics on an endpoint the group cannot serve
+// (see [httpapi.API.CheckEndpoints]).
+func Register(r Router, kit *computemw.Kit, eps ...httpapi.Endpoint) {
 	api := httpapi.New(kit)
+	if err := api.CheckEndpoints(eps); err != nil {
+		panic(err)
+	}
+	for _, e := range eps {
+		r.Any(e.Path, echo.WrapHandler(e.Handler))
+	}
 	for _, rt := range api.Routes() {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c *echo.Context) error {

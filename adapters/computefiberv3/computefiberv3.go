@@ -1,6 +1,8 @@
 // Package computefiberv3 is the Fiber v3 adapter of computemw: sandbox-per-
 // request middleware, the prebuilt route group, and an ErrorHandler that
-// renders the kit's errors. It is native fasthttp, with no net/http bridge.
+// renders the kit's errors. It is native fasthttp: only the extra
+// endpoints a transport serves as an http.Handler (see [Register]) go
+// through fasthttp's net/http adaptor.
 // It has the API of the Fiber v2 adapter (adapters/computefiber) in Fiber
 // v3's style (handlers take a fiber.Ctx):
 //
@@ -38,6 +40,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/computemw/kit/adapters/internal/fasthttpnet"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/adapterkit"
 	"github.com/computemw/kit/computemw/httpapi"
@@ -144,8 +147,27 @@ func Context(c fiber.Ctx) context.Context { return c.Context() }
 // kit's 405 METHOD_NOT_ALLOWED. The routes write the kit's response
 // themselves, errors included. It also adds the WebSocket endpoint GET /ws
 // for same-origin clients (see [WebSocket] for other origins).
-func Register(router fiber.Router, kit *computemw.Kit) {
+//
+// The extra endpoints a transport serves, eps (the MCP server's, say:
+// computemcp's Server.Endpoint), are added at their paths for every
+// method. Their handlers are net/http's: fasthttp's net/http adaptor
+// (fasthttpadaptor) carries them, and it streams what the handler
+// flushes, so Server-Sent Events arrive as they are written; the
+// request's context answers the values of c.Context() (a principal your
+// middleware set reaches the handler). Register panics on an endpoint the
+// group cannot serve (see [httpapi.API.CheckEndpoints]).
+func Register(router fiber.Router, kit *computemw.Kit, eps ...httpapi.Endpoint) {
 	api := httpapi.New(kit)
+	if err := api.CheckEndpoints(eps); err != nil {
+		panic(err)
+	}
+	for _, e := range eps {
+		h := e.Handler
+		router.All(e.Path, func(c fiber.Ctx) error {
+			fasthttpnet.Serve(c.RequestCtx(), h, c.Context())
+			return nil
+		})
+	}
 	for _, rt := range api.Routes() {
 		names := adapterkit.ParamNames(rt)
 		router.All(adapterkit.ColonPath(rt), func(c fiber.Ctx) error {

@@ -111,8 +111,20 @@ func Sandbox(c *gin.Context) computemw.Sandbox {
 // other origins, add your own:
 //
 //	r.GET("/ws", gin.WrapH(adapterkit.WebSocket(kit, &websocket.AcceptOptions{...})))
-func Register(r gin.IRoutes, kit *computemw.Kit) {
+//
+// The extra endpoints a transport serves, eps (the MCP server's, say:
+// computemcp's Server.Endpoint), are added at their paths for every
+// method; their handlers get the request as net/http's, with Gin's
+// flushing writer. Register panics on an endpoint the group cannot serve
+// (see [httpapi.API.CheckEndpoints]).
+func Register(r gin.IRoutes, kit *computemw.Kit, eps ...httpapi.Endpoint) {
 	api := httpapi.New(kit)
+	if err := api.CheckEndpoints(eps); err != nil {
+		panic(err)
+	}
+	for _, e := range eps {
+		r.Any(e.Path, gin.WrapH(e.Handler))
+	}
 	for _, rt := range api.Routes() {
 		names := adapterkit.ParamNames(rt)
 		r.Any(adapterkit.ColonPath(rt), func(c *gin.Context) {

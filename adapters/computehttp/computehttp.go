@@ -80,13 +80,23 @@ func Sandbox(r *http.Request) computemw.Sandbox { return computemw.SandboxFrom(r
 // Handler serves the prebuilt route group at paths relative to where it is
 // mounted: /execute, /exec, /files, /health, /ready, /metrics, the
 // /sandboxes session routes, and the WebSocket endpoint /ws (same-origin
-// only; mount [WebSocket] with your own options for other origins). Mount it under a prefix with
-// [Mount], http.StripPrefix, or chi's Mount.
-func Handler(kit *computemw.Kit) http.Handler {
+// only; mount [WebSocket] with your own options for other origins), and
+// the extra endpoints a transport serves, eps (the MCP server's, say:
+// computemcp's Server.Endpoint), each at its path for every method. Mount
+// it under a prefix with [Mount], http.StripPrefix, or chi's Mount. It
+// panics on an endpoint the group cannot serve (see
+// [httpapi.API.CheckEndpoints]).
+func Handler(kit *computemw.Kit, eps ...httpapi.Endpoint) http.Handler {
 	api := httpapi.New(kit)
+	if err := api.CheckEndpoints(eps); err != nil {
+		panic(err)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range api.Routes() {
 		mux.Handle(rt.Path, routeHandler(kit, rt))
+	}
+	for _, e := range eps {
+		mux.Handle(e.Path, e.Handler)
 	}
 	mux.Handle("GET /ws", WebSocket(kit, nil))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -102,14 +112,14 @@ type Mounter interface {
 }
 
 // Mount registers the route group on mux under prefix ("/api" serves
-// POST /api/execute).
-func Mount(mux Mounter, prefix string, kit *computemw.Kit) {
+// POST /api/execute), with the extra endpoints eps (see [Handler]).
+func Mount(mux Mounter, prefix string, kit *computemw.Kit, eps ...httpapi.Endpoint) {
 	prefix = "/" + strings.Trim(prefix, "/")
 	if prefix == "/" {
-		mux.Handle("/", Handler(kit))
+		mux.Handle("/", Handler(kit, eps...))
 		return
 	}
-	mux.Handle(prefix+"/", http.StripPrefix(prefix, Handler(kit)))
+	mux.Handle(prefix+"/", http.StripPrefix(prefix, Handler(kit, eps...)))
 }
 
 func routeHandler(kit *computemw.Kit, rt httpapi.Route) http.Handler {

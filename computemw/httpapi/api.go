@@ -8,7 +8,9 @@
 // (adapters/computehttp, computegin, ...) mounts it. Adapter authors
 // build an [API] once per kit and translate their framework's requests
 // into [computemw.Request]s for [API.ServeRoute], [API.EnterRequest],
-// [API.AdmitWebSocket] and [API.ServeConn].
+// [API.AdmitWebSocket] and [API.ServeConn]. A transport that is an http.Handler
+// (the MCP server) reaches every adapter as an [Endpoint] of the group,
+// which the application hands to the adapter's Register.
 package httpapi
 
 import (

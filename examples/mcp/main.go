@@ -1,8 +1,8 @@
 // Command mcp is the MCP starter of computemw: a Model Context Protocol
 // server (streamable HTTP) at /api/mcp that an agent framework points at,
 // with tools to run code and commands, read, write and list files, and
-// open a sandbox that lives as long as the agent's MCP session — beside
-// the prebuilt route group under /api, on the embedded local provider.
+// open a sandbox that lives as long as the agent's MCP session — in the
+// prebuilt route group under /api, on the embedded local provider.
 //
 //	go run ./examples/mcp
 //	# then point an MCP client at http://127.0.0.1:8080/api/mcp, or:
@@ -87,11 +87,13 @@ func run() error {
 	// session idle for 10 minutes is closed with its sandbox.
 	mcp := computemcp.New(kit, computemcp.Options{AuthorizationServers: authServers()})
 	mux := http.NewServeMux()
-	computehttp.Mount(mux, "/api", kit)
-	mux.Handle("/api/mcp", mcp)
+	// The route group under /api with the MCP endpoint in it, /api/mcp,
+	// as every framework adapter's Register adds it.
+	computehttp.Mount(mux, "/api", kit, mcp.Endpoint())
 	// The protected-resource metadata (RFC 9728), at the root of the
-	// host where MCP clients look for it after a 401.
-	mux.Handle("GET "+computemcp.MetadataPath("/api/mcp"), mcp.Metadata())
+	// host where MCP clients look for it after a 401: outside the group,
+	// so mounted here.
+	mux.Handle("GET "+computemcp.MetadataPath("/api"+computemcp.EndpointPath), mcp.Metadata())
 	mux.Handle("GET /metrics", computehttp.Handler(kit))
 
 	ln, err := net.Listen("tcp", addr)

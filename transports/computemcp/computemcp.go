@@ -3,13 +3,14 @@
 // official Go SDK (github.com/modelcontextprotocol/go-sdk). An agent
 // framework pointed at it gets tools to run code, run a command, read,
 // write and list files, and open and close a sandbox that lives as long as
-// its MCP session. It is an http.Handler, mounted under the route group
-// beside the prebuilt routes (any framework that takes an http.Handler):
+// its MCP session. It is an http.Handler that every framework adapter
+// serves in the route group, at /mcp, when it is handed to the adapter's
+// Register (or computehttp's Mount) as [Server.Endpoint]; its
+// protected-resource metadata is mounted at the root of the host:
 //
 //	srv := computemcp.New(kit, computemcp.Options{})
 //	defer srv.Close(ctx)
-//	computehttp.Mount(mux, "/api", kit)
-//	mux.Handle("/api/mcp", srv)
+//	computehttp.Mount(mux, "/api", kit, srv.Endpoint()) // /api/mcp
 //	mux.Handle("GET "+computemcp.MetadataPath("/api/mcp"), srv.Metadata())
 //
 // Every HTTP request to the endpoint is admitted by the kit's policies as

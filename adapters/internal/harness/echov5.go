@@ -13,14 +13,15 @@ import (
 	"github.com/labstack/echo/v5/middleware"
 )
 
-// EchoV5App is the Echo v5 app: the same routes as [EchoApp].
-func EchoV5App(kit *computemw.Kit) *echo.Echo {
+// EchoV5App is the Echo v5 app: the same routes as [EchoApp], with the
+// extra endpoints eps in its route group.
+func EchoV5App(kit *computemw.Kit, eps ...httpapi.Endpoint) *echo.Echo {
 	e := echo.NewWithConfig(echo.Config{
 		Logger:           slog.New(slog.DiscardHandler),
 		HTTPErrorHandler: computeechov5.HTTPErrorHandler(kit, nil),
 	})
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
-	computeechov5.Register(e.Group(computemwtest.Prefix), kit)
+	computeechov5.Register(e.Group(computemwtest.Prefix), kit, eps...)
 	mw := computeechov5.Middleware(kit)
 	e.GET(computemwtest.SandboxPath, func(c *echo.Context) error {
 		if computeechov5.Sandbox(c) == nil {

@@ -24,13 +24,20 @@ import (
 // adapters/computefiberv3) as its error handler unless errorHandler is given. It
 // serves the same routes as [FiberApp].
 func FiberV3App(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App {
+	return FiberV3AppWith(kit, nil, nil, errorHandler...)
+}
+
+// FiberV3AppWith is [FiberV3App] with the extra endpoints eps in its route
+// group and the routes extra adds (when not nil), registered before the
+// handler of unknown paths.
+func FiberV3AppWith(kit *computemw.Kit, eps []httpapi.Endpoint, extra func(*fiber.App), errorHandler ...fiber.ErrorHandler) *fiber.App {
 	cfg := fiber.Config{ErrorHandler: computefiberv3.ErrorHandler(kit)}
 	if len(errorHandler) > 0 {
 		cfg.ErrorHandler = errorHandler[0]
 	}
 	app := fiber.New(cfg)
 	app.Use(fiberrecover.New())
-	computefiberv3.Register(app.Group(computemwtest.Prefix), kit)
+	computefiberv3.Register(app.Group(computemwtest.Prefix), kit, eps...)
 	mw := computefiberv3.New(kit)
 	app.Get(computemwtest.SandboxPath, mw, func(c fiber.Ctx) error {
 		if computefiberv3.Sandbox(c) == nil {
@@ -65,6 +72,9 @@ func FiberV3App(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.A
 		}
 		return c.JSON(bareExec(&req))
 	})
+	if extra != nil {
+		extra(app)
+	}
 	app.Use(computefiberv3.NotFound(kit))
 	return app
 }

@@ -57,10 +57,11 @@ func bareExec(req *httpapi.ExecRequest) httpapi.ExecutionResponse {
 
 var ok = map[string]bool{"ok": true}
 
-// NetHTTPHandler is the net/http app.
-func NetHTTPHandler(kit *computemw.Kit) http.Handler {
+// NetHTTPHandler is the net/http app, with the extra endpoints eps in its
+// route group.
+func NetHTTPHandler(kit *computemw.Kit, eps ...httpapi.Endpoint) http.Handler {
 	mux := http.NewServeMux()
-	computehttp.Mount(mux, computemwtest.Prefix, kit)
+	computehttp.Mount(mux, computemwtest.Prefix, kit, eps...)
 	mw := computehttp.Middleware(kit)
 	mux.Handle("GET "+computemwtest.SandboxPath, mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if computehttp.Sandbox(r) == nil {
@@ -110,11 +111,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// GinEngine is the Gin app.
-func GinEngine(kit *computemw.Kit) *gin.Engine {
+// GinEngine is the Gin app, with the extra endpoints eps in its route
+// group.
+func GinEngine(kit *computemw.Kit, eps ...httpapi.Endpoint) *gin.Engine {
 	r := gin.New()
 	r.Use(gin.RecoveryWithWriter(io.Discard), computegin.ErrorHandler(kit))
-	computegin.Register(r.Group(computemwtest.Prefix), kit)
+	computegin.Register(r.Group(computemwtest.Prefix), kit, eps...)
 	mw := computegin.Middleware(kit)
 	r.GET(computemwtest.SandboxPath, mw, func(c *gin.Context) {
 		if computegin.Sandbox(c) == nil {
@@ -156,14 +158,15 @@ func GinEngine(kit *computemw.Kit) *gin.Engine {
 	return r
 }
 
-// EchoApp is the Echo app.
-func EchoApp(kit *computemw.Kit) *echo.Echo {
+// EchoApp is the Echo app, with the extra endpoints eps in its route
+// group.
+func EchoApp(kit *computemw.Kit, eps ...httpapi.Endpoint) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = computeecho.HTTPErrorHandler(kit, nil)
 	e.Use(echomw.RecoverWithConfig(echomw.RecoverConfig{DisablePrintStack: true}))
-	computeecho.Register(e.Group(computemwtest.Prefix), kit)
+	computeecho.Register(e.Group(computemwtest.Prefix), kit, eps...)
 	mw := computeecho.Middleware(kit)
 	e.GET(computemwtest.SandboxPath, func(c echo.Context) error {
 		if computeecho.Sandbox(c) == nil {
@@ -203,20 +206,20 @@ func EchoApp(kit *computemw.Kit) *echo.Echo {
 // FiberApp is the Fiber app, with computefiber.ErrorHandler as its error
 // handler unless errorHandler is given.
 func FiberApp(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App {
-	return FiberAppWith(kit, nil, errorHandler...)
+	return FiberAppWith(kit, nil, nil, errorHandler...)
 }
 
-// FiberAppWith is [FiberApp] with the routes extra adds (when not nil),
-// registered before the handler of unknown paths, which Fiber would
-// otherwise run first.
-func FiberAppWith(kit *computemw.Kit, extra func(*fiber.App), errorHandler ...fiber.ErrorHandler) *fiber.App {
+// FiberAppWith is [FiberApp] with the extra endpoints eps in its route
+// group and the routes extra adds (when not nil), registered before the
+// handler of unknown paths, which Fiber would otherwise run first.
+func FiberAppWith(kit *computemw.Kit, eps []httpapi.Endpoint, extra func(*fiber.App), errorHandler ...fiber.ErrorHandler) *fiber.App {
 	cfg := fiber.Config{DisableStartupMessage: true, ErrorHandler: computefiber.ErrorHandler(kit)}
 	if len(errorHandler) > 0 {
 		cfg.ErrorHandler = errorHandler[0]
 	}
 	app := fiber.New(cfg)
 	app.Use(fiberrecover.New())
-	computefiber.Register(app.Group(computemwtest.Prefix), kit)
+	computefiber.Register(app.Group(computemwtest.Prefix), kit, eps...)
 	mw := computefiber.New(kit)
 	app.Get(computemwtest.SandboxPath, mw, func(c *fiber.Ctx) error {
 		if computefiber.Sandbox(c) == nil {
