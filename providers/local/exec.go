@@ -39,6 +39,9 @@ func (s *sandbox) RunCode(ctx context.Context, language, code string, opts compu
 	if err != nil {
 		return nil, err
 	}
+	if rt, err = s.choose(rt, opts); err != nil {
+		return nil, err
+	}
 	if rt.compiled() {
 		return s.runCompiled(ctx, rt, code, opts)
 	}
@@ -56,6 +59,20 @@ func (s *sandbox) RunCode(ctx context.Context, language, code string, opts compu
 	return s.runWith(ctx, append(argv, opts.Args...), opts, s.hostDirBinds(rt))
 }
 
+// choose applies a request's version and compile options to the runtime
+// its language names.
+func (s *sandbox) choose(rt *Runtime, opts computemw.ExecOptions) (*Runtime, error) {
+	t := s.p.rt
+	if s.tmpl != nil {
+		t = s.tmpl.rt
+	}
+	rt, err := t.pick(rt, opts.Version)
+	if err != nil {
+		return nil, err
+	}
+	return withCompileOptions(rt, opts.CompileOptions)
+}
+
 // timeLimit is the wall-clock limit of one execution: what it asks for,
 // else the provider's default, and never more than the sandbox's
 // Resources.MaxExecutionTime or the provider's MaxExecTimeout.
@@ -64,6 +81,15 @@ func (s *sandbox) timeLimit(asked time.Duration) time.Duration {
 		asked = s.p.cfg.ExecTimeout
 	}
 	return min(asked, s.maxExec)
+}
+
+// takeHeldFor is takeHeld for an execution that can use a held shell:
+// none whose stderr is merged into its stdout.
+func (s *sandbox) takeHeldFor(opts computemw.ExecOptions) *heldShell {
+	if opts.MergeStderr {
+		return nil
+	}
+	return s.takeHeld()
 }
 
 // errTimeLimit is the cause of an execution's context when its time limit
@@ -163,7 +189,8 @@ func (s *sandbox) runFirst(ctx context.Context, argv, shell []string, cwd string
 			isolated = argv
 		}
 	}
-	if h := s.takeHeld(); h != nil {
+	// A held shell's streams are made apart: a merged stderr starts anew.
+	if h := s.takeHeldFor(opts); h != nil {
 		if line, ok := s.heldLine(h, isolated, cwd, opts); ok {
 			s.p.stage("held")
 			return s.runHeld(ctx, h, line, opts)
@@ -200,7 +227,7 @@ func (s *sandbox) runInInit(ctx context.Context, argv, shell []string, cwd strin
 	limitCtx, cancelLimit := context.WithTimeoutCause(runCtx, timeout, errTimeLimit)
 	defer cancelLimit()
 
-	st, err := newStreams(opts.Stdin)
+	st, err := newStreams(opts.Stdin, opts.MergeStderr)
 	if err != nil {
 		return nil, err
 	}
