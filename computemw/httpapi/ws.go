@@ -435,8 +435,8 @@ func (s *wsSession) execute(m *WSMessage) error {
 			CompileTimeout: compileTimeout,
 			MergeStderr:    m.MergeStderr,
 			Stdin:          stdinR,
-			Stdout: &streamWriter{s: s, stream: "stdout"},
-			Stderr: &streamWriter{s: s, stream: "stderr"},
+			Stdout:         &streamWriter{s: s, stream: "stdout"},
+			Stderr:         &streamWriter{s: s, stream: "stderr"},
 		}
 		var (
 			res *computemw.Result

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -143,15 +144,19 @@ func DefaultRuntimes() []Runtime {
 		},
 		{
 			Name: "c", Ext: ".c",
-			Compile: []string{"gcc", "-O2", "-std=gnu17", "-o", "{out}/main", "{file}", "-lm"},
+			Compile: []string{"gcc", "-O2", "-std=gnu17", "{options}", "-o", "{out}/main", "{file}", "-lm"},
 			Run:     []string{"{out}/main"},
 			Version: []string{"gcc", "--version"},
+			CompileOptions: slices.Concat(gccOptions, []string{
+				"-std=c99", "-std=c11", "-std=c17", "-std=gnu99", "-std=gnu11", "-std=gnu17"}),
 		},
 		{
 			Name: "cpp", Aliases: []string{"c++", "cxx"}, Ext: ".cpp",
-			Compile: []string{"g++", "-O2", "-std=gnu++17", "-o", "{out}/main", "{file}"},
+			Compile: []string{"g++", "-O2", "-std=gnu++17", "{options}", "-o", "{out}/main", "{file}"},
 			Run:     []string{"{out}/main"},
 			Version: []string{"g++", "--version"},
+			CompileOptions: slices.Concat(gccOptions, []string{
+				"-std=c++11", "-std=c++14", "-std=c++17", "-std=c++20", "-std=gnu++11", "-std=gnu++14", "-std=gnu++17", "-std=gnu++20"}),
 		},
 		rustRuntime(),
 		{
@@ -172,6 +177,11 @@ func DefaultRuntimes() []Runtime {
 	}
 	return rts
 }
+
+// gccOptions are the flags a request may give GCC (C and C++): they
+// change the code made and the warnings, never what the compile may read
+// or load (-fplugin, -B, -I, -specs ...).
+var gccOptions = []string{"-O0", "-O1", "-O2", "-O3", "-Os", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic", "-w"}
 
 // goWarmProgram is the trusted program that fills Go's shared build cache:
 // it imports the standard packages small programs use most.
