@@ -135,7 +135,7 @@ func TestCompileTimeoutApart(t *testing.T) {
 	sb := newSandbox(t, p, computemw.CreateOptions{})
 	var ce *computemw.Error
 	_, err := bounded(t, time.Minute, func() (*computemw.Result, error) {
-		return sb.RunCode(t.Context(), "never-compiles", "x "+randHex(), computemw.ExecOptions{Timeout: time.Minute, CompileTimeout: 300 * time.Millisecond})
+		return sb.RunCode(t.Context(), "never-compiles", "x "+randHex(), computemw.ExecOptions{Timeout: 20 * time.Second, CompileTimeout: 300 * time.Millisecond})
 	})
 	if !errors.As(err, &ce) || ce.Code != computemw.CodeTimeout || !strings.Contains(ce.Message, "compilation exceeded its time limit of 300ms") {
 		t.Errorf("a compile past its own limit: %v, want TIMEOUT naming the compile's 300ms", err)
@@ -176,5 +176,17 @@ int main(void) {
 	r, err := sb.RunCode(t.Context(), "c", code, merged)
 	if err != nil || r.Stdout != "out 1\nerr 2\nout 3\nerr 4\n" || r.Stderr != "" {
 		t.Errorf("a compiled program: %v %+v", err, r)
+	}
+}
+
+// The runtime table lists each release of a language.
+func TestRuntimeTableListsReleases(t *testing.T) {
+	p := newTestProvider(t, local.Config{Runtimes: releaseRuntimes()})
+	var got []string
+	for _, r := range p.RuntimeTable() {
+		got = append(got, r.Name+" "+r.Release)
+	}
+	if !slices.Equal(got, []string{"pyrel 3.11", "pyrel 3.12"}) {
+		t.Errorf("RuntimeTable() = %q", got)
 	}
 }
