@@ -83,15 +83,6 @@ func (s *sandbox) timeLimit(asked time.Duration) time.Duration {
 	return min(asked, s.maxExec)
 }
 
-// takeHeldFor is takeHeld for an execution that can use a held shell:
-// none whose stderr is merged into its stdout.
-func (s *sandbox) takeHeldFor(opts computemw.ExecOptions) *heldShell {
-	if opts.MergeStderr {
-		return nil
-	}
-	return s.takeHeld()
-}
-
 // errTimeLimit is the cause of an execution's context when its time limit
 // ends it.
 var errTimeLimit = errors.New("time limit")
@@ -189,9 +180,10 @@ func (s *sandbox) runFirst(ctx context.Context, argv, shell []string, cwd string
 			isolated = argv
 		}
 	}
-	// A held shell's streams are made apart: a merged stderr starts anew.
-	if h := s.takeHeldFor(opts); h != nil {
-		if line, ok := s.heldLine(h, isolated, cwd, opts); ok {
+	if h := s.takeHeld(); h != nil {
+		// A held shell's streams are made apart: one whose stderr is
+		// merged into its stdout starts anew.
+		if line, ok := s.heldLine(h, isolated, cwd, opts); ok && !opts.MergeStderr {
 			s.p.stage("held")
 			return s.runHeld(ctx, h, line, opts)
 		}

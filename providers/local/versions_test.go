@@ -190,3 +190,20 @@ func TestRuntimeTableListsReleases(t *testing.T) {
 		t.Errorf("RuntimeTable() = %q", got)
 	}
 }
+
+// A pooled sandbox's first execution, which its held shell would run,
+// merges stderr too.
+func TestMergeStderrInPooledSandbox(t *testing.T) {
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, Workers: 1}})
+	waitUntil(t, "a full pool", func() bool { return p.PoolStats().Ready == 1 })
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	if s := p.PoolStats(); s.Hits != 1 {
+		t.Fatalf("the sandbox did not come from the pool: %+v", s)
+	}
+	for i := range 2 {
+		res := run(t, sb, "echo 1; echo 2 >&2; echo 3", computemw.ExecOptions{MergeStderr: true})
+		if res.Stdout != "1\n2\n3\n" || res.Stderr != "" {
+			t.Errorf("exec %d: stdout %q stderr %q", i, res.Stdout, res.Stderr)
+		}
+	}
+}
