@@ -134,3 +134,24 @@ func TestExecuteCompileFieldsChecked(t *testing.T) {
 		}
 	}
 }
+
+// A run's version, compile options, compile limit and merged stderr reach
+// the provider, which answers Unsupported when it cannot honour them.
+func TestExecuteCompileFieldsReachTheProvider(t *testing.T) {
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("fake")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kit.Close(context.Background())
+	for says, run := range map[string]computemw.Run{
+		"language version": {Language: "python", Code: "echo", Version: "3.12"},
+		"compile options":  {Language: "python", Code: "echo", CompileOptions: []string{"-O0"}},
+		"compile time":     {Language: "python", Code: "echo", CompileTimeout: time.Second},
+		"merging stderr":   {Command: "echo", MergeStderr: true},
+	} {
+		_, err := kit.Execute(context.Background(), run)
+		if e := computemw.AsError(err); e.Code != computemw.CodeExecution || !strings.Contains(e.Message, says) {
+			t.Errorf("%s: %v, want Unsupported", says, err)
+		}
+	}
+}
