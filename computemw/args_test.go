@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/fakeprovider"
@@ -105,5 +106,52 @@ func TestWebSocketExecuteArgsChecked(t *testing.T) {
 	_ = conn.Close(httpapi.CloseNormal, "")
 	if err := <-done; err != nil && !errors.Is(err, io.EOF) {
 		t.Logf("ServeConn: %v", err)
+	}
+}
+
+// Kit.Execute checks a run's version, compile options and compile limit
+// before a provider is called: bounded, within Config.MaxTimeout, and
+// only for programs.
+func TestExecuteCompileFieldsChecked(t *testing.T) {
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("fake")}, MaxTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kit.Close(context.Background())
+	for name, run := range map[string]computemw.Run{
+		"options for a command":   {Command: "echo", CompileOptions: []string{"-O0"}},
+		"version for a command":   {Command: "echo", Version: "3"},
+		"compile limit too long":  {Language: "python", Code: "echo", CompileTimeout: time.Hour},
+		"negative compile limit":  {Language: "python", Code: "echo", CompileTimeout: -time.Second},
+		"too many options":        {Language: "python", Code: "echo", CompileOptions: make([]string, 33)},
+		"an empty option":         {Language: "python", Code: "echo", CompileOptions: []string{""}},
+		"a version of 65 bytes":   {Language: "python", Code: "echo", Version: strings.Repeat("1", 65)},
+		"an option holding a NUL": {Language: "python", Code: "echo", CompileOptions: []string{"-O\x00"}},
+	} {
+		_, err := kit.Execute(context.Background(), run)
+		if e := computemw.AsError(err); e.Code != computemw.CodeBadRequest {
+			t.Errorf("%s: %v, want BAD_REQUEST", name, err)
+		}
+	}
+}
+
+// A run's version, compile options, compile limit and merged stderr reach
+// the provider, which answers Unsupported when it cannot honour them.
+func TestExecuteCompileFieldsReachTheProvider(t *testing.T) {
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{fakeprovider.New("fake")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kit.Close(context.Background())
+	for says, run := range map[string]computemw.Run{
+		"language version": {Language: "python", Code: "echo", Version: "3.12"},
+		"compile options":  {Language: "python", Code: "echo", CompileOptions: []string{"-O0"}},
+		"compile time":     {Language: "python", Code: "echo", CompileTimeout: time.Second},
+		"merging stderr":   {Command: "echo", MergeStderr: true},
+	} {
+		_, err := kit.Execute(context.Background(), run)
+		if e := computemw.AsError(err); e.Code != computemw.CodeExecution || !strings.Contains(e.Message, says) {
+			t.Errorf("%s: %v, want Unsupported", says, err)
+		}
 	}
 }

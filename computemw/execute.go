@@ -40,6 +40,15 @@ type Run struct {
 	// Timeout is the wall-clock limit: zero is Config.DefaultTimeout,
 	// above Config.MaxTimeout is a 400. Policies may lower it (RBAC).
 	Timeout time.Duration
+	// Version, CompileOptions and CompileTimeout choose the language's
+	// version, add compiler flags and give the compile step a limit of its
+	// own (see [ExecOptions]); not for a command line. CompileTimeout
+	// above Config.MaxTimeout is a 400; policies may lower it (RBAC).
+	Version        string
+	CompileOptions []string
+	CompileTimeout time.Duration
+	// MergeStderr sends stderr into stdout, interleaved as written.
+	MergeStderr bool
 	// Files are written into the sandbox before the program runs.
 	Files []File
 	// Create configures the sandbox of its own (when one is created).
@@ -105,6 +114,9 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 	if run.Timeout == 0 {
 		run.Timeout = k.cfg.DefaultTimeout
 	}
+	if err := k.validateCompile(run.Command != "", run.Version, run.CompileOptions, run.CompileTimeout); err != nil {
+		return ctx, nil, err
+	}
 	if err := ValidateEnv(run.Env); err != nil {
 		return ctx, nil, err
 	}
@@ -123,7 +135,7 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 		return ctx, nil, err
 	}
 	a := &Action{Op: op, Provider: p.Name(), Language: run.Language, Timeout: run.Timeout,
-		SandboxID: run.SandboxID, Create: run.Create, plan: plan}
+		CompileTimeout: run.CompileTimeout, SandboxID: run.SandboxID, Create: run.Create, plan: plan}
 	mw := k.requestSandbox(ctx, a)
 	if err := k.authorize(ctx, a); err != nil {
 		return ctx, nil, err
@@ -138,7 +150,8 @@ func (k *Kit) prepare(ctx context.Context, run Run) (context.Context, *prepared,
 		return ctx, nil, err
 	}
 	pr := &prepared{a: a, g: g, release: release}
-	pr.opts = ExecOptions{Cwd: run.Cwd, Env: run.Env, Args: run.Args, Stdin: run.Stdin, Stdout: run.Stdout, Stderr: run.Stderr}
+	pr.opts = ExecOptions{Cwd: run.Cwd, Env: run.Env, Args: run.Args, Stdin: run.Stdin, Stdout: run.Stdout, Stderr: run.Stderr,
+		Version: run.Version, CompileOptions: run.CompileOptions, MergeStderr: run.MergeStderr}
 	raw := pr.g.raw
 	pr.fn = func(ctx context.Context, opts ExecOptions) (*Result, error) {
 		for _, f := range run.Files {

@@ -65,6 +65,9 @@ func (g *governed) Exec(ctx context.Context, command string, opts ExecOptions) (
 	if len(command) > MaxCommandBytes {
 		return nil, Errorf(CodeBadRequest, "command exceeds %d bytes", MaxCommandBytes)
 	}
+	if err := g.k.validateCompile(true, opts.Version, opts.CompileOptions, opts.CompileTimeout); err != nil {
+		return nil, err
+	}
 	return g.run(ctx, g.action(OpExec, "", opts.Timeout), opts, func(ctx context.Context, opts ExecOptions) (*Result, error) {
 		return g.raw.Exec(ctx, command, opts)
 	})
@@ -72,7 +75,12 @@ func (g *governed) Exec(ctx context.Context, command string, opts ExecOptions) (
 
 // RunCode runs a program as a governed execution.
 func (g *governed) RunCode(ctx context.Context, language, code string, opts ExecOptions) (*Result, error) {
-	return g.run(ctx, g.action(OpExecute, language, opts.Timeout), opts, func(ctx context.Context, opts ExecOptions) (*Result, error) {
+	if err := g.k.validateCompile(false, opts.Version, opts.CompileOptions, opts.CompileTimeout); err != nil {
+		return nil, err
+	}
+	a := g.action(OpExecute, language, opts.Timeout)
+	a.CompileTimeout = opts.CompileTimeout
+	return g.run(ctx, a, opts, func(ctx context.Context, opts ExecOptions) (*Result, error) {
 		return g.raw.RunCode(ctx, language, code, opts)
 	})
 }
@@ -124,6 +132,10 @@ func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOpti
 		opts.Caller = k.owner(ctx)
 		if g.limit > 0 && (opts.Timeout <= 0 || opts.Timeout > g.limit) {
 			opts.Timeout = g.limit
+		}
+		opts.CompileTimeout = a.CompileTimeout
+		if g.limit > 0 && opts.CompileTimeout > g.limit {
+			opts.CompileTimeout = g.limit
 		}
 		g.meter.begin()
 		res, err = k.providerRun(ctx, a, g, opts, fn)

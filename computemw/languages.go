@@ -27,6 +27,12 @@ type Runtime struct {
 	Extension string `json:"extension"`
 	// Compiled reports that a program is compiled before it runs.
 	Compiled bool `json:"compiled"`
+	// Versions, when the provider has several of the language, are those
+	// a request may name as its "version", the default first; Version is
+	// the default's.
+	Versions []string `json:"versions,omitempty"`
+	// CompileOptions are the compiler flags a request may add.
+	CompileOptions []string `json:"compileOptions,omitempty"`
 }
 
 // runtimesTimeout bounds one provider's Runtimes call.

@@ -32,7 +32,7 @@ func isExecution(op Op) bool { return op == OpExecute || op == OpExec || op == O
 
 // Action is what a caller is about to do, decided on by policies before it
 // happens: before any sandbox is created for it, and before anything runs.
-// Policies may lower Timeout and the Resources of Create, or refuse the
+// Policies may lower Timeout, CompileTimeout and the Resources of Create, or refuse the
 // action. The kit builds one Action per sandbox creation, per execution,
 // per terminal and per file operation; the same *Action then reaches the
 // hooks (ExecutionStarted, ExecutionFinished, or RequestRejected), so a
@@ -46,6 +46,10 @@ type Action struct {
 	// Timeout is the execution's wall-clock limit (for a terminal, its
 	// lifetime).
 	Timeout time.Duration
+	// CompileTimeout is the compile step's own limit when the execution
+	// asked for one (ExecOptions.CompileTimeout), else zero; policies may
+	// lower it as they lower Timeout.
+	CompileTimeout time.Duration
 	// Create configures the sandbox the action creates, when
 	// CreatesSandbox is true.
 	Create CreateOptions

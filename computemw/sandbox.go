@@ -137,6 +137,23 @@ type ExecOptions struct {
 	// without bound; a writer's error stops the program.
 	Stdout io.Writer
 	Stderr io.Writer
+	// Version picks one of the language's installed versions (RunCode;
+	// the "version" GET /languages lists); "" is the provider's default.
+	// One not installed is a 400 listing those that are. A provider that
+	// cannot choose answers [Unsupported].
+	Version string
+	// CompileOptions are compiler flags for a compiled language (RunCode),
+	// each one of those the runtime allows: another is a 400 naming it.
+	CompileOptions []string
+	// CompileTimeout, when not zero, is the compile step's own wall-clock
+	// limit, and the run step then has the whole Timeout after it; when
+	// zero, the compile counts within Timeout. The kit sets it from the
+	// Action, within the caller's limits.
+	CompileTimeout time.Duration
+	// MergeStderr sends the program's standard error into its standard
+	// output, interleaved as it is written (one pipe for both): Stdout
+	// receives everything and Result.Stderr stays empty.
+	MergeStderr bool
 	// Caller names whom the execution runs for (the kit sets it to the
 	// caller's principal, else client address). Providers may use it to
 	// share work fairly between callers: the local provider's start gate

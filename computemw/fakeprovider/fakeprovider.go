@@ -173,6 +173,9 @@ func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecO
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
+	if err := refuseOptions(s.p.name, opts); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.execs++
 	s.mu.Unlock()
@@ -279,6 +282,22 @@ func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts compu
 		return nil, computemw.Errorf(computemw.CodeExecution, "unsupported language %q", language)
 	}
 	return s.Exec(ctx, code, opts)
+}
+
+// refuseOptions answers the options the script language has no means
+// for, as a provider without them does: Unsupported.
+func refuseOptions(provider string, opts computemw.ExecOptions) error {
+	switch {
+	case opts.Version != "":
+		return computemw.Unsupported(provider, "choosing a language version")
+	case len(opts.CompileOptions) > 0:
+		return computemw.Unsupported(provider, "compile options")
+	case opts.CompileTimeout > 0:
+		return computemw.Unsupported(provider, "a compile time limit")
+	case opts.MergeStderr:
+		return computemw.Unsupported(provider, "merging stderr into stdout")
+	}
+	return nil
 }
 
 func fakePath(p string) (string, error) {

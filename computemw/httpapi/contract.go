@@ -24,6 +24,15 @@ type ExecuteRequest struct {
 	Args      []string          `json:"args,omitempty"`
 	Files     []FileSpec        `json:"files,omitempty"`
 	SandboxID string            `json:"sandboxId,omitempty"`
+	// Version picks one of the language's installed versions (GET
+	// /languages lists them); CompileOptions adds allowed compiler flags;
+	// CompileTimeout (ms) gives the compile a limit of its own, the run
+	// then having the whole Timeout.
+	Version        string   `json:"version,omitempty"`
+	CompileOptions []string `json:"compileOptions,omitempty"`
+	CompileTimeout *float64 `json:"compileTimeout,omitempty"` // milliseconds
+	// MergeStderr sends stderr into output, interleaved as written.
+	MergeStderr bool `json:"mergeStderr,omitempty"`
 }
 
 // FileSpec is a file written into the sandbox before code runs.
@@ -42,6 +51,8 @@ type ExecRequest struct {
 	Stdin     string            `json:"stdin,omitempty"`
 	Provider  string            `json:"provider,omitempty"`
 	SandboxID string            `json:"sandboxId,omitempty"`
+	// MergeStderr sends stderr into output, interleaved as written.
+	MergeStderr bool `json:"mergeStderr,omitempty"`
 }
 
 // FilesRequest is the body of POST /files.
@@ -165,6 +176,23 @@ func (k *API) timeoutFrom(ms *float64) (time.Duration, error) {
 	max := k.cfg.MaxTimeout
 	if v > float64(max/time.Millisecond) {
 		return 0, computemw.Errorf(computemw.CodeBadRequest, "field \"timeout\" exceeds the maximum of %d ms", max/time.Millisecond)
+	}
+	return time.Duration(v * float64(time.Millisecond)), nil
+}
+
+// compileTimeoutFrom converts a request's compileTimeout in milliseconds:
+// zero when absent (the compile counts within the timeout), else a
+// positive number up to the kit's maximum timeout.
+func (k *API) compileTimeoutFrom(ms *float64) (time.Duration, error) {
+	if ms == nil {
+		return 0, nil
+	}
+	v := *ms
+	if math.IsNaN(v) || v <= 0 {
+		return 0, computemw.Errorf(computemw.CodeBadRequest, "field \"compileTimeout\" must be a positive number of milliseconds")
+	}
+	if max := k.cfg.MaxTimeout; v > float64(max/time.Millisecond) {
+		return 0, computemw.Errorf(computemw.CodeBadRequest, "field \"compileTimeout\" exceeds the maximum of %d ms", max/time.Millisecond)
 	}
 	return time.Duration(v * float64(time.Millisecond)), nil
 }

@@ -29,6 +29,10 @@ func (k *API) handleExecute(ctx context.Context, r *computemw.Request) (*Respons
 	if err != nil {
 		return nil, err
 	}
+	compileTimeout, err := k.compileTimeoutFrom(req.CompileTimeout)
+	if err != nil {
+		return nil, err
+	}
 	files, err := decodeFiles(req.Files)
 	if err != nil {
 		return nil, err
@@ -37,6 +41,8 @@ func (k *API) handleExecute(ctx context.Context, r *computemw.Request) (*Respons
 		Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID),
 		Language: req.Language, Code: req.Code, Env: req.Env, Args: req.Args,
 		Stdin: strings.NewReader(req.Stdin), Timeout: timeout, Files: files,
+		Version: req.Version, CompileOptions: req.CompileOptions, CompileTimeout: compileTimeout,
+		MergeStderr: req.MergeStderr,
 	})
 	return k.executionResponse(res, err)
 }
@@ -58,6 +64,7 @@ func (k *API) decodeExec(ctx context.Context, r *computemw.Request) (computemw.R
 	return computemw.Run{
 		Provider: req.Provider, SandboxID: targetID(ctx, req.SandboxID), Command: req.Command,
 		Cwd: req.Cwd, Env: req.Env, Stdin: strings.NewReader(req.Stdin), Timeout: timeout,
+		MergeStderr: req.MergeStderr,
 	}, nil
 }
 

@@ -48,6 +48,12 @@ type WSMessage struct {
 	Code     string `json:"code,omitempty"`
 	// execute: the program's arguments (no shell reads them)
 	Args []string `json:"args,omitempty"`
+	// execute: the language's version, allowed compiler flags, the
+	// compile's own limit (ms), and stderr merged into stdout
+	Version        string   `json:"version,omitempty"`
+	CompileOptions []string `json:"compileOptions,omitempty"`
+	CompileTimeout *float64 `json:"compileTimeout,omitempty"`
+	MergeStderr    bool     `json:"mergeStderr,omitempty"`
 	// stdin, terminal-input, output, terminal-output
 	Data string `json:"data,omitempty"`
 	// terminal-start, terminal-resize
@@ -391,6 +397,10 @@ func (s *wsSession) execute(m *WSMessage) error {
 	if err := validateArgs(m.Command, m.Args); err != nil {
 		return err
 	}
+	compileTimeout, err := s.k.compileTimeoutFrom(m.CompileTimeout)
+	if err != nil {
+		return err
+	}
 	op := computemw.OpExec
 	if m.Command == "" {
 		op = computemw.OpExecute
@@ -419,10 +429,14 @@ func (s *wsSession) execute(m *WSMessage) error {
 	go func() {
 		defer s.wg.Done()
 		opts := computemw.ExecOptions{
-			Args:   m.Args,
-			Stdin:  stdinR,
-			Stdout: &streamWriter{s: s, stream: "stdout"},
-			Stderr: &streamWriter{s: s, stream: "stderr"},
+			Args:           m.Args,
+			Version:        m.Version,
+			CompileOptions: m.CompileOptions,
+			CompileTimeout: compileTimeout,
+			MergeStderr:    m.MergeStderr,
+			Stdin:          stdinR,
+			Stdout:         &streamWriter{s: s, stream: "stdout"},
+			Stderr:         &streamWriter{s: s, stream: "stderr"},
 		}
 		var (
 			res *computemw.Result

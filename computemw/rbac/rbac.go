@@ -177,8 +177,17 @@ func forbidden(msg string) error {
 func (r *Policy) fit(a *computemw.Action, l ResourceLimits, creates bool) error {
 	var err error
 	a.Timeout, err = fitLimit(r.mode, "timeout", a.Timeout, l.MaxExecutionTime)
-	if err != nil || !creates {
+	if err != nil {
 		return err
+	}
+	if a.CompileTimeout > 0 {
+		// A compile limit of its own is held to the same maximum.
+		if a.CompileTimeout, err = fitLimit(r.mode, "compileTimeout", a.CompileTimeout, l.MaxExecutionTime); err != nil {
+			return err
+		}
+	}
+	if !creates {
+		return nil
 	}
 	res := &a.Create.Resources
 	if res.MaxExecutionTime, err = fitLimit(r.mode, "maxExecutionTime", res.MaxExecutionTime, l.MaxExecutionTime); err != nil {

@@ -184,3 +184,35 @@ func TestRBACRoleTemplate(t *testing.T) {
 		})
 	}
 }
+
+// A compile limit of its own is held to the role's MaxExecutionTime like
+// the timeout: kept within it, clamped or refused above it, and left
+// unset when not asked for.
+func TestRBACCompileTimeout(t *testing.T) {
+	ctx := computemw.WithPrincipal(context.Background(), computemw.Principal{ID: "p", Role: "all"})
+	for _, c := range []struct {
+		name   string
+		mode   rbac.LimitMode
+		asked  time.Duration
+		want   time.Duration
+		status int
+	}{
+		{"not asked", rbac.LimitClamp, 0, 0, 200},
+		{"within", rbac.LimitRefuse, 3 * time.Second, 3 * time.Second, 200},
+		{"above is clamped", rbac.LimitClamp, time.Minute, 10 * time.Second, 200},
+		{"above is refused", rbac.LimitRefuse, time.Minute, 0, 403},
+	} {
+		r, err := rbac.New(rbac.Config{Roles: rbacRoles(), Mode: c.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := computemw.Action{Op: computemw.OpExecute, Provider: "fake", Timeout: time.Second, CompileTimeout: c.asked}
+		err = r.Authorize(ctx, &a)
+		if got := computemw.StatusOf(err); err != nil && got != c.status || err == nil && c.status != 200 {
+			t.Errorf("%s: %v, want status %d", c.name, err, c.status)
+		}
+		if err == nil && a.CompileTimeout != c.want {
+			t.Errorf("%s: compile limit %v, want %v", c.name, a.CompileTimeout, c.want)
+		}
+	}
+}

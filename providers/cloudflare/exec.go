@@ -12,6 +12,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/internal/textstream"
+	"github.com/computemw/kit/providers/internal/execopts"
 )
 
 var errExecTimeout = errors.New("execution timed out")
@@ -54,6 +55,9 @@ exec /bin/sh -c "$c"`
 // output writer fails, runs on in the sandbox until its timeout or
 // Destroy. Exec is never retried.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	return s.run(ctx, command, opts)
 }
 
@@ -62,6 +66,9 @@ func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecO
 // appended, each quoted), then removes the file. An unknown language is
 // an error of class EXECUTION_ERROR.
 func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	line, ok := s.p.opts.Languages[language]
 	if !ok {
 		return nil, &computemw.Error{Code: computemw.CodeExecution, Message: fmt.Sprintf("unsupported language %q", language),

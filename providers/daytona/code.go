@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona/internal/toolboxclient"
+	"github.com/computemw/kit/providers/internal/execopts"
 )
 
 // codeLanguages maps the names RunCode accepts to the code-run endpoint's
@@ -32,6 +33,9 @@ var interpreters = map[string]struct{ cmd, ext string }{
 // ExecOptions.Stdout, Stderr, a non-empty Stdin or a Cwd, python and
 // javascript run as a session command like Exec; typescript cannot.
 func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	if err := s.alive(); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona/internal/toolboxclient"
+	"github.com/computemw/kit/providers/internal/execopts"
 )
 
 // Exec implements computemw.Sandbox. The command runs asynchronously in a
@@ -20,6 +21,9 @@ import (
 // backoff, reset whenever output arrives) until it exits, the timeout
 // passes or ctx ends. Deleting the session ends the command.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	if err := s.alive(); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/e2b/internal/envd/process"
+	"github.com/computemw/kit/providers/internal/execopts"
 	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
@@ -27,6 +28,9 @@ var errExecTimeout = errors.New("execution timed out")
 // At the timeout the process is killed with SIGKILL and the partial result
 // comes back with an error of class TIMEOUT. Process start is never retried.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	return s.run(ctx, "/bin/sh", []string{"-c", command}, opts)
 }
 
@@ -37,6 +41,9 @@ func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecO
 // absolute path of the sandbox. An unknown language is an error of class
 // EXECUTION_ERROR.
 func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	line, ok := s.p.opts.Languages[language]
 	if !ok {
 		return nil, &computemw.Error{Code: computemw.CodeExecution, Message: fmt.Sprintf("unsupported language %q", language),

@@ -34,7 +34,11 @@ const maxCompileOutput = 64 << 10
 //
 // The execution's time limit covers both steps: the compile, and what
 // comes before it, counts within it, and the run step has what is left.
+// With opts.CompileTimeout the steps have a limit each (runApart).
 func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if opts.CompileTimeout > 0 {
+		return s.runApart(ctx, rt, code, opts)
+	}
 	timeout := s.timeLimit(opts.Timeout)
 	parent := ctx
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeLimit)
@@ -51,13 +55,62 @@ func (s *sandbox) runCompiled(ctx context.Context, rt *Runtime, code string, opt
 // runCompiledWithin is runCompiled once ctx carries the execution's time
 // limit, timeout.
 func (s *sandbox) runCompiledWithin(ctx context.Context, rt *Runtime, code string, opts computemw.ExecOptions, timeout time.Duration) (*computemw.Result, error) {
+	dir := newID(".computemw-main-build")
+	defer func() { _ = s.root.RemoveAll(dir) }()
+	compileOutput, res, err := s.artefact(ctx, rt, code, dir, s.p.cfg.CompileTimeout, timeout)
+	if err != nil {
+		return res, err
+	}
+	// ctx ends the run step when the execution's time limit does: its
+	// own limit, the same, started later, names it.
+	return s.runArtefact(ctx, rt, dir, compileOutput, opts)
+}
+
+// runApart runs a compiled program whose compile has a limit of its own,
+// opts.CompileTimeout (never above Config.CompileTimeout): the compile,
+// and what comes before it, counts within that, and the run step then has
+// the whole of the execution's time limit.
+func (s *sandbox) runApart(ctx context.Context, rt *Runtime, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	limit := s.timeLimit(min(opts.CompileTimeout, s.p.cfg.CompileTimeout))
+	dir := newID(".computemw-main-build")
+	defer func() { _ = s.root.RemoveAll(dir) }()
+	cctx, cancel := context.WithTimeoutCause(ctx, limit, errTimeLimit)
+	compileOutput, res, err := s.artefact(cctx, rt, code, dir, limit, 0)
+	timedOut := ctx.Err() == nil && errors.Is(context.Cause(cctx), errTimeLimit)
+	cancel()
+	if err != nil {
+		if timedOut {
+			err = &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("compilation exceeded its time limit of %s", limit), Err: err}
+		}
+		return res, err
+	}
+	return s.runArtefact(ctx, rt, dir, compileOutput, opts)
+}
+
+// runArtefact runs the artefact installed in dir with the execution's
+// limits, stdin, arguments and environment.
+func (s *sandbox) runArtefact(ctx context.Context, rt *Runtime, dir, compileOutput string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	argv := expand(rt.Run, map[string]string{"{out}": s.inside(dir)})
+	argv = append(argv, opts.Args...)
+	res, err := s.runWith(ctx, argv, opts, s.hostDirBinds(rt))
+	if res != nil {
+		res.CompileOutput = compileOutput
+	}
+	return res, err
+}
+
+// artefact installs rt's artefact of code in dir (workspace-relative,
+// new): from the build cache, or built by a compile step of at most
+// compileLimit (see build; execLimit, when not 0, is the limit ctx
+// carries, that a compile it ends is named by). It returns the
+// compiler's output (empty when cached), or a Result and error of a
+// failed compile.
+func (s *sandbox) artefact(ctx context.Context, rt *Runtime, code, dir string, compileLimit, execLimit time.Duration) (string, *computemw.Result, error) {
 	b := s.p.tc
 	key, err := b.key(ctx, rt, s.tmpl, code)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	dir := newID(".computemw-main-build")
-	defer func() { _ = s.root.RemoveAll(dir) }()
 	installed := false
 	if root, m, err := b.cache.Open(key); err == nil {
 		err = s.installArtefact(root, m, dir)
@@ -68,37 +121,28 @@ func (s *sandbox) runCompiledWithin(ctx context.Context, rt *Runtime, code strin
 			b.cache.Drop(key)
 			_ = s.root.RemoveAll(dir)
 		case err != nil:
-			return nil, err
+			return "", nil, err
 		default:
 			installed = true
 		}
 	}
-	var compileOutput string
-	if !installed {
-		res, err := s.build(ctx, rt, code, key, timeout)
-		if err != nil {
-			return res, err
-		}
-		compileOutput = res.CompileOutput
-		root, m, err := b.cache.Open(key)
-		if err != nil {
-			return nil, fmt.Errorf("local: build cache: %w", err)
-		}
-		err = s.installArtefact(root, m, dir)
-		root.Close()
-		if err != nil {
-			return nil, err
-		}
+	if installed {
+		return "", nil, nil
 	}
-	argv := expand(rt.Run, map[string]string{"{out}": s.inside(dir)})
-	argv = append(argv, opts.Args...)
-	// ctx ends the run step when the execution's time limit does: its
-	// own limit, the same, started later, names it.
-	res, err := s.runWith(ctx, argv, opts, s.hostDirBinds(rt))
-	if res != nil {
-		res.CompileOutput = compileOutput
+	res, err := s.build(ctx, rt, code, key, compileLimit, execLimit)
+	if err != nil {
+		return "", res, err
 	}
-	return res, err
+	root, m, err := b.cache.Open(key)
+	if err != nil {
+		return "", nil, fmt.Errorf("local: build cache: %w", err)
+	}
+	err = s.installArtefact(root, m, dir)
+	root.Close()
+	if err != nil {
+		return "", nil, err
+	}
+	return res.CompileOutput, nil, nil
 }
 
 // installArtefact copies a cached artefact into dir (workspace-relative,
@@ -127,11 +171,12 @@ func (s *sandbox) giveToSandbox(rel string) error {
 // /workspace, holding the program in src/, an empty out/ for the
 // artefact and cache/ for the toolchain's cache (a private copy of the
 // warmed one). The step runs as the sandbox's uid, in a cgroup of its own
-// (compileLimits), for at most Config.CompileTimeout and never past ctx,
-// which ends with the execution's time limit, execLimit; with a fixed
+// (compileLimits), for at most compileLimit and never past ctx, which
+// ends with the execution's time limit, execLimit (0 when the compile
+// has a limit of its own); with a fixed
 // environment; nothing of the workspace is visible to it. On success the
 // artefact is stored under key in the build cache.
-func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string, execLimit time.Duration) (*computemw.Result, error) {
+func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string, compileLimit, execLimit time.Duration) (*computemw.Result, error) {
 	b := s.p.tc
 	var seed string
 	if rt.Warm != "" && s.tmpl == nil {
@@ -139,7 +184,11 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string, exec
 		if seed, err = b.warm(ctx, s.p, rt); err != nil && ctx.Err() != nil {
 			// The warm goes on for the executions after this one.
 			if errors.Is(context.Cause(ctx), errTimeLimit) {
-				return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("compilation exceeded the execution's time limit of %s while the %s toolchain's shared cache was being prepared", execLimit, rt.Name)}
+				which := fmt.Sprintf("the execution's time limit of %s", execLimit)
+				if execLimit == 0 {
+					which = fmt.Sprintf("its time limit of %s", compileLimit)
+				}
+				return nil, &computemw.Error{Code: computemw.CodeTimeout, Message: fmt.Sprintf("compilation exceeded %s while the %s toolchain's shared cache was being prepared", which, rt.Name)}
 			}
 			return nil, fmt.Errorf("local: execution stopped: %w", context.Cause(ctx))
 		}
@@ -153,7 +202,7 @@ func (s *sandbox) build(ctx context.Context, rt *Runtime, code, key string, exec
 	}
 	defer bd.remove()
 
-	res, err := s.compileIn(ctx, rt, bd, s.p.cfg.CompileTimeout, execLimit)
+	res, err := s.compileIn(ctx, rt, bd, compileLimit, execLimit)
 	if err != nil {
 		return res, err
 	}

@@ -105,7 +105,10 @@ type Config struct {
 	// from the run step's, and within the execution's limits: a compile
 	// has at most the sandbox's memory cap (MemoryMB, or the smaller
 	// Resources.MemoryMB it was created with), and counts within the
-	// execution's time limit, which the run step gets what is left of.
+	// execution's time limit, which the run step gets what is left of —
+	// unless the execution gives the compile a limit of its own
+	// (ExecOptions.CompileTimeout, at most CompileTimeout), when the run
+	// step has the whole of its time limit.
 	CompileTimeout  time.Duration
 	CompileMemoryMB int
 	// BuildCacheDir holds compiled artefacts, keyed by language, toolchain,

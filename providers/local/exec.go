@@ -39,6 +39,9 @@ func (s *sandbox) RunCode(ctx context.Context, language, code string, opts compu
 	if err != nil {
 		return nil, err
 	}
+	if rt, err = s.choose(rt, opts); err != nil {
+		return nil, err
+	}
 	if rt.compiled() {
 		return s.runCompiled(ctx, rt, code, opts)
 	}
@@ -54,6 +57,20 @@ func (s *sandbox) RunCode(ctx context.Context, language, code string, opts compu
 	defer func() { _ = s.root.Remove(name) }()
 	argv := append(slices.Clone(rt.Command), s.inside(name))
 	return s.runWith(ctx, append(argv, opts.Args...), opts, s.hostDirBinds(rt))
+}
+
+// choose applies a request's version and compile options to the runtime
+// its language names.
+func (s *sandbox) choose(rt *Runtime, opts computemw.ExecOptions) (*Runtime, error) {
+	t := s.p.rt
+	if s.tmpl != nil {
+		t = s.tmpl.rt
+	}
+	rt, err := t.pick(rt, opts.Version)
+	if err != nil {
+		return nil, err
+	}
+	return withCompileOptions(rt, opts.CompileOptions)
 }
 
 // timeLimit is the wall-clock limit of one execution: what it asks for,
@@ -164,7 +181,9 @@ func (s *sandbox) runFirst(ctx context.Context, argv, shell []string, cwd string
 		}
 	}
 	if h := s.takeHeld(); h != nil {
-		if line, ok := s.heldLine(h, isolated, cwd, opts); ok {
+		// A held shell's streams are made apart: one whose stderr is
+		// merged into its stdout starts anew.
+		if line, ok := s.heldLine(h, isolated, cwd, opts); ok && !opts.MergeStderr {
 			s.p.stage("held")
 			return s.runHeld(ctx, h, line, opts)
 		}
@@ -200,7 +219,7 @@ func (s *sandbox) runInInit(ctx context.Context, argv, shell []string, cwd strin
 	limitCtx, cancelLimit := context.WithTimeoutCause(runCtx, timeout, errTimeLimit)
 	defer cancelLimit()
 
-	st, err := newStreams(opts.Stdin)
+	st, err := newStreams(opts.Stdin, opts.MergeStderr)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,10 @@ func (s *sandbox) runIsolated(ctx context.Context, argv []string, cwd string, op
 	defer stdin.Close()
 	cmd.Stdout = textstream.Tee(stdout, opts.Stdout, cancelRun)
 	cmd.Stderr = textstream.Tee(stderr, opts.Stderr, cancelRun)
+	if opts.MergeStderr {
+		// The same writer: exec gives the program one pipe for both.
+		cmd.Stderr = cmd.Stdout
+	}
 	if err := s.begin(cmd); err != nil {
 		l.close()
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,8 +39,9 @@ func (p *Provider) Runtimes(ctx context.Context) ([]computemw.Runtime, error) {
 		}
 	}()
 	out := []computemw.Runtime{}
-	for _, rt := range p.cfg.Runtimes {
-		if !p.rt.available[rt.Name] {
+	for i := range p.cfg.Runtimes {
+		rt := p.cfg.Runtimes[i]
+		if !p.rt.found[&p.cfg.Runtimes[i]] || p.listedRelease(out, rt) {
 			continue
 		}
 		version, err := runtimeVersion(ctx, sb, rt)
@@ -47,14 +49,22 @@ func (p *Provider) Runtimes(ctx context.Context) ([]computemw.Runtime, error) {
 			return nil, fmt.Errorf("local: runtimes: %s: %w", rt.Name, err)
 		}
 		out = append(out, computemw.Runtime{
-			Name:      rt.Name,
-			Aliases:   append([]string{}, rt.Aliases...),
-			Version:   version,
-			Extension: path.Ext(rt.fileName()),
-			Compiled:  rt.compiled(),
+			Name:           rt.Name,
+			Aliases:        append([]string{}, rt.Aliases...),
+			Version:        version,
+			Extension:      path.Ext(rt.fileName()),
+			Compiled:       rt.compiled(),
+			Versions:       p.rt.installedReleases(rt.Name),
+			CompileOptions: slices.Clone(rt.CompileOptions),
 		})
 	}
 	return out, nil
+}
+
+// listedRelease reports whether out already lists rt's language (rt
+// being a release after the default, which Versions names).
+func (p *Provider) listedRelease(out []computemw.Runtime, rt Runtime) bool {
+	return slices.ContainsFunc(out, func(r computemw.Runtime) bool { return r.Name == rt.Name })
 }
 
 // runtimeVersion runs the runtime's interpreter with --version in sb and

@@ -28,8 +28,10 @@ type streams struct {
 // input is r, fed by a goroutine that never holds the execution open: a
 // reader that blocks (a WebSocket client that types nothing) cannot keep
 // the run alive, and the goroutine ends when r returns or the pipe is
-// closed. Without r it is /dev/null.
-func newStreams(r io.Reader) (*streams, error) {
+// closed. Without r it is /dev/null. With merge the program's standard
+// error is its standard output's pipe: one pipe keeps the order in which
+// the two were written.
+func newStreams(r io.Reader, merge bool) (*streams, error) {
 	st := &streams{}
 	var err error
 	if r == nil {
@@ -43,7 +45,9 @@ func newStreams(r io.Reader) (*streams, error) {
 		st.close()
 		return nil, fmt.Errorf("local: stdout pipe: %w", err)
 	}
-	if st.errR, st.errW, err = childPipe(false); err != nil {
+	if merge {
+		st.errW = st.outW
+	} else if st.errR, st.errW, err = childPipe(false); err != nil {
 		st.close()
 		return nil, fmt.Errorf("local: stderr pipe: %w", err)
 	}
@@ -63,7 +67,7 @@ func (st *streams) child() []*os.File { return []*os.File{st.inR, st.outW, st.er
 // closeChild closes the child's ends once the init holds them.
 func (st *streams) closeChild() {
 	for _, f := range []*os.File{st.inR, st.outW, st.errW} {
-		if f != nil {
+		if f != nil && (f != st.errW || st.errW != st.outW) {
 			_ = f.Close()
 		}
 	}
@@ -83,7 +87,11 @@ func (st *streams) copyOutput(stdout, stderr io.Writer) <-chan struct{} {
 		}
 	}
 	go func() { defer finish(); _, _ = io.Copy(stdout, st.outR) }()
-	go func() { defer finish(); _, _ = io.Copy(stderr, st.errR) }()
+	if st.errR == nil { // merged into stdout
+		finish()
+	} else {
+		go func() { defer finish(); _, _ = io.Copy(stderr, st.errR) }()
+	}
 	return done
 }
 
@@ -104,7 +112,9 @@ func (st *streams) drainWithin(copied <-chan struct{}, grace time.Duration) {
 	}
 	now := time.Now()
 	_ = st.outR.SetReadDeadline(now)
-	_ = st.errR.SetReadDeadline(now)
+	if st.errR != nil {
+		_ = st.errR.SetReadDeadline(now)
+	}
 	<-copied
 }
 

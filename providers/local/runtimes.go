@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,6 +56,17 @@ type Runtime struct {
 	// system directories (a rustup toolchain), bound read-only at the same
 	// path in the compile and run steps.
 	HostDirs []string
+	// Release labels one of several installed versions of a language
+	// ("3.11"): entries of the table may share a Name when each has a
+	// Release of its own, and a request's version (ExecOptions.Version)
+	// picks one by it; the first available entry is the default. Aliases
+	// belong to the name: list them on the first entry.
+	Release string
+	// CompileOptions are the compiler flags a request may add
+	// (ExecOptions.CompileOptions), each exactly as listed. They go into
+	// the compile argv where it has an argument "{options}", else after
+	// its first word.
+	CompileOptions []string
 	// Warm, when set, is a trusted program compiled once per toolchain,
 	// with no client input, in a sandbox of the provider's own; the
 	// {cache} directory it leaves is the seed that every compile gets a
@@ -91,6 +103,8 @@ func (rt *Runtime) validate(i int) error {
 		return fmt.Errorf("local: runtime %q: a compiled language needs Run", rt.Name)
 	case !rt.compiled() && len(rt.Command) == 0:
 		return fmt.Errorf("local: runtime %q: Command (or Compile and Run) is required", rt.Name)
+	case len(rt.CompileOptions) > 0 && !rt.compiled():
+		return fmt.Errorf("local: runtime %q: CompileOptions need a compile step", rt.Name)
 	case strings.ContainsAny(rt.fileName(), "/\x00") || rt.fileName() == "." || rt.fileName() == "..":
 		return fmt.Errorf("local: runtime %q: file name %q is not a plain name", rt.Name, rt.fileName())
 	}
@@ -130,15 +144,19 @@ func DefaultRuntimes() []Runtime {
 		},
 		{
 			Name: "c", Ext: ".c",
-			Compile: []string{"gcc", "-O2", "-std=gnu17", "-o", "{out}/main", "{file}", "-lm"},
+			Compile: []string{"gcc", "-O2", "-std=gnu17", "{options}", "-o", "{out}/main", "{file}", "-lm"},
 			Run:     []string{"{out}/main"},
 			Version: []string{"gcc", "--version"},
+			CompileOptions: slices.Concat(gccOptions, []string{
+				"-std=c99", "-std=c11", "-std=c17", "-std=gnu99", "-std=gnu11", "-std=gnu17"}),
 		},
 		{
 			Name: "cpp", Aliases: []string{"c++", "cxx"}, Ext: ".cpp",
-			Compile: []string{"g++", "-O2", "-std=gnu++17", "-o", "{out}/main", "{file}"},
+			Compile: []string{"g++", "-O2", "-std=gnu++17", "{options}", "-o", "{out}/main", "{file}"},
 			Run:     []string{"{out}/main"},
 			Version: []string{"g++", "--version"},
+			CompileOptions: slices.Concat(gccOptions, []string{
+				"-std=c++11", "-std=c++14", "-std=c++17", "-std=c++20", "-std=gnu++11", "-std=gnu++14", "-std=gnu++17", "-std=gnu++20"}),
 		},
 		rustRuntime(),
 		{
@@ -159,6 +177,11 @@ func DefaultRuntimes() []Runtime {
 	}
 	return rts
 }
+
+// gccOptions are the flags a request may give GCC (C and C++): they
+// change the code made and the warnings, never what the compile may read
+// or load (-fplugin, -B, -I, -specs ...).
+var gccOptions = []string{"-O0", "-O1", "-O2", "-O3", "-Os", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic", "-w"}
 
 // goWarmProgram is the trusted program that fills Go's shared build cache:
 // it imports the standard packages small programs use most.
@@ -245,9 +268,11 @@ const sandboxPath = initproto.DefaultPath
 
 // runtimeTable resolves language names to runtimes present on the host.
 type runtimeTable struct {
-	byName    map[string]*Runtime // every name and alias
-	available map[string]bool     // canonical name → tool found
-	missing   map[string]string   // canonical name → why not
+	byName    map[string]*Runtime   // every name and alias → the name's first entry
+	releases  map[string][]*Runtime // canonical name → its entries, in order
+	found     map[*Runtime]bool     // entry → tool found
+	available map[string]bool       // canonical name → some entry's tool found
+	missing   map[string]string     // canonical name → why not
 }
 
 func newRuntimeTable(rts []Runtime, visible func(string) bool) (*runtimeTable, error) {
@@ -261,22 +286,31 @@ func newRuntimeTable(rts []Runtime, visible func(string) bool) (*runtimeTable, e
 // newRuntimeTableWith builds a runtime table; find reports whether a
 // runtime's tool is present.
 func newRuntimeTableWith(rts []Runtime, find func(*Runtime) error) (*runtimeTable, error) {
-	t := &runtimeTable{byName: map[string]*Runtime{}, available: map[string]bool{}, missing: map[string]string{}}
+	t := &runtimeTable{byName: map[string]*Runtime{}, releases: map[string][]*Runtime{},
+		found: map[*Runtime]bool{}, available: map[string]bool{}, missing: map[string]string{}}
 	for i := range rts {
 		rt := &rts[i]
 		if err := rt.validate(i); err != nil {
 			return nil, err
 		}
+		if err := t.addRelease(rt); err != nil {
+			return nil, err
+		}
 		for _, n := range append([]string{rt.Name}, rt.Aliases...) {
-			if _, dup := t.byName[n]; dup {
+			if prev, dup := t.byName[n]; dup && prev.Name != rt.Name {
 				return nil, fmt.Errorf("local: runtime name %q is used twice", n)
+			} else if !dup {
+				t.byName[n] = rt
 			}
-			t.byName[n] = rt
 		}
 		if err := find(rt); err != nil {
-			t.missing[rt.Name] = err.Error()
+			if !t.available[rt.Name] {
+				t.missing[rt.Name] = err.Error()
+			}
 		} else {
+			t.found[rt] = true
 			t.available[rt.Name] = true
+			delete(t.missing, rt.Name)
 		}
 	}
 	return t, nil

@@ -47,9 +47,13 @@ type RuntimeInfo struct {
 	// Name and Aliases are the names clients may use.
 	Name    string   `json:"name"`
 	Aliases []string `json:"aliases,omitempty"`
+	// Release is the version a request names this entry by
+	// (Runtime.Release), when the language has several.
+	Release string `json:"release,omitempty"`
 	// Compiled reports a compile step (Runtime.Compile).
 	Compiled bool `json:"compiled"`
-	// Available reports that its tool is on the host; Reason says why not.
+	// Available reports that its tool is on the host; Reason says why
+	// not (for the language's entries, when none is available).
 	Available bool   `json:"available"`
 	Reason    string `json:"reason,omitempty"`
 }

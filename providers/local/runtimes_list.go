@@ -12,8 +12,8 @@ func (p *Provider) RuntimeTable() []RuntimeInfo {
 	for i := range p.cfg.Runtimes {
 		rt := &p.cfg.Runtimes[i]
 		out = append(out, RuntimeInfo{
-			Name: rt.Name, Aliases: slices.Clone(rt.Aliases), Compiled: rt.compiled(),
-			Available: p.rt.available[rt.Name], Reason: p.rt.missing[rt.Name],
+			Name: rt.Name, Aliases: slices.Clone(rt.Aliases), Release: rt.Release, Compiled: rt.compiled(),
+			Available: p.rt.found[rt], Reason: p.rt.missing[rt.Name],
 		})
 	}
 	return out

@@ -98,6 +98,9 @@ func (tc *toolchains) key(ctx context.Context, rt *Runtime, t *fsTemplate, code 
 	}
 	field("computemw-build-v1")
 	field(rt.Name)
+	if rt.Release != "" {
+		field("release=" + rt.Release)
+	}
 	field(id)
 	field(strings.Join(rt.Compile, "\x00"))
 	for _, k := range slices.Sorted(maps.Keys(rt.Env)) {
@@ -115,7 +118,8 @@ func (tc *toolchains) key(ctx context.Context, rt *Runtime, t *fsTemplate, code 
 // host, the output of rt.Version and the compiler binary's path, size and
 // modification time; in a template, the template and its compiler binary.
 func (tc *toolchains) toolchainID(ctx context.Context, rt *Runtime, t *fsTemplate) (string, error) {
-	memo := rt.Name
+	// Each release of a language is a toolchain of its own.
+	memo := rt.Name + "|" + rt.Release
 	if t != nil {
 		memo += "|" + t.name
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/execopts"
 )
 
 // Exec implements computemw.Sandbox: the command runs as `sh -c command`
@@ -19,6 +20,9 @@ import (
 // stream to ExecOptions.Stdout/Stderr as they arrive; ExecOptions.Stdin
 // is streamed to the program and closed at its end.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
@@ -30,6 +34,9 @@ func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecO
 // Languages: the program is passed as an argument (python3 -c, sh -c,
 // bash -c).
 func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	argv, ok := languages[language]
 	if !ok {
 		return nil, &computemw.Error{Code: computemw.CodeExecution, Message: fmt.Sprintf("unsupported language %q", language),

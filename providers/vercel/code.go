@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/execopts"
 )
 
 // interpreters run a language's source file; the image must have them
@@ -19,6 +20,9 @@ var interpreters = map[string]struct{ cmd, ext string }{
 // like Exec (streamed output, ExecOptions.Args as the program's
 // arguments, in-memory stdin).
 func (s *Sandbox) RunCode(ctx context.Context, language, code string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	if err := s.alive(); err != nil {
 		return nil, err
 	}

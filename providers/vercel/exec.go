@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/execopts"
 )
 
 // Exec implements computemw.Sandbox. The command line runs as
@@ -28,6 +29,9 @@ import (
 // reader (an interactive stream) is not forwarded, and the program reads
 // an empty input.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts computemw.ExecOptions) (*computemw.Result, error) {
+	if err := execopts.Refuse(s.p.Name(), opts); err != nil {
+		return nil, err
+	}
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
