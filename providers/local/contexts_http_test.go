@@ -18,7 +18,9 @@ import (
 
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/providers/local"
+	"github.com/getkin/kin-openapi/openapi3"
 )
 
 // contextClient calls the route group of a test server.
@@ -83,6 +85,20 @@ func TestContextsHTTP(t *testing.T) {
 	srv := httptest.NewServer(computehttp.Handler(kit))
 	t.Cleanup(srv.Close)
 	c := contextClient{t, srv.URL}
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// documented checks a body against the OpenAPI description's schema.
+	documented := func(schema string, v map[string]any) {
+		t.Helper()
+		var generic any
+		b, _ := json.Marshal(v)
+		_ = json.Unmarshal(b, &generic)
+		if err := doc.Components.Schemas[schema].Value.VisitJSON(generic, openapi3.EnableJSONSchema2020()); err != nil {
+			t.Errorf("%s does not match the document: %v\n%.400s", schema, err, b)
+		}
+	}
 
 	status, sess := c.do("POST", "/sandboxes", map[string]any{"template": "python-data"})
 	if status != 201 {
@@ -95,6 +111,7 @@ func TestContextsHTTP(t *testing.T) {
 		if status != 201 || out["language"] != "python" {
 			t.Fatalf("POST %s: %d %v", base, status, out)
 		}
+		documented("CodeContext", out)
 		return out["id"].(string)
 	}
 	execute := func(id, code string) map[string]any {
@@ -103,6 +120,7 @@ func TestContextsHTTP(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("execute %q: %d %v", code, status, out)
 		}
+		documented("ContextExecutionResponse", out)
 		return out
 	}
 	a := newCtx()
@@ -128,6 +146,7 @@ func TestContextsHTTP(t *testing.T) {
 		t.Fatalf("interrupt: %d %v", status, out)
 	}
 	out := <-looped
+	documented("ContextExecutionResponse", out)
 	if e, _ := out["error"].(map[string]any); e == nil || e["name"] != "KeyboardInterrupt" || out["exitCode"] != 1.0 {
 		t.Fatalf("the interrupted loop: %v", out)
 	}
@@ -161,6 +180,8 @@ func TestContextsHTTP(t *testing.T) {
 	}
 	if status, out := c.do("GET", base, nil); status != 200 || len(out["contexts"].([]any)) != 2 {
 		t.Fatalf("list: %d %v", status, out)
+	} else {
+		documented("ContextList", out)
 	}
 	if status, _ := c.do("DELETE", base+"/"+b, nil); status != 204 {
 		t.Fatalf("delete: %d", status)
