@@ -264,3 +264,33 @@ func TestContextMatplotlib(t *testing.T) {
 		t.Fatalf("image of %v", b)
 	}
 }
+
+// TestContextStubbornCode: code that swallows the interrupt is stopped at
+// its time limit all the same — its interpreter is killed, with what it
+// started — and the next execution gets a fresh one.
+func TestContextStubbornCode(t *testing.T) {
+	p := newTestProvider(t, local.Config{})
+	sb := newSandbox(t, p, computemw.CreateOptions{})
+	cr := contextRunner(t, sb)
+	id := newContext(t, cr, "python")
+	runIn(t, cr, id, "x = 41\nimport subprocess\nchild = subprocess.Popen(['sleep', '1000'])")
+	stubborn := "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass"
+	_, err := cr.RunInContext(t.Context(), id, stubborn, computemw.ExecOptions{Timeout: 200e6})
+	wantCode(t, err, computemw.CodeTimeout)
+	if got := driverProcs(t, sb); len(got) != 0 {
+		t.Fatalf("the stubborn interpreter is still there: %+v", got)
+	}
+	procs, err := sb.(computemw.ProcessManager).Processes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if strings.Contains(p.Command, "sleep") {
+			t.Fatalf("what the killed interpreter started is still there: %+v", p)
+		}
+	}
+	res := runIn(t, cr, id, "x")
+	if res.Error == nil || res.Error.Name != "NameError" {
+		t.Fatalf("after a kill, x is %+v %+v", res.Results, res.Error)
+	}
+}
