@@ -101,13 +101,21 @@ sort "$work/packages" > "$root/usr/share/computemw-template/packages"
 # The template works when its own loader and libraries run the check.
 if command -v bwrap >/dev/null 2>&1; then
   binds=()
-  for d in usr bin lib lib64 sbin; do
+  for d in bin lib lib64 sbin; do
     if [ -L "$root/$d" ]; then binds+=(--symlink "$(readlink "$root/$d")" "/$d");
     elif [ -d "$root/$d" ]; then binds+=(--ro-bind "$root/$d" "/$d"); fi
   done
   for f in etc/ld.so.cache etc/matplotlibrc; do
     [ -f "$root/$f" ] && binds+=(--ro-bind "$root/$f" "/$f")
   done
+  # What the packages' maintainer scripts would have done (py3compile):
+  # Python's bytecode, so that sandboxes, which cannot write it, need not
+  # compile numpy and matplotlib on every import.
+  bwrap --unshare-all --die-with-parent --bind "$root/usr" /usr "${binds[@]}" --proc /proc --dev /dev \
+    --tmpfs /tmp --clearenv --setenv PATH /usr/bin:/bin \
+    python3 -m compileall -q -j 0 /usr/lib/python3/dist-packages /usr/lib/python3.11 >/dev/null 2>&1 ||
+    echo "build-template: compiling Python's bytecode failed; imports will be slower" >&2
+  binds+=(--ro-bind "$root/usr" /usr)
   if ! out=$(bwrap --unshare-all --die-with-parent "${binds[@]}" --proc /proc --dev /dev --tmpfs /tmp \
       --clearenv --setenv PATH /usr/bin:/bin "${check[@]}" 2>&1); then
     echo "build-template: the template does not work: $out" >&2

@@ -86,8 +86,10 @@ type driver struct {
 	frames chan frame
 	// synced receives a value each time a stream passes the marker.
 	synced chan struct{}
-	// dead is closed once the driver has exited.
-	dead chan struct{}
+	// dead is closed once the driver has exited; closed once the
+	// provider's ends of its streams are.
+	dead   chan struct{}
+	closed chan struct{}
 	// pumps are the goroutines reading the driver; done when all end.
 	pumps sync.WaitGroup
 
@@ -137,7 +139,7 @@ func (s *sandbox) startDriver(ctx context.Context, argv []string, marker string,
 		return nil, err
 	}
 	d := &driver{s: s, ip: ip, id: id, marker: []byte(marker), ctl: ctl, outR: outR, errR: errR,
-		frames: make(chan frame), synced: make(chan struct{}, 8), dead: make(chan struct{})}
+		frames: make(chan frame), synced: make(chan struct{}, 8), dead: make(chan struct{}), closed: make(chan struct{})}
 	stderr := textstream.NewCapped(64 << 10)
 	d.stderr = stderr // what the driver says before it is ready
 	d.pumps.Add(3)
@@ -178,6 +180,7 @@ func (s *sandbox) startDriver(ctx context.Context, argv []string, marker string,
 // closeFiles closes the provider's ends of the driver's streams.
 func (d *driver) closeFiles() {
 	d.once.Do(func() {
+		close(d.closed)
 		d.ctl.Close()
 		d.outR.Close()
 		d.errR.Close()
@@ -288,6 +291,8 @@ func (d *driver) readFrames() {
 		select {
 		case d.frames <- f:
 		case <-d.dead:
+			return
+		case <-d.closed:
 			return
 		}
 	}

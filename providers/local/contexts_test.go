@@ -6,11 +6,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/providers/local"
 )
 
@@ -221,6 +224,28 @@ func TestContextNode(t *testing.T) {
 	}
 }
 
+// matplotlibTemplate is the python-data template's directory, once it
+// has matplotlib (templates built before it had are rebuilt by make
+// template-python-data).
+func matplotlibTemplate(t *testing.T) string {
+	t.Helper()
+	dir, ok := templateWithMatplotlib(t)
+	computemwtest.Require(t, ok, "the python-data template has no matplotlib (rebuild it: make template-python-data): "+dir)
+	return dir
+}
+
+// templateWithMatplotlib is where the python-data template is, and
+// whether it is built with matplotlib.
+func templateWithMatplotlib(t *testing.T) (string, bool) {
+	t.Helper()
+	dir := os.Getenv("COMPUTEMW_PYTHON_DATA_TEMPLATE")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".cache", "templates", "python-data")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "usr/share/computemw-template/packages"))
+	return dir, err == nil && strings.Contains(string(b), "\npython3-matplotlib ")
+}
+
 // hasLanguage reports whether the provider runs language.
 func hasLanguage(p *local.Provider, language string) bool {
 	for _, l := range p.Languages() {
@@ -234,7 +259,7 @@ func hasLanguage(p *local.Provider, language string) bool {
 // TestContextMatplotlib: a plot on the python-data template comes back as
 // an image/png result that decodes as a PNG.
 func TestContextMatplotlib(t *testing.T) {
-	dir := pythonDataTemplate(t)
+	dir := matplotlibTemplate(t)
 	p := newTestProvider(t, local.Config{Templates: map[string]string{"python-data": dir}})
 	sb := newSandbox(t, p, computemw.CreateOptions{Template: "python-data"})
 	cr := contextRunner(t, sb)
