@@ -219,7 +219,7 @@ func TestContextNode(t *testing.T) {
 		t.Fatalf("node: stdout %q, results %+v, error %+v", res.Stdout, res.Results, res.Error)
 	}
 	res = runIn(t, cr, id, "null.f")
-	if res.Error == nil || res.Error.Name != "TypeError" {
+	if res.Error == nil || res.Error.Name != "TypeError" || !strings.Contains(res.Error.Traceback, "<cell-") || strings.Contains(res.Error.Traceback, "[eval]") {
 		t.Fatalf("node exception: %+v", res.Error)
 	}
 }

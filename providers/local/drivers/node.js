@@ -45,7 +45,9 @@ async function run(code, n) {
     const err = e !== null && typeof e === 'object' && 'stack' in e ? e : new Error(String(e));
     let name = err.name;
     if (err.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') name = 'Interrupted';
-    send({ type: 'error', name, value: err.message, traceback: String(err.stack || err) });
+    // The stack as far as the cell's code goes, without the driver's frames.
+    const stack = String(err.stack || err).split('\n').filter((l) => !/\[eval\]|node:internal|\(vm\.js|node:vm/.test(l)).join('\n');
+    send({ type: 'error', name, value: err.message, traceback: stack });
   } finally {
     for (const fd of [1, 2]) {
       try { fs.writeSync(fd, marker); } catch (e) {}
