@@ -18,7 +18,8 @@ setup:
 
 ## setup-test: setup, plus the Node.js ws, socket.io-client and graphql-ws
 ## clients that the WebSocket, Socket.IO and GraphQL interoperability tests
-## drive (installed into .cache/ with npm), what the playground and its
+## drive and workerd, Cloudflare's Workers runtime, that the Cloudflare
+## Worker starter's test runs on (installed into .cache/ with npm), what the playground and its
 ## browser test use, and the sample python-data template the template tests
 ## run on (about 40 s, once; a failure leaves those tests to skip, or fail
 ## under CI)
@@ -26,6 +27,7 @@ setup-test: setup setup-playground
 	@bash scripts/setup-node-ws.sh
 	@bash scripts/setup-node-socketio.sh
 	@bash scripts/setup-node-graphql.sh
+	@bash scripts/setup-node-workerd.sh
 	@bash scripts/build-template.sh python-data || echo "setup-test: the python-data template could not be built; its tests will skip (and fail under CI=true)" >&2
 
 ## template-python-data: build the sample sandbox template (python3, numpy
@@ -48,12 +50,16 @@ run: setup
 playground: setup setup-playground
 	$(GO) run ./examples/playground
 
-## test: vet (also for macOS, where the module must build), then every
-## test with the race detector; then the same in each test-only module
+## test: vet (also for macOS, where the module must build, and for
+## js/wasm, the Cloudflare Worker's bridge and starter), then every test
+## with the race detector; then the same in each test-only module
 test: setup-test
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
 	GOOS=darwin $(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./transports/cfworker
+	GOOS=js GOARCH=wasm $(GO) build -o /dev/null ./examples/cfworker
+	$(GO) vet -tags daytona ./examples/cfworker
 	$(GO) test $(TESTFLAGS) ./...
 	@set -e; for m in $(TEST_MODULES); do \
 		echo "cd $$m && $(GO) vet ./... && $(GO) test $(TESTFLAGS) ./..."; \

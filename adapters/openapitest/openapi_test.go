@@ -285,8 +285,10 @@ func checkErrorBody(st *stats, where string, resp *openapi3.Response, x computem
 // routes.
 func otherRoutes(t *testing.T, h computemwtest.Harness) {
 	kit, fake := computemwtest.SuiteKit(t, computemw.Config{})
+	startJobs(t, kit)
 	base := h.Start(t, kit) + computemwtest.Prefix
 	ctx := context.Background()
+	jobRoutes(t, base)
 	do := func(method, path, body string, want int) *computemwtest.Reply {
 		t.Helper()
 		r := computemwtest.Do(t, ctx, method, base+path, body, nil)

@@ -86,6 +86,7 @@ func (k *API) Routes() []Route {
 	t.add(http.MethodGet, "/sandboxes/{id}/processes", computemw.OpExec, k.handleListProcesses)
 	t.add(http.MethodDelete, "/sandboxes/{id}/processes/{pid}", computemw.OpExec, k.handleKillProcess)
 	k.contextRoutes(&t)
+	k.jobRoutes(&t)
 	return t
 }
 

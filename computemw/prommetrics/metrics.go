@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/computemw/kit/computemw"
@@ -50,6 +51,7 @@ type Metrics struct {
 	createDuration *prometheus.HistogramVec
 	rejections     *prometheus.CounterVec
 	queue          *queueCollectors // set by Bind
+	jobs           atomic.Pointer[jobCollectors]
 
 	mu        sync.Mutex
 	bound     bool

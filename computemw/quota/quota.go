@@ -222,6 +222,13 @@ func (q *Quota) Authorize(ctx context.Context, a *computemw.Action) error {
 		}
 		return nil
 	}
+	if t := q.prepaid(ctx, p); t != nil {
+		if a.Values == nil {
+			a.Values = map[any]any{}
+		}
+		a.Values[ticketKey{}] = t
+		return nil
+	}
 	u, err := q.store.Add(ctx, p.ID, period, Usage{Executions: 1})
 	if err != nil {
 		return q.storeFailed(ctx, err)

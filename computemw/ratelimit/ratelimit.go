@@ -68,8 +68,9 @@ func DefaultOpLimits() map[computemw.Op]limiter.Rate {
 
 // DefaultExemptOps are the operations that Config.ExemptOps
 // leaves unlimited unless it says otherwise: the health and readiness
-// probes.
-var DefaultExemptOps = []computemw.Op{computemw.OpHealth, computemw.OpReady}
+// probes, and the run of a queued job ("job-run", jobs.OpRun), whose
+// submit was counted.
+var DefaultExemptOps = []computemw.Op{computemw.OpHealth, computemw.OpReady, "job-run"}
 
 // Config configures [New].
 type Config struct {

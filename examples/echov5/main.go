@@ -25,6 +25,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/jobs"
 	"github.com/computemw/kit/providers/local"
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
@@ -55,6 +56,13 @@ func run() error {
 		// WebSocket pages of those names only.
 		AllowedHosts: allowedHosts(),
 	})
+	if err != nil {
+		return err
+	}
+	// Jobs: POST /api/jobs queues an execution and answers at once with
+	// its id; GET /api/jobs/{id} reads its verdict and result. The memory
+	// queue serves one instance (see docs/jobs.md for PostgreSQL).
+	jobService, err := jobs.New(ctx, kit, jobs.Config{})
 	if err != nil {
 		return err
 	}
@@ -159,7 +167,7 @@ func run() error {
 	err = <-errc
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return errors.Join(err, shutdownErr, kit.Close(sctx))
+	return errors.Join(err, shutdownErr, jobService.Close(sctx), kit.Close(sctx))
 }
 
 // executeBody is the body of POST /execute.

@@ -25,6 +25,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/jobs"
 	"github.com/computemw/kit/providers/local"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -56,6 +57,13 @@ func run() error {
 		// WebSocket pages of those names only.
 		AllowedHosts: allowedHosts(),
 	})
+	if err != nil {
+		return err
+	}
+	// Jobs: POST /api/jobs queues an execution and answers at once with
+	// its id; GET /api/jobs/{id} reads its verdict and result. The memory
+	// queue serves one instance (see docs/jobs.md for PostgreSQL).
+	jobService, err := jobs.New(ctx, kit, jobs.Config{})
 	if err != nil {
 		return err
 	}
@@ -148,7 +156,7 @@ func run() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = app.ShutdownWithContext(sctx)
-	return errors.Join(err, kit.Close(sctx))
+	return errors.Join(err, jobService.Close(sctx), kit.Close(sctx))
 }
 
 // executeBody is the body of POST /execute.

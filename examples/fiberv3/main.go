@@ -25,6 +25,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/jobs"
 	"github.com/computemw/kit/providers/local"
 	"github.com/gofiber/fiber/v3"
 	"github.com/gofiber/fiber/v3/middleware/adaptor"
@@ -56,6 +57,13 @@ func run() error {
 		// WebSocket pages of those names only.
 		AllowedHosts: allowedHosts(),
 	})
+	if err != nil {
+		return err
+	}
+	// Jobs: POST /api/jobs queues an execution and answers at once with
+	// its id; GET /api/jobs/{id} reads its verdict and result. The memory
+	// queue serves one instance (see docs/jobs.md for PostgreSQL).
+	jobService, err := jobs.New(ctx, kit, jobs.Config{})
 	if err != nil {
 		return err
 	}
@@ -150,7 +158,7 @@ func run() error {
 	defer cancel()
 	// Open connections are drained before the kit destroys what is left.
 	err = app.ShutdownWithContext(sctx)
-	return errors.Join(err, kit.Close(sctx))
+	return errors.Join(err, jobService.Close(sctx), kit.Close(sctx))
 }
 
 // executeBody is the body of POST /execute.

@@ -1,7 +1,11 @@
 // Command nethttp is the net/http starter of computemw: an Express-style
 // quick start, the prebuilt route group, a sandbox-per-request middleware
 // and a global error handler, on the embedded local provider — or on E2B
-// or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set.
+// or Daytona when E2B_API_KEY or DAYTONA_API_KEY is set, on Vercel
+// Sandbox when VERCEL_TOKEN is set (with VERCEL_TEAM_ID and
+// VERCEL_PROJECT_ID; VERCEL_API_URL overrides the API's URL), on Modal
+// when MODAL_TOKEN_ID is set, or on Cloudflare Sandbox when
+// CLOUDFLARE_SANDBOX_URL (and CLOUDFLARE_SANDBOX_API_KEY) is.
 //
 //	go run ./examples/nethttp
 //	curl -s localhost:8080/api/execute -H 'Content-Type: application/json' -d '{"language":"python","code":"print(2+2)"}'
@@ -24,9 +28,13 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/computemw/kit/computemw/prommetrics"
+	"github.com/computemw/kit/jobs"
+	"github.com/computemw/kit/providers/cloudflare"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/local"
+	"github.com/computemw/kit/providers/modal"
+	"github.com/computemw/kit/providers/vercel"
 )
 
 func main() {
@@ -54,6 +62,13 @@ func run() error {
 		// WebSocket pages of those names only.
 		AllowedHosts: allowedHosts(),
 	})
+	if err != nil {
+		return err
+	}
+	// Jobs: POST /api/jobs queues an execution and answers at once with
+	// its id; GET /api/jobs/{id} reads its verdict and result. The memory
+	// queue serves one instance (see docs/jobs.md for PostgreSQL).
+	jobService, err := jobs.New(ctx, kit, jobs.Config{})
 	if err != nil {
 		return err
 	}
@@ -135,7 +150,7 @@ func run() error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	return errors.Join(err, kit.Close(sctx))
+	return errors.Join(err, jobService.Close(sctx), kit.Close(sctx))
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -143,12 +158,11 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
-// (comma-separated), else the loopback names. Set it when exposing the
-// server (after adding authentication: see examples/secure).
-// provider is where code runs: E2B or Daytona when their API key is in
-// the environment (with E2B_API_URL / DAYTONA_API_URL and the other
-// variables of e2b.FromEnv and daytona.FromEnv), else this host's
+// provider is where code runs: the first remote provider whose
+// credentials are in the environment, in this order — E2B (E2B_API_KEY),
+// Daytona (DAYTONA_API_KEY), Vercel Sandbox (VERCEL_TOKEN), Modal
+// (MODAL_TOKEN_ID), Cloudflare Sandbox (CLOUDFLARE_SANDBOX_URL, its bridge
+// Worker) — configured by that package's FromEnv, else this host's
 // sandboxes.
 func provider() (computemw.Provider, error) {
 	switch {
@@ -156,10 +170,19 @@ func provider() (computemw.Provider, error) {
 		return e2b.FromEnv()
 	case os.Getenv("DAYTONA_API_KEY") != "":
 		return daytona.FromEnv()
+	case os.Getenv(vercel.EnvToken) != "":
+		return vercel.FromEnv()
+	case os.Getenv("MODAL_TOKEN_ID") != "":
+		return modal.FromEnv()
+	case os.Getenv(cloudflare.EnvURL) != "":
+		return cloudflare.FromEnv()
 	}
 	return local.New(local.Config{})
 }
 
+// allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS
+// (comma-separated), else the loopback names. Set it when exposing the
+// server (after adding authentication: see examples/secure).
 func allowedHosts() []string {
 	if v := os.Getenv("COMPUTEMW_HOSTS"); v != "" {
 		return strings.Split(v, ",")

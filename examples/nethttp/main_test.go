@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemw/kit/computemw/computemwtest"
 	"github.com/computemw/kit/internal/exampletest"
+	"github.com/computemw/kit/providers/cloudflare/cloudflarefake"
 	"github.com/computemw/kit/providers/daytona/daytonafake"
 )
 
@@ -43,6 +44,7 @@ func TestExample(t *testing.T) {
 	// The metrics at the root are governed as /api/metrics: a foreign
 	// Host is refused on both.
 	exampletest.CheckMetrics(t, srv, nil, "/metrics", "/api/metrics")
+	exampletest.CheckJobs(t, srv)
 	srv.Stop(t)
 }
 
@@ -101,5 +103,25 @@ func TestExampleOnARemoteProvider(t *testing.T) {
 	srv.Stop(t)
 	if live := fake.Live(); len(live) != 0 {
 		t.Errorf("sandboxes left on the provider after shutdown: %v", live)
+	}
+}
+
+// With CLOUDFLARE_SANDBOX_URL (here the bridge's contract fake on
+// loopback) and its key in its environment, the starter runs code on
+// Cloudflare Sandbox.
+func TestExampleOnCloudflare(t *testing.T) {
+	fake := cloudflarefake.New(t)
+	srv := exampletest.Start(t, "github.com/computemw/kit/examples/nethttp",
+		"CLOUDFLARE_SANDBOX_URL="+fake.URL, "CLOUDFLARE_SANDBOX_API_KEY="+cloudflarefake.APIKey)
+	r := computemwtest.Do(t, context.Background(), "POST", srv.URL+"/api/exec", `{"command":"echo cf-$((6*7))"}`, nil)
+	if r.Status != 200 || r.Body["output"] != "cf-42\n" || r.Body["provider"] != "cloudflare" {
+		t.Errorf("exec on Cloudflare: %d %s", r.Status, r.Raw)
+	}
+	if fake.Calls("createSandbox") == 0 {
+		t.Error("the fake made no sandbox: the starter did not use the Cloudflare provider")
+	}
+	srv.Stop(t)
+	if live := fake.Live(); len(live) != 0 {
+		t.Errorf("sandboxes left on the bridge after shutdown: %v", live)
 	}
 }

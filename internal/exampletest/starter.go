@@ -49,6 +49,8 @@ func CheckFrameworkStarter(t *testing.T, srv *Server) {
 	if after := sandboxesCreated(t, srv.URL); after != before {
 		t.Errorf("invalid requests created %v sandboxes", after-before)
 	}
+	// Jobs are on by default.
+	CheckJobs(t, srv)
 	// Every starter serves the metrics at the root too, where scrapers
 	// look, governed as the route group's.
 	CheckMetrics(t, srv, nil, "/metrics", "/api/metrics")

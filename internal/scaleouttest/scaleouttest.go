@@ -1,6 +1,6 @@
 // Package scaleouttest checks that kit instances sharing a
 // computemw.SessionStore serve each other's sessions: two kits behind real
-// HTTP servers, one contract fake of a remote provider (Daytona, E2B) that
+// HTTP servers, one contract fake of a remote provider (Daytona, E2B, Modal) that
 // both reach, and a store of the implementation under test.
 package scaleouttest
 
@@ -21,6 +21,8 @@ import (
 	"github.com/computemw/kit/providers/daytona/daytonafake"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
+	"github.com/computemw/kit/providers/modal"
+	"github.com/computemw/kit/providers/modal/modalfake"
 )
 
 // remote is a contract fake both instances reach: a new provider on it
@@ -47,6 +49,18 @@ func e2bRemote(t *testing.T) remote {
 	fake := e2bfake.New(t)
 	return remote{name: "e2b", live: fake.Live, newProvider: func(t *testing.T) computemw.Provider {
 		p, err := e2b.New(fake.Options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}}
+}
+
+func modalRemote(t *testing.T) remote {
+	fake := modalfake.New(t, modalfake.Options{})
+	return remote{name: "modal", live: fake.Live, newProvider: func(t *testing.T) computemw.Provider {
+		p, err := modal.New(modal.Options{TokenID: fake.TokenID, TokenSecret: fake.TokenSecret, ServerURL: fake.URL,
+			CleanupWindow: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,10 +125,10 @@ func start(t *testing.T, r remote, store computemw.SessionStore, id string) (in 
 
 // Run creates a session on one instance, uses it (exec), keeps it alive
 // and destroys it through the other, and checks that the per-caller
-// session limit (2) holds across both, on Daytona's and E2B's fakes. open
+// session limit (2) holds across both, on Daytona's, E2B's and Modal's fakes. open
 // opens the store under test; two opens of one namespace share their data.
 func Run(t *testing.T, open computemwtest.OpenSessionStore) {
-	for _, mk := range []func(*testing.T) remote{daytonaRemote, e2bRemote} {
+	for _, mk := range []func(*testing.T) remote{daytonaRemote, e2bRemote, modalRemote} {
 		r := mk(t)
 		t.Run(r.name, func(t *testing.T) { run(t, r, open) })
 	}

@@ -1,0 +1,11 @@
+//go:build !(js && wasm)
+
+package cfworker
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
