@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,7 +151,8 @@ func TestContextInterrupt(t *testing.T) {
 // context; a delete ends its interpreter; an unknown context is NOT_FOUND;
 // the cap on contexts holds; destroying the sandbox ends the rest.
 func TestContextRestartAndDelete(t *testing.T) {
-	p := newTestProvider(t, local.Config{MaxContexts: 2})
+	parent := cgroupTestRoot + "/" + randHex()
+	p := newTestProvider(t, local.Config{MaxContexts: 2, CgroupParent: parent})
 	sb := newSandbox(t, p, computemw.CreateOptions{})
 	cr := contextRunner(t, sb)
 	a := newContext(t, cr, "python")
@@ -182,8 +184,27 @@ func TestContextRestartAndDelete(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].ID != a {
 		t.Fatalf("Contexts = %+v, %v", list, err)
 	}
-	// The sandbox's destruction (the test's cleanup) ends a; the leak
-	// check finds no process left.
+	// Destroying the sandbox ends a's interpreter: no driver is left on
+	// the host (and the provider's leak check finds no process at all).
+	// The drivers on the host, of this test's provider (its cgroups).
+	hostDrivers := func() (n int) {
+		for _, pr := range listProcs() {
+			mine := slices.ContainsFunc(pr.cgroups, func(cg string) bool { return strings.HasPrefix(cg+"/", "/"+parent+"/") })
+			if mine && strings.Contains(strings.Join(pr.cmdline, " "), "computemw-done") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := hostDrivers(); n != 1 {
+		t.Fatalf("%d drivers seen on the host before the sandbox's end, want 1", n)
+	}
+	if err := sb.Destroy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := hostDrivers(); n != 0 {
+		t.Errorf("%d drivers outlived their sandbox", n)
+	}
 }
 
 // TestContextTimeLimit: an execution that cannot finish stops at its
