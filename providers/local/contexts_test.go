@@ -4,6 +4,7 @@ package local_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"image/png"
 	"os"
@@ -339,4 +340,31 @@ func TestContextStubbornCode(t *testing.T) {
 	if res.Error == nil || res.Error.Name != "NameError" {
 		t.Fatalf("after a kill, x is %+v %+v", res.Results, res.Error)
 	}
+}
+
+// TestContextSuite runs the contexts' conformance suite on local sandboxes.
+func TestContextSuite(t *testing.T) {
+	p := newTestProvider(t, local.Config{})
+	computemwtest.ContextSuite(t, func(t *testing.T) computemw.Sandbox {
+		return newSandbox(t, p, computemw.CreateOptions{})
+	})
+}
+
+// TestContextSuiteGoverned runs it on the kit's governed sandboxes, as
+// transports see them.
+func TestContextSuiteGoverned(t *testing.T) {
+	p := newTestProvider(t, local.Config{})
+	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kit.Close(context.Background()) })
+	computemwtest.ContextSuite(t, func(t *testing.T) computemw.Sandbox {
+		sb, err := kit.Create(t.Context(), "local", computemw.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sb.Destroy(context.Background()) })
+		return sb
+	})
 }
