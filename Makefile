@@ -16,10 +16,10 @@ all: test
 setup:
 	@bash scripts/setup.sh
 
-## setup-test: setup, plus the Node.js ws, socket.io-client and graphql-ws
-## clients that the WebSocket, Socket.IO and GraphQL interoperability tests
-## drive and workerd, Cloudflare's Workers runtime, that the Cloudflare
-## Worker starter's test runs on (installed into .cache/ with npm), what the playground and its
+## setup-test: setup, plus the Node.js ws, socket.io-client, graphql-ws and
+## @modelcontextprotocol/sdk clients that the WebSocket, Socket.IO, GraphQL
+## and MCP interoperability tests drive and workerd, Cloudflare's Workers
+## runtime, that the Cloudflare Worker starter's test runs on (installed into .cache/ with npm), what the playground and its
 ## browser test use, and the sample python-data template the template tests
 ## run on (about 40 s, once; a failure leaves those tests to skip, or fail
 ## under CI)
@@ -28,6 +28,7 @@ setup-test: setup setup-playground
 	@bash scripts/setup-node-socketio.sh
 	@bash scripts/setup-node-graphql.sh
 	@bash scripts/setup-node-workerd.sh
+	@bash scripts/setup-node-mcp.sh
 	@bash scripts/build-template.sh python-data || echo "setup-test: the python-data template could not be built; its tests will skip (and fail under CI=true)" >&2
 
 ## template-python-data: build the sample sandbox template (python3, numpy

@@ -24,11 +24,14 @@ const (
 	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
 	CodePayloadTooLarge  Code = "PAYLOAD_TOO_LARGE"
 	CodeUnsupportedMedia Code = "UNSUPPORTED_MEDIA_TYPE"
-	CodeRateLimited      Code = "RATE_LIMITED"
-	CodeQuotaExceeded    Code = "QUOTA_EXCEEDED"
-	CodeUnavailable      Code = "UNAVAILABLE"
-	CodeClientClosed     Code = "CLIENT_CLOSED"
-	CodeInternal         Code = "INTERNAL_ERROR"
+	// CodeRangeNotSatisfiable (416) answers a download's byte range that
+	// lies outside the file.
+	CodeRangeNotSatisfiable Code = "RANGE_NOT_SATISFIABLE"
+	CodeRateLimited         Code = "RATE_LIMITED"
+	CodeQuotaExceeded       Code = "QUOTA_EXCEEDED"
+	CodeUnavailable         Code = "UNAVAILABLE"
+	CodeClientClosed        Code = "CLIENT_CLOSED"
+	CodeInternal            Code = "INTERNAL_ERROR"
 	// CodeSessionElsewhere (307, with Location) and CodeWrongInstance
 	// (421) answer a request for a session that only another kit
 	// instance can serve (see Config.InstanceURL).
@@ -61,6 +64,8 @@ func codeStatus(c Code) int {
 		return 413
 	case CodeUnsupportedMedia:
 		return 415
+	case CodeRangeNotSatisfiable:
+		return 416
 	case CodeRateLimited:
 		return 429
 	case CodeQuotaExceeded:

@@ -19,6 +19,10 @@ type FileOp struct {
 	Path string
 	// Data is what "write" writes.
 	Data []byte
+	// Reader, when set, is what "write" writes instead of Data, streamed
+	// into the sandbox ([FileWriter]) and cut at Config.MaxUploadBytes
+	// (413 PAYLOAD_TOO_LARGE, and the partial file removed).
+	Reader io.Reader
 	// Provider names the provider of a sandbox made for the operation; ""
 	// is the kit's default. Ignored with SandboxID.
 	Provider string
@@ -36,6 +40,8 @@ type FileResult struct {
 	Files []FileInfo
 	// Info describes the file "stat" looked at.
 	Info *FileInfo
+	// Written is the number of bytes "write" wrote.
+	Written int64
 }
 
 // fileOps are the actions of [Kit.Files].
@@ -79,7 +85,11 @@ func (k *Kit) Files(ctx context.Context, op FileOp) (*FileResult, error) {
 		}
 		return &FileResult{Content: b}, nil
 	case "write":
-		return &FileResult{}, sb.WriteFile(ctx, op.Path, op.Data)
+		if op.Reader != nil {
+			n, err := k.writeFrom(ctx, sb, op.Path, op.Reader)
+			return &FileResult{Written: n}, err
+		}
+		return &FileResult{Written: int64(len(op.Data))}, sb.WriteFile(ctx, op.Path, op.Data)
 	case "list":
 		files, err := sb.ListFiles(ctx, op.Path)
 		if err != nil {
@@ -223,8 +233,21 @@ func (k *Kit) OpenFile(ctx context.Context, op FileOp) (io.ReadCloser, FileInfo,
 		done()
 		return nil, FileInfo{}, err
 	}
-	return &heldFile{ReadCloser: rc, done: done}, fi, nil
+	h := &heldFile{ReadCloser: rc, done: done}
+	if s, ok := rc.(io.Seeker); ok {
+		return heldSeeker{h, s}, fi, nil
+	}
+	return h, fi, nil
 }
+
+// heldSeeker is a held file whose provider's reader seeks (a range of a
+// large file is then read without reading what precedes it).
+type heldSeeker struct {
+	*heldFile
+	s io.Seeker
+}
+
+func (f heldSeeker) Seek(offset int64, whence int) (int64, error) { return f.s.Seek(offset, whence) }
 
 // heldFile is an open file that holds its sandbox and transfer slot until
 // it is closed.

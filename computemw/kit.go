@@ -88,6 +88,11 @@ type Config struct {
 	// MaxFileTransfers caps file reads, downloads and writes in progress at
 	// once (default 16); past it the answer is 503 with Retry-After.
 	MaxFileTransfers int
+	// MaxUploadBytes caps one file written from a stream (a raw PUT or a
+	// part of a multipart upload, [FileOp].Reader): default 64 MiB; past
+	// it the answer is 413 PAYLOAD_TOO_LARGE and nothing is kept. A
+	// provider's own cap may be lower.
+	MaxUploadBytes int64
 	// UsageCheckInterval is how often an open terminal's usage so far is
 	// checked against the policies (a spent quota ends it), and how often
 	// every sandbox's usage is read for the [UsageMeter]s (a quota charges
@@ -220,6 +225,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxFileTransfers <= 0 {
 		c.MaxFileTransfers = 16
+	}
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = 64 << 20
 	}
 	if c.UsageCheckInterval <= 0 {
 		c.UsageCheckInterval = 5 * time.Second

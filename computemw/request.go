@@ -27,6 +27,9 @@ type Request struct {
 	Body io.Reader
 	// RemoteAddr is the client's address as the server saw it.
 	RemoteAddr string
+	// RawQuery is the URL's query, without the '?' (routes such as GET
+	// /sandboxes/{id}/files?path=... read it).
+	RawQuery string
 }
 
 // RequestIDHeader is the header that carries the request ID both ways.

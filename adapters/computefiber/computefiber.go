@@ -37,6 +37,7 @@ import (
 	"github.com/computemw/kit/computemw/httpapi"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
+	"github.com/valyala/fasthttp"
 )
 
 // Config configures [New].
@@ -164,7 +165,8 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 				// The raw body, never inflated (c.Body() would decode a
 				// Content-Encoding without bound); the kit refuses an
 				// encoded body. It reads it before the handler returns.
-				Body:       bytes.NewReader(c.Request().Body()),
+				Body:       rawBody(c.Request()),
+				RawQuery:   string(c.Request().URI().QueryString()),
 				RemoteAddr: c.Context().RemoteAddr().String(),
 				Host:       string(c.Request().Host()),
 			}
@@ -279,4 +281,15 @@ func setHeader(c *fiber.Ctx, src http.Header) {
 func request(c *fiber.Ctx) *computemw.Request {
 	return &computemw.Request{Method: c.Method(), Header: header{c}, Host: string(c.Request().Host()),
 		RemoteAddr: c.Context().RemoteAddr().String()}
+}
+
+// rawBody is the request's body as it arrives: streamed when the app
+// streams request bodies (fiber.Config StreamRequestBody), so that an
+// upload is copied into the sandbox without being held whole; else the
+// bytes fasthttp has read (at most the app's BodyLimit).
+func rawBody(r *fasthttp.Request) io.Reader {
+	if r.IsBodyStream() {
+		return r.BodyStream()
+	}
+	return bytes.NewReader(r.Body())
 }

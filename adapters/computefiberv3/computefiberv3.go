@@ -158,7 +158,8 @@ func Register(router fiber.Router, kit *computemw.Kit) {
 				// The raw body, never inflated (c.Body() would decode a
 				// Content-Encoding without bound); the kit refuses an
 				// encoded body. It reads it before the handler returns.
-				Body:       bytes.NewReader(c.Request().Body()),
+				Body:       rawBody(c.Request()),
+				RawQuery:   string(c.Request().URI().QueryString()),
 				RemoteAddr: c.RequestCtx().RemoteAddr().String(),
 				Host:       string(c.Request().Host()),
 			}
@@ -276,4 +277,15 @@ func setHeader(c fiber.Ctx, src http.Header) {
 func request(c fiber.Ctx) *computemw.Request {
 	return &computemw.Request{Method: c.Method(), Header: headerOf(c), Host: string(c.Request().Host()),
 		RemoteAddr: c.RequestCtx().RemoteAddr().String()}
+}
+
+// rawBody is the request's body as it arrives: streamed when the app
+// streams request bodies (fiber.Config StreamRequestBody), so that an
+// upload is copied into the sandbox without being held whole; else the
+// bytes fasthttp has read (at most the app's BodyLimit).
+func rawBody(r *fasthttp.Request) io.Reader {
+	if r.IsBodyStream() {
+		return r.BodyStream()
+	}
+	return bytes.NewReader(r.Body())
 }

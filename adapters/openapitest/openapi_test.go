@@ -97,7 +97,7 @@ func TestDocumentNamesEveryRoute(t *testing.T) {
 	for _, c := range []computemw.Code{computemw.CodeTimeout, computemw.CodeExecution, computemw.CodeResource,
 		computemw.CodeBadRequest, computemw.CodeUnauthorized, computemw.CodeForbidden, computemw.CodeNotFound,
 		computemw.CodeMethodNotAllowed, computemw.CodePayloadTooLarge, computemw.CodeUnsupportedMedia,
-		computemw.CodeRateLimited, computemw.CodeQuotaExceeded, computemw.CodeUnavailable,
+		computemw.CodeRangeNotSatisfiable, computemw.CodeRateLimited, computemw.CodeQuotaExceeded, computemw.CodeUnavailable,
 		computemw.CodeClientClosed, computemw.CodeInternal} {
 		if !slices.Contains(enum, any(string(c))) {
 			t.Errorf("code %s is not in the document", c)
@@ -327,6 +327,15 @@ func otherRoutes(t *testing.T, h computemwtest.Harness) {
 		{`{"action":"chmod","path":"x"}`, 400},
 	} {
 		do(http.MethodPost, s+"/files", c.body, c.want)
+	}
+	// Files as files: the fake provider writes from a stream through
+	// WriteFile, and cannot open a file for a download (400).
+	do(http.MethodPut, s+"/files?path=d/raw.txt", "raw bytes", http.StatusOK)
+	do(http.MethodGet, s+"/files?path=d/raw.txt", "", http.StatusBadRequest)
+	do(http.MethodGet, s+"/files", "", http.StatusBadRequest)
+	form := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n\r\nuploaded\r\n--b--\r\n"
+	if r := computemwtest.Do(t, ctx, http.MethodPost, base+s+"/files?path=d", form, map[string]string{"Content-Type": "multipart/form-data; boundary=b"}); r.Status != http.StatusOK {
+		t.Errorf("multipart upload: %d %s", r.Status, r.Raw)
 	}
 	stream := do(http.MethodPost, s+"/exec/stream", `{"command":"echo streamed"}`, http.StatusOK)
 	if !bytes.Contains(stream.Raw, []byte("event: exit")) {

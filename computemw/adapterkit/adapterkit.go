@@ -100,6 +100,6 @@ func Write(ctx context.Context, w http.ResponseWriter, resp *httpapi.Response) {
 func Request(r *http.Request, names []string, param func(string) string) *computemw.Request {
 	return &computemw.Request{
 		Method: r.Method, Header: r.Header, Host: r.Host, Body: r.Body, RemoteAddr: r.RemoteAddr,
-		Params: PathParams(names, param),
+		Params: PathParams(names, param), RawQuery: r.URL.RawQuery,
 	}
 }

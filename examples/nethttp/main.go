@@ -177,7 +177,7 @@ func provider() (computemw.Provider, error) {
 	case os.Getenv(cloudflare.EnvURL) != "":
 		return cloudflare.FromEnv()
 	}
-	return local.New(local.Config{})
+	return local.FromEnv()
 }
 
 // allowedHosts are the Host names the server answers: COMPUTEMW_HOSTS

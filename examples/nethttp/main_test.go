@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -124,4 +125,28 @@ func TestExampleOnCloudflare(t *testing.T) {
 	if live := fake.Live(); len(live) != 0 {
 		t.Errorf("sandboxes left on the bridge after shutdown: %v", live)
 	}
+}
+
+// TestExampleAsOrdinaryUser runs the starter as an ordinary user (uid
+// 65534) with a cgroup subtree delegated to it, as the quick start tells
+// such a user: code runs, and the memory cap holds.
+func TestExampleAsOrdinaryUser(t *testing.T) {
+	computemwtest.Require(t, os.Geteuid() == 0, "delegating a cgroup subtree to another user needs root")
+	const nobody = 65534
+	parent := exampletest.DelegateCgroup(t, nobody)
+	srv := exampletest.StartAs(t, "github.com/computemw/kit/examples/nethttp", nobody, "COMPUTEMW_CGROUP_PARENT="+parent)
+	r := computemwtest.Do(t, context.Background(), "POST", srv.URL+"/api/execute",
+		`{"language":"python","code":"import os\nprint(os.getuid() != 0, 2+2)"}`, nil)
+	if r.Status != 200 || r.Body["output"] != "True 4\n" {
+		t.Fatalf("execute: %d %s\n%s", r.Status, r.Raw, srv.Logs())
+	}
+	r = computemwtest.Do(t, context.Background(), "POST", srv.URL+"/api/execute",
+		`{"language":"python","code":"b = bytearray(2 << 30)\nprint('allocated')"}`, nil)
+	if r.Status != 507 || r.Code() != "RESOURCE_ERROR" {
+		t.Errorf("2 GiB over the memory cap: %d %s", r.Status, r.Raw)
+	}
+	if logs := srv.Logs(); !strings.Contains(logs, "mode=unprivileged") || !strings.Contains(logs, "under "+parent) {
+		t.Errorf("the starter did not say its mode:\n%s", logs)
+	}
+	srv.Stop(t)
 }

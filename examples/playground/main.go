@@ -52,7 +52,7 @@ func run() error {
 		}
 		timeout = d
 	}
-	prov, err := local.New(local.Config{})
+	prov, err := local.FromEnv()
 	if err != nil {
 		return err
 	}

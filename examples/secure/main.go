@@ -107,7 +107,7 @@ func run() error {
 	}
 	defer closeStores()
 
-	prov, err := local.New(local.Config{})
+	prov, err := local.FromEnv()
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	prov, err := local.New(local.Config{})
+	prov, err := local.FromEnv()
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package exampletest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +29,7 @@ type Server struct {
 	TempDir string
 	cmd     *exec.Cmd
 	exited  chan error
-	logs    *strings.Builder
+	logs    *logBuffer
 }
 
 // Start builds the example package (an import path such as
@@ -36,10 +38,25 @@ type Server struct {
 // server is killed at cleanup if the test did not stop it.
 func Start(t *testing.T, pkg string, env ...string) *Server {
 	t.Helper()
+	return start(t, pkg, -1, env)
+}
+
+// StartAs is Start with the example running as the user uid (group uid
+// too), as a server started by an ordinary user: its binary and TMPDIR are
+// made reachable by that user, and its HOME and cache directory are the
+// TMPDIR. The caller must be root.
+func StartAs(t *testing.T, pkg string, uid int, env ...string) *Server {
+	t.Helper()
+	return start(t, pkg, uid, env)
+}
+
+func start(t *testing.T, pkg string, uid int, env []string) *Server {
+	t.Helper()
 	_, err := exec.LookPath("bwrap")
 	computemwtest.Require(t, err == nil, "bubblewrap (bwrap) is not installed")
 
-	bin := filepath.Join(t.TempDir(), "example")
+	binDir := t.TempDir()
+	bin := filepath.Join(binDir, "example")
 	build := exec.Command("go", "build", "-o", bin, pkg)
 	build.Dir = moduleRoot() // the kit's own go.mod, also from a test module in the repository
 	if out, err := build.CombinedOutput(); err != nil {
@@ -62,10 +79,20 @@ func Start(t *testing.T, pkg string, env ...string) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(tmp) })
+	var extra []string
+	if uid >= 0 {
+		if err := errors.Join(os.Chmod(filepath.Dir(binDir), 0o711), os.Chmod(binDir, 0o755), os.Chown(tmp, uid, uid), os.Chmod(tmp, 0o700)); err != nil {
+			t.Fatal(err)
+		}
+		extra = []string{"HOME=" + tmp, "XDG_CACHE_HOME=" + tmp}
+	}
 
-	s := &Server{URL: "http://127.0.0.1:" + port, TempDir: tmp, exited: make(chan error, 1), logs: &strings.Builder{}}
+	s := &Server{URL: "http://127.0.0.1:" + port, TempDir: tmp, exited: make(chan error, 1), logs: &logBuffer{}}
 	s.cmd = exec.Command(bin)
-	s.cmd.Env = append(os.Environ(), append([]string{"PORT=" + port, "ADDR=", "TMPDIR=" + tmp}, env...)...)
+	s.cmd.Env = append(os.Environ(), append(append([]string{"PORT=" + port, "ADDR=", "TMPDIR=" + tmp}, extra...), env...)...)
+	if uid >= 0 {
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +107,7 @@ func Start(t *testing.T, pkg string, env ...string) *Server {
 		signalled := false
 		for sc.Scan() {
 			line := sc.Text()
-			s.logs.WriteString(line + "\n")
+			s.logs.add(line)
 			if !signalled && strings.Contains(line, "ready") {
 				signalled = true
 				close(ready)
@@ -96,9 +123,9 @@ func Start(t *testing.T, pkg string, env ...string) *Server {
 	select {
 	case <-ready:
 	case err := <-s.exited:
-		t.Fatalf("example exited before it was ready: %v\n%s", err, s.logs)
+		t.Fatalf("example exited before it was ready: %v\n%s", err, s.Logs())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("example not ready after 60s\n%s", s.logs)
+		t.Fatalf("example not ready after 60s\n%s", s.Logs())
 	}
 	return s
 }
@@ -137,10 +164,10 @@ func (s *Server) Wait(t *testing.T) {
 	select {
 	case err := <-s.exited:
 		if err != nil {
-			t.Fatalf("example did not exit cleanly: %v\n%s", err, s.logs)
+			t.Fatalf("example did not exit cleanly: %v\n%s", err, s.Logs())
 		}
 	case <-ctx.Done():
-		t.Fatalf("example did not stop after SIGTERM\n%s", s.logs)
+		t.Fatalf("example did not stop after SIGTERM\n%s", s.Logs())
 	}
 	entries, _ := os.ReadDir(filepath.Join(s.TempDir, "computemw-local"))
 	if len(entries) != 0 {
@@ -150,4 +177,23 @@ func (s *Server) Wait(t *testing.T) {
 		}
 		t.Errorf("example left %v behind", names)
 	}
+}
+
+// Logs is what the example printed so far.
+func (s *Server) Logs() string {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return s.logs.b.String()
+}
+
+// logBuffer collects the example's output lines while tests read it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line + "\n")
 }

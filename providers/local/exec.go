@@ -43,7 +43,7 @@ func (s *sandbox) RunCode(ctx context.Context, language, code string, opts compu
 		return s.runCompiled(ctx, rt, code, opts)
 	}
 	name := rt.fileName()
-	err = s.writeFile(ctx, name, []byte(code), unix.O_EXCL)
+	_, err = s.writeFile(ctx, name, strings.NewReader(code), unix.O_EXCL)
 	if errors.Is(err, errExists) {
 		name = newID(".computemw-main") + rt.Ext
 		err = s.WriteFile(ctx, name, []byte(code))

@@ -201,68 +201,109 @@ func (r *fileReader) Close() error {
 
 // WriteFile implements computemw.Sandbox.
 func (s *sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
-	return s.writeFile(ctx, p, data, 0)
+	if uint64(len(data)) > s.p.cfg.MaxFileBytes {
+		return s.tooLarge()
+	}
+	_, err := s.writeFile(ctx, p, bytes.NewReader(data), 0)
+	return err
+}
+
+// WriteFileFrom implements computemw.FileWriter: the file is copied from r
+// as it arrives, never held whole, and cut at Config.MaxFileBytes.
+func (s *sandbox) WriteFileFrom(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return s.writeFile(ctx, p, r, 0)
+}
+
+func (s *sandbox) tooLarge() error {
+	return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file is larger than %d bytes", s.p.cfg.MaxFileBytes)}
 }
 
 // errExists: a file that must be new exists already.
 var errExists = errors.New("file exists")
 
-// writeFile creates or replaces a file; with excl (unix.O_EXCL) it only
-// creates one, and answers errExists when the name is taken.
-func (s *sandbox) writeFile(ctx context.Context, p string, data []byte, excl int) error {
+// writeFile creates or replaces a file with what src yields; with excl
+// (unix.O_EXCL) it only creates one, and answers errExists when the name
+// is taken. On any error the file is removed, so that no partial file
+// holds the space a full workspace lacks.
+func (s *sandbox) writeFile(ctx context.Context, p string, src io.Reader, excl int) (int64, error) {
 	if err := s.alive(); err != nil {
-		return err
+		return 0, err
 	}
 	rel, err := s.rel(p)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if rel == "." {
-		return computemw.Errorf(computemw.CodeBadRequest, "%q is a directory", p)
-	}
-	if uint64(len(data)) > s.p.cfg.MaxFileBytes {
-		return &computemw.Error{Code: computemw.CodeResource, Message: fmt.Sprintf("file is larger than %d bytes", s.p.cfg.MaxFileBytes)}
+		return 0, computemw.Errorf(computemw.CodeBadRequest, "%q is a directory", p)
 	}
 	dirs, last := splitRel(rel)
 	dir, err := s.walkDirs(ctx, dirs, true)
 	if err != nil {
-		return s.fsError(p, err)
+		return 0, s.fsError(p, err)
 	}
 	defer unix.Close(dir)
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	s.walkOps.Add(1)
 	fd, err := unix.Openat(dir, last, unix.O_WRONLY|unix.O_CREAT|excl|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
 	if excl != 0 && errors.Is(err, unix.EEXIST) {
-		return errExists
+		return 0, errExists
 	}
 	if err != nil {
-		return s.fsError(p, &os.PathError{Op: "open", Path: rel, Err: err})
+		return 0, s.fsError(p, &os.PathError{Op: "open", Path: rel, Err: err})
 	}
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return s.fsError(p, err)
+		return 0, s.fsError(p, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return computemw.Errorf(computemw.CodeBadRequest, "%q is not a regular file", p)
+		return 0, computemw.Errorf(computemw.CodeBadRequest, "%q is not a regular file", p)
+	}
+	fail := func(err error) (int64, error) {
+		_ = f.Truncate(0)
+		_ = unix.Unlinkat(dir, last, 0)
+		return 0, err
 	}
 	if err := f.Truncate(0); err != nil {
-		return s.fsError(p, err)
+		return fail(s.fsError(p, err))
 	}
-	if _, err := f.Write(data); err != nil {
-		// Leave no partial file to hold the space a full workspace lacks.
-		_ = f.Truncate(0)
-		return s.fsError(p, err)
+	limit := int64(s.p.cfg.MaxFileBytes)
+	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: io.LimitReader(src, limit+1)})
+	switch {
+	case err != nil:
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fail(s.fsError(p, err))
+		}
+		return fail(err)
+	case n > limit:
+		return fail(s.tooLarge())
 	}
 	if s.chown {
 		if err := f.Chown(s.uid, s.gid); err != nil {
-			return s.fsError(p, err)
+			return fail(s.fsError(p, err))
 		}
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fail(s.fsError(p, err))
+	}
+	return n, nil
+}
+
+// ctxReader stops a copy once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // Mkdir implements computemw.Sandbox.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -166,7 +167,37 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.pool = newPool(p, cfg.WarmPool)
 	p.gate = startgate.New(cfg.StartGate.Slots, cfg.StartGate.Hold)
+	p.logMode()
 	return p, nil
+}
+
+// logMode says at start which mode the provider runs in and what that
+// mode does not enforce.
+func (p *Provider) logMode() {
+	mode := "root"
+	var lacks []string
+	if !p.rootUser {
+		mode = "unprivileged"
+		lacks = append(lacks, "every sandbox runs as the server's own uid (no uid per sandbox)")
+	}
+	if !p.tmpfsWS {
+		lacks = append(lacks, "workspaces have no size cap beyond the file-size limit")
+	}
+	cgroup := "none"
+	if p.cg == nil {
+		mode += ", no cgroups"
+		lacks = append(lacks, "no memory, process or CPU caps, no CPU and memory measurement")
+	} else {
+		cgroup = fmt.Sprintf("v%d under %s", p.cg.Version(), p.cfg.CgroupParent)
+	}
+	if p.seccomp == nil {
+		lacks = append(lacks, "no seccomp filter")
+	}
+	attrs := []any{"mode", mode, "cgroups", cgroup, "baseDir", p.cfg.BaseDir}
+	if len(lacks) > 0 {
+		attrs = append(attrs, "notEnforced", strings.Join(lacks, "; "))
+	}
+	p.log.Info("computemw/local: isolation mode", attrs...)
 }
 
 // Name implements computemw.Provider.

@@ -203,6 +203,13 @@ func EchoApp(kit *computemw.Kit) *echo.Echo {
 // FiberApp is the Fiber app, with computefiber.ErrorHandler as its error
 // handler unless errorHandler is given.
 func FiberApp(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App {
+	return FiberAppWith(kit, nil, errorHandler...)
+}
+
+// FiberAppWith is [FiberApp] with the routes extra adds (when not nil),
+// registered before the handler of unknown paths, which Fiber would
+// otherwise run first.
+func FiberAppWith(kit *computemw.Kit, extra func(*fiber.App), errorHandler ...fiber.ErrorHandler) *fiber.App {
 	cfg := fiber.Config{DisableStartupMessage: true, ErrorHandler: computefiber.ErrorHandler(kit)}
 	if len(errorHandler) > 0 {
 		cfg.ErrorHandler = errorHandler[0]
@@ -243,6 +250,9 @@ func FiberApp(kit *computemw.Kit, errorHandler ...fiber.ErrorHandler) *fiber.App
 		}
 		return c.JSON(bareExec(&req))
 	})
+	if extra != nil {
+		extra(app)
+	}
 	app.Use(computefiber.NotFound(kit))
 	return app
 }
