@@ -126,7 +126,7 @@ func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOpti
 			opts.Timeout = g.limit
 		}
 		g.meter.begin()
-		res, err = fn(ctx, opts)
+		res, err = k.providerRun(ctx, a, g, opts, fn)
 		g.meter.end(res)
 	}
 	took := time.Since(start)
@@ -249,7 +249,7 @@ func (g *governed) Destroy(ctx context.Context) error {
 			t.end(ctx)
 		}
 		g.meter.finish(ctx)
-		g.err = g.raw.Destroy(ctx)
+		g.err = g.k.providerDestroy(ctx, g)
 		g.k.mu.Lock()
 		delete(g.k.live, g)
 		g.k.mu.Unlock()

@@ -8,7 +8,8 @@ import (
 )
 
 // Hooks observe what the kit does: the place for metrics (the prommetrics
-// package), tracing (OpenTelemetry), billing or audit logs. Every entry
+// package), billing or audit logs (traces, whose spans must reach the
+// provider, have a [Tracer] of their own). Every entry
 // point reports through them — routes, middleware sandboxes, Kit.Create,
 // Kit.Execute, event streams, WebSocket messages. Set the fields of the
 // events to observe; a nil field is not called. The functions are called

@@ -129,6 +129,11 @@ type Config struct {
 	// execution log and Metrics. Hooks listed more than once (here, by a
 	// policy, by Metrics) are called once.
 	Hooks []*Hooks
+	// Tracer, when set, traces every governed operation: a span per step
+	// (admission, policies, create, execution, destroy) in the caller's
+	// trace, with the provider's calls nested in them (oteltrace.New
+	// over an OpenTelemetry TracerProvider). nil traces nothing.
+	Tracer Tracer
 	// Metrics observes the kit and serves GET /metrics of the route group
 	// (prommetrics.New); nil means no metrics (GET /metrics is 404).
 	Metrics MetricsExporter

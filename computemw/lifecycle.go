@@ -154,7 +154,7 @@ func (k *Kit) createOn(ctx context.Context, a *Action) (g *governed, fromProvide
 		return nil, false, err
 	}
 	start := time.Now()
-	sb, err := p.Create(ctx, a.Create)
+	sb, err := k.providerCreate(ctx, p, a)
 	if a.Op != OpHealth && (ctx.Err() == nil || err == nil) {
 		if k.ph.result(p.Name(), err) {
 			k.health.invalidate(p.Name())

@@ -115,7 +115,7 @@ func admitted(ctx context.Context) bool { return ctx.Value(admittedKey) != nil }
 // [OpWebSocket], the page's Origin must also be one the kit allows
 // (Config.AllowedOrigins, else the pages of Config.AllowedHosts): a
 // browser page of another origin gets 403 FORBIDDEN.
-func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, error) {
+func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (_ context.Context, err error) {
 	if r == nil {
 		r = &Request{}
 	}
@@ -125,6 +125,10 @@ func (k *Kit) Admit(ctx context.Context, op Op, r *Request) (context.Context, er
 		r = &c
 	}
 	ctx, _ = BeginRequest(ctx, r.Header)
+	ctx = k.continueTrace(ctx, r.Header)
+	if _, tr := k.trace(ctx, TraceStep{Name: "admission", Op: op}); tr != nil {
+		defer func() { tr.admitted(ctx, err) }()
+	}
 	ctx = withOp(ctx, op)
 	if r.RemoteAddr != "" {
 		ctx = withRemoteAddr(ctx, r.RemoteAddr)
@@ -172,7 +176,11 @@ func (k *Kit) ensureAdmitted(ctx context.Context, op Op) (context.Context, error
 
 // authorize runs every policy's Authorize in order. A refusal is reported
 // to the hooks with the action.
-func (k *Kit) authorize(ctx context.Context, a *Action) error {
+func (k *Kit) authorize(ctx context.Context, a *Action) (err error) {
+	if tctx, tr := k.trace(ctx, actionStep("policies", a)); tr != nil {
+		ctx = tctx
+		defer func() { tr.done(err) }()
+	}
 	for _, p := range k.cfg.Policies {
 		if err := p.Authorize(ctx, a); err != nil {
 			k.rejected(ctx, a.Op, a, err)

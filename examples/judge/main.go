@@ -54,7 +54,10 @@ var problems = map[string]*Problem{
 	"sum": {
 		Title:     "A + B",
 		Statement: "Read two integers a and b on one line; print a + b.",
-		TimeLimit: 2 * time.Second, MemoryLimit: 128,
+		// A time limit generous beside what a correct answer takes, so that
+		// a program over the memory limit reaches it before the clock
+		// ends its run, even on a busy machine.
+		TimeLimit: 5 * time.Second, MemoryLimit: 64,
 		Tests: []Test{{"1 2\n", "3\n"}, {"40 2\n", "42\n"}, {"-7 7\n", "0\n"}, {"1000000 1\n", "1000001\n"}},
 	},
 }

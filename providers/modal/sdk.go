@@ -25,6 +25,8 @@ import (
 	pb "github.com/modal-labs/modal-client/go/proto/modal_proto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+
+	"github.com/computemw/kit/computemw/oteltrace/tracegrpc"
 )
 
 // sdkClient is one SDK client, with the App and Image new sandboxes use.
@@ -61,7 +63,12 @@ func newSDKClient(o Options) (*sdkClient, error) {
 		Environment:           o.Environment,
 		Logger:                logger,
 		MaxThrottleWait:       &noThrottleWait,
-		GRPCUnaryInterceptors: []grpc.UnaryClientInterceptor{markSent},
+		GRPCUnaryInterceptors: []grpc.UnaryClientInterceptor{markSent, tracegrpc.UnaryClientInterceptor()},
+		// Calls made in a step the kit traces are client spans under it.
+		// The SDK takes no dial option, so otelgrpc's stats handler cannot
+		// be given to it, and its command router (exec) takes no
+		// interceptor: those calls are not traced.
+		GRPCStreamInterceptors: []grpc.StreamClientInterceptor{tracegrpc.StreamClientInterceptor()},
 	}
 	if err := profileConfig(params, o.ServerURL); err != nil {
 		return nil, err

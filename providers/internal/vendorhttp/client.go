@@ -20,6 +20,12 @@ import (
 //
 // base's Transport must not follow redirects by itself (no
 // http.RoundTripper in the standard library does).
+//
+// A request made with the context of a step the kit traces
+// (computemw.Config.Tracer from the oteltrace package) is an HTTP client
+// span under that step; any other is sent as it is (oteltrace.Transport;
+// not in a js/wasm build, such as a Cloudflare Worker's, which it would
+// make larger).
 func New(base *http.Client, baseURL string, creds http.Header) (*http.Client, error) {
 	o, err := parseOrigin(baseURL)
 	if err != nil {
@@ -39,7 +45,8 @@ func New(base *http.Client, baseURL string, creds http.Header) (*http.Client, er
 			canon.Add(k, v)
 		}
 	}
-	c.Transport = &transport{next: next, origin: o, creds: canon}
+	// Requests made in a step the kit traces are client spans under it.
+	c.Transport = &transport{next: traced(next), origin: o, creds: canon}
 	return c, nil
 }
 
