@@ -31,8 +31,9 @@ setup-test: setup setup-playground
 	@bash scripts/setup-node-mcp.sh
 	@bash scripts/build-template.sh python-data || echo "setup-test: the python-data template could not be built; its tests will skip (and fail under CI=true)" >&2
 
-## template-python-data: build the sample sandbox template (python3 and
-## numpy from Debian packages, unpacked into .cache/templates/python-data)
+## template-python-data: build the sample sandbox template (python3, numpy
+## and matplotlib from Debian packages, unpacked into
+## .cache/templates/python-data; a template without matplotlib is rebuilt)
 template-python-data:
 	@bash scripts/build-template.sh python-data
 

@@ -15,7 +15,7 @@ func Unsupported(provider, feature string) *Error {
 }
 
 // A governed sandbox offers an optional interface ([TerminalOpener],
-// [FileOpener], [ProcessManager]) exactly when its provider's sandbox
+// [FileOpener], [ProcessManager], [ContextRunner]) exactly when its provider's sandbox
 // does: the kit hands out one of these views, so that a type assertion
 // tells the truth about what the sandbox can do.
 
@@ -99,6 +99,9 @@ func (g *governed) view() Sandbox {
 	_, t := g.raw.(TerminalOpener)
 	_, f := g.raw.(FileOpener)
 	_, p := g.raw.(ProcessManager)
+	if _, c := g.raw.(ContextRunner); c {
+		return g.contextsView(t, f, p)
+	}
 	tv, fv, pv := terminalView{g}, fileView{g}, processView{g}
 	switch {
 	case t && f && p:

@@ -7,7 +7,8 @@
 #
 #   scripts/build-template.sh python-data [DIR]
 #
-# python-data: python3 with numpy, plus dash, bash, coreutils and grep.
+# python-data: python3 with numpy and matplotlib (its Agg backend draws
+# charts as PNG), plus dash, bash, coreutils and grep.
 # DIR defaults to .cache/templates/NAME. An existing, complete template is
 # kept (delete DIR to rebuild). The packages' versions are listed in
 # DIR/usr/share/computemw-template/packages.
@@ -27,8 +28,18 @@ case "$name" in
       libbz2-1.0 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libreadline8
       libnsl2 libtirpc3 libtirpc-common libcrypt1 libdb5.3 libgdbm6 media-types
       python3-numpy libblas3 liblapack3 libgfortran5 libquadmath0
+      python3-matplotlib python-matplotlib-data fonts-dejavu-core python3-dateutil python3-six
+      python3-pyparsing python3-cycler python3-fonttools python3-kiwisolver python3-contourpy
+      python3-packaging python3-pil libfreetype6 libqhull-r8.0 libstdc++6 libpng16-16 libbrotli1
+      libjpeg62-turbo libtiff6 libdeflate0 libjbig0 liblerc4 libzstd1 libwebp7 libwebpdemux2
+      libwebpmux3 liblcms2-2 libopenjp2-7 libimagequant0 libgomp1 libraqm0 libfribidi0
+      libharfbuzz0b libglib2.0-0 libgraphite2-3 libmount1 libblkid1 libxcb1 libxau6 libxdmcp6
+      libbsd0 libmd0
     )
-    check=(python3 -c 'import numpy; print(numpy.__version__)')
+    # The packages a template built by an earlier version of this script
+    # lacks: such a template is rebuilt.
+    required=python3-matplotlib
+    check=(env MPLCONFIGDIR=/tmp python3 -c 'import numpy, matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot; print(numpy.__version__, matplotlib.__version__)')
     ;;
   *)
     echo "build-template: unknown template '$name' (known: python-data)" >&2
@@ -37,8 +48,11 @@ case "$name" in
 esac
 
 if [ -f "$dir/usr/share/computemw-template/packages" ]; then
-  echo "build-template: $dir is already built"
-  exit 0
+  if grep -q "^${required} " "$dir/usr/share/computemw-template/packages"; then
+    echo "build-template: $dir is already built"
+    exit 0
+  fi
+  echo "build-template: $dir lacks ${required}: rebuilding it"
 fi
 for tool in apt-get dpkg-deb; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -87,11 +101,21 @@ sort "$work/packages" > "$root/usr/share/computemw-template/packages"
 # The template works when its own loader and libraries run the check.
 if command -v bwrap >/dev/null 2>&1; then
   binds=()
-  for d in usr bin lib lib64 sbin; do
+  for d in bin lib lib64 sbin; do
     if [ -L "$root/$d" ]; then binds+=(--symlink "$(readlink "$root/$d")" "/$d");
     elif [ -d "$root/$d" ]; then binds+=(--ro-bind "$root/$d" "/$d"); fi
   done
-  [ -f "$root/etc/ld.so.cache" ] && binds+=(--ro-bind "$root/etc/ld.so.cache" /etc/ld.so.cache)
+  for f in etc/ld.so.cache etc/matplotlibrc; do
+    [ -f "$root/$f" ] && binds+=(--ro-bind "$root/$f" "/$f")
+  done
+  # What the packages' maintainer scripts would have done (py3compile):
+  # Python's bytecode, so that sandboxes, which cannot write it, need not
+  # compile numpy and matplotlib on every import.
+  bwrap --unshare-all --die-with-parent --bind "$root/usr" /usr "${binds[@]}" --proc /proc --dev /dev \
+    --tmpfs /tmp --clearenv --setenv PATH /usr/bin:/bin \
+    python3 -m compileall -q -j 0 /usr/lib/python3/dist-packages /usr/lib/python3.11 >/dev/null 2>&1 ||
+    echo "build-template: compiling Python's bytecode failed; imports will be slower" >&2
+  binds+=(--ro-bind "$root/usr" /usr)
   if ! out=$(bwrap --unshare-all --die-with-parent "${binds[@]}" --proc /proc --dev /dev --tmpfs /tmp \
       --clearenv --setenv PATH /usr/bin:/bin "${check[@]}" 2>&1); then
     echo "build-template: the template does not work: $out" >&2

@@ -349,6 +349,13 @@ func otherRoutes(t *testing.T, h computemwtest.Harness) {
 	do(http.MethodGet, s+"/processes", "", http.StatusBadRequest)
 	do(http.MethodDelete, s+"/processes/x", "", http.StatusBadRequest)
 	do(http.MethodDelete, s+"/processes/7", "", http.StatusBadRequest)
+	// Nor code contexts (providers/local's tests validate its answers).
+	do(http.MethodPost, s+"/contexts", `{"language":"python"}`, http.StatusBadRequest)
+	do(http.MethodGet, s+"/contexts", "", http.StatusBadRequest)
+	do(http.MethodDelete, s+"/contexts/ctx-1", "", http.StatusBadRequest)
+	do(http.MethodPost, s+"/contexts/ctx-1/execute", `{"code":"x = 41"}`, http.StatusBadRequest)
+	do(http.MethodPost, s+"/contexts/ctx-1/interrupt", "", http.StatusBadRequest)
+	do(http.MethodPost, s+"/contexts/ctx-1/restart", "", http.StatusBadRequest)
 	do(http.MethodDelete, s, "", http.StatusNoContent)
 	do(http.MethodPost, "/sandboxes/"+id+"/keepalive", "", http.StatusNotFound)
 	do(http.MethodPost, "/sandboxes/"+id+"/exec", `{"command":"true"}`, http.StatusNotFound)

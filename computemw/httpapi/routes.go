@@ -87,6 +87,7 @@ func (k *API) Routes() []Route {
 	t.add(http.MethodPost, "/sandboxes/{id}/processes", computemw.OpExec, jsonBody(k.handleStartProcess))
 	t.add(http.MethodGet, "/sandboxes/{id}/processes", computemw.OpExec, k.handleListProcesses)
 	t.add(http.MethodDelete, "/sandboxes/{id}/processes/{pid}", computemw.OpExec, k.handleKillProcess)
+	k.contextRoutes(&t)
 	k.jobRoutes(&t)
 	return t
 }

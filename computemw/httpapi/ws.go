@@ -65,6 +65,10 @@ type WSMessage struct {
 	Stream    string `json:"stream,omitempty"`
 	ExitCode  *int   `json:"exitCode,omitempty"`
 	Message   string `json:"message,omitempty"`
+	// context-*: the code context (ws_contexts.go)
+	ContextID      string                    `json:"contextId,omitempty"`
+	Results        []computemw.DisplayData   `json:"results,omitempty"`
+	ExecutionError *computemw.ExecutionError `json:"executionError,omitempty"`
 }
 
 // AdmitWebSocket runs the policies for a WebSocket upgrade, before it
@@ -343,6 +347,8 @@ func (s *wsSession) handle(m *WSMessage) error {
 	case "destroy-sandbox":
 		s.destroy()
 		return nil
+	case "context-create", "context-execute", "context-interrupt", "context-restart", "context-delete":
+		return s.handleContext(m)
 	case "":
 		return computemw.Errorf(computemw.CodeBadRequest, "message has no type")
 	default:

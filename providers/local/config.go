@@ -60,6 +60,9 @@ type Config struct {
 	MaxReadBytes int64
 	// MaxOpenFiles is RLIMIT_NOFILE (default 1024).
 	MaxOpenFiles uint64
+	// MaxContexts caps the code contexts a sandbox holds at once
+	// (default 4): each is an interpreter that stays running.
+	MaxContexts int
 	// TmpSizeMB caps the tmpfs at /tmp (default 64).
 	TmpSizeMB int
 	// WorkspaceSizeMB caps a workspace (default 256) where the server may
@@ -230,6 +233,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MemoryMB <= 0 {
 		c.MemoryMB = 512
+	}
+	if c.MaxContexts <= 0 {
+		c.MaxContexts = 4
 	}
 	if c.MaxProcesses <= 0 {
 		c.MaxProcesses = 256

@@ -48,7 +48,7 @@ func randHex() string {
 // the sandboxed processes run as an unprivileged host uid that must be able
 // to traverse them to reach their workspace, so they are opened up to 0711
 // (search only, no listing).
-func testBaseDir(t *testing.T) string {
+func testBaseDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{filepath.Dir(dir), dir} {

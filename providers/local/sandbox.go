@@ -52,6 +52,7 @@ type sandbox struct {
 	mu        sync.Mutex
 	destroyed bool
 	runs      map[*exec.Cmd]bool // true once started: Destroy may kill it
+	contexts  map[string]*codeContext
 	readers   map[*fileReader]bool
 	wg        sync.WaitGroup
 
@@ -327,6 +328,15 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.destroyed = true
+		contexts := s.contexts
+		s.contexts = nil
+		s.mu.Unlock()
+		// Code contexts end first: their interpreters are executions
+		// that would otherwise keep the sandbox busy.
+		for _, c := range contexts {
+			c.end()
+		}
+		s.mu.Lock()
 		for cmd, started := range s.runs {
 			if started {
 				killTree(cmd)

@@ -36,6 +36,11 @@ var templateDirs = []string{"/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32
 // line; scripts/build-template.sh writes it.
 const templatePackagesFile = "usr/share/computemw-template/packages"
 
+// templateEtcFiles are the files of /etc a template's packages ship and
+// their programs need, bound from the template as etcFiles are:
+// Debian's matplotlib reads its defaults from /etc/matplotlibrc.
+var templateEtcFiles = []string{"/etc/matplotlibrc"}
+
 // loadTemplates checks Config.Templates and prepares each: its binds and
 // which runtimes it has.
 func (tc *toolchains) loadTemplates() error {
@@ -94,7 +99,7 @@ func (tc *toolchains) loadTemplate(name, root string) (*fsTemplate, error) {
 			t.binds = append(t.binds, "--ro-bind", filepath.Join(src, d), d)
 		}
 	}
-	for _, f := range etcFiles {
+	for _, f := range append(slices.Clone(etcFiles), templateEtcFiles...) {
 		if _, err := os.Stat(filepath.Join(abs, f)); err == nil {
 			t.binds = append(t.binds, "--ro-bind", filepath.Join(src, f), f)
 		}

@@ -225,6 +225,24 @@ func TestPlayground(t *testing.T) {
 		t.Errorf("the program read %q", out)
 	}
 
+	// Keep state: a code context keeps x between runs, and a value with
+	// a PNG form shows as an image the browser decodes.
+	do("keep state between runs in a code context",
+		click("#keep-state"),
+		setCode("x = 41\n"),
+		click("#run"),
+		poll(`document.getElementById("run-state").textContent === "done"`, time.Minute),
+		setCode("print(x + 1)\n"),
+		click("#run"),
+		poll(`document.getElementById("output").textContent.includes("42")`, time.Minute),
+	)
+	do("an image result renders as an image",
+		setCode(pngProgram),
+		click("#run"),
+		poll(`(() => { const i = document.querySelector("#output .rich img");
+			return !!i && i.complete && i.naturalWidth === 4 })()`, time.Minute),
+	)
+
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
@@ -274,3 +292,16 @@ func exceptionText(d *runtime.ExceptionDetails) string {
 	}
 	return fmt.Sprintf("%s at %s:%d", d.Text, d.URL, d.LineNumber)
 }
+
+// pngProgram's last value has a PNG form (_repr_png_): a 4x4 red image
+// made with the standard library alone.
+const pngProgram = `import struct, zlib
+class Red:
+    def _repr_png_(self):
+        raw = b"".join(b"\x00" + b"\xff\x00\x00" * 4 for _ in range(4))
+        def chunk(kind, data):
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+Red()
+`

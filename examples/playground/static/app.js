@@ -35,6 +35,8 @@ const state = {
   openPath: "",
   codeTouched: false,
   stopped: "", // the error code that ended the last run, if any
+  context: null, // the code context of "Keep state": {id, language}
+  pendingRun: "", // code waiting for its context to be ready
   keepalive: 0,
 };
 
@@ -231,6 +233,20 @@ function onMessage(m) {
     runEnded();
     refreshFiles();
     break;
+  case "context-ready":
+    if (!m.language) break; // a restart: same context, fresh state
+    state.context = { id: m.contextId, language: m.language };
+    if (state.pendingRun !== "") {
+      const code = state.pendingRun;
+      state.pendingRun = "";
+      send({ type: "context-execute", contextId: m.contextId, code });
+    }
+    break;
+  case "context-result":
+    showResults(m);
+    runEnded();
+    refreshFiles();
+    break;
   case "terminal-output":
     if (state.term) state.term.write(m.data);
     break;
@@ -260,10 +276,14 @@ function run() {
   state.running = true;
   state.stopped = "";
   $("run").disabled = true;
-  $("stdin-line").hidden = false;
   $("run-error").hidden = true;
   $("output").textContent = "";
   $("run-state").textContent = "running…";
+  if ($("keep-state").checked) {
+    runInContext($("language").value, $("code").value);
+    return;
+  }
+  $("stdin-line").hidden = false;
   send({ type: "execute", language: $("language").value, code: $("code").value });
   const stdin = $("stdin").value;
   if (stdin) send({ type: "stdin", data: stdin.endsWith("\n") ? stdin : stdin + "\n" });
@@ -274,6 +294,58 @@ function runEnded() {
   state.running = false;
   $("stdin-line").hidden = true;
   $("run").disabled = !state.ready;
+  $("interrupt").hidden = true;
+  state.pendingRun = "";
+}
+
+// ---- code contexts ("Keep state") ------------------------------------------
+
+// runInContext runs code in the page's code context of language, made
+// first (or again, for another language).
+function runInContext(language, code) {
+  $("interrupt").hidden = false;
+  $("restart").hidden = false;
+  if (state.context && state.context.language === language) {
+    send({ type: "context-execute", contextId: state.context.id, code });
+    return;
+  }
+  if (state.context) send({ type: "context-delete", contextId: state.context.id });
+  state.context = null;
+  state.pendingRun = code;
+  send({ type: "context-create", language });
+}
+
+// showResults renders an execution's rich results: an image as an image,
+// HTML in a sandboxed frame (its scripts never run in this page), JSON
+// and text as text; then the exception with its traceback.
+function showResults(m) {
+  for (const r of m.results || []) {
+    const d = r.data || {};
+    const box = document.createElement("span");
+    box.className = "rich" + (r.isMainResult ? " main" : "");
+    if (d["image/png"]) {
+      const img = document.createElement("img");
+      img.src = "data:image/png;base64," + d["image/png"];
+      img.alt = d["text/plain"] || "image";
+      box.appendChild(img);
+    } else if (d["text/html"]) {
+      const frame = document.createElement("iframe");
+      frame.setAttribute("sandbox", "");
+      frame.srcdoc = d["text/html"];
+      box.appendChild(frame);
+    } else {
+      const pre = document.createElement("pre");
+      pre.textContent = d["application/json"] || d["text/plain"] || "";
+      box.appendChild(pre);
+    }
+    $("output").appendChild(box);
+  }
+  if (m.executionError) {
+    append(m.executionError.traceback || m.executionError.name + ": " + m.executionError.value, "stderr");
+    $("run-state").textContent = m.executionError.name;
+  } else {
+    $("run-state").textContent = "done";
+  }
 }
 
 // ---- terminal -----------------------------------------------------------
@@ -522,6 +594,14 @@ $("token-form").onsubmit = (ev) => {
   start();
 };
 $("language").onchange = languageChanged;
+$("interrupt").addEventListener("click", () => {
+  if (state.context) send({ type: "context-interrupt", contextId: state.context.id });
+});
+$("restart").addEventListener("click", () => {
+  if (state.context) send({ type: "context-restart", contextId: state.context.id });
+  $("output").textContent = "";
+  $("run-state").textContent = "restarted";
+});
 $("code").addEventListener("keydown", editorKeys);
 $("code").addEventListener("input", () => { state.codeTouched = true; });
 $("run").onclick = run;

@@ -36,6 +36,36 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	CodeContext struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Language  func(childComplexity int) int
+	}
+
+	ContextExecutionResult struct {
+		Error         func(childComplexity int) int
+		ExecutionTime func(childComplexity int) int
+		ExitCode      func(childComplexity int) int
+		Output        func(childComplexity int) int
+		Provider      func(childComplexity int) int
+		Results       func(childComplexity int) int
+		SandboxID     func(childComplexity int) int
+		Stderr        func(childComplexity int) int
+		Success       func(childComplexity int) int
+		Truncated     func(childComplexity int) int
+	}
+
+	DisplayData struct {
+		Data         func(childComplexity int) int
+		IsMainResult func(childComplexity int) int
+	}
+
+	ExecutionError struct {
+		Name      func(childComplexity int) int
+		Traceback func(childComplexity int) int
+		Value     func(childComplexity int) int
+	}
+
 	ExecutionResult struct {
 		ExecutionTime func(childComplexity int) int
 		ExitCode      func(childComplexity int) int
@@ -62,12 +92,22 @@ type ComplexityRoot struct {
 		Type     func(childComplexity int) int
 	}
 
+	MimeData struct {
+		Data     func(childComplexity int) int
+		MimeType func(childComplexity int) int
+	}
+
 	Mutation struct {
-		CreateSession  func(childComplexity int, provider *string, language *string, ttl *int, wait *int) int
-		DestroySession func(childComplexity int, sandboxID string) int
-		ExecuteCode    func(childComplexity int, code string, language string, provider *string, sandboxID *string, timeout *int, stdin *string) int
-		RunCommand     func(childComplexity int, command string, cwd *string, provider *string, sandboxID *string, timeout *int, stdin *string) int
-		WriteFile      func(childComplexity int, path string, content string, sandboxID *string) int
+		CreateContext    func(childComplexity int, sandboxID string, language string) int
+		CreateSession    func(childComplexity int, provider *string, language *string, ttl *int, wait *int) int
+		DeleteContext    func(childComplexity int, sandboxID string, contextID string) int
+		DestroySession   func(childComplexity int, sandboxID string) int
+		ExecuteCode      func(childComplexity int, code string, language string, provider *string, sandboxID *string, timeout *int, stdin *string) int
+		ExecuteInContext func(childComplexity int, sandboxID string, contextID string, code string, timeout *int) int
+		InterruptContext func(childComplexity int, sandboxID string, contextID string) int
+		RestartContext   func(childComplexity int, sandboxID string, contextID string) int
+		RunCommand       func(childComplexity int, command string, cwd *string, provider *string, sandboxID *string, timeout *int, stdin *string) int
+		WriteFile        func(childComplexity int, path string, content string, sandboxID *string) int
 	}
 
 	OutputChunk struct {
@@ -76,6 +116,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Contexts  func(childComplexity int, sandboxID string) int
 		ListFiles func(childComplexity int, path string, sandboxID *string) int
 		ReadFile  func(childComplexity int, path string, sandboxID *string) int
 	}
@@ -103,10 +144,16 @@ type MutationResolver interface {
 	WriteFile(ctx context.Context, path string, content string, sandboxID *string) (*bool, error)
 	CreateSession(ctx context.Context, provider *string, language *string, ttl *int, wait *int) (*Session, error)
 	DestroySession(ctx context.Context, sandboxID string) (*bool, error)
+	CreateContext(ctx context.Context, sandboxID string, language string) (*CodeContext, error)
+	ExecuteInContext(ctx context.Context, sandboxID string, contextID string, code string, timeout *int) (*ContextExecutionResult, error)
+	InterruptContext(ctx context.Context, sandboxID string, contextID string) (*bool, error)
+	RestartContext(ctx context.Context, sandboxID string, contextID string) (*bool, error)
+	DeleteContext(ctx context.Context, sandboxID string, contextID string) (*bool, error)
 }
 type QueryResolver interface {
 	ListFiles(ctx context.Context, path string, sandboxID *string) ([]FileInfo, error)
 	ReadFile(ctx context.Context, path string, sandboxID *string) (*FileContent, error)
+	Contexts(ctx context.Context, sandboxID string) ([]CodeContext, error)
 }
 type SubscriptionResolver interface {
 	Execution(ctx context.Context, language *string, code *string, command *string, provider *string, sandboxID *string, timeout *int, stdin *string) (<-chan ExecutionEvent, error)
@@ -129,6 +176,118 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "CodeContext.createdAt":
+		if e.ComplexityRoot.CodeContext.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeContext.CreatedAt(childComplexity), true
+	case "CodeContext.id":
+		if e.ComplexityRoot.CodeContext.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeContext.ID(childComplexity), true
+	case "CodeContext.language":
+		if e.ComplexityRoot.CodeContext.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeContext.Language(childComplexity), true
+
+	case "ContextExecutionResult.error":
+		if e.ComplexityRoot.ContextExecutionResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.Error(childComplexity), true
+	case "ContextExecutionResult.executionTime":
+		if e.ComplexityRoot.ContextExecutionResult.ExecutionTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.ExecutionTime(childComplexity), true
+	case "ContextExecutionResult.exitCode":
+		if e.ComplexityRoot.ContextExecutionResult.ExitCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.ExitCode(childComplexity), true
+	case "ContextExecutionResult.output":
+		if e.ComplexityRoot.ContextExecutionResult.Output == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.Output(childComplexity), true
+	case "ContextExecutionResult.provider":
+		if e.ComplexityRoot.ContextExecutionResult.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.Provider(childComplexity), true
+	case "ContextExecutionResult.results":
+		if e.ComplexityRoot.ContextExecutionResult.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.Results(childComplexity), true
+	case "ContextExecutionResult.sandboxId":
+		if e.ComplexityRoot.ContextExecutionResult.SandboxID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.SandboxID(childComplexity), true
+	case "ContextExecutionResult.stderr":
+		if e.ComplexityRoot.ContextExecutionResult.Stderr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.Stderr(childComplexity), true
+	case "ContextExecutionResult.success":
+		if e.ComplexityRoot.ContextExecutionResult.Success == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.Success(childComplexity), true
+	case "ContextExecutionResult.truncated":
+		if e.ComplexityRoot.ContextExecutionResult.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContextExecutionResult.Truncated(childComplexity), true
+
+	case "DisplayData.data":
+		if e.ComplexityRoot.DisplayData.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisplayData.Data(childComplexity), true
+	case "DisplayData.isMainResult":
+		if e.ComplexityRoot.DisplayData.IsMainResult == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisplayData.IsMainResult(childComplexity), true
+
+	case "ExecutionError.name":
+		if e.ComplexityRoot.ExecutionError.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionError.Name(childComplexity), true
+	case "ExecutionError.traceback":
+		if e.ComplexityRoot.ExecutionError.Traceback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionError.Traceback(childComplexity), true
+	case "ExecutionError.value":
+		if e.ComplexityRoot.ExecutionError.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionError.Value(childComplexity), true
 
 	case "ExecutionResult.executionTime":
 		if e.ComplexityRoot.ExecutionResult.ExecutionTime == nil {
@@ -235,6 +394,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FileInfo.Type(childComplexity), true
 
+	case "MimeData.data":
+		if e.ComplexityRoot.MimeData.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MimeData.Data(childComplexity), true
+	case "MimeData.mimeType":
+		if e.ComplexityRoot.MimeData.MimeType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MimeData.MimeType(childComplexity), true
+
+	case "Mutation.createContext":
+		if e.ComplexityRoot.Mutation.CreateContext == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createContext_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateContext(childComplexity, args["sandboxId"].(string), args["language"].(string)), true
 	case "Mutation.createSession":
 		if e.ComplexityRoot.Mutation.CreateSession == nil {
 			break
@@ -246,6 +429,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateSession(childComplexity, args["provider"].(*string), args["language"].(*string), args["ttl"].(*int), args["wait"].(*int)), true
+	case "Mutation.deleteContext":
+		if e.ComplexityRoot.Mutation.DeleteContext == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteContext_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteContext(childComplexity, args["sandboxId"].(string), args["contextId"].(string)), true
 	case "Mutation.destroySession":
 		if e.ComplexityRoot.Mutation.DestroySession == nil {
 			break
@@ -268,6 +462,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ExecuteCode(childComplexity, args["code"].(string), args["language"].(string), args["provider"].(*string), args["sandboxId"].(*string), args["timeout"].(*int), args["stdin"].(*string)), true
+	case "Mutation.executeInContext":
+		if e.ComplexityRoot.Mutation.ExecuteInContext == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_executeInContext_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExecuteInContext(childComplexity, args["sandboxId"].(string), args["contextId"].(string), args["code"].(string), args["timeout"].(*int)), true
+	case "Mutation.interruptContext":
+		if e.ComplexityRoot.Mutation.InterruptContext == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_interruptContext_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InterruptContext(childComplexity, args["sandboxId"].(string), args["contextId"].(string)), true
+	case "Mutation.restartContext":
+		if e.ComplexityRoot.Mutation.RestartContext == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restartContext_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestartContext(childComplexity, args["sandboxId"].(string), args["contextId"].(string)), true
 	case "Mutation.runCommand":
 		if e.ComplexityRoot.Mutation.RunCommand == nil {
 			break
@@ -303,6 +530,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutputChunk.Stream(childComplexity), true
+
+	case "Query.contexts":
+		if e.ComplexityRoot.Query.Contexts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_contexts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Contexts(childComplexity, args["sandboxId"].(string)), true
 
 	case "Query.listFiles":
 		if e.ComplexityRoot.Query.ListFiles == nil {
@@ -556,6 +795,70 @@ type Session {
   "RFC 3339"
   expiresAt: String!
 }
+
+# Code contexts: interpreters that keep their state between executions in
+# one of the caller's sessions, with rich results.
+
+extend type Query {
+  "The code contexts of one of the caller's sessions, oldest first."
+  contexts(sandboxId: ID!): [CodeContext!]
+}
+
+extend type Mutation {
+  "Starts a code context in one of the caller's sessions: an interpreter (python, node) that keeps its variables, imports and functions between executions, until deleteContext or the session's end."
+  createContext(sandboxId: ID!, language: String!): CodeContext
+  "Runs code in a code context. An exception the code raises is the result's error, not a GraphQL error."
+  executeInContext(sandboxId: ID!, contextId: ID!, code: String!, "milliseconds" timeout: Int): ContextExecutionResult
+  "Interrupts the execution running in a context (as Ctrl-C); the context keeps its state."
+  interruptContext(sandboxId: ID!, contextId: ID!): Boolean
+  "Replaces a context's interpreter with a fresh one: its state is lost."
+  restartContext(sandboxId: ID!, contextId: ID!): Boolean
+  "Ends a context and its interpreter."
+  deleteContext(sandboxId: ID!, contextId: ID!): Boolean
+}
+
+type CodeContext {
+  id: ID!
+  language: String!
+  "RFC 3339"
+  createdAt: String!
+}
+
+type ContextExecutionResult {
+  output: String!
+  stderr: String!
+  "wall-clock milliseconds"
+  executionTime: Int!
+  success: Boolean!
+  exitCode: Int!
+  sandboxId: ID!
+  provider: String!
+  truncated: Boolean!
+  "What the code displayed, in order (matplotlib figures as image/png), then its last expression's value (isMainResult)."
+  results: [DisplayData!]!
+  "The exception the code raised, or null."
+  error: ExecutionError
+}
+
+"One rich result: the same value in each representation it has."
+type DisplayData {
+  data: [MimeData!]!
+  "The value of the execution's last expression."
+  isMainResult: Boolean!
+}
+
+type MimeData {
+  "text/plain, text/html, image/png, application/json..."
+  mimeType: String!
+  "image/png and other binary data base64-encoded; application/json as JSON text"
+  data: String!
+}
+
+type ExecutionError {
+  name: String!
+  value: String!
+  traceback: String!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -563,6 +866,66 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_CodeContext(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CodeContext_id(ctx, field)
+	case "language":
+		return ec.fieldContext_CodeContext_language(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CodeContext_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CodeContext", field.Name)
+}
+
+func (ec *executionContext) childFields_ContextExecutionResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "output":
+		return ec.fieldContext_ContextExecutionResult_output(ctx, field)
+	case "stderr":
+		return ec.fieldContext_ContextExecutionResult_stderr(ctx, field)
+	case "executionTime":
+		return ec.fieldContext_ContextExecutionResult_executionTime(ctx, field)
+	case "success":
+		return ec.fieldContext_ContextExecutionResult_success(ctx, field)
+	case "exitCode":
+		return ec.fieldContext_ContextExecutionResult_exitCode(ctx, field)
+	case "sandboxId":
+		return ec.fieldContext_ContextExecutionResult_sandboxId(ctx, field)
+	case "provider":
+		return ec.fieldContext_ContextExecutionResult_provider(ctx, field)
+	case "truncated":
+		return ec.fieldContext_ContextExecutionResult_truncated(ctx, field)
+	case "results":
+		return ec.fieldContext_ContextExecutionResult_results(ctx, field)
+	case "error":
+		return ec.fieldContext_ContextExecutionResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContextExecutionResult", field.Name)
+}
+
+func (ec *executionContext) childFields_DisplayData(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "data":
+		return ec.fieldContext_DisplayData_data(ctx, field)
+	case "isMainResult":
+		return ec.fieldContext_DisplayData_isMainResult(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisplayData", field.Name)
+}
+
+func (ec *executionContext) childFields_ExecutionError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ExecutionError_name(ctx, field)
+	case "value":
+		return ec.fieldContext_ExecutionError_value(ctx, field)
+	case "traceback":
+		return ec.fieldContext_ExecutionError_traceback(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExecutionError", field.Name)
+}
 
 func (ec *executionContext) childFields_ExecutionResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -614,6 +977,16 @@ func (ec *executionContext) childFields_FileInfo(ctx context.Context, field grap
 		return ec.fieldContext_FileInfo_modified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FileInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_MimeData(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mimeType":
+		return ec.fieldContext_MimeData_mimeType(ctx, field)
+	case "data":
+		return ec.fieldContext_MimeData_data(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MimeData", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -748,6 +1121,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_createContext_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sandboxId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sandboxId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "language",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["language"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -783,6 +1178,28 @@ func (ec *executionContext) field_Mutation_createSession_args(ctx context.Contex
 		return nil, err
 	}
 	args["wait"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteContext_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sandboxId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sandboxId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "contextId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contextId"] = arg1
 	return args, nil
 }
 
@@ -851,6 +1268,88 @@ func (ec *executionContext) field_Mutation_executeCode_args(ctx context.Context,
 		return nil, err
 	}
 	args["stdin"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_executeInContext_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sandboxId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sandboxId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "contextId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contextId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timeout",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeout"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_interruptContext_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sandboxId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sandboxId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "contextId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contextId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restartContext_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sandboxId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sandboxId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "contextId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contextId"] = arg1
 	return args, nil
 }
 
@@ -949,6 +1448,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_contexts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sandboxId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sandboxId"] = arg0
 	return args, nil
 }
 
@@ -1131,6 +1644,447 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _CodeContext_id(ctx context.Context, field graphql.CollectedField, obj *CodeContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeContext_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeContext_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeContext", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CodeContext_language(ctx context.Context, field graphql.CollectedField, obj *CodeContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeContext_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeContext_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeContext", field, false, false, "String")
+}
+
+func (ec *executionContext) _CodeContext_createdAt(ctx context.Context, field graphql.CollectedField, obj *CodeContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeContext_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeContext_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeContext", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContextExecutionResult_output(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_output(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Output, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_output(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContextExecutionResult_stderr(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_stderr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stderr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_stderr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContextExecutionResult_executionTime(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_executionTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExecutionTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_executionTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ContextExecutionResult_success(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_success(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Success, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_success(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ContextExecutionResult_exitCode(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_exitCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExitCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_exitCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ContextExecutionResult_sandboxId(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_sandboxId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SandboxID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_sandboxId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContextExecutionResult_provider(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContextExecutionResult_truncated(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContextExecutionResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ContextExecutionResult_results(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []DisplayData) graphql.Marshaler {
+			return ec.marshalNDisplayData2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐDisplayDataᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContextExecutionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisplayData(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContextExecutionResult_error(ctx context.Context, field graphql.CollectedField, obj *ContextExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContextExecutionResult_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ExecutionError) graphql.Marshaler {
+			return ec.marshalOExecutionError2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContextExecutionResult_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContextExecutionResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecutionError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisplayData_data(ctx context.Context, field graphql.CollectedField, obj *DisplayData) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisplayData_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []MimeData) graphql.Marshaler {
+			return ec.marshalNMimeData2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐMimeDataᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisplayData_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisplayData",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MimeData(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisplayData_isMainResult(ctx context.Context, field graphql.CollectedField, obj *DisplayData) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisplayData_isMainResult(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsMainResult, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisplayData_isMainResult(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisplayData", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ExecutionError_name(ctx context.Context, field graphql.CollectedField, obj *ExecutionError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionError_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionError_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExecutionError_value(ctx context.Context, field graphql.CollectedField, obj *ExecutionError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionError_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionError_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExecutionError_traceback(ctx context.Context, field graphql.CollectedField, obj *ExecutionError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionError_traceback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Traceback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionError_traceback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionError", field, false, false, "String")
+}
 
 func (ec *executionContext) _ExecutionResult_output(ctx context.Context, field graphql.CollectedField, obj *ExecutionResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -1523,6 +2477,52 @@ func (ec *executionContext) fieldContext_FileInfo_modified(_ context.Context, fi
 	return graphql.NewScalarFieldContext("FileInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _MimeData_mimeType(ctx context.Context, field graphql.CollectedField, obj *MimeData) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MimeData_mimeType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MimeType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MimeData_mimeType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MimeData", field, false, false, "String")
+}
+
+func (ec *executionContext) _MimeData_data(ctx context.Context, field graphql.CollectedField, obj *MimeData) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MimeData_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MimeData_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MimeData", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_executeCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1743,6 +2743,226 @@ func (ec *executionContext) fieldContext_Mutation_destroySession(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createContext(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createContext(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateContext(ctx, fc.Args["sandboxId"].(string), fc.Args["language"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CodeContext) graphql.Marshaler {
+			return ec.marshalOCodeContext2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐCodeContext(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createContext(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CodeContext(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createContext_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_executeInContext(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_executeInContext(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExecuteInContext(ctx, fc.Args["sandboxId"].(string), fc.Args["contextId"].(string), fc.Args["code"].(string), fc.Args["timeout"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ContextExecutionResult) graphql.Marshaler {
+			return ec.marshalOContextExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐContextExecutionResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_executeInContext(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContextExecutionResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_executeInContext_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_interruptContext(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_interruptContext(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InterruptContext(ctx, fc.Args["sandboxId"].(string), fc.Args["contextId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_interruptContext(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_interruptContext_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restartContext(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restartContext(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestartContext(ctx, fc.Args["sandboxId"].(string), fc.Args["contextId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restartContext(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restartContext_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteContext(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteContext(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteContext(ctx, fc.Args["sandboxId"].(string), fc.Args["contextId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteContext(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteContext_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OutputChunk_stream(ctx context.Context, field graphql.CollectedField, obj *OutputChunk) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1871,6 +3091,50 @@ func (ec *executionContext) fieldContext_Query_readFile(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_readFile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_contexts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contexts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Contexts(ctx, fc.Args["sandboxId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []CodeContext) graphql.Marshaler {
+			return ec.marshalOCodeContext2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐCodeContextᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_contexts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CodeContext(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_contexts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3220,6 +4484,208 @@ func (ec *executionContext) _ExecutionEvent(ctx context.Context, sel ast.Selecti
 
 // region    **************************** object.gotpl ****************************
 
+var codeContextImplementors = []string{"CodeContext"}
+
+func (ec *executionContext) _CodeContext(ctx context.Context, sel ast.SelectionSet, obj *CodeContext) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, codeContextImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CodeContext")
+		case "id":
+			out.Values[i] = ec._CodeContext_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "language":
+			out.Values[i] = ec._CodeContext_language(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._CodeContext_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contextExecutionResultImplementors = []string{"ContextExecutionResult"}
+
+func (ec *executionContext) _ContextExecutionResult(ctx context.Context, sel ast.SelectionSet, obj *ContextExecutionResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contextExecutionResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContextExecutionResult")
+		case "output":
+			out.Values[i] = ec._ContextExecutionResult_output(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stderr":
+			out.Values[i] = ec._ContextExecutionResult_stderr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "executionTime":
+			out.Values[i] = ec._ContextExecutionResult_executionTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "success":
+			out.Values[i] = ec._ContextExecutionResult_success(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "exitCode":
+			out.Values[i] = ec._ContextExecutionResult_exitCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sandboxId":
+			out.Values[i] = ec._ContextExecutionResult_sandboxId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provider":
+			out.Values[i] = ec._ContextExecutionResult_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "truncated":
+			out.Values[i] = ec._ContextExecutionResult_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._ContextExecutionResult_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ContextExecutionResult_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var displayDataImplementors = []string{"DisplayData"}
+
+func (ec *executionContext) _DisplayData(ctx context.Context, sel ast.SelectionSet, obj *DisplayData) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, displayDataImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisplayData")
+		case "data":
+			out.Values[i] = ec._DisplayData_data(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isMainResult":
+			out.Values[i] = ec._DisplayData_isMainResult(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var executionErrorImplementors = []string{"ExecutionError"}
+
+func (ec *executionContext) _ExecutionError(ctx context.Context, sel ast.SelectionSet, obj *ExecutionError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, executionErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExecutionError")
+		case "name":
+			out.Values[i] = ec._ExecutionError_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._ExecutionError_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "traceback":
+			out.Values[i] = ec._ExecutionError_traceback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var executionResultImplementors = []string{"ExecutionResult", "ExecutionEvent"}
 
 func (ec *executionContext) _ExecutionResult(ctx context.Context, sel ast.SelectionSet, obj *ExecutionResult) graphql.Marshaler {
@@ -3389,6 +4855,44 @@ func (ec *executionContext) _FileInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var mimeDataImplementors = []string{"MimeData"}
+
+func (ec *executionContext) _MimeData(ctx context.Context, sel ast.SelectionSet, obj *MimeData) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mimeDataImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MimeData")
+		case "mimeType":
+			out.Values[i] = ec._MimeData_mimeType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "data":
+			out.Values[i] = ec._MimeData_data(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -3439,6 +4943,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "destroySession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_destroySession(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createContext":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createContext(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "executeInContext":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_executeInContext(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "interruptContext":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_interruptContext(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "restartContext":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restartContext(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deleteContext":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteContext(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -3528,6 +5067,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_readFile(ctx, field)
+				})
+		case "contexts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_contexts(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -4009,6 +5554,30 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCodeContext2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐCodeContext(ctx context.Context, sel ast.SelectionSet, v CodeContext) graphql.Marshaler {
+	return ec._CodeContext(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDisplayData2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐDisplayData(ctx context.Context, sel ast.SelectionSet, v DisplayData) graphql.Marshaler {
+	return ec._DisplayData(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDisplayData2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐDisplayDataᚄ(ctx context.Context, sel ast.SelectionSet, v []DisplayData) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisplayData2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐDisplayData(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNExecutionEvent2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionEvent(ctx context.Context, sel ast.SelectionSet, v ExecutionEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ExecutionEvent!")
@@ -4047,6 +5616,26 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNMimeData2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐMimeData(ctx context.Context, sel ast.SelectionSet, v MimeData) graphql.Marshaler {
+	return ec._MimeData(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMimeData2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐMimeDataᚄ(ctx context.Context, sel ast.SelectionSet, v []MimeData) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMimeData2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐMimeData(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNOutputStream2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐOutputStream(ctx context.Context, v any) (OutputStream, error) {
@@ -4243,6 +5832,46 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCodeContext2ᚕgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐCodeContextᚄ(ctx context.Context, sel ast.SelectionSet, v []CodeContext) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCodeContext2githubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐCodeContext(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOCodeContext2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐCodeContext(ctx context.Context, sel ast.SelectionSet, v *CodeContext) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CodeContext(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOContextExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐContextExecutionResult(ctx context.Context, sel ast.SelectionSet, v *ContextExecutionResult) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ContextExecutionResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOExecutionError2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionError(ctx context.Context, sel ast.SelectionSet, v *ExecutionError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ExecutionError(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOExecutionResult2ᚖgithubᚗcomᚋcomputemwᚋkitᚋtransportsᚋgraphqlᚋinternalᚋgeneratedᚐExecutionResult(ctx context.Context, sel ast.SelectionSet, v *ExecutionResult) graphql.Marshaler {

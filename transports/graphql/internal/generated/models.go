@@ -13,6 +13,42 @@ type ExecutionEvent interface {
 	IsExecutionEvent()
 }
 
+type CodeContext struct {
+	ID       string `json:"id"`
+	Language string `json:"language"`
+	// RFC 3339
+	CreatedAt string `json:"createdAt"`
+}
+
+type ContextExecutionResult struct {
+	Output string `json:"output"`
+	Stderr string `json:"stderr"`
+	// wall-clock milliseconds
+	ExecutionTime int    `json:"executionTime"`
+	Success       bool   `json:"success"`
+	ExitCode      int    `json:"exitCode"`
+	SandboxID     string `json:"sandboxId"`
+	Provider      string `json:"provider"`
+	Truncated     bool   `json:"truncated"`
+	// What the code displayed, in order (matplotlib figures as image/png), then its last expression's value (isMainResult).
+	Results []DisplayData `json:"results"`
+	// The exception the code raised, or null.
+	Error *ExecutionError `json:"error,omitempty"`
+}
+
+// One rich result: the same value in each representation it has.
+type DisplayData struct {
+	Data []MimeData `json:"data"`
+	// The value of the execution's last expression.
+	IsMainResult bool `json:"isMainResult"`
+}
+
+type ExecutionError struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Traceback string `json:"traceback"`
+}
+
 type ExecutionResult struct {
 	Output string `json:"output"`
 	Stderr string `json:"stderr"`
@@ -45,6 +81,13 @@ type FileInfo struct {
 	Size int    `json:"size"`
 	// RFC 3339
 	Modified *string `json:"modified,omitempty"`
+}
+
+type MimeData struct {
+	// text/plain, text/html, image/png, application/json...
+	MimeType string `json:"mimeType"`
+	// image/png and other binary data base64-encoded; application/json as JSON text
+	Data string `json:"data"`
 }
 
 type Mutation struct {
