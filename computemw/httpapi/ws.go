@@ -48,6 +48,14 @@ type WSMessage struct {
 	Code     string `json:"code,omitempty"`
 	// execute: the program's arguments (no shell reads them)
 	Args []string `json:"args,omitempty"`
+	// execute: the whole standard input, as on POST /execute (the input
+	// ends after it); without it the input stays open for stdin messages
+	// until stdin-end
+	Stdin *string `json:"stdin,omitempty"`
+	// execute: the wall-clock limit in milliseconds (the kit's default and
+	// maximum apply) and environment variables, as on POST /execute
+	Timeout *float64          `json:"timeout,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
 	// stdin, terminal-input, output, terminal-output
 	Data string `json:"data,omitempty"`
 	// terminal-start, terminal-resize
@@ -121,6 +129,7 @@ type wsSession struct {
 	sb      computemw.Sandbox
 	release func()
 	stdin   *textstream.InputQueue // of the running execution
+	inEnded bool                   // its input has ended (stdin-end, or stdin on execute)
 	termIn  *textstream.InputQueue // of the open terminal
 	running bool
 	term    computemw.Terminal
@@ -328,6 +337,8 @@ func (s *wsSession) handle(m *WSMessage) error {
 		return s.execute(m)
 	case "stdin":
 		return s.writeStdin(m.Data)
+	case "stdin-end":
+		return s.endStdin()
 	case "terminal-start":
 		return s.startTerminal(m)
 	case "terminal-input":
@@ -391,6 +402,12 @@ func (s *wsSession) execute(m *WSMessage) error {
 	if err := validateArgs(m.Command, m.Args); err != nil {
 		return err
 	}
+	var timeout time.Duration
+	if m.Timeout != nil {
+		if timeout, err = s.k.timeoutFrom(m.Timeout); err != nil {
+			return err
+		}
+	}
 	op := computemw.OpExec
 	if m.Command == "" {
 		op = computemw.OpExecute
@@ -411,16 +428,31 @@ func (s *wsSession) execute(m *WSMessage) error {
 	}
 	stdinR, stdinW := io.Pipe()
 	stdin := textstream.NewInputQueue(stdinW, inputBacklog)
+	if m.Stdin != nil {
+		// The whole input, as on POST /execute: it ends after this.
+		if *m.Stdin != "" {
+			if err := pushInput(stdin, *m.Stdin); err != nil {
+				stdin.Close()
+				s.mu.Lock()
+				s.running = false
+				s.mu.Unlock()
+				return err
+			}
+		}
+		stdin.End()
+	}
 	s.mu.Lock()
-	s.stdin = stdin
+	s.stdin, s.inEnded = stdin, m.Stdin != nil
 	s.wg.Add(1)
 	s.mu.Unlock()
 
 	go func() {
 		defer s.wg.Done()
 		opts := computemw.ExecOptions{
-			Args:   m.Args,
-			Stdin:  stdinR,
+			Args:    m.Args,
+			Env:     m.Env,
+			Timeout: timeout,
+			Stdin:   stdinR,
 			Stdout: &streamWriter{s: s, stream: "stdout"},
 			Stderr: &streamWriter{s: s, stream: "stderr"},
 		}
@@ -438,7 +470,7 @@ func (s *wsSession) execute(m *WSMessage) error {
 		opts.Stdout.(*streamWriter).flush()
 		opts.Stderr.(*streamWriter).flush()
 		s.mu.Lock()
-		s.running, s.stdin = false, nil
+		s.running, s.stdin, s.inEnded = false, nil, false
 		s.mu.Unlock()
 		if err != nil {
 			s.sendError(err)
@@ -453,12 +485,37 @@ func (s *wsSession) execute(m *WSMessage) error {
 
 func (s *wsSession) writeStdin(data string) error {
 	s.mu.Lock()
-	q := s.stdin
+	q, ended := s.stdin, s.inEnded
 	s.mu.Unlock()
 	if q == nil {
 		return computemw.Errorf(computemw.CodeBadRequest, "no execution is running")
 	}
+	if ended {
+		return errInputEnded
+	}
 	return pushInput(q, data)
+}
+
+// errInputEnded refuses input after the program's input has ended.
+var errInputEnded = &computemw.Error{Code: computemw.CodeBadRequest, Message: "the program's input has ended"}
+
+// endStdin ends the running program's input once what was sent before
+// has reached it: a program reading to the end of its input finishes.
+func (s *wsSession) endStdin() error {
+	s.mu.Lock()
+	q, ended := s.stdin, s.inEnded
+	s.inEnded = q != nil
+	s.mu.Unlock()
+	if q == nil {
+		return computemw.Errorf(computemw.CodeBadRequest, "no execution is running")
+	}
+	if ended {
+		return errInputEnded
+	}
+	if q.End() != nil {
+		return computemw.Errorf(computemw.CodeBadRequest, "the program has ended")
+	}
+	return nil
 }
 
 func (s *wsSession) startTerminal(m *WSMessage) error {
