@@ -453,8 +453,8 @@ func (s *wsSession) execute(m *WSMessage) error {
 			Env:     m.Env,
 			Timeout: timeout,
 			Stdin:   stdinR,
-			Stdout: &streamWriter{s: s, stream: "stdout"},
-			Stderr: &streamWriter{s: s, stream: "stderr"},
+			Stdout:  &streamWriter{s: s, stream: "stdout"},
+			Stderr:  &streamWriter{s: s, stream: "stderr"},
 		}
 		var (
 			res *computemw.Result
