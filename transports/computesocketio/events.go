@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"time"
 
@@ -28,12 +29,17 @@ type sessionEvent struct {
 // executeEvent is the payload of execute-code: a program (language and
 // code) or a command line; ID is echoed in the events the run produces.
 type executeEvent struct {
-	ID       string   `json:"id"`
-	Language string   `json:"language"`
-	Code     string   `json:"code"`
-	Command  string   `json:"command"`
-	Stdin    string   `json:"stdin"`
-	Timeout  *float64 `json:"timeout"` // milliseconds
+	ID       string            `json:"id"`
+	Language string            `json:"language"`
+	Code     string            `json:"code"`
+	Command  string            `json:"command"`
+	Stdin    string            `json:"stdin"`
+	Timeout  *float64          `json:"timeout"` // milliseconds
+	Env      map[string]string `json:"env"`
+	Args     []string          `json:"args"`
+	// OpenStdin keeps the program's input open for stdin events (after
+	// Stdin, if any) until stdin-end.
+	OpenStdin bool `json:"openStdin"`
 }
 
 // outputEvent is execution-output (stream stdout or stderr) and
@@ -201,7 +207,7 @@ func (c *conn) executeCode(args []any) error {
 	if err != nil {
 		return err
 	}
-	run := computemw.Run{SandboxID: id, Language: m.Language, Code: m.Code, Command: m.Command}
+	run := computemw.Run{SandboxID: id, Language: m.Language, Code: m.Code, Command: m.Command, Env: m.Env, Args: m.Args}
 	if m.Timeout != nil {
 		if *m.Timeout <= 0 || *m.Timeout != *m.Timeout {
 			return computemw.Errorf(computemw.CodeBadRequest, "field \"timeout\" must be a positive number of milliseconds")
@@ -225,12 +231,25 @@ func (c *conn) executeCode(args []any) error {
 		<-c.runs
 		return err
 	}
+	inputDone := func() {}
+	if m.OpenStdin {
+		in, done, err := c.openInput(m.ID)
+		if err != nil {
+			<-c.runs
+			return err
+		}
+		if m.Stdin != "" {
+			in = io.MultiReader(run.Stdin, in)
+		}
+		run.Stdin, inputDone = in, done
+	}
 	stdout := &streamWriter{c: c, event: "execution-output", id: m.ID, stream: "stdout"}
 	stderr := &streamWriter{c: c, event: "execution-output", id: m.ID, stream: "stderr"}
 	run.Stdout, run.Stderr = stdout, stderr
 	started := c.goRun(func() {
 		defer func() { <-c.runs }()
 		res, err := c.s.kit.Execute(ctx, run)
+		inputDone()
 		stdout.flush()
 		stderr.flush()
 		if err != nil {
@@ -250,6 +269,7 @@ func (c *conn) executeCode(args []any) error {
 			Truncated: res.Truncated, SandboxID: res.SandboxID})
 	})
 	if !started {
+		inputDone()
 		<-c.runs
 	}
 	return nil
