@@ -54,6 +54,12 @@ type Config struct {
 	// StrictExitCode turns a program's non-zero exit into 400
 	// EXECUTION_ERROR instead of 200 with success:false.
 	StrictExitCode bool
+	// AllowUnknownFields is the lenient mode of requests: JSON fields the
+	// kit does not know, in a body, a WebSocket message or a Socket.IO
+	// event, are ignored. By default such a field is refused with 400
+	// BAD_REQUEST naming it, so that a typo ("stdn") is not silently
+	// dropped.
+	AllowUnknownFields bool
 	// SessionTTL is a session sandbox's lifetime after its last use when
 	// POST /sandboxes gives none (default 15m); MaxSessionTTL the longest
 	// one may ask for (default 24h).

@@ -19,7 +19,7 @@ import (
 // handleExecute serves POST /execute: run code in a language.
 func (k *API) handleExecute(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req ExecuteRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if err := errors.Join(required("language", req.Language), required("code", req.Code)); err != nil {
@@ -45,7 +45,7 @@ func (k *API) handleExecute(ctx context.Context, r *computemw.Request) (*Respons
 // event-stream form.
 func (k *API) decodeExec(ctx context.Context, r *computemw.Request) (computemw.Run, error) {
 	var req ExecRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return computemw.Run{}, err
 	}
 	if err := required("command", req.Command); err != nil {
@@ -134,7 +134,7 @@ var fileActions = []string{"read", "download", "write", "list", "stat", "mkdir",
 // download action, which streams the file.
 func (k *API) handleFiles(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req FilesRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(fileActions, req.Action) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,8 +213,8 @@ func (s *wsSession) readLoop() error {
 			continue
 		}
 		var m WSMessage
-		if err := json.Unmarshal(msg, &m); err != nil {
-			s.sendError(computemw.Errorf(computemw.CodeBadRequest, "malformed JSON message"))
+		if err := s.decode(msg, &m); err != nil {
+			s.sendError(err)
 			continue
 		}
 		// Handled in order on their own goroutine, so that reading goes
@@ -226,6 +227,22 @@ func (s *wsSession) readLoop() error {
 			return context.Cause(s.ctx)
 		}
 	}
+}
+
+// decode reads one client message: malformed JSON, and an unknown field
+// unless Config.AllowUnknownFields, are a BAD_REQUEST.
+func (s *wsSession) decode(msg []byte, m *WSMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if !s.k.cfg.AllowUnknownFields {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(m); err != nil {
+		if strings.HasPrefix(err.Error(), unknownFieldPrefix) {
+			return unknownField(err)
+		}
+		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON message")
+	}
+	return nil
 }
 
 // handleLoop handles the client's messages in the order they came, until

@@ -11,7 +11,6 @@ import (
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/computemw/kit/computemw"
-	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // startSessionEvent is the payload of start-session.
@@ -88,7 +87,8 @@ type exitEvent struct {
 // body: at most limit bytes of JSON, 400 BAD_REQUEST for a wrong shape. A
 // missing argument leaves v as it is. It returns the client's
 // acknowledgement callback, if it sent one.
-func decode(args []any, limit int, v any) (socket.Ack, error) {
+func (c *conn) decode(args []any, v any) (socket.Ack, error) {
+	limit := c.s.cfg.MaxMessageBytes
 	var ack socket.Ack
 	if n := len(args); n > 0 {
 		if a, ok := args[n-1].(socket.Ack); ok {
@@ -102,7 +102,7 @@ func decode(args []any, limit int, v any) (socket.Ack, error) {
 	if err != nil {
 		return ack, computemw.Errorf(computemw.CodeBadRequest, "malformed event payload")
 	}
-	if err := httpapi.DecodeJSON(bytes.NewReader(b), int64(limit), v); err != nil {
+	if err := c.s.api.DecodeJSON(bytes.NewReader(b), int64(limit), v); err != nil {
 		return ack, err
 	}
 	return ack, nil
@@ -122,7 +122,7 @@ func (c *conn) reply(ack socket.Ack, event string, payload any) {
 // the sandbox's metadata.
 func (c *conn) startSession(args []any) error {
 	var m startSessionEvent
-	ack, err := decode(args, c.s.cfg.MaxMessageBytes, &m)
+	ack, err := c.decode(args, &m)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func (c *conn) endSession() error {
 // stopped by a limit.
 func (c *conn) executeCode(args []any) error {
 	var m executeEvent
-	ack, err := decode(args, c.s.cfg.MaxMessageBytes, &m)
+	ack, err := c.decode(args, &m)
 	if err != nil {
 		return err
 	}

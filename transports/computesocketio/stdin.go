@@ -58,7 +58,7 @@ func (c *conn) input(id string) (*textstream.InputQueue, error) {
 // stdin queues input for a run.
 func (c *conn) stdin(args []any) error {
 	var m stdinEvent
-	if _, err := decode(args, c.s.cfg.MaxMessageBytes, &m); err != nil {
+	if _, err := c.decode(args, &m); err != nil {
 		return err
 	}
 	q, err := c.input(m.ID)
@@ -79,7 +79,7 @@ func (c *conn) stdin(args []any) error {
 // so that a program reading to the end of its input finishes.
 func (c *conn) stdinEnd(args []any) error {
 	var m stdinEvent
-	if _, err := decode(args, c.s.cfg.MaxMessageBytes, &m); err != nil {
+	if _, err := c.decode(args, &m); err != nil {
 		return err
 	}
 	q, err := c.input(m.ID)

@@ -53,6 +53,7 @@ func localKit(t *testing.T) *computemw.Kit {
 // TestNodeClientStdinEnd: with socket.io-client, a program that reads its
 // input to the end, started with openStdin, gets input from stdin events
 // and finishes after stdin-end, in a real sandbox. Env and args reach it.
+// An unknown field is refused, naming it.
 func TestNodeClientStdinEnd(t *testing.T) {
 	kit := localKit(t)
 	srv := serverFor(t, kit)
@@ -61,6 +62,7 @@ func TestNodeClientStdinEnd(t *testing.T) {
 		"for line in sys.stdin:\n    print(line.strip()[::-1], flush=True)\nprint('end of input')"
 	sum := socketiotest.Run(t, socketiotest.Job{URL: url, Path: srv.Path(), Transports: []string{"websocket"}, Steps: []socketiotest.Step{
 		{Emit: "start-session", Payload: map[string]any{}, Await: []string{"session-started", "error"}},
+		{Emit: "execute-code", Payload: map[string]any{"language": "python", "code": code, "stdn": "x"}, Await: []string{"error", "execution-result"}},
 		{Emit: "execute-code", Payload: map[string]any{"id": "r1", "language": "python", "code": code, "openStdin": true,
 			"stdin": "olleh\n", "env": map[string]string{"GREETING": "hi"}, "args": []string{"a b"}}, Await: []string{"execution-output", "execution-error", "error"}},
 		{Emit: "stdin", Payload: map[string]any{"id": "r1", "data": "rest"}},
@@ -68,7 +70,10 @@ func TestNodeClientStdinEnd(t *testing.T) {
 		{Emit: "stdin", Payload: map[string]any{"id": "r1", "data": "late"}, Await: []string{"error"}},
 	}})
 	var result, refusal map[string]any
-	for _, e := range sum.Events {
+	if e := sum.Events[1]; e.Event != "error" || e.Payload["code"] != "BAD_REQUEST" || e.Payload["message"] != `unknown field "stdn"` {
+		t.Errorf("execute-code with an unknown field: %+v, want BAD_REQUEST naming it", e)
+	}
+	for _, e := range sum.Events[2:] {
 		switch e.Event {
 		case "execution-result":
 			result = e.Payload
