@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -371,7 +372,9 @@ func (k *Kit) provider(name string) (Provider, error) {
 	}
 	p, ok := k.providers.Get(name)
 	if !ok {
-		return nil, Errorf(CodeBadRequest, "unknown provider %q", name)
+		names := k.providers.Names()
+		return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("unknown provider %q (configured: %s)", truncate(name, 64), strings.Join(names, ", ")),
+			Details: map[string][]string{"providers": names}}
 	}
 	return p, nil
 }

@@ -37,6 +37,10 @@ func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) 
 		k.log.InfoContext(ctx, "computemw: client closed the request", "requestId", id)
 	case e.Code == computemw.CodeInternal:
 		k.log.ErrorContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
+	case e.Code == computemw.CodeUnauthorized || e.Code == computemw.CodeForbidden:
+		// A refusal is the client's business, not an error of the
+		// server's; the reason is logged, never the credential.
+		k.log.InfoContext(ctx, "computemw: request refused", "requestId", id, "code", string(e.Code), "status", status, "reason", refusalReason(e))
 	case status >= 500:
 		k.log.WarnContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	}
@@ -76,4 +80,13 @@ func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) 
 		hdr[requestIDCanonical] = []string{id}
 	}
 	return &Response{Status: status, Header: hdr, Body: body}
+}
+
+// refusalReason is what the log says of a 401 or 403: its message, and
+// the reason of its details when it has one.
+func refusalReason(e *computemw.Error) string {
+	if d, ok := e.Details.(map[string]string); ok && d["reason"] != "" {
+		return e.Message + ": " + d["reason"]
+	}
+	return e.Message
 }
