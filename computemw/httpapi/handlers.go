@@ -76,7 +76,7 @@ func (k *API) handleExec(ctx context.Context, r *computemw.Request) (*Response, 
 func (k *API) executionResponse(res *computemw.Result, err error) (*Response, error) {
 	if err != nil {
 		e := computemw.AsError(err)
-		if res != nil && e.Details == nil && (e.Code == computemw.CodeTimeout || e.Code == computemw.CodeResource) {
+		if _, partial := e.Details.(*computemw.Result); res != nil && (e.Details == nil || partial) && (e.Code == computemw.CodeTimeout || e.Code == computemw.CodeResource) {
 			c := *e
 			c.Details = PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
 			e = &c

@@ -45,6 +45,11 @@ func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) 
 		k.log.WarnContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	}
 	msg := publicMessage(e)
+	details := e.Details
+	if r, ok := details.(*computemw.Result); ok && r != nil {
+		// The partial output of a stopped program, in the routes' shape.
+		details = PartialOutput{Output: r.Stdout, Stderr: r.Stderr, Truncated: r.Truncated}
+	}
 
 	var v any
 	ctype := "application/json"
@@ -56,11 +61,11 @@ func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) 
 			Status:    status,
 			Detail:    msg,
 			Code:      e.Code,
-			Details:   e.Details,
+			Details:   details,
 			RequestID: id,
 		}
 	} else {
-		v = ErrorBody{Error: msg, Code: e.Code, Details: e.Details, RequestID: id}
+		v = ErrorBody{Error: msg, Code: e.Code, Details: details, RequestID: id}
 	}
 	body, jerr := json.Marshal(v)
 	if jerr != nil {
