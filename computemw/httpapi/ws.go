@@ -170,8 +170,16 @@ func (k *API) ServeConn(ctx context.Context, conn Conn) error {
 	err = s.readLoop()
 	cancel(err)
 	handler.Wait() // no message is handled after this: nothing is created
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
 	s.teardown()
 	writer.Wait()
+	if e, ok := err.(*computemw.Error); ok && e.Code == computemw.CodeClientClosed {
+		// Logged once, here, at Info: what it stopped is not an error.
+		s.k.log.InfoContext(ctx, "computemw: websocket client left", "requestId", computemw.RequestIDFrom(ctx), "running", running, "reason", e.Err)
+		return nil
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}
@@ -205,7 +213,12 @@ func (s *wsSession) readLoop() error {
 			if cause := context.Cause(s.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 				return cause
 			}
-			return err
+			if s.ctx.Err() != nil {
+				return err
+			}
+			// The client closed the connection or it broke: the client's
+			// doing, so what it stops ends as CLIENT_CLOSED.
+			return &computemw.Error{Code: computemw.CodeClientClosed, Message: "websocket client left", Err: err}
 		}
 		s.idle.Reset(s.cfg.IdleTimeout)
 		if len(msg) > s.cfg.MaxMessageBytes {
@@ -489,7 +502,7 @@ func (s *wsSession) execute(m *WSMessage) error {
 		s.mu.Lock()
 		s.running, s.stdin, s.inEnded = false, nil, false
 		s.mu.Unlock()
-		if err != nil {
+		if err != nil && s.ctx.Err() == nil {
 			s.sendError(err)
 		}
 		if res != nil {
