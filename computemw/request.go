@@ -27,6 +27,9 @@ type Request struct {
 	Body io.Reader
 	// RemoteAddr is the client's address as the server saw it.
 	RemoteAddr string
+	// Path is the URL path the client asked for. GET /openapi.json names
+	// the route group's prefix from it; adapters set it.
+	Path string
 }
 
 // RequestIDHeader is the header that carries the request ID both ways.
