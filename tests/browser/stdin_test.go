@@ -3,6 +3,8 @@ package browser
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,10 @@ func TestPlaygroundInputAndErrors(t *testing.T) {
 	computemwtest.Require(t, chrome != "", "chromium is not installed (make setup-playground installs it on Debian/Ubuntu)")
 	nm := nodeModules()
 	computemwtest.Require(t, nm != "", "xterm.js is not installed in .cache/node-playground (run make setup-playground)")
-	srv := exampletest.Start(t, playground, "PLAYGROUND_TIMEOUT=30s", "PLAYGROUND_XTERM="+nm)
+	su := filepath.Join(filepath.Dir(nm), "..", "node-swagger-ui", "node_modules")
+	_, err := os.Stat(filepath.Join(su, "swagger-ui-dist", "package.json"))
+	computemwtest.Require(t, err == nil, "Swagger UI is not installed in .cache/node-swagger-ui (run make setup-playground)")
+	srv := exampletest.Start(t, playground, "PLAYGROUND_TIMEOUT=30s", "PLAYGROUND_XTERM="+nm, "PLAYGROUND_SWAGGER_UI="+su)
 
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(chrome),
 		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
@@ -99,6 +104,21 @@ func TestPlaygroundInputAndErrors(t *testing.T) {
 	// The note sits above the output: it must say the output is below.
 	if shown["errorFirst"] != "true" || !strings.Contains(shown["note"], "below") {
 		t.Errorf("the note says %q; the error is above the output: %s", shown["note"], shown["errorFirst"])
+	}
+
+	// The API page beside the playground: Swagger UI, under the page's
+	// content security policy, shows the route group's operations at the
+	// prefix the document was served under.
+	do("the API page",
+		chromedp.Navigate(srv.URL+"/docs"),
+		poll(`document.querySelectorAll(".swagger-ui .opblock").length > 10`),
+	)
+	server, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(".swagger-ui .servers select") || {}).value || ""`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server != "/api" {
+		t.Errorf("the API page's server is %q, want /api", server)
 	}
 	cancelBrowser()
 	srv.Stop(t)
