@@ -37,11 +37,12 @@ setup-test: setup setup-playground
 template-python-data:
 	@bash scripts/build-template.sh python-data
 
-## setup-playground: xterm.js for the playground's terminal (npm, into
-## .cache/), and Chromium for its browser test in tests/browser (apt-get,
-## when missing)
+## setup-playground: xterm.js for the playground's terminal and Swagger UI
+## for its API page (npm, into .cache/), and Chromium for its browser test
+## in tests/browser (apt-get, when missing)
 setup-playground:
 	@bash scripts/setup-node-playground.sh
+	@bash scripts/setup-node-swagger-ui.sh
 
 ## run: start the net/http example on 127.0.0.1:$${PORT:-8080} with the local provider
 run: setup

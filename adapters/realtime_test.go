@@ -42,7 +42,9 @@ func localKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
 		t.Fatalf("local.New: %v", err)
 	}
 	cfg.Providers = []computemw.Provider{prov}
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = prommetrics.New(prommetrics.Options{})
 	}

@@ -3,8 +3,6 @@ package adapters_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -25,22 +23,6 @@ func (r asRole) Admit(ctx context.Context, _ computemw.Op, _ *computemw.Request)
 }
 
 func (asRole) Authorize(context.Context, *computemw.Action) error { return nil }
-
-// postJSON posts body to the kit's route and decodes the answer.
-func postJSON(t *testing.T, base, path, body string) (int, map[string]any) {
-	t.Helper()
-	resp, err := http.Post(base+computemwtest.Prefix+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s: %s", path, b)
-	}
-	return resp.StatusCode, m
-}
 
 // neverCompiles is a C++ program whose compile-time evaluation takes
 // billions of steps: no machine compiles it within a second.

@@ -22,7 +22,8 @@ func TestDecodeJSON(t *testing.T) {
 		code     computemw.Code
 		msg      string
 	}{
-		{"ok", `{"code":"x","extra":1}`, "", ""},
+		{"ok", `{"code":"x","timeout":1}`, "", ""},
+		{"unknown field", `{"code":"x","extra":1}`, computemw.CodeBadRequest, `unknown field "extra"`},
 		{"empty", ``, computemw.CodeBadRequest, "empty"},
 		{"spaces", "  \n", computemw.CodeBadRequest, "empty"},
 		{"syntax", `{"code":}`, computemw.CodeBadRequest, "malformed JSON at byte"},

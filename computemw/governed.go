@@ -148,7 +148,21 @@ func (k *Kit) execute(ctx context.Context, a *Action, g *governed, opts ExecOpti
 	for _, h := range k.hooks {
 		h.ExecutionFinished(ctx, a, res, err, took)
 	}
-	return res, err
+	return res, withPartial(err, res)
+}
+
+// withPartial gives a timeout or a resource error the partial Result as
+// its Details, so that the error alone, returned by an application's
+// handler and rendered by an adapter, still carries what the program
+// printed before it was stopped.
+func withPartial(err error, res *Result) error {
+	var e *Error
+	if res == nil || !errors.As(err, &e) || e.Details != nil || (e.Code != CodeTimeout && e.Code != CodeResource) {
+		return err
+	}
+	c := *e
+	c.Details = res
+	return &c
 }
 
 // startRun counts an execution under the sandbox's cap of executions at

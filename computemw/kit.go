@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,6 +55,12 @@ type Config struct {
 	// StrictExitCode turns a program's non-zero exit into 400
 	// EXECUTION_ERROR instead of 200 with success:false.
 	StrictExitCode bool
+	// AllowUnknownFields is the lenient mode of requests: JSON fields the
+	// kit does not know, in a body, a WebSocket message or a Socket.IO
+	// event, are ignored. By default such a field is refused with 400
+	// BAD_REQUEST naming it, so that a typo ("stdn") is not silently
+	// dropped.
+	AllowUnknownFields bool
 	// SessionTTL is a session sandbox's lifetime after its last use when
 	// POST /sandboxes gives none (default 15m); MaxSessionTTL the longest
 	// one may ask for (default 24h).
@@ -378,7 +385,9 @@ func (k *Kit) provider(name string) (Provider, error) {
 	}
 	p, ok := k.providers.Get(name)
 	if !ok {
-		return nil, Errorf(CodeBadRequest, "unknown provider %q", name)
+		names := k.providers.Names()
+		return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("unknown provider %q (configured: %s)", truncate(name, 64), strings.Join(names, ", ")),
+			Details: map[string][]string{"providers": names}}
 	}
 	return p, nil
 }

@@ -30,6 +30,9 @@ type Request struct {
 	// RawQuery is the URL's query, without the '?' (routes such as GET
 	// /sandboxes/{id}/files?path=... read it).
 	RawQuery string
+	// Path is the URL path the client asked for. GET /openapi.json names
+	// the route group's prefix from it; adapters set it.
+	Path string
 }
 
 // RequestIDHeader is the header that carries the request ID both ways.

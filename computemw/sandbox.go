@@ -60,7 +60,8 @@ type Sandbox interface {
 	// A program that runs and exits non-zero is not an error: it returns a
 	// Result with that ExitCode. On a timeout or a resource limit it returns
 	// the partial Result together with an error of class ErrTimeout or
-	// ErrResource.
+	// ErrResource; a sandbox the kit hands out also puts that partial
+	// Result in the error's Details, so the error alone keeps it.
 	Exec(ctx context.Context, command string, opts ExecOptions) (*Result, error)
 	// RunCode runs source code in the given language, with the same result
 	// and error rules as Exec.

@@ -173,6 +173,7 @@ func Register(router fiber.Router, kit *computemw.Kit, eps ...httpapi.Endpoint) 
 		router.All(adapterkit.ColonPath(rt), func(c fiber.Ctx) error {
 			req := &computemw.Request{
 				Method: c.Method(),
+				Path:   strings.Clone(c.Path()),
 				Params: adapterkit.PathParams(names, func(n string) string {
 					return strings.Clone(c.Params(n))
 				}),

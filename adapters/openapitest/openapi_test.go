@@ -300,7 +300,7 @@ func otherRoutes(t *testing.T, h computemwtest.Harness) {
 	for _, p := range []string{"/languages", "/openapi.json", "/ready", "/metrics", "/health"} {
 		do(http.MethodGet, p, "", http.StatusOK)
 	}
-	do(http.MethodGet, "/usage", "", http.StatusUnauthorized)
+	do(http.MethodGet, "/usage", "", http.StatusNotFound) // no authentication is configured
 
 	id, _ := do(http.MethodPost, "/sandboxes", `{"language":"python","timeout":60000,"metadata":{"owner":"test"}}`, http.StatusCreated).Body["sandboxId"].(string)
 	do(http.MethodPost, "/sandboxes", `{"timeout":-5}`, http.StatusBadRequest)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/computemw/kit/computemw"
@@ -100,6 +101,16 @@ func Write(ctx context.Context, w http.ResponseWriter, resp *httpapi.Response) {
 func Request(r *http.Request, names []string, param func(string) string) *computemw.Request {
 	return &computemw.Request{
 		Method: r.Method, Header: r.Header, Host: r.Host, Body: r.Body, RemoteAddr: r.RemoteAddr,
-		Params: PathParams(names, param), RawQuery: r.URL.RawQuery,
+		Params: PathParams(names, param), RawQuery: r.URL.RawQuery, Path: requestPath(r),
 	}
+}
+
+// requestPath is the path the client asked for: that of the request line,
+// which a router's prefix stripping (http.StripPrefix, chi's Mount) leaves
+// as it was.
+func requestPath(r *http.Request) string {
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		return u.EscapedPath()
+	}
+	return r.URL.EscapedPath()
 }

@@ -52,7 +52,7 @@ func (k apiKeys) lookup(key string) (computemw.Principal, error) {
 	sum := sha256.Sum256([]byte(key))
 	e, ok := k[sum]
 	if !ok || subtle.ConstantTimeCompare(e.hash[:], sum[:]) != 1 {
-		return computemw.Principal{}, &computemw.Error{Code: computemw.CodeUnauthorized, Message: "invalid API key"}
+		return computemw.Principal{}, errInvalidAPIKey(reasonUnknownAPIKey)
 	}
 	return e.principal, nil
 }

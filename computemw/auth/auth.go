@@ -129,6 +129,9 @@ func (a *Authenticator) Admit(ctx context.Context, op computemw.Op, r *computemw
 		p, exp, err = a.jwt.verify(ctx, cred)
 	case scheme == schemeAPIKey && a.apiKeys != nil:
 		p, err = a.apiKeys.lookup(cred)
+	case scheme == schemeAPIKey:
+		a.challengeOn(ctx, "invalid_token")
+		return ctx, errInvalidAPIKey(reasonNoAPIKeys)
 	default:
 		return ctx, a.unauthorized(ctx, "invalid_request", "unsupported authentication scheme")
 	}
@@ -217,10 +220,4 @@ func credentials(h computemw.Header) (authScheme, string) {
 		return schemeAPIKey, v
 	}
 	return schemeNone, ""
-}
-
-// errInvalidToken is the 401 for any token that does not verify; the
-// reason is kept as the hidden cause.
-func errInvalidToken(cause error) error {
-	return &computemw.Error{Code: computemw.CodeUnauthorized, Message: "invalid token", Err: cause}
 }

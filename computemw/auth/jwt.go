@@ -174,7 +174,7 @@ func newJWTVerifier(cfg JWTConfig, now func() time.Time, log *slog.Logger) (*jwt
 // fetched).
 func (v *jwtVerifier) verify(ctx context.Context, token string) (computemw.Principal, time.Time, error) {
 	if len(token) > maxTokenBytes {
-		return computemw.Principal{}, time.Time{}, errInvalidToken(errors.New("token too large"))
+		return computemw.Principal{}, time.Time{}, errInvalidToken(reasonMalformed, errors.New("token too large"))
 	}
 	now := v.now()
 	if v.cache != nil {
@@ -191,19 +191,19 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (computemw.Princ
 		if errors.As(err, &e) && e.Code == computemw.CodeUnavailable {
 			return computemw.Principal{}, time.Time{}, e
 		}
-		return computemw.Principal{}, time.Time{}, errInvalidToken(err)
+		return computemw.Principal{}, time.Time{}, errInvalidToken(tokenReason(err), err)
 	}
 	var p computemw.Principal
 	if v.mapping != nil {
 		p, err = v.mapping(claims)
 		if err != nil {
-			return computemw.Principal{}, time.Time{}, errInvalidToken(err)
+			return computemw.Principal{}, time.Time{}, errInvalidToken(reasonClaimsRefused, err)
 		}
 	} else {
 		p = computemw.Principal{ID: claimString(claims, v.names.ID), Role: claimString(claims, v.names.Role), Plan: claimString(claims, v.names.Plan)}
 	}
 	if p.ID == "" {
-		return computemw.Principal{}, time.Time{}, errInvalidToken(fmt.Errorf("claim %q (the principal's ID) is missing", v.names.ID))
+		return computemw.Principal{}, time.Time{}, errInvalidToken(reasonMissingClaim, fmt.Errorf("claim %q (the principal's ID) is missing", v.names.ID))
 	}
 	var exp, until time.Time
 	if e, _ := claims.GetExpirationTime(); e != nil {

@@ -41,6 +41,8 @@ const RunPath = "/mw/run"
 func RunInRequest(ctx context.Context, body io.Reader) (*httpapi.ExecutionResponse, error) {
 	var req struct {
 		Command string `json:"command"`
+		// Timeout is read and ignored: the handler asks for a minute.
+		Timeout *float64 `json:"timeout"`
 	}
 	if err := httpapi.DecodeJSON(body, 1<<16, &req); err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/computemw/kit/computemw"
@@ -98,9 +100,21 @@ type FileList struct {
 
 // DecodeJSON reads one JSON value from r into v, reading at most limit
 // bytes. It returns 413 PAYLOAD_TOO_LARGE past the limit and 400
-// BAD_REQUEST for an empty body, malformed JSON, a wrong field type or
-// trailing data. Unknown fields are ignored.
+// BAD_REQUEST for an empty body, malformed JSON, a wrong field type,
+// trailing data or an unknown field (named in the message and in details
+// as {"field": name}). [API.DecodeJSON] ignores unknown fields when the
+// kit's Config.AllowUnknownFields says so.
 func DecodeJSON(r io.Reader, limit int64, v any) error {
+	return decodeJSON(r, limit, v, true)
+}
+
+// DecodeJSON is the package's [DecodeJSON] in the kit's mode: with
+// Config.AllowUnknownFields, unknown fields are ignored.
+func (k *API) DecodeJSON(r io.Reader, limit int64, v any) error {
+	return decodeJSON(r, limit, v, !k.cfg.AllowUnknownFields)
+}
+
+func decodeJSON(r io.Reader, limit int64, v any, strict bool) error {
 	if r == nil {
 		return computemw.Errorf(computemw.CodeBadRequest, "request body is empty")
 	}
@@ -119,6 +133,9 @@ func DecodeJSON(r io.Reader, limit int64, v any) error {
 		return computemw.Errorf(computemw.CodeBadRequest, "request body is empty")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
@@ -139,11 +156,28 @@ func jsonError(err error) error {
 			return computemw.Errorf(computemw.CodeBadRequest, "request body must be a JSON object, not %s", typ.Value)
 		}
 		return computemw.Errorf(computemw.CodeBadRequest, "field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), unknownFieldPrefix):
+		return unknownField(err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON: unexpected end of input")
 	default:
 		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON: %s", err.Error())
 	}
+}
+
+// unknownFieldPrefix starts encoding/json's error for a field that v does
+// not have (the package has no type for it).
+const unknownFieldPrefix = "json: unknown field "
+
+// unknownField is the 400 for a field the kit does not know, naming it.
+func unknownField(err error) error {
+	name := strings.TrimPrefix(err.Error(), unknownFieldPrefix)
+	if n, uerr := strconv.Unquote(name); uerr == nil {
+		name = n
+	}
+	name = truncate(name, 64)
+	return &computemw.Error{Code: computemw.CodeBadRequest, Message: fmt.Sprintf("unknown field %q", name),
+		Details: map[string]string{"field": name}, Err: err}
 }
 
 func jsonKind(k string) string {

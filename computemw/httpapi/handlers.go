@@ -19,7 +19,7 @@ import (
 // handleExecute serves POST /execute: run code in a language.
 func (k *API) handleExecute(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req ExecuteRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if err := errors.Join(required("language", req.Language), required("code", req.Code)); err != nil {
@@ -51,7 +51,7 @@ func (k *API) handleExecute(ctx context.Context, r *computemw.Request) (*Respons
 // event-stream form.
 func (k *API) decodeExec(ctx context.Context, r *computemw.Request) (computemw.Run, error) {
 	var req ExecRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return computemw.Run{}, err
 	}
 	if err := required("command", req.Command); err != nil {
@@ -83,7 +83,7 @@ func (k *API) handleExec(ctx context.Context, r *computemw.Request) (*Response, 
 func (k *API) executionResponse(res *computemw.Result, err error) (*Response, error) {
 	if err != nil {
 		e := computemw.AsError(err)
-		if res != nil && e.Details == nil && (e.Code == computemw.CodeTimeout || e.Code == computemw.CodeResource) {
+		if _, partial := e.Details.(*computemw.Result); res != nil && (e.Details == nil || partial) && (e.Code == computemw.CodeTimeout || e.Code == computemw.CodeResource) {
 			c := *e
 			c.Details = PartialOutput{Output: res.Stdout, Stderr: res.Stderr, Truncated: res.Truncated}
 			e = &c
@@ -141,7 +141,7 @@ var fileActions = []string{"read", "download", "write", "list", "stat", "mkdir",
 // download action, which streams the file.
 func (k *API) handleFiles(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req FilesRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(fileActions, req.Action) {

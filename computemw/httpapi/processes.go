@@ -25,7 +25,7 @@ func (k *API) handleStartProcess(ctx context.Context, r *computemw.Request) (*Re
 		return nil, computemw.Errorf(computemw.CodeBadRequest, "reading the body: %v", err)
 	}
 	var req StartProcessRequest
-	if err := DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	pm, release, err := k.processManager(ctx, r.Params["id"])

@@ -37,10 +37,19 @@ func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) 
 		k.log.InfoContext(ctx, "computemw: client closed the request", "requestId", id)
 	case e.Code == computemw.CodeInternal:
 		k.log.ErrorContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
+	case e.Code == computemw.CodeUnauthorized || e.Code == computemw.CodeForbidden:
+		// A refusal is the client's business, not an error of the
+		// server's; the reason is logged, never the credential.
+		k.log.InfoContext(ctx, "computemw: request refused", "requestId", id, "code", string(e.Code), "status", status, "reason", refusalReason(e))
 	case status >= 500:
 		k.log.WarnContext(ctx, "computemw: request failed", "requestId", id, "code", string(e.Code), "status", status, "error", err)
 	}
 	msg := publicMessage(e)
+	details := e.Details
+	if r, ok := details.(*computemw.Result); ok && r != nil {
+		// The partial output of a stopped program, in the routes' shape.
+		details = PartialOutput{Output: r.Stdout, Stderr: r.Stderr, Truncated: r.Truncated}
+	}
 
 	var v any
 	ctype := "application/json"
@@ -52,11 +61,11 @@ func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) 
 			Status:    status,
 			Detail:    msg,
 			Code:      e.Code,
-			Details:   e.Details,
+			Details:   details,
 			RequestID: id,
 		}
 	} else {
-		v = ErrorBody{Error: msg, Code: e.Code, Details: e.Details, RequestID: id}
+		v = ErrorBody{Error: msg, Code: e.Code, Details: details, RequestID: id}
 	}
 	body, jerr := json.Marshal(v)
 	if jerr != nil {
@@ -76,4 +85,13 @@ func (k *API) ErrorResponse(ctx context.Context, err error, h computemw.Header) 
 		hdr[requestIDCanonical] = []string{id}
 	}
 	return &Response{Status: status, Header: hdr, Body: body}
+}
+
+// refusalReason is what the log says of a 401 or 403: its message, and
+// the reason of its details when it has one.
+func refusalReason(e *computemw.Error) string {
+	if d, ok := e.Details.(map[string]string); ok && d["reason"] != "" {
+		return e.Message + ": " + d["reason"]
+	}
+	return e.Message
 }

@@ -73,7 +73,7 @@ func (k *API) Routes() []Route {
 	t.add(http.MethodGet, "/usage", computemw.OpUsage, k.handleUsage)
 	t.add(http.MethodGet, "/languages", computemw.OpLanguages, k.handleLanguages)
 	t.add(http.MethodGet, "/openapi.json", computemw.OpOpenAPI, k.handleOpenAPI)
-	t.add(http.MethodPost, "/sandboxes", computemw.OpSessions, jsonBody(k.handleCreateSession))
+	t.add(http.MethodPost, "/sandboxes", computemw.OpSessions, optionalJSONBody(k.handleCreateSession))
 	t.add(http.MethodGet, "/sandboxes", computemw.OpSessions, k.handleListSessions)
 	t.add(http.MethodGet, "/sandboxes/{id}", computemw.OpSessions, k.handleGetSession)
 	t.add(http.MethodDelete, "/sandboxes/{id}", computemw.OpSessions, k.handleDeleteSession)
@@ -208,6 +208,24 @@ func jsonBody(h HandlerFunc) HandlerFunc {
 			return nil, err
 		}
 		return h(ctx, r)
+	}
+}
+
+// optionalJSONBody is jsonBody for a route whose body may be empty: a
+// request with no Content-Type passes when it has no body at all (what a
+// bare "curl -X POST" sends); with a body it must be declared JSON.
+func optionalJSONBody(h HandlerFunc) HandlerFunc {
+	return func(ctx context.Context, r *computemw.Request) (*Response, error) {
+		if r.Header.Get("Content-Type") == "" && r.Header.Get("Content-Encoding") == "" {
+			if r.Body != nil {
+				var b [1]byte
+				if n, _ := io.ReadFull(r.Body, b[:]); n > 0 {
+					return nil, computemw.Errorf(computemw.CodeUnsupportedMedia, "Content-Type must be application/json")
+				}
+			}
+			return h(ctx, r)
+		}
+		return jsonBody(h)(ctx, r)
 	}
 }
 

@@ -47,7 +47,7 @@ func (k *API) handleCreateSession(ctx context.Context, r *computemw.Request) (*R
 	}
 	// An empty body is a session with the defaults.
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
+		if err := k.DecodeJSON(bytes.NewReader(body), k.cfg.MaxBodyBytes, &req); err != nil {
 			return nil, err
 		}
 	}

@@ -9,9 +9,14 @@ import (
 
 // handleUsage serves GET /usage: the caller's own usage. It is 401 (with
 // the authenticator's challenge) without an authenticated caller, and 404
-// when no policy tracks usage.
+// when no policy tracks usage, or when no authentication is configured (so
+// there is no caller to count for).
 func (k *API) handleUsage(ctx context.Context, _ *computemw.Request) (*Response, error) {
 	p, ok := computemw.PrincipalFrom(ctx)
+	if (!ok || p.ID == "") && !k.authenticates() {
+		return nil, &computemw.Error{Code: computemw.CodeNotFound,
+			Message: "usage is counted per caller, and no authentication is configured: add an authenticator (computemw/auth) to Config.Policies"}
+	}
 	if !ok || p.ID == "" {
 		if h := computemw.ResponseHeader(ctx); h != nil && h.Get("WWW-Authenticate") == "" {
 			for _, pol := range k.cfg.Policies {
@@ -33,6 +38,17 @@ func (k *API) handleUsage(ctx context.Context, _ *computemw.Request) (*Response,
 		}
 	}
 	return nil, &computemw.Error{Code: computemw.CodeNotFound, Message: "usage tracking is not configured"}
+}
+
+// authenticates reports whether a policy authenticates callers: one that
+// gives a challenge for a 401.
+func (k *API) authenticates() bool {
+	for _, pol := range k.cfg.Policies {
+		if _, ok := pol.(Challenger); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // UsageReporter is implemented by policies that track usage, such as

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,14 @@ type WSMessage struct {
 	CompileOptions []string `json:"compileOptions,omitempty"`
 	CompileTimeout *float64 `json:"compileTimeout,omitempty"`
 	MergeStderr    bool     `json:"mergeStderr,omitempty"`
+	// execute: the whole standard input, as on POST /execute (the input
+	// ends after it); without it the input stays open for stdin messages
+	// until stdin-end
+	Stdin *string `json:"stdin,omitempty"`
+	// execute: the wall-clock limit in milliseconds (the kit's default and
+	// maximum apply) and environment variables, as on POST /execute
+	Timeout *float64          `json:"timeout,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
 	// stdin, terminal-input, output, terminal-output
 	Data string `json:"data,omitempty"`
 	// terminal-start, terminal-resize
@@ -131,6 +140,7 @@ type wsSession struct {
 	sb      computemw.Sandbox
 	release func()
 	stdin   *textstream.InputQueue // of the running execution
+	inEnded bool                   // its input has ended (stdin-end, or stdin on execute)
 	termIn  *textstream.InputQueue // of the open terminal
 	running bool
 	term    computemw.Terminal
@@ -170,8 +180,16 @@ func (k *API) ServeConn(ctx context.Context, conn Conn) error {
 	err = s.readLoop()
 	cancel(err)
 	handler.Wait() // no message is handled after this: nothing is created
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
 	s.teardown()
 	writer.Wait()
+	if e, ok := err.(*computemw.Error); ok && e.Code == computemw.CodeClientClosed {
+		// Logged once, here, at Info: what it stopped is not an error.
+		s.k.log.InfoContext(ctx, "computemw: websocket client left", "requestId", computemw.RequestIDFrom(ctx), "running", running, "reason", e.Err)
+		return nil
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}
@@ -205,7 +223,12 @@ func (s *wsSession) readLoop() error {
 			if cause := context.Cause(s.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 				return cause
 			}
-			return err
+			if s.ctx.Err() != nil {
+				return err
+			}
+			// The client closed the connection or it broke: the client's
+			// doing, so what it stops ends as CLIENT_CLOSED.
+			return &computemw.Error{Code: computemw.CodeClientClosed, Message: "websocket client left", Err: err}
 		}
 		s.idle.Reset(s.cfg.IdleTimeout)
 		if len(msg) > s.cfg.MaxMessageBytes {
@@ -213,8 +236,8 @@ func (s *wsSession) readLoop() error {
 			continue
 		}
 		var m WSMessage
-		if err := json.Unmarshal(msg, &m); err != nil {
-			s.sendError(computemw.Errorf(computemw.CodeBadRequest, "malformed JSON message"))
+		if err := s.decode(msg, &m); err != nil {
+			s.sendError(err)
 			continue
 		}
 		// Handled in order on their own goroutine, so that reading goes
@@ -227,6 +250,22 @@ func (s *wsSession) readLoop() error {
 			return context.Cause(s.ctx)
 		}
 	}
+}
+
+// decode reads one client message: malformed JSON, and an unknown field
+// unless Config.AllowUnknownFields, are a BAD_REQUEST.
+func (s *wsSession) decode(msg []byte, m *WSMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if !s.k.cfg.AllowUnknownFields {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(m); err != nil {
+		if strings.HasPrefix(err.Error(), unknownFieldPrefix) {
+			return unknownField(err)
+		}
+		return computemw.Errorf(computemw.CodeBadRequest, "malformed JSON message")
+	}
+	return nil
 }
 
 // handleLoop handles the client's messages in the order they came, until
@@ -338,6 +377,8 @@ func (s *wsSession) handle(m *WSMessage) error {
 		return s.execute(m)
 	case "stdin":
 		return s.writeStdin(m.Data)
+	case "stdin-end":
+		return s.endStdin()
 	case "terminal-start":
 		return s.startTerminal(m)
 	case "terminal-input":
@@ -407,6 +448,12 @@ func (s *wsSession) execute(m *WSMessage) error {
 	if err != nil {
 		return err
 	}
+	var timeout time.Duration
+	if m.Timeout != nil {
+		if timeout, err = s.k.timeoutFrom(m.Timeout); err != nil {
+			return err
+		}
+	}
 	op := computemw.OpExec
 	if m.Command == "" {
 		op = computemw.OpExecute
@@ -427,8 +474,21 @@ func (s *wsSession) execute(m *WSMessage) error {
 	}
 	stdinR, stdinW := io.Pipe()
 	stdin := textstream.NewInputQueue(stdinW, inputBacklog)
+	if m.Stdin != nil {
+		// The whole input, as on POST /execute: it ends after this.
+		if *m.Stdin != "" {
+			if err := pushInput(stdin, *m.Stdin); err != nil {
+				stdin.Close()
+				s.mu.Lock()
+				s.running = false
+				s.mu.Unlock()
+				return err
+			}
+		}
+		stdin.End()
+	}
 	s.mu.Lock()
-	s.stdin = stdin
+	s.stdin, s.inEnded = stdin, m.Stdin != nil
 	s.wg.Add(1)
 	s.mu.Unlock()
 
@@ -436,6 +496,8 @@ func (s *wsSession) execute(m *WSMessage) error {
 		defer s.wg.Done()
 		opts := computemw.ExecOptions{
 			Args:           m.Args,
+			Env:            m.Env,
+			Timeout:        timeout,
 			Version:        m.Version,
 			CompileOptions: m.CompileOptions,
 			CompileTimeout: compileTimeout,
@@ -458,9 +520,9 @@ func (s *wsSession) execute(m *WSMessage) error {
 		opts.Stdout.(*streamWriter).flush()
 		opts.Stderr.(*streamWriter).flush()
 		s.mu.Lock()
-		s.running, s.stdin = false, nil
+		s.running, s.stdin, s.inEnded = false, nil, false
 		s.mu.Unlock()
-		if err != nil {
+		if err != nil && s.ctx.Err() == nil {
 			s.sendError(err)
 		}
 		if res != nil {
@@ -473,12 +535,37 @@ func (s *wsSession) execute(m *WSMessage) error {
 
 func (s *wsSession) writeStdin(data string) error {
 	s.mu.Lock()
-	q := s.stdin
+	q, ended := s.stdin, s.inEnded
 	s.mu.Unlock()
 	if q == nil {
 		return computemw.Errorf(computemw.CodeBadRequest, "no execution is running")
 	}
+	if ended {
+		return errInputEnded
+	}
 	return pushInput(q, data)
+}
+
+// errInputEnded refuses input after the program's input has ended.
+var errInputEnded = &computemw.Error{Code: computemw.CodeBadRequest, Message: "the program's input has ended"}
+
+// endStdin ends the running program's input once what was sent before
+// has reached it: a program reading to the end of its input finishes.
+func (s *wsSession) endStdin() error {
+	s.mu.Lock()
+	q, ended := s.stdin, s.inEnded
+	s.inEnded = q != nil
+	s.mu.Unlock()
+	if q == nil {
+		return computemw.Errorf(computemw.CodeBadRequest, "no execution is running")
+	}
+	if ended {
+		return errInputEnded
+	}
+	if q.End() != nil {
+		return computemw.Errorf(computemw.CodeBadRequest, "the program has ended")
+	}
+	return nil
 }
 
 func (s *wsSession) startTerminal(m *WSMessage) error {

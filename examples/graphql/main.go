@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql/playground"
+
 	computehttp "github.com/computemw/kit/adapters/computehttp"
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/prommetrics"
@@ -64,6 +66,10 @@ func run() error {
 	// InitTimeout); each document is admitted by the kit's policies before
 	// it is parsed.
 	mux.Handle("/graphql", graphql.New(kit, graphql.Options{}))
+	// GraphiQL, to try the schema in a browser: gqlgen's page, which loads
+	// GraphiQL from jsDelivr at pinned versions with integrity hashes
+	// (nothing of it is served from here). Leave it out in production.
+	mux.Handle("GET /graphiql", playground.Handler("computemw GraphQL", "/graphql"))
 	// The prebuilt route group beside it, and the metrics at the root
 	// too, where scrapers look: through the route group's own handler, so
 	// that the same host check and policies as /api/metrics apply.

@@ -50,6 +50,13 @@ func TestExample(t *testing.T) {
 	if res := data(r, "executeCode"); res["output"] != "kept\n" {
 		t.Errorf("session file: %s", r.Raw)
 	}
+	// The GraphiQL page points at this endpoint and loads GraphiQL from a
+	// pinned CDN URL, checked by its integrity hash.
+	if r := computemwtest.Do(t, ctx, "GET", srv.URL+"/graphiql", "", nil); r.Status != 200 ||
+		!strings.Contains(string(r.Raw), "graphiql@") || !strings.Contains(string(r.Raw), `integrity="sha`) ||
+		!strings.Contains(string(r.Raw), "/graphql") {
+		t.Errorf("GET /graphiql: %d %.300s", r.Status, r.Raw)
+	}
 	if r = gql(`{ nope }`, nil); r.Status != 422 || !strings.Contains(string(r.Raw), `"code":"BAD_REQUEST"`) {
 		t.Errorf("invalid document: %d %s", r.Status, r.Raw)
 	}

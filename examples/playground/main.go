@@ -11,7 +11,10 @@
 // send (then every route but /health and /ready needs it, /metrics too); PLAYGROUND_TIMEOUT,
 // an execution's time limit (Go duration, default 10s); PLAYGROUND_XTERM,
 // the node_modules directory holding @xterm/xterm (default: the nearest
-// .cache/node-playground/node_modules above the working directory).
+// .cache/node-playground/node_modules above the working directory);
+// PLAYGROUND_SWAGGER_UI, the node_modules directory holding
+// swagger-ui-dist for the API page at /docs (default: the nearest
+// .cache/node-swagger-ui/node_modules).
 package main
 
 import (
@@ -91,7 +94,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newHandler(kit, xterm), ReadHeaderTimeout: 10 * time.Second}
+	swaggerUI := os.Getenv("PLAYGROUND_SWAGGER_UI")
+	if swaggerUI == "" {
+		swaggerUI = findSwaggerUI()
+	} else if !hasSwaggerUI(swaggerUI) {
+		swaggerUI = ""
+	}
+	if swaggerUI == "" {
+		slog.Warn("computemw playground: Swagger UI is not installed, the API page at /docs is off; run 'make setup-playground'")
+	}
+
+	srv := &http.Server{Handler: newHandler(kit, xterm, swaggerUI), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	slog.Info("computemw playground ready", "url", "http://"+ln.Addr().String()+"/")

@@ -32,6 +32,17 @@ func nodeModules() string {
 	return nm
 }
 
+// swaggerUIModules is where scripts/setup-node-swagger-ui.sh installs
+// swagger-ui-dist, or "" when it did not.
+func swaggerUIModules() string {
+	_, file, _, _ := runtime.Caller(0)
+	nm := filepath.Join(filepath.Dir(file), "..", "..", ".cache", "node-swagger-ui", "node_modules")
+	if _, err := os.Stat(filepath.Join(nm, "swagger-ui-dist", "package.json")); err != nil {
+		return ""
+	}
+	return nm
+}
+
 func get(t *testing.T, url string, header http.Header) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -53,7 +64,7 @@ func get(t *testing.T, url string, header http.Header) (int, string) {
 func TestServesPageAndAssets(t *testing.T) {
 	// Without xterm.js first: an empty directory stands for a machine
 	// where it was not installed.
-	srv := exampletest.Start(t, pkg, "PLAYGROUND_XTERM="+t.TempDir())
+	srv := exampletest.Start(t, pkg, "PLAYGROUND_XTERM="+t.TempDir(), "PLAYGROUND_SWAGGER_UI="+t.TempDir())
 	if st, body := get(t, srv.URL+"/", nil); st != 200 || !strings.Contains(body, "computemw playground") {
 		t.Fatalf("GET /: %d %.200s", st, body)
 	}
@@ -70,7 +81,22 @@ func TestServesPageAndAssets(t *testing.T) {
 	if st, body := get(t, srv.URL+"/vendor/xterm.js", nil); st != 404 || !strings.Contains(body, "make setup-playground") {
 		t.Errorf("missing xterm.js: %d %s", st, body)
 	}
+	if st, body := get(t, srv.URL+"/docs", nil); st != 200 || !strings.Contains(body, "/vendor/swagger-ui-bundle.js") || !strings.Contains(body, "/static/docs.js") {
+		t.Errorf("GET /docs: %d %.200s", st, body)
+	}
+	if st, body := get(t, srv.URL+"/vendor/swagger-ui-bundle.js", nil); st != 404 || !strings.Contains(body, "make setup-playground") {
+		t.Errorf("missing Swagger UI: %d %.100s", st, body)
+	}
 	srv.Stop(t)
+	if su := swaggerUIModules(); su != "" {
+		srv = exampletest.Start(t, pkg, "PLAYGROUND_XTERM="+t.TempDir(), "PLAYGROUND_SWAGGER_UI="+su)
+		for name, want := range map[string]string{"swagger-ui-bundle.js": "SwaggerUIBundle", "swagger-ui.css": ".swagger-ui"} {
+			if st, body := get(t, srv.URL+"/vendor/"+name, nil); st != 200 || !strings.Contains(body, want) {
+				t.Errorf("GET /vendor/%s: %d", name, st)
+			}
+		}
+		srv.Stop(t)
+	}
 	nm := nodeModules()
 	if nm != "" {
 		srv = exampletest.Start(t, pkg, "PLAYGROUND_XTERM="+nm)

@@ -28,11 +28,21 @@ var vendorFiles = map[string]string{
 	"addon-fit.js": "@xterm/addon-fit/lib/addon-fit.js",
 }
 
+// docsFiles are the files of swagger-ui-dist the API page loads, by the
+// name it asks for under /vendor/, relative to its node_modules. Only
+// these are served.
+var docsFiles = map[string]string{
+	"swagger-ui.css":       "swagger-ui-dist/swagger-ui.css",
+	"swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+}
+
 // newHandler serves the page at /, its files at /static/, xterm.js from
 // nodeModules at /vendor/ (404 when nodeModules is "": the page then says
-// how to install it), the route group at /api, its WebSocket at /api/ws
-// and the metrics at /metrics, governed as /api/metrics.
-func newHandler(kit *computemw.Kit, nodeModules string) http.Handler {
+// how to install it), the API page at /docs with Swagger UI from
+// swaggerUI's node_modules (likewise), the route group at /api, its
+// WebSocket at /api/ws and the metrics at /metrics, governed as
+// /api/metrics.
+func newHandler(kit *computemw.Kit, nodeModules, swaggerUI string) http.Handler {
 	mux := http.NewServeMux()
 	computehttp.Mount(mux, "/api", kit)
 	// The WebSocket answers the page's subprotocol, which carries no
@@ -47,8 +57,20 @@ func newHandler(kit *computemw.Kit, nodeModules string) http.Handler {
 	files := http.FileServerFS(sub)
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /static/", http.StripPrefix("/static", files))
+	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, sub, "docs.html")
+	})
 	mux.HandleFunc("GET /vendor/{name}", func(w http.ResponseWriter, r *http.Request) {
-		rel, ok := vendorFiles[r.PathValue("name")]
+		name := r.PathValue("name")
+		if rel, ok := docsFiles[name]; ok {
+			if swaggerUI == "" {
+				http.Error(w, "Swagger UI is not installed: run 'make setup-playground'", http.StatusNotFound)
+				return
+			}
+			http.ServeFile(w, r, filepath.Join(swaggerUI, filepath.FromSlash(rel)))
+			return
+		}
+		rel, ok := vendorFiles[name]
 		if !ok || nodeModules == "" {
 			http.Error(w, "xterm.js is not installed: run 'make setup-playground'", http.StatusNotFound)
 			return
@@ -147,6 +169,37 @@ func findNodeModules() string {
 // loads.
 func hasXterm(nodeModules string) bool {
 	for _, rel := range vendorFiles {
+		if _, err := os.Stat(filepath.Join(nodeModules, filepath.FromSlash(rel))); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// findSwaggerUI returns the nearest .cache/node-swagger-ui/node_modules
+// holding swagger-ui-dist, from the working directory up, or "".
+func findSwaggerUI() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		nm := filepath.Join(dir, ".cache", "node-swagger-ui", "node_modules")
+		if hasSwaggerUI(nm) {
+			return nm
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// hasSwaggerUI reports whether nodeModules holds the files the API page
+// loads.
+func hasSwaggerUI(nodeModules string) bool {
+	for _, rel := range docsFiles {
 		if _, err := os.Stat(filepath.Join(nodeModules, filepath.FromSlash(rel))); err != nil {
 			return false
 		}

@@ -21,6 +21,7 @@ type InputQueue struct {
 	mu     sync.Mutex
 	ch     chan string
 	closed bool
+	ended  bool // by End: the writer is closed once the queue is written
 	done   chan struct{}
 }
 
@@ -36,6 +37,12 @@ func NewInputQueue(w io.Writer, backlog int) *InputQueue {
 				_, err := io.WriteString(w, data)
 				failed = err != nil
 			}
+		}
+		q.mu.Lock()
+		ended := q.ended
+		q.mu.Unlock()
+		if c, ok := w.(io.Closer); ok && ended {
+			_ = c.Close()
 		}
 	}()
 	return q
@@ -67,6 +74,21 @@ func (q *InputQueue) Close() {
 		q.closed = true
 		close(q.ch)
 	}
+}
+
+// End ends the input: what is queued is written, then the writer is
+// closed when it is an io.Closer, so that a program reading its input to
+// the end finishes. Push then returns ErrClosed. It returns ErrClosed when
+// the queue was already closed or ended.
+func (q *InputQueue) End() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	q.closed, q.ended = true, true
+	close(q.ch)
+	return nil
 }
 
 // Done is closed when the queue's goroutine has exited.

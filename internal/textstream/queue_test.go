@@ -103,3 +103,45 @@ func TestInputQueueDropsInputAfterAFailedWrite(t *testing.T) {
 		t.Fatalf("%d writes, want 1: input after a failed write is dropped", w.writes)
 	}
 }
+
+// End writes what is queued, then closes the writer: the reader sees the
+// input and then its end. Close alone leaves the writer open.
+func TestInputQueueEndClosesTheWriterAfterTheQueue(t *testing.T) {
+	r, w := io.Pipe()
+	q := NewInputQueue(w, 4)
+	for _, s := range []string{"olleh\n", "rest"} {
+		if err := q.Push(s); err != nil {
+			t.Fatalf("Push(%q): %v", s, err)
+		}
+	}
+	if err := q.End(); err != nil {
+		t.Fatalf("End: %v", err)
+	}
+	if err := q.End(); !errors.Is(err, ErrClosed) {
+		t.Errorf("second End: %v, want ErrClosed", err)
+	}
+	if err := q.Push("late"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Push after End: %v, want ErrClosed", err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || string(got) != "olleh\nrest" {
+		t.Fatalf("read %q, %v; want the input then its end", got, err)
+	}
+	<-q.Done()
+
+	c := &closeRecorder{Writer: io.Discard}
+	q2 := NewInputQueue(c, 1)
+	q2.Close()
+	<-q2.Done()
+	if c.closed {
+		t.Error("Close closed the writer")
+	}
+}
+
+// closeRecorder is a writer that records whether it was closed.
+type closeRecorder struct {
+	io.Writer
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }

@@ -23,9 +23,9 @@ const maxVersionBytes = 4096
 // whose interpreter this host has, with the version it reports. It creates
 // one sandbox, runs each interpreter's --version in it (each bounded by a
 // few seconds), and destroys the sandbox, so each call costs a sandbox: the
-// kit calls it once and keeps the answer. A runtime that prints no version
-// (dash's sh) has Version "", as does a toolchain that needs host
-// directories a plain sandbox does not bind (a rustup toolchain).
+// kit calls it once and keeps the answer. A toolchain that needs host
+// directories (a rustup Rust, a JDK's configuration) runs its version
+// command with them bound; a runtime that prints no version has Version "".
 func (p *Provider) Runtimes(ctx context.Context) ([]computemw.Runtime, error) {
 	sb, err := p.Create(ctx, computemw.CreateOptions{})
 	if err != nil {
@@ -80,9 +80,23 @@ func runtimeVersion(ctx context.Context, sb computemw.Sandbox, rt Runtime) (stri
 		}
 		cmd = strings.Join(quoted, " ")
 	}
-	res, err := sb.Exec(ctx, cmd+" </dev/null", computemw.ExecOptions{
-		Timeout: versionTimeout, MaxOutputBytes: maxVersionBytes,
-	})
+	opts := computemw.ExecOptions{Timeout: versionTimeout, MaxOutputBytes: maxVersionBytes}
+	var (
+		res *computemw.Result
+		err error
+	)
+	if s, ok := sb.(*sandbox); ok && len(rt.HostDirs) > 0 {
+		// A toolchain outside the system directories (a rustup Rust, a
+		// JDK's configuration) runs with its directories bound, as its
+		// programs do.
+		argv := rt.Version
+		if len(argv) == 0 {
+			argv = []string{rt.tool(), "--version"}
+		}
+		res, err = s.runWith(ctx, argv, opts, s.hostDirBinds(&rt))
+	} else {
+		res, err = sb.Exec(ctx, cmd+" </dev/null", opts)
+	}
 	if err != nil {
 		if computemw.AsError(err).Code == computemw.CodeTimeout {
 			return "", nil

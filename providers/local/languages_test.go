@@ -168,3 +168,42 @@ func TestRuntimeVersions(t *testing.T) {
 		t.Errorf("workspaces after listing: %v %v", entries, err)
 	}
 }
+
+// TestToolchainVersions: a toolchain whose files live outside the system
+// directories (a rustup Rust, a JDK with its configuration under /etc)
+// reports the version it reports on the host, and sh reports the shell it
+// is, though dash has no --version.
+func TestToolchainVersions(t *testing.T) {
+	prov := newTestProvider(t, local.Config{})
+	got, err := prov.Runtimes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]computemw.Runtime{}
+	for _, rt := range got {
+		byName[rt.Name] = rt
+	}
+	for name, argv := range map[string][]string{"rust": {"rustc", "--version"}, "java": {"java", "-version"}} {
+		rt, ok := byName[name]
+		if !ok {
+			continue // not on this host
+		}
+		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v on the host: %v", argv, err)
+		}
+		want, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		if rt.Version == "" || rt.Version != strings.TrimSpace(want) {
+			t.Errorf("%s: version %q, the host's %v says %q", name, rt.Version, argv, want)
+		}
+	}
+	if sh, ok := byName["sh"]; ok {
+		target, err := filepath.EvalSymlinks("/bin/sh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shell := filepath.Base(target); !strings.HasPrefix(sh.Version, shell) {
+			t.Errorf("sh: version %q, want it to name %s", sh.Version, shell)
+		}
+	}
+}

@@ -127,7 +127,7 @@ func DefaultRuntimes() []Runtime {
 		{Name: "python", Aliases: []string{"python3", "py"}, Command: []string{"python3", "-u"}, Ext: ".py", Version: []string{"python3", "--version"}},
 		{Name: "node", Aliases: []string{"javascript", "js", "nodejs"}, Command: []string{"node"}, Ext: ".js", Version: []string{"node", "--version"}},
 		{Name: "bash", Command: []string{"bash"}, Ext: ".sh"},
-		{Name: "sh", Aliases: []string{"shell"}, Command: []string{"sh"}, Ext: ".sh"},
+		{Name: "sh", Aliases: []string{"shell"}, Command: []string{"sh"}, Ext: ".sh", Version: []string{"sh", "-c", shVersion}},
 		{Name: "ruby", Aliases: []string{"rb"}, Command: []string{"ruby"}, Ext: ".rb"},
 		{Name: "perl", Aliases: []string{"pl"}, Command: []string{"perl"}, Ext: ".pl"},
 		{Name: "php", Command: []string{"php"}, Ext: ".php"},
@@ -163,7 +163,11 @@ func DefaultRuntimes() []Runtime {
 			Name: "java", File: "Main.java", Ext: ".java",
 			Compile: []string{"javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-d", "{out}", "{file}"},
 			Run:     []string{"java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", "{out}", "Main"},
-			Version: []string{"javac", "-version"},
+			// The JDK's runtime reports the version (javac needs the
+			// JDK's security configuration, which an execution's
+			// sandbox does not bind; the compiler's binary is in the
+			// build cache's key all the same).
+			Version: []string{"java", "-version"},
 			// Debian's JDK keeps its configuration (java.security) in
 			// /etc, which sandboxes do not otherwise see.
 			HostDirs: javaConfigDirs(),
@@ -234,6 +238,10 @@ func javaConfigDirs() []string {
 	dirs, _ := filepath.Glob("/etc/java-*")
 	return dirs
 }
+
+// shVersion names the shell sh is (dash has no --version), with its
+// package's version where the package database says it.
+const shVersion = `s=$(readlink -f /bin/sh); n=${s##*/}; v=$(dpkg-query -W -f='${Version}' "$n" 2>/dev/null); echo "$n${v:+ $v}"`
 
 // rustRuntime is Rust's entry: rustc from the system directories, or the
 // host's rustup toolchain (bound read-only) when that is what is installed.

@@ -42,7 +42,8 @@ type conn struct {
 	term        computemw.Terminal
 	termIn      *textstream.InputQueue
 	termRelease func()
-	wg          sync.WaitGroup // executions and the terminal's pump
+	inputs      map[string]*textstream.InputQueue // of runs started with openStdin, by id
+	wg          sync.WaitGroup                    // executions and the terminal's pump
 }
 
 // admit is the namespace middleware: the handshake is admitted like a
@@ -119,8 +120,8 @@ func publicMessage(e *computemw.Error) string {
 }
 
 // clientEvents are the events a client may emit.
-var clientEvents = map[string]bool{"start-session": true, "execute-code": true, "terminal-input": true,
-	"terminal-resize": true, "end-session": true}
+var clientEvents = map[string]bool{"start-session": true, "execute-code": true, "stdin": true, "stdin-end": true,
+	"terminal-input": true, "terminal-resize": true, "end-session": true}
 
 // truncate cuts s to at most n bytes, for messages that quote the client.
 func truncate(s string, n int) string {
@@ -148,6 +149,8 @@ func (c *conn) serve() {
 	}
 	on("start-session", c.startSession)
 	on("execute-code", c.executeCode)
+	on("stdin", c.stdin)
+	on("stdin-end", c.stdinEnd)
 	on("terminal-input", c.terminalInput)
 	on("terminal-resize", c.terminalResize)
 	on("end-session", func([]any) error { return c.endSession() })

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
 	"github.com/computemw/kit/computemw"
-	"github.com/computemw/kit/computemw/httpapi"
 )
 
 // startSessionEvent is the payload of start-session.
@@ -28,12 +28,17 @@ type sessionEvent struct {
 // executeEvent is the payload of execute-code: a program (language and
 // code) or a command line; ID is echoed in the events the run produces.
 type executeEvent struct {
-	ID       string   `json:"id"`
-	Language string   `json:"language"`
-	Code     string   `json:"code"`
-	Command  string   `json:"command"`
-	Stdin    string   `json:"stdin"`
-	Timeout  *float64 `json:"timeout"` // milliseconds
+	ID       string            `json:"id"`
+	Language string            `json:"language"`
+	Code     string            `json:"code"`
+	Command  string            `json:"command"`
+	Stdin    string            `json:"stdin"`
+	Timeout  *float64          `json:"timeout"` // milliseconds
+	Env      map[string]string `json:"env"`
+	Args     []string          `json:"args"`
+	// OpenStdin keeps the program's input open for stdin events (after
+	// Stdin, if any) until stdin-end.
+	OpenStdin bool `json:"openStdin"`
 }
 
 // outputEvent is execution-output (stream stdout or stderr) and
@@ -82,7 +87,8 @@ type exitEvent struct {
 // body: at most limit bytes of JSON, 400 BAD_REQUEST for a wrong shape. A
 // missing argument leaves v as it is. It returns the client's
 // acknowledgement callback, if it sent one.
-func decode(args []any, limit int, v any) (socket.Ack, error) {
+func (c *conn) decode(args []any, v any) (socket.Ack, error) {
+	limit := c.s.cfg.MaxMessageBytes
 	var ack socket.Ack
 	if n := len(args); n > 0 {
 		if a, ok := args[n-1].(socket.Ack); ok {
@@ -96,7 +102,7 @@ func decode(args []any, limit int, v any) (socket.Ack, error) {
 	if err != nil {
 		return ack, computemw.Errorf(computemw.CodeBadRequest, "malformed event payload")
 	}
-	if err := httpapi.DecodeJSON(bytes.NewReader(b), int64(limit), v); err != nil {
+	if err := c.s.api.DecodeJSON(bytes.NewReader(b), int64(limit), v); err != nil {
 		return ack, err
 	}
 	return ack, nil
@@ -116,7 +122,7 @@ func (c *conn) reply(ack socket.Ack, event string, payload any) {
 // the sandbox's metadata.
 func (c *conn) startSession(args []any) error {
 	var m startSessionEvent
-	ack, err := decode(args, c.s.cfg.MaxMessageBytes, &m)
+	ack, err := c.decode(args, &m)
 	if err != nil {
 		return err
 	}
@@ -193,7 +199,7 @@ func (c *conn) endSession() error {
 // stopped by a limit.
 func (c *conn) executeCode(args []any) error {
 	var m executeEvent
-	ack, err := decode(args, c.s.cfg.MaxMessageBytes, &m)
+	ack, err := c.decode(args, &m)
 	if err != nil {
 		return err
 	}
@@ -201,7 +207,7 @@ func (c *conn) executeCode(args []any) error {
 	if err != nil {
 		return err
 	}
-	run := computemw.Run{SandboxID: id, Language: m.Language, Code: m.Code, Command: m.Command}
+	run := computemw.Run{SandboxID: id, Language: m.Language, Code: m.Code, Command: m.Command, Env: m.Env, Args: m.Args}
 	if m.Timeout != nil {
 		if *m.Timeout <= 0 || *m.Timeout != *m.Timeout {
 			return computemw.Errorf(computemw.CodeBadRequest, "field \"timeout\" must be a positive number of milliseconds")
@@ -225,12 +231,25 @@ func (c *conn) executeCode(args []any) error {
 		<-c.runs
 		return err
 	}
+	inputDone := func() {}
+	if m.OpenStdin {
+		in, done, err := c.openInput(m.ID)
+		if err != nil {
+			<-c.runs
+			return err
+		}
+		if m.Stdin != "" {
+			in = io.MultiReader(run.Stdin, in)
+		}
+		run.Stdin, inputDone = in, done
+	}
 	stdout := &streamWriter{c: c, event: "execution-output", id: m.ID, stream: "stdout"}
 	stderr := &streamWriter{c: c, event: "execution-output", id: m.ID, stream: "stderr"}
 	run.Stdout, run.Stderr = stdout, stderr
 	started := c.goRun(func() {
 		defer func() { <-c.runs }()
 		res, err := c.s.kit.Execute(ctx, run)
+		inputDone()
 		stdout.flush()
 		stderr.flush()
 		if err != nil {
@@ -250,6 +269,7 @@ func (c *conn) executeCode(args []any) error {
 			Truncated: res.Truncated, SandboxID: res.SandboxID})
 	})
 	if !started {
+		inputDone()
 		<-c.runs
 	}
 	return nil

@@ -22,8 +22,10 @@
 // Config.ConnectTimeout is closed.
 //
 // Client events: start-session {provider?, template?}, execute-code
-// {language, code} or {command} (with an optional id echoed back, stdin and
-// timeout in ms), terminal-input {data} (the first opens a shell),
+// {language, code} or {command} (with an optional id echoed back, stdin,
+// timeout in ms, env, args, and openStdin to keep the input open), stdin
+// {id?, data} and stdin-end {id?} (the input of a run started with
+// openStdin, and its end), terminal-input {data} (the first opens a shell),
 // terminal-resize {cols, rows}, end-session. Server events:
 // session-started {sandboxId, provider}, execution-output {stream, data},
 // execution-result {output, stderr, success, exitCode, executionTime,

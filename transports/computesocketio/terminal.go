@@ -18,7 +18,7 @@ func (c *conn) terminalInput(args []any) error {
 				return computemw.Errorf(computemw.CodeBadRequest, "terminal input exceeds %d bytes", c.s.cfg.MaxMessageBytes)
 			}
 			m.Data = s
-		} else if _, err := decode(args, c.s.cfg.MaxMessageBytes, &m); err != nil {
+		} else if _, err := c.decode(args, &m); err != nil {
 			return err
 		}
 	}
@@ -37,7 +37,7 @@ func (c *conn) terminalInput(args []any) error {
 // terminalResize changes the open terminal's window size.
 func (c *conn) terminalResize(args []any) error {
 	var m terminalEvent
-	if _, err := decode(args, c.s.cfg.MaxMessageBytes, &m); err != nil {
+	if _, err := c.decode(args, &m); err != nil {
 		return err
 	}
 	if m.Cols == 0 || m.Rows == 0 {

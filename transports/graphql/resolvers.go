@@ -84,7 +84,8 @@ func (h *Handler) strict(res *computemw.Result) error {
 // before the program was stopped, as the HTTP routes' details do.
 func withPartialOutput(err error, res *computemw.Result) error {
 	e := computemw.AsError(err)
-	if res == nil || e.Details != nil || (e.Code != computemw.CodeTimeout && e.Code != computemw.CodeResource) {
+	_, partial := e.Details.(*computemw.Result) // the kit's own partial Result
+	if res == nil || (e.Details != nil && !partial) || (e.Code != computemw.CodeTimeout && e.Code != computemw.CodeResource) {
 		return err
 	}
 	c := *e

@@ -99,10 +99,16 @@ function needToken(message) {
 // describe turns an error code into what a person expects to read.
 function describe(code, message) {
   switch (code) {
-  case "TIMEOUT": return ["Time limit exceeded", "The program ran longer than the server allows and was stopped. Output so far is above."];
-  case "RESOURCE_ERROR": return ["Out of memory or another resource limit", message + ". The program used more memory, processes, disk or output than allowed and was stopped."];
+  case "TIMEOUT": return ["Time limit exceeded", "The program ran longer than the server allows and was stopped. Output so far is below."];
+  case "RESOURCE_ERROR": return ["Out of memory or another resource limit", message + ". The program used more memory, processes, disk or output than allowed and was stopped. Output so far is below."];
   case "BAD_REQUEST": return ["Bad request", message];
-  case "EXECUTION_ERROR": return ["Could not run the program", message];
+  case "EXECUTION_ERROR":
+    // The compiler's report follows the first line, one error a line.
+    if (message.startsWith("compilation failed")) {
+      const nl = message.indexOf("\n");
+      return ["Compilation failed", nl < 0 ? message : message.slice(nl + 1)];
+    }
+    return ["Could not run the program", message];
   case "UNAUTHORIZED": return ["Not signed in", message + ": paste a token in the Token field."];
   case "FORBIDDEN": return ["Not allowed", message];
   case "RATE_LIMITED": return ["Too many requests", message + ". Wait a moment and try again."];
@@ -119,7 +125,10 @@ function showRunError(code, message) {
   el.innerHTML = "";
   const strong = document.createElement("strong");
   strong.textContent = title;
-  el.append(strong, document.createTextNode(text));
+  // A <pre>, so that a compiler's report keeps its lines.
+  const pre = document.createElement("pre");
+  pre.textContent = text;
+  el.append(strong, pre);
   el.hidden = false;
 }
 
@@ -612,6 +621,21 @@ $("stdin-line").onsubmit = (ev) => {
   append($("stdin-input").value + "\n", "meta");
   $("stdin-input").value = "";
 };
+// Ending the input (the button, or Ctrl+D as in a terminal) lets a program
+// that reads to the end of its input finish.
+function endInput() {
+  if (!state.running) return;
+  const line = $("stdin-input").value;
+  if (line) send({ type: "stdin", data: line });
+  send({ type: "stdin-end" });
+  append((line ? line : "") + "[end of input]\n", "meta");
+  $("stdin-input").value = "";
+  $("stdin-line").hidden = true;
+}
+$("stdin-end").onclick = endInput;
+$("stdin-input").addEventListener("keydown", (ev) => {
+  if (ev.key === "d" && ev.ctrlKey) { ev.preventDefault(); endInput(); }
+});
 $("term-open").onclick = openTerminal;
 $("refresh").onclick = refreshFiles;
 $("new-file").onsubmit = createEntry;
