@@ -53,7 +53,7 @@ func (k *API) contextRoutes(t *routeTable) {
 // handleCreateContext serves POST /sandboxes/{id}/contexts.
 func (k *API) handleCreateContext(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req CreateContextRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if err := required("language", req.Language); err != nil {
@@ -92,7 +92,7 @@ func (k *API) handleListContexts(ctx context.Context, r *computemw.Request) (*Re
 // /sandboxes/{id}/contexts/{context}/execute.
 func (k *API) handleContextExecute(ctx context.Context, r *computemw.Request) (*Response, error) {
 	var req ContextExecuteRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	timeout, err := k.timeoutFrom(req.Timeout)

@@ -96,7 +96,7 @@ func (k *API) handleSubmitJob(ctx context.Context, r *computemw.Request) (*Respo
 		return nil, err
 	}
 	var req JobRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	spec, err := k.jobSpec(&req)
@@ -118,7 +118,7 @@ func (k *API) handleSubmitBatch(ctx context.Context, r *computemw.Request) (*Res
 		return nil, err
 	}
 	var req BatchRequest
-	if err := DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
+	if err := k.DecodeJSON(r.Body, k.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	specs := make([]jobs.Spec, 0, len(req.Jobs))
