@@ -21,7 +21,9 @@ import (
 
 // localKit builds a kit over the local provider in a workspace folder of
 // the test's own, closed at cleanup, failing the test if anything is left.
-func localKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
+// The provider's configuration, when given, is lcfg[0]'s, with the
+// folder and the test's settings.
+func localKit(t *testing.T, cfg computemw.Config, lcfg ...local.Config) *computemw.Kit {
 	t.Helper()
 	_, err := exec.LookPath("bwrap")
 	computemwtest.Require(t, err == nil, "bubblewrap (bwrap) is not installed")
@@ -32,7 +34,12 @@ func localKit(t *testing.T, cfg computemw.Config) *computemw.Kit {
 	if err := os.Chmod(base, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	prov, err := local.New(local.Config{BaseDir: base, Logger: slog.New(slog.DiscardHandler), WarmPool: local.PoolConfig{Size: -1}})
+	var lc local.Config
+	if len(lcfg) > 0 {
+		lc = lcfg[0]
+	}
+	lc.BaseDir, lc.Logger, lc.WarmPool = base, slog.New(slog.DiscardHandler), local.PoolConfig{Size: -1}
+	prov, err := local.New(lc)
 	if err != nil {
 		t.Fatalf("local.New: %v", err)
 	}

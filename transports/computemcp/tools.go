@@ -24,6 +24,13 @@ const (
 	ToolListFiles    = "list_files"
 	ToolOpenSandbox  = "open_sandbox"
 	ToolCloseSandbox = "close_sandbox"
+
+	ToolCreateContext    = "create_context"
+	ToolRunInContext     = "run_in_context"
+	ToolInterruptContext = "interrupt_context"
+	ToolRestartContext   = "restart_context"
+	ToolDeleteContext    = "delete_context"
+	ToolListContexts     = "list_contexts"
 )
 
 // arguments is what every tool's arguments type implements: check
@@ -191,4 +198,5 @@ func (s *Server) addTools() {
 	addTool(s, &mcp.Tool{Name: ToolCloseSandbox, Title: "Close the sandbox", Annotations: closed,
 		Description: "Destroy the session's sandbox, with its files and processes."},
 		computemw.OpSessions, s.closeSandbox)
+	s.addContextTools(closed, readOnly)
 }

@@ -111,7 +111,7 @@ func Text(res *mcp.CallToolResult) string {
 }
 
 // Tools are the tools every endpoint lists.
-var Tools = []string{"close_sandbox", "list_files", "open_sandbox", "read_file", "run_code", "run_command", "write_file"}
+var Tools = []string{"close_sandbox", "create_context", "delete_context", "interrupt_context", "list_contexts", "list_files", "open_sandbox", "read_file", "restart_context", "run_code", "run_command", "run_in_context", "write_file"}
 
 // Suite drives endpoint, an MCP endpoint of kit served on a real server,
 // through what an agent does: initialize, list the tools, run a Python
