@@ -42,8 +42,9 @@ type Options struct {
 	// MaxComplexity caps a document's complexity (default 500). Every
 	// field costs 1, and each field that creates or uses a sandbox
 	// (executeCode, runCommand, readFile, writeFile, listFiles, the
-	// session mutations, execution, sendStdin, endStdin) costs OperationCost more, so a
-	// document holds at most about MaxComplexity/OperationCost of them.
+	// session mutations, execution, sendStdin, endStdin) costs
+	// OperationCost more, so a document holds at most about
+	// MaxComplexity/OperationCost of them.
 	// Introspection fields count like the others.
 	MaxComplexity int
 	// OperationCost is the extra complexity of a field that creates or
