@@ -42,8 +42,9 @@ type Options struct {
 	// MaxComplexity caps a document's complexity (default 500). Every
 	// field costs 1, and each field that creates or uses a sandbox
 	// (executeCode, runCommand, readFile, writeFile, listFiles, the
-	// session mutations, execution) costs OperationCost more, so a
-	// document holds at most about MaxComplexity/OperationCost of them.
+	// session mutations, execution, sendStdin, endStdin) costs
+	// OperationCost more, so a document holds at most about
+	// MaxComplexity/OperationCost of them.
 	// Introspection fields count like the others.
 	MaxComplexity int
 	// OperationCost is the extra complexity of a field that creates or
@@ -89,6 +90,11 @@ type Options struct {
 	// "headers" object. Only these are taken: a payload cannot pose as a
 	// proxy's X-Forwarded-For.
 	CredentialKeys []string
+	// MaxOpenStdinPerCaller caps a caller's running executions whose
+	// input is open (execution with openStdin), default 8; past it the
+	// subscription gets RATE_LIMITED. The input waiting for each such
+	// program is at most WSConfig.MaxMessageBytes.
+	MaxOpenStdinPerCaller int
 }
 
 func (o *Options) setDefaults(cfg computemw.Config) {
@@ -119,6 +125,9 @@ func (o *Options) setDefaults(cfg computemw.Config) {
 	if o.MaxPendingConnsPerAddr <= 0 {
 		o.MaxPendingConnsPerAddr = 8
 	}
+	if o.MaxOpenStdinPerCaller <= 0 {
+		o.MaxOpenStdinPerCaller = 8
+	}
 	if len(o.CredentialKeys) == 0 {
 		o.CredentialKeys = []string{"Authorization", "X-API-Key"}
 	}
@@ -133,6 +142,7 @@ type Handler struct {
 	srv     *handler.Server
 	api     *httpapi.API // the kit's HTTP contract: CORS, hosts, WebSocket admission
 	pending *pendingConns
+	inputs  *openInputs // of the executions with open input
 }
 
 // New returns the GraphQL endpoint of kit. Mount it at one path (it
@@ -141,7 +151,8 @@ type Handler struct {
 func New(kit *computemw.Kit, opts Options) *Handler {
 	opts.setDefaults(kit.Config())
 	h := &Handler{kit: kit, api: httpapi.New(kit), cfg: kit.Config(), opts: opts,
-		pending: newPendingConns(opts.MaxPendingConns, opts.MaxPendingConnsPerAddr)}
+		pending: newPendingConns(opts.MaxPendingConns, opts.MaxPendingConnsPerAddr),
+		inputs:  newOpenInputs(opts.MaxOpenStdinPerCaller, int64(kit.Config().WebSocket.MaxMessageBytes))}
 	cfg := generated.Config{Resolvers: &resolver{h: h}}
 	setComplexity(&cfg.Complexity, opts.OperationCost)
 	srv := handler.New(generated.NewExecutableSchema(cfg))
@@ -216,7 +227,9 @@ func setComplexity(c *generated.ComplexityRoot, cost int) {
 	c.Mutation.WriteFile = func(child int, _, _ string, _ *string) int { return child + cost }
 	c.Mutation.CreateSession = func(child int, _, _ *string, _, _ *int) int { return child + cost }
 	c.Mutation.DestroySession = func(child int, _ string) int { return child + cost }
-	c.Subscription.Execution = func(child int, _, _, _, _, _ *string, _ *int, _ *string) int { return child + cost }
+	c.Mutation.SendStdin = func(child int, _, _ string) int { return child + cost }
+	c.Mutation.EndStdin = func(child int, _ string) int { return child + cost }
+	c.Subscription.Execution = func(child int, _, _, _, _, _ *string, _ *int, _ *string, _ *bool) int { return child + cost }
 }
 
 // Schema returns the schema the endpoint serves (schema.graphqls), for

@@ -81,8 +81,9 @@ func TestLocalProvider(t *testing.T) {
 }
 
 // localKit builds a kit over the local provider in a workspace folder of
-// the test's own, closed at cleanup, failing the test if anything is left.
-func localKit(t *testing.T) *computemw.Kit {
+// the test's own, closed at cleanup, failing the test if anything is left;
+// policies guard it when given.
+func localKit(t *testing.T, policies ...computemw.Policy) *computemw.Kit {
 	t.Helper()
 	_, err := exec.LookPath("bwrap")
 	computemwtest.Require(t, err == nil, "bubblewrap (bwrap) is not installed")
@@ -98,7 +99,7 @@ func localKit(t *testing.T) *computemw.Kit {
 		t.Fatalf("local.New: %v", err)
 	}
 	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{prov},
-		Metrics: prommetrics.New(prommetrics.Options{}), Logger: slog.New(slog.DiscardHandler)})
+		Metrics: prommetrics.New(prommetrics.Options{}), Logger: slog.New(slog.DiscardHandler), Policies: policies})
 	if err != nil {
 		t.Fatal(err)
 	}

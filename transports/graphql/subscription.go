@@ -19,8 +19,10 @@ type subscriptionResolver struct{ h *Handler }
 // output so far in its details, RESOURCE_ERROR, a quota) ends the
 // subscription with a GraphQL error carrying the kit's code. A client
 // that completes the subscription, or leaves, stops the program and its
-// sandbox.
-func (s *subscriptionResolver) Execution(ctx context.Context, language, code, command, provider, sandboxID *string, timeout *int, stdin *string) (<-chan generated.ExecutionEvent, error) {
+// sandbox. With openStdin the program's input stays open after stdin:
+// the first event is ExecutionStarted, whose ID the caller's sendStdin
+// and endStdin name until the program ends.
+func (s *subscriptionResolver) Execution(ctx context.Context, language, code, command, provider, sandboxID *string, timeout *int, stdin *string, openStdin *bool) (<-chan generated.ExecutionEvent, error) {
 	h := s.h
 	op := operationFrom(ctx)
 	if op == nil {
@@ -39,6 +41,10 @@ func (s *subscriptionResolver) Execution(ctx context.Context, language, code, co
 	if err == nil {
 		err = h.prepareRun(&run, timeout, stdin)
 	}
+	var input *openInput
+	if err == nil && openStdin != nil && *openStdin {
+		input, err = h.openStdin(kctx, kind, &run, stdin)
+	}
 	if err != nil {
 		return nil, fail(kctx, err)
 	}
@@ -49,6 +55,14 @@ func (s *subscriptionResolver) Execution(ctx context.Context, language, code, co
 	go func() {
 		defer op.done()
 		defer close(events)
+		if input != nil {
+			defer h.inputs.close(input)
+			select {
+			case events <- generated.ExecutionStarted{ExecutionID: input.id}:
+			case <-ctx.Done():
+				return
+			}
+		}
 		stdout := &chunkWriter{ctx: ctx, events: events, stream: generated.OutputStreamStdout}
 		stderr := &chunkWriter{ctx: ctx, events: events, stream: generated.OutputStreamStderr}
 		run.Stdout, run.Stderr = stdout, stderr
@@ -70,6 +84,23 @@ func (s *subscriptionResolver) Execution(ctx context.Context, language, code, co
 		}
 	}()
 	return events, nil
+}
+
+// openStdin gives run an input that stays open for sendStdin, holding
+// stdin (if any) first.
+func (h *Handler) openStdin(ctx context.Context, kind computemw.Op, run *computemw.Run, stdin *string) (*openInput, error) {
+	in, err := h.inputs.open(h.owner(ctx, caller(ctx)), kind)
+	if err != nil {
+		return nil, err
+	}
+	if data := str(stdin); data != "" {
+		if err := in.push(data); err != nil {
+			h.inputs.close(in)
+			return nil, err
+		}
+	}
+	run.Stdin = in.r
+	return in, nil
 }
 
 // chunkWriter sends a program's output as OutputChunk events, keeping

@@ -102,6 +102,8 @@ type event struct {
 	Success  bool   `json:"success"`
 	ExitCode int    `json:"exitCode"`
 	Sandbox  string `json:"sandboxId"`
+	// ExecutionID is an ExecutionStarted's.
+	ExecutionID string `json:"executionId"`
 }
 
 // nextEvent reads the next message, which must be an event of

@@ -77,6 +77,10 @@ type ComplexityRoot struct {
 		Truncated     func(childComplexity int) int
 	}
 
+	ExecutionStarted struct {
+		ExecutionID func(childComplexity int) int
+	}
+
 	FileContent struct {
 		Content  func(childComplexity int) int
 		Encoding func(childComplexity int) int
@@ -102,11 +106,13 @@ type ComplexityRoot struct {
 		CreateSession    func(childComplexity int, provider *string, language *string, ttl *int, wait *int) int
 		DeleteContext    func(childComplexity int, sandboxID string, contextID string) int
 		DestroySession   func(childComplexity int, sandboxID string) int
+		EndStdin         func(childComplexity int, executionID string) int
 		ExecuteCode      func(childComplexity int, code string, language string, provider *string, sandboxID *string, timeout *int, stdin *string) int
 		ExecuteInContext func(childComplexity int, sandboxID string, contextID string, code string, timeout *int) int
 		InterruptContext func(childComplexity int, sandboxID string, contextID string) int
 		RestartContext   func(childComplexity int, sandboxID string, contextID string) int
 		RunCommand       func(childComplexity int, command string, cwd *string, provider *string, sandboxID *string, timeout *int, stdin *string) int
+		SendStdin        func(childComplexity int, executionID string, data string) int
 		WriteFile        func(childComplexity int, path string, content string, sandboxID *string) int
 	}
 
@@ -130,7 +136,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		Execution func(childComplexity int, language *string, code *string, command *string, provider *string, sandboxID *string, timeout *int, stdin *string) int
+		Execution func(childComplexity int, language *string, code *string, command *string, provider *string, sandboxID *string, timeout *int, stdin *string, openStdin *bool) int
 	}
 }
 
@@ -144,6 +150,8 @@ type MutationResolver interface {
 	WriteFile(ctx context.Context, path string, content string, sandboxID *string) (*bool, error)
 	CreateSession(ctx context.Context, provider *string, language *string, ttl *int, wait *int) (*Session, error)
 	DestroySession(ctx context.Context, sandboxID string) (*bool, error)
+	SendStdin(ctx context.Context, executionID string, data string) (*bool, error)
+	EndStdin(ctx context.Context, executionID string) (*bool, error)
 	CreateContext(ctx context.Context, sandboxID string, language string) (*CodeContext, error)
 	ExecuteInContext(ctx context.Context, sandboxID string, contextID string, code string, timeout *int) (*ContextExecutionResult, error)
 	InterruptContext(ctx context.Context, sandboxID string, contextID string) (*bool, error)
@@ -156,7 +164,7 @@ type QueryResolver interface {
 	Contexts(ctx context.Context, sandboxID string) ([]CodeContext, error)
 }
 type SubscriptionResolver interface {
-	Execution(ctx context.Context, language *string, code *string, command *string, provider *string, sandboxID *string, timeout *int, stdin *string) (<-chan ExecutionEvent, error)
+	Execution(ctx context.Context, language *string, code *string, command *string, provider *string, sandboxID *string, timeout *int, stdin *string, openStdin *bool) (<-chan ExecutionEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -338,6 +346,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExecutionResult.Truncated(childComplexity), true
 
+	case "ExecutionStarted.executionId":
+		if e.ComplexityRoot.ExecutionStarted.ExecutionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionStarted.ExecutionID(childComplexity), true
+
 	case "FileContent.content":
 		if e.ComplexityRoot.FileContent.Content == nil {
 			break
@@ -451,6 +466,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DestroySession(childComplexity, args["sandboxId"].(string)), true
+	case "Mutation.endStdin":
+		if e.ComplexityRoot.Mutation.EndStdin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_endStdin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EndStdin(childComplexity, args["executionId"].(string)), true
 	case "Mutation.executeCode":
 		if e.ComplexityRoot.Mutation.ExecuteCode == nil {
 			break
@@ -506,6 +532,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunCommand(childComplexity, args["command"].(string), args["cwd"].(*string), args["provider"].(*string), args["sandboxId"].(*string), args["timeout"].(*int), args["stdin"].(*string)), true
+	case "Mutation.sendStdin":
+		if e.ComplexityRoot.Mutation.SendStdin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendStdin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendStdin(childComplexity, args["executionId"].(string), args["data"].(string)), true
 	case "Mutation.writeFile":
 		if e.ComplexityRoot.Mutation.WriteFile == nil {
 			break
@@ -607,7 +644,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.Execution(childComplexity, args["language"].(*string), args["code"].(*string), args["command"].(*string), args["provider"].(*string), args["sandboxId"].(*string), args["timeout"].(*int), args["stdin"].(*string)), true
+		return e.ComplexityRoot.Subscription.Execution(childComplexity, args["language"].(*string), args["code"].(*string), args["command"].(*string), args["provider"].(*string), args["sandboxId"].(*string), args["timeout"].(*int), args["stdin"].(*string), args["openStdin"].(*bool)), true
 
 	}
 	return 0, false
@@ -737,8 +774,15 @@ type Mutation {
 }
 
 type Subscription {
-  "Runs a program (language and code) or a command line (command), streaming its output as produced, then its result."
-  execution(language: String, code: String, command: String, provider: String, sandboxId: ID, "milliseconds" timeout: Int, stdin: String): ExecutionEvent!
+  "Runs a program (language and code) or a command line (command), streaming its output as produced, then its result. With openStdin the program's input stays open (after stdin, if given): the first event is ExecutionStarted, whose executionId sendStdin and endStdin name."
+  execution(language: String, code: String, command: String, provider: String, sandboxId: ID, "milliseconds" timeout: Int, stdin: String, openStdin: Boolean): ExecutionEvent!
+}
+
+extend type Mutation {
+  "Feeds input to a running execution of the caller's that was started with openStdin (at most WSConfig.MaxMessageBytes waiting for the program)."
+  sendStdin(executionId: ID!, data: String!): Boolean
+  "Ends the input of a running execution of the caller's once what was sent before has reached it, so that a program reading to the end of its input finishes."
+  endStdin(executionId: ID!): Boolean
 }
 
 type ExecutionResult {
@@ -765,7 +809,12 @@ type OutputChunk {
   data: String!
 }
 
-union ExecutionEvent = OutputChunk | ExecutionResult
+"The first event of an execution started with openStdin: the ID that sendStdin and endStdin name."
+type ExecutionStarted {
+  executionId: ID!
+}
+
+union ExecutionEvent = ExecutionStarted | OutputChunk | ExecutionResult
 
 type FileContent {
   path: String!
@@ -1217,6 +1266,20 @@ func (ec *executionContext) field_Mutation_destroySession_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_endStdin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "executionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["executionId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_executeCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1407,6 +1470,28 @@ func (ec *executionContext) field_Mutation_runCommand_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_sendStdin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "executionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["executionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "data",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["data"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_writeFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1568,6 +1653,14 @@ func (ec *executionContext) field_Subscription_execution_args(ctx context.Contex
 		return nil, err
 	}
 	args["stdin"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "openStdin",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["openStdin"] = arg7
 	return args, nil
 }
 
@@ -2270,6 +2363,29 @@ func (ec *executionContext) fieldContext_ExecutionResult_truncated(_ context.Con
 	return graphql.NewScalarFieldContext("ExecutionResult", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _ExecutionStarted_executionId(ctx context.Context, field graphql.CollectedField, obj *ExecutionStarted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionStarted_executionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExecutionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionStarted_executionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionStarted", field, false, false, "ID")
+}
+
 func (ec *executionContext) _FileContent_path(ctx context.Context, field graphql.CollectedField, obj *FileContent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2737,6 +2853,94 @@ func (ec *executionContext) fieldContext_Mutation_destroySession(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_destroySession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendStdin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendStdin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendStdin(ctx, fc.Args["executionId"].(string), fc.Args["data"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendStdin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendStdin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_endStdin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_endStdin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EndStdin(ctx, fc.Args["executionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_endStdin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_endStdin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3342,7 +3546,7 @@ func (ec *executionContext) _Subscription_execution(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().Execution(ctx, fc.Args["language"].(*string), fc.Args["code"].(*string), fc.Args["command"].(*string), fc.Args["provider"].(*string), fc.Args["sandboxId"].(*string), fc.Args["timeout"].(*int), fc.Args["stdin"].(*string))
+			return ec.Resolvers.Subscription().Execution(ctx, fc.Args["language"].(*string), fc.Args["code"].(*string), fc.Args["command"].(*string), fc.Args["provider"].(*string), fc.Args["sandboxId"].(*string), fc.Args["timeout"].(*int), fc.Args["stdin"].(*string), fc.Args["openStdin"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v ExecutionEvent) graphql.Marshaler {
@@ -4464,6 +4668,13 @@ func (ec *executionContext) _ExecutionEvent(ctx context.Context, sel ast.Selecti
 			return graphql.Null
 		}
 		return ec._OutputChunk(ctx, sel, obj)
+	case ExecutionStarted:
+		return ec._ExecutionStarted(ctx, sel, &obj)
+	case *ExecutionStarted:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ExecutionStarted(ctx, sel, obj)
 	case ExecutionResult:
 		return ec._ExecutionResult(ctx, sel, &obj)
 	case *ExecutionResult:
@@ -4754,6 +4965,39 @@ func (ec *executionContext) _ExecutionResult(ctx context.Context, sel ast.Select
 	return out
 }
 
+var executionStartedImplementors = []string{"ExecutionStarted", "ExecutionEvent"}
+
+func (ec *executionContext) _ExecutionStarted(ctx context.Context, sel ast.SelectionSet, obj *ExecutionStarted) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, executionStartedImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExecutionStarted")
+		case "executionId":
+			out.Values[i] = ec._ExecutionStarted_executionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var fileContentImplementors = []string{"FileContent"}
 
 func (ec *executionContext) _FileContent(ctx context.Context, sel ast.SelectionSet, obj *FileContent) graphql.Marshaler {
@@ -4943,6 +5187,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "destroySession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_destroySession(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sendStdin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendStdin(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "endStdin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_endStdin(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++

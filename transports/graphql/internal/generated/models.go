@@ -64,6 +64,13 @@ type ExecutionResult struct {
 
 func (ExecutionResult) IsExecutionEvent() {}
 
+// The first event of an execution started with openStdin: the ID that sendStdin and endStdin name.
+type ExecutionStarted struct {
+	ExecutionID string `json:"executionId"`
+}
+
+func (ExecutionStarted) IsExecutionEvent() {}
+
 type FileContent struct {
 	Path    string `json:"path"`
 	Content string `json:"content"`
