@@ -218,6 +218,13 @@ func (p *Provider) waitReady(ctx context.Context, name, rv string) (readyState, 
 			}
 			return readyState{}, apiError("watch "+name, err)
 		}
+		// A get after the watch opened sees a Ready the watch may have
+		// missed (a watch from rv misses nothing; one that had to restart,
+		// or a server that ignores rv, might).
+		if st, ok, err := p.readyNow(ctx, name); err != nil || ok {
+			w.Stop()
+			return st, err
+		}
 		st, next, done, err := p.drain(ctx, w, name)
 		w.Stop()
 		if done || err != nil {
@@ -246,6 +253,9 @@ func (p *Provider) drain(ctx context.Context, w watch.Interface, name string) (s
 			case watch.Error:
 				return st, "", false, apiError("watch "+name, fmt.Errorf("%v", ev.Object))
 			}
+			if m, ok := ev.Object.(metav1.Object); !ok || m.GetName() != name {
+				continue
+			}
 			switch o := ev.Object.(type) {
 			case *extv1.SandboxClaim:
 				rv = o.ResourceVersion
@@ -263,6 +273,26 @@ func (p *Provider) drain(ctx context.Context, w watch.Interface, name string) (s
 			}
 		}
 	}
+}
+
+// readyNow gets the object and reports whether it is Ready.
+func (p *Provider) readyNow(ctx context.Context, name string) (readyState, bool, error) {
+	if p.claims() {
+		c, err := p.ext.ExtensionsV1beta1().SandboxClaims(p.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return readyState{}, false, apiError("get "+name, err)
+		}
+		if reason := failed(c.Status.Conditions); reason != "" {
+			return readyState{}, false, computemw.Errorf(computemw.CodeUnavailable, "sandbox claim %s failed: %s", name, reason)
+		}
+		return readyState{c.Status.SandboxStatus.Name, firstIP(c.Status.SandboxStatus.PodIPs)},
+			ready(c.Status.Conditions) && c.Status.SandboxStatus.Name != "", nil
+	}
+	s, err := p.sbx.AgentsV1beta1().Sandboxes(p.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return readyState{}, false, apiError("get "+name, err)
+	}
+	return readyState{s.Name, firstIP(s.Status.PodIPs)}, ready(s.Status.Conditions), nil
 }
 
 // ready reports whether the Ready condition is true.
