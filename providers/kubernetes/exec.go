@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -115,19 +114,16 @@ func (s *Sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	pid := init.GetProcessId()
 	c := &capture{limit: limit, stdout: opts.Stdout, stderr: opts.Stderr}
 
-	var wg sync.WaitGroup
+	// The pump ends when the reader does: a reader that outlives the
+	// process (a connection's input) is the caller's to close, and the
+	// pump's calls fail at once once runCtx is done.
 	stdinErr := make(chan error, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		stdinErr <- s.pumpStdin(runCtx, pid, opts.Stdin)
-	}()
+	go func() { stdinErr <- s.pumpStdin(runCtx, pid, opts.Stdin) }()
 	exit, recvErr := c.recv(stream)
 	if recvErr != nil {
 		s.kill(ctx, pid)
 	}
 	cancel()
-	wg.Wait()
 	res := c.result()
 	res.ExecutionTime = time.Since(start)
 	if recvErr == nil {
@@ -139,8 +135,12 @@ func (s *Sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	if errors.As(recvErr, &we) {
 		return res, computemw.Errorf(computemw.CodeClientClosed, "output stopped: %v", we.err)
 	}
-	if err := <-stdinErr; err != nil && ctx.Err() == nil && runCtx.Err() == nil {
-		return res, err
+	select {
+	case err := <-stdinErr:
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+			return res, err
+		}
+	default:
 	}
 	return res, s.runError(ctx, "stream", recvErr, timeout)
 }
