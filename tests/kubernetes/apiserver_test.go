@@ -28,7 +28,9 @@ import (
 // Established. It returns the server's (privileged loopback) config.
 func startAPIServer(t *testing.T) *rest.Config {
 	t.Helper()
-	_, storage := etcdtesting.NewUnsecuredEtcd3TestClientServer(t)
+	// The embedded etcd, named by flags: the server completes its own
+	// storage configuration (codecs) from them.
+	etcd, _ := etcdtesting.NewUnsecuredEtcd3TestClientServer(t)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	// The delegated authentication and authorization need a kubeconfig to
 	// start; nothing is ever sent to it.
@@ -48,13 +50,15 @@ users:
 		t.Fatal(err)
 	}
 	srv, err := apitesting.StartTestServer(t, nil, []string{
+		"--etcd-servers", strings.Join(etcd.V3Client.Endpoints(), ","),
+		"--etcd-prefix", "/computemw-test",
 		"--authentication-skip-lookup",
 		"--authentication-kubeconfig", kubeconfig,
 		"--authorization-kubeconfig", kubeconfig,
 		"--kubeconfig", kubeconfig,
 		"--enable-priority-and-fairness=false",
 		"--disable-admission-plugins", "NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,MutatingAdmissionPolicy",
-	}, storage)
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
