@@ -18,7 +18,7 @@ import (
 const (
 	DefaultNamespace      = "default"
 	DefaultReadyTimeout   = 2 * time.Minute
-	DefaultLifetime       = time.Hour
+	DefaultLifetime       = 24 * time.Hour
 	DefaultExecTimeout    = 5 * time.Minute
 	DefaultMaxOutputBytes = 1 << 20
 	DefaultMaxFileBytes   = 64 << 20
@@ -63,7 +63,9 @@ type Options struct {
 
 	// Lifetime is the shutdown time given to each sandbox: the controller
 	// deletes it that long after creation even if the kit never does.
-	// Zero means DefaultLifetime; negative means none.
+	// Zero means DefaultLifetime (the kit's default longest session);
+	// negative means none. Keep it at least the kit's
+	// Config.MaxSessionLifetime, or sessions end early.
 	Lifetime time.Duration
 	// ReadyTimeout bounds the wait for a new sandbox to be Ready.
 	ReadyTimeout time.Duration
