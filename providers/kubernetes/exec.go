@@ -9,9 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	processv1 "sigs.k8s.io/agent-sandbox/packages/sandboxd/spec/process/v1"
 
@@ -118,7 +116,13 @@ func (s *Sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	// process (a connection's input) is the caller's to close, and the
 	// pump's calls fail at once once runCtx is done.
 	stdinErr := make(chan error, 1)
-	go func() { stdinErr <- s.pumpStdin(runCtx, pid, opts.Stdin) }()
+	go func() {
+		err := s.pumpStdin(runCtx, pid, opts.Stdin)
+		if err != nil {
+			cancel() // a program whose input failed is stopped
+		}
+		stdinErr <- err
+	}()
 	exit, recvErr := c.recv(stream)
 	if recvErr != nil {
 		s.kill(ctx, pid)
@@ -137,7 +141,7 @@ func (s *Sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 	}
 	select {
 	case err := <-stdinErr:
-		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			return res, err
 		}
 	default:
@@ -167,7 +171,8 @@ func (s *Sandbox) kill(ctx context.Context, pid int32) {
 }
 
 // pumpStdin sends r to the process in chunks, then EOF. A nil r sends EOF
-// at once, so a program reading stdin ends.
+// at once, so a program reading stdin ends. Only a failing reader is an
+// error; the program's end stops the pump quietly.
 func (s *Sandbox) pumpStdin(ctx context.Context, pid int32, r io.Reader) error {
 	if r != nil {
 		buf := make([]byte, stdinChunk)
@@ -177,7 +182,9 @@ func (s *Sandbox) pumpStdin(ctx context.Context, pid int32, r io.Reader) error {
 				in := append([]byte(nil), buf[:n]...)
 				req := &processv1.WriteStdinRequest{ProcessId: pid, Payload: &processv1.WriteStdinRequest_Input{Input: in}}
 				if _, werr := s.proc.WriteStdin(ctx, req); werr != nil {
-					return grpcError("write stdin", werr)
+					// The program is gone or stopped reading (as EPIPE
+					// would say): its stream tells how it ended.
+					return nil
 				}
 			}
 			if err == io.EOF {
@@ -189,9 +196,7 @@ func (s *Sandbox) pumpStdin(ctx context.Context, pid int32, r io.Reader) error {
 		}
 	}
 	req := &processv1.WriteStdinRequest{ProcessId: pid, Payload: &processv1.WriteStdinRequest_Eof{Eof: &emptypb.Empty{}}}
-	if _, err := s.proc.WriteStdin(ctx, req); err != nil && grpcstatus.Code(err) != codes.NotFound {
-		return grpcError("close stdin", err)
-	}
+	_, _ = s.proc.WriteStdin(ctx, req)
 	return nil
 }
 

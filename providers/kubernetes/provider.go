@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -101,6 +102,7 @@ func (p *Provider) Languages() []string {
 	for l := range interpreters {
 		out = append(out, l)
 	}
+	slices.Sort(out)
 	return out
 }
 
