@@ -93,6 +93,12 @@ func TestAgainstAPIServer(t *testing.T) {
 			})
 		}
 	})
+	t.Run("Starter", func(t *testing.T) {
+		// The starter's own calls are not the provider's under test; it
+		// reaches the API server with the same credentials, unrecorded.
+		ns, _ := c.env(t, nil)
+		checkStarter(t, cfg, ns)
+	})
 	t.Run("CancelledCreate", func(t *testing.T) {
 		for _, pool := range []string{"python-pool", ""} {
 			t.Run("pool="+pool, func(t *testing.T) {
