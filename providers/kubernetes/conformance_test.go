@@ -5,21 +5,26 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/computemw/computemwtest"
+	"github.com/computemw/kit/providers/kubernetes"
 )
 
 // The provider conformance suite, on client-go fakes and the fake data
 // plane, with claims on a warm pool and with Sandboxes from a pod
-// template.
+// template, through sandboxd; and through pods/exec.
 func TestProviderSuite(t *testing.T) {
-	for _, pool := range []string{"python-pool", ""} {
-		name := "WarmPool"
-		if pool == "" {
-			name = "PodTemplate"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, mode := range []string{"WarmPool", "PodTemplate", "PodExec"} {
+		t.Run(mode, func(t *testing.T) {
 			computemwtest.ProviderSuite(t, func(t *testing.T) computemw.Provider {
 				e := newEnv(t, nil)
-				o := e.options(pool)
+				var o kubernetes.Options
+				switch mode {
+				case "WarmPool":
+					o = e.options("python-pool")
+				case "PodTemplate":
+					o = e.options("")
+				default:
+					o = e.podExecOptions("python-pool")
+				}
 				o.MaxOutputBytes = 64 << 10
 				return newProvider(t, o)
 			}, computemwtest.ProviderSuiteOptions{

@@ -10,7 +10,9 @@
 // router (X-Sandbox-ID, X-Sandbox-Namespace and X-Sandbox-Port headers),
 // processes over its gRPC ProcessService (streamed output, stdin, a
 // pseudo-terminal, signals) dialled at the pod's IP, since the router
-// forwards HTTP/1.1 only.
+// forwards HTTP/1.1 only. With Options.PodExec, images without sandboxd
+// are served through the API server's pods/exec (client-go's
+// remotecommand) instead: processes, terminals and files alike.
 //
 // Sandboxes carry the label LabelManaged and the label LabelInstance of
 // the kit that made them: [Provider.Reap] deletes those a crashed kit left

@@ -94,6 +94,9 @@ func (s *Sandbox) run(ctx context.Context, argv []string, opts computemw.ExecOpt
 		limit = s.p.opts.MaxOutputBytes
 	}
 	s.executions.Add(1)
+	if s.pe != nil {
+		return s.runPod(ctx, argv, opts, timeout, limit)
+	}
 	start := time.Now()
 	runCtx, cancel := context.WithTimeout(s.outgoing(ctx), timeout)
 	defer cancel()

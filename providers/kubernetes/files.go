@@ -86,6 +86,9 @@ func (s *Sandbox) OpenFile(ctx context.Context, p string) (io.ReadCloser, comput
 	if err != nil {
 		return nil, computemw.FileInfo{}, err
 	}
+	if s.pe != nil {
+		return s.podOpenFile(ctx, rel)
+	}
 	resp, err := s.do(ctx, "read file", http.MethodGet, s.fileURL(rel, ""), nil, 200)
 	if err != nil {
 		return nil, computemw.FileInfo{}, err
@@ -124,6 +127,9 @@ func (s *Sandbox) WriteFile(ctx context.Context, p string, data []byte) error {
 	if rel == "." {
 		return computemw.Errorf(computemw.CodeBadRequest, "invalid path %q: the working directory itself", p)
 	}
+	if s.pe != nil {
+		return s.podWriteFile(ctx, rel, data)
+	}
 	resp, err := s.do(ctx, "write file", http.MethodPut, s.fileURL(rel, ""), bytes.NewReader(data), 204, 200, 201)
 	if err != nil {
 		return err
@@ -148,6 +154,9 @@ func (s *Sandbox) ListFiles(ctx context.Context, p string) ([]computemw.FileInfo
 	rel, err := s.resolve(p)
 	if err != nil {
 		return nil, err
+	}
+	if s.pe != nil {
+		return s.podList(ctx, rel)
 	}
 	resp, err := s.do(ctx, "list files", http.MethodGet, s.fileURL(rel, ""), nil, 200)
 	if err != nil {
@@ -182,6 +191,9 @@ func (s *Sandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, error
 	if err != nil {
 		return computemw.FileInfo{}, err
 	}
+	if s.pe != nil {
+		return s.podStat(ctx, rel)
+	}
 	resp, err := s.do(ctx, "stat", http.MethodHead, s.fileURL(rel, ""), nil, 200)
 	if err != nil {
 		return computemw.FileInfo{}, err
@@ -196,6 +208,9 @@ func (s *Sandbox) Mkdir(ctx context.Context, p string) error {
 	rel, err := s.resolve(p)
 	if err != nil {
 		return err
+	}
+	if s.pe != nil {
+		return s.podMkdir(ctx, rel)
 	}
 	cfg, err := s.config([]string{"mkdir", "-p", "--", rel}, "", nil)
 	if err != nil {
@@ -219,6 +234,9 @@ func (s *Sandbox) Remove(ctx context.Context, p string) error {
 	}
 	if rel == "." {
 		return computemw.Errorf(computemw.CodeBadRequest, "invalid path %q: the working directory itself", p)
+	}
+	if s.pe != nil {
+		return s.podRemove(ctx, rel)
 	}
 	resp, err := s.do(ctx, "remove", http.MethodDelete, s.fileURL(rel, "recursive=true"), nil, 204, 200)
 	if err != nil {

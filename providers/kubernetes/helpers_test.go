@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	sandboxfake "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned/fake"
 	extfake "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned/fake"
 
@@ -77,6 +78,16 @@ func (e *env) options(pool string) kubernetes.Options {
 	if pool == "" {
 		o.PodTemplate = k8sfake.PodTemplate()
 	}
+	return o
+}
+
+// podExecOptions are options whose processes and files go through the
+// fake's pods/exec.
+func (e *env) podExecOptions(pool string) kubernetes.Options {
+	o := e.options(pool)
+	o.PodExec = true
+	o.RESTConfig = &rest.Config{Host: e.plane.APIURL}
+	o.WorkDir = "."
 	return o
 }
 

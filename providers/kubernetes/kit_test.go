@@ -45,10 +45,21 @@ func TestKitOverNetHTTP(t *testing.T) {
 	}
 }
 
-// The kit's WebSocket protocol over the provider.
+// The kit's WebSocket protocol over the provider, through sandboxd and
+// through pods/exec.
 func TestWebSocket(t *testing.T) {
 	e := newEnv(t, nil)
 	k8sfake.WebSocketSuite(t, newProvider(t, e.options("pool")))
+}
+
+func TestWebSocketPodExec(t *testing.T) {
+	e := newEnv(t, nil)
+	k8sfake.WebSocketSuite(t, newProvider(t, e.podExecOptions("pool")))
+	for _, x := range e.plane.Execs() {
+		if !strings.HasPrefix(x, namespace+"/pool-") {
+			t.Errorf("exec in %q, want the claim's sandbox's pod", x)
+		}
+	}
 }
 
 // Two kit instances, each with its own provider (two replicas), share a

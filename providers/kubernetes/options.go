@@ -78,6 +78,15 @@ type Options struct {
 	FilesPort int
 	// ProcessPort is sandboxd's gRPC ProcessService port; default 9090.
 	ProcessPort int
+	// PodExec runs processes, terminals and file operations through the
+	// API server's pods/exec (client-go remotecommand) instead of sandboxd,
+	// for images without the daemon (see docs/kubernetes.md for what that
+	// path can do). The Role then also needs create on pods/exec.
+	PodExec bool
+	// WorkDir is the working directory of the PodExec path; default
+	// /workspace.
+	WorkDir string
+
 	// HTTPClient carries file operations; default a client of its own.
 	HTTPClient *http.Client
 
@@ -89,7 +98,8 @@ type Options struct {
 	MaxFileBytes int64
 
 	// Clients, when set, are used instead of clients built from the
-	// configuration (tests pass client-go fakes).
+	// configuration (tests pass client-go fakes); PodExec still needs
+	// RESTConfig.
 	Clients *Clients
 }
 
@@ -113,6 +123,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = DefaultReadyTimeout
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = "/workspace"
 	}
 	if o.FilesPort <= 0 {
 		o.FilesPort = DefaultFilesPort

@@ -12,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
 	sandboxclient "sigs.k8s.io/agent-sandbox/clients/k8s/clientset/versioned"
 	extclient "sigs.k8s.io/agent-sandbox/clients/k8s/extensions/clientset/versioned"
 
@@ -42,6 +43,7 @@ const (
 // It is safe for concurrent use.
 type Provider struct {
 	opts Options
+	cfg  *rest.Config // for pods/exec
 	sbx  sandboxclient.Interface
 	ext  extclient.Interface
 
@@ -73,13 +75,17 @@ func New(opts Options) (*Provider, error) {
 		if c.Sandboxes == nil || c.Extensions == nil {
 			return nil, errors.New("kubernetes: Options.Clients needs both clients")
 		}
-		p.sbx, p.ext = c.Sandboxes, c.Extensions
+		p.sbx, p.ext, p.cfg = c.Sandboxes, c.Extensions, opts.RESTConfig
+		if opts.PodExec && p.cfg == nil {
+			return nil, errors.New("kubernetes: Options.PodExec needs Options.RESTConfig")
+		}
 		return p, nil
 	}
 	cfg, err := opts.restConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
+	p.cfg = cfg
 	if p.sbx, err = sandboxclient.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}

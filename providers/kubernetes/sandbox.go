@@ -31,6 +31,7 @@ type Sandbox struct {
 	filesURL string
 	conn     *grpc.ClientConn
 	proc     processv1.ProcessServiceClient
+	pe       *podExec // set: processes and files go through pods/exec
 
 	executions atomic.Int64
 	gone       atomic.Bool // Destroy has begun: every other method fails
@@ -57,6 +58,10 @@ const (
 // open makes a handle on a Ready sandbox: an HTTP client for its files
 // and a (lazily connecting) gRPC client for its processes.
 func (p *Provider) open(id string, st readyState) (*Sandbox, error) {
+	if p.opts.PodExec {
+		return &Sandbox{p: p, id: id, sandboxName: st.sandboxName, podIP: st.podIP,
+			pe: &podExec{cfg: p.cfg, ns: p.opts.Namespace, pod: st.sandboxName, container: p.opts.Container, workDir: p.opts.WorkDir}}, nil
+	}
 	if st.podIP == "" {
 		return nil, computemw.Errorf(computemw.CodeUnavailable, "sandbox %s is Ready but has no pod IP", id)
 	}
@@ -129,7 +134,9 @@ func (s *Sandbox) closeConns() {
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}
-	s.files.CloseIdleConnections()
+	if s.files != nil {
+		s.files.CloseIdleConnections()
+	}
 }
 
 func (s *Sandbox) alive() error {

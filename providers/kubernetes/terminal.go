@@ -31,6 +31,10 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	if cols == 0 || rows == 0 {
 		cols, rows = 80, 24
 	}
+	if s.pe != nil {
+		s.executions.Add(1)
+		return s.podOpenTerminal(ctx, argv, opts, cols, rows)
+	}
 	tctx, cancel := context.WithCancel(s.outgoing(context.WithoutCancel(ctx)))
 	stream, err := s.proc.Start(tctx, &processv1.StartRequest{Config: cfg, Pty: &processv1.PTY{Cols: uint32(cols), Rows: uint32(rows)}})
 	if err != nil {

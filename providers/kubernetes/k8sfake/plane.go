@@ -41,14 +41,18 @@ type Plane struct {
 	RouterURL string
 	// ProcessPort is the port of the fake's gRPC ProcessService on PodIP.
 	ProcessPort int
+	// APIURL is the base URL of the fake's pods/exec (a rest.Config Host).
+	APIURL string
 
 	router *httptest.Server
+	api    *httptest.Server
 	grpc   *grpc.Server
 	lis    net.Listener
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox // "namespace/name"
 	routed    []string            // X-Sandbox-ID/X-Sandbox-Namespace/X-Sandbox-Port of each routed request
+	execs     []string            // namespace/pod of each pods/exec
 }
 
 // New starts a fake data plane; t's cleanup stops it and checks that no
@@ -57,6 +61,8 @@ func New(t testing.TB) *Plane {
 	p := &Plane{t: t, sandboxes: map[string]*sandbox{}}
 	p.router = httptest.NewServer(http.HandlerFunc(p.route))
 	p.RouterURL = p.router.URL
+	p.api = httptest.NewServer(http.HandlerFunc(p.serveExec))
+	p.APIURL = p.api.URL
 	lis, err := net.Listen("tcp", PodIP+":0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +78,7 @@ func New(t testing.TB) *Plane {
 
 func (p *Plane) close() {
 	p.router.Close()
+	p.api.Close()
 	p.grpc.Stop()
 	p.mu.Lock()
 	left := make([]*sandbox, 0, len(p.sandboxes))
