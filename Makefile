@@ -49,7 +49,8 @@ playground: setup setup-playground
 	$(GO) run ./examples/playground
 
 ## test: vet (also for macOS, where the module must build), then every
-## test with the race detector; then the same in each test-only module
+## test with the race detector; then the same in each test-only module;
+## then test-kubernetes
 test: setup-test
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
