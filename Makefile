@@ -6,6 +6,7 @@ TESTFLAGS ?= -race -count=1 -timeout 25m
 TEST_MODULES := tests/browser
 
 .PHONY: all setup setup-test setup-playground run playground test bench lint template-python-data
+.PHONY: test-kubernetes
 .PHONY: generate-daytona
 .PHONY: generate-e2b
 .PHONY: generate-graphql
@@ -54,7 +55,8 @@ playground: setup setup-playground
 
 ## test: vet (also for macOS, where the module must build, and for
 ## js/wasm, the Cloudflare Worker's bridge and starter), then every test
-## with the race detector; then the same in each test-only module
+## with the race detector; then the same in each test-only module; then
+## test-kubernetes
 test: setup-test
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
@@ -67,6 +69,16 @@ test: setup-test
 		echo "cd $$m && $(GO) vet ./... && $(GO) test $(TESTFLAGS) ./..."; \
 		(cd $$m && $(GO) vet ./... && $(GO) test $(TESTFLAGS) ./...); \
 	done
+	@$(MAKE) --no-print-directory test-kubernetes
+
+## test-kubernetes: the Kubernetes provider against a real API server in
+## the test process (tests/kubernetes, a module of its own: the
+## apiextensions-apiserver test server on embedded etcd, agent-sandbox's
+## CRDs). Without the race detector: the provider's code runs under it in
+## its own package's tests, and instrumenting the API server and etcd would
+## multiply their compile time
+test-kubernetes:
+	cd tests/kubernetes && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...
 
 ## bench: time-to-interactive and HTTP ratios, then the Go benchmarks
 bench: setup
@@ -77,7 +89,7 @@ bench: setup
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@set -e; for m in $(TEST_MODULES); do (cd $$m && $(GO) vet ./...); done
+	@set -e; for m in $(TEST_MODULES) tests/kubernetes; do (cd $$m && $(GO) vet ./...); done
 
 ## generate-daytona: regenerate the Daytona provider's API clients from the
 ## vendor specs in providers/daytona/internal/spec (oapi-codegen through
