@@ -158,8 +158,8 @@ func (p *Provider) open(ctx context.Context, s *apiclient.Sandbox) (*Sandbox, er
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "daytona answered something unexpected",
 			Err: fmt.Errorf("daytona sandbox %s: toolboxProxyUrl: %w", s.Id, err)}
 	}
-	tb, err := toolboxclient.NewClient(base, toolboxclient.WithHTTPClient(&doer{
-		client: c, retries: p.doer.retries, base: p.doer.base, wait: p.doer.wait,
+	tb, err := toolboxclient.NewClient(base, toolboxclient.WithHTTPClient(&vendorhttp.Retrier{
+		Client: c, Retries: p.doer.Retries, Base: p.doer.Base, Wait: p.doer.Wait,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: toolbox client: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona/internal/toolboxclient"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // ReadFile implements computemw.Sandbox; files over Options.MaxFileBytes
@@ -96,7 +97,7 @@ func (s *Sandbox) upload(ctx context.Context, abs string, data []byte) error {
 	if err := mw.Close(); err != nil {
 		return err
 	}
-	resp, err := s.tb.UploadFileWithBody(idempotent(ctx), &toolboxclient.UploadFileParams{Path: abs}, mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+	resp, err := s.tb.UploadFileWithBody(vendorhttp.Idempotent(ctx), &toolboxclient.UploadFileParams{Path: abs}, mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
 	resp, err = check("UploadFile", resp, err, 200, 201, 204)
 	if err != nil {
 		return err
@@ -173,7 +174,7 @@ func (s *Sandbox) Mkdir(ctx context.Context, p string) error {
 // mkdir creates a directory and its parents (mode 0755). Creating an
 // existing directory again is harmless, so the call is retried.
 func (s *Sandbox) mkdir(ctx context.Context, abs string) error {
-	resp, err := s.tb.CreateFolder(idempotent(ctx), &toolboxclient.CreateFolderParams{Path: abs, Mode: "0755"})
+	resp, err := s.tb.CreateFolder(vendorhttp.Idempotent(ctx), &toolboxclient.CreateFolderParams{Path: abs, Mode: "0755"})
 	resp, err = check("CreateFolder", resp, err, 200, 201, 204)
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ const (
 type Provider struct {
 	opts Options
 	api  *apiclient.Client
-	doer *doer
+	doer *vendorhttp.Retrier
 
 	mu      sync.Mutex
 	live    map[string]*Sandbox
@@ -64,7 +64,7 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daytona: %w", err)
 	}
-	d := &doer{client: cp, retries: opts.Retries, base: 4 * opts.PollInterval}
+	d := &vendorhttp.Retrier{Client: cp, Retries: opts.Retries, Base: 4 * opts.PollInterval}
 	api, err := apiclient.NewClient(strings.TrimSuffix(opts.APIURL, "/"), apiclient.WithHTTPClient(d))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: %w", err)

@@ -59,7 +59,7 @@ func statusError(op string, resp *http.Response) error {
 	}
 	e := &computemw.Error{Code: code, Message: msg, Err: cause}
 	if resp.StatusCode == 429 || resp.StatusCode == 503 {
-		if ra, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+		if ra, ok := vendorhttp.RetryAfter(resp.Header.Get("Retry-After")); ok {
 			e.RetryAfter = ra
 		}
 	}

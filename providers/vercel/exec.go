@@ -15,6 +15,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/internal/execopts"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // Exec implements computemw.Sandbox. The command line runs as
@@ -223,7 +224,7 @@ func (s *Sandbox) kill(cmdID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Killing twice is harmless, so the call is retried.
-	_ = s.p.call(idempotent(ctx), request{op: "killCommand", method: http.MethodPost,
+	_ = s.p.call(vendorhttp.Idempotent(ctx), request{op: "killCommand", method: http.MethodPost,
 		path: sessionPath(s.id, "cmd", cmdID, "kill"), body: map[string]int{"signal": 9}}, 1<<20, nil)
 }
 

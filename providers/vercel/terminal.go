@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 var _ computemw.TerminalOpener = (*Sandbox)(nil)
@@ -41,7 +42,7 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	}
 	var ia interactiveAnswer
 	// Asking twice only issues another token: the call is retried.
-	if err := s.p.call(idempotent(ctx), request{op: "openInteractive", method: http.MethodPost,
+	if err := s.p.call(vendorhttp.Idempotent(ctx), request{op: "openInteractive", method: http.MethodPost,
 		path: sessionPath(s.id, "interactive"), body: struct{}{}}, 64<<10, &ia); err != nil {
 		return nil, err
 	}
