@@ -57,7 +57,7 @@ func (s *Sandbox) KeepAlive(ctx context.Context) error {
 		return err
 	}
 	resp, err := s.p.api.UpdateLastActivity(vendorhttp.Idempotent(ctx), s.id, nil)
-	resp, err = check("updateLastActivity", resp, err, 200, 201, 204)
+	resp, err = classify.Check("updateLastActivity", resp, err, 200, 201, 204)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (s *Sandbox) SetAutoStop(ctx context.Context, minutes int) error {
 		return computemw.Errorf(computemw.CodeBadRequest, "auto-stop interval %d is negative", minutes)
 	}
 	resp, err := s.p.api.SetAutostopInterval(vendorhttp.Idempotent(ctx), s.id, float32(minutes), nil)
-	resp, err = check("setAutostopInterval", resp, err, 200, 201)
+	resp, err = classify.Check("setAutostopInterval", resp, err, 200, 201)
 	if err != nil {
 		return err
 	}

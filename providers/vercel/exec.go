@@ -101,7 +101,7 @@ func (s *Sandbox) run(ctx context.Context, script string, args []string, opts co
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := s.p.do(runCtx, request{op: "runCommand", method: http.MethodPost, path: sessionPath(s.id, "cmd"), body: body})
-	resp, err = check("runCommand", resp, err, 200)
+	resp, err = classify.Check("runCommand", resp, err, 200)
 	if err != nil {
 		return nil, s.timedOut(ctx, err, timeout)
 	}
@@ -153,7 +153,7 @@ func (s *Sandbox) follow(resp *http.Response, out *capture) (string, int, error)
 			if errors.Is(err, errLineTooLong) {
 				return cmdID, 0, unexpected(op, err)
 			}
-			return cmdID, 0, callError(op, err)
+			return cmdID, 0, classify.Call(op, err)
 		}
 		if len(line) == 0 {
 			continue

@@ -45,7 +45,7 @@ func (s *Sandbox) OpenFile(ctx context.Context, p string) (io.ReadCloser, comput
 	// Reading twice reads the same: the call is retried.
 	resp, err := s.p.do(vendorhttp.Idempotent(ctx), request{op: "readFile", method: http.MethodPost, path: sessionPath(s.id, "fs", "read"),
 		body: map[string]string{"path": abs}})
-	resp, err = check("readFile", resp, err, 200)
+	resp, err = classify.Check("readFile", resp, err, 200)
 	if err != nil {
 		return nil, computemw.FileInfo{}, err
 	}
@@ -67,7 +67,7 @@ type downloadBody struct{ io.ReadCloser }
 func (b *downloadBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = callError("readFile", err)
+		err = classify.Call("readFile", err)
 	}
 	return n, err
 }

@@ -58,7 +58,7 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	}}
 	conn, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
-		return nil, callError("terminal", errors.New(redact(err.Error(), ia.Token)))
+		return nil, classify.Call("terminal", errors.New(redact(err.Error(), ia.Token)))
 	}
 	conn.SetReadLimit(1 << 20)
 	cmd, args := "bash", []string{"-l"}
@@ -77,7 +77,7 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 		"cwd": s.workDir, "cols": max(opts.Cols, 1), "rows": max(opts.Rows, 1)})
 	if err := conn.Write(ctx, websocket.MessageText, start); err != nil {
 		conn.CloseNow()
-		return nil, callError("terminal", err)
+		return nil, classify.Call("terminal", err)
 	}
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &terminal{s: s, conn: conn, life: life, cancel: cancel, done: make(chan struct{}), code: -1}
@@ -175,7 +175,7 @@ func (t *terminal) Write(p []byte) (int, error) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	if err := t.conn.Write(t.life, websocket.MessageBinary, p); err != nil {
-		return 0, callError("terminal", err)
+		return 0, classify.Call("terminal", err)
 	}
 	return len(p), nil
 }
@@ -186,7 +186,7 @@ func (t *terminal) Resize(cols, rows uint16) error {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	if err := t.conn.Write(t.life, websocket.MessageText, msg); err != nil {
-		return callError("terminal", err)
+		return classify.Call("terminal", err)
 	}
 	return nil
 }
