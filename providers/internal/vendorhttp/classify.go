@@ -92,11 +92,7 @@ func (c Classifier) Status(op string, resp *http.Response) error {
 // is UNAVAILABLE.
 func (c Classifier) Call(op string, err error) error {
 	if Permanent(err) {
-		msg := c.Vendor + ": a request outside its configured origin was refused"
-		if re := new(RedirectError); errors.As(err, &re) {
-			msg = c.Vendor + " answered with a redirect, which is not followed"
-		}
-		return &computemw.Error{Code: computemw.CodeUnavailable, Message: msg, Err: fmt.Errorf("%s %s: %w", c.Vendor, op, err)}
+		return Refused(c.Vendor, fmt.Errorf("%s %s: %w", c.Vendor, op, err))
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s %s: %w", c.Vendor, op, err)
@@ -135,4 +131,18 @@ func (c Classifier) Decode(op string, resp *http.Response, limit int64, v any) e
 		return &computemw.Error{Code: computemw.CodeUnavailable, Message: c.Vendor + " answered something unexpected", Err: fmt.Errorf("%s %s: %w", c.Vendor, op, err)}
 	}
 	return nil
+}
+
+// Refused is the kit error, UNAVAILABLE, of a call that a client from
+// [New] stopped: an answer that redirects (never followed) or a request
+// for another origin (never sent). Neither may be retried. Its message
+// names the vendor as name does ("daytona", "provider e2b") and says
+// which of the two it was; cause (the [Permanent] error, wrapped with the
+// call's name) is kept hidden.
+func Refused(name string, cause error) *computemw.Error {
+	msg := name + ": a request outside its configured origin was refused"
+	if re := new(RedirectError); errors.As(cause, &re) {
+		msg = name + " answered with a redirect, which is not followed"
+	}
+	return &computemw.Error{Code: computemw.CodeUnavailable, Message: msg, Err: cause}
 }

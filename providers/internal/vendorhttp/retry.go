@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -122,8 +123,10 @@ func (r *Retrier) backoff(attempt int, resp *http.Response, err error) (time.Dur
 	return 0, false
 }
 
-// RetryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+// RetryAfter parses a Retry-After header: delay-seconds or an HTTP date
+// (a date in the past is 0).
 func RetryAfter(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
