@@ -199,7 +199,7 @@ func (t *terminal) Wait() (int, error) {
 }
 
 // Close implements computemw.Terminal: it hangs up, which ends the program,
-// and waits for the connection to end.
+// drops what output is left unread and waits for the connection to end.
 func (t *terminal) Close() error {
 	t.closeOne.Do(func() {
 		t.closing.Store(true)
@@ -207,8 +207,10 @@ func (t *terminal) Close() error {
 		t.conn.Close(websocket.StatusNormalClosure, "")
 		t.wmu.Unlock()
 		t.cancel()
-		<-t.done
+		// Output nobody read must not hold up the end: a write to the
+		// pipe fails once its reader is closed.
 		t.pr.Close()
+		<-t.done
 		t.s.mu.Lock()
 		delete(t.s.terms, t)
 		t.s.mu.Unlock()
