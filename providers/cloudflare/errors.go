@@ -2,11 +2,9 @@ package cloudflare
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +48,8 @@ type bridgeError struct {
 
 // readStatusError builds a StatusError from an answer that is not 2xx.
 func readStatusError(op string, resp *http.Response) *StatusError {
-	se := &StatusError{Op: op, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header)}
+	se := &StatusError{Op: op, Status: resp.StatusCode}
+	se.RetryAfter, _ = vendorhttp.RetryAfter(resp.Header.Get("Retry-After"))
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
 	var be bridgeError
 	if json.Unmarshal(body, &be) == nil && (be.Error != "" || be.Code != "") {
@@ -59,23 +58,6 @@ func readStatusError(op string, resp *http.Response) *StatusError {
 		se.Message = strings.TrimSpace(string(body))
 	}
 	return se
-}
-
-// retryAfter reads a Retry-After header given in seconds or as a date.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // classify turns a StatusError into the kit's error class. The bridge's
@@ -133,11 +115,7 @@ func transportError(op string, err error) error {
 // redirects (never followed), or a request for another origin (never
 // sent). Neither is retried.
 func refusedError(op string, err error) error {
-	msg := "provider cloudflare: a request outside its configured origin was refused"
-	if re := new(vendorhttp.RedirectError); errors.As(err, &re) {
-		msg = "provider cloudflare answered with a redirect, which is not followed"
-	}
-	return &computemw.Error{Code: computemw.CodeUnavailable, Message: msg, Err: fmt.Errorf("cloudflare: %s: %w", op, err)}
+	return vendorhttp.Refused("provider cloudflare", fmt.Errorf("cloudflare: %s: %w", op, err))
 }
 
 // unexpected is the error of an answer the bridge's API does not describe.

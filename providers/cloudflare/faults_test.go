@@ -14,6 +14,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/cloudflare"
 	"github.com/computemw/kit/providers/cloudflare/cloudflarefake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // An idempotent call answered 429 waits as Retry-After says and tries
@@ -22,8 +23,8 @@ import (
 // never retried.
 func TestRateLimitRetryAfter(t *testing.T) {
 	p, f := newProvider(t, func(o *cloudflare.Options) { o.RetryMax = 5 * time.Second })
-	clock := &retryClock{}
-	cloudflare.SetRetryWait(p, clock.wait)
+	clock := &providertest.RetryClock{}
+	cloudflare.SetRetryWait(p, clock.Wait)
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := testCtx(t)
 	if err := sb.WriteFile(ctx, "f", []byte("x")); err != nil {
@@ -38,20 +39,20 @@ func TestRateLimitRetryAfter(t *testing.T) {
 	if got := f.Calls("readFile") - before; got != 3 {
 		t.Errorf("%d reads reached the bridge, want 3", got)
 	}
-	if w := clock.taken(); len(w) != 2 || w[0] != 2*time.Second || w[1] != 2*time.Second {
+	if w := clock.Taken(); len(w) != 2 || w[0] != 2*time.Second || w[1] != 2*time.Second {
 		t.Errorf("waits %v, want the Retry-After of 2s twice", w)
 	}
 
 	f.Inject(cloudflarefake.Fault{Op: "readFile", Status: 429, RetryAfter: time.Minute})
 	_, err = sb.ReadFile(ctx, "f")
-	if e := wantCode(t, "ReadFile asked to wait a minute", err, computemw.CodeRateLimited); e.RetryAfter != time.Minute {
+	if e := providertest.WantCode(t, "ReadFile asked to wait a minute", err, computemw.CodeRateLimited); e.RetryAfter != time.Minute {
 		t.Errorf("RetryAfter %s, want 1m", e.RetryAfter)
 	}
 
 	before = f.Calls("execCommand")
 	f.Inject(cloudflarefake.Fault{Op: "execCommand", Status: 429, RetryAfter: time.Second})
 	_, err = sb.Exec(ctx, "echo once", computemw.ExecOptions{})
-	if e := wantCode(t, "Exec answered 429", err, computemw.CodeRateLimited); e.RetryAfter != time.Second {
+	if e := providertest.WantCode(t, "Exec answered 429", err, computemw.CodeRateLimited); e.RetryAfter != time.Second {
 		t.Errorf("RetryAfter %s, want 1s", e.RetryAfter)
 	}
 	if got := f.Calls("execCommand") - before; got != 1 {
@@ -83,7 +84,7 @@ func TestStatusClasses(t *testing.T) {
 	} {
 		f.Inject(cloudflarefake.Fault{Op: "readFile", Status: c.status})
 		_, err := sb.ReadFile(ctx, "f")
-		e := wantCode(t, "ReadFile answered HTTP "+strconv.Itoa(c.status), err, c.code)
+		e := providertest.WantCode(t, "ReadFile answered HTTP "+strconv.Itoa(c.status), err, c.code)
 		if strings.Contains(e.Error(), cloudflarefake.APIKey) {
 			t.Errorf("%d: the error names the API key", c.status)
 		}
@@ -98,18 +99,18 @@ func TestServerErrorsRetried(t *testing.T) {
 		o.RetryBase = 100 * time.Millisecond
 		o.RetryMax = time.Second
 	})
-	clock := &retryClock{}
-	cloudflare.SetRetryWait(p, clock.wait)
+	clock := &providertest.RetryClock{}
+	cloudflare.SetRetryWait(p, clock.Wait)
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := testCtx(t)
 	before := f.Calls("isSandboxRunning")
 	f.Inject(cloudflarefake.Fault{Op: "isSandboxRunning", Status: 503, Times: 3})
 	_, err := sb.Running(ctx)
-	wantCode(t, "Running after three 503s", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Running after three 503s", err, computemw.CodeUnavailable)
 	if got := f.Calls("isSandboxRunning") - before; got != 3 {
 		t.Errorf("%d calls, want 1 + 2 retries", got)
 	}
-	if w := clock.taken(); len(w) != 2 || w[0] != 100*time.Millisecond || w[1] != 200*time.Millisecond {
+	if w := clock.Taken(); len(w) != 2 || w[0] != 100*time.Millisecond || w[1] != 200*time.Millisecond {
 		t.Errorf("waits %v, want 100ms then 200ms", w)
 	}
 	f.Inject(cloudflarefake.Fault{Op: "isSandboxRunning", Reset: true})
@@ -127,7 +128,7 @@ func TestExecStreamFaults(t *testing.T) {
 	ctx := testCtx(t)
 	f.Inject(cloudflarefake.Fault{Op: "execCommand", ResetAfterEvents: 1})
 	res, err := sb.Exec(ctx, "echo first; sleep 0.2; echo second", computemw.ExecOptions{Timeout: 10 * time.Second})
-	wantCode(t, "Exec whose stream is reset", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec whose stream is reset", err, computemw.CodeUnavailable)
 	if res == nil || res.Stdout != "first\n" {
 		t.Errorf("partial result %+v, want the first line", res)
 	}
@@ -145,7 +146,7 @@ func TestExecStreamFaults(t *testing.T) {
 	// An answer before the stream (the bridge lost the sandbox) is not retried.
 	f.Inject(cloudflarefake.Fault{Op: "execCommand", Status: 502})
 	_, err = sb.Exec(ctx, "true", computemw.ExecOptions{})
-	wantCode(t, "Exec answered 502", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec answered 502", err, computemw.CodeUnavailable)
 }
 
 type lockedBuffer struct {
@@ -211,20 +212,20 @@ func TestCreateFailures(t *testing.T) {
 	ctx := testCtx(t)
 	f.Inject(cloudflarefake.Fault{Op: "createSandbox", Reset: true})
 	_, err := p.Create(ctx, computemw.CreateOptions{})
-	wantCode(t, "Create reset", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Create reset", err, computemw.CodeUnavailable)
 	if n := f.Calls("createSandbox"); n != 1 {
 		t.Errorf("create sent %d times, want once (never retried)", n)
 	}
 	f.Inject(cloudflarefake.Fault{Op: "isSandboxRunning", Status: 503, Times: 10})
 	_, err = p.Create(ctx, computemw.CreateOptions{})
-	wantCode(t, "Create without capacity", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Create without capacity", err, computemw.CodeUnavailable)
 	if live := f.Live(); len(live) != 0 {
 		t.Errorf("left running after a failed start: %v", live)
 	}
 	_, err = p.Create(ctx, computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 512}})
-	wantCode(t, "Create with a memory cap", err, computemw.CodeExecution)
+	providertest.WantCode(t, "Create with a memory cap", err, computemw.CodeExecution)
 	_, err = p.Create(ctx, computemw.CreateOptions{Template: "ubuntu:24.04"})
-	wantCode(t, "Create with an image", err, computemw.CodeExecution)
+	providertest.WantCode(t, "Create with an image", err, computemw.CodeExecution)
 }
 
 // The API key appears in no error and no log line, whatever fails.

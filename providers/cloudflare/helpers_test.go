@@ -62,19 +62,6 @@ func create(t *testing.T, p *cloudflare.Provider, opts computemw.CreateOptions) 
 	return sb.(*cloudflare.Sandbox)
 }
 
-// wantCode fails unless err is of the kit's class code.
-func wantCode(t *testing.T, what string, err error, code computemw.Code) *computemw.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: nil error, want %s", what, code)
-	}
-	e := computemw.AsError(err)
-	if e.Code != code {
-		t.Fatalf("%s: %v (code %s), want code %s", what, err, e.Code, code)
-	}
-	return e
-}
-
 // readUntil reads the terminal until every want has appeared.
 func readUntil(t *testing.T, r io.Reader, want ...string) string {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/cloudflare"
 	"github.com/computemw/kit/providers/cloudflare/cloudflarefake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // A bridge answer that redirects (to a service only the server can reach,
@@ -46,7 +47,7 @@ func TestRedirectsNotFollowed(t *testing.T) {
 		for _, status := range []int{301, 302, 307, 308} {
 			f.Inject(cloudflarefake.Fault{Op: c.op, Status: status, Location: internal.URL + "/latest/meta-data"})
 			err := c.run()
-			e := wantCode(t, c.op+" redirected", err, computemw.CodeUnavailable)
+			e := providertest.WantCode(t, c.op+" redirected", err, computemw.CodeUnavailable)
 			if e.Message != "provider cloudflare answered with a redirect, which is not followed" {
 				t.Errorf("%s %d: message %q", c.op, status, e.Message)
 			}
@@ -66,7 +67,7 @@ func TestAttachByID(t *testing.T) {
 	ctx := testCtx(t)
 	for _, id := range []string{"", "UPPER", "sbx-1", "../x", "abc/def", string(make([]byte, 200))} {
 		_, err := p.Attach(ctx, id)
-		wantCode(t, "Attach("+id+")", err, computemw.CodeNotFound)
+		providertest.WantCode(t, "Attach("+id+")", err, computemw.CodeNotFound)
 	}
 	sb := create(t, p, computemw.CreateOptions{})
 	before := len(f.Exchanges())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/cloudflare"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // A terminal runs on the bridge's PTY: typed input reaches the program,
@@ -73,7 +74,7 @@ func TestTerminal(t *testing.T) {
 
 	// A command with arguments is not something the bridge's PTY starts.
 	_, err = sb.OpenTerminal(ctx, computemw.TerminalOptions{Command: "sleep 60"})
-	wantCode(t, "OpenTerminal with arguments", err, computemw.CodeExecution)
+	providertest.WantCode(t, "OpenTerminal with arguments", err, computemw.CodeExecution)
 
 	// Destroy ends the terminals still open.
 	term, err = sb.OpenTerminal(ctx, computemw.TerminalOptions{Cols: 80, Rows: 24})
@@ -87,7 +88,7 @@ func TestTerminal(t *testing.T) {
 		t.Errorf("Wait after Destroy = %d, %v", code, err)
 	}
 	_, err = sb.OpenTerminal(ctx, computemw.TerminalOptions{})
-	wantCode(t, "OpenTerminal after Destroy", err, computemw.CodeNotFound)
+	providertest.WantCode(t, "OpenTerminal after Destroy", err, computemw.CodeNotFound)
 }
 
 // A terminal of a sandbox attached by ID (as another kit instance does)

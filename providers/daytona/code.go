@@ -80,7 +80,7 @@ func (s *Sandbox) codeRun(ctx context.Context, lang, code string, opts computemw
 	runCtx, cancel := context.WithTimeout(ctx, timeout+time.Second)
 	defer cancel()
 	resp, err := s.tb.CodeRun(runCtx, req)
-	resp, err = check("CodeRun", resp, err, 200)
+	resp, err = classify.Check("CodeRun", resp, err, 200)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			return &computemw.Result{ExitCode: -1, ExecutionTime: time.Since(start)},
@@ -89,7 +89,7 @@ func (s *Sandbox) codeRun(ctx context.Context, lang, code string, opts computemw
 		return nil, err
 	}
 	var out toolboxclient.CodeRunResponse
-	if err := decode("CodeRun", resp, 6*limit+1<<20, &out); err != nil {
+	if err := classify.Decode("CodeRun", resp, 6*limit+1<<20, &out); err != nil {
 		return nil, err
 	}
 	c := &capture{limit: limit}

@@ -10,6 +10,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/daytona/daytonafake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 func TestOptionsFromEnv(t *testing.T) {
@@ -138,19 +139,19 @@ func TestNotSupported(t *testing.T) {
 	p, _ := newProvider(t, daytonafake.Options{}, daytona.Options{})
 	sb := create(t, p, computemw.CreateOptions{})
 	_, err := sb.RunCode(ctxT(t, 10*time.Second), "typescript", "console.log(1)", computemw.ExecOptions{Stdout: &signalWriter{seen: make(chan struct{})}})
-	e := wantCode(t, "streamed typescript", err, computemw.CodeExecution)
+	e := providertest.WantCode(t, "streamed typescript", err, computemw.CodeExecution)
 	if !strings.Contains(e.Message, "not supported by provider daytona") {
 		t.Errorf("message %q", e.Message)
 	}
 	_, err = sb.RunCode(ctxT(t, 10*time.Second), "cobol", "x", computemw.ExecOptions{})
-	wantCode(t, "unknown language", err, computemw.CodeExecution)
+	providertest.WantCode(t, "unknown language", err, computemw.CodeExecution)
 	if _, ok := any(sb).(computemw.TerminalOpener); ok {
 		t.Error("the sandbox claims terminals, which the toolbox spec does not describe")
 	}
 	var big strings.Builder
 	big.WriteString(strings.Repeat("x", daytona.DefaultMaxStdinBytes+1))
 	_, err = sb.Exec(ctxT(t, 10*time.Second), "cat", computemw.ExecOptions{Stdin: strings.NewReader(big.String())})
-	wantCode(t, "oversized stdin", err, computemw.CodePayloadTooLarge)
+	providertest.WantCode(t, "oversized stdin", err, computemw.CodePayloadTooLarge)
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {

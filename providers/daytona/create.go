@@ -35,10 +35,10 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	if err != nil {
 		// The request may have reached Daytona: delete what it makes.
 		p.reap(name, "")
-		return nil, callError("createSandbox", err)
+		return nil, classify.Call("createSandbox", err)
 	}
 	if resp.StatusCode != 200 && resp.StatusCode != 201 {
-		err := statusError("createSandbox", resp)
+		err := classify.Status("createSandbox", resp)
 		resp.Body.Close()
 		if resp.StatusCode >= 500 && resp.StatusCode != 501 && resp.StatusCode != 507 {
 			p.reap(name, "") // the outcome is unknown
@@ -46,7 +46,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		return nil, err
 	}
 	var created apiclient.Sandbox
-	if err := decode("createSandbox", resp, 1<<20, &created); err != nil {
+	if err := classify.Decode("createSandbox", resp, 1<<20, &created); err != nil {
 		p.reap(name, "")
 		return nil, err
 	}
@@ -158,19 +158,19 @@ func (p *Provider) open(ctx context.Context, s *apiclient.Sandbox) (*Sandbox, er
 		return nil, &computemw.Error{Code: computemw.CodeUnavailable, Message: "daytona answered something unexpected",
 			Err: fmt.Errorf("daytona sandbox %s: toolboxProxyUrl: %w", s.Id, err)}
 	}
-	tb, err := toolboxclient.NewClient(base, toolboxclient.WithHTTPClient(&doer{
-		client: c, retries: p.doer.retries, base: p.doer.base, wait: p.doer.wait,
+	tb, err := toolboxclient.NewClient(base, toolboxclient.WithHTTPClient(&vendorhttp.Retrier{
+		Client: c, Retries: p.doer.Retries, Base: p.doer.Base, Wait: p.doer.Wait,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: toolbox client: %w", err)
 	}
 	resp, err := tb.GetWorkDir(ctx)
-	resp, err = check("GetWorkDir", resp, err, 200)
+	resp, err = classify.Check("GetWorkDir", resp, err, 200)
 	if err != nil {
 		return nil, err
 	}
 	var wd toolboxclient.WorkDirResponse
-	if err := decode("GetWorkDir", resp, 64<<10, &wd); err != nil {
+	if err := classify.Decode("GetWorkDir", resp, 64<<10, &wd); err != nil {
 		return nil, err
 	}
 	if !strings.HasPrefix(wd.Dir, "/") {
@@ -199,7 +199,7 @@ func (p *Provider) reap(name, id string) {
 		wait := p.opts.PollInterval
 		for {
 			resp, err := p.api.DeleteSandbox(ctx, target, nil)
-			resp, err = check("deleteSandbox", resp, err, 200, 204)
+			resp, err = classify.Check("deleteSandbox", resp, err, 200, 204)
 			if err == nil {
 				resp.Body.Close()
 				return

@@ -41,8 +41,8 @@
 // documents one, and on the shared toolbox proxy a followed redirect
 // would carry the key to another tenant's sandbox.
 //
-// Errors of the vendor map to the kit's classes (see errors.go). Only
-// idempotent calls are retried. A Create that fails or is cancelled deletes
-// what it made, also when Daytona finishes the creation after the client
-// gave up.
+// Errors of the vendor map to the kit's classes (vendorhttp.Classifier).
+// Only idempotent calls are retried. A Create that fails or is cancelled
+// deletes what it made, also when Daytona finishes the creation after the
+// client gave up.
 package daytona

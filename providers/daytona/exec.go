@@ -93,7 +93,7 @@ func (s *Sandbox) run(ctx context.Context, command string, opts computemw.ExecOp
 
 	session := "computemw-" + randomID()
 	resp, err := s.tb.CreateSession(ctx, toolboxclient.CreateSessionRequest{SessionId: session})
-	resp, err = check("CreateSession", resp, err, 200, 201)
+	resp, err = classify.Check("CreateSession", resp, err, 200, 201)
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +104,12 @@ func (s *Sandbox) run(ctx context.Context, command string, opts computemw.ExecOp
 	resp, err = s.tb.SessionExecuteCommand(ctx, session, toolboxclient.SessionExecuteRequest{
 		Command: "sh -c " + quote(script.String()), RunAsync: &async,
 	})
-	resp, err = check("SessionExecuteCommand", resp, err, 200, 202)
+	resp, err = classify.Check("SessionExecuteCommand", resp, err, 200, 202)
 	if err != nil {
 		return nil, err
 	}
 	var started toolboxclient.SessionExecuteResponse
-	if err := decode("SessionExecuteCommand", resp, 1<<20, &started); err != nil {
+	if err := classify.Decode("SessionExecuteCommand", resp, 1<<20, &started); err != nil {
 		return nil, err
 	}
 
@@ -140,12 +140,12 @@ func (s *Sandbox) follow(ctx context.Context, session, cmdID string, out *captur
 	wait := s.p.opts.PollInterval
 	for {
 		resp, err := s.tb.GetSessionCommand(ctx, session, cmdID)
-		resp, err = check("GetSessionCommand", resp, err, 200)
+		resp, err = classify.Check("GetSessionCommand", resp, err, 200)
 		if err != nil {
 			return 0, err
 		}
 		var cmd toolboxclient.Command
-		if err := decode("GetSessionCommand", resp, 1<<20, &cmd); err != nil {
+		if err := classify.Decode("GetSessionCommand", resp, 1<<20, &cmd); err != nil {
 			return 0, err
 		}
 		grew, err := s.logs(ctx, session, cmdID, logLimit, out)
@@ -175,7 +175,7 @@ func (s *Sandbox) logs(ctx context.Context, session, cmdID string, limit int64, 
 		req.Header.Set("Accept", "application/json")
 		return nil
 	})
-	resp, err = check("GetSessionCommandLogs", resp, err, 200)
+	resp, err = classify.Check("GetSessionCommandLogs", resp, err, 200)
 	if err != nil {
 		return false, err
 	}
@@ -199,7 +199,7 @@ func (s *Sandbox) pumpStdin(ctx context.Context, session, cmdID string, r io.Rea
 		n, err := r.Read(buf)
 		if n > 0 {
 			resp, err := s.tb.SendInput(ctx, session, cmdID, toolboxclient.SessionSendInputRequest{Data: string(buf[:n])})
-			if resp, err = check("SendInput", resp, err, 200, 204); err != nil {
+			if resp, err = classify.Check("SendInput", resp, err, 200, 204); err != nil {
 				return
 			}
 			resp.Body.Close()
@@ -233,7 +233,7 @@ func (s *Sandbox) deleteSession(session string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := s.tb.DeleteSession(ctx, session)
-	if resp, err = check("DeleteSession", resp, err, 200, 204); err == nil {
+	if resp, err = classify.Check("DeleteSession", resp, err, 200, 204); err == nil {
 		resp.Body.Close()
 	}
 }

@@ -12,19 +12,8 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/daytona/daytonafake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
-
-func wantCode(t *testing.T, what string, err error, code computemw.Code) *computemw.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: got nil error, want %s", what, code)
-	}
-	e := computemw.AsError(err)
-	if e.Code != code {
-		t.Fatalf("%s: got %v (code %s), want %s", what, err, e.Code, code)
-	}
-	return e
-}
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
@@ -66,7 +55,7 @@ func TestCreateErrorClasses(t *testing.T) {
 			p, fake := newProvider(t, daytonafake.Options{}, daytona.Options{CleanupWindow: 300 * time.Millisecond})
 			fake.Inject(daytonafake.Fault{Op: "createSandbox", Status: tc.status, RetryAfter: 7 * time.Second})
 			_, err := p.Create(ctxT(t, 10*time.Second), computemw.CreateOptions{})
-			e := wantCode(t, "Create", err, tc.code)
+			e := providertest.WantCode(t, "Create", err, tc.code)
 			if tc.status == 429 && e.RetryAfter != 7*time.Second {
 				t.Errorf("RetryAfter = %s, want the vendor's 7s", e.RetryAfter)
 			}
@@ -81,8 +70,8 @@ func TestCreateErrorClasses(t *testing.T) {
 // and a dropped connection.
 func TestIdempotentCallsRetried(t *testing.T) {
 	p, fake := newProvider(t, daytonafake.Options{}, daytona.Options{})
-	clock := &retryClock{}
-	daytona.SetRetryWait(p, clock.wait)
+	clock := &providertest.RetryClock{}
+	daytona.SetRetryWait(p, clock.Wait)
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := ctxT(t, 20*time.Second)
 	if err := sb.WriteFile(ctx, "f.txt", []byte("x")); err != nil {
@@ -92,7 +81,7 @@ func TestIdempotentCallsRetried(t *testing.T) {
 	fake.Inject(daytonafake.Fault{Op: "GetFileInfo", Status: 503})
 	fake.Inject(daytonafake.Fault{Op: "GetFileInfo", Reset: true})
 	before := fake.Calls("GetFileInfo")
-	clock.reset()
+	clock.Reset()
 	fi, err := sb.Stat(ctx, "f.txt")
 	if err != nil {
 		t.Fatalf("Stat after transient faults: %v", err)
@@ -104,7 +93,7 @@ func TestIdempotentCallsRetried(t *testing.T) {
 		t.Errorf("GetFileInfo reached the fake %d times, want 4 (three faults, one success)", n)
 	}
 	// The retry after the reset may be net/http's own, without a wait.
-	if waits := clock.taken(); len(waits) < 2 || waits[0] != 3*time.Second {
+	if waits := clock.Taken(); len(waits) < 2 || waits[0] != 3*time.Second {
 		t.Errorf("waited %v before the retries; want the Retry-After of 3s, then a backoff", waits)
 	}
 }
@@ -116,13 +105,13 @@ func TestRetriesBounded(t *testing.T) {
 	sb := create(t, p, computemw.CreateOptions{})
 	fake.Inject(daytonafake.Fault{Op: "GetFileInfo", Status: 503, Times: 10})
 	_, err := sb.Stat(ctxT(t, 10*time.Second), "x")
-	wantCode(t, "Stat", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Stat", err, computemw.CodeUnavailable)
 	if n := fake.Calls("GetFileInfo"); n != 3 {
 		t.Errorf("GetFileInfo reached the fake %d times, want 3 (1 + 2 retries)", n)
 	}
 	fake.Inject(daytonafake.Fault{Op: "SessionExecuteCommand", Reset: true})
 	_, err = sb.Exec(ctxT(t, 10*time.Second), "echo once", computemw.ExecOptions{})
-	wantCode(t, "Exec with a dropped connection", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec with a dropped connection", err, computemw.CodeUnavailable)
 	if n := fake.Calls("SessionExecuteCommand"); n != 1 {
 		t.Errorf("SessionExecuteCommand sent %d times; a command must not be retried", n)
 	}
@@ -133,7 +122,7 @@ func TestCreateSucceedingAfterGiveUpIsDeleted(t *testing.T) {
 	p, fake := newProvider(t, daytonafake.Options{}, daytona.Options{})
 	fake.Inject(daytonafake.Fault{Op: "createSandbox", CreateAfterGiveUp: 100 * time.Millisecond})
 	_, err := p.Create(ctxT(t, 200*time.Millisecond), computemw.CreateOptions{})
-	wantCode(t, "Create that times out", err, computemw.CodeTimeout)
+	providertest.WantCode(t, "Create that times out", err, computemw.CodeTimeout)
 	ctx := ctxT(t, 20*time.Second)
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -159,7 +148,7 @@ func TestStartPolling(t *testing.T) {
 	t.Run("start timeout", func(t *testing.T) {
 		p, fake := newProvider(t, daytonafake.Options{StartPolls: 1 << 30}, daytona.Options{StartTimeout: 150 * time.Millisecond})
 		_, err := p.Create(ctxT(t, 10*time.Second), computemw.CreateOptions{})
-		wantCode(t, "Create of a sandbox that never starts", err, computemw.CodeTimeout)
+		providertest.WantCode(t, "Create of a sandbox that never starts", err, computemw.CodeTimeout)
 		if err := p.Close(ctxT(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +166,7 @@ func TestStartPolling(t *testing.T) {
 			}
 		}}, daytona.Options{})
 		_, err := p.Create(ctx, computemw.CreateOptions{})
-		wantCode(t, "cancelled Create", err, computemw.CodeClientClosed)
+		providertest.WantCode(t, "cancelled Create", err, computemw.CodeClientClosed)
 		if err := p.Close(ctxT(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +187,7 @@ func TestDownloadFaults(t *testing.T) {
 	}
 	fake.Inject(daytonafake.Fault{Op: "DownloadFile", ResetAfterBytes: 1000})
 	_, err := sb.ReadFile(ctx, "big.bin")
-	wantCode(t, "ReadFile reset mid-stream", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "ReadFile reset mid-stream", err, computemw.CodeUnavailable)
 
 	fake.Inject(daytonafake.Fault{Op: "DownloadFile", ChunkDelay: 20 * time.Millisecond, ChunkSize: 4096})
 	got, err := sb.ReadFile(ctx, "big.bin")
@@ -268,7 +257,7 @@ func TestExecCancelEndsCommand(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		wantCode(t, "cancelled Exec", err, computemw.CodeClientClosed)
+		providertest.WantCode(t, "cancelled Exec", err, computemw.CodeClientClosed)
 	case <-time.After(time.Minute):
 		t.Fatal("cancelled Exec still running after a minute")
 	}
@@ -282,9 +271,9 @@ func TestExecCancelEndsCommand(t *testing.T) {
 func TestCheckHealthFailures(t *testing.T) {
 	p, fake := newProvider(t, daytonafake.Options{}, daytona.Options{Retries: -1})
 	fake.Inject(daytonafake.Fault{Op: "listSandboxes", Status: 401})
-	wantCode(t, "CheckHealth with a rejected key", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
+	providertest.WantCode(t, "CheckHealth with a rejected key", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
 	fake.Inject(daytonafake.Fault{Op: "listSandboxes", Status: 502})
-	wantCode(t, "CheckHealth with a bad gateway", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
+	providertest.WantCode(t, "CheckHealth with a bad gateway", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
 	if err := p.CheckHealth(ctxT(t, 10*time.Second)); err != nil {
 		t.Errorf("CheckHealth once the faults are over: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona/internal/toolboxclient"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // ReadFile implements computemw.Sandbox; files over Options.MaxFileBytes
@@ -47,7 +48,7 @@ func (s *Sandbox) OpenFile(ctx context.Context, p string) (io.ReadCloser, comput
 	}
 	abs, _ := s.resolve(p)
 	resp, err := s.tb.DownloadFile(ctx, &toolboxclient.DownloadFileParams{Path: abs})
-	resp, err = check("DownloadFile", resp, err, 200)
+	resp, err = classify.Check("DownloadFile", resp, err, 200)
 	if err != nil {
 		return nil, computemw.FileInfo{}, err
 	}
@@ -60,7 +61,7 @@ type downloadBody struct{ io.ReadCloser }
 func (b *downloadBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = callError("DownloadFile", err)
+		err = classify.Call("DownloadFile", err)
 	}
 	return n, err
 }
@@ -96,8 +97,8 @@ func (s *Sandbox) upload(ctx context.Context, abs string, data []byte) error {
 	if err := mw.Close(); err != nil {
 		return err
 	}
-	resp, err := s.tb.UploadFileWithBody(idempotent(ctx), &toolboxclient.UploadFileParams{Path: abs}, mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
-	resp, err = check("UploadFile", resp, err, 200, 201, 204)
+	resp, err := s.tb.UploadFileWithBody(vendorhttp.Idempotent(ctx), &toolboxclient.UploadFileParams{Path: abs}, mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+	resp, err = classify.Check("UploadFile", resp, err, 200, 201, 204)
 	if err != nil {
 		return err
 	}
@@ -112,12 +113,12 @@ func (s *Sandbox) ListFiles(ctx context.Context, p string) ([]computemw.FileInfo
 		return nil, err
 	}
 	resp, err := s.tb.ListFiles(ctx, &toolboxclient.ListFilesParams{Path: &abs})
-	resp, err = check("ListFiles", resp, err, 200)
+	resp, err = classify.Check("ListFiles", resp, err, 200)
 	if err != nil {
 		return nil, err
 	}
 	var list []toolboxclient.FileInfo
-	if err := decode("ListFiles", resp, 32<<20, &list); err != nil {
+	if err := classify.Decode("ListFiles", resp, 32<<20, &list); err != nil {
 		return nil, err
 	}
 	out := make([]computemw.FileInfo, 0, len(list))
@@ -134,12 +135,12 @@ func (s *Sandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, error
 		return computemw.FileInfo{}, err
 	}
 	resp, err := s.tb.GetFileInfo(ctx, &toolboxclient.GetFileInfoParams{Path: abs})
-	resp, err = check("GetFileInfo", resp, err, 200)
+	resp, err = classify.Check("GetFileInfo", resp, err, 200)
 	if err != nil {
 		return computemw.FileInfo{}, err
 	}
 	var f toolboxclient.FileInfo
-	if err := decode("GetFileInfo", resp, 1<<20, &f); err != nil {
+	if err := classify.Decode("GetFileInfo", resp, 1<<20, &f); err != nil {
 		return computemw.FileInfo{}, err
 	}
 	return s.fileInfo(abs, f), nil
@@ -173,8 +174,8 @@ func (s *Sandbox) Mkdir(ctx context.Context, p string) error {
 // mkdir creates a directory and its parents (mode 0755). Creating an
 // existing directory again is harmless, so the call is retried.
 func (s *Sandbox) mkdir(ctx context.Context, abs string) error {
-	resp, err := s.tb.CreateFolder(idempotent(ctx), &toolboxclient.CreateFolderParams{Path: abs, Mode: "0755"})
-	resp, err = check("CreateFolder", resp, err, 200, 201, 204)
+	resp, err := s.tb.CreateFolder(vendorhttp.Idempotent(ctx), &toolboxclient.CreateFolderParams{Path: abs, Mode: "0755"})
+	resp, err = classify.Check("CreateFolder", resp, err, 200, 201, 204)
 	if err != nil {
 		return err
 	}
@@ -197,7 +198,7 @@ func (s *Sandbox) Remove(ctx context.Context, p string) error {
 func (s *Sandbox) remove(ctx context.Context, abs string) error {
 	recursive := true
 	resp, err := s.tb.DeleteFile(ctx, &toolboxclient.DeleteFileParams{Path: abs, Recursive: &recursive})
-	resp, err = check("DeleteFile", resp, err, 200, 204)
+	resp, err = classify.Check("DeleteFile", resp, err, 200, 204)
 	if err != nil {
 		return err
 	}

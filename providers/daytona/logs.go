@@ -29,7 +29,7 @@ func readLogs(resp *http.Response, limit int64) (string, string, error) {
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return "", "", callError(op, err)
+		return "", "", classify.Call(op, err)
 	}
 	if int64(len(data)) > limit {
 		return "", "", &computemw.Error{Code: computemw.CodeResource, Message: "daytona's answer is over the size limit", Err: fmt.Errorf("daytona %s: response over %d bytes", op, limit)}

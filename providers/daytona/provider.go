@@ -30,7 +30,7 @@ const (
 type Provider struct {
 	opts Options
 	api  *apiclient.Client
-	doer *doer
+	doer *vendorhttp.Retrier
 
 	mu      sync.Mutex
 	live    map[string]*Sandbox
@@ -64,7 +64,7 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daytona: %w", err)
 	}
-	d := &doer{client: cp, retries: opts.Retries, base: 4 * opts.PollInterval}
+	d := &vendorhttp.Retrier{Client: cp, Retries: opts.Retries, Base: 4 * opts.PollInterval}
 	api, err := apiclient.NewClient(strings.TrimSuffix(opts.APIURL, "/"), apiclient.WithHTTPClient(d))
 	if err != nil {
 		return nil, fmt.Errorf("daytona: %w", err)
@@ -93,7 +93,7 @@ func (p *Provider) TemplateNames() []string { return nil }
 func (p *Provider) CheckHealth(ctx context.Context) error {
 	one := float32(1)
 	resp, err := p.api.ListSandboxes(ctx, &apiclient.ListSandboxesParams{Limit: &one})
-	resp, err = check("listSandboxes", resp, err, 200)
+	resp, err = classify.Check("listSandboxes", resp, err, 200)
 	if err != nil {
 		return err
 	}
@@ -159,12 +159,12 @@ func (p *Provider) List(ctx context.Context, limit int) ([]SandboxInfo, error) {
 	var cursor *string
 	for {
 		resp, err := p.api.ListSandboxes(ctx, &apiclient.ListSandboxesParams{Labels: &ls, Limit: &page, Cursor: cursor})
-		resp, err = check("listSandboxes", resp, err, 200)
+		resp, err = classify.Check("listSandboxes", resp, err, 200)
 		if err != nil {
 			return nil, err
 		}
 		var body apiclient.ListSandboxesResponse
-		if err := decode("listSandboxes", resp, 16<<20, &body); err != nil {
+		if err := classify.Decode("listSandboxes", resp, 16<<20, &body); err != nil {
 			return nil, err
 		}
 		for _, it := range body.Items {
@@ -193,7 +193,7 @@ func (p *Provider) List(ctx context.Context, limit int) ([]SandboxInfo, error) {
 func (p *Provider) Delete(ctx context.Context, idOrName string) error {
 	resp, err := p.api.DeleteSandbox(ctx, idOrName, nil)
 	if err == nil && resp.StatusCode == http.StatusConflict {
-		conflict := statusError("deleteSandbox", resp)
+		conflict := classify.Status("deleteSandbox", resp)
 		resp.Body.Close()
 		sb, err := p.get(ctx, idOrName)
 		if errors.Is(err, computemw.ErrNotFound) || (err == nil && beingDestroyed(sb)) {
@@ -201,7 +201,7 @@ func (p *Provider) Delete(ctx context.Context, idOrName string) error {
 		}
 		return conflict
 	}
-	resp, err = check("deleteSandbox", resp, err, 200, 204)
+	resp, err = classify.Check("deleteSandbox", resp, err, 200, 204)
 	if errors.Is(err, computemw.ErrNotFound) {
 		return nil
 	}
@@ -221,12 +221,12 @@ func beingDestroyed(sb *apiclient.Sandbox) bool {
 
 func (p *Provider) get(ctx context.Context, idOrName string) (*apiclient.Sandbox, error) {
 	resp, err := p.api.GetSandbox(ctx, idOrName, nil)
-	resp, err = check("getSandbox", resp, err, 200)
+	resp, err = classify.Check("getSandbox", resp, err, 200)
 	if err != nil {
 		return nil, err
 	}
 	var sb apiclient.Sandbox
-	if err := decode("getSandbox", resp, 1<<20, &sb); err != nil {
+	if err := classify.Decode("getSandbox", resp, 1<<20, &sb); err != nil {
 		return nil, err
 	}
 	return &sb, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/daytona/daytonafake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // internalServer stands for a service only the server can reach (a cloud
@@ -172,7 +173,7 @@ func TestToolboxRedirectNotFollowed(t *testing.T) {
 					if n := fake.Calls(op.fault) - before; n != 1 {
 						t.Errorf("%s called %d times, want 1 (a redirect is not retried)", op.fault, n)
 					}
-					e := wantCode(t, opName, err, computemw.CodeUnavailable)
+					e := providertest.WantCode(t, opName, err, computemw.CodeUnavailable)
 					if !strings.Contains(e.Message, "redirect") {
 						t.Errorf("message %q does not say the answer was a redirect", e.Message)
 					}
@@ -201,7 +202,7 @@ func TestControlPlaneRedirectNotFollowed(t *testing.T) {
 				if n := fake.Calls("getSandbox") - before; n != 1 {
 					t.Errorf("getSandbox called %d times, want 1 (a redirect is not retried)", n)
 				}
-				e := wantCode(t, "Get", err, computemw.CodeUnavailable)
+				e := providertest.WantCode(t, "Get", err, computemw.CodeUnavailable)
 				if !strings.Contains(e.Message, "redirect") {
 					t.Errorf("message %q does not say the answer was a redirect", e.Message)
 				}

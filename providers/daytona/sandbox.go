@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona/internal/toolboxclient"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // Sandbox is one Daytona sandbox. Every method is safe for concurrent use.
@@ -55,8 +56,8 @@ func (s *Sandbox) KeepAlive(ctx context.Context) error {
 	if err := s.alive(); err != nil {
 		return err
 	}
-	resp, err := s.p.api.UpdateLastActivity(idempotent(ctx), s.id, nil)
-	resp, err = check("updateLastActivity", resp, err, 200, 201, 204)
+	resp, err := s.p.api.UpdateLastActivity(vendorhttp.Idempotent(ctx), s.id, nil)
+	resp, err = classify.Check("updateLastActivity", resp, err, 200, 201, 204)
 	if err != nil {
 		return err
 	}
@@ -73,8 +74,8 @@ func (s *Sandbox) SetAutoStop(ctx context.Context, minutes int) error {
 	if minutes < 0 {
 		return computemw.Errorf(computemw.CodeBadRequest, "auto-stop interval %d is negative", minutes)
 	}
-	resp, err := s.p.api.SetAutostopInterval(idempotent(ctx), s.id, float32(minutes), nil)
-	resp, err = check("setAutostopInterval", resp, err, 200, 201)
+	resp, err := s.p.api.SetAutostopInterval(vendorhttp.Idempotent(ctx), s.id, float32(minutes), nil)
+	resp, err = classify.Check("setAutostopInterval", resp, err, 200, 201)
 	if err != nil {
 		return err
 	}

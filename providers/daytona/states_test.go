@@ -9,6 +9,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/daytona"
 	"github.com/computemw/kit/providers/daytona/daytonafake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // List follows Daytona's cursor pages to the end.
@@ -42,7 +43,7 @@ func TestListFollowsPages(t *testing.T) {
 func TestCreateBuildFailedWhileStarting(t *testing.T) {
 	p, fake := newProvider(t, daytonafake.Options{StartPolls: 2, StartState: "build_failed"}, daytona.Options{})
 	_, err := p.Create(ctxT(t, 10*time.Second), computemw.CreateOptions{})
-	e := wantCode(t, "Create", err, computemw.CodeUnavailable)
+	e := providertest.WantCode(t, "Create", err, computemw.CodeUnavailable)
 	if !strings.Contains(e.Error(), "build_failed") {
 		t.Errorf("error %v does not name the state", e)
 	}
@@ -83,7 +84,7 @@ func TestToolboxConflict(t *testing.T) {
 	t.Cleanup(func() { p2.Close(context.Background()) })
 	fake.Inject(daytonafake.Fault{Op: "GetWorkDir", Status: 409})
 	_, err = p2.Attach(ctxT(t, 10*time.Second), sb.ID())
-	wantCode(t, "Attach", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Attach", err, computemw.CodeUnavailable)
 	if err := p2.Close(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestToolboxConflict(t *testing.T) {
 	}
 	fake.Inject(daytonafake.Fault{Op: "CreateSession", Status: 409})
 	_, err = sb.Exec(ctxT(t, 10*time.Second), "true", computemw.ExecOptions{})
-	wantCode(t, "Exec", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec", err, computemw.CodeUnavailable)
 	if _, err := sb.Exec(ctxT(t, 10*time.Second), "true", computemw.ExecOptions{}); err != nil {
 		t.Errorf("Exec after the conflict: %v", err)
 	}
@@ -112,7 +113,7 @@ func TestAttachWhileDestroying(t *testing.T) {
 	}
 	t.Cleanup(func() { p2.Close(context.Background()) })
 	_, err = p2.Attach(ctxT(t, 10*time.Second), sb.ID())
-	e := wantCode(t, "Attach", err, computemw.CodeNotFound)
+	e := providertest.WantCode(t, "Attach", err, computemw.CodeNotFound)
 	if !strings.Contains(e.Message, "destroying") {
 		t.Errorf("message %q does not name the state", e.Message)
 	}

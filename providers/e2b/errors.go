@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +60,8 @@ func envdStatusError(op string, resp *http.Response) *StatusError {
 
 // readStatusError builds a StatusError from an answer that is not 2xx.
 func readStatusError(op string, resp *http.Response) *StatusError {
-	se := &StatusError{Op: op, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header)}
+	se := &StatusError{Op: op, Status: resp.StatusCode}
+	se.RetryAfter, _ = vendorhttp.RetryAfter(resp.Header.Get("Retry-After"))
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
 	var ae apiError
 	if json.Unmarshal(body, &ae) == nil && (ae.Message != "" || ae.ErrorCode != "") {
@@ -70,23 +70,6 @@ func readStatusError(op string, resp *http.Response) *StatusError {
 		se.Message = strings.TrimSpace(string(body))
 	}
 	return se
-}
-
-// retryAfter reads a Retry-After header given in seconds or as a date.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // classify turns a StatusError into the kit's error class. The vendor's
@@ -181,11 +164,7 @@ func transportError(op string, err error) error {
 // redirects (never followed: envd runs in the tenant's sandbox), or a
 // request for another origin (never sent). Neither is retried.
 func refusedError(op string, err error) error {
-	msg := "provider e2b: a request outside its configured origin was refused"
-	if re := new(vendorhttp.RedirectError); errors.As(err, &re) {
-		msg = "provider e2b answered with a redirect, which is not followed"
-	}
-	return &computemw.Error{Code: computemw.CodeUnavailable, Message: msg, Err: fmt.Errorf("e2b: %s: %w", op, err)}
+	return vendorhttp.Refused("provider e2b", fmt.Errorf("e2b: %s: %w", op, err))
 }
 
 func truncate(s string, n int) string {

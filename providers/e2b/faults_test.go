@@ -14,6 +14,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // A 429 on create is given back at once, with its Retry-After, and never
@@ -22,7 +23,7 @@ func TestCreateRateLimitedNotRetried(t *testing.T) {
 	p, f := newProvider(t, nil)
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpCreate, Status: http.StatusTooManyRequests, RetryAfter: 7 * time.Second})
 	_, err := p.Create(testCtx(t), computemw.CreateOptions{})
-	e := wantCode(t, "Create answered 429", err, computemw.CodeRateLimited)
+	e := providertest.WantCode(t, "Create answered 429", err, computemw.CodeRateLimited)
 	if e.RetryAfter != 7*time.Second {
 		t.Errorf("RetryAfter = %s, want the vendor's 7s", e.RetryAfter)
 	}
@@ -52,7 +53,7 @@ func TestCreateErrorClasses(t *testing.T) {
 			p, f := newProvider(t, nil)
 			f.Inject(e2bfake.Fault{Op: e2bfake.OpCreate, Status: tc.status})
 			_, err := p.Create(testCtx(t), computemw.CreateOptions{})
-			e := wantCode(t, "Create", err, tc.code)
+			e := providertest.WantCode(t, "Create", err, tc.code)
 			if want := map[computemw.Code]int{computemw.CodeBadRequest: 400, computemw.CodeUnavailable: 503,
 				computemw.CodeNotFound: 404, computemw.CodeTimeout: 408, computemw.CodeResource: 507}[tc.code]; computemw.StatusOf(e) != want {
 				t.Errorf("status %d, want %d", computemw.StatusOf(e), want)
@@ -68,17 +69,17 @@ func TestCreateErrorClasses(t *testing.T) {
 // the vendor asked for.
 func TestIdempotentCallsRetried(t *testing.T) {
 	p, f := newProvider(t, func(o *e2b.Options) { o.RetryMax = 5 * time.Second })
-	clock := &retryClock{}
-	e2b.SetRetryWait(p, clock.wait)
+	clock := &providertest.RetryClock{}
+	e2b.SetRetryWait(p, clock.Wait)
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := testCtx(t)
 
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpGet, Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second})
-	clock.reset()
+	clock.Reset()
 	if _, err := p.Get(ctx, sb.ID()); err != nil {
 		t.Fatalf("Get after one 429: %v", err)
 	}
-	if waits := clock.taken(); !slices.Equal(waits, []time.Duration{3 * time.Second}) {
+	if waits := clock.Taken(); !slices.Equal(waits, []time.Duration{3 * time.Second}) {
 		t.Errorf("waited %v before the retry, want the Retry-After of 3s", waits)
 	}
 	if n := f.Count(e2bfake.OpGet); n != 2 {
@@ -110,14 +111,14 @@ func TestIdempotentCallsRetried(t *testing.T) {
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpList, Status: http.StatusServiceUnavailable, Times: 10})
 	before := f.Count(e2bfake.OpList)
 	_, err := p.List(ctx, nil)
-	wantCode(t, "List while the vendor is down", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "List while the vendor is down", err, computemw.CodeUnavailable)
 	if n := f.Count(e2bfake.OpList) - before; n != 4 {
 		t.Errorf("%d list requests, want 4 (one and three retries)", n)
 	}
 	// A Retry-After longer than the provider waits is given to the caller.
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpGet, Status: http.StatusTooManyRequests, RetryAfter: time.Hour})
 	_, err = p.Get(ctx, sb.ID())
-	if e := wantCode(t, "Get with a long Retry-After", err, computemw.CodeRateLimited); e.RetryAfter != time.Hour {
+	if e := providertest.WantCode(t, "Get with a long Retry-After", err, computemw.CodeRateLimited); e.RetryAfter != time.Hour {
 		t.Errorf("RetryAfter = %s, want 1h", e.RetryAfter)
 	}
 }
@@ -128,7 +129,7 @@ func TestStartNotRetried(t *testing.T) {
 	sb := create(t, p, computemw.CreateOptions{})
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpStart, Status: http.StatusServiceUnavailable})
 	_, err := sb.Exec(testCtx(t), "echo hi", computemw.ExecOptions{})
-	wantCode(t, "Exec when start fails", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec when start fails", err, computemw.CodeUnavailable)
 	if n := f.Count(e2bfake.OpStart); n != 1 {
 		t.Errorf("%d start requests, want 1", n)
 	}
@@ -143,7 +144,7 @@ func TestResetMidStream(t *testing.T) {
 	// Events: start, "before", then the reset.
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpStart, ResetAfterEvents: 2})
 	res, err := sb.Exec(ctx, "echo before; sleep 1000", computemw.ExecOptions{})
-	wantCode(t, "Exec whose stream is reset", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec whose stream is reset", err, computemw.CodeUnavailable)
 	if res == nil || res.Stdout != "before\n" {
 		t.Errorf("partial result %+v, want stdout before\\n", res)
 	}
@@ -173,7 +174,7 @@ func TestSlowStreamTimesOut(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		wantCode(t, "Exec on a slow stream", err, computemw.CodeTimeout)
+		providertest.WantCode(t, "Exec on a slow stream", err, computemw.CodeTimeout)
 	case <-time.After(time.Minute):
 		t.Fatal("Exec with a 300ms timeout still running after a minute")
 	}
@@ -214,7 +215,7 @@ func TestCancelMidCreate(t *testing.T) {
 			cancel()
 			err := <-done
 			want := map[string]computemw.Code{"cancel": computemw.CodeClientClosed, "deadline": computemw.CodeTimeout}[how]
-			wantCode(t, "Create given up", err, want)
+			providertest.WantCode(t, "Create given up", err, want)
 			hold.Release()
 			wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer wcancel()
@@ -237,7 +238,7 @@ func TestLostCreateAnswerSwept(t *testing.T) {
 	p, f := newProvider(t, nil)
 	f.Inject(e2bfake.Fault{Op: e2bfake.OpCreate, AbortAfterCreate: true})
 	_, err := p.Create(testCtx(t), computemw.CreateOptions{Metadata: map[string]string{"app": "x"}})
-	wantCode(t, "Create whose answer is lost", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Create whose answer is lost", err, computemw.CodeUnavailable)
 	wctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := f.WaitFor(wctx, func() bool { return f.Created() == 1 && len(f.Live()) == 0 }); err != nil {
@@ -363,9 +364,9 @@ func TestRefusedKeyIsUnavailable(t *testing.T) {
 	}
 	defer p.Close(context.Background())
 	defer opts.HTTPClient.CloseIdleConnections()
-	wantCode(t, "CheckHealth with a refused key", p.CheckHealth(testCtx(t)), computemw.CodeUnavailable)
+	providertest.WantCode(t, "CheckHealth with a refused key", p.CheckHealth(testCtx(t)), computemw.CodeUnavailable)
 	_, err = p.Create(testCtx(t), computemw.CreateOptions{})
-	wantCode(t, "Create with a refused key", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Create with a refused key", err, computemw.CodeUnavailable)
 	if !strings.Contains(rec.reported(), "X-API-Key") {
 		t.Errorf("the fake reported %q", rec.reported())
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // An empty file still goes up with a body (envd's API requires one), at
@@ -39,9 +40,9 @@ func TestUnknownUserIsBadRequest(t *testing.T) {
 	p, f := newProvider(t, func(o *e2b.Options) { o.User = "nobody" })
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := testCtx(t)
-	wantCode(t, "WriteFile as an unknown user", sb.WriteFile(ctx, "a.txt", []byte("x")), computemw.CodeBadRequest)
+	providertest.WantCode(t, "WriteFile as an unknown user", sb.WriteFile(ctx, "a.txt", []byte("x")), computemw.CodeBadRequest)
 	_, err := sb.ReadFile(ctx, "a.txt")
-	wantCode(t, "ReadFile as an unknown user", err, computemw.CodeBadRequest)
+	providertest.WantCode(t, "ReadFile as an unknown user", err, computemw.CodeBadRequest)
 	if n := f.Count(e2bfake.OpDownload); n != 1 {
 		t.Errorf("%d downloads, want 1 (not retried)", n)
 	}

@@ -64,16 +64,3 @@ func create(t *testing.T, p *e2b.Provider, opts computemw.CreateOptions) *e2b.Sa
 	})
 	return sb.(*e2b.Sandbox)
 }
-
-// wantCode fails unless err is of the kit's class code.
-func wantCode(t *testing.T, what string, err error, code computemw.Code) *computemw.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: nil error, want %s", what, code)
-	}
-	e := computemw.AsError(err)
-	if e.Code != code {
-		t.Fatalf("%s: %v (code %s), want code %s", what, err, e.Code, code)
-	}
-	return e
-}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // A command that prints nothing for longer than the edge's idle timeout
@@ -64,7 +65,7 @@ func TestSilentCommandKeepsStream(t *testing.T) {
 				if early == nil {
 					t.Fatalf("%d keepalives sent although the provider asked for none", f.Keepalives())
 				}
-				wantCode(t, "Exec of a silent command without keepalives", early.err, computemw.CodeUnavailable)
+				providertest.WantCode(t, "Exec of a silent command without keepalives", early.err, computemw.CodeUnavailable)
 				return
 			}
 			if early != nil {

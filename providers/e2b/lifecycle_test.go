@@ -10,6 +10,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // Create sends the template, metadata, environment, the lifetime in
@@ -81,15 +82,15 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("the connected sandbox reads %q, %v", got, err)
 	}
 	_, err = p2.Connect(ctx, "no-such-sandbox")
-	wantCode(t, "Connect to an unknown id", err, computemw.CodeNotFound)
+	providertest.WantCode(t, "Connect to an unknown id", err, computemw.CodeNotFound)
 	_, err = p2.Connect(ctx, "../sandboxes")
-	wantCode(t, "Connect to an id with a slash", err, computemw.CodeBadRequest)
+	providertest.WantCode(t, "Connect to an id with a slash", err, computemw.CodeBadRequest)
 
 	if err := p.Kill(ctx, other.ID()); err != nil {
 		t.Fatal(err)
 	}
 	err = p.Kill(ctx, other.ID())
-	wantCode(t, "Kill twice", err, computemw.CodeNotFound)
+	providertest.WantCode(t, "Kill twice", err, computemw.CodeNotFound)
 	if err := other.Destroy(ctx); err != nil {
 		t.Errorf("Destroy of a sandbox killed meanwhile: %v", err)
 	}
@@ -101,7 +102,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("after both closed, live sandboxes: %v", live)
 	}
 	_, err = p2.Create(ctx, computemw.CreateOptions{})
-	wantCode(t, "Create after Close", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Create after Close", err, computemw.CodeUnavailable)
 }
 
 // What E2B cannot do is refused with a stable code and a clear message,
@@ -110,7 +111,7 @@ func TestUnsupported(t *testing.T) {
 	p, f := newProvider(t, nil)
 	for _, r := range []computemw.Resources{{MemoryMB: 256}, {CPUCores: 0.5}, {MaxProcesses: 10}} {
 		_, err := p.Create(testCtx(t), computemw.CreateOptions{Resources: r})
-		e := wantCode(t, "Create with a resource cap", err, computemw.CodeBadRequest)
+		e := providertest.WantCode(t, "Create with a resource cap", err, computemw.CodeBadRequest)
 		if !strings.Contains(e.Message, "not supported by provider e2b") {
 			t.Errorf("message %q does not say it is not supported by provider e2b", e.Message)
 		}
@@ -130,7 +131,7 @@ func TestFilesMoveAndOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := sb.ReadFile(ctx, "in/big.txt")
-	wantCode(t, "ReadFile over MaxReadBytes", err, computemw.CodePayloadTooLarge)
+	providertest.WantCode(t, "ReadFile over MaxReadBytes", err, computemw.CodePayloadTooLarge)
 	if err := sb.Move(ctx, "in/big.txt", "out/moved.txt"); err != nil {
 		t.Fatal(err)
 	}
@@ -144,11 +145,11 @@ func TestFilesMoveAndOpen(t *testing.T) {
 		t.Errorf("OpenFile: %d bytes, %v, info %+v", len(got), err, fi)
 	}
 	_, _, err = sb.OpenFile(ctx, "out")
-	wantCode(t, "OpenFile of a directory", err, computemw.CodeBadRequest)
+	providertest.WantCode(t, "OpenFile of a directory", err, computemw.CodeBadRequest)
 	err = sb.Move(ctx, "out/moved.txt", "../escape")
-	wantCode(t, "Move out of the workspace", err, computemw.CodeBadRequest)
+	providertest.WantCode(t, "Move out of the workspace", err, computemw.CodeBadRequest)
 	_, err = sb.Stat(ctx, "in/big.txt")
-	wantCode(t, "Stat of the moved file's old path", err, computemw.CodeNotFound)
+	providertest.WantCode(t, "Stat of the moved file's old path", err, computemw.CodeNotFound)
 }
 
 // Exec streams output while the program runs, and Usage reports the

@@ -14,6 +14,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // internalServer stands for a service only the server can reach (a cloud
@@ -188,7 +189,7 @@ func TestEnvdRedirectNotFollowed(t *testing.T) {
 					if n := f.Count(op.fault) - before; n != 1 {
 						t.Errorf("%d requests to envd, want 1 (a redirect is not retried)", n)
 					}
-					e := wantCode(t, opName, err, computemw.CodeUnavailable)
+					e := providertest.WantCode(t, opName, err, computemw.CodeUnavailable)
 					if !strings.Contains(e.Message, "redirect") {
 						t.Errorf("message %q does not say the answer was a redirect", e.Message)
 					}
@@ -220,7 +221,7 @@ func TestControlPlaneRedirectNotFollowed(t *testing.T) {
 				if n := f.Count(e2bfake.OpGet) - before; n != 1 {
 					t.Errorf("%d get requests, want 1 (a redirect is not retried)", n)
 				}
-				e := wantCode(t, "Get", err, computemw.CodeUnavailable)
+				e := providertest.WantCode(t, "Get", err, computemw.CodeUnavailable)
 				if !strings.Contains(e.Message, "redirect") {
 					t.Errorf("message %q does not say the answer was a redirect", e.Message)
 				}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // A terminal runs on a pseudo-terminal: typed input reaches the program,
@@ -60,7 +61,7 @@ func TestTerminal(t *testing.T) {
 		t.Errorf("Wait after Destroy = %d, %v", code, err)
 	}
 	_, err = sb.OpenTerminal(ctx, computemw.TerminalOptions{})
-	wantCode(t, "OpenTerminal after Destroy", err, computemw.CodeNotFound)
+	providertest.WantCode(t, "OpenTerminal after Destroy", err, computemw.CodeNotFound)
 }
 
 // readUntil reads the terminal until every want has appeared.

@@ -7,6 +7,7 @@ import (
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/e2b"
 	"github.com/computemw/kit/providers/e2b/e2bfake"
+	"github.com/computemw/kit/providers/internal/providertest"
 )
 
 // The provider reads the sandbox's envdVersion and uses only what that
@@ -74,7 +75,7 @@ func TestConnectReadsEnvdVersion(t *testing.T) {
 		t.Errorf("Exec = %+v, %v", res, err)
 	}
 	_, err = sb.Exec(ctx, "cat", computemw.ExecOptions{Stdin: strings.NewReader("in")})
-	wantCode(t, "Exec with stdin on envd 0.3.5", err, computemw.CodeExecution)
+	providertest.WantCode(t, "Exec with stdin on envd 0.3.5", err, computemw.CodeExecution)
 	// The sandbox is the first provider's: the second lets go of it.
 	other.Detach(sb)
 	if err := other.Close(ctx); err != nil {

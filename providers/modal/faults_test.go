@@ -3,13 +3,13 @@ package modal_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/providertest"
 	"github.com/computemw/kit/providers/modal"
 	"github.com/computemw/kit/providers/modal/modalfake"
 )
@@ -34,7 +34,7 @@ func TestCreateErrorClasses(t *testing.T) {
 			tc.fault.Method = "SandboxCreateV2"
 			fake.Inject(tc.fault)
 			_, err := p.Create(ctxT(t, 30*time.Second), computemw.CreateOptions{})
-			e := wantCode(t, "Create", err, tc.code)
+			e := providertest.WantCode(t, "Create", err, tc.code)
 			if tc.fault.RetryAfter > 0 && e.RetryAfter != tc.fault.RetryAfter {
 				t.Errorf("RetryAfter = %s, want the vendor's %s", e.RetryAfter, tc.fault.RetryAfter)
 			}
@@ -84,32 +84,13 @@ func TestCreateSucceedingAfterGiveUpIsTerminated(t *testing.T) {
 	}
 }
 
-// retryClock records the waits between retries instead of sleeping them.
-type retryClock struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (c *retryClock) wait(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.waits = append(c.waits, d)
-	return ctx.Err()
-}
-
-func (c *retryClock) taken() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
-}
-
 // An idempotent call (here a listing) is retried after throttling,
 // waiting the Retry-After Modal asks for, and after UNAVAILABLE; a
 // throttling longer than MaxRetryWait is returned as 429.
 func TestIdempotentCallsRetried(t *testing.T) {
 	p, fake := newProvider(t, modal.Options{})
-	clock := &retryClock{}
-	modal.SetRetryWait(p, clock.wait)
+	clock := &providertest.RetryClock{}
+	modal.SetRetryWait(p, clock.Wait)
 	ctx := ctxT(t, 20*time.Second)
 	create(t, p, computemw.CreateOptions{})
 	fake.Inject(modalfake.Fault{Method: "SandboxListV2", Code: codes.ResourceExhausted, RetryAfter: 3 * time.Second})
@@ -124,12 +105,12 @@ func TestIdempotentCallsRetried(t *testing.T) {
 	if n := fake.Calls("SandboxListV2") - before; n != 7 {
 		t.Errorf("SandboxListV2 reached the fake %d times, want 7", n)
 	}
-	if w := clock.taken(); len(w) != 2 || w[0] != 3*time.Second {
+	if w := clock.Taken(); len(w) != 2 || w[0] != 3*time.Second {
 		t.Errorf("waited %v; want the Retry-After of 3s, then a backoff", w)
 	}
 	fake.Inject(modalfake.Fault{Method: "SandboxListV2", Code: codes.ResourceExhausted, RetryAfter: time.Hour})
 	_, err = p.List(ctx, 0)
-	if e := wantCode(t, "List throttled for an hour", err, computemw.CodeRateLimited); e.RetryAfter != time.Hour {
+	if e := providertest.WantCode(t, "List throttled for an hour", err, computemw.CodeRateLimited); e.RetryAfter != time.Hour {
 		t.Errorf("RetryAfter = %s", e.RetryAfter)
 	}
 }
@@ -159,7 +140,7 @@ func TestSlowStreamTimesOut(t *testing.T) {
 	sb := create(t, p, computemw.CreateOptions{})
 	fake.Inject(modalfake.Fault{Method: "TaskExecStdioRead", Slow: time.Hour, Times: 2})
 	res, err := sb.Exec(ctxT(t, 30*time.Second), "echo never", computemw.ExecOptions{Timeout: 200 * time.Millisecond})
-	wantCode(t, "Exec with a stalled stream", err, computemw.CodeTimeout)
+	providertest.WantCode(t, "Exec with a stalled stream", err, computemw.CodeTimeout)
 	if res == nil {
 		t.Fatal("no partial result")
 	}
@@ -192,7 +173,7 @@ func TestCreateFailingBeforeSendReapsNothing(t *testing.T) {
 	p, fake := newProvider(t, modal.Options{})
 	fake.Inject(modalfake.Fault{Method: "ImageGetOrCreate", Code: codes.InvalidArgument})
 	_, err := p.Create(ctxT(t, 20*time.Second), computemw.CreateOptions{})
-	wantCode(t, "Create with a refused image", err, computemw.CodeBadRequest)
+	providertest.WantCode(t, "Create with a refused image", err, computemw.CodeBadRequest)
 	if err := p.Close(ctxT(t, 20*time.Second)); err != nil {
 		t.Fatal(err)
 	}

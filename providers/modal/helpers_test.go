@@ -68,15 +68,3 @@ func create(t *testing.T, p *modal.Provider, opts computemw.CreateOptions) *moda
 	})
 	return sb.(*modal.Sandbox)
 }
-
-func wantCode(t *testing.T, what string, err error, code computemw.Code) *computemw.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: got nil error, want %s", what, code)
-	}
-	e := computemw.AsError(err)
-	if e.Code != code {
-		t.Fatalf("%s: got %v (code %s), want %s", what, err, e.Code, code)
-	}
-	return e
-}

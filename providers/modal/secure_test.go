@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/providertest"
 	"github.com/computemw/kit/providers/modal"
 	"github.com/computemw/kit/providers/modal/modalfake"
 )
@@ -50,7 +51,7 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	}
 	fake.Inject(modalfake.Fault{Method: "SandboxListV2", Code: codes.PermissionDenied, Times: 10})
 	_, err := p.List(ctx, 0)
-	wantCode(t, "List refused", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "List refused", err, computemw.CodeUnavailable)
 	if log.String() == "" {
 		t.Fatal("the SDK logged nothing at debug level")
 	}

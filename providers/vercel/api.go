@@ -142,7 +142,7 @@ func (p *Provider) call(ctx context.Context, r request, limit int64, out any, wa
 		want = []int{200}
 	}
 	resp, err := p.do(ctx, r)
-	resp, err = check(r.op, resp, err, want...)
+	resp, err = classify.Check(r.op, resp, err, want...)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (p *Provider) call(ctx context.Context, r request, limit int64, out any, wa
 		resp.Body.Close()
 		return nil
 	}
-	return decode(r.op, resp, limit, out)
+	return classify.Decode(r.op, resp, limit, out)
 }
 
 // sessionPath is the path of a session's endpoint.

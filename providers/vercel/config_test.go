@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/providertest"
 	"github.com/computemw/kit/providers/vercel"
 	"github.com/computemw/kit/providers/vercel/vercelfake"
 )
@@ -84,7 +85,7 @@ func TestNotSupported(t *testing.T) {
 		t.Error("the sandbox claims background processes")
 	}
 	_, err := sb.RunCode(ctxT(t, 10*time.Second), "cobol", "x", computemw.ExecOptions{})
-	e := wantCode(t, "RunCode cobol", err, computemw.CodeExecution)
+	e := providertest.WantCode(t, "RunCode cobol", err, computemw.CodeExecution)
 	if !strings.Contains(e.Message, "vercel") {
 		t.Errorf("message %q does not name the provider", e.Message)
 	}

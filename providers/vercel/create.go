@@ -33,10 +33,10 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	if err != nil {
 		// The request may have reached Vercel: delete what it makes.
 		p.reap(name, false)
-		return nil, callError("createSandbox", err)
+		return nil, classify.Call("createSandbox", err)
 	}
 	if resp.StatusCode != 200 && resp.StatusCode != 201 {
-		err := statusError("createSandbox", resp)
+		err := classify.Status("createSandbox", resp)
 		resp.Body.Close()
 		if resp.StatusCode >= 500 && resp.StatusCode != 501 && resp.StatusCode != 507 {
 			p.reap(name, false) // the outcome is unknown
@@ -44,7 +44,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		return nil, err
 	}
 	var created sandboxAndSession
-	if err := decode("createSandbox", resp, 1<<20, &created); err != nil {
+	if err := classify.Decode("createSandbox", resp, 1<<20, &created); err != nil {
 		p.reap(name, false)
 		return nil, err
 	}

@@ -40,7 +40,7 @@
 // Every request goes through a client pinned to the API's origin
 // (providers/internal/vendorhttp): the token goes nowhere else and no
 // redirect is followed. Errors of the vendor map to the kit's classes
-// (see errors.go). Only idempotent calls are retried. A Create that fails
-// or is cancelled deletes what it made, also when Vercel finishes the
-// creation after the client gave up.
+// (vendorhttp.Classifier). Only idempotent calls are retried. A Create
+// that fails or is cancelled deletes what it made, also when Vercel
+// finishes the creation after the client gave up.
 package vercel

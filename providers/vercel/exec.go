@@ -15,6 +15,7 @@ import (
 
 	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/internal/execopts"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // Exec implements computemw.Sandbox. The command line runs as
@@ -100,7 +101,7 @@ func (s *Sandbox) run(ctx context.Context, script string, args []string, opts co
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := s.p.do(runCtx, request{op: "runCommand", method: http.MethodPost, path: sessionPath(s.id, "cmd"), body: body})
-	resp, err = check("runCommand", resp, err, 200)
+	resp, err = classify.Check("runCommand", resp, err, 200)
 	if err != nil {
 		return nil, s.timedOut(ctx, err, timeout)
 	}
@@ -152,7 +153,7 @@ func (s *Sandbox) follow(resp *http.Response, out *capture) (string, int, error)
 			if errors.Is(err, errLineTooLong) {
 				return cmdID, 0, unexpected(op, err)
 			}
-			return cmdID, 0, callError(op, err)
+			return cmdID, 0, classify.Call(op, err)
 		}
 		if len(line) == 0 {
 			continue
@@ -223,7 +224,7 @@ func (s *Sandbox) kill(cmdID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Killing twice is harmless, so the call is retried.
-	_ = s.p.call(idempotent(ctx), request{op: "killCommand", method: http.MethodPost,
+	_ = s.p.call(vendorhttp.Idempotent(ctx), request{op: "killCommand", method: http.MethodPost,
 		path: sessionPath(s.id, "cmd", cmdID, "kill"), body: map[string]int{"signal": 9}}, 1<<20, nil)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/providertest"
 	"github.com/computemw/kit/providers/vercel"
 	"github.com/computemw/kit/providers/vercel/vercelfake"
 )
@@ -37,7 +38,7 @@ func TestCreateErrorClasses(t *testing.T) {
 			p, fake := newProvider(t, vercelfake.Options{}, vercel.Options{CleanupWindow: 300 * time.Millisecond})
 			fake.Inject(vercelfake.Fault{Op: "createSandbox", Status: tc.status, RetryAfter: 7 * time.Second})
 			_, err := p.Create(ctxT(t, 10*time.Second), computemw.CreateOptions{})
-			e := wantCode(t, "Create", err, tc.code)
+			e := providertest.WantCode(t, "Create", err, tc.code)
 			if tc.status == 429 && e.RetryAfter != 7*time.Second {
 				t.Errorf("RetryAfter = %s, want the vendor's 7s", e.RetryAfter)
 			}
@@ -55,8 +56,8 @@ func TestCreateErrorClasses(t *testing.T) {
 // and a dropped connection.
 func TestIdempotentCallsRetried(t *testing.T) {
 	p, fake := newProvider(t, vercelfake.Options{}, vercel.Options{})
-	clock := &retryClock{}
-	vercel.SetRetryWait(p, clock.wait)
+	clock := &providertest.RetryClock{}
+	vercel.SetRetryWait(p, clock.Wait)
 	sb := create(t, p, computemw.CreateOptions{})
 	ctx := ctxT(t, 20*time.Second)
 	if err := sb.WriteFile(ctx, "f.txt", []byte("x")); err != nil {
@@ -66,7 +67,7 @@ func TestIdempotentCallsRetried(t *testing.T) {
 	fake.Inject(vercelfake.Fault{Op: "readFile", Status: 503})
 	fake.Inject(vercelfake.Fault{Op: "readFile", Reset: true})
 	before := fake.Calls("readFile")
-	clock.reset()
+	clock.Reset()
 	got, err := sb.ReadFile(ctx, "f.txt")
 	if err != nil || string(got) != "x" {
 		t.Fatalf("ReadFile after transient faults: %q, %v", got, err)
@@ -75,7 +76,7 @@ func TestIdempotentCallsRetried(t *testing.T) {
 		t.Errorf("readFile reached the fake %d times, want 4 (three faults, one success)", n)
 	}
 	// The retry after the reset may be net/http's own, without a wait.
-	if waits := clock.taken(); len(waits) < 2 || waits[0] != 3*time.Second {
+	if waits := clock.Taken(); len(waits) < 2 || waits[0] != 3*time.Second {
 		t.Errorf("waited %v before the retries; want the Retry-After of 3s, then a backoff", waits)
 	}
 }
@@ -87,16 +88,16 @@ func TestRetriesBounded(t *testing.T) {
 	sb := create(t, p, computemw.CreateOptions{})
 	fake.Inject(vercelfake.Fault{Op: "readFile", Status: 503, Times: 10})
 	_, err := sb.ReadFile(ctxT(t, 10*time.Second), "x")
-	wantCode(t, "ReadFile", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "ReadFile", err, computemw.CodeUnavailable)
 	if n := fake.Calls("readFile"); n != 3 {
 		t.Errorf("readFile reached the fake %d times, want 3 (1 + 2 retries)", n)
 	}
 	fake.Inject(vercelfake.Fault{Op: "runCommand", Reset: true})
 	fake.Inject(vercelfake.Fault{Op: "runCommand", Status: 429})
 	_, err = sb.Exec(ctxT(t, 10*time.Second), "echo once", computemw.ExecOptions{})
-	wantCode(t, "Exec with a dropped connection", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec with a dropped connection", err, computemw.CodeUnavailable)
 	_, err = sb.Exec(ctxT(t, 10*time.Second), "echo once", computemw.ExecOptions{})
-	wantCode(t, "Exec rate limited", err, computemw.CodeRateLimited)
+	providertest.WantCode(t, "Exec rate limited", err, computemw.CodeRateLimited)
 	if n := fake.Calls("runCommand"); n != 2 {
 		t.Errorf("runCommand sent %d times for two executions; a command must not be retried", n)
 	}
@@ -113,7 +114,7 @@ func TestCreateSucceedingAfterGiveUpIsDeleted(t *testing.T) {
 	}}, vercel.Options{})
 	fake.Inject(vercelfake.Fault{Op: "createSandbox", CreateAfterGiveUp: 100 * time.Millisecond})
 	_, err := p.Create(ctx, computemw.CreateOptions{})
-	wantCode(t, "Create given up", err, computemw.CodeClientClosed)
+	providertest.WantCode(t, "Create given up", err, computemw.CodeClientClosed)
 	if err := p.Close(ctxT(t, 20*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestStartPolling(t *testing.T) {
 	t.Run("start timeout", func(t *testing.T) {
 		p, fake := newProvider(t, vercelfake.Options{StartPolls: 1 << 30}, vercel.Options{StartTimeout: 150 * time.Millisecond})
 		_, err := p.Create(ctxT(t, 10*time.Second), computemw.CreateOptions{})
-		wantCode(t, "Create of a sandbox that never starts", err, computemw.CodeTimeout)
+		providertest.WantCode(t, "Create of a sandbox that never starts", err, computemw.CodeTimeout)
 		if err := p.Close(ctxT(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +161,7 @@ func TestStartPolling(t *testing.T) {
 			}
 		}}, vercel.Options{})
 		_, err := p.Create(ctx, computemw.CreateOptions{})
-		wantCode(t, "cancelled Create", err, computemw.CodeClientClosed)
+		providertest.WantCode(t, "cancelled Create", err, computemw.CodeClientClosed)
 		if err := p.Close(ctxT(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +183,7 @@ func TestReadFileStreamFaults(t *testing.T) {
 	}
 	fake.Inject(vercelfake.Fault{Op: "readFile", ResetAfterBytes: 1000})
 	_, err := sb.ReadFile(ctx, "big.bin")
-	wantCode(t, "ReadFile reset mid-stream", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "ReadFile reset mid-stream", err, computemw.CodeUnavailable)
 
 	fake.Inject(vercelfake.Fault{Op: "readFile", ChunkDelay: 5 * time.Millisecond, ChunkSize: 4096})
 	got, err := sb.ReadFile(ctx, "big.bin")
@@ -219,7 +220,7 @@ func TestExecStreamFaults(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
 	fake.Inject(vercelfake.Fault{Op: "runCommand", ResetAfterLines: 2})
 	res, err := sb.Exec(ctx, "echo one; sleep 1000", computemw.ExecOptions{})
-	wantCode(t, "Exec whose stream is cut", err, computemw.CodeUnavailable)
+	providertest.WantCode(t, "Exec whose stream is cut", err, computemw.CodeUnavailable)
 	if res == nil || res.Stdout != "one\n" {
 		t.Errorf("partial result %+v, want the output before the cut", res)
 	}
@@ -278,7 +279,7 @@ func TestExecCancelEndsCommand(t *testing.T) {
 	}()
 	// The command cannot end by itself: only the cancel ends the call.
 	_, err := sb.Exec(ctx, "echo started; sleep 1000", computemw.ExecOptions{Stdout: out})
-	wantCode(t, "cancelled Exec", err, computemw.CodeClientClosed)
+	providertest.WantCode(t, "cancelled Exec", err, computemw.CodeClientClosed)
 	if n := fake.Running(); n != 0 {
 		t.Errorf("%d commands still running after the cancel", n)
 	}
@@ -289,9 +290,9 @@ func TestExecCancelEndsCommand(t *testing.T) {
 func TestCheckHealthFailures(t *testing.T) {
 	p, fake := newProvider(t, vercelfake.Options{}, vercel.Options{Retries: -1})
 	fake.Inject(vercelfake.Fault{Op: "listSandboxes", Status: 401})
-	wantCode(t, "CheckHealth with a rejected token", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
+	providertest.WantCode(t, "CheckHealth with a rejected token", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
 	fake.Inject(vercelfake.Fault{Op: "listSandboxes", Status: 502})
-	wantCode(t, "CheckHealth with a bad gateway", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
+	providertest.WantCode(t, "CheckHealth with a bad gateway", p.CheckHealth(ctxT(t, 10*time.Second)), computemw.CodeUnavailable)
 	if err := p.CheckHealth(ctxT(t, 10*time.Second)); err != nil {
 		t.Errorf("CheckHealth once the faults are over: %v", err)
 	}
@@ -313,7 +314,7 @@ func TestStoppedSessionIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = other.Exec(ctxT(t, 10*time.Second), "true", computemw.ExecOptions{})
-	wantCode(t, "Exec on a stopped session", err, computemw.CodeNotFound)
+	providertest.WantCode(t, "Exec on a stopped session", err, computemw.CodeNotFound)
 	if err := other.Destroy(ctxT(t, 10*time.Second)); err != nil {
 		t.Errorf("Destroy of a stopped session: %v", err)
 	}

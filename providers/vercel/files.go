@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // ReadFile implements computemw.Sandbox (POST .../fs/read); files over
@@ -42,9 +43,9 @@ func (s *Sandbox) OpenFile(ctx context.Context, p string) (io.ReadCloser, comput
 		return nil, computemw.FileInfo{}, err
 	}
 	// Reading twice reads the same: the call is retried.
-	resp, err := s.p.do(idempotent(ctx), request{op: "readFile", method: http.MethodPost, path: sessionPath(s.id, "fs", "read"),
+	resp, err := s.p.do(vendorhttp.Idempotent(ctx), request{op: "readFile", method: http.MethodPost, path: sessionPath(s.id, "fs", "read"),
 		body: map[string]string{"path": abs}})
-	resp, err = check("readFile", resp, err, 200)
+	resp, err = classify.Check("readFile", resp, err, 200)
 	if err != nil {
 		return nil, computemw.FileInfo{}, err
 	}
@@ -66,7 +67,7 @@ type downloadBody struct{ io.ReadCloser }
 func (b *downloadBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = callError("readFile", err)
+		err = classify.Call("readFile", err)
 	}
 	return n, err
 }
@@ -108,7 +109,7 @@ func (s *Sandbox) upload(ctx context.Context, abs string, data []byte) error {
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	return s.p.call(idempotent(ctx), request{op: "writeFiles", method: http.MethodPost, path: sessionPath(s.id, "fs", "write"),
+	return s.p.call(vendorhttp.Idempotent(ctx), request{op: "writeFiles", method: http.MethodPost, path: sessionPath(s.id, "fs", "write"),
 		raw: buf.Bytes(), header: http.Header{"Content-Type": {"application/gzip"}, "X-Cwd": {s.workDir}}}, 1<<20, nil)
 }
 

@@ -76,18 +76,6 @@ func create(t *testing.T, p *vercel.Provider, opts computemw.CreateOptions) *ver
 	return sb.(*vercel.Sandbox)
 }
 
-func wantCode(t *testing.T, what string, err error, code computemw.Code) *computemw.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: got nil error, want %s", what, code)
-	}
-	e := computemw.AsError(err)
-	if e.Code != code {
-		t.Fatalf("%s: got %v (code %s), want %s", what, err, e.Code, code)
-	}
-	return e
-}
-
 // signalWriter collects what is written and closes seen once it holds
 // want.
 type signalWriter struct {

@@ -27,7 +27,7 @@ const (
 type Provider struct {
 	opts Options
 	base string // APIURL without a trailing slash
-	doer *doer
+	doer *vendorhttp.Retrier
 
 	mu      sync.Mutex
 	live    map[string]*Sandbox
@@ -67,7 +67,7 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vercel: %w", err)
 	}
-	d := &doer{client: c, retries: opts.Retries, base: 4 * opts.PollInterval}
+	d := &vendorhttp.Retrier{Client: c, Retries: opts.Retries, Base: 4 * opts.PollInterval}
 	return &Provider{opts: opts, base: strings.TrimSuffix(opts.APIURL, "/"), doer: d, live: map[string]*Sandbox{}}, nil
 }
 

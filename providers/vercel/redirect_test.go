@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/providertest"
 	"github.com/computemw/kit/providers/vercel"
 	"github.com/computemw/kit/providers/vercel/vercelfake"
 )
@@ -72,7 +73,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 				t.Run(op+"/"+strconv.Itoa(status), func(t *testing.T) {
 					before := fake.Calls(op)
 					fake.Inject(vercelfake.Fault{Op: op, Status: status, Location: loc})
-					e := wantCode(t, op, do(), computemw.CodeUnavailable)
+					e := providertest.WantCode(t, op, do(), computemw.CodeUnavailable)
 					if !strings.Contains(e.Message, "redirect") {
 						t.Errorf("message %q does not say the answer was a redirect", e.Message)
 					}

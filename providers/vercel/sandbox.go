@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 // Sandbox is one Vercel sandbox session. Every method is safe for
@@ -91,7 +92,7 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 	if s.destroyed {
 		return nil
 	}
-	err := s.p.call(idempotent(ctx), request{op: "stopSession", method: http.MethodPost, path: sessionPath(s.id, "stop")}, 4<<20, nil)
+	err := s.p.call(vendorhttp.Idempotent(ctx), request{op: "stopSession", method: http.MethodPost, path: sessionPath(s.id, "stop")}, 4<<20, nil)
 	if err != nil && !isGone(err) {
 		return err
 	}

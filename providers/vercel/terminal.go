@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/computemw/kit/computemw"
+	"github.com/computemw/kit/providers/internal/vendorhttp"
 )
 
 var _ computemw.TerminalOpener = (*Sandbox)(nil)
@@ -41,7 +42,7 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	}
 	var ia interactiveAnswer
 	// Asking twice only issues another token: the call is retried.
-	if err := s.p.call(idempotent(ctx), request{op: "openInteractive", method: http.MethodPost,
+	if err := s.p.call(vendorhttp.Idempotent(ctx), request{op: "openInteractive", method: http.MethodPost,
 		path: sessionPath(s.id, "interactive"), body: struct{}{}}, 64<<10, &ia); err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 	}}
 	conn, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
-		return nil, callError("terminal", errors.New(redact(err.Error(), ia.Token)))
+		return nil, classify.Call("terminal", errors.New(redact(err.Error(), ia.Token)))
 	}
 	conn.SetReadLimit(1 << 20)
 	cmd, args := "bash", []string{"-l"}
@@ -76,7 +77,7 @@ func (s *Sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 		"cwd": s.workDir, "cols": max(opts.Cols, 1), "rows": max(opts.Rows, 1)})
 	if err := conn.Write(ctx, websocket.MessageText, start); err != nil {
 		conn.CloseNow()
-		return nil, callError("terminal", err)
+		return nil, classify.Call("terminal", err)
 	}
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &terminal{s: s, conn: conn, life: life, cancel: cancel, done: make(chan struct{}), code: -1}
@@ -174,7 +175,7 @@ func (t *terminal) Write(p []byte) (int, error) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	if err := t.conn.Write(t.life, websocket.MessageBinary, p); err != nil {
-		return 0, callError("terminal", err)
+		return 0, classify.Call("terminal", err)
 	}
 	return len(p), nil
 }
@@ -185,7 +186,7 @@ func (t *terminal) Resize(cols, rows uint16) error {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	if err := t.conn.Write(t.life, websocket.MessageText, msg); err != nil {
-		return callError("terminal", err)
+		return classify.Call("terminal", err)
 	}
 	return nil
 }
@@ -198,7 +199,7 @@ func (t *terminal) Wait() (int, error) {
 }
 
 // Close implements computemw.Terminal: it hangs up, which ends the program,
-// and waits for the connection to end.
+// drops what output is left unread and waits for the connection to end.
 func (t *terminal) Close() error {
 	t.closeOne.Do(func() {
 		t.closing.Store(true)
@@ -206,8 +207,10 @@ func (t *terminal) Close() error {
 		t.conn.Close(websocket.StatusNormalClosure, "")
 		t.wmu.Unlock()
 		t.cancel()
-		<-t.done
+		// Output nobody read must not hold up the end: a write to the
+		// pipe fails once its reader is closed.
 		t.pr.Close()
+		<-t.done
 		t.s.mu.Lock()
 		delete(t.s.terms, t)
 		t.s.mu.Unlock()

@@ -82,3 +82,25 @@ func TestTerminal(t *testing.T) {
 		t.Errorf("%d programs still running after Destroy", n)
 	}
 }
+
+// Destroying a sandbox whose terminal's output nobody reads (a program
+// that has not stopped printing) returns: the output left is dropped.
+func TestTerminalUnreadOutputAtDestroy(t *testing.T) {
+	p, _ := newProvider(t, vercelfake.Options{}, vercel.Options{})
+	sb := create(t, p, computemw.CreateOptions{})
+	ctx := ctxT(t, 30*time.Second)
+	term, err := sb.OpenTerminal(ctx, computemw.TerminalOptions{Command: "sh", Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(term, "echo go''ne; while :; do echo more; done\n"); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, term, "gone")
+	if err := sb.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.Wait(); err != nil {
+		t.Logf("the closed terminal ended with %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/computemw/kit/providers/internal/fakekit"
 	"github.com/computemw/kit/providers/internal/openapicheck"
 )
 
@@ -33,7 +34,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	rec := &recordingWriter{ResponseWriter: w}
+	rec := &fakekit.Recorder{ResponseWriter: w}
 	var c checked
 	s.answer(rec, r, body, &c)
 	s.record(rec, r, &c)
@@ -49,19 +50,19 @@ type checked struct {
 
 // record checks an answer against the document and keeps the exchange; a
 // problem fails the test.
-func (s *Server) record(w *recordingWriter, r *http.Request, c *checked) {
-	ex := Exchange{Op: c.op, Method: r.Method, Path: r.URL.Path, Status: w.status, Faulted: c.faulted, Problem: c.problem}
-	if w.hijacked && w.status != http.StatusSwitchingProtocols {
+func (s *Server) record(w *fakekit.Recorder, r *http.Request, c *checked) {
+	ex := Exchange{Op: c.op, Method: r.Method, Path: r.URL.Path, Status: w.Status, Faulted: c.faulted, Problem: c.problem}
+	if w.Hijacked && w.Status != http.StatusSwitchingProtocols {
 		ex.Status = 0
 	}
 	if ex.Problem == "" && c.match != nil && ex.Status != 0 {
 		var err error
 		if c.faulted {
 			if ex.Status >= 300 {
-				err = faultShape(c.op, ex.Status, w.Header(), w.body.Bytes())
+				err = faultShape(c.op, ex.Status, w.Header(), w.Body.Bytes())
 			}
 		} else {
-			err = checkAnswer(c.match, ex.Status, w.Header(), w.body.Bytes(), !w.overflow)
+			err = checkAnswer(c.match, ex.Status, w.Header(), w.Body.Bytes(), !w.Overflow)
 		}
 		if err != nil {
 			ex.Problem = err.Error()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/computemw/kit/providers/internal/fakekit"
 )
 
 // safeArg is what the bridge's shellQuote leaves unquoted.
@@ -182,7 +184,7 @@ func (e *eventWriter) send(event, data string) {
 	}
 	if f := e.fault; f != nil && f.ResetAfterEvents > 0 && e.events >= f.ResetAfterEvents {
 		e.gone = true
-		hangUp(e.w)
+		fakekit.HangUp(e.w)
 		return
 	}
 	e.events++

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/computemw/kit/providers/cloudflare"
+	"github.com/computemw/kit/providers/internal/fakekit"
 )
 
 // APIKey is the key the fake accepts.
@@ -57,7 +58,7 @@ type Server struct {
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox // containers started, by sandbox ID
 	issued    map[string]bool     // IDs handed out
-	faults    []*Fault
+	faults    fakekit.Faults[Fault]
 	calls     map[string]int
 	exchanges []Exchange
 	closing   chan struct{}

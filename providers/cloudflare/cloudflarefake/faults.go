@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/computemw/kit/providers/internal/fakekit"
 )
 
 // Fault changes how the fake answers the next calls of one operation.
@@ -43,27 +45,16 @@ type Fault struct {
 
 // Inject adds a fault; faults of one operation apply in the order given.
 func (s *Server) Inject(f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	s.faults.Add(f.Op, f.Times, f)
 }
 
 // takeFault returns the first pending fault of op and counts its use.
 // The caller holds s.mu.
 func (s *Server) takeFault(op string) *Fault {
-	for i, f := range s.faults {
-		if f.Op != op {
-			continue
-		}
-		f.Times--
-		if f.Times <= 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-		}
-		c := *f
-		return &c
+	if f, ok := s.faults.Take(op); ok {
+		return &f
 	}
 	return nil
 }
@@ -82,13 +73,11 @@ func (f *Fault) before(s *Server, w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	if f.Reset {
-		hangUp(w)
+		fakekit.HangUp(w)
 		return true
 	}
 	if f.Status != 0 {
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
-		}
+		fakekit.SetRetryAfter(w.Header(), f.RetryAfter)
 		if f.Location != "" {
 			w.Header().Set("Location", f.Location)
 		}
@@ -131,18 +120,6 @@ func edgeCode(status int) int {
 		return 1015
 	}
 	return 1101
-}
-
-// hangUp drops the client's connection.
-func hangUp(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, buf, err := hj.Hijack(); err == nil {
-			_ = buf.Flush()
-			_ = conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
 }
 
 // shapes reports whether the fault changes the answer away from what the

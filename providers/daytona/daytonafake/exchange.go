@@ -1,78 +1,14 @@
 package daytonafake
 
-import (
-	"bufio"
-	"bytes"
-	"net"
-	"net/http"
-)
+import "github.com/computemw/kit/providers/internal/fakekit"
 
-// Exchange is one request the fake answered, as recorded for the spec
-// check.
-type Exchange struct {
-	// Op is the operationId the request matched ("" when it matched none).
-	Op string
-	// Method and Path are the request's.
-	Method, Path string
-	// Status is the answer's status (0 when the connection was dropped).
-	Status int
-	// Faulted is set when an injected fault shaped the answer, which is
-	// then checked only for the vendor's error shape.
-	Faulted bool
-	// Checked is set when both the request and the answer were validated
-	// against the vendor's spec and passed.
-	Checked bool
-	// Problem is what the check found wrong ("" when nothing).
-	Problem string
-}
+// Exchange is one request the fake answered, as recorded for the check
+// against the vendor's API description.
+type Exchange = fakekit.Exchange
 
 // Exchanges returns every exchange so far, in the order answered.
 func (s *Server) Exchanges() []Exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Exchange(nil), s.exchanges...)
-}
-
-// maxRecorded caps how much of an answer's body is kept for the check.
-const maxRecorded = 4 << 20
-
-// recordingWriter keeps an answer's status, headers and body (up to
-// maxRecorded) while passing them on.
-type recordingWriter struct {
-	http.ResponseWriter
-	status   int
-	body     bytes.Buffer
-	overflow bool
-	hijacked bool
-}
-
-func (w *recordingWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *recordingWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if room := maxRecorded - w.body.Len(); room >= len(p) {
-		w.body.Write(p)
-	} else {
-		w.overflow = true
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Hijack lets a fault drop the connection.
-func (w *recordingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, http.ErrNotSupported
-	}
-	w.hijacked = true
-	return hj.Hijack()
 }

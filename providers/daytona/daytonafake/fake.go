@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemw/kit/providers/internal/fakekit"
 	"github.com/computemw/kit/providers/internal/openapicheck"
 )
 
@@ -69,7 +70,7 @@ type Server struct {
 	sandboxes map[string]*sandbox // live, by ID
 	seq       int
 	made      int
-	faults    []*Fault
+	faults    fakekit.Faults[Fault]
 	calls     map[string]int
 	exchanges []Exchange
 	late      sync.WaitGroup
@@ -211,7 +212,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	rec := &recordingWriter{ResponseWriter: w}
+	rec := &fakekit.Recorder{ResponseWriter: w}
 	var c checked
 	s.answer(rec, r, body, &c)
 	s.record(rec, r, &c)
@@ -228,19 +229,19 @@ type checked struct {
 
 // record checks an answer against the spec and keeps the exchange; a
 // problem fails the test.
-func (s *Server) record(w *recordingWriter, r *http.Request, c *checked) {
-	ex := Exchange{Op: c.op, Method: r.Method, Path: r.URL.Path, Status: w.status, Faulted: c.faulted, Problem: c.problem}
-	if w.hijacked {
+func (s *Server) record(w *fakekit.Recorder, r *http.Request, c *checked) {
+	ex := Exchange{Op: c.op, Method: r.Method, Path: r.URL.Path, Status: w.Status, Faulted: c.faulted, Problem: c.problem}
+	if w.Hijacked {
 		ex.Status = 0
 	}
-	if ex.Problem == "" && c.match != nil && ex.Status != 0 && !w.overflow {
+	if ex.Problem == "" && c.match != nil && ex.Status != 0 && !w.Overflow {
 		var err error
 		if c.faulted {
 			if ex.Status >= 400 {
-				err = errorShape(c.op, c.toolbox, ex.Status, w.body.Bytes())
+				err = errorShape(c.op, c.toolbox, ex.Status, w.Body.Bytes())
 			}
 		} else {
-			err = checkResponse(c.match, c.toolbox, ex.Status, w.Header(), w.body.Bytes())
+			err = checkResponse(c.match, c.toolbox, ex.Status, w.Header(), w.Body.Bytes())
 		}
 		if err != nil {
 			ex.Problem = err.Error()

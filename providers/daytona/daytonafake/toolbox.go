@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/computemw/kit/providers/internal/fakekit"
 )
 
 func (s *Server) toolbox(q *request) {
@@ -311,7 +313,7 @@ func (s *Server) download(q *request, p string) {
 	if f.ResetAfterBytes > 0 {
 		q.w.Write(data[:min(f.ResetAfterBytes, len(data))])
 		http.NewResponseController(q.w).Flush()
-		hangUp(q.w)
+		fakekit.HangUp(q.w)
 		return
 	}
 	size := f.ChunkSize

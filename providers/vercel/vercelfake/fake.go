@@ -39,6 +39,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemw/kit/providers/internal/fakekit"
 	"github.com/computemw/kit/providers/internal/openapicheck"
 )
 
@@ -72,7 +73,7 @@ type Server struct {
 	sandboxes map[string]*session // by sandbox name, the current session
 	seq       int
 	made      int
-	faults    []*Fault
+	faults    fakekit.Faults[Fault]
 	calls     map[string]int
 	tokens    map[string]string // interactive token -> session ID
 	exchanges []Exchange
@@ -221,7 +222,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	rec := &recordingWriter{ResponseWriter: w}
+	rec := &fakekit.Recorder{ResponseWriter: w}
 	var c checked
 	s.answer(rec, r, body, &c)
 	s.record(rec, r, &c)

@@ -1,9 +1,9 @@
 package vercelfake
 
 import (
-	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/computemw/kit/providers/internal/fakekit"
 )
 
 // Fault changes how the fake answers the next calls of one operation.
@@ -42,27 +42,16 @@ type Fault struct {
 
 // Inject adds a fault; faults of one operation apply in the order given.
 func (s *Server) Inject(f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	s.faults.Add(f.Op, f.Times, f)
 }
 
 // takeFault returns the first pending fault of op and counts its use.
 // The caller holds s.mu.
 func (s *Server) takeFault(op string) *Fault {
-	for i, f := range s.faults {
-		if f.Op != op {
-			continue
-		}
-		f.Times--
-		if f.Times <= 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-		}
-		c := *f
-		return &c
+	if f, ok := s.faults.Take(op); ok {
+		return &f
 	}
 	return nil
 }
@@ -70,17 +59,15 @@ func (s *Server) takeFault(op string) *Fault {
 // before applies the parts of a fault that come before the operation's
 // work; it reports whether the request has been answered.
 func (f *Fault) before(s *Server, q *request) bool {
-	if f.Delay > 0 && !s.pause(q.r, f.Delay) {
+	if f.Delay > 0 && !fakekit.Pause(q.r, s.closing, f.Delay) {
 		return true
 	}
 	if f.Reset {
-		hangUp(q.w)
+		fakekit.HangUp(q.w)
 		return true
 	}
 	if f.Status != 0 {
-		if f.RetryAfter > 0 {
-			q.w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
-		}
+		fakekit.SetRetryAfter(q.w.Header(), f.RetryAfter)
 		if f.Location != "" {
 			q.w.Header().Set("Location", f.Location)
 		}
@@ -88,33 +75,6 @@ func (f *Fault) before(s *Server, q *request) bool {
 		return true
 	}
 	return false
-}
-
-// pause waits d; it reports false when the client gave up or the fake is
-// closing first.
-func (s *Server) pause(r *http.Request, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-s.closing:
-		return false
-	}
-}
-
-// hangUp drops the client's connection.
-func hangUp(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, buf, err := hj.Hijack(); err == nil {
-			buf.Flush()
-			conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
 }
 
 // shapes reports whether the fault changes the answer away from what the

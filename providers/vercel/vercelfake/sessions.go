@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/computemw/kit/providers/internal/fakekit"
 )
 
 // sessionOp answers the operations on one session.
@@ -188,7 +190,7 @@ type lineWriter struct {
 // (the client left, or a fault cut it).
 func (w *lineWriter) line(v any) bool {
 	f := w.q.fault
-	if f != nil && f.ChunkDelay > 0 && !w.s.pause(w.q.r, f.ChunkDelay) {
+	if f != nil && f.ChunkDelay > 0 && !fakekit.Pause(w.q.r, w.s.closing, f.ChunkDelay) {
 		return false
 	}
 	b, _ := json.Marshal(v)
@@ -200,7 +202,7 @@ func (w *lineWriter) line(v any) bool {
 		return false
 	}
 	if f != nil && f.ResetAfterLines > 0 && w.lines >= f.ResetAfterLines {
-		hangUp(w.q.w)
+		fakekit.HangUp(w.q.w)
 		return false
 	}
 	return true
@@ -367,7 +369,7 @@ func (s *Server) readFile(q *request, ss *session) {
 	for sent := 0; sent < len(data); {
 		if f.ResetAfterBytes > 0 && sent >= f.ResetAfterBytes {
 			http.NewResponseController(q.w).Flush()
-			hangUp(q.w)
+			fakekit.HangUp(q.w)
 			return
 		}
 		n := min(size, len(data)-sent)
@@ -377,7 +379,7 @@ func (s *Server) readFile(q *request, ss *session) {
 		q.w.Write(data[sent : sent+n])
 		sent += n
 		http.NewResponseController(q.w).Flush()
-		if f.ChunkDelay > 0 && sent < len(data) && !s.pause(q.r, f.ChunkDelay) {
+		if f.ChunkDelay > 0 && sent < len(data) && !fakekit.Pause(q.r, s.closing, f.ChunkDelay) {
 			return
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"github.com/computemw/kit/providers/internal/fakekit"
 	"github.com/computemw/kit/providers/internal/openapicheck"
 	vspec "github.com/computemw/kit/providers/vercel/internal/spec"
 )
@@ -59,15 +60,15 @@ func ndjsonDecoder(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ opena
 // exchange; a problem fails the test. An answer an injected fault shaped
 // (a reset, a redirect, a cut stream) is checked only when it is an error,
 // for the vendor's error shape.
-func (s *Server) record(w *recordingWriter, r *http.Request, c *checked) {
-	ex := Exchange{Op: c.op, Method: r.Method, Path: r.URL.Path, Status: w.status, Faulted: c.faulted, Problem: c.problem}
-	if w.hijacked {
+func (s *Server) record(w *fakekit.Recorder, r *http.Request, c *checked) {
+	ex := Exchange{Op: c.op, Method: r.Method, Path: r.URL.Path, Status: w.Status, Faulted: c.faulted, Problem: c.problem}
+	if w.Hijacked {
 		ex.Status = 0
 	}
-	check := ex.Problem == "" && c.match != nil && ex.Status != 0 && !w.overflow &&
+	check := ex.Problem == "" && c.match != nil && ex.Status != 0 && !w.Overflow &&
 		(!c.faulted || ex.Status >= 400)
 	if check {
-		if err := c.match.CheckAnswer(ex.Status, w.Header(), w.body.Bytes(), true); err != nil {
+		if err := c.match.CheckAnswer(ex.Status, w.Header(), w.Body.Bytes(), true); err != nil {
 			ex.Problem = err.Error()
 			s.t.Errorf("vercelfake: answer not valid against the API description: %v", err)
 		} else {
