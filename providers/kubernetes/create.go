@@ -45,6 +45,10 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		rv, err = p.createSandbox(ctx, meta, opts)
 	}
 	if err != nil {
+		// A create whose answer was lost (cancelled, timed out, the
+		// connection dropped) may still have been stored: the name is
+		// ours alone, so deleting it is safe whatever happened.
+		p.deleteFailed(ctx, name)
 		return nil, err
 	}
 	ok := false
