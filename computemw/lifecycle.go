@@ -153,6 +153,10 @@ func (k *Kit) createOn(ctx context.Context, a *Action) (g *governed, fromProvide
 		k.owned.give(owner)
 		return nil, false, err
 	}
+	a.Create.Owner = ""
+	if a.Op != OpHealth {
+		a.Create.Owner = k.owner(ctx)
+	}
 	start := time.Now()
 	sb, err := k.providerCreate(ctx, p, a)
 	if a.Op != OpHealth && (ctx.Err() == nil || err == nil) {

@@ -14,6 +14,9 @@ type PoolStats struct {
 	// IdleBytes is the memory the ready sandboxes hold together (0 when
 	// the provider cannot measure it).
 	IdleBytes int64
+	// Recycled counts sandboxes reset and returned to the pool after use;
+	// ResetFailed those whose reset failed, which were destroyed instead.
+	Recycled, ResetFailed uint64
 }
 
 // PoolReporter is implemented by providers that keep a warm pool; metrics

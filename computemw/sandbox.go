@@ -101,6 +101,10 @@ type CreateOptions struct {
 	Resources Resources
 	// Metadata is free-form data kept with the sandbox.
 	Metadata map[string]string
+	// Owner is who the sandbox is made for, set by the kit: "p:" and the
+	// principal's ID, else "addr:" and the client's address. A provider
+	// that reuses sandboxes may keep that reuse within one owner.
+	Owner string
 }
 
 // Resources are the limits of one sandbox.

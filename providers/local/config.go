@@ -191,9 +191,46 @@ type PoolConfig struct {
 	// takes: made beside a running execution, it slowed that execution by
 	// more than it saved (make bench, section (a)).
 	Quiet time.Duration
+	// Recycle governs the reuse of a sandbox the pool handed out, once
+	// its owner is done with it (recycle.go).
+	Recycle RecycleConfig
+}
+
+// RecycleConfig configures recycling: when a sandbox the pool handed out
+// is destroyed, it is reset and returned to the pool instead: every
+// process in it killed, every writable place emptied, its System V IPC
+// objects removed, its limits applied again and its counters started
+// afresh, each checked; a reset that fails, or finds what it cannot
+// account for, destroys the sandbox. Only sandboxes made with the
+// provider's defaults (no network, default limits and root filesystem)
+// are recycled, like those the pool makes.
+type RecycleConfig struct {
+	// Off turns recycling off: every sandbox is destroyed when its owner
+	// is done with it.
+	Off bool
+	// MaxUses is how many creates one sandbox serves before it is
+	// destroyed (default 100).
+	MaxUses int
+	// MaxAge is how long after it was made a sandbox is destroyed rather
+	// than reset (default 10m).
+	MaxAge time.Duration
+	// SameOwner keeps a sandbox with one owner (CreateOptions.Owner): a
+	// sandbox reset after one owner's use is handed only to a create of
+	// the same owner, and a create without an owner never gets one.
+	SameOwner bool
+}
+
+func (c *RecycleConfig) setDefaults() {
+	if c.MaxUses <= 0 {
+		c.MaxUses = 100
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 10 * time.Minute
+	}
 }
 
 func (c *PoolConfig) setDefaults() {
+	c.Recycle.setDefaults()
 	if c.Size == 0 {
 		c.Size = 4
 	}
