@@ -189,11 +189,14 @@ func (s *sandbox) readyAlive() bool {
 }
 
 // beginReset reserves the pool's place for a sandbox about to be reset:
-// false when the pool is closed, or holds (or will) as many as it wants.
+// false when the pool is closed, or holds (or will) MaxSize sandboxes or
+// MaxIdleMB. A used sandbox is kept up to MaxSize rather than the target:
+// it costs a reset where the pool's next one costs its making; shrink
+// trims what demand no longer calls for.
 func (pl *pool) beginReset() bool {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	if pl.closed || len(pl.ready)+pl.resetting >= pl.target ||
+	if pl.closed || len(pl.ready)+pl.resetting >= pl.cfg.MaxSize ||
 		pl.idleBytesLocked() >= int64(pl.cfg.MaxIdleMB)<<20 {
 		return false
 	}
