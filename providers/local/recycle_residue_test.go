@@ -17,6 +17,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +29,7 @@ import (
 	"github.com/computemw/kit/providers/local"
 )
 
-var residuePairs = flag.Int("residue.pairs", 12,
+var residuePairs = flag.Int("residue.pairs", 24,
 	"how many leave/look pairs TestRecycledSandboxHoldsNoResidue runs (make test-residue runs 1000)")
 
 // Markers: the sleeps the zoo starts run for these many seconds, which
@@ -395,10 +398,18 @@ func lookInline(base []string) string {
 	return "python3 -c " + shellQuote(lookProgram) + " look " + shellQuote(string(b))
 }
 
-// freshFacts runs the detector's "facts" in a fresh sandbox of a provider
-// of its own (no pool), from the sandbox's second execution on, as every
-// execution of a recycled sandbox is: through its init.
-func freshFacts(t *testing.T) []string {
+// fresh is what a fresh sandbox has: the detector's facts, and its
+// cgroup's limits.
+type fresh struct {
+	facts   []string
+	limits  map[string]string
+	maxExec time.Duration
+}
+
+// freshSandbox runs the detector's "facts" in a fresh sandbox of a
+// provider of its own (no pool), from the sandbox's second execution on,
+// as every execution of a recycled sandbox is: through its init.
+func freshSandbox(t *testing.T) fresh {
 	t.Helper()
 	p := newTestProvider(t, local.Config{})
 	sb, err := p.Create(t.Context(), computemw.CreateOptions{Owner: "p:fresh"})
@@ -417,7 +428,36 @@ func freshFacts(t *testing.T) []string {
 			t.Fatalf("the fresh sandbox's facts have no %q, so the comparison is void: %q", want, facts)
 		}
 	}
-	return facts
+	f := fresh{facts: facts, limits: cgroupLimits(t, sb), maxExec: local.SandboxMaxExec(sb)}
+	if len(f.limits) == 0 {
+		t.Fatal("a fresh sandbox's cgroup has no limit files, so the comparison is void")
+	}
+	return f
+}
+
+// cgroupLimitFiles are the files of a sandbox's cgroup that hold its
+// limits, on either cgroup version.
+var cgroupLimitFiles = []string{
+	"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "pids.max", "cpu.cfs_quota_us", "cpu.cfs_period_us",
+	"memory.max", "memory.swap.max", "memory.high", "cpu.max",
+}
+
+// cgroupLimits reads the limits of sb's cgroup from the host.
+func cgroupLimits(t *testing.T, sb computemw.Sandbox) map[string]string {
+	t.Helper()
+	limits := map[string]string{}
+	for _, dir := range local.SandboxCgroupDirs(sb) {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("the sandbox's cgroup: %v", err)
+			continue
+		}
+		for _, name := range cgroupLimitFiles {
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				limits[name] = strings.TrimSpace(string(b))
+			}
+		}
+	}
+	return limits
 }
 
 func destroyNow(t *testing.T, sb computemw.Sandbox) {
@@ -543,7 +583,7 @@ func detects(k string) func(line string) bool {
 // no reset between, it reports every kind of residue leave made, and
 // leave made every kind it must.
 func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
-	base := freshFacts(t)
+	base := freshSandbox(t).facts
 	p := newTestProvider(t, local.Config{})
 	sb, err := p.Create(t.Context(), computemw.CreateOptions{Owner: "p:a"})
 	if err != nil {
@@ -595,14 +635,17 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 // of one, the first owner's leave, the second owner's look.
 func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 	pairs := *residuePairs
-	base := freshFacts(t)
+	clean := freshSandbox(t)
 	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1, Quiet: -1,
 		Recycle: local.RecycleConfig{MaxUses: 4*pairs + 10, MaxAge: 24 * time.Hour}}})
 	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
 	ctx := t.Context()
-	look := lookCommand(base)
+	look := lookCommand(clean.facts)
 	for i := range pairs {
-		a, err := p.Create(ctx, computemw.CreateOptions{Owner: "p:a"})
+		// p:a's own variable and a shorter time limit, which must not
+		// reach p:b.
+		a, err := p.Create(ctx, computemw.CreateOptions{Owner: "p:a", Env: map[string]string{"RESIDUE_SECRET": "p:a's"},
+			Resources: computemw.Resources{MaxExecutionTime: 3 * time.Minute}})
 		if err != nil {
 			t.Fatalf("pair %d: Create for p:a: %v", i, err)
 		}
@@ -642,7 +685,13 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 		if b.ID() == a.ID() {
 			t.Errorf("pair %d: the recycled sandbox kept its ID %s", i, a.ID())
 		}
-		// Its counters started afresh.
+		// Its limits are a fresh sandbox's, its counters started afresh.
+		if got := local.SandboxMaxExec(b); got != clean.maxExec {
+			t.Errorf("pair %d: the recycled sandbox's executions may run %v, a fresh one's %v", i, got, clean.maxExec)
+		}
+		if got := cgroupLimits(t, b); !maps.Equal(got, clean.limits) {
+			t.Errorf("pair %d: the recycled sandbox's cgroup limits are %v, a fresh one's %v", i, got, clean.limits)
+		}
 		if u, err := b.Usage(ctx); err != nil {
 			t.Errorf("pair %d: Usage: %v", i, err)
 		} else if u.Executions != 0 || u.CPUTime >= used.CPUTime || u.PeakMemory >= used.PeakMemory {
