@@ -65,7 +65,9 @@ var bgCommand = zooFunc + fmt.Sprintf("zoo %d\nexec sleep %d0\n", bgZoo, bgZoo)
 
 // leaveScript leaves state in every place a tenant can reach, and prints
 // "made KIND" for what it managed and "not KIND: why" for what it did not.
-// It runs once the process API's zoo has started (it waits for it).
+// It runs once the process API's zoo has started (it waits for it). With
+// LIMITS=1 it also lowers the init's limits, with SCHED=1 it changes the
+// init's scheduling: what every later process of the sandbox inherits.
 var leaveScript = zooFunc + `
 made() { echo "made $1"; }
 not() { echo "not $1: $2"; }
@@ -114,20 +116,24 @@ if ipcmk -M 65536 >/dev/null 2>&1; then made sysv-shm; else not sysv-shm "ipcmk 
 if ipcmk -S 4 >/dev/null 2>&1; then made sysv-sem; else not sysv-sem "ipcmk -S failed"; fi
 if ipcmk -Q >/dev/null 2>&1; then made sysv-msg; else not sysv-msg "ipcmk -Q failed"; fi
 
-# The init's limits, which every later process inherits.
-for l in nofile=64:64 nproc=512:512 fsize=33554432:33554432 stack=4194304: cpu=100000:100000 \
-	locks=1000:1000 memlock=4194304:4194304 sigpending=1000:1000 msgqueue=100000:100000 \
-	as=34359738368:34359738368; do
-	if prlimit --pid 1 --${l} 2>/dev/null; then made "rlimit:${l%%=*}"; else not "rlimit:${l%%=*}" "prlimit refused"; fi
-done
+# The init's limits, which every later process inherits ($LIMITS).
+if [ "$LIMITS" = 1 ]; then
+	for l in nofile=64:64 nproc=512:512 fsize=33554432:33554432 stack=4194304: cpu=100000:100000 \
+		locks=1000:1000 memlock=4194304:4194304 sigpending=1000:1000 msgqueue=100000:100000 \
+		as=34359738368:34359738368; do
+		if prlimit --pid 1 --${l} 2>/dev/null; then made "rlimit:${l%%=*}"; else not "rlimit:${l%%=*}" "prlimit refused"; fi
+	done
+fi
 
-# The init's scheduling, which every later process inherits too.
-if renice -n 10 -p 1 >/dev/null 2>&1; then made sched:nice; else not sched:nice "refused"; fi
-if ionice -c 3 -p 1 2>/dev/null; then made sched:ionice; else not sched:ionice "refused"; fi
-if [ "$(nproc)" -gt 1 ] && taskset -p 1 1 >/dev/null 2>&1; then made sched:affinity; else not sched:affinity "refused or one CPU"; fi
-if chrt -i -p 0 1 2>/dev/null; then made sched:policy; else not sched:policy "refused"; fi
-if (echo 999 >/proc/1/oom_score_adj) 2>/dev/null; then made oom; else not oom "refused"; fi
-if (echo 1 >/proc/1/timerslack_ns) 2>/dev/null; then made timerslack; else not timerslack "refused"; fi
+# The init's scheduling, which every later process inherits too ($SCHED).
+if [ "$SCHED" = 1 ]; then
+	if renice -n 10 -p 1 >/dev/null 2>&1; then made sched:nice; else not sched:nice "refused"; fi
+	if ionice -c 3 -p 1 2>/dev/null; then made sched:ionice; else not sched:ionice "refused"; fi
+	if [ "$(nproc)" -gt 1 ] && taskset -p 1 1 >/dev/null 2>&1; then made sched:affinity; else not sched:affinity "refused or one CPU"; fi
+	if chrt -i -p 0 1 2>/dev/null; then made sched:policy; else not sched:policy "refused"; fi
+	if (echo 999 >/proc/1/oom_score_adj) 2>/dev/null; then made oom; else not oom "refused"; fi
+	if (echo 1 >/proc/1/timerslack_ns) 2>/dev/null; then made timerslack; else not timerslack "refused"; fi
+fi
 
 python3 - "$places" <<'PY'
 import ctypes, os, platform, socket, sys, time
@@ -469,10 +475,26 @@ func destroyNow(t *testing.T, sb computemw.Sandbox) {
 	}
 }
 
+// A variant of leave: what it changes of the sandbox's init besides.
+type variant struct{ limits, sched bool }
+
+func (v variant) String() string {
+	switch {
+	case v.limits && v.sched:
+		return "the init's limits and scheduling"
+	case v.limits:
+		return "the init's limits"
+	case v.sched:
+		return "the init's scheduling"
+	}
+	return "no change to the init"
+}
+
 // leave fills sb with residue: the zoo through the process API, then
-// leaveScript, followed by extra (a command line, or ""). It returns
-// what leave made, what it did not (with why), and extra's output.
-func leave(t *testing.T, sb computemw.Sandbox, extra string) (made map[string]bool, refused map[string]string, extraOut []string) {
+// leaveScript in variant v, followed by extra (a command line, or "").
+// It returns what leave made, what it did not (with why), and extra's
+// output.
+func leave(t *testing.T, sb computemw.Sandbox, v variant, extra string) (made map[string]bool, refused map[string]string, extraOut []string) {
 	t.Helper()
 	pm, ok := sb.(computemw.ProcessManager)
 	if !ok {
@@ -481,7 +503,7 @@ func leave(t *testing.T, sb computemw.Sandbox, extra string) (made map[string]bo
 	if _, err := pm.StartProcess(t.Context(), bgCommand, computemw.ProcessOptions{}); err != nil {
 		t.Fatalf("StartProcess: %v", err)
 	}
-	cmd := leaveScript
+	cmd := fmt.Sprintf("LIMITS=%d SCHED=%d\n", b2i(v.limits), b2i(v.sched)) + leaveScript
 	if extra != "" {
 		cmd += "\necho ---\n" + extra
 	}
@@ -508,6 +530,13 @@ func leave(t *testing.T, sb computemw.Sandbox, extra string) (made map[string]bo
 		extraOut = append(extraOut, strings.TrimSuffix(line, "\n"))
 	}
 	return made, refused, extraOut
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // mustMake are the kinds of residue leave must manage: a writable place
@@ -599,7 +628,7 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 
 	// The look at the end of leave's own execution sees its processes
 	// while they run.
-	made, refused, during := leave(t, sb, lookInline(base))
+	made, refused, during := leave(t, sb, variant{limits: true, sched: true}, lookInline(base))
 	for _, k := range mustMake() {
 		if !made[k] {
 			t.Errorf("leave did not make %s: %s", k, refused[k])
@@ -632,7 +661,12 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 
 // A sandbox one owner filled with residue is reset before the pool hands
 // it to another owner, who finds none of it: pairs of creates on a pool
-// of one, the first owner's leave, the second owner's look.
+// of one, the first owner's leave, the second owner's look. Three pairs in
+// four leave the init as it was, and their sandbox must be recycled; the
+// fourth lowers the init's limits or changes its scheduling, every other
+// time each, and its reset must either restore what the next owner
+// inherits or fail (the sandbox is then destroyed instead, and the next
+// owner gets another).
 func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 	pairs := *residuePairs
 	clean := freshSandbox(t)
@@ -641,7 +675,12 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
 	ctx := t.Context()
 	look := lookCommand(clean.facts)
+	outcomes := map[string]int{} // by variant: "recycled" or "destroyed"
 	for i := range pairs {
+		var v variant
+		if i%4 == 3 {
+			v = variant{limits: i%8 == 3, sched: i%8 == 7}
+		}
 		// p:a's own variable and a shorter time limit, which must not
 		// reach p:b.
 		a, err := p.Create(ctx, computemw.CreateOptions{Owner: "p:a", Env: map[string]string{"RESIDUE_SECRET": "p:a's"},
@@ -649,7 +688,7 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pair %d: Create for p:a: %v", i, err)
 		}
-		made, refused, _ := leave(t, a, "")
+		made, refused, _ := leave(t, a, v, "")
 		for _, k := range mustMake() {
 			if !made[k] {
 				t.Errorf("pair %d: leave did not make %s: %s", i, k, refused[k])
@@ -670,17 +709,35 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 			s := p.PoolStats()
 			return s.Recycled+s.ResetFailed > before.Recycled+before.ResetFailed
 		})
-		if s := p.PoolStats(); s.Recycled != before.Recycled+1 {
-			t.Fatalf("pair %d: destroying p:a's sandbox recycled %d sandboxes, want 1 (%+v)", i, s.Recycled-before.Recycled, s)
+		after := p.PoolStats()
+		recycled := after.Recycled == before.Recycled+1 && after.ResetFailed == before.ResetFailed
+		switch {
+		case recycled:
+			outcomes[v.String()+": recycled"]++
+		case after.ResetFailed == before.ResetFailed+1 && v != (variant{}):
+			outcomes[v.String()+": destroyed"]++
+		default:
+			t.Fatalf("pair %d (%v): destroying p:a's sandbox recycled %d and failed %d resets, want 1 recycled (%+v)",
+				i, v, after.Recycled-before.Recycled, after.ResetFailed-before.ResetFailed, after)
 		}
 
 		b, err := p.Create(ctx, computemw.CreateOptions{Owner: "p:b"})
 		if err != nil {
 			t.Fatalf("pair %d: Create for p:b: %v", i, err)
 		}
-		if initB := local.SandboxInitPID(b); initA == 0 || initB != initA {
+		initB := local.SandboxInitPID(b)
+		switch {
+		case recycled && (initA == 0 || initB != initA):
 			destroyNow(t, b)
 			t.Fatalf("pair %d: p:b's sandbox is not p:a's, recycled (init %d, p:a's %d)", i, initB, initA)
+		case !recycled && initB == initA:
+			destroyNow(t, b)
+			t.Fatalf("pair %d: p:b got p:a's sandbox, whose reset failed (init %d)", i, initB)
+		case !recycled && initB == 0:
+			// A sandbox the pool made, whose first execution is a bwrap
+			// process of its own: the look runs through its init, as
+			// in a recycled one.
+			run(t, b, "true", computemw.ExecOptions{})
 		}
 		if b.ID() == a.ID() {
 			t.Errorf("pair %d: the recycled sandbox kept its ID %s", i, a.ID())
@@ -694,7 +751,7 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 		}
 		if u, err := b.Usage(ctx); err != nil {
 			t.Errorf("pair %d: Usage: %v", i, err)
-		} else if u.Executions != 0 || u.CPUTime >= used.CPUTime || u.PeakMemory >= used.PeakMemory {
+		} else if recycled && (u.Executions != 0 || u.CPUTime >= used.CPUTime || u.PeakMemory >= used.PeakMemory) {
 			t.Errorf("pair %d: the recycled sandbox's usage is %+v, p:a's leave left %+v", i, u, used)
 		}
 		// p:a's handle reaches nothing of p:b's.
@@ -712,7 +769,8 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 			t.Fatalf("pair %d: look: %v", i, err)
 		}
 		if res.Stdout != "" || res.ExitCode != 0 {
-			t.Errorf("pair %d: p:b found p:a's residue in the recycled sandbox (exit %d, stderr %q):\n%s", i, res.ExitCode, res.Stderr, res.Stdout)
+			t.Errorf("pair %d (%v; recycled: %v): p:b found p:a's residue (exit %d, stderr %q):\n%s",
+				i, v, recycled, res.ExitCode, res.Stderr, res.Stdout)
 		}
 		destroyNow(t, b)
 		if t.Failed() {
@@ -720,10 +778,16 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 		}
 	}
 	s := p.PoolStats()
-	if s.ResetFailed != 0 {
-		t.Errorf("%d resets failed (the sandboxes were destroyed instead): %+v", s.ResetFailed, s)
+	destroyed := 0
+	for k, n := range outcomes {
+		if strings.HasSuffix(k, ": destroyed") {
+			destroyed += n
+		}
 	}
-	t.Logf("%d pairs: %+v", pairs, s)
+	if s.ResetFailed != uint64(destroyed) {
+		t.Errorf("%d resets failed, %d of them of a sandbox whose init leave changed: %+v", s.ResetFailed, destroyed, s)
+	}
+	t.Logf("%d pairs: %v; %+v", pairs, outcomes, s)
 
 	closeCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
