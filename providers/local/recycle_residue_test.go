@@ -36,8 +36,9 @@ var residuePairs = flag.Int("residue.pairs", 24,
 // tells each kind of process apart in /proc. The zoo an execution starts
 // counts from 9001, the one a background process starts from 9101.
 const (
-	execZoo = 900
-	bgZoo   = 910
+	execZoo    = 900
+	bgZoo      = 910
+	termMarker = 9200 // the terminal's sleep
 )
 
 // zooKinds are the processes zoo starts, each trying another way to
@@ -216,7 +217,7 @@ def running():
             found[argv[1].decode()] = (int(p), state)
     return found
 
-want = ["%s%d" % (z, i) for z in (` + fmt.Sprintf("%d, %d", execZoo, bgZoo) + `) for i in range(1, 8)] + ["` + fmt.Sprintf("%d0", bgZoo) + `"]
+want = ["%s%d" % (z, i) for z in (` + fmt.Sprintf("%d, %d", execZoo, bgZoo) + `) for i in range(1, 8)] + ["` + fmt.Sprintf("%d0", bgZoo) + `", "` + fmt.Sprint(termMarker) + `"]
 for _ in range(6000):
     found = running()
     for w in want:
@@ -258,7 +259,7 @@ for p in sorted(os.listdir("/proc")):
         with open("/proc/%s/stat" % p) as f:
             rest = f.read().rsplit(")", 1)[1].split()
         with open("/proc/%s/cmdline" % p, "rb") as f:
-            argv = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+            argv = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace").encode("unicode_escape").decode()
     except OSError:
         continue
     if int(rest[1]) == me:
@@ -490,11 +491,13 @@ func (v variant) String() string {
 	return "no change to the init"
 }
 
-// leave fills sb with residue: the zoo through the process API, then
-// leaveScript in variant v, followed by extra (a command line, or "").
-// It returns what leave made, what it did not (with why), and extra's
-// output.
-func leave(t *testing.T, sb computemw.Sandbox, v variant, extra string) (made map[string]bool, refused map[string]string, extraOut []string) {
+// leave fills sb with residue: the zoo through the process API, a code
+// context with a variable set, a terminal left running, then leaveScript
+// in variant v, followed by extra (a command line, or ""). It returns
+// what leave made, what it did not (with why), extra's output, and the
+// context's ID and the terminal, for the caller to try once the sandbox
+// is gone (and to close).
+func leave(t *testing.T, sb computemw.Sandbox, v variant, extra string) (made map[string]bool, refused map[string]string, extraOut []string, contextID string, term computemw.Terminal) {
 	t.Helper()
 	pm, ok := sb.(computemw.ProcessManager)
 	if !ok {
@@ -503,12 +506,29 @@ func leave(t *testing.T, sb computemw.Sandbox, v variant, extra string) (made ma
 	if _, err := pm.StartProcess(t.Context(), bgCommand, computemw.ProcessOptions{}); err != nil {
 		t.Fatalf("StartProcess: %v", err)
 	}
+	made, refused = map[string]bool{}, map[string]string{}
+	if cr, ok := sb.(computemw.ContextRunner); !ok {
+		refused["context"] = "no code contexts"
+	} else if c, err := cr.CreateContext(t.Context(), computemw.ContextOptions{Language: "python"}); err != nil {
+		refused["context"] = err.Error()
+	} else if res, err := cr.RunInContext(t.Context(), c.ID, "residue = \"p:a's\"", computemw.ExecOptions{}); err != nil || res.Error != nil {
+		t.Fatalf("RunInContext: %v %+v", err, res)
+	} else {
+		made["context"], contextID = true, c.ID
+	}
+	if to, ok := sb.(computemw.TerminalOpener); !ok {
+		refused["terminal"] = "no terminals"
+	} else if tm, err := to.OpenTerminal(t.Context(), computemw.TerminalOptions{Command: fmt.Sprintf("exec sleep %d", termMarker)}); err != nil {
+		refused["terminal"] = err.Error()
+	} else {
+		made["terminal"], term = true, tm
+		t.Cleanup(func() { _ = tm.Close() })
+	}
 	cmd := fmt.Sprintf("LIMITS=%d SCHED=%d\n", b2i(v.limits), b2i(v.sched)) + leaveScript
 	if extra != "" {
 		cmd += "\necho ---\n" + extra
 	}
 	res := run(t, sb, cmd, computemw.ExecOptions{Timeout: 2 * time.Minute})
-	made, refused = map[string]bool{}, map[string]string{}
 	before, after, _ := strings.Cut(res.Stdout, "---\n")
 	for line := range strings.Lines(before) {
 		line = strings.TrimSuffix(line, "\n")
@@ -529,7 +549,7 @@ func leave(t *testing.T, sb computemw.Sandbox, v variant, extra string) (made ma
 	for line := range strings.Lines(after) {
 		extraOut = append(extraOut, strings.TrimSuffix(line, "\n"))
 	}
-	return made, refused, extraOut
+	return made, refused, extraOut, contextID, term
 }
 
 func b2i(b bool) int {
@@ -544,7 +564,7 @@ func b2i(b bool) int {
 // make would leave the test without its subject.
 func mustMake() []string {
 	kinds := []string{"files:/workspace", "files:/tmp", "files:/dev/shm", "sysv-shm", "sysv-sem", "sysv-msg", "sysv-msg-pending",
-		fmt.Sprintf("proc:%d0", bgZoo)}
+		fmt.Sprintf("proc:%d0", bgZoo), fmt.Sprintf("proc:%d", termMarker), "context", "terminal"}
 	for i := 1; i < len(zooKinds); i++ {
 		kinds = append(kinds, fmt.Sprintf("proc:%d%d", execZoo, i), fmt.Sprintf("proc:%d%d", bgZoo, i))
 	}
@@ -599,6 +619,14 @@ func detects(k string) func(line string) bool {
 		return prefix("residue fact oom ")
 	case "timerslack":
 		return prefix("residue fact timerslack ")
+	case "terminal":
+		return detects(fmt.Sprintf("proc:%d", termMarker))
+	case "context":
+		// The interpreter: a process that is none of the sleeps.
+		return func(l string) bool {
+			f := strings.Fields(l)
+			return len(f) >= 5 && f[1] == "proc" && f[4] != "sleep"
+		}
 	case "proc":
 		return func(l string) bool {
 			f := strings.Fields(l)
@@ -628,7 +656,7 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 
 	// The look at the end of leave's own execution sees its processes
 	// while they run.
-	made, refused, during := leave(t, sb, variant{limits: true, sched: true}, lookInline(base))
+	made, refused, during, _, _ := leave(t, sb, variant{limits: true, sched: true}, lookInline(base))
 	for _, k := range mustMake() {
 		if !made[k] {
 			t.Errorf("leave did not make %s: %s", k, refused[k])
@@ -688,7 +716,7 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pair %d: Create for p:a: %v", i, err)
 		}
-		made, refused, _ := leave(t, a, v, "")
+		made, refused, _, contextA, termA := leave(t, a, v, "")
 		for _, k := range mustMake() {
 			if !made[k] {
 				t.Errorf("pair %d: leave did not make %s: %s", i, k, refused[k])
@@ -762,6 +790,20 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 			t.Errorf("pair %d: p:a's handle still writes files after Destroy", i)
 		}
 		_ = a.Destroy(ctx)
+		if _, err := termA.Write([]byte("echo stale\n")); err == nil {
+			t.Errorf("pair %d: p:a's terminal still takes input after Destroy", i)
+		}
+		_ = termA.Close()
+		// Nothing of p:a's in what the provider keeps for p:b's sandbox.
+		if cs, err := b.(computemw.ContextRunner).Contexts(ctx); err != nil || len(cs) != 0 {
+			t.Errorf("pair %d: the recycled sandbox has the contexts %+v (%v)", i, cs, err)
+		}
+		if _, err := b.(computemw.ContextRunner).RunInContext(ctx, contextA, "print(residue)", computemw.ExecOptions{}); err == nil {
+			t.Errorf("pair %d: p:a's code context %s runs in p:b's sandbox", i, contextA)
+		}
+		if ps, err := b.(computemw.ProcessManager).Processes(ctx); err != nil || len(ps) != 0 {
+			t.Errorf("pair %d: the recycled sandbox lists the processes %+v (%v)", i, ps, err)
+		}
 
 		res, err := b.Exec(ctx, look, computemw.ExecOptions{Timeout: time.Minute})
 		if err != nil {
