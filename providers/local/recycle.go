@@ -98,14 +98,15 @@ func (s *sandbox) reset(ctx context.Context, ip *initProc) (*sandbox, error) {
 	waited := make(chan struct{})
 	go func() { s.wg.Wait(); s.fileOps.Wait(); close(waited) }()
 	// Executions still running (or starting) are killed until they
-	// have all returned; mostly none is left by now.
-	for running := true; running; {
-		select {
-		case <-waited:
-			running = false
-			continue
-		default:
-		}
+	// have all returned; mostly none is left by now, which the waiter
+	// says within the first instants.
+	running := true
+	select {
+	case <-waited:
+		running = false
+	case <-time.After(time.Millisecond):
+	}
+	for running {
 		// Its answer is the final reset's to give: an execution may
 		// still be registered.
 		if _, err := ip.call(ctx, &initMsg{Op: initproto.OpKillAll}); err != nil {

@@ -12,11 +12,13 @@ import (
 	"github.com/computemw/kit/providers/local"
 )
 
-// recyclingProvider is a provider whose pool holds one sandbox and makes
-// it again at once, with recycling as configured.
+// recyclingProvider is a provider whose pool makes one sandbox at its
+// start and no other once an execution ran (Quiet), with recycling as
+// configured: every sandbox handed out after the first is that one,
+// recycled.
 func recyclingProvider(t *testing.T, rc local.RecycleConfig) *local.Provider {
 	t.Helper()
-	return newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Quiet: -1, Recycle: rc}})
+	return newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Quiet: time.Hour, Recycle: rc}})
 }
 
 // takeReady creates a sandbox once the pool has one ready, and checks the
@@ -49,7 +51,7 @@ func TestRecycledSandboxServesAgain(t *testing.T) {
 	if err := a.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s := p.PoolStats(); s.Recycled != 1 || s.Ready < 1 {
+	if s := p.PoolStats(); s.Recycled != 1 || s.Ready != 1 {
 		t.Fatalf("after the first user: %+v, want one recycled and ready", s)
 	}
 	b := takeReady(t, p, "p:b")
@@ -66,5 +68,52 @@ func TestRecycledSandboxServesAgain(t *testing.T) {
 	}
 	if _, err := a.Exec(ctx, "true", computemw.ExecOptions{}); err == nil {
 		t.Error("the first user's handle still runs commands")
+	}
+}
+
+// What a program changes of the places it may write to — /dev, the modes
+// of /tmp and the workspace, extended attributes — is undone by the
+// reset: the next user sees them as a fresh sandbox has them.
+func TestResetRestoresWritablePlaces(t *testing.T) {
+	p := recyclingProvider(t, local.RecycleConfig{})
+	const look = `ls -lA --time-style=+ /dev /dev/shm; stat -c '%n %a %U' /tmp /workspace /dev /dev/shm; ` +
+		`python3 -c 'import os; print([(d, os.listxattr(d)) for d in ("/tmp", "/workspace", "/dev", "/dev/shm")])'`
+	fresh := takeReady(t, p, "p:a")
+	want := run(t, fresh, look, computemw.ExecOptions{}).Stdout
+	leave := `mkdir -p /dev/d/e && touch /dev/d/e/f /dev/x /dev/shm/y && chmod 0 /dev/d; ` +
+		`python3 -c 'import os; [os.setxattr(d, "user.left", b"1") for d in ("/tmp", "/workspace", "/dev/shm")]'; ` +
+		`chmod 0 /tmp; chmod 0711 /workspace /dev/shm; chmod 0500 /dev; echo left`
+	if r := run(t, fresh, leave, computemw.ExecOptions{}); r.ExitCode != 0 || !strings.Contains(r.Stdout, "left") {
+		t.Fatalf("leave: %+v", r)
+	}
+	if got := run(t, fresh, look, computemw.ExecOptions{}).Stdout; got == want {
+		t.Fatalf("the changes are not visible in the same sandbox: the check cannot fail\n%s", got)
+	}
+	if err := fresh.Destroy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.PoolStats(); s.Recycled != 1 {
+		t.Fatalf("not recycled: %+v", s)
+	}
+	next := takeReady(t, p, "p:b")
+	defer next.Destroy(context.Background())
+	if got := run(t, next, look, computemw.ExecOptions{}).Stdout; got != want {
+		t.Errorf("the next user sees\n%s\nwant, as in a fresh sandbox,\n%s", got, want)
+	}
+}
+
+// A reset that finds what it does not restore — a standard stream's link
+// in /dev replaced — destroys the sandbox rather than hand it out.
+func TestResetThatFailsDestroys(t *testing.T) {
+	p := recyclingProvider(t, local.RecycleConfig{})
+	sb := takeReady(t, p, "p:a")
+	if r := run(t, sb, "rm /dev/stdout && ln -s /tmp/caught /dev/stdout && echo replaced >&2", computemw.ExecOptions{}); !strings.Contains(r.Stderr, "replaced") {
+		t.Fatalf("could not replace /dev/stdout: %+v", r)
+	}
+	if err := sb.Destroy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.PoolStats(); s.Recycled != 0 || s.ResetFailed != 1 {
+		t.Fatalf("%+v, want the reset failed and nothing recycled", s)
 	}
 }
