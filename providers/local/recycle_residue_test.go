@@ -68,7 +68,8 @@ var bgCommand = zooFunc + fmt.Sprintf("zoo %d\nexec sleep %d0\n", bgZoo, bgZoo)
 // "made KIND" for what it managed and "not KIND: why" for what it did not.
 // It runs once the process API's zoo has started (it waits for it). With
 // LIMITS=1 it also lowers the init's limits, with SCHED=1 it changes the
-// init's scheduling: what every later process of the sandbox inherits.
+// init's scheduling (what every later process of the sandbox inherits),
+// with DEV=1 it replaces one of the links bwrap made in /dev.
 var leaveScript = zooFunc + `
 made() { echo "made $1"; }
 not() { echo "not $1: $2"; }
@@ -106,8 +107,10 @@ for d in /workspace /tmp /dev/shm /dev; do
 	if chmod $m "$d" 2>/dev/null; then made "mode:$d"; else not "mode:$d" "chmod refused"; fi
 done
 
-# /dev is the sandbox's own tmpfs: its links can be replaced.
-if rm -f /dev/stdout 2>/dev/null && ln -s /tmp/residue-plain /dev/stdout 2>/dev/null; then made "dev-link"; else not "dev-link" "refused"; fi
+# /dev is the sandbox's own tmpfs: its links can be replaced ($DEV).
+if [ "$DEV" = 1 ]; then
+	if rm -f /dev/stdout 2>/dev/null && ln -s /tmp/residue-plain /dev/stdout 2>/dev/null; then made "dev-link"; else not "dev-link" "refused"; fi
+fi
 
 # The processes of this execution.
 zoo ` + fmt.Sprint(execZoo) + `
@@ -502,19 +505,26 @@ func destroyNow(t *testing.T, sb computemw.Sandbox) {
 	}
 }
 
-// A variant of leave: what it changes of the sandbox's init besides.
-type variant struct{ limits, sched bool }
+// A variant of leave: what it changes besides, of what a reset may
+// refuse to restore (the sandbox is then destroyed instead): the init's
+// limits or scheduling, a link bwrap made in /dev.
+type variant struct{ limits, sched, dev bool }
 
 func (v variant) String() string {
-	switch {
-	case v.limits && v.sched:
-		return "the init's limits and scheduling"
-	case v.limits:
-		return "the init's limits"
-	case v.sched:
-		return "the init's scheduling"
+	var parts []string
+	if v.limits {
+		parts = append(parts, "the init's limits")
 	}
-	return "no change to the init"
+	if v.sched {
+		parts = append(parts, "the init's scheduling")
+	}
+	if v.dev {
+		parts = append(parts, "a link of /dev")
+	}
+	if len(parts) == 0 {
+		return "plain"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // leave fills sb with residue: the zoo through the process API, a code
@@ -550,7 +560,7 @@ func leave(t *testing.T, sb computemw.Sandbox, v variant, extra string) (made ma
 		made["terminal"], term = true, tm
 		t.Cleanup(func() { _ = tm.Close() })
 	}
-	cmd := fmt.Sprintf("LIMITS=%d SCHED=%d\n", b2i(v.limits), b2i(v.sched)) + leaveScript
+	cmd := fmt.Sprintf("LIMITS=%d SCHED=%d DEV=%d\n", b2i(v.limits), b2i(v.sched), b2i(v.dev)) + leaveScript
 	if extra != "" {
 		cmd += "\necho ---\n" + extra
 	}
@@ -696,7 +706,7 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 
 	// The look at the end of leave's own execution sees its processes
 	// while they run.
-	made, refused, during, _, _ := leave(t, sb, variant{limits: true, sched: true}, lookInline(base))
+	made, refused, during, _, _ := leave(t, sb, variant{limits: true, sched: true, dev: true}, lookInline(base))
 	for _, k := range mustMake() {
 		if !made[k] {
 			t.Errorf("leave did not make %s: %s", k, refused[k])
@@ -730,11 +740,11 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 // A sandbox one owner filled with residue is reset before the pool hands
 // it to another owner, who finds none of it: pairs of creates on a pool
 // of one, the first owner's leave, the second owner's look. Three pairs in
-// four leave the init as it was, and their sandbox must be recycled; the
-// fourth lowers the init's limits or changes its scheduling, every other
-// time each, and its reset must either restore what the next owner
-// inherits or fail (the sandbox is then destroyed instead, and the next
-// owner gets another).
+// four leave the init and bwrap's /dev entries as they were, and their
+// sandbox must be recycled; the fourth lowers the init's limits, changes
+// its scheduling or replaces a link in /dev, in turn, and its reset must
+// either restore what the next owner inherits or fail (the sandbox is
+// then destroyed instead, and the next owner gets another).
 func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 	pairs := *residuePairs
 	clean := freshSandbox(t)
@@ -770,7 +780,8 @@ func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 	for i := range pairs {
 		var v variant
 		if i%4 == 3 {
-			v = variant{limits: i%8 == 3, sched: i%8 == 7}
+			k := i / 4 % 3
+			v = variant{limits: k == 0, sched: k == 1, dev: k == 2}
 		}
 		// p:a's own variable and a shorter time limit, which must not
 		// reach p:b.
