@@ -216,7 +216,8 @@ type RecycleConfig struct {
 	MaxAge time.Duration
 	// SameOwner keeps a sandbox with one owner (CreateOptions.Owner): a
 	// sandbox reset after one owner's use is handed only to a create of
-	// the same owner, and a create without an owner never gets one.
+	// the same owner; a create without an owner never gets one, and its
+	// own sandbox is destroyed, not recycled.
 	SameOwner bool
 }
 

@@ -116,6 +116,11 @@ func (pl *pool) eligible(opts computemw.CreateOptions) bool {
 	return !opts.Network && pl.p.limitsFor(r) == pl.p.limitsFor(computemw.Resources{})
 }
 
+// recycles reports whether a sandbox made for opts is to be recycled.
+func (pl *pool) recycles(opts computemw.CreateOptions) bool {
+	return pl != nil && !pl.cfg.Recycle.Off && pl.eligible(opts)
+}
+
 // take hands out a ready sandbox adopted for opts, or nil when none is
 // ready (the create then makes one, and the pool grows). When none is
 // ready but one is being reset, it waits for that reset: a reset takes a
@@ -174,8 +179,8 @@ func (pl *pool) take(ctx context.Context, opts computemw.CreateOptions) *sandbox
 // or -1. pl.mu is held.
 func (pl *pool) pickLocked(owner string) int {
 	for i := len(pl.ready) - 1; i >= 0; i-- {
-		o := pl.ready[i].reuse.owner
-		if !pl.cfg.Recycle.SameOwner || o == "" || (owner != "" && o == owner) {
+		r := &pl.ready[i].reuse
+		if !pl.cfg.Recycle.SameOwner || r.uses == 0 || (owner != "" && r.owner == owner) {
 			return i
 		}
 	}

@@ -54,7 +54,8 @@ func (s *sandbox) recycle(ctx context.Context) bool {
 		return false
 	}
 	rc := pl.cfg.Recycle
-	if rc.Off || s.reuse.uses+1 >= rc.MaxUses || time.Since(s.reuse.born) >= rc.MaxAge {
+	if rc.Off || s.reuse.uses+1 >= rc.MaxUses || time.Since(s.reuse.born) >= rc.MaxAge ||
+		(rc.SameOwner && s.reuse.owner == "") {
 		return false
 	}
 	if !pl.beginReset() {
@@ -139,7 +140,7 @@ func (s *sandbox) reset(ctx context.Context, ip *initProc) (*sandbox, error) {
 		base = s.cg.Read()
 	}
 	next := s.p.blankSandbox(s.tmpl)
-	next.ws, next.wsFile, next.mntns, next.root, next.cg = s.ws, s.wsFile, s.mntns, s.root, s.cg
+	next.ws, next.wsFile, next.mntns, next.root, next.cg, next.cgID = s.ws, s.wsFile, s.mntns, s.root, s.cg, s.cgID
 	next.uid, next.gid, next.lease, next.chown = s.uid, s.gid, s.lease, s.chown
 	next.init = ip
 	next.liveInit.Store(ip)

@@ -12,17 +12,17 @@ import (
 	"github.com/computemw/kit/providers/local"
 )
 
-// recyclingProvider is a provider whose pool makes one sandbox at its
-// start and no other once an execution ran (Quiet), with recycling as
-// configured: every sandbox handed out after the first is that one,
-// recycled.
+// recyclingProvider is a provider whose pool keeps one sandbox ready,
+// made again at once, and room for one more, recycled, with recycling as
+// configured.
 func recyclingProvider(t *testing.T, rc local.RecycleConfig) *local.Provider {
 	t.Helper()
-	return newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Quiet: time.Hour, Recycle: rc}})
+	return newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 2, Quiet: -1, Recycle: rc}})
 }
 
-// takeReady creates a sandbox once the pool has one ready, and checks the
-// pool served it.
+// takeReady creates a sandbox for owner from the pool, and waits until
+// the pool has made the one that replaces it (so that a sandbox recycled
+// later is the newest, which the next create takes).
 func takeReady(t *testing.T, p *local.Provider, owner string) computemw.Sandbox {
 	t.Helper()
 	if !eventually(30*time.Second, func() bool { return p.PoolStats().Ready > 0 }) {
@@ -34,7 +34,22 @@ func takeReady(t *testing.T, p *local.Provider, owner string) computemw.Sandbox 
 		t.Fatal(err)
 	}
 	if p.PoolStats().Hits != hits+1 {
-		t.Fatalf("the create did not take the ready sandbox: %+v", p.PoolStats())
+		t.Fatalf("the create did not take a ready sandbox: %+v", p.PoolStats())
+	}
+	if !eventually(30*time.Second, func() bool { return p.PoolStats().Ready > 0 }) {
+		t.Fatalf("the pool made no sandbox again: %+v", p.PoolStats())
+	}
+	return sb
+}
+
+// takeRecycled is takeReady for a create that must get a recycled
+// sandbox.
+func takeRecycled(t *testing.T, p *local.Provider, owner string) computemw.Sandbox {
+	t.Helper()
+	sb := takeReady(t, p, owner)
+	if local.SandboxUses(sb) == 0 {
+		sb.Destroy(context.Background())
+		t.Fatalf("the create got a sandbox never used: %+v", p.PoolStats())
 	}
 	return sb
 }
@@ -51,10 +66,10 @@ func TestRecycledSandboxServesAgain(t *testing.T) {
 	if err := a.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s := p.PoolStats(); s.Recycled != 1 || s.Ready != 1 {
-		t.Fatalf("after the first user: %+v, want one recycled and ready", s)
+	if s := p.PoolStats(); s.Recycled != 1 {
+		t.Fatalf("after the first user: %+v, want one recycled", s)
 	}
-	b := takeReady(t, p, "p:b")
+	b := takeRecycled(t, p, "p:b")
 	defer b.Destroy(context.Background())
 	if b.ID() == a.ID() {
 		t.Errorf("the recycled sandbox kept its ID %s", a.ID())
@@ -95,7 +110,7 @@ func TestResetRestoresWritablePlaces(t *testing.T) {
 	if s := p.PoolStats(); s.Recycled != 1 {
 		t.Fatalf("not recycled: %+v", s)
 	}
-	next := takeReady(t, p, "p:b")
+	next := takeRecycled(t, p, "p:b")
 	defer next.Destroy(context.Background())
 	if got := run(t, next, look, computemw.ExecOptions{}).Stdout; got != want {
 		t.Errorf("the next user sees\n%s\nwant, as in a fresh sandbox,\n%s", got, want)
@@ -116,4 +131,67 @@ func TestResetThatFailsDestroys(t *testing.T) {
 	if s := p.PoolStats(); s.Recycled != 0 || s.ResetFailed != 1 {
 		t.Fatalf("%+v, want the reset failed and nothing recycled", s)
 	}
+}
+
+// useOnce creates a sandbox for owner, runs `true` in it and destroys it.
+func useOnce(t *testing.T, p *local.Provider, owner string) {
+	t.Helper()
+	sb, err := p.Create(t.Context(), computemw.CreateOptions{Owner: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, sb, "true", computemw.ExecOptions{})
+	if err := sb.Destroy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A sandbox serves at most MaxUses creates, and none once it is older than
+// MaxAge: then it is destroyed, not reset.
+func TestRecycleBounds(t *testing.T) {
+	t.Run("uses", func(t *testing.T) {
+		p := recyclingProvider(t, local.RecycleConfig{MaxUses: 3})
+		sb := takeReady(t, p, "p:a")
+		for want := 1; want < 3; want++ {
+			sb.Destroy(t.Context())
+			sb = takeRecycled(t, p, "p:a")
+			if got := local.SandboxUses(sb); got != want {
+				t.Fatalf("use %d of the sandbox counts %d", want+1, got)
+			}
+		}
+		recycled := p.PoolStats().Recycled
+		sb.Destroy(t.Context())
+		if s := p.PoolStats(); s.Recycled != recycled {
+			t.Fatalf("after its third use: %+v, want the sandbox destroyed", s)
+		}
+	})
+	t.Run("age", func(t *testing.T) {
+		p := recyclingProvider(t, local.RecycleConfig{MaxAge: time.Nanosecond})
+		useOnce(t, p, "p:a")
+		if s := p.PoolStats(); s.Recycled != 0 {
+			t.Fatalf("%+v, want the old sandbox destroyed", s)
+		}
+	})
+}
+
+// With SameOwner, a recycled sandbox goes only to its last owner: another
+// owner, or a create with none, gets a fresh one.
+func TestRecycleSameOwner(t *testing.T) {
+	p := recyclingProvider(t, local.RecycleConfig{SameOwner: true})
+	takeReady(t, p, "p:a").Destroy(t.Context())
+	for _, other := range []string{"p:b", ""} {
+		sb, err := p.Create(t.Context(), computemw.CreateOptions{Owner: other})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if local.SandboxUses(sb) != 0 {
+			t.Errorf("owner %q got a's sandbox", other)
+		}
+		sb.Destroy(t.Context())
+	}
+	if s := p.PoolStats(); s.Recycled != 2 {
+		t.Errorf("%+v, want a's and b's sandboxes recycled, not that of the create without an owner", s)
+	}
+	sb := takeRecycled(t, p, "p:a")
+	sb.Destroy(t.Context())
 }
