@@ -737,6 +737,63 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 	t.Logf("look in the same sandbox:\n%s", strings.Join(after, "\n"))
 }
 
+// recyclingPool starts a provider whose pool of one makes its sandbox
+// when it starts and then not for a day: its place is the recycled
+// sandbox's. (A pool that refills at once fills its place while a
+// sandbox is in use, and a sandbox destroyed when the pool holds all it
+// wants is not reset.) Its sandboxes serve up to uses creates.
+func recyclingPool(t *testing.T, uses int) *local.Provider {
+	t.Helper()
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1, Quiet: 24 * time.Hour,
+		Recycle: local.RecycleConfig{MaxUses: uses, MaxAge: 24 * time.Hour}}})
+	waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
+	// An execution starts the quiet period the pool waits for before it
+	// makes a sandbox (until then it makes them at once). Other limits:
+	// the create does not take the pool's sandbox.
+	other, err := p.Create(t.Context(), computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 200}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, other, "true", computemw.ExecOptions{})
+	destroyNow(t, other)
+	if s := p.PoolStats(); s.Ready != 1 || s.Hits != 0 {
+		t.Fatalf("the create with other limits changed the pool: %+v", s)
+	}
+	return p
+}
+
+// A terminal the last owner left open is no way into the next owner's
+// sandbox: the recycled sandbox holds no pseudo-terminal of it, that the
+// next owner's programs could read what is typed into the stale handle
+// from, or write to it.
+func TestRecycledSandboxHoldsNoTerminalOfTheLastOwner(t *testing.T) {
+	p := recyclingPool(t, 10)
+	ctx := t.Context()
+	a, err := p.Create(ctx, computemw.CreateOptions{Owner: "p:a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, err := a.(computemw.TerminalOpener).OpenTerminal(ctx, computemw.TerminalOptions{Command: fmt.Sprintf("exec sleep %d", termMarker)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	initA := local.SandboxInitPID(a)
+	destroyNow(t, a)
+	b, err := p.Create(ctx, computemw.CreateOptions{Owner: "p:b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer destroyNow(t, b)
+	if initA == 0 || local.SandboxInitPID(b) != initA {
+		t.Fatalf("p:b's sandbox is not p:a's, recycled (%+v)", p.PoolStats())
+	}
+	res := run(t, b, `for f in /dev/pts/[0-9]*; do [ -e "$f" ] || continue; echo "$f"; { exec 3<>"$f" && echo from-p:b >&3; } && echo "p:b wrote to $f"; done`, computemw.ExecOptions{})
+	if res.Stdout != "" {
+		t.Errorf("p:a's terminal, still open, is reachable in p:b's sandbox:\n%s", res.Stdout)
+	}
+}
+
 // A sandbox one owner filled with residue is reset before the pool hands
 // it to another owner, who finds none of it: pairs of creates on a pool
 // of one, the first owner's leave, the second owner's look. Three pairs in
@@ -748,30 +805,9 @@ func TestResidueDetectorFindsWhatLeaveLeft(t *testing.T) {
 func TestRecycledSandboxHoldsNoResidue(t *testing.T) {
 	pairs := *residuePairs
 	clean := freshSandbox(t)
-	// A pool of one that makes its sandbox when it starts and then not for
-	// a day: its place is the recycled sandbox's. (A pool that refills
-	// at once fills its place while p:a's sandbox is in use, and a
-	// sandbox destroyed when the pool holds all it wants is not reset.)
-	// A reset that fails leaves the pool empty for good: the pairs go on
-	// with a new provider.
-	newProvider := func() *local.Provider {
-		p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1, Quiet: 24 * time.Hour,
-			Recycle: local.RecycleConfig{MaxUses: 4*pairs + 10, MaxAge: 24 * time.Hour}}})
-		waitUntil(t, "a ready sandbox", func() bool { return p.PoolStats().Ready == 1 })
-		// An execution starts the quiet period the pool waits for before
-		// it makes a sandbox (until then it makes them at once). Other
-		// limits: the create does not take the pool's sandbox.
-		other, err := p.Create(t.Context(), computemw.CreateOptions{Resources: computemw.Resources{MemoryMB: 200}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		run(t, other, "true", computemw.ExecOptions{})
-		destroyNow(t, other)
-		if s := p.PoolStats(); s.Ready != 1 || s.Hits != 0 {
-			t.Fatalf("the create with other limits changed the pool: %+v", s)
-		}
-		return p
-	}
+	// A reset that fails leaves the pool empty: the pairs go on with a
+	// new provider.
+	newProvider := func() *local.Provider { return recyclingPool(t, 4*pairs+10) }
 	p := newProvider()
 	var earlier computemw.PoolStats // of the providers closed before
 	ctx := t.Context()
