@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/providers/local"
 )
 
@@ -51,14 +52,24 @@ func measureCPU(name string, n int, fn func() error, after func()) cpuSeries {
 	return cpuSeries{name: name, n: len(s.d), cpu: (busyCPU() - before) / time.Duration(max(n, 1)), wall: s.pct(.5)}
 }
 
-// quiesce waits until the provider's pool is full and its sandboxes
-// destroyed; the background work a series leaves is part of its cost.
+// quiesce waits (at most 30 seconds) until the provider's pool is full,
+// every other sandbox of it gone (destroyed, or reset and back in the
+// pool) and its counters still for 60 ms: the background work a series
+// leaves is part of its cost.
 func quiesce(p *local.Provider) func() {
 	return func() {
-		settle(p)
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) && p.SandboxCount() > p.PoolStats().Ready {
-			time.Sleep(5 * time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
+		var last computemw.PoolStats
+		for still := 0; still < 3 && time.Now().Before(deadline); {
+			s := p.PoolStats()
+			s.IdleBytes = 0 // measured, not counted: it moves by itself
+			if s.Ready >= s.Target && p.SandboxCount() <= s.Ready && s == last {
+				still++
+			} else {
+				still = 0
+			}
+			last = s
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
@@ -68,7 +79,7 @@ func quiesce(p *local.Provider) func() {
 // over the CPUs.
 func cpuReport(tw *tabwriter.Writer, bareNode, floor, warmNode, coldNode, coldTrue cpuSeries) {
 	cpus := time.Duration(max(numCPU(), 1))
-	fmt.Println()
+	printf("\n")
 	fmt.Fprintf(tw, "(a) CPU per request, %d one after another, all CPUs\tok\tCPU\tmedian\tCPU vs baseline\n", *n)
 	for _, r := range []struct {
 		s    cpuSeries
@@ -81,5 +92,5 @@ func cpuReport(tw *tabwriter.Writer, bareNode, floor, warmNode, coldNode, coldTr
 		b := s.cpu / cpus
 		return fmt.Sprintf("%s (%.2fx bare `node -v`)", ms(b), float64(b)/float64(bareNode.wall))
 	}
-	fmt.Printf("    requests one after another cannot average below CPU / %d CPUs: warm pool %s, pool off %s\n", cpus, bound(warmNode), bound(coldNode))
+	printf("    requests one after another cannot average below CPU / %d CPUs: warm pool %s, pool off %s\n", cpus, bound(warmNode), bound(coldNode))
 }
