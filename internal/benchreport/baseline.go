@@ -30,7 +30,11 @@ type baselines struct {
 	forkSh    series    // fork/exec of `/bin/sh -c true`
 	ws        wsBaselines
 	hostNote  string
+	others    int // the most bwrap processes of other programs seen between baselines
 }
+
+// checkHost records the bwrap processes of other programs running now.
+func (b *baselines) checkHost() { b.others = max(b.others, foreignBwraps()) }
 
 // measureBaselines runs phase 1.
 func measureBaselines(ctx context.Context) (baselines, error) {
@@ -43,9 +47,12 @@ func measureBaselines(ctx context.Context) (baselines, error) {
 	if section("a") {
 		progress("  bare node -v, back to back, paced, CPU")
 		b.nodeSeq = measure(*n, 1, node)
+		b.checkHost()
 		b.nodeSeq.name = "bare `node -v`, back to back (baseline)"
 		b.nodeCPU = measureCPU("bare `node -v` (baseline)", *n, node, func() {})
+		b.checkHost()
 		b.trueCPU = measureCPU("bare bwrap sandbox running `true` (baseline)", *n, bareBwrap("true"), func() {})
+		b.checkHost()
 		next := time.Now()
 		for range *n {
 			time.Sleep(time.Until(next))
@@ -56,11 +63,13 @@ func measureBaselines(ctx context.Context) (baselines, error) {
 			}
 		}
 		b.nodePaced.name = fmt.Sprintf("bare `node -v`, one per %v (baseline)", *pace)
+		b.checkHost()
 	}
 	if section("c") {
 		progress("  bare bwrap true, %d at a time; bare net/http handler", *conc)
 		b.floor = measure(*reqs, *conc, bareBwrap("true"))
 		b.floor.name = fmt.Sprintf("bare bwrap sandboxes running `true`, %d at a time (floor)", *conc)
+		b.checkHost()
 		h, err := bareHandler(*reqs, *conc)
 		if err != nil {
 			return b, err
@@ -73,9 +82,11 @@ func measureBaselines(ctx context.Context) (baselines, error) {
 		for range *turns {
 			s := measure(*n, *n, bareBwrap("node", "-v"))
 			b.bursts = append(b.bursts, s)
+			b.checkHost()
 		}
 		b.big = measure(*big, *big, bareBwrap("node", "-v"))
 		b.big.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline)", *big)
+		b.checkHost()
 	}
 	if section("d") {
 		progress("  fork/exec")
@@ -102,6 +113,9 @@ func measureBaselines(ctx context.Context) (baselines, error) {
 			return b, err
 		}
 		b.ws = ws
+	}
+	if b.others > 0 {
+		b.hostNote += fmt.Sprintf(" (between baselines, up to %d bwrap processes of other programs ran on the host)", b.others)
 	}
 	return b, nil
 }

@@ -71,6 +71,9 @@ func quiesce(p *local.Provider) func() {
 			last = s
 			time.Sleep(20 * time.Millisecond)
 		}
+		if time.Now().After(deadline) {
+			progress("    the pool did not settle within 30 s: %+v, %d sandboxes", p.PoolStats(), p.SandboxCount())
+		}
 	}
 }
 

@@ -183,9 +183,12 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 	if section("b") {
 		progress("  (b) %d bursts of %d", *turns, *n)
 		var bursts []series
+		settle(warm)
 		ps := warm.PoolStats()
-		for range *turns {
-			settle(warm)
+		for i := range *turns {
+			if i > 0 {
+				settle(warm)
+			}
 			bursts = append(bursts, measure(*n, *n, post(client, base, "/api/exec", nodeV)))
 		}
 		burst := pooled(bursts)
