@@ -39,6 +39,13 @@ const (
 	benchQueueTimeout = 5 * time.Minute
 )
 
+// benchKit is the config of every kit of the phase: the provider p, the
+// caps above, the rest the defaults.
+func benchKit(p computemw.Provider, log *slog.Logger) computemw.Config {
+	return computemw.Config{Providers: []computemw.Provider{p}, Logger: log,
+		MaxSandboxes: benchMaxSandboxes, QueueDepth: benchQueueDepth, QueueTimeout: benchQueueTimeout}
+}
+
 // runKit runs phase 3.
 func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, error) {
 	var k kitResults
@@ -48,11 +55,7 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 		return k, err
 	}
 	k.cgroup = warm.CgroupVersion()
-	kitCfg := func(p computemw.Provider) computemw.Config {
-		return computemw.Config{Providers: []computemw.Provider{p}, Logger: quiet,
-			MaxSandboxes: benchMaxSandboxes, QueueDepth: benchQueueDepth, QueueTimeout: benchQueueTimeout}
-	}
-	warmKit, err := computemw.New(kitCfg(warm))
+	warmKit, err := computemw.New(benchKit(warm, quiet))
 	if err != nil {
 		warm.Close(ctx)
 		return k, err
@@ -62,7 +65,7 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 	if err != nil {
 		return k, err
 	}
-	coldKit, err := computemw.New(kitCfg(cold))
+	coldKit, err := computemw.New(benchKit(cold, quiet))
 	if err != nil {
 		cold.Close(ctx)
 		return k, err
@@ -268,7 +271,7 @@ func eagerSeries(ctx context.Context, mux *http.ServeMux, log *slog.Logger, clie
 	if err != nil {
 		return series{}, err
 	}
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{eager}, Logger: log})
+	kit, err := computemw.New(benchKit(eager, log))
 	if err != nil {
 		eager.Close(ctx)
 		return series{}, err

@@ -185,7 +185,7 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 		return err
 	}
 	defer off.Close(ctx)
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{off}, Logger: log})
+	kit, err := computemw.New(benchKit(off, log))
 	if err != nil {
 		return err
 	}
