@@ -156,8 +156,12 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 		measure(*n, 1, post(client, base, "/api/exec", nodeV))
 		quiesce(warm)()
 		ps = warm.PoolStats()
+		others := foreignBwraps()
 		k.cpu = measureCPU("HTTP create → `node -v` OK, warm pool, its background work included", *n, post(client, base, "/api/exec", nodeV), quiesce(warm))
 		k.cpu.name += poolNote(ps, warm.PoolStats())
+		if others = max(others, foreignBwraps()); others > 0 {
+			k.cpu.name += fmt.Sprintf(" (%d bwrap processes of other programs on the host beside it)", others)
+		}
 		coldNode := measureCPU("HTTP create → `node -v` OK, pool off", *n, post(client, base, "/cold/exec", nodeV), quiesce(cold))
 		coldTrue := measureCPU("HTTP create → `true` OK, pool off", *n, post(client, base, "/cold/exec", `{"command":"true"}`), quiesce(cold))
 		cpuReport(tw, b.nodeCPU, b.trueCPU, k.cpu, coldNode, coldTrue)
