@@ -106,11 +106,26 @@ func (s *sandbox) alive() error {
 	return nil
 }
 
+// using registers a file operation, which a reset waits for (a recycled
+// sandbox's workspace serves its next user once no operation of this one
+// runs); the caller calls done when the operation is over.
+func (s *sandbox) using() (done func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return nil, computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
+	}
+	s.fileOps.Add(1)
+	return s.fileOps.Done, nil
+}
+
 // openRegular opens a regular file of the workspace for reading.
 func (s *sandbox) openRegular(ctx context.Context, p string) (*os.File, string, fs.FileInfo, error) {
-	if err := s.alive(); err != nil {
+	done, err := s.using()
+	if err != nil {
 		return nil, "", nil, err
 	}
+	defer done()
 	rel, err := s.rel(p)
 	if err != nil {
 		return nil, "", nil, err
@@ -226,9 +241,11 @@ var errExists = errors.New("file exists")
 // is taken. On any error the file is removed, so that no partial file
 // holds the space a full workspace lacks.
 func (s *sandbox) writeFile(ctx context.Context, p string, src io.Reader, excl int) (int64, error) {
-	if err := s.alive(); err != nil {
+	done, err := s.using()
+	if err != nil {
 		return 0, err
 	}
+	defer done()
 	rel, err := s.rel(p)
 	if err != nil {
 		return 0, err
@@ -308,9 +325,11 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 
 // Mkdir implements computemw.Sandbox.
 func (s *sandbox) Mkdir(ctx context.Context, p string) error {
-	if err := s.alive(); err != nil {
+	done, err := s.using()
+	if err != nil {
 		return err
 	}
+	defer done()
 	rel, err := s.rel(p)
 	if err != nil {
 		return err
@@ -328,9 +347,11 @@ func (s *sandbox) Mkdir(ctx context.Context, p string) error {
 
 // Remove implements computemw.Sandbox.
 func (s *sandbox) Remove(ctx context.Context, p string) error {
-	if err := s.alive(); err != nil {
+	done, err := s.using()
+	if err != nil {
 		return err
 	}
+	defer done()
 	rel, err := s.rel(p)
 	if err != nil {
 		return err
@@ -349,9 +370,11 @@ func (s *sandbox) Remove(ctx context.Context, p string) error {
 
 // Stat implements computemw.Sandbox.
 func (s *sandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, error) {
-	if err := s.alive(); err != nil {
+	done, err := s.using()
+	if err != nil {
 		return computemw.FileInfo{}, err
 	}
+	defer done()
 	rel, err := s.rel(p)
 	if err != nil {
 		return computemw.FileInfo{}, err
@@ -365,9 +388,11 @@ func (s *sandbox) Stat(ctx context.Context, p string) (computemw.FileInfo, error
 
 // ListFiles implements computemw.Sandbox.
 func (s *sandbox) ListFiles(ctx context.Context, p string) ([]computemw.FileInfo, error) {
-	if err := s.alive(); err != nil {
+	done, err := s.using()
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	rel, err := s.rel(p)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 // descriptors, rlimits, processes, standard input and time limit.
 func TestHeldExecutionMatchesCold(t *testing.T) {
 	cold := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: -1}})
-	warm := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1}})
+	warm := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 1, MaxSize: 1, Workers: 1, Recycle: local.RecycleConfig{Off: true}}})
 	var held atomic.Int64
 	local.SetSpawnHook(warm, func(stage string) {
 		if stage == "held" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/computemw/kit/computemw"
 	"github.com/computemw/kit/internal/textstream"
 	"github.com/computemw/kit/providers/local/internal/initproto"
 	"github.com/computemw/kit/providers/local/internal/sandboxinit"
@@ -98,27 +99,33 @@ func (s *sandbox) startInit(ctx context.Context) error {
 		l.close()
 		return fmt.Errorf("local: %w", err)
 	}
-	if err := s.begin(l.cmd); err != nil {
-		l.close()
-		conn.Close()
-		return err
-	}
-	pid, err := s.spawn(ctx, l, pr.cgroup)
-	if err != nil {
-		s.end(l.cmd)
-		conn.Close()
-		return fmt.Errorf("local: start the sandbox's init: %w", err)
-	}
+	// The init is not one of the sandbox's runs (liveInit): Destroy
+	// kills it apart, or hands it to the sandbox that succeeds this one.
 	ip := &initProc{
-		cmd: l.cmd, conn: conn, pid: pid,
+		cmd: l.cmd, conn: conn,
 		waiting: map[uint64]chan *initReply{},
 		dead:    make(chan struct{}),
 		exited:  make(chan struct{}),
 	}
-	go func() {
-		<-ip.exited
-		s.end(l.cmd)
-	}()
+	s.mu.Lock()
+	if s.destroyed {
+		s.mu.Unlock()
+		l.close()
+		conn.Close()
+		return computemw.Errorf(computemw.CodeNotFound, "sandbox %s was destroyed", s.id)
+	}
+	s.liveInit.Store(ip)
+	s.mu.Unlock()
+	pid, err := s.spawn(ctx, l, pr.cgroup)
+	s.mu.Lock()
+	delete(s.runs, l.cmd)
+	s.mu.Unlock()
+	if err != nil {
+		s.liveInit.Store(nil)
+		conn.Close()
+		return fmt.Errorf("local: start the sandbox's init: %w", err)
+	}
+	ip.pid = pid
 	ready := make(chan *initReply, 1)
 	ip.waiting[0] = ready
 	go ip.serve()
@@ -127,11 +134,13 @@ func (s *sandbox) startInit(ctx context.Context) error {
 	case <-ip.dead:
 		killTree(l.cmd)
 		<-ip.exited
+		s.liveInit.Store(nil)
 		return fmt.Errorf("local: the sandbox's init failed to start: %s", stderrOf(l.cmd))
 	case <-ctx.Done():
 		killTree(l.cmd)
 		conn.Close()
 		<-ip.exited
+		s.liveInit.Store(nil)
 		return ctx.Err()
 	}
 	ip.done(0)

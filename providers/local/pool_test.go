@@ -150,7 +150,7 @@ func TestPoolIdleMemory(t *testing.T) {
 // the host for it. A ready sandbox whose first process died is never
 // handed out.
 func TestPoolSandboxesHoldTheirFirstProcess(t *testing.T) {
-	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 2, MaxSize: 2, Workers: 1}})
+	p := newTestProvider(t, local.Config{WarmPool: local.PoolConfig{Size: 2, MaxSize: 2, Workers: 1, Recycle: local.RecycleConfig{Off: true}}})
 	var held atomic.Int64
 	local.SetSpawnHook(p, func(stage string) {
 		if stage == "held" {

@@ -55,6 +55,7 @@ type sandbox struct {
 	contexts  map[string]*codeContext
 	readers   map[*fileReader]bool
 	wg        sync.WaitGroup
+	fileOps   sync.WaitGroup // file operations in progress (using)
 
 	once       sync.Once
 	destroyErr error
@@ -66,6 +67,13 @@ type sandbox struct {
 	executions atomic.Int64
 	idleMem    int64        // memory when it became ready in the warm pool
 	active     atomic.Int64 // executions in progress
+
+	// liveInit is the init once its process starts (init is set once it
+	// serves): Destroy kills it through this, without waiting for initMu.
+	// The init's process is not one of runs: a recycled sandbox's init
+	// passes to the sandbox that succeeds it (recycle.go).
+	liveInit atomic.Pointer[initProc]
+	reuse    reuseState
 }
 
 // Create implements computemw.Provider.
@@ -85,7 +93,7 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 	}
 	// The pool's sandboxes run on the default root filesystem.
 	if def, _ := p.templateFor(""); tmpl == def {
-		if sb := p.pool.take(opts); sb != nil {
+		if sb := p.pool.take(ctx, opts); sb != nil {
 			return sb, nil
 		}
 	}
@@ -101,20 +109,14 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 // a sandbox made on the spot and used once (a request's) never pays for
 // one. The warm pool starts the init of the sandboxes it makes.
 func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions, tmpl *fsTemplate) (*sandbox, error) {
-	sb := &sandbox{
-		p:       p,
-		id:      newID(sandboxPrefix),
-		env:     maps.Clone(opts.Env),
-		network: opts.Network,
-		lim:     p.limitsFor(opts.Resources),
-		maxExec: p.cfg.MaxExecTimeout,
-		runs:    map[*exec.Cmd]bool{},
-		readers: map[*fileReader]bool{},
-		tmpl:    tmpl,
-	}
+	sb := p.blankSandbox(tmpl)
+	sb.env = maps.Clone(opts.Env)
+	sb.network = opts.Network
+	sb.lim = p.limitsFor(opts.Resources)
 	if t := opts.Resources.MaxExecutionTime; t > 0 && t < sb.maxExec {
 		sb.maxExec = t
 	}
+	sb.reuse.born = time.Now()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -135,6 +137,20 @@ func (p *Provider) createCold(ctx context.Context, opts computemw.CreateOptions,
 		return nil, err
 	}
 	return sb, nil
+}
+
+// blankSandbox is a sandbox with a new ID and the provider's defaults,
+// not yet provisioned.
+func (p *Provider) blankSandbox(tmpl *fsTemplate) *sandbox {
+	return &sandbox{
+		p:       p,
+		id:      newID(sandboxPrefix),
+		lim:     p.limitsFor(computemw.Resources{}),
+		maxExec: p.cfg.MaxExecTimeout,
+		runs:    map[*exec.Cmd]bool{},
+		readers: map[*fileReader]bool{},
+		tmpl:    tmpl,
+	}
 }
 
 // provision makes the workspace and the cgroup. Destroy undoes whatever
@@ -310,7 +326,7 @@ func (s *sandbox) Usage(ctx context.Context) (computemw.Usage, error) {
 		// background processes too.
 		c := s.cg.Read()
 		if c.CPU > 0 {
-			u.CPUTime = c.CPU
+			u.CPUTime = c.CPU - s.reuse.cgBase.CPU
 		}
 		u.PeakMemory = max(u.PeakMemory, c.Peak)
 	}
@@ -326,88 +342,116 @@ const destroyGrace = 100 * time.Millisecond
 // and removes the cgroup and the workspace.
 func (s *sandbox) Destroy(ctx context.Context) error {
 	s.once.Do(func() {
-		s.mu.Lock()
-		s.destroyed = true
-		contexts := s.contexts
-		s.contexts = nil
-		s.mu.Unlock()
-		// Code contexts end first: their interpreters are executions
-		// that would otherwise keep the sandbox busy.
-		for _, c := range contexts {
-			c.end()
+		s.retire()
+		if s.recycle(ctx) {
+			return
 		}
-		s.mu.Lock()
-		for cmd, started := range s.runs {
-			if started {
-				killTree(cmd)
-			}
-		}
-		readers := make([]*fileReader, 0, len(s.readers))
-		for r := range s.readers {
-			readers = append(readers, r)
-		}
-		s.mu.Unlock()
-		for _, r := range readers {
-			_ = r.Close()
-		}
-		var errs []error
-		waited := make(chan struct{})
-		go func() { s.wg.Wait(); close(waited) }()
-		// Killing a sandbox's bwrap monitors ends its PID namespaces,
-		// every process in them with it: usually all is gone at once,
-		// and the cgroup is found empty. Whatever is not gone soon is
-		// killed through the cgroup (frozen first, so nothing forks
-		// away), then waited for.
-		select {
-		case <-waited:
-		case <-time.After(destroyGrace):
-		case <-ctx.Done():
-		}
-		if s.cg != nil {
-			_ = s.cg.Kill()
-		}
-		select {
-		case <-waited:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("local: destroy %s: executions still running: %w", s.id, ctx.Err()))
-		}
-		if s.cg != nil {
-			if err := s.cg.Remove(); err != nil {
-				errs = append(errs, fmt.Errorf("local: destroy %s: %w", s.id, err))
-			}
-		}
-		if s.init != nil {
-			_ = s.init.conn.Close()
-		}
-		if s.root != nil {
-			_ = s.root.Close()
-		}
-		if s.wsFile != nil {
-			_ = s.wsFile.Close()
-		}
-		// The workspace's tmpfs ends with the last descriptor of its
-		// namespace, once no process is left in it.
-		if s.mntns != nil {
-			_ = s.mntns.Close()
-		}
-		if s.ws != "" {
-			if err := removeAll(s.ws); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("local: destroy %s: %w", s.id, err))
-			}
-		}
-		// The uid goes back to the pool only when nothing of the sandbox
-		// can be left running as it.
-		if len(errs) == 0 {
-			s.lease.release()
-		} else if s.lease != nil {
-			s.p.log.Error("computemw/local: a destroyed sandbox's uid stays leased", "sandbox", s.id, "uid", s.uid)
-		}
-		s.p.mu.Lock()
-		delete(s.p.sandboxes, s.id)
-		s.p.mu.Unlock()
-		s.destroyErr = errors.Join(errs...)
+		s.destroyErr = s.teardown(ctx)
 	})
 	return s.destroyErr
+}
+
+// retire ends the sandbox for its user: no execution, file operation or
+// terminal starts in it from now on; its code contexts end, the
+// executions that bwrap started apart are killed, the readers OpenFile
+// handed out are closed.
+func (s *sandbox) retire() {
+	s.mu.Lock()
+	s.destroyed = true
+	contexts := s.contexts
+	s.contexts = nil
+	s.mu.Unlock()
+	// Code contexts end first: their interpreters are executions
+	// that would otherwise keep the sandbox busy.
+	for _, c := range contexts {
+		c.end()
+	}
+	s.mu.Lock()
+	for cmd, started := range s.runs {
+		if started {
+			killTree(cmd)
+		}
+	}
+	readers := make([]*fileReader, 0, len(s.readers))
+	for r := range s.readers {
+		readers = append(readers, r)
+	}
+	s.mu.Unlock()
+	for _, r := range readers {
+		_ = r.Close()
+	}
+}
+
+// teardown kills every process of a retired sandbox, waits for its
+// executions to return, and removes its cgroup and workspace.
+func (s *sandbox) teardown(ctx context.Context) error {
+	ip := s.liveInit.Load()
+	if ip != nil {
+		ip.kill()
+	}
+	var errs []error
+	waited := make(chan struct{})
+	go func() { s.wg.Wait(); close(waited) }()
+	// Killing a sandbox's bwrap monitors ends its PID namespaces,
+	// every process in them with it: usually all is gone at once,
+	// and the cgroup is found empty. Whatever is not gone soon is
+	// killed through the cgroup (frozen first, so nothing forks
+	// away), then waited for.
+	select {
+	case <-waited:
+	case <-time.After(destroyGrace):
+	case <-ctx.Done():
+	}
+	if s.cg != nil {
+		_ = s.cg.Kill()
+	}
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("local: destroy %s: executions still running: %w", s.id, ctx.Err()))
+	}
+	if ip != nil {
+		select {
+		case <-ip.exited:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("local: destroy %s: its init still runs: %w", s.id, ctx.Err()))
+		}
+	}
+	if s.cg != nil {
+		if err := s.cg.Remove(); err != nil {
+			errs = append(errs, fmt.Errorf("local: destroy %s: %w", s.id, err))
+		}
+	}
+	if ip != nil {
+		_ = ip.conn.Close()
+	}
+	if s.root != nil {
+		_ = s.root.Close()
+	}
+	if s.wsFile != nil {
+		_ = s.wsFile.Close()
+	}
+	// The workspace's tmpfs ends with the last descriptor of its
+	// namespace, once no process is left in it.
+	if s.mntns != nil {
+		_ = s.mntns.Close()
+	}
+	if s.ws != "" {
+		if err := removeAll(s.ws); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("local: destroy %s: %w", s.id, err))
+		}
+	}
+	// The uid goes back to the pool only when nothing of the sandbox
+	// can be left running as it.
+	if len(errs) == 0 {
+		s.lease.release()
+	} else if s.lease != nil {
+		s.p.log.Error("computemw/local: a destroyed sandbox's uid stays leased", "sandbox", s.id, "uid", s.uid)
+	}
+	s.p.mu.Lock()
+	delete(s.p.sandboxes, s.id)
+	s.p.mu.Unlock()
+	return errors.Join(errs...)
 }
 
 var _ computemw.Sandbox = (*sandbox)(nil)

@@ -66,6 +66,10 @@ type Group interface {
 	Kill() error
 	// Remove kills what is left in the group and deletes it.
 	Remove() error
+	// Count is how many processes the group holds.
+	Count() (int, error)
+	// SetLimits writes the group's limits again.
+	SetLimits(lim Limits) error
 }
 
 // NewDriver picks the driver for the host, or an error saying why
@@ -161,6 +165,16 @@ func (d v1Driver) Create(rel string, lim Limits) (Group, error) {
 			return fail(&os.PathError{Op: "mkdir", Path: h.dir, Err: err})
 		}
 	}
+	g.cpu = d.path(rel, cgroup1.Cpu)
+	if err := g.SetLimits(lim); err != nil {
+		return fail(err)
+	}
+	g.fresh.Store(true)
+	return g, nil
+}
+
+// SetLimits writes the group's limits, those that are set.
+func (g *v1Group) SetLimits(lim Limits) error {
 	var settings [][2]string
 	if lim.MemoryBytes > 0 {
 		settings = append(settings, [2]string{filepath.Join(g.mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.MemoryBytes, 10)})
@@ -168,19 +182,24 @@ func (d v1Driver) Create(rel string, lim Limits) (Group, error) {
 	if lim.Pids > 0 {
 		settings = append(settings, [2]string{filepath.Join(g.pids, "pids.max"), strconv.FormatInt(lim.Pids, 10)})
 	}
-	if cpu := d.path(rel, cgroup1.Cpu); lim.CPUCores > 0 && cpu != "" {
+	if lim.CPUCores > 0 && g.cpu != "" {
 		q, p := cpuQuota(lim.CPUCores)
 		settings = append(settings,
-			[2]string{filepath.Join(cpu, "cpu.cfs_period_us"), strconv.FormatUint(p, 10)},
-			[2]string{filepath.Join(cpu, "cpu.cfs_quota_us"), strconv.FormatInt(q, 10)})
+			[2]string{filepath.Join(g.cpu, "cpu.cfs_period_us"), strconv.FormatUint(p, 10)},
+			[2]string{filepath.Join(g.cpu, "cpu.cfs_quota_us"), strconv.FormatInt(q, 10)})
 	}
 	for _, kv := range settings {
 		if err := writeFile(kv[0], []byte(kv[1])); err != nil {
-			return fail(err)
+			return err
 		}
 	}
-	g.fresh.Store(true)
-	return g, nil
+	return nil
+}
+
+// Count implements Group.
+func (g *v1Group) Count() (int, error) {
+	procs, err := g.procs()
+	return len(procs), err
 }
 
 type v1Group struct {
@@ -191,6 +210,7 @@ type v1Group struct {
 	pidsLimit          int64
 	fresh              atomic.Bool // no process entered the group yet
 	mem, pids, cpuacct string
+	cpu                string // the cpu hierarchy's directory, or ""
 
 	counterFiles counterFiles
 
@@ -358,19 +378,53 @@ func (d v2Driver) Create(rel string, lim Limits) (Group, error) {
 		// memory.swap.max exists only where the kernel accounts swap.
 		_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
 	}
-	return &v2Group{m: m, dir: dir}, nil
+	return &v2Group{m: m, dir: dir, peakFD: -1}, nil
 }
 
 type v2Group struct {
 	m   *cgroup2.Manager
 	dir string
+
+	// peakFD is memory.peak opened by ResetPeak, through which the peak
+	// since the last reset reads (kernels >= 6.12); -1 before one, or
+	// where the kernel has no reset.
+	peakMu  sync.Mutex
+	peakFD  int
+	noReset bool
 }
 
 func (g *v2Group) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
 
+// SetLimits implements Group: the limits that are set, written again.
+func (g *v2Group) SetLimits(lim Limits) error {
+	var settings [][2]string
+	if lim.MemoryBytes > 0 {
+		settings = append(settings, [2]string{"memory.max", strconv.FormatInt(lim.MemoryBytes, 10)})
+	}
+	if lim.Pids > 0 {
+		settings = append(settings, [2]string{"pids.max", strconv.FormatInt(lim.Pids, 10)})
+	}
+	if lim.CPUCores > 0 {
+		q, p := cpuQuota(lim.CPUCores)
+		settings = append(settings, [2]string{"cpu.max", strconv.FormatInt(q, 10) + " " + strconv.FormatUint(p, 10)})
+	}
+	for _, kv := range settings {
+		if err := writeFile(filepath.Join(g.dir, kv[0]), []byte(kv[1])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Count implements Group.
+func (g *v2Group) Count() (int, error) {
+	procs, err := g.m.Procs(true)
+	return len(procs), err
+}
+
 func (g *v2Group) Read() Counters {
 	var c Counters
-	c.Peak = int64(readUint(filepath.Join(g.dir, "memory.peak")))
+	c.Peak = g.readPeak()
 	c.OOMKills = readKey(filepath.Join(g.dir, "memory.events"), "oom_kill")
 	c.PidsMax = readKey(filepath.Join(g.dir, "pids.events"), "max")
 	c.CPU = time.Duration(readKey(filepath.Join(g.dir, "cpu.stat"), "usage_usec")) * time.Microsecond
@@ -381,13 +435,55 @@ func (g *v2Group) Memory() int64 {
 	return int64(readUint(filepath.Join(g.dir, "memory.current")))
 }
 
-// resetPeak is a no-op on v2: memory.peak is reported for the sandbox's
-// lifetime (a reset needs a per-descriptor protocol of kernels ≥ 6.12).
-func (g *v2Group) ResetPeak() {}
+// ResetPeak starts the peak afresh where the kernel can (6.12 and
+// later): a write to memory.peak resets the peak read through the same
+// descriptor, which Read uses from then on. Elsewhere the peak is the
+// group's since it was made.
+func (g *v2Group) ResetPeak() {
+	g.peakMu.Lock()
+	defer g.peakMu.Unlock()
+	if g.noReset {
+		return
+	}
+	if g.peakFD < 0 {
+		fd, err := unix.Open(filepath.Join(g.dir, "memory.peak"), unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			g.noReset = true
+			return
+		}
+		g.peakFD = fd
+	}
+	if _, err := unix.Pwrite(g.peakFD, []byte("reset\n"), 0); err != nil {
+		_ = unix.Close(g.peakFD)
+		g.peakFD, g.noReset = -1, true
+	}
+}
+
+// readPeak reads the peak since the last reset, else since the group
+// was made.
+func (g *v2Group) readPeak() int64 {
+	g.peakMu.Lock()
+	defer g.peakMu.Unlock()
+	if g.peakFD >= 0 {
+		var buf [32]byte
+		n, err := unix.Pread(g.peakFD, buf[:], 0)
+		if err == nil && n > 0 {
+			return int64(parseUint(buf[:n]))
+		}
+	}
+	return int64(readUint(filepath.Join(g.dir, "memory.peak")))
+}
 
 func (g *v2Group) Kill() error { return g.m.Kill() }
 
 func (g *v2Group) Remove() error {
+	g.peakMu.Lock()
+	if g.peakFD >= 0 {
+		_ = unix.Close(g.peakFD)
+		g.peakFD = -1
+	}
+	g.noReset = true
+	g.peakMu.Unlock()
 	return removeWhenEmpty(func() (int, error) {
 		procs, err := g.m.Procs(true)
 		return len(procs), err

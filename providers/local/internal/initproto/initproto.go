@@ -35,6 +35,8 @@ const (
 	OpSignal  = "signal"  // signal execution ID's process group (Signal)
 	OpProcs   = "procs"   // list the sandbox's processes
 	OpKillPID = "killpid" // signal one process (PID, Signal)
+	OpReset   = "reset"   // kill every other process, empty Dirs, remove IPC objects, check the init's own state
+	OpKillAll = "killall" // kill every other process (replies once none is left)
 	// From init.
 	OpReady   = "ready"   // the init serves (ID 0)
 	OpStarted = "started" // terminal or background program ID runs as PID
@@ -66,6 +68,9 @@ type Msg struct {
 	// Background: the program runs detached, its streams /dev/null, and
 	// it (with its descendants) survives the end of other executions.
 	Background bool `json:"background,omitempty"`
+
+	// Dirs (with reset) are the directories a reset empties.
+	Dirs []string `json:"dirs,omitempty"`
 
 	Signal int `json:"signal,omitempty"`
 	PID    int `json:"pid,omitempty"`

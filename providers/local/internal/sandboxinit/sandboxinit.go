@@ -111,6 +111,8 @@ type sandboxInit struct {
 	// started wakes the reaper, which has no child to wait for, once a
 	// program has started.
 	started chan struct{}
+	// self is what a reset finds unchanged in the init, or fails.
+	self selfState
 }
 
 // run serves the provider; its exit status is only seen by bwrap.
@@ -150,6 +152,7 @@ func run(spec string) int {
 		pid1:    os.Getpid() == 1,
 		started: make(chan struct{}, 1),
 	}
+	in.self = readSelfState()
 	go in.reaper()
 	in.reply(&initproto.Msg{Op: initproto.OpReady})
 	for {
@@ -233,6 +236,20 @@ func (in *sandboxInit) handle(m *initproto.Msg, files []*os.File) {
 			if err := unix.Kill(m.PID, syscall.Signal(m.Signal)); err != nil {
 				r.Error = err.Error()
 			}
+		}
+		in.reply(r)
+	case initproto.OpKillAll:
+		r := &initproto.Msg{Op: initproto.OpReply, ID: m.ID}
+		if !in.pid1 {
+			r.Error = "processes are killed only in sandboxes with namespaces"
+		} else if err := in.killAll(time.Now().Add(resetBudget)); err != nil {
+			r.Error = err.Error()
+		}
+		in.reply(r)
+	case initproto.OpReset:
+		r := &initproto.Msg{Op: initproto.OpReply, ID: m.ID}
+		if err := in.reset(m.Dirs); err != nil {
+			r.Error = err.Error()
 		}
 		in.reply(r)
 	default:

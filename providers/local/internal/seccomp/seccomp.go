@@ -15,10 +15,13 @@ import (
 // Denied fail with EPERM in every sandbox. Namespaces and dropped
 // capabilities already refuse most of them; the filter closes the kernel
 // attack surface that an unprivileged process can still reach (keyrings,
-// io_uring, eBPF, perf events, userfaultfd, handle-based opens, the mount
+// POSIX message queues, io_uring, eBPF, perf events, userfaultfd, handle-based opens, the mount
 // APIs) whatever a future kernel allows in a user namespace.
 var Denied = []string{
 	"add_key", "keyctl", "request_key",
+	// POSIX message queues outlive their processes in the sandbox's IPC
+	// namespace, which a recycled sandbox keeps: none is made.
+	"mq_open",
 	"bpf", "perf_event_open", "userfaultfd",
 	"io_uring_setup", "io_uring_enter", "io_uring_register",
 	"open_by_handle_at", "name_to_handle_at",

@@ -1,0 +1,334 @@
+//go:build linux
+
+package sandboxinit
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// resetBudget bounds a reset: a sandbox whose processes do not die, or
+// whose files take longer to remove, is not reset but destroyed.
+const resetBudget = 2 * time.Second
+
+// reset makes the sandbox as it was when the init started, for its next
+// user, or says why it cannot: every other process killed and gone, every
+// directory of dirs emptied, every System V IPC object removed, no socket
+// left in its network namespace, and the init's own limits, priority and
+// affinity as they were. Only a PID 1 resets.
+func (in *sandboxInit) reset(dirs []string) error {
+	if !in.pid1 {
+		return errors.New("a reset needs the sandbox's namespaces")
+	}
+	deadline := time.Now().Add(resetBudget)
+	if err := in.killAll(deadline); err != nil {
+		return err
+	}
+	if err := removeIPC(); err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := emptyDir(d, deadline); err != nil {
+			return fmt.Errorf("empty %s: %w", d, err)
+		}
+	}
+	if err := noSockets(); err != nil {
+		return err
+	}
+	if now := readSelfState(); !now.equal(in.self) {
+		return fmt.Errorf("the init's own state changed: %s", now.diff(in.self))
+	}
+	return nil
+}
+
+// killAll kills every process but the init until none is left (the
+// reaper reaps them), and forgets the background programs.
+func (in *sandboxInit) killAll(deadline time.Time) error {
+	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 5*time.Millisecond) {
+		in.mu.Lock()
+		clear(in.bg)
+		in.bgStarted = false
+		_ = unix.Kill(-1, unix.SIGKILL)
+		in.mu.Unlock()
+		left := slices.DeleteFunc(listPIDs(), func(p int) bool { return p == 1 })
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d processes left after kill", len(left))
+		}
+		time.Sleep(wait)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.execs) > 0 || in.running != 0 {
+		return fmt.Errorf("%d executions still registered", len(in.execs))
+	}
+	return nil
+}
+
+// removeIPC removes every System V shared memory segment, semaphore set
+// and message queue of the sandbox's IPC namespace (all of them its
+// programs'), then checks that none is left.
+func removeIPC() error {
+	kinds := []struct {
+		file string
+		rm   func(id int) error
+	}{
+		{"/proc/sysvipc/shm", func(id int) error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err }},
+		{"/proc/sysvipc/sem", func(id int) error {
+			_, _, e := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID, 0, 0, 0)
+			return errnoErr(e)
+		}},
+		{"/proc/sysvipc/msg", func(id int) error {
+			_, _, e := unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_RMID, 0)
+			return errnoErr(e)
+		}},
+	}
+	for _, k := range kinds {
+		ids, err := ipcIDs(k.file)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := k.rm(id); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EIDRM) {
+				return fmt.Errorf("remove IPC object %d (%s): %w", id, k.file, err)
+			}
+		}
+		if ids, err = ipcIDs(k.file); err != nil || len(ids) > 0 {
+			return fmt.Errorf("%d IPC objects left in %s (%v)", len(ids), k.file, err)
+		}
+	}
+	return nil
+}
+
+func errnoErr(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+// ipcIDs reads the IDs (second column) of a /proc/sysvipc table.
+func ipcIDs(file string) ([]int, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	var ids []int
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for first := true; sc.Scan(); first = false {
+		f := strings.Fields(sc.Text())
+		if first || len(f) < 2 {
+			continue
+		}
+		id, err := strconv.Atoi(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q", file, sc.Text())
+		}
+		ids = append(ids, id)
+	}
+	return ids, sc.Err()
+}
+
+// noSockets fails when the sandbox's network namespace still counts a
+// socket (one in TIME_WAIT outlives its process) or lists a Unix socket:
+// the next user would see its addresses. The namespace's own counters in
+// /proc/net/sockstat{,6} say so at once, where /proc/net/tcp walks the
+// host's whole connection table.
+func noSockets() error {
+	for _, f := range []string{"/proc/net/sockstat", "/proc/net/sockstat6"} {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f, err)
+		}
+		if n := socketsIn(b); n != "" {
+			return fmt.Errorf("sockets left: %s", n)
+		}
+	}
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read /proc/net/unix: %w", err)
+	}
+	if n := bytes.Count(bytes.TrimSpace(b), []byte{'\n'}); n > 0 {
+		return fmt.Errorf("%d Unix sockets left", n)
+	}
+	return nil
+}
+
+// socketsIn names the nonzero per-namespace socket counts of a sockstat
+// file ("TCP: inuse 0 orphan 0 tw 0 alloc 1 mem 0"): inuse and tw; the
+// other fields count the whole host.
+func socketsIn(b []byte) string {
+	var left []string
+	for line := range strings.Lines(string(b)) {
+		proto, rest, ok := strings.Cut(line, ":")
+		if !ok || proto == "sockets" || strings.HasPrefix(proto, "FRAG") {
+			continue
+		}
+		f := strings.Fields(rest)
+		for i := 0; i+1 < len(f); i += 2 {
+			if (f[i] == "inuse" || f[i] == "tw") && f[i+1] != "0" {
+				left = append(left, proto+" "+f[i]+" "+f[i+1])
+			}
+		}
+	}
+	return strings.Join(left, ", ")
+}
+
+// emptyDir removes everything in dir (not dir itself), without following
+// a symbolic link, opening each directory to be emptied for its owner
+// first; then checks that nothing is left. A directory that does not
+// exist, or is read-only to the sandbox, is left as it is.
+func emptyDir(dir string, deadline time.Time) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if unix.Faccessat(fd, ".", unix.W_OK, unix.AT_EACCESS) != nil {
+		// Nothing the sandbox's user can write to.
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Uid != uint32(os.Getuid()) {
+			return nil
+		}
+	}
+	if err := emptyAt(fd, deadline, 0); err != nil {
+		return err
+	}
+	names, err := readNames(fd)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%d entries left", len(names))
+	}
+	return nil
+}
+
+// maxDepth bounds the directories a reset descends into.
+const maxDepth = 256
+
+// emptyAt removes every entry of the directory open at fd.
+func emptyAt(fd int, deadline time.Time, depth int) error {
+	if depth > maxDepth {
+		return errors.New("directories nested too deep")
+	}
+	for {
+		names, err := readNames(fd)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return nil
+		}
+		for _, name := range names {
+			if time.Now().After(deadline) {
+				return errors.New("out of time")
+			}
+			err := unix.Unlinkat(fd, name, 0)
+			if err == nil || errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("remove %s: %w", name, err)
+			}
+			// A directory: opened for its owner, emptied, removed.
+			_ = unix.Fchmodat(fd, name, 0o700, 0)
+			sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open %s: %w", name, err)
+			}
+			err = emptyAt(sub, deadline, depth+1)
+			unix.Close(sub)
+			if err != nil {
+				return err
+			}
+			if err := unix.Unlinkat(fd, name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("remove %s: %w", name, err)
+			}
+		}
+	}
+}
+
+// readNames lists the directory open at fd, from its start.
+func readNames(fd int) ([]string, error) {
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		return nil, err
+	}
+	var names []string
+	buf := make([]byte, 8<<10)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// selfState is what of the init a program of the sandbox could change
+// (it runs as the same user): rlimits, scheduling priority, policy and
+// CPU affinity, I/O priority.
+type selfState struct {
+	rlimits  [16]unix.Rlimit
+	nice     int
+	policy   uintptr
+	affinity unix.CPUSet
+	ioprio   uintptr
+}
+
+func readSelfState() selfState {
+	var s selfState
+	for r := range s.rlimits {
+		_ = unix.Getrlimit(r, &s.rlimits[r])
+	}
+	s.nice, _ = unix.Getpriority(unix.PRIO_PROCESS, 0)
+	s.policy, _, _ = unix.Syscall(unix.SYS_SCHED_GETSCHEDULER, 0, 0, 0)
+	_ = unix.SchedGetaffinity(0, &s.affinity)
+	s.ioprio, _, _ = unix.Syscall(unix.SYS_IOPRIO_GET, 1 /* IOPRIO_WHO_PROCESS */, 0, 0)
+	return s
+}
+
+func (s selfState) equal(o selfState) bool { return s == o }
+
+// diff names what differs between s and o.
+func (s selfState) diff(o selfState) string {
+	var d []string
+	for r := range s.rlimits {
+		if s.rlimits[r] != o.rlimits[r] {
+			d = append(d, fmt.Sprintf("rlimit %d %v (was %v)", r, s.rlimits[r], o.rlimits[r]))
+		}
+	}
+	if s.nice != o.nice {
+		d = append(d, fmt.Sprintf("priority %d (was %d)", s.nice, o.nice))
+	}
+	if s.policy != o.policy {
+		d = append(d, fmt.Sprintf("scheduling policy %d (was %d)", s.policy, o.policy))
+	}
+	if s.affinity != o.affinity {
+		d = append(d, "CPU affinity")
+	}
+	if s.ioprio != o.ioprio {
+		d = append(d, fmt.Sprintf("I/O priority %d (was %d)", s.ioprio, o.ioprio))
+	}
+	return strings.Join(d, ", ")
+}
