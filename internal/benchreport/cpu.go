@@ -62,8 +62,9 @@ func quiesce(p *local.Provider) func() {
 		var last computemw.PoolStats
 		for still := 0; still < 3 && time.Now().Before(deadline); {
 			s := p.PoolStats()
+			full := poolFull(s)
 			s.IdleBytes = 0 // measured, not counted: it moves by itself
-			if s.Ready >= s.Target && p.SandboxCount() <= s.Ready && s == last {
+			if full && p.SandboxCount() <= s.Ready && s == last {
 				still++
 			} else {
 				still = 0

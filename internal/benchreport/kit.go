@@ -93,7 +93,7 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 	// (a) Time to interactive, sequential.
 	if section("a") {
 		progress("  (a) back to back")
-		settle(warm)
+		quiesce(warm)()
 		ps := warm.PoolStats()
 		k.seq = measure(*n, 1, post(client, base, "/api/exec", nodeV))
 		k.seq.name = "warm pool, back to back" + poolNote(ps, warm.PoolStats())
@@ -101,7 +101,7 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 		if err != nil {
 			return k, err
 		}
-		settle(warm)
+		quiesce(warm)()
 		seqCold := measure(*n, 1, post(client, base, "/cold/exec", nodeV))
 		seqCold.name = fmt.Sprintf("pool off (cold), back to back, %d ready sandboxes on the host", warm.PoolStats().Ready)
 
@@ -111,7 +111,7 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 		// requests take turns, so that both meet the machine in the same
 		// state.
 		progress("  (a) paced")
-		settle(warm)
+		quiesce(warm)()
 		ps = warm.PoolStats()
 		var pacedWarm, pacedCold series
 		next := time.Now()
@@ -170,7 +170,7 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 	// (c) Throughput of POST /api/exec {"command":"true"}.
 	if section("c") {
 		progress("  (c) %d clients", *conc)
-		settle(warm)
+		quiesce(warm)()
 		ps := warm.PoolStats()
 		k.conc = measure(*reqs, *conc, post(client, base, "/api/exec", `{"command":"true"}`))
 		k.conc.name = "kit route group, a sandbox per request, warm pool" + poolNote(ps, warm.PoolStats())
@@ -190,11 +190,11 @@ func runKit(ctx context.Context, b baselines, peer peerResults) (kitResults, err
 	if section("b") {
 		progress("  (b) %d bursts of %d", *turns, *n)
 		var bursts []series
-		settle(warm)
+		quiesce(warm)()
 		ps := warm.PoolStats()
 		for i := range *turns {
 			if i > 0 {
-				settle(warm)
+				quiesce(warm)()
 			}
 			bursts = append(bursts, measure(*n, *n, post(client, base, "/api/exec", nodeV)))
 		}
@@ -282,7 +282,7 @@ func eagerSeries(ctx context.Context, mux *http.ServeMux, log *slog.Logger, clie
 	}
 	defer kit.Close(ctx)
 	computehttp.Mount(mux, "/eager", kit)
-	settle(eager)
+	quiesce(eager)()
 	ps := eager.PoolStats()
 	s := measure(*n, 1, post(client, base, "/eager/exec", body))
 	s.name = "warm pool refilling beside each request (PoolConfig.Quiet < 0), back to back" + poolNote(ps, eager.PoolStats())
@@ -301,12 +301,12 @@ func fairness(k *kitResults, warm *local.Provider, base, body string) error {
 	if err := one(); err != nil {
 		return fmt.Errorf("second caller from 127.0.0.3: %w", err)
 	}
-	settle(warm)
+	quiesce(warm)()
 	ps := warm.PoolStats()
 	k.idle = measure(*fairN, 1, one)
 	k.idle.name = fmt.Sprintf("second caller (127.0.0.3), HTTP create → `node -v`, one after another on the idle kit (baseline)") + poolNote(ps, warm.PoolStats())
 
-	settle(warm)
+	quiesce(warm)()
 	ps = warm.PoolStats()
 	var done atomic.Bool
 	during := make(chan series)
