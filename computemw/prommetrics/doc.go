@@ -30,6 +30,7 @@
 //	compute_queue_depth, compute_queue_wait_seconds{outcome}
 //	                                                        creations waiting at Config.MaxSandboxes
 //	compute_warm_pool_ready, _target, _idle_bytes{provider}, compute_warm_pool_creates_total{provider,result}
+//	compute_warm_pool_resets_total{provider,result}
 //	                                                        warm pools (providers that report one)
 //	compute_start_gate_slots, _running, _waiting, _waited_total, _extra_total{provider}
 //	                                                        start gates (providers that report one)

@@ -218,7 +218,7 @@ func TestMetricsServeOneKit(t *testing.T) {
 type reporting struct{ *fakeprovider.Provider }
 
 func (reporting) PoolStats() computemw.PoolStats {
-	return computemw.PoolStats{Ready: 3, Target: 8, Hits: 5, Misses: 2, IdleBytes: 1 << 20}
+	return computemw.PoolStats{Ready: 3, Target: 8, Hits: 5, Misses: 2, IdleBytes: 1 << 20, Recycled: 4, ResetFailed: 1}
 }
 
 func (reporting) StartGateStats() computemw.StartGateStats {
@@ -244,6 +244,8 @@ func TestMetricsPoolAndStartGate(t *testing.T) {
 		{"compute_warm_pool_idle_bytes", fake, 1 << 20},
 		{"compute_warm_pool_creates_total", map[string]string{"provider": "fake", "result": "hit"}, 5},
 		{"compute_warm_pool_creates_total", map[string]string{"provider": "fake", "result": "miss"}, 2},
+		{"compute_warm_pool_resets_total", map[string]string{"provider": "fake", "result": "recycled"}, 4},
+		{"compute_warm_pool_resets_total", map[string]string{"provider": "fake", "result": "failed"}, 1},
 		{"compute_start_gate_slots", fake, 2},
 		{"compute_start_gate_running", fake, 3},
 		{"compute_start_gate_waiting", fake, 4},

@@ -11,7 +11,8 @@ import (
 // queueCollectors are the admission queue's, warm pools' and start
 // gates' metrics: compute_queue_depth, compute_queue_wait_seconds,
 // compute_warm_pool_ready, compute_warm_pool_target,
-// compute_warm_pool_idle_bytes, compute_warm_pool_creates_total and
+// compute_warm_pool_idle_bytes, compute_warm_pool_creates_total,
+// compute_warm_pool_resets_total and
 // compute_start_gate_*.
 type queueCollectors struct {
 	wait  *prometheus.HistogramVec
@@ -66,11 +67,12 @@ var (
 	poolTarget  = prometheus.NewDesc("compute_warm_pool_target", "Sandboxes a provider's warm pool refills to now (it adapts to demand).", []string{"provider"}, nil)
 	poolIdle    = prometheus.NewDesc("compute_warm_pool_idle_bytes", "Memory held by the ready sandboxes of a provider's warm pool.", []string{"provider"}, nil)
 	poolCreates = prometheus.NewDesc("compute_warm_pool_creates_total", "Sandbox creates by whether the warm pool served them (hit) or not (miss).", []string{"provider", "result"}, nil)
+	poolResets  = prometheus.NewDesc("compute_warm_pool_resets_total", "Used sandboxes reset for the warm pool, by whether the reset returned the sandbox (recycled) or destroyed it (failed).", []string{"provider", "result"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolReady, poolTarget, poolIdle, poolCreates} {
+	for _, d := range []*prometheus.Desc{poolReady, poolTarget, poolIdle, poolCreates, poolResets} {
 		ch <- d
 	}
 }
@@ -83,6 +85,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleBytes), name)
 		ch <- prometheus.MustNewConstMetric(poolCreates, prometheus.CounterValue, float64(s.Hits), name, "hit")
 		ch <- prometheus.MustNewConstMetric(poolCreates, prometheus.CounterValue, float64(s.Misses), name, "miss")
+		ch <- prometheus.MustNewConstMetric(poolResets, prometheus.CounterValue, float64(s.Recycled), name, "recycled")
+		ch <- prometheus.MustNewConstMetric(poolResets, prometheus.CounterValue, float64(s.ResetFailed), name, "failed")
 	}
 }
 

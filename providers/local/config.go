@@ -162,12 +162,12 @@ func (c *StartGateConfig) setDefaults() {
 }
 
 // PoolConfig configures the warm pool: sandboxes made in the background
-// with the provider's defaults, their first process already waiting in
-// their namespaces, each handed to one Create (without network, with the
-// default limits; any environment and time limit) and destroyed by its
-// owner, never reused. The pool fills in the quiet moments between
-// executions (Quiet). An empty pool only means the sandbox is made on the
-// spot.
+// with the provider's defaults, their init already waiting in their
+// namespaces, each handed to one Create at a time (without network, with
+// the default limits; any environment and time limit) and, once its owner
+// destroys it, reset and handed out again (Recycle). The pool makes
+// sandboxes in the quiet moments between executions (Quiet). An empty
+// pool only means the sandbox is made on the spot.
 type PoolConfig struct {
 	// Size is how many ready sandboxes the pool keeps when demand is low
 	// (default 4); -1 turns the pool off.
@@ -216,7 +216,8 @@ type RecycleConfig struct {
 	MaxAge time.Duration
 	// SameOwner keeps a sandbox with one owner (CreateOptions.Owner): a
 	// sandbox reset after one owner's use is handed only to a create of
-	// the same owner, and a create without an owner never gets one.
+	// the same owner; a create without an owner never gets one, and its
+	// own sandbox is destroyed, not recycled.
 	SameOwner bool
 }
 

@@ -20,8 +20,12 @@ func SandboxCgroupDirs(sb computemw.Sandbox) []string {
 	if s.p.cg == nil {
 		return nil
 	}
-	return s.p.cg.Paths(s.p.cgroupRel(s.id))
+	return s.p.cg.Paths(s.p.cgroupRel(s.cgID))
 }
+
+// SandboxUses is how many creates a sandbox served before this one: 0
+// for a sandbox made for it, 1 and more for a recycled one.
+func SandboxUses(sb computemw.Sandbox) int { return sb.(*sandbox).reuse.uses }
 
 // SandboxWorkspace returns the host path of a sandbox's workspace
 // directory (where a tmpfs workspace is mounted in a namespace of its

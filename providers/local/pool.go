@@ -14,20 +14,23 @@ import (
 )
 
 // pool keeps sandboxes ready for Create: workspace (a tmpfs of its own
-// where the server may mount), cgroup, host uid, and the sandbox's first
-// process set up by bwrap and waiting for its command (held.go), made
+// where the server may mount), cgroup, host uid, namespaces and the init
+// that starts their programs (or, with recycling off, their first
+// process set up by bwrap and waiting for its command, held.go), made
 // ahead of demand, so that a pooled sandbox's first execution costs what
-// its program costs. Each is handed to one Create and destroyed by its
-// owner like any other: never reused. Its target size starts at
+// its program costs. Each is handed to one Create at a time; when its
+// owner destroys it, it is reset and comes back under a new ID
+// (recycle.go), or is destroyed. Its target size starts at
 // PoolConfig.Size, doubles each time a create finds it empty (up to
 // MaxSize; it fills while the ready sandboxes hold less than MaxIdleMB),
 // so that demand which outgrew it finds it ready at the next burst, and
-// shrinks back by one per PoolConfig.ShrinkAfter without a miss. It fills
-// only when no execution has started or ended for PoolConfig.Quiet: the
-// mount and namespace work of making a sandbox contends in the kernel
-// with every execution's start and end, and made beside a running
-// execution a sandbox slowed it by more than a ready one saves. An empty
-// pool is never an error: Create makes a sandbox on the spot.
+// shrinks back by one per PoolConfig.ShrinkAfter without a miss. It
+// makes sandboxes only when no execution has started or ended for
+// PoolConfig.Quiet: the mount and namespace work of making a sandbox
+// contends in the kernel with every execution's start and end, and made
+// beside a running execution a sandbox slowed it by more than a ready one
+// saves; a recycled sandbox costs only its reset. An empty pool is never
+// an error: Create makes a sandbox on the spot.
 type pool struct {
 	p   *Provider
 	cfg PoolConfig
@@ -113,6 +116,11 @@ func (pl *pool) eligible(opts computemw.CreateOptions) bool {
 	return !opts.Network && pl.p.limitsFor(r) == pl.p.limitsFor(computemw.Resources{})
 }
 
+// recycles reports whether a sandbox made for opts is to be recycled.
+func (pl *pool) recycles(opts computemw.CreateOptions) bool {
+	return pl != nil && !pl.cfg.Recycle.Off && pl.eligible(opts)
+}
+
 // take hands out a ready sandbox adopted for opts, or nil when none is
 // ready (the create then makes one, and the pool grows). When none is
 // ready but one is being reset, it waits for that reset: a reset takes a
@@ -171,8 +179,8 @@ func (pl *pool) take(ctx context.Context, opts computemw.CreateOptions) *sandbox
 // or -1. pl.mu is held.
 func (pl *pool) pickLocked(owner string) int {
 	for i := len(pl.ready) - 1; i >= 0; i-- {
-		o := pl.ready[i].reuse.owner
-		if !pl.cfg.Recycle.SameOwner || o == "" || (owner != "" && o == owner) {
+		r := &pl.ready[i].reuse
+		if !pl.cfg.Recycle.SameOwner || r.uses == 0 || (owner != "" && r.owner == owner) {
 			return i
 		}
 	}
@@ -189,11 +197,14 @@ func (s *sandbox) readyAlive() bool {
 }
 
 // beginReset reserves the pool's place for a sandbox about to be reset:
-// false when the pool is closed, or holds (or will) as many as it wants.
+// false when the pool is closed, or holds (or will) MaxSize sandboxes or
+// MaxIdleMB. A used sandbox is kept up to MaxSize rather than the target:
+// it costs a reset where the pool's next one costs its making; shrink
+// trims what demand no longer calls for.
 func (pl *pool) beginReset() bool {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	if pl.closed || len(pl.ready)+pl.resetting >= pl.target ||
+	if pl.closed || len(pl.ready)+pl.resetting >= pl.cfg.MaxSize ||
 		pl.idleBytesLocked() >= int64(pl.cfg.MaxIdleMB)<<20 {
 		return false
 	}

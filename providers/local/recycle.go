@@ -54,7 +54,8 @@ func (s *sandbox) recycle(ctx context.Context) bool {
 		return false
 	}
 	rc := pl.cfg.Recycle
-	if rc.Off || s.reuse.uses+1 >= rc.MaxUses || time.Since(s.reuse.born) >= rc.MaxAge {
+	if rc.Off || s.reuse.uses+1 >= rc.MaxUses || time.Since(s.reuse.born) >= rc.MaxAge ||
+		(rc.SameOwner && s.reuse.owner == "") {
 		return false
 	}
 	if !pl.beginReset() {
@@ -98,14 +99,15 @@ func (s *sandbox) reset(ctx context.Context, ip *initProc) (*sandbox, error) {
 	waited := make(chan struct{})
 	go func() { s.wg.Wait(); s.fileOps.Wait(); close(waited) }()
 	// Executions still running (or starting) are killed until they
-	// have all returned; mostly none is left by now.
-	for running := true; running; {
-		select {
-		case <-waited:
-			running = false
-			continue
-		default:
-		}
+	// have all returned; mostly none is left by now, which the waiter
+	// says within the first instants.
+	running := true
+	select {
+	case <-waited:
+		running = false
+	case <-time.After(time.Millisecond):
+	}
+	for running {
 		// Its answer is the final reset's to give: an execution may
 		// still be registered.
 		if _, err := ip.call(ctx, &initMsg{Op: initproto.OpKillAll}); err != nil {
@@ -138,7 +140,7 @@ func (s *sandbox) reset(ctx context.Context, ip *initProc) (*sandbox, error) {
 		base = s.cg.Read()
 	}
 	next := s.p.blankSandbox(s.tmpl)
-	next.ws, next.wsFile, next.mntns, next.root, next.cg = s.ws, s.wsFile, s.mntns, s.root, s.cg
+	next.ws, next.wsFile, next.mntns, next.root, next.cg, next.cgID = s.ws, s.wsFile, s.mntns, s.root, s.cg, s.cgID
 	next.uid, next.gid, next.lease, next.chown = s.uid, s.gid, s.lease, s.chown
 	next.init = ip
 	next.liveInit.Store(ip)

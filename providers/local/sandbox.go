@@ -37,6 +37,7 @@ type sandbox struct {
 	mntns    *os.File // the mount namespace where ws is a tmpfs of its own (mountns.go); nil for a plain directory
 	root     *os.Root
 	cg       cgroups.Group // nil without cgroups
+	cgID     string        // the ID its cgroup is named after (that of the sandbox it was made for)
 	env      map[string]string
 	network  bool
 	lim      cgroups.Limits
@@ -92,14 +93,28 @@ func (p *Provider) Create(ctx context.Context, opts computemw.CreateOptions) (co
 		return nil, err
 	}
 	// The pool's sandboxes run on the default root filesystem.
+	recyclable := false
 	if def, _ := p.templateFor(""); tmpl == def {
 		if sb := p.pool.take(ctx, opts); sb != nil {
 			return sb, nil
 		}
+		recyclable = p.pool.recycles(opts)
 	}
 	sb, err := p.createCold(ctx, opts, tmpl)
 	if err != nil {
 		return nil, err
+	}
+	if recyclable {
+		// Made on the spot for a create the pool could have served, it
+		// joins the pool's sandboxes once its owner is done: under a
+		// load that never pauses, the pool makes none, and the sandboxes
+		// made for the creates it missed are what it grows by.
+		if err := sb.startRecyclable(ctx); err != nil {
+			_ = sb.Destroy(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		sb.reuse.handedOut = true
+		sb.reuse.owner = opts.Owner
 	}
 	return sb, nil
 }
@@ -183,7 +198,8 @@ func (s *sandbox) provision() error {
 	}
 	s.root = root
 	if s.p.cg != nil {
-		g, err := s.p.cg.Create(s.p.cgroupRel(s.id), s.lim)
+		s.cgID = s.id
+		g, err := s.p.cg.Create(s.p.cgroupRel(s.cgID), s.lim)
 		if err != nil {
 			return fmt.Errorf("local: %w", err)
 		}

@@ -22,9 +22,11 @@ const resetBudget = 2 * time.Second
 
 // reset makes the sandbox as it was when the init started, for its next
 // user, or says why it cannot: every other process killed and gone, every
-// directory of dirs emptied, every System V IPC object removed, no socket
-// left in its network namespace, and the init's own limits, priority and
-// affinity as they were. Only a PID 1 resets.
+// System V IPC object removed, the writable places given back their
+// modes and extended attributes and /dev its entries (places), every
+// directory of dirs emptied, no socket left in its network namespace,
+// and the init's own limits, priority and affinity as they were. Only a
+// PID 1 resets.
 func (in *sandboxInit) reset(dirs []string) error {
 	if !in.pid1 {
 		return errors.New("a reset needs the sandbox's namespaces")
@@ -34,6 +36,9 @@ func (in *sandboxInit) reset(dirs []string) error {
 		return err
 	}
 	if err := removeIPC(); err != nil {
+		return err
+	}
+	if err := in.places.restore(deadline); err != nil {
 		return err
 	}
 	for _, d := range dirs {
@@ -294,6 +299,164 @@ type selfState struct {
 	policy   uintptr
 	affinity unix.CPUSet
 	ioprio   uintptr
+}
+
+// devDir is the sandbox's /dev: a tmpfs the sandbox's user owns, holding
+// what bwrap put there (device nodes bound from the host, the standard
+// stream links, pts and shm).
+const devDir = "/dev"
+
+// place is what a reset restores of a directory the sandbox may write
+// to, besides its contents: its mode and extended attributes.
+type place struct {
+	mode   uint32
+	xattrs []string
+}
+
+// entry is one entry of /dev as bwrap made it.
+type entry struct {
+	mode   uint32
+	rdev   uint64
+	target string
+}
+
+// places is the state of the writable places when the init started: the
+// working directory (the workspace) and the fixed ones.
+type places struct {
+	dirs map[string]place
+	dev  map[string]entry
+}
+
+// writablePlaces are the directories a reset restores; the init's working
+// directory (the workspace) is added when it starts.
+var writablePlaces = []string{"/tmp", "/var/tmp", "/dev/shm", devDir}
+
+func readPlaces() places {
+	ps := places{dirs: map[string]place{}, dev: map[string]entry{}}
+	dirs := writablePlaces
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(slices.Clone(dirs), wd)
+	}
+	for _, d := range dirs {
+		var st unix.Stat_t
+		if unix.Lstat(d, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		ps.dirs[d] = place{mode: st.Mode, xattrs: xattrNames(d)}
+	}
+	ps.dev, _ = readDev()
+	return ps
+}
+
+// xattrNames lists a path's extended attributes.
+func xattrNames(p string) []string {
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	var names []string
+	for _, b := range bytes.Split(buf[:n], []byte{0}) {
+		if len(b) > 0 {
+			names = append(names, string(b))
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// readDev lists /dev.
+func readDev() (map[string]entry, error) {
+	d, err := os.Open(devDir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]entry, len(names))
+	for _, n := range names {
+		p := devDir + "/" + n
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return nil, err
+		}
+		e := entry{mode: st.Mode, rdev: st.Rdev}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			e.target, _ = os.Readlink(p)
+		}
+		out[n] = e
+	}
+	return out, nil
+}
+
+// restorePlaces gives each writable place back its mode, removes the
+// extended attributes it did not have, and makes /dev what bwrap made:
+// what was added removed (emptied, for a directory), what was changed
+// or removed a failure.
+func (ps places) restore(deadline time.Time) error {
+	for d, pl := range ps.dirs {
+		var st unix.Stat_t
+		if err := unix.Lstat(d, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fmt.Errorf("%s is no longer a directory (%v)", d, err)
+		}
+		if st.Mode != pl.mode {
+			if err := unix.Chmod(d, pl.mode&0o7777); err != nil {
+				return fmt.Errorf("mode of %s: %w", d, err)
+			}
+		}
+		for _, x := range xattrNames(d) {
+			if !slices.Contains(pl.xattrs, x) {
+				if err := unix.Lremovexattr(d, x); err != nil {
+					return fmt.Errorf("attribute %s of %s: %w", x, d, err)
+				}
+			}
+		}
+	}
+	now, err := readDev()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", devDir, err)
+	}
+	fd, err := unix.Open(devDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for n, e := range now {
+		was, ok := ps.dev[n]
+		switch {
+		case ok && was != e:
+			return fmt.Errorf("%s/%s changed", devDir, n)
+		case ok:
+			continue
+		}
+		if err := unix.Unlinkat(fd, n, 0); err == nil || errors.Is(err, unix.ENOENT) {
+			continue
+		} else if !errors.Is(err, unix.EISDIR) {
+			return fmt.Errorf("remove %s/%s: %w", devDir, n, err)
+		}
+		_ = unix.Fchmodat(fd, n, 0o700, 0)
+		sub, err := unix.Openat(fd, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s/%s: %w", devDir, n, err)
+		}
+		err = emptyAt(sub, deadline, 1)
+		unix.Close(sub)
+		if err != nil {
+			return err
+		}
+		if err := unix.Unlinkat(fd, n, unix.AT_REMOVEDIR); err != nil {
+			return fmt.Errorf("remove %s/%s: %w", devDir, n, err)
+		}
+	}
+	for n := range ps.dev {
+		if _, ok := now[n]; !ok {
+			return fmt.Errorf("%s/%s was removed", devDir, n)
+		}
+	}
+	return nil
 }
 
 func readSelfState() selfState {

@@ -111,8 +111,10 @@ type sandboxInit struct {
 	// started wakes the reaper, which has no child to wait for, once a
 	// program has started.
 	started chan struct{}
-	// self is what a reset finds unchanged in the init, or fails.
-	self selfState
+	// self is what a reset finds unchanged in the init, or fails;
+	// places what it restores of the writable places.
+	self   selfState
+	places places
 }
 
 // run serves the provider; its exit status is only seen by bwrap.
@@ -153,6 +155,7 @@ func run(spec string) int {
 		started: make(chan struct{}, 1),
 	}
 	in.self = readSelfState()
+	in.places = readPlaces()
 	go in.reaper()
 	in.reply(&initproto.Msg{Op: initproto.OpReady})
 	for {
