@@ -7,6 +7,7 @@ TEST_MODULES := tests/browser
 
 .PHONY: all setup setup-test setup-playground run playground test bench lint template-python-data
 .PHONY: test-kubernetes
+.PHONY: test-residue
 .PHONY: generate-daytona
 .PHONY: generate-e2b
 .PHONY: generate-graphql
@@ -79,6 +80,12 @@ test: setup-test
 ## multiply their compile time
 test-kubernetes:
 	cd tests/kubernetes && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...
+
+## test-residue: a thousand pairs of creates on a recycling warm pool of
+## one, each an owner's sandbox filled with residue, then reset and handed
+## to another owner, who must find none of it
+test-residue:
+	$(GO) test -race -count=1 -timeout 60m -run '^TestRecycledSandboxHoldsNoResidue$$' ./providers/local/ -residue.pairs=1000
 
 ## bench: the performance targets and the time-to-interactive, burst,
 ## throughput, session, memory and WebSocket figures, each against a

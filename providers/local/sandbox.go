@@ -55,6 +55,7 @@ type sandbox struct {
 	runs      map[*exec.Cmd]bool // true once started: Destroy may kill it
 	contexts  map[string]*codeContext
 	readers   map[*fileReader]bool
+	terms     map[*terminal]bool // terminals whose master the host holds
 	wg        sync.WaitGroup
 	fileOps   sync.WaitGroup // file operations in progress (using)
 
@@ -164,6 +165,7 @@ func (p *Provider) blankSandbox(tmpl *fsTemplate) *sandbox {
 		maxExec: p.cfg.MaxExecTimeout,
 		runs:    map[*exec.Cmd]bool{},
 		readers: map[*fileReader]bool{},
+		terms:   map[*terminal]bool{},
 		tmpl:    tmpl,
 	}
 }
@@ -370,7 +372,7 @@ func (s *sandbox) Destroy(ctx context.Context) error {
 // retire ends the sandbox for its user: no execution, file operation or
 // terminal starts in it from now on; its code contexts end, the
 // executions that bwrap started apart are killed, the readers OpenFile
-// handed out are closed.
+// handed out and the terminals' masters are closed.
 func (s *sandbox) retire() {
 	s.mu.Lock()
 	s.destroyed = true
@@ -392,9 +394,18 @@ func (s *sandbox) retire() {
 	for r := range s.readers {
 		readers = append(readers, r)
 	}
+	terms := make([]*terminal, 0, len(s.terms))
+	for t := range s.terms {
+		terms = append(terms, t)
+	}
 	s.mu.Unlock()
 	for _, r := range readers {
 		_ = r.Close()
+	}
+	// A terminal's master, still open on the host, would keep its
+	// pseudo-terminal in the sandbox's /dev/pts for the next user.
+	for _, t := range terms {
+		t.closeMaster()
 	}
 }
 

@@ -73,7 +73,16 @@ func (s *sandbox) OpenTerminal(ctx context.Context, opts computemw.TerminalOptio
 		return nil, errors.New("local: terminal: the sandbox's init sent no terminal")
 	}
 	ptmx := started.files[0]
-	t := &terminal{ptmx: ptmx, ip: ip, id: id, done: make(chan struct{})}
+	t := &terminal{ptmx: ptmx, ip: ip, id: id, done: make(chan struct{}), s: s}
+	s.mu.Lock()
+	if s.destroyed {
+		// Destroyed while it started: its end goes with the sandbox.
+		s.mu.Unlock()
+		t.closeMaster()
+	} else {
+		s.terms[t] = true
+		s.mu.Unlock()
+	}
 	go func() {
 		defer close(t.done)
 		defer s.leave()
@@ -97,6 +106,20 @@ type terminal struct {
 	code int
 	err  error
 	once sync.Once
+	s    *sandbox
+
+	masterOnce sync.Once
+}
+
+// closeMaster closes the host's end of the pseudo-terminal: with the
+// program gone, nothing of it is left in the sandbox's /dev/pts.
+func (t *terminal) closeMaster() {
+	t.masterOnce.Do(func() {
+		_ = t.ptmx.Close()
+		t.s.mu.Lock()
+		delete(t.s.terms, t)
+		t.s.mu.Unlock()
+	})
 }
 
 // Read returns the program's output; io.EOF once it has exited.
@@ -128,7 +151,7 @@ func (t *terminal) Close() error {
 		t.ip.signal(t.id, int(syscall.SIGKILL))
 		go func() {
 			<-t.done
-			t.ptmx.Close()
+			t.closeMaster()
 		}()
 	})
 	return nil

@@ -49,6 +49,9 @@ func (in *sandboxInit) reset(dirs []string) error {
 	if err := noSockets(); err != nil {
 		return err
 	}
+	if err := noTerminals(); err != nil {
+		return err
+	}
 	if now := readSelfState(); !now.equal(in.self) {
 		return fmt.Errorf("the init's own state changed: %s", now.diff(in.self))
 	}
@@ -191,6 +194,27 @@ func socketsIn(b []byte) string {
 		}
 	}
 	return strings.Join(left, ", ")
+}
+
+// noTerminals fails when the sandbox's devpts lists a pseudo-terminal:
+// one whose master is still open somewhere (the host's end of a terminal
+// of the last user) reaches the next.
+func noTerminals() error {
+	d, err := os.Open("/dev/pts")
+	if err != nil {
+		return fmt.Errorf("read /dev/pts: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read /dev/pts: %w", err)
+	}
+	for _, n := range names {
+		if n != "ptmx" {
+			return fmt.Errorf("pseudo-terminal %s left", n)
+		}
+	}
+	return nil
 }
 
 // emptyDir removes everything in dir (not dir itself), without following
