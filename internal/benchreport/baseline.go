@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -118,6 +119,40 @@ func measureBaselines(ctx context.Context) (baselines, error) {
 		b.hostNote += fmt.Sprintf(" (between baselines, up to %d bwrap processes of other programs ran on the host)", b.others)
 	}
 	return b, nil
+}
+
+// measureAgain measures, once the kit is closed and the host clean
+// again, the baselines the targets are ratios to, so that each target's
+// baseline brackets the kit's phase: the machine's speed drifts, and
+// other programs on a shared host come and go.
+func measureAgain() baselines {
+	var b baselines
+	b.hostNote = waitHostClean()
+	node := func() error { return exec.Command("node", "-v").Run() }
+	if section("a") {
+		b.nodeSeq = measure(*n, 1, node)
+		b.checkHost()
+		b.nodeCPU = measureCPU("bare `node -v` (baseline)", *n, node, func() {})
+		b.checkHost()
+	}
+	if section("c") {
+		b.floor = measure(*reqs, *conc, bareBwrap("true"))
+		b.checkHost()
+	}
+	if section("b") {
+		b.big = measure(*big, *big, bareBwrap("node", "-v"))
+	}
+	b.checkHost()
+	if b.others > 0 {
+		b.hostNote += fmt.Sprintf(" (after them, %d bwrap processes of other programs ran on the host)", b.others)
+	}
+	return b
+}
+
+// pool is the samples of a and b as one series; its wall time the sum
+// of theirs, so that its rate is both's.
+func pool(a, b series) series {
+	return series{name: a.name, d: append(slices.Clone(a.d), b.d...), wall: a.wall + b.wall}
 }
 
 // bareHandler serves POST /bare/exec, which runs `true` with no sandbox,

@@ -21,10 +21,21 @@ import (
 type cpuSeries struct {
 	name      string
 	ok, want  int
-	cpu       time.Duration // per request, the median of the rounds', the idle host's share taken off
-	raw       time.Duration // per request, the median of the rounds', all of /proc/stat
-	idleShare time.Duration // per request, what the idle host spent in the same time (the median round's)
-	wall      time.Duration // median latency
+	cpu       time.Duration   // per request, the median of the rounds', the idle host's share taken off
+	raw       time.Duration   // per request, the median of the rounds', all of /proc/stat
+	idleShare time.Duration   // per request, what the idle host spent in the same time (the median round's)
+	wall      time.Duration   // median latency
+	nets      []time.Duration // each round's cpu
+}
+
+// pooledCPU is the median of the rounds of a and b, the idle host's
+// share taken off.
+func pooledCPU(a, b cpuSeries) time.Duration {
+	var xs []float64
+	for _, d := range append(slices.Clone(a.nets), b.nets...) {
+		xs = append(xs, float64(d))
+	}
+	return time.Duration(median(xs))
 }
 
 // cpuRounds is how many rounds of n requests a CPU series has; its figure
@@ -82,12 +93,16 @@ func measureCPU(name string, n int, fn func() error, after func()) cpuSeries {
 		all.d = append(all.d, s.d...)
 	}
 	slices.SortFunc(rounds, func(a, b round) int { return int(a.net - b.net) })
+	nets := make([]time.Duration, len(rounds))
+	for i, r := range rounds {
+		nets[i] = r.net
+	}
 	mid := rounds[len(rounds)/2]
 	raws := make([]float64, len(rounds))
 	for i, r := range rounds {
 		raws[i] = float64(r.raw)
 	}
-	return cpuSeries{name: name, ok: len(all.d), want: cpuRounds * n, cpu: mid.net, raw: time.Duration(median(raws)), idleShare: mid.idle, wall: all.pct(.5)}
+	return cpuSeries{name: name, ok: len(all.d), want: cpuRounds * n, cpu: mid.net, raw: time.Duration(median(raws)), idleShare: mid.idle, wall: all.pct(.5), nets: nets}
 }
 
 // quiesce waits (at most 30 seconds) until the provider's pool is full,

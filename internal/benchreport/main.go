@@ -10,7 +10,11 @@
 //  1. the baselines (baseline.go), before any provider exists;
 //  2. the peer, go-judge (gojudge.go), when its binary is given, started
 //     for its phase only and stopped after;
-//  3. the kit (kit.go): its providers made only then, closed after.
+//  3. the kit (kit.go): its providers made only then, closed after;
+//  4. the baselines of the targets again, and go-judge again: each
+//     target's baseline is both measurements' samples, which bracket
+//     the kit's phase in time (the machine's speed drifts, and other
+//     programs on a shared host come and go).
 //
 // It prints the performance targets first (targets.go), each as a ratio
 // of medians against a baseline of the same run, then the sections:
@@ -159,11 +163,19 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	progress("phase 4: the targets' baselines again, the kit closed")
+	b2 := measureAgain()
+	progress("phase 5: go-judge again")
+	peer2, err := runPeer(ctx, *gojudge)
+	if err != nil {
+		return err
+	}
 	progress("done in %v", time.Since(start).Round(time.Second))
 	fmt.Printf("local provider: cgroup v%d, %d CPUs; %s\n", k.cgroup, numCPU(), k.config)
-	fmt.Printf("phases: (1) baselines with no provider alive%s; (2) %s; (3) the kit\n", b.hostNote, peer.note)
+	fmt.Printf("phases: (1) baselines with no provider alive%s; (2) %s; (3) the kit; (4) the targets' baselines again, the kit closed%s; (5) go-judge again. The sections after the targets compare with the baselines of (1) and (2)\n",
+		b.hostNote, peer.note, b2.hostNote)
 	fmt.Println()
-	printTargets(targets(b, peer, k))
+	printTargets(targets(b, b2, peer, peer2, k))
 	fmt.Println()
 	os.Stdout.Write(report.Bytes())
 	return nil
