@@ -183,9 +183,10 @@ func run() error {
 
 // gateReport measures the start gate's share of the burst: the kit's
 // bursts of (b) beside the same bursts on a provider without the gate,
-// taking turns (both kits, so neither is a clean-host baseline). That provider's ready sandboxes are mounts on the host,
-// which every bwrap copies: it exists only here, so that the other
-// sections meet the host as the kit's users would.
+// taking turns (both kits: neither is a clean-host baseline). That
+// provider's ready sandboxes are mounts on the host, which every bwrap
+// copies: it exists only here, so that the other sections meet the host
+// as the kit's users would.
 func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, log *slog.Logger, client *http.Client, base, body string, warm *local.Provider) error {
 	post := func(path, body string) func() error { return post(client, base, path, body) }
 	if warm.StartGateStats().Slots == 0 {
@@ -196,12 +197,12 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 	if err != nil {
 		return err
 	}
-	defer off.Close(ctx)
 	kit, err := computemw.New(benchKit(off, log))
 	if err != nil {
+		off.Close(ctx)
 		return err
 	}
-	defer kit.Close(ctx)
+	defer kit.Close(ctx) // closes off
 	computehttp.Mount(mux, "/ungated", kit)
 	settle(off)
 	measure(*n, *n, post("/ungated/exec", body)) // grows its pool as (b) grew the kit's
