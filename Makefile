@@ -87,9 +87,14 @@ test-kubernetes:
 test-residue:
 	$(GO) test -race -count=1 -timeout 60m -run '^TestRecycledSandboxHoldsNoResidue$$' ./providers/local/ -residue.pairs=1000
 
-## bench: time-to-interactive and HTTP ratios, then the Go benchmarks
+## bench: the performance targets and the time-to-interactive, burst,
+## throughput, session, memory and WebSocket figures, each against a
+## baseline measured in the same run on a clean host (internal/benchreport),
+## then the Go benchmarks. GOJUDGE=/path/to/go-judge (as root) adds the
+## comparison with go-judge; without it, that comparison is skipped
+GOJUDGE ?=
 bench: setup
-	$(GO) run ./internal/benchreport
+	$(GO) run ./internal/benchreport -gojudge="$(GOJUDGE)"
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
 
 ## lint: gofmt and go vet

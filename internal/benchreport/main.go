@@ -3,24 +3,39 @@
 // `make bench`. Every figure the README and docs/performance.md quote comes
 // from its output; docs/performance.md describes each series in full.
 //
+// It runs in three phases, so that each baseline meets a clean host (no
+// kit server, no ready sandbox: ready sandboxes are mounts every bwrap
+// copies, and a pool's refill contends with every start):
+//
+//  1. the baselines (baseline.go), before any provider exists;
+//  2. the peer, go-judge (gojudge.go), when its binary is given, started
+//     for its phase only and stopped after;
+//  3. the kit (kit.go): its providers made only then, closed after;
+//  4. the baselines of the targets again, and go-judge again: each
+//     target's baseline is both measurements' samples, which bracket
+//     the kit's phase in time (the machine's speed drifts, and other
+//     programs on a shared host come and go).
+//
+// It prints the performance targets first (targets.go), each as a ratio
+// of medians against a baseline of the same run, then the sections:
+//
 // (a) Time to interactive, as ComputeSDK's public benchmark defines it:
 // from "create a sandbox" (POST /api/exec) until `node -v` has succeeded
-// in it, sequentially, with the warm pool and without (before and after
-// the warm pool has grown), beside bare `node -v`; and the CPU time such a
-// request costs the whole machine (cpu.go), with the least a sequential
-// series can then average.
-// (b) Bursts of 100 and 1000 such requests at once (default kit config:
-// MaxSandboxes 64, the queue, the default pool), beside 100 bare bwrap
-// sandboxes running `node -v` started at once; five bursts of 100 of
-// each, taking turns. Then the start gate's share: the same bursts, over
-// HTTP and through the Go API, beside a provider without the gate.
+// in it, sequentially, back to back and paced, with the warm pool and
+// without, beside bare `node -v` and go-judge; and the CPU time such a
+// request costs the whole machine (cpu.go), its background work included.
+// (b) Bursts of 100 and 1000 such requests at once, beside as many bare
+// bwrap sandboxes running `node -v` started at once; during the burst of
+// 1000, a second caller's requests, beside the same on an idle kit.
 // (c) POST /api/exec {"command":"true"} from 8 clients, beside bare bwrap
-// sandboxes running `true` 8 at a time (the isolation floor) and a bare
-// net/http handler running `true`.
+// sandboxes running `true` 8 at a time (the isolation floor), a bare
+// net/http handler running `true`, and go-judge's /run of `true`.
 // (d) An execution in an existing session, beside a bare fork/exec of the
 // same command.
 // (e) Idle memory of a sandbox with its init, and of the warm pool.
 // (f) Real time over WebSocket (ws.go).
+// (g) The start gate's share of a burst: the kit beside a provider
+// without the gate (-only abcdefg; not run by default, for its time).
 package main
 
 import (
@@ -31,7 +46,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,18 +64,35 @@ import (
 )
 
 var (
-	n     = flag.Int("n", 100, "requests per TTI series and per burst")
-	big   = flag.Int("big", 1000, "requests in the large burst")
-	reqs  = flag.Int("requests", 400, "requests per throughput series")
-	conc  = flag.Int("concurrency", 8, "concurrent clients of the throughput series")
-	execs = flag.Int("execs", 300, "executions per session series")
-	turns = flag.Int("bursts", 5, "bursts of n per series in (b), the series taking turns")
-	only  = flag.String("only", "abcdef", "the sections to run, by letter")
-	pace  = flag.Duration("pace", 100*time.Millisecond, "the least time between the starts of paced requests")
+	n       = flag.Int("n", 100, "requests per TTI series and per burst")
+	big     = flag.Int("big", 1000, "requests in the large burst")
+	reqs    = flag.Int("requests", 400, "requests per throughput series")
+	conc    = flag.Int("concurrency", 8, "concurrent clients of the throughput series")
+	execs   = flag.Int("execs", 300, "executions per session series")
+	turns   = flag.Int("bursts", 5, "bursts of n per series in (b) and (g)")
+	fairN   = flag.Int("fair", 20, "the second caller's requests on the idle kit in (b)")
+	only    = flag.String("only", "abcdef", "the sections to run, by letter (g: the start gate's share, not run by default)")
+	pace    = flag.Duration("pace", 100*time.Millisecond, "the least time between the starts of paced requests")
+	gojudge = flag.String("gojudge", os.Getenv("GOJUDGE"), "the go-judge binary to compare with (default $GOJUDGE); empty skips it")
 )
 
 // section reports whether the section named by letter runs.
 func section(letter string) bool { return strings.Contains(*only, letter) }
+
+// report holds the sections' output, printed after the targets.
+var report bytes.Buffer
+
+// printf writes to the report.
+func printf(format string, a ...any) { fmt.Fprintf(&report, format, a...) }
+
+// progress tells the terminal which phase runs (on stderr: the report is
+// printed at the end).
+func progress(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "benchreport: %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+}
+
+// newTable is a tab writer into the report.
+func newTable() *tabwriter.Writer { return tabwriter.NewWriter(&report, 2, 4, 2, ' ', 0) }
 
 type series struct {
 	name string
@@ -79,16 +110,36 @@ func (s series) pct(p float64) time.Duration {
 	return d[i]
 }
 
-func (s series) rps() float64 { return float64(len(s.d)) / s.wall.Seconds() }
+func (s series) rps() float64 {
+	if s.wall <= 0 {
+		return 0
+	}
+	return float64(len(s.d)) / s.wall.Seconds()
+}
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 
 // signedMS is ms with its sign, for a difference.
 func signedMS(d time.Duration) string { return fmt.Sprintf("%+.2f ms", float64(d)/1e6) }
 
+// ratio is a/b, or 0 when b is 0.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// row prints a series' latencies beside its baseline's median.
+func row(tw *tabwriter.Writer, s, base series, want int) {
+	fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%.2fx\n", s.name, len(s.d), want, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
+		ratio(float64(s.pct(.5)), float64(base.pct(.5))))
+}
+
 func main() {
 	flag.Parse()
 	if err := run(); err != nil {
+		os.Stdout.Write(report.Bytes())
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
@@ -96,267 +147,62 @@ func main() {
 
 func run() error {
 	ctx := context.Background()
-	quiet := slog.New(slog.DiscardHandler)
-	warm, err := local.New(local.Config{Logger: quiet})
+	start := time.Now()
+	progress("phase 1: baselines, no provider alive")
+	b, err := measureBaselines(ctx)
 	if err != nil {
 		return err
 	}
-	defer warm.Close(ctx)
-	cold, err := local.New(local.Config{Logger: quiet, WarmPool: local.PoolConfig{Size: -1}})
+	progress("phase 2: go-judge")
+	peer, err := runPeer(ctx, *gojudge)
 	if err != nil {
 		return err
 	}
-	defer cold.Close(ctx)
-	// A pool that refills at once, beside running executions: what the
-	// default pool's wait for quiet moments saves.
-	eager, err := local.New(local.Config{Logger: quiet, WarmPool: local.PoolConfig{Quiet: -1}})
+	progress("phase 3: the kit")
+	k, err := runKit(ctx, b, peer)
 	if err != nil {
 		return err
 	}
-	defer eager.Close(ctx)
-	fmt.Printf("local provider: cgroup v%d, %d CPUs; kit and pool with their default config\n\n", warm.CgroupVersion(), numCPU())
-
-	warmKit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{warm}, Logger: quiet})
+	progress("phase 4: the targets' baselines again, the kit closed")
+	b2 := measureAgain()
+	progress("phase 5: go-judge again")
+	peer2, err := runPeer(ctx, *gojudge)
 	if err != nil {
 		return err
 	}
-	defer warmKit.Close(ctx)
-	coldKit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{cold}, Logger: quiet})
-	if err != nil {
-		return err
-	}
-	defer coldKit.Close(ctx)
-	eagerKit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{eager}, Logger: quiet})
-	if err != nil {
-		return err
-	}
-	defer eagerKit.Close(ctx)
-	mux := http.NewServeMux()
-	computehttp.Mount(mux, "/api", warmKit)
-	computehttp.Mount(mux, "/cold", coldKit)
-	computehttp.Mount(mux, "/eager", eagerKit)
-	mux.HandleFunc("POST /bare/exec", func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		var out bytes.Buffer
-		cmd := exec.Command("true")
-		cmd.Stdout = &out
-		err := cmd.Run()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"success":%t,"output":%q}`, err == nil, out.String())
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}
-	post := func(path, body string) func() error {
-		return func() error {
-			resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("status %d: %s", resp.StatusCode, b)
-			}
-			return nil
-		}
-	}
-	nodeV := `{"command":"node -v"}`
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	row := func(s, base series, want int) {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%.2fx\n", s.name, len(s.d), want, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
-			float64(s.pct(.5))/float64(base.pct(.5)))
-	}
-
-	// (a) Time to interactive, sequential.
-	if section("a") {
-		settle(warm)
-		bare := measure(*n, 1, func() error { return exec.Command("node", "-v").Run() })
-		bare.name = "bare `node -v`, back to back (baseline of the back-to-back series)"
-		// The pool-off series first, while the warm provider's pool holds its
-		// initial size; again once the warm series grew the pool, since every
-		// bwrap copies the host's mounts, the ready sandboxes' workspaces too.
-		seqCold := measure(*n, 1, post("/cold/exec", nodeV))
-		seqCold.name = fmt.Sprintf("pool off (cold), back to back, %d ready sandboxes on the host", warm.PoolStats().Ready)
-		ps := warm.PoolStats()
-		seq := measure(*n, 1, post("/api/exec", nodeV))
-		seq.name = "warm pool, back to back" + poolNote(ps, warm.PoolStats())
-		// As ComputeSDK's benchmark runs it: each request once the last
-		// one's sandbox is destroyed (and the pool, which fills in quiet
-		// moments, is full again), one every pace. Bare, warm and cold
-		// requests take turns, so that all three meet the machine in the
-		// same state (its speed drifts over a run), and a machine that
-		// idled before a request is as slow to wake for each.
-		settle(warm)
-		ps = warm.PoolStats()
-		var pacedBare, pacedWarm, pacedCold series
-		next := time.Now()
-		for range *n {
-			for _, step := range []struct {
-				s  *series
-				p  *local.Provider
-				fn func() error
-			}{
-				{&pacedBare, nil, func() error { return exec.Command("node", "-v").Run() }},
-				{&pacedWarm, warm, post("/api/exec", nodeV)},
-				{&pacedCold, cold, post("/cold/exec", nodeV)},
-			} {
-				quiesce(warm)()
-				quiesce(cold)()
-				time.Sleep(time.Until(next))
-				next = time.Now().Add(*pace)
-				start := time.Now()
-				if err := step.fn(); err == nil {
-					step.s.d = append(step.s.d, time.Since(start))
-				}
-			}
-		}
-		pacedBare.name = fmt.Sprintf("bare `node -v`, one per %v (baseline of the paced series)", *pace)
-		pacedWarm.name = fmt.Sprintf("warm pool, one per %v, each once the last sandbox is destroyed and the pool full", *pace) + poolNote(ps, warm.PoolStats())
-		pacedCold.name = fmt.Sprintf("pool off (cold), one per %v, each once the last sandbox is destroyed, %d ready sandboxes on the host", *pace, warm.PoolStats().Ready)
-		settle(eager)
-		ps = eager.PoolStats()
-		seqEager := measure(*n, 1, post("/eager/exec", nodeV))
-		seqEager.name = "warm pool refilling beside each request (PoolConfig.Quiet < 0), back to back" + poolNote(ps, eager.PoolStats())
-		eager.Close(ctx) // its ready sandboxes are not the other series'
-		settle(warm)
-		seqCold2 := measure(*n, 1, post("/cold/exec", nodeV))
-		seqCold2.name = fmt.Sprintf("pool off (cold), back to back, %d ready sandboxes on the host", warm.PoolStats().Ready)
-		fmt.Fprintln(tw, "(a) time to interactive, sequential: HTTP create → `node -v` OK\tok\tmedian\tp95\tp99\tmedian vs baseline")
-		for _, s := range []series{pacedBare, pacedWarm, pacedCold} {
-			row(s, pacedBare, *n)
-		}
-		for _, s := range []series{bare, seq, seqEager, seqCold, seqCold2} {
-			row(s, bare, *n)
-		}
-		tw.Flush()
-
-		// What a request costs the machine in CPU, and what that bounds.
-		settle(warm)
-		none := func() {}
-		bareNode := measureCPU("bare `node -v` (baseline)", *n, func() error { return exec.Command("node", "-v").Run() }, none)
-		// The pool first grows to what the series asks, so that the
-		// series pays for the sandboxes it uses, not for that growth.
-		measure(*n, 1, post("/api/exec", nodeV))
-		settle(warm)
-		ps = warm.PoolStats()
-		warmNode := measureCPU("HTTP create → `node -v` OK, warm pool, its refill included", *n, post("/api/exec", nodeV), quiesce(warm))
-		warmNode.name += poolNote(ps, warm.PoolStats())
-		coldNode := measureCPU("HTTP create → `node -v` OK, pool off", *n, post("/cold/exec", nodeV), quiesce(cold))
-		floor := measureCPU("bare bwrap sandbox running `true` (baseline)", *n, bareBwrap("true"), none)
-		coldTrue := measureCPU("HTTP create → `true` OK, pool off", *n, post("/cold/exec", `{"command":"true"}`), quiesce(cold))
-		cpuReport(tw, bareNode, floor, warmNode, coldNode, coldTrue)
-	}
-
-	// (b) Bursts.
-	if section("b") {
-		if warm.PoolStats().Target < *n {
-			// Run alone, the section first grows the pool, as any
-			// earlier burst (or section (a)) would have.
-			settle(warm)
-			measure(*n, *n, post("/api/exec", nodeV))
-		}
-		settle(warm)
-		ready := warm.PoolStats().Ready
-		ps := warm.PoolStats()
-		pb := takeTurns(*turns, *n, post("/api/exec", nodeV), bareBwrap("node", "-v"), false, func() { settle(warm) })
-		burst, bareBurst := pb.a, pb.b
-		bareBurst.name = fmt.Sprintf("%d bare bwrap sandboxes running `node -v` at once (baseline), %d bursts, %d ready sandboxes on the host", *n, *turns, ready)
-		burst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`, %d bursts", *n, *turns) + poolNote(ps, warm.PoolStats())
-		settle(warm)
-		ps = warm.PoolStats()
-		bigBurst := measure(*big, *big, post("/api/exec", nodeV))
-		bigBurst.name = fmt.Sprintf("burst of %d HTTP create → `node -v`", *big) + poolNote(ps, warm.PoolStats())
-		fmt.Println()
-		fmt.Fprintln(tw, "(b) bursts at once\tok\tmedian\tp95\tp99\tmedian vs baseline")
-		total := *n * *turns
-		row(bareBurst, bareBurst, total)
-		row(burst, bareBurst, total)
-		row(bigBurst, bareBurst, *big)
-		tw.Flush()
-		fmt.Println(pb.summary(*n, "kit / baseline"))
-		perReq := func(cpu time.Duration) time.Duration { return cpu / time.Duration(total) }
-		fmt.Printf("    a tenth done (p10): kit %s, baseline %s; the machine's CPU per request while the bursts ran: kit %s, baseline %s (%.2fx)\n",
-			ms(burst.pct(.1)), ms(bareBurst.pct(.1)), ms(perReq(pb.cpuA)), ms(perReq(pb.cpuB)), float64(pb.cpuA)/float64(pb.cpuB))
-		gs := warm.StartGateStats()
-		fmt.Printf("    start gate: %d slots; %d executions waited for one, %d started beyond them while the CPUs had room\n", gs.Slots, gs.Waited, gs.Extra)
-		if err := gateReport(ctx, tw, mux, quiet, post, nodeV, warm); err != nil {
-			return err
-		}
-	}
-
-	// (c) Throughput of POST /api/exec {"command":"true"}.
-	if section("c") {
-		settle(warm)
-		floor := measure(*reqs, *conc, bareBwrap("true"))
-		floor.name = fmt.Sprintf("bare bwrap sandboxes running `true`, %d at a time (floor), %d ready sandboxes on the host", *conc, warm.PoolStats().Ready)
-		bh := measure(*reqs, *conc, post("/bare/exec", `{"command":"true"}`))
-		bh.name = "bare net/http handler running `true` (no sandbox)"
-		settle(warm)
-		ps := warm.PoolStats()
-		kh := measure(*reqs, *conc, post("/api/exec", `{"command":"true"}`))
-		kh.name = "kit route group, a sandbox per request, warm pool" + poolNote(ps, warm.PoolStats())
-		fmt.Println()
-		fmt.Fprintf(tw, "(c) POST exec {\"command\":\"true\"}, %d clients\tok\treq/s\tmedian\tp99\tthroughput vs floor\n", *conc)
-		for _, s := range []series{floor, bh, kh} {
-			fmt.Fprintf(tw, "%s\t%d/%d\t%.0f\t%s\t%s\t%.2fx\n", s.name, len(s.d), *reqs, s.rps(), ms(s.pct(.5)), ms(s.pct(.99)), s.rps()/floor.rps())
-		}
-		tw.Flush()
-	}
-
-	// (d) An execution in an existing session.
-	if section("d") {
-		settle(warm)
-		if err := sessionReport(ctx, tw, client, base, warmKit); err != nil {
-			return err
-		}
-	}
-
-	// (e) Idle memory per warm sandbox.
-	if section("e") {
-		settle(warm)
-		if err := idleMemoryReport(warm); err != nil {
-			return err
-		}
-	}
-
-	// A burst that did not all succeed is a figure like the others (its
-	// "ok" column), not a reason to stop measuring.
-	if section("f") {
-		if err := wsReport(ctx, tw, base); err != nil {
-			return err
-		}
-	}
-
+	progress("done in %v", time.Since(start).Round(time.Second))
+	fmt.Printf("local provider: cgroup v%d, %d CPUs; %s\n", k.cgroup, numCPU(), k.config)
+	fmt.Printf("phases: (1) baselines with no provider alive%s; (2) %s; (3) the kit; (4) the targets' baselines again, the kit closed%s; (5) go-judge again. The sections after the targets compare with the baselines of (1) and (2)\n",
+		b.hostNote, peer.note, b2.hostNote)
+	fmt.Println()
+	printTargets(targets(b, b2, peer, peer2, k))
+	fmt.Println()
+	os.Stdout.Write(report.Bytes())
 	return nil
 }
 
 // gateReport measures the start gate's share of the burst: the kit's
 // bursts of (b) beside the same bursts on a provider without the gate,
-// taking turns. That provider's ready sandboxes are mounts on the host,
-// which every bwrap copies: it exists only here, so that the other
-// sections meet the host as the kit's users would.
-func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, log *slog.Logger, post func(path, body string) func() error, body string, warm *local.Provider) error {
+// taking turns (both kits: neither is a clean-host baseline). That
+// provider's ready sandboxes are mounts on the host, which every bwrap
+// copies: it exists only here, so that the other sections meet the host
+// as the kit's users would.
+func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, log *slog.Logger, client *http.Client, base, body string, warm *local.Provider) error {
+	post := func(path, body string) func() error { return post(client, base, path, body) }
 	if warm.StartGateStats().Slots == 0 {
-		fmt.Println("    no start gate (the kernel reports no CPU pressure): no comparison")
+		printf("    no start gate (the kernel reports no CPU pressure): no comparison\n")
 		return nil
 	}
 	off, err := local.New(local.Config{Logger: log, StartGate: local.StartGateConfig{Slots: -1}})
 	if err != nil {
 		return err
 	}
-	defer off.Close(ctx)
-	kit, err := computemw.New(computemw.Config{Providers: []computemw.Provider{off}, Logger: log})
+	kit, err := computemw.New(benchKit(off, log))
 	if err != nil {
+		off.Close(ctx)
 		return err
 	}
-	defer kit.Close(ctx)
+	defer kit.Close(ctx) // closes off
 	computehttp.Mount(mux, "/ungated", kit)
 	settle(off)
 	measure(*n, *n, post("/ungated/exec", body)) // grows its pool as (b) grew the kit's
@@ -376,8 +222,8 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 			return err
 		}
 	}
-	fmt.Println()
-	fmt.Fprintln(tw, "(b) the start gate's share, both pools ready\tok\tmedian\tp95\tp99\tmedian vs baseline")
+	printf("\n")
+	fmt.Fprintln(tw, "(g) the start gate's share, both pools ready\tok\tmedian\tp95\tp99\tmedian vs baseline")
 	for _, pair := range []struct {
 		name    string
 		on, off func() error
@@ -385,7 +231,7 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 		{fmt.Sprintf("burst of %d HTTP create → `node -v`", *n), post("/api/exec", body), post("/ungated/exec", body)},
 		{fmt.Sprintf("burst of %d Go API create → `node -v` (no MaxSandboxes)", *n), api(warm), api(off)},
 	} {
-		pb := takeTurns(*turns, *n, pair.on, pair.off, true, func() { settle(warm); settle(off) })
+		pb := takeTurns(*turns, *n, pair.on, pair.off, true, func() { quiesce(warm)(); quiesce(off)() })
 		gated, ungated := pb.a, pb.b
 		ungated.name = fmt.Sprintf("%s, start gate off (baseline), %d bursts", pair.name, *turns)
 		gated.name = fmt.Sprintf("%s, start gate on (default), %d bursts", pair.name, *turns)
@@ -394,7 +240,7 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 				float64(s.pct(.5))/float64(ungated.pct(.5)))
 		}
 		tw.Flush()
-		fmt.Println(pb.summary(*n, "gate on / off"))
+		printf("%s\n", pb.summary(*n, "gate on / off"))
 	}
 	return nil
 }
@@ -402,8 +248,8 @@ func gateReport(ctx context.Context, tw *tabwriter.Writer, mux *http.ServeMux, l
 // poolNote says how many of a series' creates the pool served, from its
 // stats before and after, and the target it started with.
 func poolNote(before, after computemw.PoolStats) string {
-	return fmt.Sprintf(" (pool: %d of %d ready at start, %d hits, %d misses)", before.Ready, before.Target,
-		after.Hits-before.Hits, after.Misses-before.Misses)
+	return fmt.Sprintf(" (pool: %d of %d ready at start, %d hits, %d misses, %d recycled, %d resets failed)", before.Ready, before.Target,
+		after.Hits-before.Hits, after.Misses-before.Misses, after.Recycled-before.Recycled, after.ResetFailed-before.ResetFailed)
 }
 
 // settle waits (at most ten seconds) until the warm pool is full again,
@@ -411,11 +257,21 @@ func poolNote(before, after computemw.PoolStats) string {
 func settle(p *local.Provider) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if s := p.PoolStats(); s.Ready >= s.Target {
+		if poolFull(p.PoolStats()) {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// maxIdleBytes is local.PoolConfig.MaxIdleMB's default, which every
+// provider here keeps.
+const maxIdleBytes = 256 << 20
+
+// poolFull reports whether a pool refills no further: it holds its
+// target, or its ready sandboxes hold the memory it may keep idle.
+func poolFull(s computemw.PoolStats) bool {
+	return s.Ready >= s.Target || s.IdleBytes >= maxIdleBytes
 }
 
 // bareBwrap runs argv in a minimal bubblewrap sandbox: new namespaces,
@@ -434,8 +290,8 @@ func bareBwrap(argv ...string) func() error {
 }
 
 // sessionReport measures an execution in an existing session, through the
-// Go API and over HTTP, beside a bare fork/exec of `true`.
-func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Client, base string, kit *computemw.Kit) error {
+// Go API and over HTTP, beside a bare fork/exec of `true` (phase 1).
+func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Client, base string, kit *computemw.Kit, b baselines) error {
 	sb, err := kit.Create(computemw.WithPrincipal(ctx, computemw.Principal{ID: "bench"}), "", computemw.CreateOptions{})
 	if err != nil {
 		return err
@@ -464,10 +320,6 @@ func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Clien
 		s  series
 		fn func() error
 	}{
-		{series{name: "bare fork/exec of `true` (baseline)"}, func() error { return exec.Command("true").Run() }},
-		// `true` is a built-in of the shell: a session runs it as
-		// /bin/sh -c true, as it runs every command with one.
-		{series{name: "bare fork/exec of `/bin/sh -c true` (how a sandbox runs it)"}, func() error { return exec.Command("/bin/sh", "-c", "true").Run() }},
 		{series{name: "Exec(\"true\") in a session, Go API"}, func() error {
 			res, err := sb.Exec(ctx, "true", computemw.ExecOptions{})
 			if err == nil && res.ExitCode != 0 {
@@ -488,9 +340,8 @@ func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Clien
 			return nil
 		}},
 	}
-	// The series take turns, so that each meets the machine in the same
-	// state: its speed drifts over a run by more than the difference
-	// measured here.
+	// The two series take turns, so that each meets the machine in the
+	// same state: its speed drifts over a run.
 	var first error
 	for range *execs {
 		for i := range steps {
@@ -508,11 +359,10 @@ func sessionReport(ctx context.Context, tw *tabwriter.Writer, client *http.Clien
 		fmt.Fprintln(os.Stderr, "benchreport: error:", first)
 	}
 
-	bare := steps[0].s
-	fmt.Println()
-	fmt.Fprintln(tw, "(d) exec in an existing session, the series taking turns\tok\tmedian\tp95\tp99\tmedian over baseline")
-	for _, st := range steps {
-		s := st.s
+	bare := b.fork
+	printf("\n")
+	fmt.Fprintln(tw, "(d) exec in an existing session, the kit's two series taking turns\tok\tmedian\tp95\tp99\tmedian over baseline")
+	for _, s := range []series{b.fork, b.forkSh, steps[0].s, steps[1].s} {
 		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\n", s.name, len(s.d), *execs, ms(s.pct(.5)), ms(s.pct(.95)), ms(s.pct(.99)),
 			signedMS(s.pct(.5)-bare.pct(.5)))
 	}
@@ -550,21 +400,21 @@ func idleMemoryReport(p *local.Provider) error {
 		}
 	}
 	// The sessions took ready sandboxes; the pool fills again.
-	quiesce(p)()
+	settle(p)
 	pss := descendantsPSS()
 	st := p.PoolStats()
-	fmt.Println()
+	printf("\n")
 	if ready > 0 {
 		perReady := float64(readyPSS) / float64(ready)
-		fmt.Printf("(e) idle memory per ready sandbox (bwrap monitor, its PID 1 and held shell, empty workspace): %.2f MiB PSS, over %d ready in the pool\n",
+		printf("(e) idle memory per ready sandbox (bwrap monitor, its PID 1 and held shell, empty workspace): %.2f MiB PSS, over %d ready in the pool\n",
 			perReady/(1<<20), ready)
-		fmt.Printf("    per idle session's sandbox with its init (bwrap monitor, init, empty workspace): %.2f MiB PSS, over %d sessions beside %d ready\n",
+		printf("    per idle session's sandbox with its init (bwrap monitor, init, empty workspace): %.2f MiB PSS, over %d sessions beside %d ready\n",
 			(float64(pss)-perReady*float64(st.Ready))/n/(1<<20), n, st.Ready)
-		fmt.Printf("    the pool's ready sandboxes' cgroups count %.2f MiB each (%.2f MiB together)\n",
+		printf("    the pool's ready sandboxes' cgroups count %.2f MiB each (%.2f MiB together)\n",
 			float64(st.IdleBytes)/float64(max(st.Ready, 1))/(1<<20), float64(st.IdleBytes)/(1<<20))
 		return nil
 	}
-	fmt.Printf("(e) idle memory per session's sandbox with its init (bwrap monitor, init, empty workspace): %.2f MiB PSS, over %d sessions\n",
+	printf("(e) idle memory per session's sandbox with its init (bwrap monitor, init, empty workspace): %.2f MiB PSS, over %d sessions\n",
 		float64(pss)/n/(1<<20), n)
 	return nil
 }

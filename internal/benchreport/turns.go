@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -52,20 +51,4 @@ func takeTurns(turns, n int, a, b func() error, aFirst bool, settle func()) pair
 // median of their ratios.
 func (pb pairedBursts) summary(n int, what string) string {
 	return fmt.Sprintf("    each burst of %d, %s medians: %s; median of the bursts' ratios %.2fx", n, what, strings.Join(pb.pairs, ", "), median(pb.ratios))
-}
-
-// median is the median of xs (0 when empty). The bursts' ratios are
-// each of a pair of bursts run one after the other, so that a slow spell
-// of the machine, which can last a burst or two, moves one ratio and not
-// the median of them, where it moves the pooled medians of one series.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -1,6 +1,6 @@
 package main
 
-// (c) Real time over WebSocket, through the kit's net/http route group:
+// (f) Real time over WebSocket, through the kit's net/http route group:
 // how long a line printed inside a sandbox takes to reach a WebSocket
 // client, and how long from create-sandbox to the first output of a
 // command, each beside the same latency for a process on the host read
@@ -33,33 +33,42 @@ const (
 // each line as now − printed.
 var tickProgram = fmt.Sprintf("import time\nfor _ in range(%d):\n    print(time.time_ns(), flush=True)\n    time.sleep(0.02)\n", wsLines)
 
-// wsReport measures the WebSocket protocol of the net/http server at base
-// (the kit's route group under /api) and prints table (c).
-func wsReport(ctx context.Context, tw *tabwriter.Writer, base string) error {
-	url := "ws" + strings.TrimPrefix(base, "http") + "/api/ws"
+// wsBaselines are the host-pipe baselines of (f), measured on a clean
+// host.
+type wsBaselines struct{ line, first series }
 
-	bareLine, err := pipeLineLatency(ctx)
+// measureWSBaselines times a line read from a host pipe and the first
+// byte of a spawned `echo hi`.
+func measureWSBaselines(ctx context.Context) (wsBaselines, error) {
+	line, err := pipeLineLatency(ctx)
 	if err != nil {
-		return fmt.Errorf("bare pipe: %w", err)
+		return wsBaselines{}, fmt.Errorf("bare pipe: %w", err)
 	}
-	bareLine.name = "line printed → read from a host pipe (baseline)"
+	line.name = "line printed → read from a host pipe (baseline)"
+	first := measureD(wsSamples, 1, func() (time.Duration, error) { return pipeFirstOutput(ctx) })
+	first.name = "spawn `echo hi` → first byte on a host pipe (baseline)"
+	return wsBaselines{line, first}, nil
+}
+
+// wsReport measures the WebSocket protocol of the net/http server at base
+// (the kit's route group under /api) and prints table (f) beside the
+// baselines.
+func wsReport(ctx context.Context, tw *tabwriter.Writer, base string, b wsBaselines) error {
+	url := "ws" + strings.TrimPrefix(base, "http") + "/api/ws"
 	wsLine, err := wsLineLatency(ctx, url)
 	if err != nil {
 		return fmt.Errorf("websocket lines: %w", err)
 	}
 	wsLine.name = "line printed in a sandbox → WebSocket client"
-
-	bareFirst := measureD(wsSamples, 1, func() (time.Duration, error) { return pipeFirstOutput(ctx) })
-	bareFirst.name = "spawn `echo hi` → first byte on a host pipe (baseline)"
 	wsFirst := measureD(wsSamples, 1, func() (time.Duration, error) { return wsFirstOutput(ctx, url) })
 	wsFirst.name = "create-sandbox → first output of `echo hi`"
 
-	fmt.Println()
+	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "(f) WebSocket over net/http, loopback\tok\tmedian\tp95\tp99\tmedian vs baseline")
 	for _, r := range []struct {
 		s, base series
 		want    int
-	}{{bareLine, bareLine, wsLines}, {wsLine, bareLine, wsLines}, {bareFirst, bareFirst, wsSamples}, {wsFirst, bareFirst, wsSamples}} {
+	}{{b.line, b.line, wsLines}, {wsLine, b.line, wsLines}, {b.first, b.first, wsSamples}, {wsFirst, b.first, wsSamples}} {
 		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%.2fx\n", r.s.name, len(r.s.d), r.want,
 			ms2(r.s.pct(.5)), ms2(r.s.pct(.95)), ms2(r.s.pct(.99)), float64(r.s.pct(.5))/float64(r.base.pct(.5)))
 	}
