@@ -406,7 +406,7 @@ func idleMemoryReport(p *local.Provider) error {
 	printf("\n")
 	if ready > 0 {
 		perReady := float64(readyPSS) / float64(ready)
-		printf("(e) idle memory per ready sandbox (bwrap monitor, its PID 1 and held shell, empty workspace): %.2f MiB PSS, over %d ready in the pool\n",
+		printf("(e) idle memory per ready sandbox (bwrap monitor, its init, empty workspace): %.2f MiB PSS, over %d ready in the pool\n",
 			perReady/(1<<20), ready)
 		printf("    per idle session's sandbox with its init (bwrap monitor, init, empty workspace): %.2f MiB PSS, over %d sessions beside %d ready\n",
 			(float64(pss)-perReady*float64(st.Ready))/n/(1<<20), n, st.Ready)
