@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/computemw/kit/computemw"
@@ -61,11 +60,7 @@ func (s *sandbox) recycle(ctx context.Context) bool {
 	if !pl.beginReset() {
 		return false
 	}
-	t0 := time.Now()
 	next, err := s.reset(ctx, ip)
-	if os.Getenv("RDEBUG") != "" {
-		fmt.Fprintln(os.Stderr, "reset", time.Since(t0))
-	}
 	if err != nil {
 		pl.endReset(nil)
 		pl.resetFailed.Add(1)
