@@ -453,7 +453,11 @@ func (g *v2Group) ResetPeak() {
 		}
 		g.peakFD = fd
 	}
-	if _, err := unix.Pwrite(g.peakFD, []byte("reset\n"), 0); err != nil {
+	_, err := unix.Pwrite(g.peakFD, []byte("reset\n"), 0)
+	for err == unix.EINTR {
+		_, err = unix.Pwrite(g.peakFD, []byte("reset\n"), 0)
+	}
+	if err != nil {
 		_ = unix.Close(g.peakFD)
 		g.peakFD, g.noReset = -1, true
 	}
@@ -467,6 +471,9 @@ func (g *v2Group) readPeak() int64 {
 	if g.peakFD >= 0 {
 		var buf [32]byte
 		n, err := unix.Pread(g.peakFD, buf[:], 0)
+		for err == unix.EINTR {
+			n, err = unix.Pread(g.peakFD, buf[:], 0)
+		}
 		if err == nil && n > 0 {
 			return int64(parseUint(buf[:n]))
 		}
@@ -540,13 +547,22 @@ func readFile(file string) ([]byte, error) {
 }
 
 // writeFile writes a control file with plain system calls (see readFile).
+// A write the runtime's preemption signal interrupts (EINTR: a memory
+// limit's write reclaims, and may be interrupted) is made again.
 func writeFile(file string, data []byte) error {
 	fd, err := unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return &os.PathError{Op: "open", Path: file, Err: err}
 	}
 	defer unix.Close(fd)
-	if _, err := unix.Write(fd, data); err != nil {
+	_, err = unix.Write(fd, data)
+	for err == unix.EINTR {
+		_, err = unix.Write(fd, data)
+	}
+	if err != nil {
 		return &os.PathError{Op: "write", Path: file, Err: err}
 	}
 	return nil

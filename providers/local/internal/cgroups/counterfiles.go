@@ -52,6 +52,9 @@ func (cf *counterFiles) pread(i int) (b []byte, ok bool) {
 	}
 	buf := make([]byte, 512)
 	n, err := unix.Pread(fd, buf, 0)
+	for err == unix.EINTR {
+		n, err = unix.Pread(fd, buf, 0)
+	}
 	if err != nil {
 		return nil, true
 	}
@@ -62,7 +65,10 @@ func (cf *counterFiles) pread(i int) (b []byte, ok bool) {
 func (cf *counterFiles) write(i int, path string, data []byte) {
 	cf.mu.RLock()
 	if fd := cf.fds[i] - 1; fd >= 0 {
-		_, _ = unix.Pwrite(fd, data, 0)
+		_, err := unix.Pwrite(fd, data, 0)
+		for err == unix.EINTR {
+			_, err = unix.Pwrite(fd, data, 0)
+		}
 		cf.mu.RUnlock()
 		return
 	}
