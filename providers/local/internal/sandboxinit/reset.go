@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,7 +47,7 @@ func (in *sandboxInit) reset(dirs []string) error {
 			return fmt.Errorf("empty %s: %w", d, err)
 		}
 	}
-	if err := noSockets(); err != nil {
+	if err := in.net.noSockets(); err != nil {
 		return err
 	}
 	if err := noTerminals(); err != nil {
@@ -84,25 +85,83 @@ func (in *sandboxInit) killAll(deadline time.Time) error {
 	return nil
 }
 
-// removeIPC removes every System V shared memory segment, semaphore set
-// and message queue of the sandbox's IPC namespace (all of them its
-// programs'), then checks that none is left.
-func removeIPC() error {
-	kinds := []struct {
-		file string
-		rm   func(id int) error
-	}{
-		{"/proc/sysvipc/shm", func(id int) error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err }},
-		{"/proc/sysvipc/sem", func(id int) error {
+// The commands of shmctl, semctl and msgctl that count a namespace's
+// objects (ipc(5)), and the structures they fill.
+const (
+	cmdShmInfo = 14 // SHM_INFO: shmInfo.usedIDs segments
+	cmdSemInfo = 19 // SEM_INFO: semInfo.sets semaphore sets
+	cmdMsgInfo = 12 // MSG_INFO: msgInfo.queues message queues
+)
+
+type shmInfo struct {
+	usedIDs int32
+	_       int32
+	_       [5]uint64
+}
+
+type semInfo struct {
+	_    [7]int32
+	sets int32 // semusz
+	_    [2]int32
+}
+
+type msgInfo struct {
+	queues int32 // msgpool
+	_      [6]int32
+	_      uint16
+}
+
+// ipcKinds are the three kinds of System V IPC object: how many the
+// sandbox's IPC namespace holds, where it lists them, and how one is
+// removed.
+var ipcKinds = []struct {
+	file  string
+	count func() (int, error)
+	rm    func(id int) error
+}{
+	{"/proc/sysvipc/shm",
+		func() (int, error) {
+			var i shmInfo
+			_, _, e := unix.Syscall(unix.SYS_SHMCTL, 0, cmdShmInfo, uintptr(unsafe.Pointer(&i)))
+			return int(i.usedIDs), errnoErr(e)
+		},
+		func(id int) error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err }},
+	{"/proc/sysvipc/sem",
+		func() (int, error) {
+			var i semInfo
+			_, _, e := unix.Syscall6(unix.SYS_SEMCTL, 0, 0, cmdSemInfo, uintptr(unsafe.Pointer(&i)), 0, 0)
+			return int(i.sets), errnoErr(e)
+		},
+		func(id int) error {
 			_, _, e := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID, 0, 0, 0)
 			return errnoErr(e)
 		}},
-		{"/proc/sysvipc/msg", func(id int) error {
+	{"/proc/sysvipc/msg",
+		func() (int, error) {
+			var i msgInfo
+			_, _, e := unix.Syscall(unix.SYS_MSGCTL, 0, cmdMsgInfo, uintptr(unsafe.Pointer(&i)))
+			return int(i.queues), errnoErr(e)
+		},
+		func(id int) error {
 			_, _, e := unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_RMID, 0)
 			return errnoErr(e)
 		}},
-	}
-	for _, k := range kinds {
+}
+
+// removeIPC removes every System V shared memory segment, semaphore set
+// and message queue of the sandbox's IPC namespace (all of them its
+// programs'), then checks that none is left. The namespace's own counts
+// say whether there is any, in one system call each; only then is its
+// list in /proc/sysvipc read.
+func removeIPC() error {
+	for _, k := range ipcKinds {
+		n, err := k.count()
+		if err != nil {
+			return fmt.Errorf("count IPC objects (%s): %w", k.file, err)
+		}
+		if n == 0 {
+			continue
+		}
 		ids, err := ipcIDs(k.file)
 		if err != nil {
 			return err
@@ -112,8 +171,8 @@ func removeIPC() error {
 				return fmt.Errorf("remove IPC object %d (%s): %w", id, k.file, err)
 			}
 		}
-		if ids, err = ipcIDs(k.file); err != nil || len(ids) > 0 {
-			return fmt.Errorf("%d IPC objects left in %s (%v)", len(ids), k.file, err)
+		if n, err = k.count(); err != nil || n > 0 {
+			return fmt.Errorf("%d IPC objects left in %s (%v)", n, k.file, err)
 		}
 	}
 	return nil
@@ -148,28 +207,48 @@ func ipcIDs(file string) ([]int, error) {
 	return ids, sc.Err()
 }
 
+// netFiles are the files noSockets reads: the sandbox's network
+// namespace's socket counters and its Unix sockets, opened when the init
+// starts (the namespace is the init's for its life).
+type netFiles struct {
+	sockstat, sockstat6, unix *procFile
+}
+
+func openNetFiles() netFiles {
+	return netFiles{
+		sockstat:  openProcFile("/proc/net/sockstat"),
+		sockstat6: openProcFile("/proc/net/sockstat6"),
+		unix:      openProcFile("/proc/net/unix"),
+	}
+}
+
 // noSockets fails when the sandbox's network namespace still counts a
 // socket (one in TIME_WAIT outlives its process) or lists a Unix socket:
 // the next user would see its addresses. The namespace's own counters in
 // /proc/net/sockstat{,6} say so at once, where /proc/net/tcp walks the
 // host's whole connection table.
-func noSockets() error {
-	for _, f := range []string{"/proc/net/sockstat", "/proc/net/sockstat6"} {
-		b, err := os.ReadFile(f)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
+func (nf netFiles) noSockets() error {
+	buf := make([]byte, 4096)
+	for _, f := range []*procFile{nf.sockstat, nf.sockstat6} {
+		if f.missing() {
+			continue // no IPv6
 		}
+		b, err := f.read(buf)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", f, err)
+			return err
 		}
 		if n := socketsIn(b); n != "" {
 			return fmt.Errorf("sockets left: %s", n)
 		}
 	}
-	b, err := os.ReadFile("/proc/net/unix")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read /proc/net/unix: %w", err)
+	if nf.unix.missing() {
+		return nil
 	}
+	b, err := nf.unix.read(buf)
+	if err != nil {
+		return err
+	}
+	// The first line is the header.
 	if n := bytes.Count(bytes.TrimSpace(b), []byte{'\n'}); n > 0 {
 		return fmt.Errorf("%d Unix sockets left", n)
 	}

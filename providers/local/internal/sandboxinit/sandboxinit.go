@@ -115,6 +115,7 @@ type sandboxInit struct {
 	// places what it restores of the writable places.
 	self   selfState
 	places places
+	net    netFiles
 }
 
 // run serves the provider; its exit status is only seen by bwrap.
@@ -156,6 +157,7 @@ func run(spec string) int {
 	}
 	in.self = readSelfState()
 	in.places = readPlaces()
+	in.net = openNetFiles()
 	go in.reaper()
 	in.reply(&initproto.Msg{Op: initproto.OpReady})
 	for {
@@ -476,14 +478,23 @@ func (in *sandboxInit) killLeftovers(background bool) {
 	}
 }
 
-// listPIDs lists the sandbox's processes from its own /proc.
+// listPIDs lists the sandbox's processes from its own /proc, read through
+// a descriptor kept open (procDir): a walk of /proc and an open and close
+// fewer at each of the reset's checks.
 func listPIDs() []int {
-	d, err := os.Open("/proc")
+	procDir.Lock()
+	defer procDir.Unlock()
+	if procDir.fd == 0 {
+		fd, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil
+		}
+		procDir.fd = fd + 1
+	}
+	names, err := readNames(procDir.fd - 1)
 	if err != nil {
 		return nil
 	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
 	pids := make([]int, 0, len(names))
 	for _, n := range names {
 		if p, err := strconv.Atoi(n); err == nil {
@@ -491,6 +502,12 @@ func listPIDs() []int {
 		}
 	}
 	return pids
+}
+
+// procDir is the init's descriptor of /proc (fd + 1; 0 until opened).
+var procDir struct {
+	sync.Mutex
+	fd int
 }
 
 // isBackground reports whether a process belongs to a background
