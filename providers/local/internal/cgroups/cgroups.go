@@ -68,7 +68,10 @@ type Group interface {
 	Remove() error
 	// Count is how many processes the group holds.
 	Count() (int, error)
-	// SetLimits writes the group's limits again.
+	// SetLimits gives the group lim. Limits the group holds already, as
+	// Create or SetLimits last wrote them, are not written again: nothing
+	// else writes a sandbox's cgroup files (its processes have no cgroup
+	// filesystem, and the files are root's).
 	SetLimits(lim Limits) error
 }
 
@@ -173,8 +176,12 @@ func (d v1Driver) Create(rel string, lim Limits) (Group, error) {
 	return g, nil
 }
 
-// SetLimits writes the group's limits, those that are set.
+// SetLimits implements Group: the limits that are set, written unless
+// the group holds them already.
 func (g *v1Group) SetLimits(lim Limits) error {
+	if g.held.has(lim) {
+		return nil
+	}
 	var settings [][2]string
 	if lim.MemoryBytes > 0 {
 		settings = append(settings, [2]string{filepath.Join(g.mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.MemoryBytes, 10)})
@@ -190,14 +197,20 @@ func (g *v1Group) SetLimits(lim Limits) error {
 	}
 	for _, kv := range settings {
 		if err := writeFile(kv[0], []byte(kv[1])); err != nil {
+			g.held.forget()
 			return err
 		}
 	}
+	g.held.set(lim)
 	return nil
 }
 
-// Count implements Group.
+// Count implements Group: from the group's cgroup.procs, kept open,
+// where it reads whole.
 func (g *v1Group) Count() (int, error) {
+	if b, ok := g.counterFiles.readWhole(cProcs, filepath.Join(g.dirs[0], "cgroup.procs")); ok {
+		return countPIDs(b), nil
+	}
 	procs, err := g.procs()
 	return len(procs), err
 }
@@ -213,6 +226,7 @@ type v1Group struct {
 	cpu                string // the cpu hierarchy's directory, or ""
 
 	counterFiles counterFiles
+	held         heldLimits
 
 	libOnce sync.Once
 	libCg   cgroup1.Cgroup
@@ -252,7 +266,7 @@ func (g *v1Group) Read() Counters {
 }
 
 func (g *v1Group) Memory() int64 {
-	return int64(readUint(filepath.Join(g.mem, "memory.usage_in_bytes")))
+	return int64(parseUint(g.counterFiles.read(cUsage, filepath.Join(g.mem, "memory.usage_in_bytes"))))
 }
 
 func (g *v1Group) ResetPeak() {
@@ -273,18 +287,26 @@ func (g *v1Group) procs() ([]int, error) {
 			err = rerr
 			continue
 		}
-		var pids []int
-		for _, f := range strings.Fields(string(b)) {
-			// A thread of the server that joined the group to start its
-			// first process (join.go) makes it list the server.
-			if pid, perr := strconv.Atoi(f); perr == nil && pid != os.Getpid() {
-				pids = append(pids, pid)
-			}
-		}
-		return pids, nil
+		return parsePIDs(b), nil
 	}
 	return nil, err
 }
+
+// parsePIDs parses a cgroup.procs file. A thread of the server that
+// joined the group to start its first process (join.go) makes it list
+// the server, which is left out.
+func parsePIDs(b []byte) []int {
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// countPIDs is len(parsePIDs(b)).
+func countPIDs(b []byte) int { return len(parsePIDs(b)) }
 
 // kill kills every process of the group: with a signal each, and, when
 // a process appeared meanwhile, again with the group frozen so that
@@ -378,7 +400,9 @@ func (d v2Driver) Create(rel string, lim Limits) (Group, error) {
 		// memory.swap.max exists only where the kernel accounts swap.
 		_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
 	}
-	return &v2Group{m: m, dir: dir, peakFD: -1}, nil
+	g := &v2Group{m: m, dir: dir, peakFD: -1}
+	g.held.set(lim)
+	return g, nil
 }
 
 type v2Group struct {
@@ -391,12 +415,19 @@ type v2Group struct {
 	peakMu  sync.Mutex
 	peakFD  int
 	noReset bool
+
+	held  heldLimits
+	procs counterFiles // cgroup.procs alone, as cProcs
 }
 
 func (g *v2Group) Add(pid int) error { return g.m.AddProc(uint64(pid)) }
 
-// SetLimits implements Group: the limits that are set, written again.
+// SetLimits implements Group: the limits that are set, written unless
+// the group holds them already.
 func (g *v2Group) SetLimits(lim Limits) error {
+	if g.held.has(lim) {
+		return nil
+	}
 	var settings [][2]string
 	if lim.MemoryBytes > 0 {
 		settings = append(settings, [2]string{"memory.max", strconv.FormatInt(lim.MemoryBytes, 10)})
@@ -410,14 +441,20 @@ func (g *v2Group) SetLimits(lim Limits) error {
 	}
 	for _, kv := range settings {
 		if err := writeFile(filepath.Join(g.dir, kv[0]), []byte(kv[1])); err != nil {
+			g.held.forget()
 			return err
 		}
 	}
+	g.held.set(lim)
 	return nil
 }
 
-// Count implements Group.
+// Count implements Group: from the group's cgroup.procs, kept open,
+// where it reads whole (a sandbox makes no groups below its own).
 func (g *v2Group) Count() (int, error) {
+	if b, ok := g.procs.readWhole(cProcs, filepath.Join(g.dir, "cgroup.procs")); ok {
+		return countPIDs(b), nil
+	}
 	procs, err := g.m.Procs(true)
 	return len(procs), err
 }
@@ -484,6 +521,7 @@ func (g *v2Group) readPeak() int64 {
 func (g *v2Group) Kill() error { return g.m.Kill() }
 
 func (g *v2Group) Remove() error {
+	g.procs.close()
 	g.peakMu.Lock()
 	if g.peakFD >= 0 {
 		_ = unix.Close(g.peakFD)

@@ -8,12 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The counter files of a v1 group that every execution reads.
+// The counter files of a v1 group that every execution reads, and the
+// files a recycled sandbox's reset reads.
 const (
-	cPeak = iota // memory.max_usage_in_bytes, also reset
-	cOOM         // memory.oom_control
-	cPids        // pids.events
-	cCPU         // cpuacct.usage
+	cPeak  = iota // memory.max_usage_in_bytes, also reset
+	cOOM          // memory.oom_control
+	cPids         // pids.events
+	cCPU          // cpuacct.usage
+	cUsage        // memory.usage_in_bytes
+	cProcs        // cgroup.procs
 	numCounters
 )
 
@@ -42,6 +45,19 @@ func (cf *counterFiles) read(i int, path string) []byte {
 	return b
 }
 
+// readWhole returns the content of file i (at path) and true when it
+// read whole, in one read of the buffer, else false.
+func (cf *counterFiles) readWhole(i int, path string) ([]byte, bool) {
+	if cf.open(i, path) < 0 {
+		return nil, false
+	}
+	b, _ := cf.pread(i)
+	return b, b != nil && len(b) < counterBuf
+}
+
+// counterBuf is the buffer a counter file is read into.
+const counterBuf = 512
+
 // pread reads counter i from offset 0 if it is open (ok), nil on an error.
 func (cf *counterFiles) pread(i int) (b []byte, ok bool) {
 	cf.mu.RLock()
@@ -50,7 +66,7 @@ func (cf *counterFiles) pread(i int) (b []byte, ok bool) {
 	if fd < 0 {
 		return nil, false
 	}
-	buf := make([]byte, 512)
+	buf := make([]byte, counterBuf)
 	n, err := unix.Pread(fd, buf, 0)
 	for err == unix.EINTR {
 		n, err = unix.Pread(fd, buf, 0)
