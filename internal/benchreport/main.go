@@ -50,6 +50,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ var (
 	only    = flag.String("only", "abcdef", "the sections to run, by letter (g: the start gate's share, not run by default)")
 	pace    = flag.Duration("pace", 100*time.Millisecond, "the least time between the starts of paced requests")
 	gojudge = flag.String("gojudge", os.Getenv("GOJUDGE"), "the go-judge binary to compare with (default $GOJUDGE); empty skips it")
+	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of this process during the kit's phase to this file")
 )
 
 // section reports whether the section named by letter runs.
@@ -159,7 +161,12 @@ func run() error {
 		return err
 	}
 	progress("phase 3: the kit")
+	stopProfile, err := startProfile(*cpuProf)
+	if err != nil {
+		return err
+	}
 	k, err := runKit(ctx, b, peer)
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -179,6 +186,26 @@ func run() error {
 	fmt.Println()
 	os.Stdout.Write(report.Bytes())
 	return nil
+}
+
+// startProfile starts a CPU profile written to file, when file is not
+// empty, and returns what stops it.
+func startProfile(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // gateReport measures the start gate's share of the burst: the kit's
