@@ -131,6 +131,11 @@ func (s *sandbox) execute(ctx context.Context, argv, shell []string, opts comput
 		return nil, err
 	}
 	defer release()
+	if s.cg != nil {
+		// A caller's burst shares the CPUs at a small weight (best
+		// effort: a weight the kernel refuses changes no result).
+		_ = s.cg.SetBulk(s.p.gate.Crowded(opts.Caller))
+	}
 	switch {
 	case adjust != nil:
 		// A profile of its own: a process of its own, started by bwrap.

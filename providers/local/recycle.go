@@ -131,6 +131,9 @@ func (s *sandbox) reset(ctx context.Context, ip *initProc) (*sandbox, error) {
 		if err := s.cg.SetLimits(s.p.limitsFor(computemw.Resources{})); err != nil {
 			return nil, fmt.Errorf("cgroup limits: %w", err)
 		}
+		if err := s.cg.SetBulk(false); err != nil {
+			return nil, fmt.Errorf("cgroup CPU weight: %w", err)
+		}
 		s.cg.ResetPeak()
 		base = s.cg.Read()
 	}

@@ -456,7 +456,7 @@ func freshSandbox(t *testing.T) fresh {
 // limits, on either cgroup version.
 var cgroupLimitFiles = []string{
 	"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "pids.max", "cpu.cfs_quota_us", "cpu.cfs_period_us",
-	"memory.max", "memory.swap.max", "memory.high", "cpu.max",
+	"memory.max", "memory.swap.max", "memory.high", "cpu.max", "cpu.shares", "cpu.weight",
 }
 
 // cgroupLimits reads the limits of the cgroup sb's init is in, from the

@@ -73,7 +73,18 @@ type Group interface {
 	// else writes a sandbox's cgroup files (its processes have no cgroup
 	// filesystem, and the files are root's).
 	SetLimits(lim Limits) error
+	// SetBulk gives the group a small CPU weight (bulk) or the default
+	// one: the weight decides the share of the CPUs the group's programs
+	// get while the CPUs are short, never a limit. Only a change is
+	// written.
+	SetBulk(bulk bool) error
 }
+
+// The CPU weights of SetBulk: the kernel's default, and an eighth of it.
+const (
+	sharesDefault, sharesBulk = 1024, 128 // cgroup v1 cpu.shares
+	weightDefault, weightBulk = 100, 12   // cgroup v2 cpu.weight
+)
 
 // NewDriver picks the driver for the host, or an error saying why
 // cgroups cannot be used.
@@ -205,6 +216,21 @@ func (g *v1Group) SetLimits(lim Limits) error {
 	return nil
 }
 
+// SetBulk implements Group, through cpu.shares; a group outside the
+// cpu hierarchy has no weight to set.
+func (g *v1Group) SetBulk(bulk bool) error {
+	if g.cpu == "" {
+		return nil
+	}
+	return g.bulk.set(bulk, func(bulk bool) error {
+		s := sharesDefault
+		if bulk {
+			s = sharesBulk
+		}
+		return writeFile(filepath.Join(g.cpu, "cpu.shares"), []byte(strconv.Itoa(s)))
+	})
+}
+
 // Count implements Group: from the group's cgroup.procs, kept open,
 // where it reads whole.
 func (g *v1Group) Count() (int, error) {
@@ -227,6 +253,7 @@ type v1Group struct {
 
 	counterFiles counterFiles
 	held         heldLimits
+	bulk         bulkWeight
 
 	libOnce sync.Once
 	libCg   cgroup1.Cgroup
@@ -418,6 +445,18 @@ type v2Group struct {
 
 	held  heldLimits
 	procs counterFiles // cgroup.procs alone, as cProcs
+	bulk  bulkWeight
+}
+
+// SetBulk implements Group, through cpu.weight.
+func (g *v2Group) SetBulk(bulk bool) error {
+	return g.bulk.set(bulk, func(bulk bool) error {
+		w := weightDefault
+		if bulk {
+			w = weightBulk
+		}
+		return writeFile(filepath.Join(g.dir, "cpu.weight"), []byte(strconv.Itoa(w)))
+	})
 }
 
 func (g *v2Group) Add(pid int) error { return g.m.AddProc(uint64(pid)) }

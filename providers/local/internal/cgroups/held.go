@@ -36,3 +36,25 @@ func (h *heldLimits) forget() {
 	h.ok = false
 	h.mu.Unlock()
 }
+
+// bulkWeight is whether a group was last given the bulk CPU weight, so
+// that giving it the same again writes nothing (a burst's executions
+// all ask for it).
+type bulkWeight struct {
+	mu   sync.Mutex
+	bulk bool // false: the default weight, as a group is made
+}
+
+// set calls write when bulk differs from what the group holds.
+func (b *bulkWeight) set(bulk bool, write func(bool) error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bulk == bulk {
+		return nil
+	}
+	if err := write(bulk); err != nil {
+		return err
+	}
+	b.bulk = bulk
+	return nil
+}

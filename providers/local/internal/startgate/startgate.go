@@ -55,6 +55,9 @@ type Gate struct {
 	inUse    int
 	waiters  line
 	watching bool
+	// present counts each caller's executions in the gate: waiting, or
+	// let in and not yet released.
+	present map[string]int
 
 	waited, extra atomic.Uint64
 }
@@ -85,6 +88,10 @@ func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(
 		return func() {}, nil
 	}
 	g.mu.Lock()
+	if g.present == nil {
+		g.present = make(map[string]int)
+	}
+	g.present[caller]++
 	if g.inUse < g.slots && g.waiters.n == 0 {
 		g.inUse++
 		g.mu.Unlock()
@@ -102,6 +109,7 @@ func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(
 		case <-ctx.Done():
 			g.mu.Lock()
 			waiting := g.waiters.remove(caller, session, ch)
+			g.leaveLocked(caller)
 			g.mu.Unlock()
 			if !waiting {
 				g.release() // admitted meanwhile
@@ -112,10 +120,38 @@ func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(
 	var once sync.Once
 	give := func() { once.Do(g.release) }
 	t := time.AfterFunc(g.hold, give)
+	var left sync.Once
 	return func() {
 		t.Stop()
 		give()
+		left.Do(func() {
+			g.mu.Lock()
+			g.leaveLocked(caller)
+			g.mu.Unlock()
+		})
 	}, nil
+}
+
+// leaveLocked counts an execution of caller out of the gate. g.mu is held.
+func (g *Gate) leaveLocked(caller string) {
+	if g.present[caller]--; g.present[caller] <= 0 {
+		delete(g.present, caller)
+	}
+}
+
+// Crowded reports whether caller has more than one execution in the gate
+// (waiting, or let in and not yet ended): such a caller's executions are
+// a burst, which the provider runs at a smaller CPU weight than a
+// caller's single one (cgroups.Group.SetBulk), so that while CPUs are
+// short a request of another caller gets its share at once rather than
+// a share among the burst's programs.
+func (g *Gate) Crowded(caller string) bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.present[caller] > 1
 }
 
 // release gives a slot back and admits the next waiters it makes room

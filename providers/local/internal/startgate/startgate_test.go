@@ -192,3 +192,56 @@ func TestStartGateOff(t *testing.T) {
 		t.Errorf("no gate: %+v", s)
 	}
 }
+
+// A caller with more than one execution in the gate, waiting or let in,
+// is crowded; one with a single execution is not, whatever another
+// caller has in it; and an execution that leaves, released or given up
+// while waiting, no longer counts.
+func TestStartGateCrowded(t *testing.T) {
+	g := &Gate{slots: 1, hold: time.Hour, stall: busyCPUs()}
+	burst1, err := g.Enter(t.Context(), "burst", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Crowded("burst") {
+		t.Fatal("a caller with one execution in the gate is crowded")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := g.Enter(ctx, "burst", "b")
+		gaveUp <- err
+	}()
+	waitFor(t, g, "the burst's second execution waits", func(s computemw.StartGateStats) bool { return s.Waiting == 1 })
+	if !g.Crowded("burst") {
+		t.Fatal("a caller with one execution let in and one waiting is not crowded")
+	}
+	single := make(chan func(), 1)
+	go func() {
+		rel, err := g.Enter(t.Context(), "single", "c")
+		if err != nil {
+			t.Error(err)
+		}
+		single <- rel
+	}()
+	waitFor(t, g, "the other caller waits", func(s computemw.StartGateStats) bool { return s.Waiting == 2 })
+	if g.Crowded("single") {
+		t.Fatal("a caller with one execution waiting is crowded beside another's burst")
+	}
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the waiter given up: %v", err)
+	}
+	if g.Crowded("burst") {
+		t.Fatal("a waiter that gave up still counts")
+	}
+	burst1()
+	burst1() // a release called twice counts once
+	(<-single)()
+	g.mu.Lock()
+	left := len(g.present)
+	g.mu.Unlock()
+	if left != 0 || g.Crowded("burst") || g.Crowded("single") {
+		t.Fatalf("callers still counted once every execution left: %d", left)
+	}
+}
