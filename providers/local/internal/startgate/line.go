@@ -6,10 +6,14 @@ import "slices"
 
 // line is the gate's waiting line, fair between callers: callers take
 // turns, one start each; within a caller, its sessions take turns; within
-// a session, waiters start in order of arrival. A caller with hundreds
-// waiting delays another's first waiter by at most one start.
+// a session, waiters start in order of arrival. A caller that arrives with
+// nothing in the gate goes ahead of the callers whose turns come round
+// again (after the others that arrived so): a caller with hundreds
+// waiting delays another's single execution by no start of its own, only
+// by the slot it waits for.
 type line struct {
 	callers  []string            // callers with waiters, the next to start first
+	fresh    int                 // callers[:fresh] arrived with nothing in the gate and had no start yet
 	sessions map[string][]string // each caller's sessions with waiters, likewise
 	waiters  map[turn][]chan struct{}
 	n        int
@@ -18,8 +22,9 @@ type line struct {
 // turn names one session's waiters.
 type turn struct{ caller, session string }
 
-// push queues a waiter at the end of its session's waiters.
-func (l *line) push(caller, session string, ch chan struct{}) {
+// push queues a waiter at the end of its session's waiters; fresh: its
+// caller has nothing else in the gate.
+func (l *line) push(caller, session string, ch chan struct{}, fresh bool) {
 	if l.waiters == nil {
 		l.sessions = make(map[string][]string)
 		l.waiters = make(map[turn][]chan struct{})
@@ -27,7 +32,12 @@ func (l *line) push(caller, session string, ch chan struct{}) {
 	t := turn{caller, session}
 	if len(l.waiters[t]) == 0 {
 		if len(l.sessions[caller]) == 0 {
-			l.callers = append(l.callers, caller)
+			if fresh {
+				l.callers = slices.Insert(l.callers, l.fresh, caller)
+				l.fresh++
+			} else {
+				l.callers = append(l.callers, caller)
+			}
 		}
 		l.sessions[caller] = append(l.sessions[caller], session)
 	}
@@ -51,6 +61,9 @@ func (l *line) pop() chan struct{} {
 		delete(l.waiters, t)
 	}
 	l.callers = l.callers[1:]
+	if l.fresh > 0 {
+		l.fresh--
+	}
 	if len(l.sessions[caller]) > 0 {
 		l.callers = append(l.callers, caller)
 	} else {
@@ -76,7 +89,12 @@ func (l *line) remove(caller, session string, ch chan struct{}) bool {
 	l.sessions[caller] = slices.DeleteFunc(l.sessions[caller], func(s string) bool { return s == session })
 	if len(l.sessions[caller]) == 0 {
 		delete(l.sessions, caller)
-		l.callers = slices.DeleteFunc(l.callers, func(c string) bool { return c == caller })
+		if i := slices.Index(l.callers, caller); i >= 0 {
+			l.callers = slices.Delete(l.callers, i, i+1)
+			if i < l.fresh {
+				l.fresh--
+			}
+		}
 	}
 	return true
 }

@@ -26,10 +26,11 @@ const (
 
 // Gate lets executions' programs at the CPUs a few at a time while the
 // CPUs are busy, fairly between callers: the callers with executions
-// waiting take turns, one start each; a caller's sessions take turns
-// within its turns; a session's executions start in order of arrival
-// (line). A caller with hundreds of executions waiting thus delays
-// another's first by at most one start. Up to slots executions hold a
+// waiting take turns, one start each, a caller that arrives with nothing
+// in the gate ahead of those whose turns come round again; a caller's
+// sessions take turns within its turns; a session's executions start in
+// order of arrival (line). A caller with hundreds of executions waiting
+// thus delays another's single one only by the slot it waits for. Up to slots executions hold a
 // slot at once. An execution gives its slot back when it ends, or after
 // hold: it then counts as long-running and shares the CPUs like any other
 // process. A watch that runs only while executions wait reads the
@@ -91,13 +92,14 @@ func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(
 	if g.present == nil {
 		g.present = make(map[string]int)
 	}
+	fresh := g.present[caller] == 0
 	g.present[caller]++
 	if g.inUse < g.slots && g.waiters.n == 0 {
 		g.inUse++
 		g.mu.Unlock()
 	} else {
 		ch := make(chan struct{})
-		g.waiters.push(caller, session, ch)
+		g.waiters.push(caller, session, ch, fresh)
 		g.waited.Add(1)
 		if !g.watching {
 			g.watching = true
