@@ -30,8 +30,9 @@ func cpuWeight(t *testing.T, sb computemw.Sandbox) string {
 
 // While the CPUs are short, a caller with more than one execution in the
 // start gate runs the ones after its first at a small CPU weight; another
-// caller's single execution keeps the default weight; and the burst's
-// sandbox gets the default back for an execution that is not crowded.
+// caller's single execution starts beside the slots at the default
+// weight; and the burst's sandbox gets the default back for an execution
+// that is not crowded.
 func TestCrowdedCallerRunsAtASmallCPUWeight(t *testing.T) {
 	p := newTestProvider(t, local.Config{StartGate: local.StartGateConfig{Slots: -1}})
 	local.GateOnBusyCPUs(p, 2)
@@ -82,17 +83,19 @@ func TestCrowdedCallerRunsAtASmallCPUWeight(t *testing.T) {
 	if w := cpuWeight(t, first); w != defaultWeight {
 		t.Errorf("the burst's first execution, alone when it started, runs at %s, want %s", w, defaultWeight)
 	}
+	// The slots are taken: another caller's single execution starts at
+	// once beside them, at the default weight.
 	b := start(other, "single", 3)
-	if !eventually(10*time.Second, func() bool { return p.StartGateStats().Waiting == 1 }) {
-		t.Fatalf("the other caller's execution never queued: %+v", p.StartGateStats())
-	}
-	end("the burst's first", a1)
 	if got := <-started; got != 3 {
 		t.Fatalf("execution %d started third", got)
+	}
+	if s := p.StartGateStats(); s.Running != 3 || s.Waiting != 0 {
+		t.Errorf("the single execution beside the burst: %+v", s)
 	}
 	if w := cpuWeight(t, other); w != defaultWeight {
 		t.Errorf("another caller's single execution beside a burst runs at %s, want %s", w, defaultWeight)
 	}
+	end("the burst's first", a1)
 	end("the burst's second", a2)
 	end("the other caller's", b)
 

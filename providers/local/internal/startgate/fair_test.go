@@ -34,10 +34,10 @@ func queue(t *testing.T, ctx context.Context, g *Gate, caller, session, name str
 	waitFor(t, g, "a waiter queued", func(s computemw.StartGateStats) bool { return s.Waiting == want })
 }
 
-// On busy CPUs, one caller with 300 executions waiting delays another
-// caller's single one by no start of its own: the other's, its caller
-// having nothing else in the gate, is the first to start when a slot
-// frees.
+// On busy CPUs, while one caller has 300 executions waiting, another
+// caller's single execution starts at once, beside the slot; a third
+// caller's, the place beside the slot taken, waits and is the first to
+// start when the slot frees.
 func TestStartGateFairBetweenCallers(t *testing.T) {
 	g := &Gate{slots: 1, hold: time.Hour, stall: busyCPUs()}
 	first, err := g.Enter(t.Context(), "a", "s")
@@ -58,23 +58,31 @@ func TestStartGateFairBetweenCallers(t *testing.T) {
 		})
 	}
 	waitFor(t, g, "caller a's waiters queued", func(s computemw.StartGateStats) bool { return s.Waiting == many })
-	queue(t, t.Context(), g, "b", "s", "b", many+1, out, &wg)
+	beside, err := g.Enter(t.Context(), "b", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := g.Stats(); s.Running != 2 || s.Waiting != many {
+		t.Fatalf("caller b's single execution beside caller a's burst: %+v", s)
+	}
+	queue(t, t.Context(), g, "c", "s", "c", many+1, out, &wg)
 
 	first()
 	pos := -1
 	for i := range many + 1 {
 		got := <-out
-		if s := g.Stats(); s.Running != 1 {
-			t.Fatalf("one slot, %d running", s.Running)
-		}
-		if got.name == "b" {
+		if got.name == "c" {
 			pos = i
+			beside()
+		}
+		if s := g.Stats(); s.Running < 1 || s.Running > 2 {
+			t.Fatalf("one slot and one place beside it, %d running", s.Running)
 		}
 		got.release()
 	}
 	wg.Wait()
 	if pos != 0 {
-		t.Errorf("caller b's execution started %dth after the slot freed, behind caller a's; want first", pos+1)
+		t.Errorf("caller c's execution started %dth after the slot freed, behind caller a's; want first", pos+1)
 	}
 	if s := g.Stats(); s.Running != 0 || s.Waiting != 0 || s.Waited != many+1 {
 		t.Errorf("after all: %+v", s)
@@ -100,8 +108,17 @@ func TestStartGateTurns(t *testing.T) {
 		{"a", "s1", "a1.1"}, {"a", "s1", "a1.2"}, {"a", "s1", "a1.3"}, {"a", "s2", "a2.1"},
 		{"b", "t1", "b1.1"}, {"b", "t1", "b1.2"}, {"c", "u1", "c1.1"},
 	}
+	var beside func()
 	for i, a := range arrivals {
 		queue(t, t.Context(), g, a.caller, a.session, a.name, i+1, out, &wg)
+		if i == 0 {
+			// Caller a is crowded: a caller alone takes the place
+			// beside the slot, and the callers after it all wait
+			// their turns.
+			if beside, err = g.Enter(t.Context(), "y", "w1"); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	// A waiter of its own caller that leaves the line before its turn.
 	queue(t, leaves, g, "d", "v1", "d1.1", len(arrivals)+1, out, &wg)
@@ -123,6 +140,7 @@ func TestStartGateTurns(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Errorf("started in the order %v, want %v", order, want)
 	}
+	beside()
 	if s := g.Stats(); s.Running != 0 || s.Waiting != 0 {
 		t.Errorf("after all: %+v", s)
 	}

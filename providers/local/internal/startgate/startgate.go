@@ -29,8 +29,11 @@ const (
 // waiting take turns, one start each, a caller that arrives with nothing
 // in the gate ahead of those whose turns come round again; a caller's
 // sessions take turns within its turns; a session's executions start in
-// order of arrival (line). A caller with hundreds of executions waiting
-// thus delays another's single one only by the slot it waits for. Up to slots executions hold a
+// order of arrival (line). A caller that arrives with nothing in the gate
+// while another has several in it (a burst) starts at once, beside the
+// slots (at most as many as there are slots at a time): the burst's
+// executions run at a small CPU weight (Crowded), and a single execution
+// then waits for none of them. Up to slots executions hold a
 // slot at once. An execution gives its slot back when it ends, or after
 // hold: it then counts as long-running and shares the CPUs like any other
 // process. A watch that runs only while executions wait reads the
@@ -57,8 +60,14 @@ type Gate struct {
 	waiters  line
 	watching bool
 	// present counts each caller's executions in the gate: waiting, or
-	// let in and not yet released.
+	// let in and not yet released; crowded the callers with more than
+	// one.
 	present map[string]int
+	crowded int
+	// beside counts the executions let in at once, beside the slots,
+	// because their caller had nothing else in the gate while another
+	// was crowded (at most slots of them).
+	beside int
 
 	waited, extra atomic.Uint64
 }
@@ -89,15 +98,23 @@ func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(
 		return func() {}, nil
 	}
 	g.mu.Lock()
-	if g.present == nil {
-		g.present = make(map[string]int)
-	}
 	fresh := g.present[caller] == 0
-	g.present[caller]++
-	if g.inUse < g.slots && g.waiters.n == 0 {
+	g.enterLocked(caller)
+	rel := g.release
+	switch {
+	case g.inUse < g.slots && g.waiters.n == 0:
 		g.inUse++
 		g.mu.Unlock()
-	} else {
+	case fresh && g.crowded > 0 && g.beside < g.slots:
+		// A single execution beside another caller's burst: it starts
+		// at once, at the default CPU weight where the burst's run at a
+		// small one (Crowded), rather than after the slot it would wait
+		// for; at most slots of them at a time, so that many callers
+		// with one execution each still take turns.
+		g.beside++
+		g.mu.Unlock()
+		rel = g.releaseBeside
+	default:
 		ch := make(chan struct{})
 		g.waiters.push(caller, session, ch, fresh)
 		g.waited.Add(1)
@@ -120,7 +137,7 @@ func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(
 		}
 	}
 	var once sync.Once
-	give := func() { once.Do(g.release) }
+	give := func() { once.Do(rel) }
 	t := time.AfterFunc(g.hold, give)
 	var left sync.Once
 	return func() {
@@ -134,9 +151,22 @@ func (g *Gate) Enter(ctx context.Context, caller, session string) (release func(
 	}, nil
 }
 
+// enterLocked counts an execution of caller into the gate. g.mu is held.
+func (g *Gate) enterLocked(caller string) {
+	if g.present == nil {
+		g.present = make(map[string]int)
+	}
+	if g.present[caller]++; g.present[caller] == 2 {
+		g.crowded++
+	}
+}
+
 // leaveLocked counts an execution of caller out of the gate. g.mu is held.
 func (g *Gate) leaveLocked(caller string) {
-	if g.present[caller]--; g.present[caller] <= 0 {
+	switch g.present[caller]--; g.present[caller] {
+	case 1:
+		g.crowded--
+	case 0:
 		delete(g.present, caller)
 	}
 }
@@ -164,6 +194,13 @@ func (g *Gate) release() {
 	for g.inUse < g.slots && g.waiters.n > 0 {
 		g.admitLocked()
 	}
+	g.mu.Unlock()
+}
+
+// releaseBeside ends an execution let in beside the slots.
+func (g *Gate) releaseBeside() {
+	g.mu.Lock()
+	g.beside--
 	g.mu.Unlock()
 }
 
@@ -209,7 +246,7 @@ func (g *Gate) Stats() computemw.StartGateStats {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return computemw.StartGateStats{Slots: g.slots, Running: g.inUse, Waiting: g.waiters.n,
+	return computemw.StartGateStats{Slots: g.slots, Running: g.inUse + g.beside, Waiting: g.waiters.n,
 		Waited: g.waited.Load(), Extra: g.extra.Load()}
 }
 

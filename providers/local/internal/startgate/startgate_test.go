@@ -195,8 +195,9 @@ func TestStartGateOff(t *testing.T) {
 
 // A caller with more than one execution in the gate, waiting or let in,
 // is crowded; one with a single execution is not, whatever another
-// caller has in it; and an execution that leaves, released or given up
-// while waiting, no longer counts.
+// caller has in it, and starts at once beside the slots (one place per
+// slot) while another is crowded; and an execution that leaves,
+// released or given up while waiting, no longer counts.
 func TestStartGateCrowded(t *testing.T) {
 	g := &Gate{slots: 1, hold: time.Hour, stall: busyCPUs()}
 	burst1, err := g.Enter(t.Context(), "burst", "a")
@@ -206,27 +207,35 @@ func TestStartGateCrowded(t *testing.T) {
 	if g.Crowded("burst") {
 		t.Fatal("a caller with one execution in the gate is crowded")
 	}
+	// Alone, without a crowded caller, a second caller waits its turn.
+	lone := make(chan func(), 1)
+	go func() {
+		rel, err := g.Enter(t.Context(), "lone", "l")
+		if err != nil {
+			t.Error(err)
+		}
+		lone <- rel
+	}()
+	waitFor(t, g, "the lone caller waits", func(s computemw.StartGateStats) bool { return s.Waiting == 1 })
 	ctx, cancel := context.WithCancel(t.Context())
 	gaveUp := make(chan error, 1)
 	go func() {
 		_, err := g.Enter(ctx, "burst", "b")
 		gaveUp <- err
 	}()
-	waitFor(t, g, "the burst's second execution waits", func(s computemw.StartGateStats) bool { return s.Waiting == 1 })
+	waitFor(t, g, "the burst's second execution waits", func(s computemw.StartGateStats) bool { return s.Waiting == 2 })
 	if !g.Crowded("burst") {
 		t.Fatal("a caller with one execution let in and one waiting is not crowded")
 	}
-	single := make(chan func(), 1)
-	go func() {
-		rel, err := g.Enter(t.Context(), "single", "c")
-		if err != nil {
-			t.Error(err)
-		}
-		single <- rel
-	}()
-	waitFor(t, g, "the other caller waits", func(s computemw.StartGateStats) bool { return s.Waiting == 2 })
+	single, err := g.Enter(t.Context(), "single", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if g.Crowded("single") {
-		t.Fatal("a caller with one execution waiting is crowded beside another's burst")
+		t.Fatal("a caller with one execution is crowded beside another's burst")
+	}
+	if s := g.Stats(); s.Running != 2 || s.Waiting != 2 {
+		t.Fatalf("the single execution beside the burst: %+v", s)
 	}
 	cancel()
 	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
@@ -235,13 +244,17 @@ func TestStartGateCrowded(t *testing.T) {
 	if g.Crowded("burst") {
 		t.Fatal("a waiter that gave up still counts")
 	}
+	single()
+	single() // a release called twice counts once
 	burst1()
-	burst1() // a release called twice counts once
-	(<-single)()
+	(<-lone)()
 	g.mu.Lock()
-	left := len(g.present)
+	left, crowded, beside := len(g.present), g.crowded, g.beside
 	g.mu.Unlock()
-	if left != 0 || g.Crowded("burst") || g.Crowded("single") {
-		t.Fatalf("callers still counted once every execution left: %d", left)
+	if left != 0 || crowded != 0 || beside != 0 || g.Crowded("burst") {
+		t.Fatalf("still counted once every execution left: %d callers, %d crowded, %d beside", left, crowded, beside)
+	}
+	if s := g.Stats(); s.Running != 0 || s.Waiting != 0 {
+		t.Fatalf("after all: %+v", s)
 	}
 }
