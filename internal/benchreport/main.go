@@ -25,8 +25,9 @@
 // without, beside bare `node -v` and go-judge; and the CPU time such a
 // request costs the whole machine (cpu.go), its background work included.
 // (b) Bursts of 100 and 1000 such requests at once, beside as many bare
-// bwrap sandboxes running `node -v` started at once; during the burst of
-// 1000, a second caller's requests, beside the same on an idle kit.
+// bwrap sandboxes running `node -v` started at once; then the burst of
+// 1000 again with a second caller's requests during it, beside the same
+// on an idle kit.
 // (c) POST /api/exec {"command":"true"} from 8 clients, beside bare bwrap
 // sandboxes running `true` 8 at a time (the isolation floor), a bare
 // net/http handler running `true`, and go-judge's /run of `true`.
