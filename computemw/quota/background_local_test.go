@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,12 +33,30 @@ func localProvider(t *testing.T) *local.Provider {
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	p, err := local.New(local.Config{BaseDir: dir, CgroupParent: "computemw-test/quota-" + hex.EncodeToString(b[:]),
+	parent := "computemw-test/quota-" + hex.EncodeToString(b[:])
+	// Registered before the kit's close, so run after it: the provider
+	// leaves its parent cgroup, empty, in each hierarchy.
+	t.Cleanup(func() { removeCgroupParent(t, parent) })
+	p, err := local.New(local.Config{BaseDir: dir, CgroupParent: parent,
 		MemoryMB: 128, CPUCores: 1, Logger: policytest.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// removeCgroupParent removes the provider's parent cgroup in every
+// hierarchy (cgroup v1's, or v2's one), failing the test when one still
+// holds a group (a sandbox's cgroup the provider left).
+func removeCgroupParent(t *testing.T, parent string) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", parent))
+	dirs = append(dirs, filepath.Join("/sys/fs/cgroup", parent))
+	for _, dir := range dirs {
+		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the provider's cgroup parent %s: %v", dir, err)
+		}
+	}
 }
 
 // A busy loop started in the background of a real sandbox is charged the
